@@ -1,0 +1,26 @@
+//! Taskwire's wire contract (`shared/spec/protocol.md`) as Rust types.
+//!
+//! The app and the server both speak through these types, so the two sides cannot drift:
+//! a field renamed here breaks both builds at once.
+
+mod close;
+mod decode;
+mod frame;
+mod http;
+mod task;
+mod validate;
+
+pub use close::{CloseAction, CloseCode};
+pub use decode::{DecodeError, DecodeErrorKind, MAX_FRAME_BYTES, decode_client, decode_server};
+pub use frame::{
+    Change, ClearDoneParams, ClientFrame, CreateParams, DeleteParams, Event, MethodCall, Outcome,
+    ServerFrame, Since, Topic, UpdateParams,
+};
+pub use http::{
+    ApiError, Credentials, ErrorBody, ErrorCode, LoginAs, Role, Session, TaskList, User, UserList,
+};
+pub use task::{Task, TaskFields};
+pub use validate::{ValidationError, validate_password, validate_title, validate_username};
+
+/// The WebSocket subprotocol the client offers and the server selects.
+pub const SUBPROTOCOL: &str = "taskwire.v1";

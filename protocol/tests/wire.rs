@@ -1,0 +1,157 @@
+//! The contract's own examples, and every way a frame can be bad.
+
+use serde_json::{Value, json};
+use taskwire_protocol::{
+    ClientFrame, DecodeErrorKind, MAX_FRAME_BYTES, ServerFrame, decode_client, decode_server,
+};
+
+/// Section 3 of protocol.md, with its elisions (`..`) filled in with real values.
+const ID: &str = "0b2f4e6a-8c1d-4e3f-9a5b-7c9d1e2f3a4b";
+const USER: &str = "7f3e2d1c-0b9a-4877-8665-544332211000";
+const T: &str = "2026-11-22T22:45:00Z";
+
+fn client_examples() -> Vec<Value> {
+    vec![
+        json!({"type":"auth","id":1,"token":"eyJhbGciOiJIUzI1NiJ9.e30.sig"}),
+        json!({"type":"subscribe","id":2,"topic":"tasks"}),
+        json!({"type":"request","id":3,"method":"task.update","params":{"id":ID,"done":true}}),
+        json!({"type":"ping","id":4}),
+        json!({"type":"subscribe","id":5,"topic":"tasks","since":{"epoch":"e1","seq":41}}),
+        json!({"type":"unsubscribe","id":6,"topic":"tasks"}),
+        json!({"type":"request","id":7,"method":"task.create","params":{"id":ID,"title":"Buy milk"}}),
+        json!({"type":"request","id":8,"method":"task.create","params":{"title":"Buy milk"}}),
+        json!({"type":"request","id":9,"method":"task.delete","params":{"id":ID}}),
+        json!({"type":"request","id":10,"method":"task.clear_done","params":{}}),
+    ]
+}
+
+fn server_examples() -> Vec<Value> {
+    let task =
+        json!({"id":ID,"title":"Buy milk","done":false,"version":1,"created_at":T,"updated_at":T});
+    let done =
+        json!({"id":ID,"title":"Buy milk","done":true,"version":2,"created_at":T,"updated_at":T});
+    vec![
+        json!({"type":"auth_ok","id":1,"user":{"id":USER,"username":"alice","role":"user"},"expires_at":"2026-11-22T23:00:00Z","heartbeat_ms":25000}),
+        json!({"type":"snapshot","id":2,"topic":"tasks","epoch":"e1","seq":41,"items":[task]}),
+        json!({"type":"event","topic":"tasks","epoch":"e1","seq":42,"op":"patch","id":ID,"version":2,"fields":{"done":true,"updated_at":T}}),
+        json!({"type":"result","id":3,"ok":{"task":done}}),
+        json!({"type":"auth_ok","id":1,"user":{"id":USER,"username":"bob","role":"admin","acting_as_admin":"root"},"expires_at":T,"heartbeat_ms":25000}),
+        json!({"type":"pong","id":4}),
+        json!({"type":"replay","id":5,"topic":"tasks","epoch":"e1","seq":43,"events":[
+            {"topic":"tasks","epoch":"e1","seq":42,"op":"upsert","item":task},
+            {"topic":"tasks","epoch":"e1","seq":43,"op":"delete","id":ID}]}),
+        json!({"type":"result","id":6,"ok":{}}),
+        json!({"type":"result","id":7,"error":{"code":"not_found","message":"No such task."}}),
+        json!({"type":"result","id":10,"ok":{"deleted":3}}),
+        json!({"type":"error","id":11,"code":"bad_request","message":"frame lacks the field \"id\""}),
+        json!({"type":"error","code":"unauthorized","message":"auth first"}),
+    ]
+}
+
+#[test]
+fn every_client_example_decodes_and_re_encodes_to_the_same_json() {
+    for example in client_examples() {
+        let frame =
+            decode_client(&example.to_string()).unwrap_or_else(|e| panic!("{example}: {e}"));
+        assert_eq!(serde_json::to_value(&frame).unwrap(), example);
+    }
+}
+
+#[test]
+fn every_server_example_decodes_and_re_encodes_to_the_same_json() {
+    for example in server_examples() {
+        let frame =
+            decode_server(&example.to_string()).unwrap_or_else(|e| panic!("{example}: {e}"));
+        assert_eq!(serde_json::to_value(&frame).unwrap(), example);
+    }
+}
+
+#[test]
+fn every_frame_type_is_known_to_the_decoder() {
+    let kinds = |examples: Vec<Value>| -> Vec<String> {
+        let mut kinds: Vec<String> = examples
+            .iter()
+            .map(|e| e["type"].as_str().unwrap().to_owned())
+            .collect();
+        kinds.sort();
+        kinds.dedup();
+        kinds
+    };
+    let sorted = |types: &[&str]| {
+        let mut t: Vec<String> = types.iter().map(|t| t.to_string()).collect();
+        t.sort();
+        t
+    };
+    assert_eq!(kinds(client_examples()), sorted(ClientFrame::TYPES));
+    assert_eq!(kinds(server_examples()), sorted(ServerFrame::TYPES));
+}
+
+#[test]
+fn a_frame_over_64_kib_is_refused_before_it_is_parsed() {
+    let title = "x".repeat(MAX_FRAME_BYTES);
+    let text = json!({"type":"request","id":1,"method":"task.create","params":{"title":title}})
+        .to_string();
+    let error = decode_client(&text).unwrap_err();
+    assert_eq!(error.kind, DecodeErrorKind::TooLarge { len: text.len() });
+}
+
+#[test]
+fn bad_input_gives_a_typed_error_and_the_request_id_when_readable() {
+    let cases: [(&str, fn(&DecodeErrorKind) -> bool, Option<u64>); 9] = [
+        (
+            "{\"type\":\"ping\",",
+            |k| matches!(k, DecodeErrorKind::BadJson(_)),
+            None,
+        ),
+        (
+            "not json",
+            |k| matches!(k, DecodeErrorKind::BadJson(_)),
+            None,
+        ),
+        ("[1,2]", |k| *k == DecodeErrorKind::NotAnObject, None),
+        (
+            "{\"id\":1}",
+            |k| *k == DecodeErrorKind::MissingType,
+            Some(1),
+        ),
+        (
+            "{\"type\":\"shout\",\"id\":2}",
+            |k| *k == DecodeErrorKind::UnknownType("shout".into()),
+            Some(2),
+        ),
+        (
+            "{\"type\":\"ping\"}",
+            |k| *k == DecodeErrorKind::MissingField("id".into()),
+            None,
+        ),
+        (
+            "{\"type\":\"auth\",\"id\":3}",
+            |k| *k == DecodeErrorKind::MissingField("token".into()),
+            Some(3),
+        ),
+        (
+            "{\"type\":\"request\",\"id\":4,\"method\":\"task.explode\",\"params\":{}}",
+            |k| matches!(k, DecodeErrorKind::Invalid(_)),
+            Some(4),
+        ),
+        (
+            "{\"type\":\"request\",\"id\":5,\"method\":\"task.update\",\"params\":{\"id\":\"not-a-uuid\"}}",
+            |k| matches!(k, DecodeErrorKind::Invalid(_)),
+            Some(5),
+        ),
+    ];
+    for (text, is_expected, id) in cases {
+        let error = decode_client(text).unwrap_err();
+        assert!(is_expected(&error.kind), "{text}: got {:?}", error.kind);
+        assert_eq!(error.id, id, "{text}");
+    }
+    let error = decode_server("{\"type\":\"event\",\"topic\":\"tasks\",\"epoch\":\"e\",\"seq\":1}")
+        .unwrap_err();
+    assert!(
+        matches!(
+            error.kind,
+            DecodeErrorKind::MissingField(_) | DecodeErrorKind::Invalid(_)
+        ),
+        "{error:?}"
+    );
+}
