@@ -1,0 +1,8 @@
+//! Socket service core (work in progress).
+
+pub mod backoff;
+pub mod heartbeat;
+pub mod outbox;
+pub mod requests;
+pub mod store;
+pub mod time;

@@ -1,0 +1,414 @@
+//! The outbox: a person's mutations, kept in order until the server has answered them.
+//!
+//! Every mutation goes through here, live or not: while the socket is not live it waits;
+//! once live, waiting entries are sent in order (pipelined: the server answers one
+//! socket's requests in order). An entry leaves the outbox only when its fate is known:
+//! a `result` (ok or refused), a person discarding it, or the session ending.
+//!
+//! # Nothing is applied twice
+//!
+//! An entry sent on a connection that closed (or timed out) before its `result` came is
+//! [`Delivery::Unknown`]: the server may or may not have applied it. It is never resent
+//! blindly. After the next `snapshot` or `replay` (the server's state, seq-ordered), the
+//! machine calls [`Outbox::reconcile`], which asks the store whether the server state
+//! already shows the mutation:
+//!
+//! - it does: the entry is settled as applied and dropped, not resent;
+//! - it does not, and the entry was sent only once: it is resent once, in its place in the
+//!   order. Resending is safe even if the first copy did land in the meantime: creates
+//!   carry a client-chosen id (the server answers the existing task), updates carry
+//!   absolute values (`done: true`, not "toggle"), deletes of a missing task are refused
+//!   harmlessly, and `clear_done` only deletes what is done at that moment;
+//! - it does not, and it was already sent twice: it is dropped as
+//!   [`MutationError::Unconfirmed`](super::machine::MutationError) and its optimistic
+//!   change rolled back, so a person sees it failed and can redo it.
+//!
+//! So an entry is sent at most twice, the second time only when the server's own state
+//! says the first did not take effect. Waiting entries behind an unknown one are held
+//! back until it is reconciled, so the order of a person's changes is kept.
+
+use std::collections::VecDeque;
+
+use protocol::{MethodCall, ValidationError, validate_title};
+
+/// How many mutations may wait; past this the person is told to wait for the connection.
+pub const OUTBOX_CAPACITY: usize = 500;
+/// First send plus at most one resend after reconciliation.
+pub const MAX_SENDS: u8 = 2;
+
+/// A mutation's identity across connections (request ids are per connection).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MutationId(pub u64);
+
+/// Why the outbox would not take (or give back) a mutation.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OutboxError {
+    #[error("{capacity} changes are already waiting to be sent; try again once connected")]
+    Full { capacity: usize },
+    #[error("a new task needs a client-chosen id, so that sending it again is harmless")]
+    CreateWithoutId,
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    #[error("no waiting change {0:?}")]
+    Unknown(MutationId),
+    #[error("change {0:?} is on its way to the server and can no longer be discarded")]
+    InFlight(MutationId),
+}
+
+/// Where an entry is on its way to the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Not on the wire: waiting for a live socket, or to be resent once.
+    Queued,
+    /// Sent on the current connection; its `result` is awaited.
+    Sent,
+    /// Sent, but its connection closed or its request timed out without a result; the
+    /// next snapshot or replay decides (see the module docs).
+    Unknown,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub id: MutationId,
+    /// The call as it goes on the wire (titles trimmed).
+    pub call: MethodCall,
+    pub delivery: Delivery,
+    /// How many times it was put on the wire.
+    pub sends: u8,
+}
+
+/// What reconciliation decided for an entry whose delivery was unknown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reconciled {
+    /// The server state shows it: settled, dropped from the outbox.
+    Applied(Entry),
+    /// Not shown yet, sent once: queued to be resent.
+    Resend(MutationId),
+    /// Not shown after two sends: dropped; the caller rolls it back and reports it.
+    GaveUp(Entry),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outbox {
+    entries: VecDeque<Entry>,
+    next_id: u64,
+    capacity: usize,
+}
+
+impl Outbox {
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            entries: VecDeque::new(),
+            next_id: 1,
+            capacity,
+        }
+    }
+
+    /// Takes a person's mutation: checked and normalised (titles trimmed, creates must
+    /// carry their id) so that what is shown optimistically is what will be sent.
+    pub fn push(&mut self, call: MethodCall) -> Result<MutationId, OutboxError> {
+        if self.entries.len() >= self.capacity {
+            return Err(OutboxError::Full {
+                capacity: self.capacity,
+            });
+        }
+        let call = match call {
+            MethodCall::Create(mut params) => {
+                if params.id.is_none() {
+                    return Err(OutboxError::CreateWithoutId);
+                }
+                params.title = validate_title(&params.title)?.to_owned();
+                MethodCall::Create(params)
+            }
+            MethodCall::Update(mut params) => {
+                if let Some(title) = &params.title {
+                    params.title = Some(validate_title(title)?.to_owned());
+                }
+                MethodCall::Update(params)
+            }
+            other => other,
+        };
+        let id = MutationId(self.next_id);
+        self.next_id += 1;
+        self.entries.push_back(Entry {
+            id,
+            call,
+            delivery: Delivery::Queued,
+            sends: 0,
+        });
+        Ok(id)
+    }
+
+    /// Every entry, oldest first: what the UI lists as pending.
+    pub fn entries(&self) -> impl Iterator<Item = &Entry> {
+        self.entries.iter()
+    }
+
+    pub fn get(&self, id: MutationId) -> Option<&Entry> {
+        self.entries.iter().find(|entry| entry.id == id)
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The queued entries to put on the wire now, in order. Stops at the first entry of
+    /// unknown delivery: what comes after it waits until it is reconciled.
+    pub fn sendable(&self) -> Vec<(MutationId, MethodCall)> {
+        self.entries
+            .iter()
+            .take_while(|entry| entry.delivery != Delivery::Unknown)
+            .filter(|entry| entry.delivery == Delivery::Queued)
+            .map(|entry| (entry.id, entry.call.clone()))
+            .collect()
+    }
+
+    /// The entry is now on the wire.
+    pub fn mark_sent(&mut self, id: MutationId) {
+        if let Some(entry) = self.entries.iter_mut().find(|entry| entry.id == id) {
+            entry.delivery = Delivery::Sent;
+            entry.sends = entry.sends.saturating_add(1);
+        }
+    }
+
+    /// Its request timed out: the server may have applied it or not.
+    pub fn mark_unknown(&mut self, id: MutationId) {
+        if let Some(entry) = self
+            .entries
+            .iter_mut()
+            .find(|entry| entry.id == id && entry.delivery == Delivery::Sent)
+        {
+            entry.delivery = Delivery::Unknown;
+        }
+    }
+
+    /// The connection closed: every entry on the wire becomes unknown. Returns whether
+    /// any did.
+    pub fn connection_lost(&mut self) -> bool {
+        let mut any = false;
+        for entry in &mut self.entries {
+            if entry.delivery == Delivery::Sent {
+                entry.delivery = Delivery::Unknown;
+                any = true;
+            }
+        }
+        any
+    }
+
+    /// Its `result` arrived (ok or refused): the entry leaves.
+    pub fn settle(&mut self, id: MutationId) -> Option<Entry> {
+        let index = self.entries.iter().position(|entry| entry.id == id)?;
+        self.entries.remove(index)
+    }
+
+    /// A person gives up a change that is not on the wire (waiting, or of unknown
+    /// delivery: it will not be resent). An entry on the wire cannot be called back.
+    pub fn discard(&mut self, id: MutationId) -> Result<Entry, OutboxError> {
+        let index = self
+            .entries
+            .iter()
+            .position(|entry| entry.id == id)
+            .ok_or(OutboxError::Unknown(id))?;
+        if self.entries[index].delivery == Delivery::Sent {
+            return Err(OutboxError::InFlight(id));
+        }
+        self.entries.remove(index).ok_or(OutboxError::Unknown(id))
+    }
+
+    /// After a snapshot or replay: settles every entry of unknown delivery, in order,
+    /// with `server_shows(id, call)` telling whether the server state already shows it.
+    pub fn reconcile(
+        &mut self,
+        mut server_shows: impl FnMut(MutationId, &MethodCall) -> bool,
+    ) -> Vec<Reconciled> {
+        let mut decided = Vec::new();
+        let mut kept = VecDeque::with_capacity(self.entries.len());
+        for mut entry in std::mem::take(&mut self.entries) {
+            if entry.delivery != Delivery::Unknown {
+                kept.push_back(entry);
+            } else if server_shows(entry.id, &entry.call) {
+                decided.push(Reconciled::Applied(entry));
+            } else if entry.sends < MAX_SENDS {
+                entry.delivery = Delivery::Queued;
+                decided.push(Reconciled::Resend(entry.id));
+                kept.push_back(entry);
+            } else {
+                decided.push(Reconciled::GaveUp(entry));
+            }
+        }
+        self.entries = kept;
+        decided
+    }
+
+    /// The session ended: every entry, oldest first, for the caller to report.
+    pub fn drain(&mut self) -> Vec<Entry> {
+        self.entries.drain(..).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use protocol::{ClearDoneParams, CreateParams, DeleteParams, UpdateParams};
+    use uuid::Uuid;
+
+    fn create(n: u128, title: &str) -> MethodCall {
+        MethodCall::Create(CreateParams {
+            id: Some(Uuid::from_u128(n)),
+            title: title.to_owned(),
+        })
+    }
+
+    fn ids(calls: &[(MutationId, MethodCall)]) -> Vec<u64> {
+        calls.iter().map(|(id, _)| id.0).collect()
+    }
+
+    #[test]
+    fn waits_and_sends_in_order() {
+        let mut outbox = Outbox::new(OUTBOX_CAPACITY);
+        let a = outbox.push(create(1, "a")).unwrap();
+        let b = outbox
+            .push(MethodCall::Delete(DeleteParams {
+                id: Uuid::from_u128(1),
+            }))
+            .unwrap();
+        let c = outbox
+            .push(MethodCall::ClearDone(ClearDoneParams {}))
+            .unwrap();
+        assert_eq!((a.0, b.0, c.0), (1, 2, 3));
+        assert_eq!(ids(&outbox.sendable()), [1, 2, 3]);
+        outbox.mark_sent(a);
+        outbox.mark_sent(b);
+        assert_eq!(
+            ids(&outbox.sendable()),
+            [3],
+            "sent entries are not sent again"
+        );
+        assert_eq!(outbox.settle(a).map(|entry| entry.sends), Some(1));
+        assert_eq!(outbox.len(), 2);
+        assert_eq!(outbox.entries().map(|e| e.id.0).collect::<Vec<_>>(), [2, 3]);
+    }
+
+    #[test]
+    fn normalises_and_refuses_bad_input() {
+        let mut outbox = Outbox::new(OUTBOX_CAPACITY);
+        let id = outbox.push(create(1, "  padded  ")).unwrap();
+        assert_eq!(outbox.get(id).unwrap().call, create(1, "padded"));
+        let update = MethodCall::Update(UpdateParams {
+            id: Uuid::from_u128(1),
+            title: Some(" x ".to_owned()),
+            done: None,
+        });
+        let id = outbox.push(update).unwrap();
+        let MethodCall::Update(params) = &outbox.get(id).unwrap().call else {
+            panic!("an update stays an update");
+        };
+        assert_eq!(params.title.as_deref(), Some("x"));
+        assert_eq!(
+            outbox.push(MethodCall::Create(CreateParams {
+                id: None,
+                title: "x".to_owned()
+            })),
+            Err(OutboxError::CreateWithoutId)
+        );
+        assert_eq!(
+            outbox.push(create(2, "   ")),
+            Err(OutboxError::Invalid(ValidationError::EmptyTitle))
+        );
+        assert_eq!(outbox.len(), 2);
+    }
+
+    #[test]
+    fn is_bounded() {
+        let mut outbox = Outbox::new(2);
+        outbox.push(create(1, "a")).unwrap();
+        outbox.push(create(2, "b")).unwrap();
+        assert_eq!(
+            outbox.push(create(3, "c")),
+            Err(OutboxError::Full { capacity: 2 })
+        );
+        assert_eq!(
+            OutboxError::Full { capacity: 2 }.to_string(),
+            "2 changes are already waiting to be sent; try again once connected"
+        );
+    }
+
+    #[test]
+    fn a_person_discards_waiting_changes_but_not_ones_on_the_wire() {
+        let mut outbox = Outbox::new(OUTBOX_CAPACITY);
+        let a = outbox.push(create(1, "a")).unwrap();
+        let b = outbox.push(create(2, "b")).unwrap();
+        outbox.mark_sent(a);
+        assert_eq!(outbox.discard(a), Err(OutboxError::InFlight(a)));
+        assert_eq!(outbox.discard(b).map(|entry| entry.id), Ok(b));
+        assert_eq!(outbox.discard(b), Err(OutboxError::Unknown(b)));
+        assert!(outbox.connection_lost());
+        assert_eq!(
+            outbox.discard(a).map(|entry| entry.delivery),
+            Ok(Delivery::Unknown)
+        );
+        assert!(outbox.is_empty());
+    }
+
+    #[test]
+    fn nothing_is_sent_twice_across_a_reconnect_when_the_server_has_it() {
+        let mut outbox = Outbox::new(OUTBOX_CAPACITY);
+        let a = outbox.push(create(1, "a")).unwrap();
+        let b = outbox.push(create(2, "b")).unwrap();
+        let c = outbox.push(create(3, "c")).unwrap();
+        for (id, _) in outbox.sendable() {
+            outbox.mark_sent(id);
+        }
+        // The connection drops before any result.
+        assert!(outbox.connection_lost());
+        assert!(!outbox.connection_lost(), "nothing left on the wire");
+        assert!(
+            outbox.sendable().is_empty(),
+            "unknown entries are not resent blindly"
+        );
+        let d = outbox.push(create(4, "d")).unwrap();
+        assert!(outbox.sendable().is_empty(), "and what follows them waits");
+        // The replay shows `a` and `c` landed; `b` did not.
+        let decided = outbox.reconcile(|id, _| id != b);
+        assert_eq!(decided.len(), 3);
+        assert!(matches!(&decided[0], Reconciled::Applied(entry) if entry.id == a));
+        assert_eq!(decided[1], Reconciled::Resend(b));
+        assert!(matches!(&decided[2], Reconciled::Applied(entry) if entry.id == c));
+        assert_eq!(ids(&outbox.sendable()), [b.0, d.0], "order is kept");
+    }
+
+    #[test]
+    fn an_entry_is_resent_at_most_once() {
+        let mut outbox = Outbox::new(OUTBOX_CAPACITY);
+        let a = outbox.push(create(1, "a")).unwrap();
+        outbox.mark_sent(a);
+        outbox.connection_lost();
+        assert_eq!(outbox.reconcile(|_, _| false), [Reconciled::Resend(a)]);
+        outbox.mark_sent(a);
+        outbox.mark_unknown(a);
+        let decided = outbox.reconcile(|_, _| false);
+        assert!(
+            matches!(&decided[..], [Reconciled::GaveUp(entry)] if entry.id == a && entry.sends == MAX_SENDS)
+        );
+        assert!(outbox.is_empty());
+    }
+
+    #[test]
+    fn mark_unknown_only_touches_entries_on_the_wire_and_drain_empties() {
+        let mut outbox = Outbox::new(OUTBOX_CAPACITY);
+        let a = outbox.push(create(1, "a")).unwrap();
+        outbox.mark_unknown(a);
+        assert_eq!(outbox.get(a).unwrap().delivery, Delivery::Queued);
+        assert!(
+            outbox.reconcile(|_, _| true).is_empty(),
+            "queued entries are not reconciled"
+        );
+        assert_eq!(outbox.drain().len(), 1);
+        assert!(outbox.is_empty());
+        assert_eq!(outbox.settle(a), None);
+    }
+}

@@ -1,0 +1,210 @@
+//! The request table of one connection: ids, deadlines and answers matched by id.
+//!
+//! The contract makes ids unique per connection, so a table lives exactly as long as its
+//! connection: a new connection starts a new table at id 1, and closing one fails every
+//! request still in it, so nothing waits forever for an answer that cannot come.
+
+use std::collections::BTreeMap;
+
+/// Default time a request may wait for its answer.
+pub const REQUEST_TIMEOUT_MS: u64 = 10_000;
+
+/// Why a request got no answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    #[error("request {id} got no answer within {after_ms} ms")]
+    TimedOut { id: u64, after_ms: u64 },
+    #[error("request {id} was cut off by the connection closing")]
+    ConnectionClosed { id: u64 },
+}
+
+/// A request that will get no answer, with what the caller tagged it with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failed<T> {
+    pub id: u64,
+    pub tag: T,
+    pub error: RequestError,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Pending<T> {
+    tag: T,
+    sent_ms: u64,
+    deadline_ms: u64,
+}
+
+/// Pending requests of one connection, tagged with what each was for (`T`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Requests<T> {
+    next_id: u64,
+    pending: BTreeMap<u64, Pending<T>>,
+}
+
+impl<T> Default for Requests<T> {
+    fn default() -> Self {
+        Self {
+            next_id: 1,
+            pending: BTreeMap::new(),
+        }
+    }
+}
+
+impl<T> Requests<T> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A fresh id for a frame that is not tracked here (a ping: the heartbeat judges it).
+    pub fn next_id(&mut self) -> u64 {
+        let id = self.next_id;
+        self.next_id = self.next_id.saturating_add(1);
+        id
+    }
+
+    /// Registers a request about to be sent and returns its id.
+    pub fn issue(&mut self, tag: T, now_ms: u64, timeout_ms: u64) -> u64 {
+        let id = self.next_id();
+        self.pending.insert(
+            id,
+            Pending {
+                tag,
+                sent_ms: now_ms,
+                deadline_ms: now_ms.saturating_add(timeout_ms),
+            },
+        );
+        id
+    }
+
+    /// The answer to `id` arrived: its tag, or `None` for an id not pending (already
+    /// timed out, or never ours), which the caller ignores.
+    pub fn settle(&mut self, id: u64) -> Option<T> {
+        self.pending.remove(&id).map(|pending| pending.tag)
+    }
+
+    pub fn is_pending(&self, id: u64) -> bool {
+        self.pending.contains_key(&id)
+    }
+
+    /// Removes and returns every request whose deadline has passed.
+    pub fn expire(&mut self, now_ms: u64) -> Vec<Failed<T>> {
+        let due: Vec<u64> = self
+            .pending
+            .iter()
+            .filter(|(_, pending)| pending.deadline_ms <= now_ms)
+            .map(|(id, _)| *id)
+            .collect();
+        due.into_iter()
+            .filter_map(|id| {
+                self.pending.remove(&id).map(|pending| Failed {
+                    id,
+                    error: RequestError::TimedOut {
+                        id,
+                        after_ms: now_ms.saturating_sub(pending.sent_ms),
+                    },
+                    tag: pending.tag,
+                })
+            })
+            .collect()
+    }
+
+    /// The connection closed: every pending request fails, oldest first.
+    pub fn close(&mut self) -> Vec<Failed<T>> {
+        std::mem::take(&mut self.pending)
+            .into_iter()
+            .map(|(id, pending)| Failed {
+                id,
+                tag: pending.tag,
+                error: RequestError::ConnectionClosed { id },
+            })
+            .collect()
+    }
+
+    /// When the request timer should fire next.
+    pub fn next_deadline_ms(&self) -> Option<u64> {
+        self.pending
+            .values()
+            .map(|pending| pending.deadline_ms)
+            .min()
+    }
+
+    pub fn len(&self) -> usize {
+        self.pending.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_increase_from_one_and_answers_match_by_id() {
+        let mut table = Requests::new();
+        let a = table.issue("auth", 0, REQUEST_TIMEOUT_MS);
+        let ping = table.next_id();
+        let b = table.issue("subscribe", 0, REQUEST_TIMEOUT_MS);
+        assert_eq!((a, ping, b), (1, 2, 3));
+        assert!(table.is_pending(b));
+        assert_eq!(table.settle(b), Some("subscribe"));
+        assert_eq!(table.settle(b), None, "a duplicate answer matches nothing");
+        assert_eq!(table.settle(ping), None, "untracked ids match nothing");
+        assert_eq!(table.len(), 1);
+        assert_eq!(table.settle(a), Some("auth"));
+        assert!(table.is_empty());
+    }
+
+    #[test]
+    fn timeouts_are_typed_and_only_for_due_requests() {
+        let mut table = Requests::new();
+        let early = table.issue('a', 1_000, 5_000);
+        let late = table.issue('b', 2_000, 10_000);
+        assert_eq!(table.next_deadline_ms(), Some(6_000));
+        assert!(table.expire(5_999).is_empty());
+        let failed = table.expire(7_000);
+        assert_eq!(
+            failed,
+            [Failed {
+                id: early,
+                tag: 'a',
+                error: RequestError::TimedOut {
+                    id: early,
+                    after_ms: 6_000
+                },
+            }]
+        );
+        assert_eq!(table.next_deadline_ms(), Some(12_000));
+        assert_eq!(table.settle(early), None, "a late answer is ignored");
+        assert_eq!(table.settle(late), Some('b'));
+        assert_eq!(table.next_deadline_ms(), None);
+    }
+
+    #[test]
+    fn closing_fails_everything_pending_in_order() {
+        let mut table = Requests::new();
+        table.issue(10, 0, 1);
+        table.issue(20, 0, 1);
+        let failed = table.close();
+        assert_eq!(
+            failed
+                .iter()
+                .map(|f| (f.tag, f.error.clone()))
+                .collect::<Vec<_>>(),
+            [
+                (10, RequestError::ConnectionClosed { id: 1 }),
+                (20, RequestError::ConnectionClosed { id: 2 })
+            ]
+        );
+        assert!(table.is_empty());
+        assert_eq!(
+            RequestError::TimedOut {
+                id: 3,
+                after_ms: 10
+            }
+            .to_string(),
+            "request 3 got no answer within 10 ms"
+        );
+    }
+}
