@@ -58,6 +58,16 @@ pub struct TaskList {
     pub items: Vec<Task>,
 }
 
+/// `PATCH /api/tasks/{id}`: the fields to change. The id is in the path, so unlike
+/// `task.update`'s params this body has none.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskPatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub done: Option<bool>,
+}
+
 /// The machine-readable half of every error, over HTTP and on the socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -17,7 +17,8 @@ pub use frame::{
     ServerFrame, Since, Topic, UpdateParams,
 };
 pub use http::{
-    ApiError, Credentials, ErrorBody, ErrorCode, LoginAs, Role, Session, TaskList, User, UserList,
+    ApiError, Credentials, ErrorBody, ErrorCode, LoginAs, Role, Session, TaskList, TaskPatch, User,
+    UserList,
 };
 pub use task::{Task, TaskFields};
 pub use validate::{ValidationError, validate_password, validate_title, validate_username};

@@ -155,3 +155,20 @@ fn bad_input_gives_a_typed_error_and_the_request_id_when_readable() {
         "{error:?}"
     );
 }
+
+#[test]
+fn the_http_patch_body_has_no_id_and_only_the_fields_sent() {
+    use taskwire_protocol::TaskPatch;
+    let patch: TaskPatch = serde_json::from_value(json!({"done": true})).unwrap();
+    assert_eq!(
+        patch,
+        TaskPatch {
+            title: None,
+            done: Some(true)
+        }
+    );
+    assert_eq!(serde_json::to_value(&patch).unwrap(), json!({"done": true}));
+    let empty: TaskPatch = serde_json::from_value(json!({})).unwrap();
+    assert_eq!(empty, TaskPatch::default());
+    assert!(serde_json::from_value::<TaskPatch>(json!({"done": "yes"})).is_err());
+}

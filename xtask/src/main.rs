@@ -1,1 +1,48 @@
-fn main() {}
+//! `cargo xtask <command>`: the project's two commands (run, test) and their helpers,
+//! in Rust so they work the same on every machine without a shell-script dialect.
+
+mod bundle;
+mod error;
+mod harness;
+mod setup;
+mod steps;
+
+use std::process::ExitCode;
+
+use error::Error;
+
+const USAGE: &str = "usage: cargo xtask <command>
+
+commands:
+  run         install what is missing, build the app, start the server and print its URL
+  test        install what is missing and run every check: fmt, clippy, native tests,
+              the release build, and the browser suites in headless Chromium and Firefox
+  setup       only install what is missing (idempotent)";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("run") => harness::run(&args[1..]),
+        Some("test") => harness::test(),
+        Some("setup") => setup::all(),
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("\nxtask: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace's top folder: every command runs from there.
+fn root() -> std::path::PathBuf {
+    let xtask = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    xtask.parent().unwrap_or(xtask).to_path_buf()
+}
+
+type Result<T = ()> = std::result::Result<T, Error>;

@@ -1,0 +1,481 @@
+//! Accounts and sessions: registration, sign-in, refresh-token rotation with theft
+//! detection, sign-out, and admins acting as other users.
+
+pub mod password;
+pub mod refresh;
+pub mod token;
+
+use std::time::Duration;
+
+use protocol::{Credentials, Role, Session, User};
+use sqlx::SqliteConnection;
+use tokio::sync::OnceCell;
+use uuid::Uuid;
+
+use crate::clock;
+use crate::db::Db;
+use crate::error::AppError;
+pub use refresh::RefreshToken;
+use token::{TokenError, TokenKeys};
+
+/// A caller whose access token checked out against a live session.
+#[derive(Debug, Clone)]
+pub struct Authed {
+    pub user: User,
+    pub session_id: Uuid,
+    /// The token's expiry (Unix seconds).
+    pub expires_at: i64,
+    acting: Option<Acting>,
+}
+
+#[derive(Debug, Clone)]
+struct Acting {
+    admin_id: Uuid,
+    parent_session: Option<Uuid>,
+}
+
+impl Authed {
+    pub fn user_id(&self) -> Uuid {
+        self.user.id
+    }
+
+    fn require_admin(&self) -> Result<(), AppError> {
+        if self.user.role == Role::Admin && self.acting.is_none() {
+            Ok(())
+        } else {
+            Err(AppError::forbidden("Only admins may do that."))
+        }
+    }
+}
+
+/// A new or refreshed session: the body for the client, and the refresh token for the
+/// cookie.
+#[derive(Debug)]
+pub struct Issued {
+    pub session: Session,
+    pub refresh: RefreshToken,
+}
+
+/// What presenting a refresh token led to.
+#[derive(Debug)]
+pub enum RefreshOutcome {
+    Rotated(Issued),
+    /// The token had been exchanged before: it was stolen or replayed, so its session is
+    /// now revoked (and its sockets must be closed).
+    Reused {
+        session_id: Uuid,
+    },
+    Unknown,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct UserRow {
+    id: String,
+    username: String,
+    role: String,
+}
+
+impl UserRow {
+    fn into_user(self, acting_as_admin: Option<String>) -> Result<User, AppError> {
+        Ok(User {
+            id: parse_id(&self.id)?,
+            username: self.username,
+            role: parse_role(&self.role)?,
+            acting_as_admin,
+        })
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct SessionRow {
+    user_id: String,
+    username: String,
+    role: String,
+    acting_admin_id: Option<String>,
+    acting_admin_name: Option<String>,
+    parent_session_id: Option<String>,
+}
+
+const SESSION_QUERY: &str = "SELECT s.user_id, u.username, u.role, s.acting_admin_id, \
+     a.username AS acting_admin_name, s.parent_session_id \
+     FROM sessions s JOIN users u ON u.id = s.user_id \
+     LEFT JOIN users a ON a.id = s.acting_admin_id WHERE s.id = ?";
+
+pub struct Auth {
+    db: Db,
+    keys: TokenKeys,
+    session_ttl: Duration,
+    dummy_hash: OnceCell<String>,
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auth")
+            .field("keys", &self.keys)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Auth {
+    pub fn new(db: Db, secret: &[u8], access_ttl: Duration, session_ttl: Duration) -> Self {
+        Self {
+            db,
+            keys: TokenKeys::new(secret, access_ttl),
+            session_ttl,
+            dummy_hash: OnceCell::new(),
+        }
+    }
+
+    /// Forgets sessions whose refresh token has expired.
+    pub async fn prune_expired(&self) -> Result<u64, AppError> {
+        let done = sqlx::query("DELETE FROM sessions WHERE expires_at < ?")
+            .bind(clock::unix_now())
+            .execute(&self.db.write)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    pub async fn register(&self, credentials: Credentials) -> Result<Issued, AppError> {
+        protocol::validate_username(&credentials.username)?;
+        protocol::validate_password(&credentials.password)?;
+        let hash = password::hash(credentials.password).await?;
+        let id = Uuid::new_v4();
+        let mut tx = self.db.write.begin_with("BEGIN IMMEDIATE").await?;
+        let inserted = sqlx::query(
+            "INSERT INTO users (id, username, password_hash, created_at) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (username) DO NOTHING",
+        )
+        .bind(id.to_string())
+        .bind(&credentials.username)
+        .bind(hash)
+        .bind(clock::now_rfc3339())
+        .execute(&mut *tx)
+        .await?;
+        if inserted.rows_affected() == 0 {
+            return Err(AppError::Conflict("That username is taken.".into()));
+        }
+        let user = User {
+            id,
+            username: credentials.username,
+            role: Role::User,
+            acting_as_admin: None,
+        };
+        let issued = self.start_session(&mut tx, user, None).await?;
+        tx.commit().await?;
+        Ok(issued)
+    }
+
+    pub async fn login(&self, credentials: Credentials) -> Result<Issued, AppError> {
+        let wrong = || AppError::unauthorized("Wrong username or password.");
+        let row: Option<(String, String, String, String)> = sqlx::query_as(
+            "SELECT id, username, role, password_hash FROM users WHERE username = ?",
+        )
+        .bind(&credentials.username)
+        .fetch_optional(&self.db.read)
+        .await?;
+        let Some((id, username, role, hash)) = row else {
+            // Spend the same time as for a wrong password: names stay secret.
+            let dummy = self
+                .dummy_hash
+                .get_or_try_init(password::dummy_hash)
+                .await?;
+            password::verify(credentials.password, dummy.clone()).await?;
+            return Err(wrong());
+        };
+        if !password::verify(credentials.password, hash).await? {
+            return Err(wrong());
+        }
+        let user = UserRow { id, username, role }.into_user(None)?;
+        let mut tx = self.db.write.begin_with("BEGIN IMMEDIATE").await?;
+        let issued = self.start_session(&mut tx, user, None).await?;
+        tx.commit().await?;
+        Ok(issued)
+    }
+
+    /// Checks an access token and that its session is still alive.
+    pub async fn authenticate(&self, token: &str) -> Result<Authed, AppError> {
+        let claims = self.keys.verify(token).map_err(|e| match e {
+            TokenError::Expired => AppError::unauthorized("The token has expired."),
+            _ => AppError::unauthorized("The token is not valid."),
+        })?;
+        let row: Option<SessionRow> = sqlx::query_as(SESSION_QUERY)
+            .bind(claims.sid.to_string())
+            .fetch_optional(&self.db.read)
+            .await?;
+        let Some(row) = row else {
+            return Err(AppError::unauthorized("The session has ended."));
+        };
+        if parse_id(&row.user_id)? != claims.sub {
+            return Err(AppError::unauthorized("The token is not valid."));
+        }
+        let acting = match &row.acting_admin_id {
+            Some(admin) => Some(Acting {
+                admin_id: parse_id(admin)?,
+                parent_session: row.parent_session_id.as_deref().map(parse_id).transpose()?,
+            }),
+            None => None,
+        };
+        let user = UserRow {
+            id: row.user_id,
+            username: row.username,
+            role: row.role,
+        }
+        .into_user(row.acting_admin_name)?;
+        Ok(Authed {
+            user,
+            session_id: claims.sid,
+            expires_at: claims.exp,
+            acting,
+        })
+    }
+
+    /// Exchanges a refresh token for a new access token and a new refresh token.
+    pub async fn refresh(&self, presented: &str) -> Result<RefreshOutcome, AppError> {
+        let hash = RefreshToken::hash_of(presented);
+        let mut tx = self.db.write.begin_with("BEGIN IMMEDIATE").await?;
+        let live: Option<(String, i64)> =
+            sqlx::query_as("SELECT id, expires_at FROM sessions WHERE refresh_hash = ?")
+                .bind(&hash)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some((session_id, expires_at)) = live {
+            if expires_at < clock::unix_now() {
+                sqlx::query("DELETE FROM sessions WHERE id = ?")
+                    .bind(&session_id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                return Ok(RefreshOutcome::Unknown);
+            }
+            sqlx::query("INSERT INTO spent_refresh_tokens (hash, session_id) VALUES (?, ?)")
+                .bind(&hash)
+                .bind(&session_id)
+                .execute(&mut *tx)
+                .await?;
+            let issued = self.rotate(&mut tx, parse_id(&session_id)?).await?;
+            tx.commit().await?;
+            return Ok(RefreshOutcome::Rotated(issued));
+        }
+        let spent: Option<String> =
+            sqlx::query_scalar("SELECT session_id FROM spent_refresh_tokens WHERE hash = ?")
+                .bind(&hash)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(session_id) = spent else {
+            return Ok(RefreshOutcome::Unknown);
+        };
+        sqlx::query("DELETE FROM sessions WHERE id = ?")
+            .bind(&session_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        tracing::warn!(session = %session_id, "refresh token reused: session revoked");
+        Ok(RefreshOutcome::Reused {
+            session_id: parse_id(&session_id)?,
+        })
+    }
+
+    /// Ends one session.
+    pub async fn logout(&self, authed: &Authed) -> Result<(), AppError> {
+        sqlx::query("DELETE FROM sessions WHERE id = ?")
+            .bind(authed.session_id.to_string())
+            .execute(&self.db.write)
+            .await?;
+        Ok(())
+    }
+
+    /// Ends every session of the user, and those in which an admin acts as someone else
+    /// when the user is that admin. Returns the ended sessions.
+    pub async fn logout_all(&self, authed: &Authed) -> Result<Vec<Uuid>, AppError> {
+        let user = authed.user_id().to_string();
+        let ended: Vec<String> = sqlx::query_scalar(
+            "DELETE FROM sessions WHERE user_id = ? OR acting_admin_id = ? RETURNING id",
+        )
+        .bind(&user)
+        .bind(&user)
+        .fetch_all(&self.db.write)
+        .await?;
+        ended.iter().map(|id| parse_id(id)).collect()
+    }
+
+    /// An admin starts acting as `username` in a new session of that user.
+    pub async fn login_as(&self, admin: &Authed, username: &str) -> Result<Issued, AppError> {
+        admin.require_admin()?;
+        let row: Option<UserRow> =
+            sqlx::query_as("SELECT id, username, role FROM users WHERE username = ?")
+                .bind(username)
+                .fetch_optional(&self.db.read)
+                .await?;
+        let Some(row) = row else {
+            return Err(AppError::NotFound("No such user.".into()));
+        };
+        let user = row.into_user(Some(admin.user.username.clone()))?;
+        if user.id == admin.user_id() {
+            return Err(AppError::bad_request(
+                "You are already signed in as yourself.",
+            ));
+        }
+        let acting = Acting {
+            admin_id: admin.user_id(),
+            parent_session: Some(admin.session_id),
+        };
+        let mut tx = self.db.write.begin_with("BEGIN IMMEDIATE").await?;
+        let issued = self.start_session(&mut tx, user, Some(acting)).await?;
+        tx.commit().await?;
+        Ok(issued)
+    }
+
+    /// Ends an acting session and returns to the admin's own session, with a new refresh
+    /// token for it (the browser's cookie was replaced by the acting session's).
+    pub async fn exit_login_as(&self, authed: &Authed) -> Result<Issued, AppError> {
+        let Some(acting) = &authed.acting else {
+            return Err(AppError::bad_request(
+                "This session is not acting as anyone.",
+            ));
+        };
+        let mut tx = self.db.write.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query("DELETE FROM sessions WHERE id = ?")
+            .bind(authed.session_id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        let parent_alive = match acting.parent_session {
+            Some(parent) => sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM sessions WHERE id = ? AND user_id = ?",
+            )
+            .bind(parent.to_string())
+            .bind(acting.admin_id.to_string())
+            .fetch_one(&mut *tx)
+            .await?
+            .eq(&1)
+            .then_some(parent),
+            None => None,
+        };
+        let Some(parent) = parent_alive else {
+            tx.commit().await?;
+            return Err(AppError::unauthorized(
+                "Your own session has ended; sign in again.",
+            ));
+        };
+        // The admin's old refresh token is spent: the browser no longer holds it, so
+        // anyone presenting it took it.
+        sqlx::query(
+            "INSERT INTO spent_refresh_tokens (hash, session_id) \
+             SELECT refresh_hash, id FROM sessions WHERE id = ?",
+        )
+        .bind(parent.to_string())
+        .execute(&mut *tx)
+        .await?;
+        let issued = self.rotate(&mut tx, parent).await?;
+        tx.commit().await?;
+        Ok(issued)
+    }
+
+    pub async fn list_users(&self, admin: &Authed) -> Result<Vec<User>, AppError> {
+        admin.require_admin()?;
+        let rows: Vec<UserRow> =
+            sqlx::query_as("SELECT id, username, role FROM users ORDER BY username")
+                .fetch_all(&self.db.read)
+                .await?;
+        rows.into_iter().map(|row| row.into_user(None)).collect()
+    }
+
+    async fn start_session(
+        &self,
+        conn: &mut SqliteConnection,
+        user: User,
+        acting: Option<Acting>,
+    ) -> Result<Issued, AppError> {
+        let session_id = Uuid::new_v4();
+        let refresh = RefreshToken::generate();
+        sqlx::query(
+            "INSERT INTO sessions (id, user_id, acting_admin_id, parent_session_id, refresh_hash, \
+             expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(session_id.to_string())
+        .bind(user.id.to_string())
+        .bind(acting.as_ref().map(|a| a.admin_id.to_string()))
+        .bind(
+            acting
+                .as_ref()
+                .and_then(|a| a.parent_session.map(|p| p.to_string())),
+        )
+        .bind(refresh.hash())
+        .bind(self.session_expiry())
+        .bind(clock::now_rfc3339())
+        .execute(conn)
+        .await?;
+        self.issue(user, session_id, refresh)
+    }
+
+    /// Gives a live session a new refresh token (the caller has spent the old one).
+    async fn rotate(
+        &self,
+        conn: &mut SqliteConnection,
+        session_id: Uuid,
+    ) -> Result<Issued, AppError> {
+        let refresh = RefreshToken::generate();
+        sqlx::query("UPDATE sessions SET refresh_hash = ?, expires_at = ? WHERE id = ?")
+            .bind(refresh.hash())
+            .bind(self.session_expiry())
+            .bind(session_id.to_string())
+            .execute(&mut *conn)
+            .await?;
+        let row: SessionRow = sqlx::query_as(SESSION_QUERY)
+            .bind(session_id.to_string())
+            .fetch_one(&mut *conn)
+            .await?;
+        let user = UserRow {
+            id: row.user_id,
+            username: row.username,
+            role: row.role,
+        }
+        .into_user(row.acting_admin_name)?;
+        self.issue(user, session_id, refresh)
+    }
+
+    fn issue(
+        &self,
+        user: User,
+        session_id: Uuid,
+        refresh: RefreshToken,
+    ) -> Result<Issued, AppError> {
+        let (token, exp) = self
+            .keys
+            .issue(user.id, session_id)
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        Ok(Issued {
+            session: Session {
+                token,
+                expires_at: clock::unix_to_rfc3339(exp),
+                user,
+            },
+            refresh,
+        })
+    }
+
+    fn session_expiry(&self) -> i64 {
+        let ttl = i64::try_from(self.session_ttl.as_secs()).unwrap_or(i64::MAX / 2);
+        clock::unix_now().saturating_add(ttl)
+    }
+}
+
+/// Makes `username` an admin (the `user promote` command). Returns whether it exists.
+pub async fn promote(db: &Db, username: &str) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("UPDATE users SET role = 'admin' WHERE username = ?")
+        .bind(username)
+        .execute(&db.write)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+fn parse_id(text: &str) -> Result<Uuid, AppError> {
+    Uuid::parse_str(text).map_err(|e| AppError::Internal(format!("stored id {text:?}: {e}")))
+}
+
+fn parse_role(text: &str) -> Result<Role, AppError> {
+    match text {
+        "admin" => Ok(Role::Admin),
+        "user" => Ok(Role::User),
+        other => Err(AppError::Internal(format!("stored role {other:?}"))),
+    }
+}

@@ -1,0 +1,70 @@
+//! The change log: every change of a user's tasks, numbered by `seq` within an `epoch`.
+//!
+//! The tasks and their log live behind one trait because a change and its event must
+//! commit in the same transaction: a store that could write one without the other would
+//! let clients miss or invent changes. SQLite implements it today; a PostgreSQL one
+//! (with LISTEN/NOTIFY feeding the fan-out) would implement the same trait.
+
+mod sqlite;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use protocol::{Event, MethodCall, Since, Task, TaskList};
+use uuid::Uuid;
+
+use crate::error::AppError;
+pub use sqlite::SqliteChangeLog;
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+pub trait ChangeLog: Send + Sync {
+    /// Applies one change to `user`'s tasks and appends its events, in one transaction;
+    /// returns only after the commit.
+    fn apply(&self, user: Uuid, call: MethodCall) -> BoxFuture<'_, Result<Applied, AppError>>;
+
+    /// Every task of `user`, and the log position they reflect.
+    fn snapshot(&self, user: Uuid) -> BoxFuture<'_, Result<TaskList, AppError>>;
+
+    /// The events after `since`, when the log still holds every one of them (same epoch,
+    /// not trimmed away); `None` when the client needs a snapshot instead.
+    fn since(&self, user: Uuid, since: Since) -> BoxFuture<'_, Result<Option<Replay>, AppError>>;
+}
+
+/// Missed events, oldest first, and the position after them.
+#[derive(Debug)]
+pub struct Replay {
+    pub epoch: String,
+    pub seq: u64,
+    pub events: Vec<Event>,
+}
+
+/// A committed change: what the caller gets back, and the events to fan out.
+#[derive(Debug)]
+pub struct Applied {
+    pub outcome: Outcome,
+    pub events: Vec<Event>,
+}
+
+#[derive(Debug)]
+pub enum Outcome {
+    /// `created` is false when the id already existed (an idempotent retry).
+    Created {
+        task: Task,
+        created: bool,
+    },
+    Updated(Task),
+    Deleted,
+    Cleared(u64),
+}
+
+impl Outcome {
+    /// The `ok` value of a socket `result`, per method.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Self::Created { task, .. } | Self::Updated(task) => serde_json::json!({ "task": task }),
+            Self::Deleted => serde_json::json!({}),
+            Self::Cleared(deleted) => serde_json::json!({ "deleted": deleted }),
+        }
+    }
+}

@@ -1,0 +1,355 @@
+//! The change log in SQLite: `tasks`, `events` (the last N per user) and `users.log_seq`.
+
+use protocol::{
+    Change, CreateParams, Event, MethodCall, Since, Task, TaskFields, TaskList, Topic, UpdateParams,
+};
+use sqlx::SqliteConnection;
+use uuid::Uuid;
+
+use super::{Applied, BoxFuture, ChangeLog, Outcome, Replay};
+use crate::auth::refresh::random_base64;
+use crate::clock;
+use crate::db::{Db, set_setting};
+use crate::error::AppError;
+
+const EPOCH_KEY: &str = "epoch";
+
+#[derive(Debug, Clone)]
+pub struct SqliteChangeLog {
+    db: Db,
+    /// Events kept per user.
+    keep: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct TaskRow {
+    id: String,
+    title: String,
+    done: bool,
+    version: i64,
+    created_at: String,
+    updated_at: String,
+}
+
+impl TryFrom<TaskRow> for Task {
+    type Error = AppError;
+
+    fn try_from(row: TaskRow) -> Result<Self, AppError> {
+        Ok(Task {
+            id: Uuid::parse_str(&row.id)
+                .map_err(|e| AppError::Internal(format!("stored task id {:?}: {e}", row.id)))?,
+            title: row.title,
+            done: row.done,
+            version: u64::try_from(row.version)
+                .map_err(|e| AppError::Internal(format!("stored version: {e}")))?,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+impl SqliteChangeLog {
+    /// Opens the log over `db`, creating its epoch on first use.
+    pub async fn open(db: Db, keep: u32) -> Result<Self, crate::db::DbError> {
+        db.setting_or_init(EPOCH_KEY, new_epoch).await?;
+        Ok(Self {
+            db,
+            keep: i64::from(keep),
+        })
+    }
+
+    /// Forgets every event and starts a new epoch: every client that resubscribes gets a
+    /// snapshot. Returns the new epoch.
+    pub async fn reset(&self) -> Result<String, sqlx::Error> {
+        let epoch = new_epoch();
+        let mut tx = self.db.write.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query("DELETE FROM events").execute(&mut *tx).await?;
+        sqlx::query("UPDATE users SET log_seq = 0")
+            .execute(&mut *tx)
+            .await?;
+        set_setting(&mut tx, EPOCH_KEY, &epoch).await?;
+        tx.commit().await?;
+        Ok(epoch)
+    }
+
+    async fn apply_in(&self, user: Uuid, call: MethodCall) -> Result<Applied, AppError> {
+        let mut tx = self.db.write.begin_with("BEGIN IMMEDIATE").await?;
+        let mut log = Appender {
+            conn: &mut tx,
+            user,
+            epoch: None,
+            keep: self.keep,
+            events: Vec::new(),
+        };
+        let outcome = match call {
+            MethodCall::Create(params) => log.create(params).await?,
+            MethodCall::Update(params) => log.update(params).await?,
+            MethodCall::Delete(params) => {
+                let deleted = sqlx::query("DELETE FROM tasks WHERE user_id = ? AND id = ?")
+                    .bind(user.to_string())
+                    .bind(params.id.to_string())
+                    .execute(&mut *log.conn)
+                    .await?;
+                if deleted.rows_affected() == 0 {
+                    return Err(AppError::no_such_task());
+                }
+                log.append(Change::Delete { id: params.id }).await?;
+                Outcome::Deleted
+            }
+            MethodCall::ClearDone(_) => {
+                let ids: Vec<String> = sqlx::query_scalar(
+                    "DELETE FROM tasks WHERE user_id = ? AND done = 1 RETURNING id",
+                )
+                .bind(user.to_string())
+                .fetch_all(&mut *log.conn)
+                .await?;
+                for id in &ids {
+                    let id = Uuid::parse_str(id)
+                        .map_err(|e| AppError::Internal(format!("stored task id: {e}")))?;
+                    log.append(Change::Delete { id }).await?;
+                }
+                Outcome::Cleared(ids.len() as u64)
+            }
+        };
+        let events = log.events;
+        tx.commit().await?;
+        Ok(Applied { outcome, events })
+    }
+
+    async fn snapshot_in(&self, user: Uuid) -> Result<TaskList, AppError> {
+        let mut tx = self.db.read.begin().await?;
+        let (epoch, seq) = position(&mut tx, user).await?;
+        let rows: Vec<TaskRow> = sqlx::query_as(
+            "SELECT id, title, done, version, created_at, updated_at FROM tasks \
+             WHERE user_id = ? ORDER BY rowid",
+        )
+        .bind(user.to_string())
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let items = rows
+            .into_iter()
+            .map(Task::try_from)
+            .collect::<Result<_, _>>()?;
+        Ok(TaskList { epoch, seq, items })
+    }
+
+    async fn since_in(&self, user: Uuid, since: Since) -> Result<Option<Replay>, AppError> {
+        let mut tx = self.db.read.begin().await?;
+        let (epoch, seq) = position(&mut tx, user).await?;
+        if since.epoch != epoch || since.seq > seq {
+            return Ok(None);
+        }
+        let after = i64::try_from(since.seq).unwrap_or(i64::MAX);
+        let oldest: Option<i64> =
+            sqlx::query_scalar("SELECT MIN(seq) FROM events WHERE user_id = ?")
+                .bind(user.to_string())
+                .fetch_one(&mut *tx)
+                .await?;
+        let complete = since.seq == seq || oldest.is_some_and(|oldest| oldest <= after + 1);
+        if !complete {
+            return Ok(None);
+        }
+        let rows: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT seq, change FROM events WHERE user_id = ? AND seq > ? ORDER BY seq",
+        )
+        .bind(user.to_string())
+        .bind(after)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let events = rows
+            .into_iter()
+            .map(|(seq, change)| {
+                Ok(Event {
+                    topic: Topic::Tasks,
+                    epoch: epoch.clone(),
+                    seq: u64::try_from(seq)
+                        .map_err(|e| AppError::Internal(format!("stored seq: {e}")))?,
+                    change: serde_json::from_str(&change)
+                        .map_err(|e| AppError::Internal(format!("stored event: {e}")))?,
+                })
+            })
+            .collect::<Result<_, AppError>>()?;
+        Ok(Some(Replay { epoch, seq, events }))
+    }
+}
+
+impl ChangeLog for SqliteChangeLog {
+    fn apply(&self, user: Uuid, call: MethodCall) -> BoxFuture<'_, Result<Applied, AppError>> {
+        Box::pin(self.apply_in(user, call))
+    }
+
+    fn snapshot(&self, user: Uuid) -> BoxFuture<'_, Result<TaskList, AppError>> {
+        Box::pin(self.snapshot_in(user))
+    }
+
+    fn since(&self, user: Uuid, since: Since) -> BoxFuture<'_, Result<Option<Replay>, AppError>> {
+        Box::pin(self.since_in(user, since))
+    }
+}
+
+/// One write transaction of one user's tasks, collecting the events it appends.
+struct Appender<'c> {
+    conn: &'c mut SqliteConnection,
+    user: Uuid,
+    epoch: Option<String>,
+    keep: i64,
+    events: Vec<Event>,
+}
+
+impl Appender<'_> {
+    async fn find(&mut self, id: Uuid) -> Result<Option<Task>, AppError> {
+        let row: Option<TaskRow> = sqlx::query_as(
+            "SELECT id, title, done, version, created_at, updated_at FROM tasks \
+             WHERE user_id = ? AND id = ?",
+        )
+        .bind(self.user.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&mut *self.conn)
+        .await?;
+        row.map(Task::try_from).transpose()
+    }
+
+    async fn create(&mut self, params: CreateParams) -> Result<Outcome, AppError> {
+        let id = params.id.unwrap_or_else(Uuid::new_v4);
+        if let Some(task) = self.find(id).await? {
+            return Ok(Outcome::Created {
+                task,
+                created: false,
+            });
+        }
+        let now = clock::now_rfc3339();
+        let task = Task {
+            id,
+            title: params.title,
+            done: false,
+            version: 1,
+            created_at: now.clone(),
+            updated_at: now,
+        };
+        sqlx::query(
+            "INSERT INTO tasks (user_id, id, title, done, version, created_at, updated_at) \
+             VALUES (?, ?, ?, 0, 1, ?, ?)",
+        )
+        .bind(self.user.to_string())
+        .bind(id.to_string())
+        .bind(&task.title)
+        .bind(&task.created_at)
+        .bind(&task.updated_at)
+        .execute(&mut *self.conn)
+        .await?;
+        self.append(Change::Upsert { item: task.clone() }).await?;
+        Ok(Outcome::Created {
+            task,
+            created: true,
+        })
+    }
+
+    /// Changes only what differs; a patch that changes nothing is no change (no new
+    /// version, no event).
+    async fn update(&mut self, params: UpdateParams) -> Result<Outcome, AppError> {
+        let Some(mut task) = self.find(params.id).await? else {
+            return Err(AppError::no_such_task());
+        };
+        let mut fields = TaskFields::default();
+        if let Some(title) = params.title.filter(|title| *title != task.title) {
+            task.title.clone_from(&title);
+            fields.title = Some(title);
+        }
+        if let Some(done) = params.done.filter(|done| *done != task.done) {
+            task.done = done;
+            fields.done = Some(done);
+        }
+        if fields == TaskFields::default() {
+            return Ok(Outcome::Updated(task));
+        }
+        task.version += 1;
+        task.updated_at = clock::now_rfc3339();
+        fields.updated_at = Some(task.updated_at.clone());
+        sqlx::query(
+            "UPDATE tasks SET title = ?, done = ?, version = ?, updated_at = ? \
+             WHERE user_id = ? AND id = ?",
+        )
+        .bind(&task.title)
+        .bind(task.done)
+        .bind(i64::try_from(task.version).unwrap_or(i64::MAX))
+        .bind(&task.updated_at)
+        .bind(self.user.to_string())
+        .bind(task.id.to_string())
+        .execute(&mut *self.conn)
+        .await?;
+        self.append(Change::Patch {
+            id: task.id,
+            version: task.version,
+            fields,
+        })
+        .await?;
+        Ok(Outcome::Updated(task))
+    }
+
+    /// Gives the change the user's next `seq`, stores it, and trims the user's log to
+    /// the newest `keep` events.
+    async fn append(&mut self, change: Change) -> Result<(), AppError> {
+        let epoch = match &self.epoch {
+            Some(epoch) => epoch.clone(),
+            None => {
+                let epoch: String = sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
+                    .bind(EPOCH_KEY)
+                    .fetch_one(&mut *self.conn)
+                    .await?;
+                self.epoch = Some(epoch.clone());
+                epoch
+            }
+        };
+        let user = self.user.to_string();
+        let seq: i64 = sqlx::query_scalar(
+            "UPDATE users SET log_seq = log_seq + 1 WHERE id = ? RETURNING log_seq",
+        )
+        .bind(&user)
+        .fetch_one(&mut *self.conn)
+        .await?;
+        let json = serde_json::to_string(&change)
+            .map_err(|e| AppError::Internal(format!("encoding an event: {e}")))?;
+        sqlx::query("INSERT INTO events (user_id, seq, change) VALUES (?, ?, ?)")
+            .bind(&user)
+            .bind(seq)
+            .bind(json)
+            .execute(&mut *self.conn)
+            .await?;
+        sqlx::query("DELETE FROM events WHERE user_id = ? AND seq <= ?")
+            .bind(&user)
+            .bind(seq - self.keep)
+            .execute(&mut *self.conn)
+            .await?;
+        self.events.push(Event {
+            topic: Topic::Tasks,
+            epoch,
+            seq: u64::try_from(seq).map_err(|e| AppError::Internal(format!("seq: {e}")))?,
+            change,
+        });
+        Ok(())
+    }
+}
+
+/// The current epoch and `user`'s last `seq`.
+async fn position(conn: &mut SqliteConnection, user: Uuid) -> Result<(String, u64), AppError> {
+    let epoch: String = sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
+        .bind(EPOCH_KEY)
+        .fetch_one(&mut *conn)
+        .await?;
+    let seq: Option<i64> = sqlx::query_scalar("SELECT log_seq FROM users WHERE id = ?")
+        .bind(user.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
+    let seq = seq.unwrap_or(0);
+    Ok((
+        epoch,
+        u64::try_from(seq).map_err(|e| AppError::Internal(format!("stored seq: {e}")))?,
+    ))
+}
+
+/// A short random name for a new epoch.
+fn new_epoch() -> String {
+    random_base64(9)
+}

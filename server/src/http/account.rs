@@ -1,0 +1,160 @@
+//! Accounts and sessions over HTTP: register, sign in, refresh, sign out, admins.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Json as Reply;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use protocol::{CloseCode, Credentials, LoginAs, User, UserList};
+
+use super::cookie;
+use super::extract::{Caller, Json};
+use crate::auth::{Issued, RefreshOutcome};
+use crate::error::AppError;
+use crate::state::AppState;
+
+pub async fn register(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Json(credentials): Json<Credentials>,
+) -> Result<Response, AppError> {
+    if !state.login_per_ip.check(&peer.ip().to_string()) {
+        return Err(AppError::RateLimited);
+    }
+    let issued = state.auth.register(credentials).await?;
+    Ok(session_reply(&state, &headers, StatusCode::CREATED, issued))
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Json(credentials): Json<Credentials>,
+) -> Result<Response, AppError> {
+    // Both limits are counted before the (slow, by design) password check, so a flood of
+    // guesses costs the server almost nothing.
+    let ip_ok = state.login_per_ip.check(&peer.ip().to_string());
+    let user_ok = state.login_per_user.check(&credentials.username);
+    if !(ip_ok && user_ok) {
+        return Err(AppError::RateLimited);
+    }
+    let issued = state.auth.login(credentials).await?;
+    Ok(session_reply(&state, &headers, StatusCode::OK, issued))
+}
+
+pub async fn refresh(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let Some(token) = cookie::refresh_token(&headers) else {
+        return Err(AppError::unauthorized("No session to refresh; sign in."));
+    };
+    match state.auth.refresh(token).await? {
+        RefreshOutcome::Rotated(issued) => {
+            Ok(session_reply(&state, &headers, StatusCode::OK, issued))
+        }
+        RefreshOutcome::Reused { session_id } => {
+            state.fanout.close_sessions(
+                &[session_id],
+                CloseCode::Unauthorized.as_u16(),
+                "session revoked",
+            );
+            Ok(unauthorized_clearing_cookie(
+                &headers,
+                "This sign-in was used elsewhere and has been ended; sign in again.",
+            ))
+        }
+        RefreshOutcome::Unknown => Ok(unauthorized_clearing_cookie(
+            &headers,
+            "The session has ended; sign in again.",
+        )),
+    }
+}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    state.auth.logout(&caller).await?;
+    state.fanout.close_sessions(
+        &[caller.session_id],
+        CloseCode::Unauthorized.as_u16(),
+        "signed out",
+    );
+    Ok((StatusCode::NO_CONTENT, [cookie::clear(&headers)]).into_response())
+}
+
+pub async fn logout_all(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let ended = state.auth.logout_all(&caller).await?;
+    let code = CloseCode::LoggedOutEverywhere.as_u16();
+    state
+        .fanout
+        .close_user(caller.user_id(), code, "signed out everywhere");
+    // Sessions in which this user, an admin, was acting as someone else.
+    state
+        .fanout
+        .close_sessions(&ended, code, "signed out everywhere");
+    Ok((StatusCode::NO_CONTENT, [cookie::clear(&headers)]).into_response())
+}
+
+pub async fn login_as(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    headers: HeaderMap,
+    Json(body): Json<LoginAs>,
+) -> Result<Response, AppError> {
+    let issued = state.auth.login_as(&caller, &body.username).await?;
+    Ok(session_reply(&state, &headers, StatusCode::OK, issued))
+}
+
+pub async fn exit_login_as(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let issued = state.auth.exit_login_as(&caller).await?;
+    state.fanout.close_sessions(
+        &[caller.session_id],
+        CloseCode::Unauthorized.as_u16(),
+        "stopped acting as this user",
+    );
+    Ok(session_reply(&state, &headers, StatusCode::OK, issued))
+}
+
+pub async fn me(Caller(caller): Caller) -> Reply<User> {
+    Reply(caller.user)
+}
+
+pub async fn users(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+) -> Result<Reply<UserList>, AppError> {
+    let users = state.auth.list_users(&caller).await?;
+    Ok(Reply(UserList { users }))
+}
+
+fn session_reply(
+    state: &AppState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    issued: Issued,
+) -> Response {
+    let lifetime = Duration::from_secs(state.config.session_days.saturating_mul(86_400));
+    let cookie = cookie::set(headers, issued.refresh.as_str(), lifetime);
+    (status, [cookie], Reply(issued.session)).into_response()
+}
+
+fn unauthorized_clearing_cookie(headers: &HeaderMap, message: &str) -> Response {
+    let mut response = AppError::unauthorized(message).into_response();
+    let (name, value) = cookie::clear(headers);
+    response.headers_mut().insert(name, value);
+    response
+}

@@ -1,0 +1,75 @@
+//! Tasks over HTTP. Changes go through the same path as the socket's, so they reach the
+//! user's sockets as events too.
+
+use axum::Json as Reply;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use protocol::{CreateParams, DeleteParams, MethodCall, TaskList, TaskPatch, UpdateParams};
+
+use super::extract::{Caller, Json, TaskId};
+use crate::changelog::Outcome;
+use crate::error::AppError;
+use crate::state::AppState;
+
+pub async fn list(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+) -> Result<Reply<TaskList>, AppError> {
+    Ok(Reply(state.tasks.snapshot(caller.user_id()).await?))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Json(params): Json<CreateParams>,
+) -> Result<Response, AppError> {
+    let applied = state
+        .tasks
+        .apply(caller.user_id(), MethodCall::Create(params))
+        .await?;
+    match applied.outcome {
+        Outcome::Created { task, created } => {
+            let status = if created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            Ok((status, Reply(task)).into_response())
+        }
+        other => Err(unexpected(&other)),
+    }
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    TaskId(id): TaskId,
+    Json(patch): Json<TaskPatch>,
+) -> Result<Response, AppError> {
+    let call = MethodCall::Update(UpdateParams {
+        id,
+        title: patch.title,
+        done: patch.done,
+    });
+    match state.tasks.apply(caller.user_id(), call).await?.outcome {
+        Outcome::Updated(task) => Ok(Reply(task).into_response()),
+        other => Err(unexpected(&other)),
+    }
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    TaskId(id): TaskId,
+) -> Result<StatusCode, AppError> {
+    state
+        .tasks
+        .apply(caller.user_id(), MethodCall::Delete(DeleteParams { id }))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn unexpected(outcome: &Outcome) -> AppError {
+    AppError::Internal(format!("the change log answered {outcome:?}"))
+}

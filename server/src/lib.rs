@@ -1,0 +1,52 @@
+//! The Taskwire server: the HTTP API, the real-time socket, and the app's static files,
+//! over one SQLite database. `Server::start` runs it in-process (the binary, the tests
+//! and the benchmark all start it this way or through the binary).
+
+mod auth;
+mod changelog;
+pub mod cli;
+mod clock;
+pub mod config;
+mod db;
+mod error;
+mod fanout;
+mod http;
+mod limits;
+mod server;
+mod shutdown;
+mod state;
+mod tasks;
+mod ws;
+
+pub use config::ServeArgs;
+pub use server::{Server, StartError};
+
+/// The change-log and account commands, for tests that act as an operator would
+/// between two runs of the server.
+pub mod admin {
+    use std::path::Path;
+
+    /// `taskwire-server user promote NAME`.
+    pub async fn promote(db: &Path, username: &str) -> Result<bool, String> {
+        let db = crate::db::Db::open(db).await.map_err(|e| e.to_string())?;
+        let found = crate::auth::promote(&db, username)
+            .await
+            .map_err(|e| e.to_string());
+        db.close().await;
+        found
+    }
+
+    /// `taskwire-server log reset`: returns the new epoch.
+    pub async fn reset_log(db: &Path) -> Result<String, String> {
+        let db = crate::db::Db::open(db).await.map_err(|e| e.to_string())?;
+        let result = async {
+            let log = crate::changelog::SqliteChangeLog::open(db.clone(), 0)
+                .await
+                .map_err(|e| e.to_string())?;
+            log.reset().await.map_err(|e| e.to_string())
+        }
+        .await;
+        db.close().await;
+        result
+    }
+}

@@ -1,0 +1,106 @@
+//! Rate limits: token buckets, one per socket, and keyed ones for sign-in attempts (per
+//! IP address and per username).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// Allows bursts of `capacity` and `per_second` on average.
+#[derive(Debug, Clone)]
+pub struct TokenBucket {
+    tokens: f64,
+    capacity: f64,
+    per_second: f64,
+    last: Instant,
+}
+
+impl TokenBucket {
+    pub fn new(capacity: u32, per_second: f64) -> Self {
+        let capacity = f64::from(capacity.max(1));
+        Self {
+            tokens: capacity,
+            capacity,
+            per_second,
+            last: Instant::now(),
+        }
+    }
+
+    /// Takes one token if there is one.
+    pub fn try_take(&mut self) -> bool {
+        let now = Instant::now();
+        self.refill(now);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn refill(&mut self, now: Instant) {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.per_second).min(self.capacity);
+        self.last = now;
+    }
+
+    fn is_full(&mut self, now: Instant) -> bool {
+        self.refill(now);
+        self.tokens >= self.capacity
+    }
+}
+
+/// One bucket per key (an IP address, a username). Full buckets are forgotten now and
+/// then, so the map holds only keys that were active recently.
+#[derive(Debug)]
+pub struct KeyedLimiter {
+    per_minute: u32,
+    buckets: Mutex<HashMap<String, TokenBucket>>,
+}
+
+/// Past this many keys, a `check` first drops the buckets that have refilled.
+const PRUNE_AT: usize = 10_000;
+
+impl KeyedLimiter {
+    pub fn per_minute(per_minute: u32) -> Self {
+        Self {
+            per_minute: per_minute.max(1),
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Counts an attempt for `key`; false when the key is over its limit.
+    pub fn check(&self, key: &str) -> bool {
+        // A poisoned lock only means another thread panicked mid-update of plain
+        // numbers; the map is still usable.
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if buckets.len() >= PRUNE_AT {
+            let now = Instant::now();
+            buckets.retain(|_, bucket| !bucket.is_full(now));
+        }
+        let per_minute = self.per_minute;
+        buckets
+            .entry(key.to_owned())
+            .or_insert_with(|| TokenBucket::new(per_minute, f64::from(per_minute) / 60.0))
+            .try_take()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_allows_its_burst_then_refuses() {
+        let mut bucket = TokenBucket::new(3, 0.0);
+        assert!(bucket.try_take() && bucket.try_take() && bucket.try_take());
+        assert!(!bucket.try_take());
+    }
+
+    #[test]
+    fn keys_are_limited_separately() {
+        let limiter = KeyedLimiter::per_minute(2);
+        assert!(limiter.check("a") && limiter.check("a"));
+        assert!(!limiter.check("a"));
+        assert!(limiter.check("b"));
+    }
+}

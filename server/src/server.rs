@@ -1,0 +1,143 @@
+//! Starting and stopping the server, in-process: the binary and the tests both use it.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use protocol::CloseCode;
+use tokio::net::TcpListener;
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinHandle;
+
+use crate::auth::Auth;
+use crate::auth::refresh::random_base64;
+use crate::changelog::SqliteChangeLog;
+use crate::config::ServeArgs;
+use crate::db::{Db, DbError};
+use crate::fanout::{Fanout, LocalFanout};
+use crate::http;
+use crate::state::AppState;
+use crate::tasks::Tasks;
+
+/// How long shutdown waits for sockets to finish closing.
+const SOCKETS_GRACE: Duration = Duration::from_secs(5);
+/// The shortest configured JWT secret accepted (HS256 wants 256 bits of key).
+const MIN_SECRET_BYTES: usize = 32;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("the JWT secret must be at least {MIN_SECRET_BYTES} bytes")]
+    ShortSecret,
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct Server {
+    addr: SocketAddr,
+    stop: oneshot::Sender<()>,
+    done: JoinHandle<()>,
+}
+
+impl Server {
+    /// Opens the database, binds, and serves in a background task.
+    pub async fn start(config: ServeArgs) -> Result<Self, StartError> {
+        let db = Db::open(&config.db).await?;
+        let secret = match &config.jwt_secret {
+            Some(secret) if secret.len() < MIN_SECRET_BYTES => return Err(StartError::ShortSecret),
+            Some(secret) => secret.clone(),
+            None => {
+                db.setting_or_init("jwt_secret", || random_base64(48))
+                    .await?
+            }
+        };
+        let listener = TcpListener::bind(config.addr)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: config.addr,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: config.addr,
+            source,
+        })?;
+        let log = SqliteChangeLog::open(db.clone(), config.log_events).await?;
+        let fanout: Arc<dyn Fanout> = Arc::new(LocalFanout::new(config.max_sockets_per_user));
+        let auth = Auth::new(
+            db.clone(),
+            secret.as_bytes(),
+            config.access_ttl(),
+            Duration::from_secs(config.session_days.saturating_mul(86_400)),
+        );
+        match auth.prune_expired().await {
+            Ok(pruned) if pruned > 0 => tracing::info!(pruned, "expired sessions removed"),
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "cannot remove expired sessions"),
+        }
+        let tasks = Tasks::new(Arc::new(log), fanout.clone());
+        let origins = config.allowed_origins(addr);
+        tracing::info!(?origins, "allowed origins");
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let state = AppState::new(
+            config,
+            db.clone(),
+            auth,
+            tasks,
+            fanout.clone(),
+            origins,
+            shutdown_rx,
+        );
+        let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let done = tokio::spawn(async move {
+            let signal = async move {
+                // A dropped handle stops the server too.
+                let _ = stopped.await;
+                // Sockets are not HTTP requests the server waits for: tell them to go.
+                let _ = shutdown_tx.send(true);
+                fanout.close_all(CloseCode::GoingAway.as_u16(), "server shutting down");
+                shutdown_tx
+            };
+            let (signal_tx, signal_rx) = oneshot::channel();
+            let serving = axum::serve(listener, app).with_graceful_shutdown(async move {
+                let shutdown_tx = signal.await;
+                let _ = signal_tx.send(shutdown_tx);
+            });
+            if let Err(error) = serving.await {
+                tracing::error!(%error, "server failed");
+            }
+            // Every socket task holds a receiver: when all are gone, every socket is closed.
+            if let Ok(shutdown_tx) = signal_rx.await {
+                if tokio::time::timeout(SOCKETS_GRACE, shutdown_tx.closed())
+                    .await
+                    .is_err()
+                {
+                    tracing::warn!("some sockets did not close in time");
+                }
+            }
+            db.close().await;
+            tracing::info!("stopped");
+        });
+        Ok(Self { addr, stop, done })
+    }
+
+    /// The address actually bound.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting, closes every socket with 1001, lets requests in flight finish,
+    /// and closes the database.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(());
+        if let Err(error) = self.done.await {
+            tracing::error!(%error, "server task failed");
+        }
+    }
+}

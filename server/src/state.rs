@@ -1,0 +1,73 @@
+//! What every handler shares.
+
+use std::ops::Deref;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio::sync::watch;
+
+use crate::auth::Auth;
+use crate::config::ServeArgs;
+use crate::db::Db;
+use crate::fanout::Fanout;
+use crate::limits::KeyedLimiter;
+use crate::tasks::Tasks;
+
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+pub struct Shared {
+    pub config: ServeArgs,
+    pub db: Db,
+    pub auth: Auth,
+    pub tasks: Tasks,
+    pub fanout: Arc<dyn Fanout>,
+    /// Origins allowed to call the API and open the socket.
+    pub origins: Vec<String>,
+    pub login_per_ip: KeyedLimiter,
+    pub login_per_user: KeyedLimiter,
+    /// Turns true when the server begins to shut down. Each socket task holds a clone,
+    /// so the server knows all sockets have ended when every receiver is gone.
+    pub shutdown: watch::Receiver<bool>,
+    next_socket: AtomicU64,
+}
+
+impl AppState {
+    pub fn new(
+        config: ServeArgs,
+        db: Db,
+        auth: Auth,
+        tasks: Tasks,
+        fanout: Arc<dyn Fanout>,
+        origins: Vec<String>,
+        shutdown: watch::Receiver<bool>,
+    ) -> Self {
+        let login_per_ip = KeyedLimiter::per_minute(config.login_per_ip);
+        let login_per_user = KeyedLimiter::per_minute(config.login_per_user);
+        Self(Arc::new(Shared {
+            config,
+            db,
+            auth,
+            tasks,
+            fanout,
+            origins,
+            login_per_ip,
+            login_per_user,
+            shutdown,
+            next_socket: AtomicU64::new(1),
+        }))
+    }
+
+    /// A process-unique id for a new socket (logs and the fan-out registry).
+    pub fn next_socket_id(&self) -> u64 {
+        self.0.next_socket.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+impl Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}

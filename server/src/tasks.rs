@@ -1,0 +1,65 @@
+//! Task changes from either door (HTTP or socket): validated, committed with their events,
+//! then fanned out, so both doors behave the same.
+
+use std::sync::Arc;
+
+use protocol::{CreateParams, MethodCall, Since, TaskList, UpdateParams};
+use uuid::Uuid;
+
+use crate::changelog::{Applied, ChangeLog, Replay};
+use crate::error::AppError;
+use crate::fanout::Fanout;
+
+pub struct Tasks {
+    log: Arc<dyn ChangeLog>,
+    fanout: Arc<dyn Fanout>,
+    /// Held from the write until its events are handed to the sockets, so that sockets
+    /// receive events in `seq` order even when two writers race.
+    publish_order: tokio::sync::Mutex<()>,
+}
+
+impl Tasks {
+    pub fn new(log: Arc<dyn ChangeLog>, fanout: Arc<dyn Fanout>) -> Self {
+        Self {
+            log,
+            fanout,
+            publish_order: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    pub async fn apply(&self, user: Uuid, call: MethodCall) -> Result<Applied, AppError> {
+        let call = validated(call)?;
+        let _order = self.publish_order.lock().await;
+        let applied = self.log.apply(user, call).await?;
+        for event in &applied.events {
+            self.fanout.publish(user, event);
+        }
+        Ok(applied)
+    }
+
+    pub async fn snapshot(&self, user: Uuid) -> Result<TaskList, AppError> {
+        self.log.snapshot(user).await
+    }
+
+    pub async fn since(&self, user: Uuid, since: Since) -> Result<Option<Replay>, AppError> {
+        self.log.since(user, since).await
+    }
+}
+
+/// Applies the contract's input rules; titles come back trimmed.
+fn validated(call: MethodCall) -> Result<MethodCall, AppError> {
+    Ok(match call {
+        MethodCall::Create(CreateParams { id, title }) => MethodCall::Create(CreateParams {
+            id,
+            title: protocol::validate_title(&title)?.to_owned(),
+        }),
+        MethodCall::Update(UpdateParams { id, title, done }) => {
+            let title = match title {
+                Some(title) => Some(protocol::validate_title(&title)?.to_owned()),
+                None => None,
+            };
+            MethodCall::Update(UpdateParams { id, title, done })
+        }
+        other => other,
+    })
+}

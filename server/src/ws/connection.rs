@@ -1,0 +1,440 @@
+//! One socket: a single task that reads frames, answers them, forwards events, pings,
+//! and closes with the contract's codes.
+//!
+//! The main loop's future is kept small (thousands of idle sockets each hold one):
+//! handling a frame, which awaits the database, runs in a boxed future of its own that
+//! exists only while that frame is handled.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures_util::{SinkExt, StreamExt};
+use protocol::{ClientFrame, CloseCode, ErrorCode, Outcome, ServerFrame, Since, Topic};
+use tokio::sync::{mpsc, watch};
+use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep_until, timeout};
+
+use crate::auth::Authed;
+use crate::clock;
+use crate::error::AppError;
+use crate::fanout::{Outbound, SocketLink, SocketShared};
+use crate::limits::TokenBucket;
+use crate::state::AppState;
+
+/// Events queued for one socket before it counts as too slow and is closed.
+const QUEUE: usize = 256;
+/// How long a closing socket waits for the peer's close frame.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
+
+/// How a socket ended, for the log.
+enum End {
+    /// We closed it with this code.
+    Closed(u16, &'static str),
+    /// The peer closed it (with its code, if it gave one).
+    PeerClosed(Option<u16>),
+    /// The connection broke or went silent: no close frame either way.
+    Dropped(&'static str),
+}
+
+impl End {
+    fn close(code: CloseCode, reason: &'static str) -> Self {
+        Self::Closed(code.as_u16(), reason)
+    }
+}
+
+/// What woke the main loop.
+enum Wake {
+    Shutdown,
+    CloseRequested,
+    Event(Option<Outbound>),
+    Frame(Option<Result<Message, axum::Error>>),
+    Heartbeat,
+    Deadline,
+}
+
+struct Connection {
+    state: AppState,
+    id: u64,
+    socket: WebSocket,
+    queue_tx: mpsc::Sender<Outbound>,
+    queue: mpsc::Receiver<Outbound>,
+    shared: Arc<SocketShared>,
+    authed: Option<Authed>,
+    /// When the current token expires (or, before `auth`, when the auth time is up).
+    deadline: Instant,
+    /// The last event position this socket was sent; events at or before it are skipped.
+    position: Option<(Arc<str>, u64)>,
+    bucket: TokenBucket,
+    last_heard: Instant,
+}
+
+pub async fn run(state: AppState, socket: WebSocket, peer: SocketAddr) {
+    let id = state.next_socket_id();
+    let subprotocol = socket
+        .protocol()
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("none")
+        .to_owned();
+    tracing::info!(socket = id, %peer, subprotocol, "socket open");
+    let (queue_tx, queue) = mpsc::channel(QUEUE);
+    let now = Instant::now();
+    let mut connection = Connection {
+        id,
+        socket,
+        queue_tx,
+        queue,
+        shared: Arc::new(SocketShared::default()),
+        authed: None,
+        deadline: now + state.config.auth_timeout(),
+        position: None,
+        bucket: TokenBucket::new(
+            state.config.socket_burst,
+            f64::from(state.config.socket_rate),
+        ),
+        last_heard: now,
+        state,
+    };
+    let mut shutdown = connection.state.shutdown.clone();
+    let end = connection.serve(&mut shutdown).await;
+    if let Some(authed) = &connection.authed {
+        connection.state.fanout.unregister(authed.user_id(), id);
+    }
+    let user = connection.authed.as_ref().map(|a| a.user.username.as_str());
+    match end {
+        End::Closed(code, reason) => {
+            tracing::info!(socket = id, user, code, reason, "socket closed by server")
+        }
+        End::PeerClosed(code) => tracing::info!(
+            socket = id,
+            user,
+            code = code.unwrap_or(1005),
+            "socket closed by client"
+        ),
+        End::Dropped(reason) => {
+            tracing::info!(socket = id, user, code = 1006, reason, "socket dropped")
+        }
+    }
+}
+
+impl Connection {
+    async fn serve(&mut self, shutdown: &mut watch::Receiver<bool>) -> End {
+        let end = self.serve_until_end(shutdown).await;
+        if let End::Closed(code, reason) = end {
+            self.close(code, reason).await;
+        }
+        end
+    }
+
+    async fn serve_until_end(&mut self, shutdown: &mut watch::Receiver<bool>) -> End {
+        if *shutdown.borrow() {
+            return End::close(CloseCode::GoingAway, "server shutting down");
+        }
+        let ping_every = self.state.config.server_ping_interval();
+        let mut heartbeat = interval_at(Instant::now() + ping_every, ping_every);
+        heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            let wake = tokio::select! {
+                biased;
+                changed = shutdown.changed() => match changed {
+                    Ok(()) if !*shutdown.borrow() => continue,
+                    _ => Wake::Shutdown,
+                },
+                () = self.shared.closing.notified() => Wake::CloseRequested,
+                event = self.queue.recv() => Wake::Event(event),
+                frame = self.socket.next() => Wake::Frame(frame),
+                _ = heartbeat.tick() => Wake::Heartbeat,
+                () = sleep_until(self.deadline) => Wake::Deadline,
+            };
+            let outcome = match wake {
+                Wake::Shutdown => Err(End::close(CloseCode::GoingAway, "server shutting down")),
+                Wake::CloseRequested => match self.shared.close_request() {
+                    Some((code, reason)) => Err(End::Closed(code, reason)),
+                    None => Ok(()),
+                },
+                Wake::Event(Some(event)) => self.forward(event).await,
+                // The queue's sender lives in `self`, so it never closes.
+                Wake::Event(None) => Ok(()),
+                Wake::Frame(frame) => self.on_frame(frame).await,
+                Wake::Heartbeat => self.heartbeat().await,
+                Wake::Deadline if self.authed.is_some() => {
+                    Err(End::close(CloseCode::Unauthorized, "token expired"))
+                }
+                Wake::Deadline => Err(End::close(CloseCode::AuthTimeout, "no auth in time")),
+            };
+            if let Err(end) = outcome {
+                return end;
+            }
+        }
+    }
+
+    async fn on_frame(&mut self, frame: Option<Result<Message, axum::Error>>) -> Result<(), End> {
+        self.last_heard = Instant::now();
+        match frame {
+            None => Err(End::Dropped("connection ended")),
+            Some(Err(error)) => Err(read_error(&error)),
+            Some(Ok(Message::Text(text))) => Box::pin(self.on_text(text)).await,
+            Some(Ok(Message::Binary(_))) => {
+                self.send_error(
+                    None,
+                    ErrorCode::BadRequest,
+                    "Binary frames are not part of the protocol; send JSON text.",
+                )
+                .await?;
+                Err(End::close(CloseCode::ProtocolViolation, "binary frame"))
+            }
+            // The WebSocket layer answers pings itself; both only show the peer is alive.
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => Ok(()),
+            Some(Ok(Message::Close(frame))) => Err(End::PeerClosed(frame.map(|f| f.code))),
+        }
+    }
+
+    async fn on_text(&mut self, text: Utf8Bytes) -> Result<(), End> {
+        if text.len() > protocol::MAX_FRAME_BYTES {
+            return Err(End::close(CloseCode::TooBig, "frame over 64 KiB"));
+        }
+        let decoded = protocol::decode_client(&text);
+        let Some(authed) = &self.authed else {
+            return match decoded {
+                Ok(ClientFrame::Auth { id, token }) => self.auth(id, &token).await,
+                Ok(other) => self.refuse_before_auth(Some(other.id())).await,
+                Err(error) => self.refuse_before_auth(error.id).await,
+            };
+        };
+        let user = authed.user_id();
+        if !self.bucket.try_take() {
+            self.send_error(None, ErrorCode::RateLimited, "Too many frames; slow down.")
+                .await?;
+            return Err(End::close(CloseCode::TooMany, "too many requests"));
+        }
+        match decoded {
+            Err(error) => {
+                self.send_error(error.id, ErrorCode::BadRequest, &error.to_string())
+                    .await
+            }
+            Ok(ClientFrame::Auth { id, token }) => self.auth(id, &token).await,
+            Ok(ClientFrame::Ping { id }) => self.send(&ServerFrame::Pong { id }).await,
+            Ok(ClientFrame::Subscribe { id, topic, since }) => {
+                self.subscribe(user, id, topic, since).await
+            }
+            Ok(ClientFrame::Unsubscribe {
+                id,
+                topic: Topic::Tasks,
+            }) => {
+                self.shared.subscribed.store(false, Ordering::Release);
+                self.position = None;
+                self.send(&ServerFrame::Result {
+                    id,
+                    outcome: Outcome::Ok(serde_json::json!({})),
+                })
+                .await
+            }
+            Ok(ClientFrame::Request { id, call }) => {
+                let applied = self.state.tasks.apply(user, call).await;
+                // This socket's own events are already queued: send them first, as in
+                // the contract's example, so the result never runs ahead of the events.
+                while let Ok(event) = self.queue.try_recv() {
+                    self.forward(event).await?;
+                }
+                let outcome = match applied {
+                    Ok(applied) => Outcome::Ok(applied.outcome.to_json()),
+                    Err(error) => Outcome::Error(error.to_api()),
+                };
+                self.send(&ServerFrame::Result { id, outcome }).await
+            }
+        }
+    }
+
+    /// `auth`: first on a socket, or again to swap in a fresh token.
+    async fn auth(&mut self, id: u64, token: &str) -> Result<(), End> {
+        let authed = match self.state.auth.authenticate(token).await {
+            Ok(authed) => authed,
+            Err(error) => {
+                let api = error.to_api();
+                self.send_error(Some(id), api.code, &api.message).await?;
+                return Err(if api.code == ErrorCode::Internal {
+                    End::close(CloseCode::ServerError, "auth failed on the server")
+                } else {
+                    End::close(CloseCode::Unauthorized, "auth refused")
+                });
+            }
+        };
+        match &self.authed {
+            Some(current) if current.user != authed.user => {
+                self.send_error(
+                    Some(id),
+                    ErrorCode::Unauthorized,
+                    "That token is for another user.",
+                )
+                .await?;
+                return Err(End::close(CloseCode::Unauthorized, "token of another user"));
+            }
+            Some(current) => {
+                if current.session_id != authed.session_id {
+                    self.state
+                        .fanout
+                        .rebind(authed.user_id(), self.id, authed.session_id);
+                }
+            }
+            None => {
+                let link = SocketLink {
+                    id: self.id,
+                    session: authed.session_id,
+                    queue: self.queue_tx.clone(),
+                    shared: self.shared.clone(),
+                };
+                if self.state.fanout.register(authed.user_id(), link).is_err() {
+                    self.send_error(
+                        Some(id),
+                        ErrorCode::RateLimited,
+                        "Too many open sockets for this user.",
+                    )
+                    .await?;
+                    return Err(End::close(CloseCode::TooMany, "too many sockets"));
+                }
+            }
+        }
+        let left = authed.expires_at.saturating_sub(clock::unix_now()).max(0);
+        self.deadline = Instant::now() + Duration::from_secs(left.unsigned_abs());
+        let frame = ServerFrame::AuthOk {
+            id,
+            user: authed.user.clone(),
+            expires_at: clock::unix_to_rfc3339(authed.expires_at),
+            heartbeat_ms: self.state.config.heartbeat_ms,
+        };
+        self.authed = Some(authed);
+        self.send(&frame).await
+    }
+
+    async fn refuse_before_auth(&mut self, id: Option<u64>) -> Result<(), End> {
+        self.send_error(id, ErrorCode::Unauthorized, "Send auth first.")
+            .await?;
+        Err(End::close(CloseCode::Unauthorized, "frame before auth"))
+    }
+
+    /// `subscribe`: replay when the log still holds everything after `since`, else a
+    /// snapshot. Events start queueing before the read, and those the answer already
+    /// covers are skipped by `forward`, so none is lost or sent twice.
+    async fn subscribe(
+        &mut self,
+        user: uuid::Uuid,
+        id: u64,
+        topic: Topic,
+        since: Option<Since>,
+    ) -> Result<(), End> {
+        self.shared.subscribed.store(true, Ordering::Release);
+        let replay = match since {
+            Some(since) => self.state.tasks.since(user, since).await,
+            None => Ok(None),
+        };
+        let frame = match replay {
+            Ok(Some(replay)) => {
+                self.position = Some((Arc::from(replay.epoch.as_str()), replay.seq));
+                Ok(ServerFrame::Replay {
+                    id,
+                    topic,
+                    epoch: replay.epoch,
+                    seq: replay.seq,
+                    events: replay.events,
+                })
+            }
+            Ok(None) => self.state.tasks.snapshot(user).await.map(|list| {
+                self.position = Some((Arc::from(list.epoch.as_str()), list.seq));
+                ServerFrame::Snapshot {
+                    id,
+                    topic,
+                    epoch: list.epoch,
+                    seq: list.seq,
+                    items: list.items,
+                }
+            }),
+            Err(error) => Err(error),
+        };
+        match frame {
+            Ok(frame) => self.send(&frame).await,
+            Err(error) => {
+                let api = error.to_api();
+                self.send_error(Some(id), api.code, &api.message).await
+            }
+        }
+    }
+
+    /// Sends a live event unless the socket's last answer already covered it.
+    async fn forward(&mut self, event: Outbound) -> Result<(), End> {
+        if !self.shared.subscribed.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        if let Some((epoch, seq)) = &self.position {
+            if **epoch == *event.epoch && event.seq <= *seq {
+                return Ok(());
+            }
+        }
+        self.position = Some((event.epoch, event.seq));
+        self.write(Message::Text(event.frame)).await
+    }
+
+    async fn heartbeat(&mut self) -> Result<(), End> {
+        if self.last_heard.elapsed() >= self.state.config.idle_timeout() {
+            return Err(End::Dropped("silent for too long"));
+        }
+        self.write(Message::Ping(Default::default())).await
+    }
+
+    async fn send_error(
+        &mut self,
+        id: Option<u64>,
+        code: ErrorCode,
+        message: &str,
+    ) -> Result<(), End> {
+        self.send(&ServerFrame::Error {
+            id,
+            code,
+            message: message.to_owned(),
+        })
+        .await
+    }
+
+    async fn send(&mut self, frame: &ServerFrame) -> Result<(), End> {
+        match serde_json::to_string(frame) {
+            Ok(text) => self.write(Message::Text(text.into())).await,
+            Err(error) => {
+                tracing::error!(socket = self.id, %error, "cannot encode a frame");
+                Err(End::close(CloseCode::ServerError, "cannot encode a frame"))
+            }
+        }
+    }
+
+    async fn write(&mut self, message: Message) -> Result<(), End> {
+        self.socket
+            .send(message)
+            .await
+            .map_err(|_| End::Dropped("write failed"))
+    }
+
+    /// Sends the close frame, then waits briefly for the peer's, so the connection ends
+    /// with the closing handshake rather than a reset.
+    async fn close(&mut self, code: u16, reason: &'static str) {
+        let frame = CloseFrame {
+            code,
+            reason: Utf8Bytes::from_static(reason),
+        };
+        if self.socket.send(Message::Close(Some(frame))).await.is_ok() {
+            let drain = async { while let Some(Ok(_)) = self.socket.next().await {} };
+            let _ = timeout(CLOSE_WAIT, drain).await;
+        }
+    }
+}
+
+/// A read error: a frame over the hard limit still gets its 1009; anything else is a
+/// broken connection.
+fn read_error(error: &axum::Error) -> End {
+    let too_big = std::error::Error::source(error)
+        .and_then(|source| source.downcast_ref::<tungstenite::Error>())
+        .is_some_and(|error| matches!(error, tungstenite::Error::Capacity(_)));
+    if too_big {
+        End::close(CloseCode::TooBig, "frame over 64 KiB")
+    } else {
+        End::Dropped("read failed")
+    }
+}
