@@ -11,14 +11,13 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use protocol::{ClientFrame, CloseCode, ErrorCode, Outcome, ServerFrame, Since, Topic};
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep_until, timeout};
 
 use crate::auth::Authed;
 use crate::clock;
-use crate::error::AppError;
 use crate::fanout::{Outbound, SocketLink, SocketShared};
 use crate::limits::TokenBucket;
 use crate::state::AppState;
