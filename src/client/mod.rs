@@ -2,6 +2,7 @@
 
 pub mod backoff;
 pub mod heartbeat;
+pub mod machine;
 pub mod outbox;
 pub mod requests;
 pub mod store;
