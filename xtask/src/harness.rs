@@ -4,12 +4,12 @@ use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use crate::error::Error;
 use crate::steps::Timings;
-use crate::{Result, bundle, root, setup};
+use crate::{Result, bundle, control, fault_socket, root, setup};
 
 /// `cargo xtask run [server flags…]`: build the app and serve it on a SQLite file.
 pub fn run(server_args: &[String]) -> Result {
@@ -91,7 +91,12 @@ fn checks(timings: &mut Timings) -> Result {
     )?;
 
     let page = free_port()?;
-    let server = TestServer::start(&format!("http://127.0.0.1:{page}"))?;
+    let page_origin = format!("http://127.0.0.1:{page}");
+    let server = TestServer::new(&page_origin)?;
+    let server_url = server.url();
+    let server = Arc::new(Mutex::new(server));
+    let control = control::start(Arc::clone(&server), page_origin)?;
+    let faults = fault_socket::start()?;
     let geckodriver = which("geckodriver")?;
     let chromedriver = which("chromedriver")?;
     for (browser, driver, path, other) in [
@@ -103,7 +108,9 @@ fn checks(timings: &mut Timings) -> Result {
             cargo(&["test", "-p", "taskwire", "--target", WASM, "--test", "*"])
                 .env(driver, path)
                 .env_remove(other)
-                .env("TASKWIRE_TEST_SERVER", &server.url)
+                .env("TASKWIRE_TEST_SERVER", &server_url)
+                .env("TASKWIRE_TEST_CONTROL", &control)
+                .env("TASKWIRE_TEST_FAULTS", &faults)
                 .env("WASM_BINDGEN_TEST_ADDRESS", format!("127.0.0.1:{page}"))
                 .env("WASM_BINDGEN_TEST_TIMEOUT", "180"),
         )?;
@@ -142,46 +149,92 @@ fn which(program: &str) -> Result<PathBuf> {
 }
 
 /// The real server the browser suites talk to: a debug build on a fresh SQLite file,
-/// allowing the test page's origin. Stopped when dropped.
-struct TestServer {
-    child: Child,
-    url: String,
+/// allowing the test page's origin. It can be stopped and started again on the same port
+/// and database (see [`crate::control`]); it is stopped when dropped.
+pub struct TestServer {
+    child: Option<Child>,
+    port: u16,
+    db: PathBuf,
+    log: PathBuf,
+    page_origin: String,
 }
 
 impl TestServer {
-    fn start(page_origin: &str) -> Result<Self> {
+    fn new(page_origin: &str) -> Result<Self> {
         let dir = root().join("target/xtask");
         std::fs::create_dir_all(&dir).map_err(Error::io("creating target/xtask"))?;
         let db = dir.join("browser-tests.db");
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
         }
-        let log = dir.join("browser-tests-server.log");
-        let log_file = std::fs::File::create(&log).map_err(Error::io("creating the server log"))?;
-        let port = free_port()?;
+        let mut server = Self {
+            child: None,
+            port: free_port()?,
+            db,
+            log: dir.join("browser-tests-server.log"),
+            page_origin: page_origin.to_owned(),
+        };
+        println!(
+            "\n==> starting the test server (log: {})",
+            server.log.display()
+        );
+        server.spawn()?;
+        println!("    serving at {}, allowing {page_origin}", server.url());
+        Ok(server)
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts the server unless it runs already, and waits until it serves.
+    pub fn spawn(&mut self) -> Result {
+        if self.child.is_some() {
+            return Ok(());
+        }
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .map_err(Error::io("opening the server log"))?;
         let binary = root().join("target/debug/taskwire-server");
-        println!("\n==> starting the test server (log: {})", log.display());
         let mut child = Command::new(&binary)
             .arg("serve")
-            .args(["--addr", &format!("127.0.0.1:{port}")])
+            .args(["--addr", &format!("127.0.0.1:{}", self.port)])
             .arg("--db")
-            .arg(&db)
-            .args(["--allow-origin", page_origin])
+            .arg(&self.db)
+            .args(["--allow-origin", &self.page_origin])
             .stdout(Stdio::piped())
-            .stderr(log_file)
+            .stderr(log)
             .current_dir(root())
             .spawn()
             .map_err(|source| Error::Spawn {
                 program: binary.display().to_string(),
                 source,
             })?;
-        let url = announced_url(&mut child, &log)?;
-        println!("    serving at {url}, allowing {page_origin}");
-        Ok(Self { child, url })
+        let started = announced_url(&mut child, &self.log);
+        self.child = Some(child);
+        started.map(drop)
+    }
+
+    /// Stops the server with SIGTERM, as an operator would: it closes sockets with 1001
+    /// and finishes its writes first.
+    pub fn stop(&mut self) -> Result {
+        let Some(mut child) = self.child.take() else {
+            return Ok(());
+        };
+        Command::new("kill")
+            .arg(child.id().to_string())
+            .status()
+            .map_err(Error::io("signalling the server"))?;
+        child
+            .wait()
+            .map_err(Error::io("waiting for the server"))
+            .map(drop)
     }
 }
 
-/// Reads the server's "Taskwire is running at URL" line; keeps echoing what follows.
+/// Waits for the server's "Taskwire is running at URL" line.
 fn announced_url(child: &mut Child, log: &Path) -> Result<String> {
     let stdout = child
         .stdout
@@ -201,10 +254,6 @@ fn announced_url(child: &mut Child, log: &Path) -> Result<String> {
 
 impl Drop for TestServer {
     fn drop(&mut self) {
-        // SIGTERM lets it close sockets with 1001 and finish writes, as in production.
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        let _ = self.child.wait();
+        let _ = self.stop();
     }
 }

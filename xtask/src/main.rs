@@ -2,7 +2,9 @@
 //! in Rust so they work the same on every machine without a shell-script dialect.
 
 mod bundle;
+mod control;
 mod error;
+mod fault_socket;
 mod harness;
 mod setup;
 mod steps;

@@ -1,0 +1,180 @@
+//! The HTTP API (section 1 of the contract) as typed async calls.
+//!
+//! The access token lives in memory only (the caller passes it in); the refresh token is
+//! an HttpOnly cookie the browser sends by itself, which is why every call includes
+//! credentials.
+
+use gloo_net::http::{Request, RequestBuilder, Response};
+use protocol::{
+    ApiError, Credentials, ErrorBody, ErrorCode, LoginAs, Session, TaskList, User, UserList,
+};
+use serde::de::DeserializeOwned;
+use web_sys::RequestCredentials;
+
+/// Why a call failed, in words a person can be shown.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CallError {
+    /// The server answered with the contract's error body.
+    #[error("{}", .0.message)]
+    Api(ApiError),
+    /// No answer: offline, DNS, the server down.
+    #[error("Cannot reach the server. Check your connection and try again.")]
+    Network(String),
+    /// An answer that is not what the contract promises.
+    #[error("The server sent an answer the app does not understand ({0}).")]
+    Unexpected(String),
+}
+
+impl CallError {
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            Self::Api(error) => Some(error.code),
+            _ => None,
+        }
+    }
+}
+
+/// Where the API lives: the page's own origin in production (`""`), the test server's
+/// address in the browser suites.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Api {
+    base: String,
+}
+
+impl Api {
+    pub fn new(base: impl Into<String>) -> Self {
+        Self { base: base.into() }
+    }
+
+    /// The socket URL that goes with this API: same host, `ws:` or `wss:`.
+    pub fn socket_url(&self) -> String {
+        let base = if self.base.is_empty() {
+            web_sys::window()
+                .and_then(|w| w.location().origin().ok())
+                .unwrap_or_default()
+        } else {
+            self.base.clone()
+        };
+        let socket = base
+            .strip_prefix("https")
+            .map(|rest| format!("wss{rest}"))
+            .or_else(|| base.strip_prefix("http").map(|rest| format!("ws{rest}")))
+            .unwrap_or(base);
+        format!("{socket}/ws")
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn register(&self, credentials: &Credentials) -> Result<Session, CallError> {
+        let request = Request::post(&self.url("/api/register"));
+        json(send(with_body(request, credentials)?).await?).await
+    }
+
+    pub async fn login(&self, credentials: &Credentials) -> Result<Session, CallError> {
+        let request = Request::post(&self.url("/api/login"));
+        json(send(with_body(request, credentials)?).await?).await
+    }
+
+    /// Exchanges the refresh cookie for a new access token (and a new cookie).
+    pub async fn refresh(&self) -> Result<Session, CallError> {
+        json(send(build(Request::post(&self.url("/api/refresh")), None)?).await?).await
+    }
+
+    pub async fn logout(&self, token: &str) -> Result<(), CallError> {
+        empty(send(build(Request::post(&self.url("/api/logout")), Some(token))?).await?)
+    }
+
+    pub async fn logout_all(&self, token: &str) -> Result<(), CallError> {
+        empty(
+            send(build(
+                Request::post(&self.url("/api/logout-all")),
+                Some(token),
+            )?)
+            .await?,
+        )
+    }
+
+    pub async fn me(&self, token: &str) -> Result<User, CallError> {
+        json(send(build(Request::get(&self.url("/api/me")), Some(token))?).await?).await
+    }
+
+    pub async fn users(&self, token: &str) -> Result<Vec<User>, CallError> {
+        let list: UserList = json(
+            send(build(
+                Request::get(&self.url("/api/admin/users")),
+                Some(token),
+            )?)
+            .await?,
+        )
+        .await?;
+        Ok(list.users)
+    }
+
+    pub async fn login_as(&self, token: &str, username: &str) -> Result<Session, CallError> {
+        let request =
+            Request::post(&self.url("/api/login-as")).header("Authorization", &bearer(token));
+        let body = LoginAs {
+            username: username.to_owned(),
+        };
+        json(send(with_body(request, &body)?).await?).await
+    }
+
+    pub async fn exit_login_as(&self, token: &str) -> Result<Session, CallError> {
+        let request = build(Request::post(&self.url("/api/login-as/exit")), Some(token))?;
+        json(send(request).await?).await
+    }
+
+    pub async fn tasks(&self, token: &str) -> Result<TaskList, CallError> {
+        json(send(build(Request::get(&self.url("/api/tasks")), Some(token))?).await?).await
+    }
+}
+
+fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+fn build(request: RequestBuilder, token: Option<&str>) -> Result<Request, CallError> {
+    let request = match token {
+        Some(token) => request.header("Authorization", &bearer(token)),
+        None => request,
+    };
+    request
+        .credentials(RequestCredentials::Include)
+        .build()
+        .map_err(|e| CallError::Unexpected(e.to_string()))
+}
+
+fn with_body(request: RequestBuilder, body: &impl serde::Serialize) -> Result<Request, CallError> {
+    request
+        .credentials(RequestCredentials::Include)
+        .json(body)
+        .map_err(|e| CallError::Unexpected(e.to_string()))
+}
+
+async fn send(request: Request) -> Result<Response, CallError> {
+    let response = request
+        .send()
+        .await
+        .map_err(|e| CallError::Network(e.to_string()))?;
+    if response.ok() {
+        return Ok(response);
+    }
+    let status = response.status();
+    match response.json::<ErrorBody>().await {
+        Ok(body) => Err(CallError::Api(body.error)),
+        Err(_) => Err(CallError::Unexpected(format!("status {status}"))),
+    }
+}
+
+async fn json<T: DeserializeOwned>(response: Response) -> Result<T, CallError> {
+    response
+        .json()
+        .await
+        .map_err(|e| CallError::Unexpected(e.to_string()))
+}
+
+fn empty(_: Response) -> Result<(), CallError> {
+    Ok(())
+}

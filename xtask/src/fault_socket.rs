@@ -1,0 +1,88 @@
+//! A socket double for the browser suites: it speaks just enough of the protocol to bring
+//! a client to `live`, then misbehaves in the one way the real server never will.
+//!
+//! - `/garbage`: answers `auth` with a frame that is not JSON;
+//! - `/silent`: goes live (`heartbeat_ms` 500, so the client pings soon), then never
+//!   answers again, like a connection that died without a close.
+
+use std::net::{TcpListener, TcpStream};
+use std::thread;
+
+use serde_json::json;
+use tungstenite::handshake::server::{Request, Response};
+use tungstenite::{Message, WebSocket};
+
+use crate::Result;
+use crate::error::Error;
+
+/// Starts the double on a free loopback port and gives back its `ws://` address.
+pub fn start() -> Result<String> {
+    let listener =
+        TcpListener::bind("127.0.0.1:0").map_err(Error::io("binding the socket double"))?;
+    let addr = listener
+        .local_addr()
+        .map_err(Error::io("reading the socket double's address"))?;
+    thread::spawn(move || {
+        for stream in listener.incoming().map_while(|s| s.ok()) {
+            thread::spawn(move || serve(stream));
+        }
+    });
+    Ok(format!("ws://{addr}"))
+}
+
+// tungstenite fixes the handshake callback's error type; it is not ours to shrink.
+#[allow(clippy::result_large_err)]
+fn serve(stream: TcpStream) {
+    let mut path = String::new();
+    let accepted = tungstenite::accept_hdr(stream, |request: &Request, mut response: Response| {
+        path = request.uri().path().to_owned();
+        if let Ok(value) = protocol::SUBPROTOCOL.parse() {
+            response
+                .headers_mut()
+                .insert("sec-websocket-protocol", value);
+        }
+        Ok(response)
+    });
+    let Ok(mut socket) = accepted else { return };
+    match path.as_str() {
+        "/garbage" => garbage(&mut socket),
+        "/silent" => silent(&mut socket),
+        _ => {}
+    }
+}
+
+fn garbage(socket: &mut WebSocket<TcpStream>) {
+    if socket.read().is_ok() {
+        let _ = socket.send(Message::text("this is not a frame {"));
+    }
+    while socket.read().is_ok() {}
+}
+
+fn silent(socket: &mut WebSocket<TcpStream>) {
+    let mut live = false;
+    while let Ok(message) = socket.read() {
+        if live {
+            continue;
+        }
+        let Ok(text) = message.to_text() else {
+            continue;
+        };
+        let Ok(frame) = serde_json::from_str::<serde_json::Value>(text) else {
+            continue;
+        };
+        let id = frame["id"].clone();
+        let reply = match frame["type"].as_str() {
+            Some("auth") => json!({
+                "type": "auth_ok", "id": id, "heartbeat_ms": 500,
+                "expires_at": "2099-01-01T00:00:00Z",
+                "user": {"id": "00000000-0000-4000-8000-000000000000", "username": "double", "role": "user"},
+            }),
+            Some("subscribe") => {
+                live = true;
+                json!({"type": "snapshot", "id": id, "topic": "tasks", "epoch": "double", "seq": 0, "items": []})
+            }
+            _ => continue,
+        };
+        let _ = socket.send(Message::text(reply.to_string()));
+    }
+}
