@@ -29,14 +29,26 @@ pub enum Command {
     User {
         #[command(subcommand)]
         command: UserCommand,
-        #[arg(long, env = "TASKWIRE_DB", default_value = "./taskwire.db")]
+        /// SQLite database file.
+        #[arg(
+            long,
+            env = "TASKWIRE_DB",
+            default_value = "./taskwire.db",
+            global = true
+        )]
         db: PathBuf,
     },
     /// Manage the change log.
     Log {
         #[command(subcommand)]
         command: LogCommand,
-        #[arg(long, env = "TASKWIRE_DB", default_value = "./taskwire.db")]
+        /// SQLite database file.
+        #[arg(
+            long,
+            env = "TASKWIRE_DB",
+            default_value = "./taskwire.db",
+            global = true
+        )]
         db: PathBuf,
     },
 }

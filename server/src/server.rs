@@ -113,13 +113,12 @@ impl Server {
                 tracing::error!(%error, "server failed");
             }
             // Every socket task holds a receiver: when all are gone, every socket is closed.
-            if let Ok(shutdown_tx) = signal_rx.await {
-                if tokio::time::timeout(SOCKETS_GRACE, shutdown_tx.closed())
+            if let Ok(shutdown_tx) = signal_rx.await
+                && tokio::time::timeout(SOCKETS_GRACE, shutdown_tx.closed())
                     .await
                     .is_err()
-                {
-                    tracing::warn!("some sockets did not close in time");
-                }
+            {
+                tracing::warn!("some sockets did not close in time");
             }
             db.close().await;
             tracing::info!("stopped");

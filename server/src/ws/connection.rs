@@ -364,10 +364,11 @@ impl Connection {
         if !self.shared.subscribed.load(Ordering::Acquire) {
             return Ok(());
         }
-        if let Some((epoch, seq)) = &self.position {
-            if **epoch == *event.epoch && event.seq <= *seq {
-                return Ok(());
-            }
+        if let Some((epoch, seq)) = &self.position
+            && **epoch == *event.epoch
+            && event.seq <= *seq
+        {
+            return Ok(());
         }
         self.position = Some((event.epoch, event.seq));
         self.write(Message::Text(event.frame)).await

@@ -1,0 +1,241 @@
+//! Hostile and broken input: each gets its documented answer, and nothing panics.
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{EncodingKey, Header};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::support::{Closed, TestServer, Ws, assert_error};
+
+const SECRET: &str = "a test secret that is long enough!!";
+
+#[tokio::test]
+async fn broken_frames_get_an_error_and_the_socket_stays_open() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    let mut ws = server.socket(&alice.token).await;
+    let cases = [
+        ("{\"type\":\"ping\",", None),
+        ("not json at all", None),
+        ("[1,2,3]", None),
+        ("{\"id\":4}", Some(4)),
+        ("{\"type\":\"shout\",\"id\":5}", Some(5)),
+        ("{\"type\":\"ping\"}", None),
+        (
+            "{\"type\":\"subscribe\",\"id\":6,\"topic\":\"gossip\"}",
+            Some(6),
+        ),
+        (
+            "{\"type\":\"request\",\"id\":7,\"method\":\"task.explode\",\"params\":{}}",
+            Some(7),
+        ),
+        (
+            "{\"type\":\"request\",\"id\":8,\"method\":\"task.update\",\"params\":{\"id\":\"nope\"}}",
+            Some(8),
+        ),
+        (
+            "{\"type\":\"request\",\"id\":-1,\"method\":\"task.clear_done\",\"params\":{}}",
+            None,
+        ),
+        ("{\"type\":\"auth\",\"id\":9}", Some(9)),
+        ("\u{0}\u{1b}[2J", None),
+    ];
+    for (text, id) in cases {
+        ws.send_raw(Message::text(text)).await;
+        let error = ws.recv().await;
+        assert_eq!(error["type"], "error", "{text}: {error}");
+        assert_eq!(error["code"], "bad_request", "{text}");
+        assert_eq!(error.get("id").and_then(Value::as_u64), id, "{text}");
+    }
+    ws.send(json!({"type": "ping", "id": 10})).await;
+    assert_eq!(ws.recv().await, json!({"type": "pong", "id": 10}));
+}
+
+#[tokio::test]
+async fn a_binary_frame_gets_an_error_and_4400() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    let mut ws = server.socket(&alice.token).await;
+    ws.send_raw(Message::binary(vec![0u8, 1, 2, 3])).await;
+    let error = ws.expect_close(4400).await.unwrap();
+    assert_eq!(error["code"], "bad_request");
+}
+
+#[tokio::test]
+async fn frames_over_64_kib_close_with_1009() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    let mut ws = server.socket(&alice.token).await;
+    let title = "x".repeat(65 * 1024);
+    ws.send(
+        json!({"type": "request", "id": 2, "method": "task.create", "params": {"title": title}}),
+    )
+    .await;
+    assert_eq!(ws.expect_close(1009).await, None);
+
+    // Exactly at the limit is still read (and refused for its title, not its size).
+    let mut ws = server.socket(&alice.token).await;
+    let (head, tail) = (
+        r#"{"type":"request","id":3,"method":"task.create","params":{"title":""#,
+        r#""}}"#,
+    );
+    let padded = format!(
+        "{head}{}{tail}",
+        "y".repeat(64 * 1024 - head.len() - tail.len())
+    );
+    assert_eq!(padded.len(), 64 * 1024);
+    ws.send_raw(Message::text(padded)).await;
+    let result = ws.recv().await;
+    assert_eq!(
+        result["error"]["code"], "bad_request",
+        "{}",
+        result["error"]
+    );
+}
+
+#[tokio::test]
+async fn anything_before_auth_gets_an_error_and_4401() {
+    let server = TestServer::start().await;
+    for frame in [
+        json!({"type": "ping", "id": 1}).to_string(),
+        json!({"type": "subscribe", "id": 2, "topic": "tasks"}).to_string(),
+        "garbage".to_owned(),
+    ] {
+        let mut ws = server.connect(true).await;
+        ws.send_raw(Message::text(frame.clone())).await;
+        let error = ws.expect_close(4401).await.unwrap();
+        assert_eq!(
+            (error["type"].clone(), error["code"].clone()),
+            (json!("error"), json!("unauthorized")),
+            "{frame}"
+        );
+    }
+    let mut ws = server.connect(true).await;
+    ws.send(json!({"type": "auth", "id": 1, "token": "not a jwt"}))
+        .await;
+    let error = ws.expect_close(4401).await.unwrap();
+    assert_eq!(error["id"], 1);
+}
+
+#[tokio::test]
+async fn no_auth_in_time_closes_with_4408() {
+    let server = TestServer::start_with(|args| args.auth_timeout_ms = 300).await;
+    let mut ws = server.connect(true).await;
+    assert_eq!(ws.expect_close(4408).await, None);
+}
+
+#[tokio::test]
+async fn a_silent_socket_is_dropped() {
+    let server = TestServer::start_with(|args| args.idle_timeout_ms = 600).await;
+    let alice = server.register("alice").await;
+    let mut ws = server.socket(&alice.token).await;
+    // Read nothing (so answer no ping) for longer than the idle timeout.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let (closed, frames) = ws.closed().await;
+    assert_eq!(closed, Closed::Dropped);
+    assert!(frames.is_empty());
+    // A socket that reads (and so answers pings) stays.
+    let mut live = server.socket(&alice.token).await;
+    assert_eq!(live.recv_within(Duration::from_millis(1000)).await, None);
+    live.send(json!({"type": "ping", "id": 2})).await;
+    assert_eq!(live.recv().await["type"], "pong");
+}
+
+fn claims_of(token: &str) -> Value {
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+fn sign(claims: &Value, secret: &str) -> String {
+    jsonwebtoken::encode(
+        &Header::default(),
+        claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap()
+}
+
+async fn refused_on_socket(server: &TestServer, token: &str) {
+    let mut ws: Ws = server.connect(true).await;
+    ws.send(json!({"type": "auth", "id": 1, "token": token}))
+        .await;
+    let error = ws.expect_close(4401).await.unwrap();
+    assert_eq!(error["code"], "unauthorized");
+}
+
+#[tokio::test]
+async fn forged_tokens_are_refused() {
+    let server = TestServer::start_with(|args| args.jwt_secret = Some(SECRET.into())).await;
+    let alice = server.register("alice").await;
+    let client = server.client();
+    let claims = claims_of(&alice.token);
+    let now = claims["iat"].as_i64().unwrap();
+
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
+    let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
+    let alg_none = format!("{header}.{payload}.");
+    let wrong_key = sign(&claims, "some other secret, also long enough");
+    let mut expired = claims.clone();
+    expired["iat"] = json!(now - 3600);
+    expired["exp"] = json!(now - 1800);
+    let expired = sign(&expired, SECRET);
+    let mut unknown_session = claims.clone();
+    unknown_session["sid"] = json!(uuid::Uuid::new_v4());
+    let unknown_session = sign(&unknown_session, SECRET);
+    let mut other_user = claims.clone();
+    other_user["sub"] = json!(uuid::Uuid::new_v4());
+    let other_user = sign(&other_user, SECRET);
+
+    // The real key signs what the server signs: the control case.
+    assert_eq!(
+        client
+            .get("/api/me", Some(&sign(&claims, SECRET)))
+            .await
+            .status(),
+        200
+    );
+    for forged in [alg_none, wrong_key, expired, unknown_session, other_user] {
+        let body = assert_error(
+            client.get("/api/me", Some(&forged)).await,
+            401,
+            "unauthorized",
+        )
+        .await;
+        assert!(!body.to_string().contains("panic"));
+        refused_on_socket(&server, &forged).await;
+    }
+}
+
+#[tokio::test]
+async fn a_burst_of_a_thousand_socket_requests_gets_4429_and_the_server_carries_on() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    let mut ws = server.socket(&alice.token).await;
+    let frames: Vec<Result<Message, _>> = (0..1000)
+        .map(|id| Ok(Message::text(json!({"type": "ping", "id": id}).to_string())))
+        .collect();
+    // Sent as fast as the connection takes them; the server may close midway.
+    let _ =
+        futures_util::SinkExt::send_all(&mut ws.stream, &mut futures_util::stream::iter(frames))
+            .await;
+    let (closed, frames) = ws.closed().await;
+    assert_eq!(closed, Closed::Code(4429));
+    let pongs = frames.iter().filter(|f| f["type"] == "pong").count();
+    assert!(
+        (100..1000).contains(&pongs),
+        "{pongs} pongs before the close"
+    );
+    assert_eq!(
+        frames.last().map(|f| f["code"].clone()),
+        Some(json!("rate_limited"))
+    );
+
+    let (mut fresh, _) = server.subscribed(&alice.token).await;
+    let (result, _) = fresh
+        .request(3, "task.create", json!({"title": "fine"}))
+        .await;
+    assert_eq!(result["ok"]["task"]["title"], "fine");
+}
