@@ -25,11 +25,6 @@ impl Backoff {
         Self::default()
     }
 
-    /// Reconnects made since the last reset.
-    pub fn attempt(&self) -> u32 {
-        self.attempt
-    }
-
     /// The upper bound of the next delay: `min(CAP_MS, BASE_MS * 2^attempt)`.
     pub fn ceiling_ms(&self) -> u64 {
         let factor = 1u64.checked_shl(self.attempt).unwrap_or(u64::MAX);
@@ -71,6 +66,7 @@ impl Backoff {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a test that unwraps fails loudly, which is its job
 mod tests {
     use super::*;
 
@@ -98,7 +94,7 @@ mod tests {
         for _ in 0..5 {
             assert!(backoff.next_delay_ms(0.999_999) <= CAP_MS);
         }
-        assert_eq!(backoff.attempt(), u32::MAX);
+        assert_eq!(backoff.attempt, u32::MAX);
         assert_eq!(backoff.ceiling_ms(), CAP_MS);
     }
 
@@ -156,9 +152,9 @@ mod tests {
             backoff.next_delay_ms(0.5);
         }
         backoff.note_live_for(STABLE_MS - 1);
-        assert_eq!(backoff.attempt(), 4);
+        assert_eq!(backoff.attempt, 4);
         backoff.note_live_for(STABLE_MS);
-        assert_eq!(backoff.attempt(), 0);
+        assert_eq!(backoff.attempt, 0);
         assert_eq!(backoff.ceiling_ms(), BASE_MS);
     }
 }

@@ -51,10 +51,6 @@ impl Heartbeat {
         }
     }
 
-    pub fn interval_ms(&self) -> u64 {
-        self.interval_ms
-    }
-
     /// Every inbound frame, whatever it is.
     pub fn frame_arrived(&mut self, now_ms: u64) {
         self.last_frame_ms = self.last_frame_ms.max(now_ms);
@@ -105,6 +101,7 @@ impl Heartbeat {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a test that unwraps fails loudly, which is its job
 mod tests {
     use super::*;
 
@@ -174,9 +171,9 @@ mod tests {
 
     #[test]
     fn bad_intervals_are_replaced() {
-        assert_eq!(Heartbeat::new(0, 0).interval_ms(), DEFAULT_HEARTBEAT_MS);
-        assert_eq!(Heartbeat::new(3, 0).interval_ms(), MIN_HEARTBEAT_MS);
-        assert_eq!(Heartbeat::new(40_000, 0).interval_ms(), 40_000);
+        assert_eq!(Heartbeat::new(0, 0).interval_ms, DEFAULT_HEARTBEAT_MS);
+        assert_eq!(Heartbeat::new(3, 0).interval_ms, MIN_HEARTBEAT_MS);
+        assert_eq!(Heartbeat::new(40_000, 0).interval_ms, 40_000);
     }
 
     #[test]

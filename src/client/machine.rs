@@ -262,6 +262,8 @@ pub struct Diagnostics {
     pub reconnect_attempts: u64,
     pub last_close: Option<LastClose>,
     pub last_rtt_ms: Option<u64>,
+    /// Requests on the current socket awaiting their answer.
+    pub pending_requests: usize,
 }
 
 /// Tunables; the defaults are the contract's.
@@ -455,6 +457,7 @@ impl Machine {
             reconnect_attempts: self.reconnect_attempts,
             last_close: self.last_close.clone(),
             last_rtt_ms: self.last_rtt_ms,
+            pending_requests: self.requests.len(),
         }
     }
 
@@ -1162,6 +1165,7 @@ fn push_rows(rows: Vec<RowChange>, out: &mut Vec<Command>) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a test that unwraps fails loudly, which is its job
 mod tests {
     use super::*;
     use protocol::{
@@ -2020,6 +2024,9 @@ mod tests {
         // auth + subscribe out; auth_ok + snapshot + event in.
         assert_eq!((diagnostics.frames_out, diagnostics.frames_in), (2, 3));
         assert_eq!(diagnostics.last_rtt_ms, None);
+        assert_eq!(diagnostics.pending_requests, 0);
+        h.feed(Input::Mutate(create(1)));
+        assert_eq!(h.machine.diagnostics().pending_requests, 1);
     }
 
     #[test]

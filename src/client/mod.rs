@@ -1,9 +1,60 @@
-//! Socket service core (work in progress).
+//! The app's socket service, as plain Rust: no browser APIs, no clock, no randomness of
+//! its own, so every decision is tested natively (`cargo test -p taskwire --lib client`).
+//!
+//! The browser shell around it is thin. It owns the `WebSocket`s, the timers and the
+//! signals; the core owns every decision. The shell:
+//!
+//! 1. builds a [`registry::Registry`] (one [`machine::Machine`] per named socket, each
+//!    with its [`machine::Config`]), or a lone `Machine`;
+//! 2. turns every event into an [`machine::Input`] with an [`machine::Env`]
+//!    (`Date.now()` and `Math.random()`) and hands it to
+//!    [`Registry::handle`](registry::Registry::handle) /
+//!    [`broadcast`](registry::Registry::broadcast) (or [`machine::Machine::handle`]):
+//!    socket `open`/`message`/`close`/`error` (tagged with the socket's
+//!    [`machine::ConnId`]; a message via [`machine::Input::from_text`]), fired timers,
+//!    `online`/`offline`, `visibilitychange`, sign-in/out, refresh results, and a person's
+//!    changes ([`machine::Input::Mutate`], [`machine::Input::Discard`]);
+//! 3. executes the returned [`machine::Command`]s in order: open, send (serialise the
+//!    `ClientFrame` with `serde_json`), close, start/cancel the one timer of each
+//!    [`machine::TimerKind`], refresh the token over HTTP, go to the login page, clear
+//!    the session, and [`machine::Notice`]s for the UI: the connection state (the
+//!    `data-connection` attribute), [`store::RowChange`]s (update exactly those rows from
+//!    [`machine::Machine::store`]), settled changes, outbox updates and problems.
+//!
+//! ```
+//! use taskwire::client::machine::{Command, Config, ConnId, Env, Input, Machine};
+//!
+//! let mut machine = Machine::new(Config::default());
+//! let env = Env { now_ms: 1_700_000_000_000, random: 0.42 };
+//! let commands = machine.handle(env, Input::SignIn {
+//!     token: "eyJ...".into(),
+//!     expires_at_ms: env.now_ms + 15 * 60_000,
+//! });
+//! // The shell opens a socket for each `Open`, then feeds its events back:
+//! assert!(commands.contains(&Command::Open { conn: ConnId(1) }));
+//! for command in machine.handle(env, Input::Opened { conn: ConnId(1) }) {
+//!     match command {
+//!         Command::Send { conn, frame } => {
+//!             let _text = serde_json::to_string(&frame); // socket(conn).send(text)
+//!         }
+//!         _ => { /* timers, notices, ... */ }
+//!     }
+//! }
+//! ```
+//!
+//! Modules, one job each: [`machine`] (states, close codes, heartbeat, token refresh,
+//! resync), [`store`] (tasks, order, optimistic changes, row changes), [`outbox`]
+//! (changes waiting for the server; nothing applied twice), [`registry`] (named sockets
+//! of one session); and internally the backoff, the heartbeat, the request table and
+//! RFC 3339 times.
 
-pub mod backoff;
-pub mod heartbeat;
+mod backoff;
+mod heartbeat;
 pub mod machine;
 pub mod outbox;
-pub mod requests;
+pub mod registry;
+mod requests;
 pub mod store;
-pub mod time;
+mod time;
+
+pub use requests::RequestError;

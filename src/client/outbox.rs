@@ -251,6 +251,7 @@ impl Outbox {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a test that unwraps fails loudly, which is its job
 mod tests {
     use super::*;
     use protocol::{ClearDoneParams, CreateParams, DeleteParams, UpdateParams};

@@ -595,7 +595,7 @@ impl MergeFixture {
         let task = |n: usize| Task {
             id: Uuid::from_u128(n as u128 + 1),
             title: format!("Task {n}"),
-            done: n % 3 == 0,
+            done: n.is_multiple_of(3),
             version: 1,
             created_at: format_epoch_ms(1_700_000_000_000 + n as u64 * 1000),
             updated_at: format_epoch_ms(1_700_000_000_000 + n as u64 * 1000),
@@ -654,6 +654,7 @@ impl MergeFixture {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a test that unwraps fails loudly, which is its job
 mod tests {
     use super::*;
     use protocol::{ClearDoneParams, CreateParams, DeleteParams, TaskFields, Topic, UpdateParams};
