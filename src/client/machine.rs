@@ -889,8 +889,15 @@ impl Machine {
         if let Phase::Live { since_ms, .. } = self.phase {
             self.backoff.note_live_for(now.saturating_sub(since_ms));
         }
-        self.requests.close();
-        if self.outbox.connection_lost() {
+        let mut unknown = false;
+        for failed in self.requests.close() {
+            // `ConnectionClosed`: a change's result can no longer come on this socket;
+            // the next snapshot or replay settles it (see the outbox docs).
+            if let Purpose::Mutation(mutation) = failed.tag {
+                unknown |= self.outbox.mark_unknown(mutation);
+            }
+        }
+        if unknown {
             out.push(notice(Notice::OutboxChanged));
         }
         self.heartbeat = None;
@@ -2196,6 +2203,31 @@ mod tests {
         let view = h.machine.store().get(Uuid::from_u128(7)).unwrap();
         assert!(!view.task.done && !view.pending, "rolled back");
         assert!(h.machine.outbox().is_empty());
+    }
+
+    #[test]
+    fn a_create_deleted_elsewhere_before_the_reconnect_is_not_resent() {
+        let mut h = Harness::new();
+        let conn = h.live(1);
+        h.feed(Input::Mutate(create(1)));
+        let out = h.feed(closed(conn, 1006));
+        let delay = timer(&out, TimerKind::Reconnect).unwrap();
+        let out = h.at(h.now + delay, Input::TimerFired(TimerKind::Reconnect));
+        let conn = h.open(&out);
+        let out = h.frame(conn, auth_ok(1));
+        let events = vec![
+            event(2, Change::Upsert { item: task(1) }),
+            event(
+                3,
+                Change::Delete {
+                    id: Uuid::from_u128(1),
+                },
+            ),
+        ];
+        let out = h.frame(conn, replay(subscribe_id(&out), 3, events));
+        assert!(request_ids(&out).is_empty(), "resending would resurrect it");
+        assert_eq!(settled(&out), [(MutationId(1), Ok(()))]);
+        assert!(h.machine.store().is_empty());
     }
 
     #[test]

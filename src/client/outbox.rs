@@ -175,28 +175,19 @@ impl Outbox {
         }
     }
 
-    /// Its request timed out: the server may have applied it or not.
-    pub fn mark_unknown(&mut self, id: MutationId) {
-        if let Some(entry) = self
+    /// Its request timed out or its connection closed: the server may have applied it
+    /// or not. Returns whether the entry was on the wire (and so changed).
+    pub fn mark_unknown(&mut self, id: MutationId) -> bool {
+        let entry = self
             .entries
             .iter_mut()
-            .find(|entry| entry.id == id && entry.delivery == Delivery::Sent)
-        {
+            .find(|entry| entry.id == id && entry.delivery == Delivery::Sent);
+        if let Some(entry) = entry {
             entry.delivery = Delivery::Unknown;
+            true
+        } else {
+            false
         }
-    }
-
-    /// The connection closed: every entry on the wire becomes unknown. Returns whether
-    /// any did.
-    pub fn connection_lost(&mut self) -> bool {
-        let mut any = false;
-        for entry in &mut self.entries {
-            if entry.delivery == Delivery::Sent {
-                entry.delivery = Delivery::Unknown;
-                any = true;
-            }
-        }
-        any
     }
 
     /// Its `result` arrived (ok or refused): the entry leaves.
@@ -347,7 +338,7 @@ mod tests {
         assert_eq!(outbox.discard(a), Err(OutboxError::InFlight(a)));
         assert_eq!(outbox.discard(b).map(|entry| entry.id), Ok(b));
         assert_eq!(outbox.discard(b), Err(OutboxError::Unknown(b)));
-        assert!(outbox.connection_lost());
+        assert!(outbox.mark_unknown(a));
         assert_eq!(
             outbox.discard(a).map(|entry| entry.delivery),
             Ok(Delivery::Unknown)
@@ -365,8 +356,10 @@ mod tests {
             outbox.mark_sent(id);
         }
         // The connection drops before any result.
-        assert!(outbox.connection_lost());
-        assert!(!outbox.connection_lost(), "nothing left on the wire");
+        for id in [a, b, c] {
+            assert!(outbox.mark_unknown(id));
+        }
+        assert!(!outbox.mark_unknown(a), "already unknown");
         assert!(
             outbox.sendable().is_empty(),
             "unknown entries are not resent blindly"
@@ -387,7 +380,7 @@ mod tests {
         let mut outbox = Outbox::new(OUTBOX_CAPACITY);
         let a = outbox.push(create(1, "a")).unwrap();
         outbox.mark_sent(a);
-        outbox.connection_lost();
+        outbox.mark_unknown(a);
         assert_eq!(outbox.reconcile(|_, _| false), [Reconciled::Resend(a)]);
         outbox.mark_sent(a);
         outbox.mark_unknown(a);
@@ -402,7 +395,7 @@ mod tests {
     fn mark_unknown_only_touches_entries_on_the_wire_and_drain_empties() {
         let mut outbox = Outbox::new(OUTBOX_CAPACITY);
         let a = outbox.push(create(1, "a")).unwrap();
-        outbox.mark_unknown(a);
+        assert!(!outbox.mark_unknown(a), "not on the wire");
         assert_eq!(outbox.get(a).unwrap().delivery, Delivery::Queued);
         assert!(
             outbox.reconcile(|_, _| true).is_empty(),

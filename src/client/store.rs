@@ -518,7 +518,10 @@ impl Store {
     /// next snapshot or replay.
     pub fn shows_applied(&self, mutation: MutationId, call: &MethodCall) -> bool {
         match call {
-            MethodCall::Create(params) => params.id.is_some_and(|id| self.confirmed(id).is_some()),
+            // A tombstone means it existed and was deleted since: it landed.
+            MethodCall::Create(params) => params
+                .id
+                .is_some_and(|id| self.confirmed(id).is_some() || self.tombstones.contains(&id)),
             MethodCall::Update(params) => self.confirmed(params.id).is_some_and(|task| {
                 params
                     .title
@@ -1151,6 +1154,16 @@ mod tests {
         assert!(!store.shows_applied(MutationId(3), &delete));
         store.apply_event(&event(12, Change::Delete { id: id(3) }));
         assert!(store.shows_applied(MutationId(3), &delete));
+        // Created, then deleted by another device before the result came back: the
+        // create landed and must not be resent (it would bring the task back).
+        store.apply_event(&event(
+            13,
+            Change::Upsert {
+                item: task(9, 9, 1),
+            },
+        ));
+        store.apply_event(&event(14, Change::Delete { id: id(9) }));
+        assert!(store.shows_applied(MutationId(1), &create));
     }
 
     #[test]
