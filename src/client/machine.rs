@@ -668,7 +668,10 @@ impl Machine {
             ServerFrame::AuthOk {
                 id, heartbeat_ms, ..
             } => {
-                if self.requests.settle(id) == Some(Purpose::Auth)
+                let answered = self
+                    .requests
+                    .settle_if(id, |p| matches!(p, Purpose::Auth | Purpose::Reauth));
+                if answered == Some(Purpose::Auth)
                     && let Phase::Authenticating { conn, .. } = self.phase
                 {
                     self.refreshed_for_unauthorized = false;
@@ -690,7 +693,10 @@ impl Machine {
                 }
             }
             ServerFrame::Result { id, outcome } => {
-                if let Some(Purpose::Mutation(mutation)) = self.requests.settle(id) {
+                let answered = self
+                    .requests
+                    .settle_if(id, |p| matches!(p, Purpose::Mutation(_)));
+                if let Some(Purpose::Mutation(mutation)) = answered {
                     let result = match outcome {
                         protocol::Outcome::Ok(value) => Ok(value),
                         protocol::Outcome::Error(error) => Err(error),
@@ -705,7 +711,11 @@ impl Machine {
                 items,
                 ..
             } => {
-                if self.requests.settle(id) == Some(Purpose::Subscribe) {
+                if self
+                    .requests
+                    .settle_if(id, |p| *p == Purpose::Subscribe)
+                    .is_some()
+                {
                     let applied = self.store.apply_snapshot(epoch, seq, items);
                     self.after_sync(env, applied, out);
                 }
@@ -717,7 +727,11 @@ impl Machine {
                 events,
                 ..
             } => {
-                if self.requests.settle(id) == Some(Purpose::Subscribe) {
+                if self
+                    .requests
+                    .settle_if(id, |p| *p == Purpose::Subscribe)
+                    .is_some()
+                {
                     let applied = self.store.apply_replay(&epoch, seq, &events);
                     self.after_sync(env, applied, out);
                 }
@@ -1729,10 +1743,11 @@ mod tests {
         assert_eq!(token, "token-2");
         assert!(opened(&out).is_none());
         assert_eq!(timer(&out, TimerKind::Refresh), Some(15 * 60_000));
-        // Its auth_ok does not resubscribe.
+        // Its auth_ok does not resubscribe, and answers the request.
         let out = h.frame(conn, auth_ok(*id));
         assert!(sent(&out).is_empty());
         assert_eq!(h.state(), ConnectionState::Live);
+        assert_eq!(h.machine.diagnostics().pending_requests, 0);
     }
 
     #[test]
@@ -2121,6 +2136,22 @@ mod tests {
             }]))
         );
         assert!(h.machine.outbox().is_empty());
+    }
+
+    #[test]
+    fn an_answer_of_the_wrong_type_does_not_settle_a_request() {
+        let mut h = Harness::new();
+        let conn = h.live(1);
+        let out = h.feed(Input::Mutate(create(1)));
+        let [(id, _)] = request_ids(&out)[..] else {
+            panic!("sent at once when live");
+        };
+        let out = h.frame(conn, snapshot(id, 1, vec![]));
+        assert!(notices(&out).is_empty());
+        assert!(h.frame(conn, auth_ok(id)).is_empty());
+        assert_eq!(h.machine.diagnostics().pending_requests, 1);
+        let out = h.frame(conn, ok_task(id, task(1)));
+        assert_eq!(settled(&out), [(MutationId(1), Ok(()))]);
     }
 
     #[test]

@@ -81,6 +81,20 @@ impl<T> Requests<T> {
         self.pending.remove(&id).map(|pending| pending.tag)
     }
 
+    /// Like `settle`, but only when the pending request is one `fits` accepts: an
+    /// answer of the wrong type (a server bug) must not take another request's place.
+    pub fn settle_if(&mut self, id: u64, fits: impl FnOnce(&T) -> bool) -> Option<T> {
+        if self
+            .pending
+            .get(&id)
+            .is_some_and(|pending| fits(&pending.tag))
+        {
+            self.settle(id)
+        } else {
+            None
+        }
+    }
+
     /// Removes and returns every request whose deadline has passed.
     pub fn expire(&mut self, now_ms: u64) -> Vec<Failed<T>> {
         let due: Vec<u64> = self
@@ -144,6 +158,10 @@ mod tests {
         assert_eq!(table.settle(b), Some("subscribe"));
         assert_eq!(table.settle(b), None, "a duplicate answer matches nothing");
         assert_eq!(table.settle(ping), None, "untracked ids match nothing");
+        let c = table.issue("request", 0, REQUEST_TIMEOUT_MS);
+        assert_eq!(table.settle_if(c, |tag| *tag == "subscribe"), None);
+        assert_eq!(table.settle_if(c, |tag| *tag == "request"), Some("request"));
+        assert_eq!(table.settle_if(c, |_| true), None);
         assert_eq!(table.len(), 1);
         assert_eq!(table.settle(a), Some("auth"));
         assert_eq!(table.len(), 0);
