@@ -143,9 +143,6 @@ impl Registry {
     /// An input for every socket: `Online`, `Offline`, `Visible`, `TokenRefreshed`,
     /// `RefreshFailed` (and what `sign_in`/`sign_out` send).
     pub fn broadcast(&mut self, env: Env, input: Input) -> Vec<Routed> {
-        if matches!(input, Input::TokenRefreshed { .. } | Input::RefreshFailed) {
-            self.refreshing = false;
-        }
         let names: Vec<String> = self.sockets.keys().cloned().collect();
         let mut out = Vec::new();
         for name in names {
@@ -170,6 +167,9 @@ impl Registry {
     }
 
     fn feed(&mut self, env: Env, name: &str, input: Input, out: &mut Vec<Routed>) {
+        if matches!(input, Input::TokenRefreshed { .. } | Input::RefreshFailed) {
+            self.refreshing = false;
+        }
         let Some(slot) = self.sockets.get_mut(name) else {
             return;
         };
