@@ -90,32 +90,124 @@ fn checks(timings: &mut Timings) -> Result {
         &mut cargo(&["build", "-p", "taskwire-server"]),
     )?;
 
-    let page = free_port()?;
-    let page_origin = format!("http://127.0.0.1:{page}");
-    let server = TestServer::new(&page_origin)?;
-    let server_url = server.url();
-    let server = Arc::new(Mutex::new(server));
-    let control = control::start(Arc::clone(&server), page_origin)?;
-    let faults = fault_socket::start()?;
-    let geckodriver = which("geckodriver")?;
-    let chromedriver = which("chromedriver")?;
-    for (browser, driver, path, other) in [
-        ("Chromium", "CHROMEDRIVER", &chromedriver, "GECKODRIVER"),
-        ("Firefox", "GECKODRIVER", &geckodriver, "CHROMEDRIVER"),
-    ] {
+    let suites = BrowserSuites::start()?;
+    for browser in [Browser::Chromium, Browser::Firefox] {
         timings.run(
-            &format!("browser tests in headless {browser}"),
-            cargo(&["test", "-p", "taskwire", "--target", WASM, "--test", "*"])
-                .env(driver, path)
-                .env_remove(other)
-                .env("TASKWIRE_TEST_SERVER", &server_url)
-                .env("TASKWIRE_TEST_CONTROL", &control)
-                .env("TASKWIRE_TEST_FAULTS", &faults)
-                .env("WASM_BINDGEN_TEST_ADDRESS", format!("127.0.0.1:{page}"))
-                .env("WASM_BINDGEN_TEST_TIMEOUT", "180"),
+            &format!("browser tests in headless {}", browser.name()),
+            &mut suites.cargo_test(browser, &["--test", "*"])?,
         )?;
     }
     Ok(())
+}
+
+/// `cargo xtask bench`: every benchmark, printing figures side by side in one run.
+pub fn bench() -> Result {
+    setup::all()?;
+    let mut timings = Timings::default();
+    timings.run(
+        "server: 1,000 sockets (cargo bench -p taskwire-server --bench sockets)",
+        &mut cargo(&["bench", "-p", "taskwire-server", "--bench", "sockets"]),
+    )?;
+    timings.run(
+        "app: task store merge, native (cargo bench -p taskwire --bench store)",
+        &mut cargo(&["bench", "-p", "taskwire", "--bench", "store"]),
+    )?;
+    build_app(&mut timings)?;
+    timings.run(
+        "build the server",
+        &mut cargo(&["build", "-p", "taskwire-server"]),
+    )?;
+    let suites = BrowserSuites::start()?;
+    timings.run(
+        "app: browser benchmarks in headless Chromium (tests/bench_*.rs)",
+        &mut suites.cargo_test(
+            Browser::Chromium,
+            &[
+                "--release",
+                "--features",
+                "browser-bench",
+                "--test",
+                "bench_*",
+                "--",
+                "--nocapture",
+            ],
+        )?,
+    )?;
+    timings.print();
+    Ok(())
+}
+
+#[derive(Clone, Copy)]
+enum Browser {
+    Chromium,
+    Firefox,
+}
+
+impl Browser {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Chromium => "Chromium",
+            Self::Firefox => "Firefox",
+        }
+    }
+
+    /// The WebDriver server's env var for wasm-bindgen-test-runner, and its program.
+    fn driver(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Chromium => ("CHROMEDRIVER", "chromedriver"),
+            Self::Firefox => ("GECKODRIVER", "geckodriver"),
+        }
+    }
+}
+
+/// What the browser suites run against: the real server (restartable through the
+/// control endpoint) and the socket double, each on its own loopback port.
+struct BrowserSuites {
+    page: u16,
+    server_url: String,
+    control: String,
+    faults: String,
+    /// Held so the server lives as long as the suites.
+    _server: Arc<Mutex<TestServer>>,
+}
+
+impl BrowserSuites {
+    fn start() -> Result<Self> {
+        let page = free_port()?;
+        let page_origin = format!("http://127.0.0.1:{page}");
+        let server = TestServer::new(&page_origin)?;
+        let server_url = server.url();
+        let server = Arc::new(Mutex::new(server));
+        Ok(Self {
+            page,
+            server_url,
+            control: control::start(Arc::clone(&server), page_origin)?,
+            faults: fault_socket::start()?,
+            _server: server,
+        })
+    }
+
+    /// `cargo test` of the app for wasm32 in `browser`, with the addresses the suites
+    /// read at compile time.
+    fn cargo_test(&self, browser: Browser, args: &[&str]) -> Result<Command> {
+        let (var, program) = browser.driver();
+        let mut command = cargo(&["test", "-p", "taskwire", "--target", WASM]);
+        command.args(args);
+        for (other, _) in [Browser::Chromium, Browser::Firefox].map(Browser::driver) {
+            command.env_remove(other);
+        }
+        command
+            .env(var, which(program)?)
+            .env("TASKWIRE_TEST_SERVER", &self.server_url)
+            .env("TASKWIRE_TEST_CONTROL", &self.control)
+            .env("TASKWIRE_TEST_FAULTS", &self.faults)
+            .env(
+                "WASM_BINDGEN_TEST_ADDRESS",
+                format!("127.0.0.1:{}", self.page),
+            )
+            .env("WASM_BINDGEN_TEST_TIMEOUT", "180");
+        Ok(command)
+    }
 }
 
 const WASM: &str = "wasm32-unknown-unknown";

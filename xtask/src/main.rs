@@ -19,6 +19,8 @@ commands:
   run         install what is missing, build the app, start the server and print its URL
   test        install what is missing and run every check: fmt, clippy, native tests,
               the release build, and the browser suites in headless Chromium and Firefox
+  bench       run every benchmark and print its figures (server sockets, task store
+              merge, and the app in headless Chromium)
   setup       only install what is missing (idempotent)";
 
 fn main() -> ExitCode {
@@ -26,6 +28,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("run") => harness::run(&args[1..]),
         Some("test") => harness::test(),
+        Some("bench") => harness::bench(),
         Some("setup") => setup::all(),
         _ => {
             eprintln!("{USAGE}");
