@@ -4,8 +4,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use protocol::CloseCode;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
@@ -105,10 +106,11 @@ impl Server {
                 shutdown_tx
             };
             let (signal_tx, signal_rx) = oneshot::channel();
-            let serving = axum::serve(listener, app).with_graceful_shutdown(async move {
-                let shutdown_tx = signal.await;
-                let _ = signal_tx.send(shutdown_tx);
-            });
+            let serving =
+                axum::serve(listener.tap_io(no_delay), app).with_graceful_shutdown(async move {
+                    let shutdown_tx = signal.await;
+                    let _ = signal_tx.send(shutdown_tx);
+                });
             if let Err(error) = serving.await {
                 tracing::error!(%error, "server failed");
             }
@@ -138,5 +140,13 @@ impl Server {
         if let Err(error) = self.done.await {
             tracing::error!(%error, "server task failed");
         }
+    }
+}
+
+/// Events are small frames that must leave at once: Nagle's algorithm would hold one
+/// back until the previous one is acknowledged.
+fn no_delay(stream: &mut TcpStream) {
+    if let Err(error) = stream.set_nodelay(true) {
+        tracing::debug!(%error, "cannot set TCP_NODELAY");
     }
 }

@@ -13,6 +13,8 @@ use crate::db::{Db, set_setting};
 use crate::error::AppError;
 
 const EPOCH_KEY: &str = "epoch";
+/// The log is trimmed on every this many appends of a user (fewer when it keeps fewer).
+const TRIM_EVERY: i64 = 16;
 
 #[derive(Debug, Clone)]
 pub struct SqliteChangeLog {
@@ -77,7 +79,6 @@ impl SqliteChangeLog {
         let mut log = Appender {
             conn: &mut tx,
             user,
-            epoch: None,
             keep: self.keep,
             events: Vec::new(),
         };
@@ -193,7 +194,6 @@ impl ChangeLog for SqliteChangeLog {
 struct Appender<'c> {
     conn: &'c mut SqliteConnection,
     user: Uuid,
-    epoch: Option<String>,
     keep: i64,
     events: Vec<Event>,
 }
@@ -213,12 +213,6 @@ impl Appender<'_> {
 
     async fn create(&mut self, params: CreateParams) -> Result<Outcome, AppError> {
         let id = params.id.unwrap_or_else(Uuid::new_v4);
-        if let Some(task) = self.find(id).await? {
-            return Ok(Outcome::Created {
-                task,
-                created: false,
-            });
-        }
         let now = clock::now_rfc3339();
         let task = Task {
             id,
@@ -228,9 +222,9 @@ impl Appender<'_> {
             created_at: now.clone(),
             updated_at: now,
         };
-        sqlx::query(
+        let inserted = sqlx::query(
             "INSERT INTO tasks (user_id, id, title, done, version, created_at, updated_at) \
-             VALUES (?, ?, ?, 0, 1, ?, ?)",
+             VALUES (?, ?, ?, 0, 1, ?, ?) ON CONFLICT (user_id, id) DO NOTHING",
         )
         .bind(self.user.to_string())
         .bind(id.to_string())
@@ -239,6 +233,16 @@ impl Appender<'_> {
         .bind(&task.updated_at)
         .execute(&mut *self.conn)
         .await?;
+        if inserted.rows_affected() == 0 {
+            // A retry of a create that went through: answer with what is stored.
+            let task = self.find(id).await?.ok_or_else(|| {
+                AppError::Internal(format!("task {id} conflicted but is not there"))
+            })?;
+            return Ok(Outcome::Created {
+                task,
+                created: false,
+            });
+        }
         self.append(Change::Upsert { item: task.clone() }).await?;
         Ok(Outcome::Created {
             task,
@@ -288,25 +292,17 @@ impl Appender<'_> {
         Ok(Outcome::Updated(task))
     }
 
-    /// Gives the change the user's next `seq`, stores it, and trims the user's log to
-    /// the newest `keep` events.
+    /// Gives the change the user's next `seq`, stores it, and now and then trims the
+    /// user's log to the newest `keep` events. Trimming in batches saves a statement per
+    /// change; the log holds fewer than `keep + TRIM_EVERY` events of a user.
     async fn append(&mut self, change: Change) -> Result<(), AppError> {
-        let epoch = match &self.epoch {
-            Some(epoch) => epoch.clone(),
-            None => {
-                let epoch: String = sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
-                    .bind(EPOCH_KEY)
-                    .fetch_one(&mut *self.conn)
-                    .await?;
-                self.epoch = Some(epoch.clone());
-                epoch
-            }
-        };
         let user = self.user.to_string();
-        let seq: i64 = sqlx::query_scalar(
-            "UPDATE users SET log_seq = log_seq + 1 WHERE id = ? RETURNING log_seq",
+        let (seq, epoch): (i64, String) = sqlx::query_as(
+            "UPDATE users SET log_seq = log_seq + 1 WHERE id = ? \
+             RETURNING log_seq, (SELECT value FROM settings WHERE key = ?)",
         )
         .bind(&user)
+        .bind(EPOCH_KEY)
         .fetch_one(&mut *self.conn)
         .await?;
         let json = serde_json::to_string(&change)
@@ -317,11 +313,13 @@ impl Appender<'_> {
             .bind(json)
             .execute(&mut *self.conn)
             .await?;
-        sqlx::query("DELETE FROM events WHERE user_id = ? AND seq <= ?")
-            .bind(&user)
-            .bind(seq - self.keep)
-            .execute(&mut *self.conn)
-            .await?;
+        if seq % self.keep.clamp(1, TRIM_EVERY) == 0 {
+            sqlx::query("DELETE FROM events WHERE user_id = ? AND seq <= ?")
+                .bind(&user)
+                .bind(seq - self.keep)
+                .execute(&mut *self.conn)
+                .await?;
+        }
         self.events.push(Event {
             topic: Topic::Tasks,
             epoch,
