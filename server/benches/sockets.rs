@@ -152,7 +152,7 @@ async fn main() -> Bench<()> {
 
     // Latency: one write at a time; wait for all its receipts.
     let per_user = SOCKETS / USERS;
-    let mut seqs = vec![0u64; USERS];
+    let mut seqs = [0u64; USERS];
     let mut latencies = Vec::with_capacity(LATENCY_WRITES * per_user);
     let mut answers = Vec::with_capacity(LATENCY_WRITES);
     let mut firsts = Vec::with_capacity(LATENCY_WRITES);

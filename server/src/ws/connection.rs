@@ -260,7 +260,10 @@ impl Connection {
             }
         };
         match &self.authed {
-            Some(current) if current.user != authed.user => {
+            Some(current)
+                if current.user.id != authed.user.id
+                    || current.user.acting_as_admin != authed.user.acting_as_admin =>
+            {
                 self.send_error(
                     Some(id),
                     ErrorCode::Unauthorized,

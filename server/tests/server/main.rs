@@ -1,5 +1,8 @@
 //! The server's integration tests: one binary (one link) for all of them.
 
+// A test that unwraps says "this must hold" and fails with the cause when it does not.
+#![allow(clippy::unwrap_used)]
+
 mod binary;
 mod hostile;
 mod http_api;
