@@ -42,14 +42,19 @@ impl Db {
             .foreign_keys(true)
             // Another process (e.g. `taskwire-server user promote`) may hold the write lock.
             .busy_timeout(Duration::from_secs(5));
+        // A SQLite connection does not go stale like a network one: skip the ping that
+        // sqlx would otherwise send (a round trip to the connection's thread) on every
+        // acquire.
         let write = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .connect_with(options.clone())
             .await
             .map_err(open_error)?;
         sqlx::migrate!("./migrations").run(&write).await?;
         let read = SqlitePoolOptions::new()
             .max_connections(4)
+            .test_before_acquire(false)
             .connect_with(options)
             .await
             .map_err(open_error)?;

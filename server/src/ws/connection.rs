@@ -133,7 +133,13 @@ impl Connection {
         let ping_every = self.state.config.server_ping_interval();
         let mut heartbeat = interval_at(Instant::now() + ping_every, ping_every);
         heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        // One timer, moved when the deadline moves, rather than a new one per wake-up.
+        let deadline = sleep_until(self.deadline);
+        tokio::pin!(deadline);
         loop {
+            if deadline.deadline() != self.deadline {
+                deadline.as_mut().reset(self.deadline);
+            }
             let wake = tokio::select! {
                 biased;
                 changed = shutdown.changed() => match changed {
@@ -144,7 +150,7 @@ impl Connection {
                 event = self.queue.recv() => Wake::Event(event),
                 frame = self.socket.next() => Wake::Frame(frame),
                 _ = heartbeat.tick() => Wake::Heartbeat,
-                () = sleep_until(self.deadline) => Wake::Deadline,
+                () = &mut deadline => Wake::Deadline,
             };
             let outcome = match wake {
                 Wake::Shutdown => Err(End::close(CloseCode::GoingAway, "server shutting down")),
