@@ -7,3 +7,5 @@ pub mod api;
 pub mod app;
 pub mod client;
 mod pages;
+pub mod socket;
+pub mod taskwire;

@@ -1,0 +1,1 @@
+//! The browser shell of the socket service (first cut: filled in next).
