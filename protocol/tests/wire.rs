@@ -97,7 +97,8 @@ fn a_frame_over_64_kib_is_refused_before_it_is_parsed() {
 
 #[test]
 fn bad_input_gives_a_typed_error_and_the_request_id_when_readable() {
-    let cases: [(&str, fn(&DecodeErrorKind) -> bool, Option<u64>); 9] = [
+    type Case = (&'static str, fn(&DecodeErrorKind) -> bool, Option<u64>);
+    let cases: [Case; 9] = [
         (
             "{\"type\":\"ping\",",
             |k| matches!(k, DecodeErrorKind::BadJson(_)),
