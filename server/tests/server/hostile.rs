@@ -76,6 +76,15 @@ async fn frames_over_64_kib_close_with_1009() {
     .await;
     assert_eq!(ws.expect_close(1009).await, None);
 
+    // Far over it: refused from the frame header, never buffered.
+    let mut ws = server.socket(&alice.token).await;
+    ws.send_raw(Message::text("z".repeat(1024 * 1024))).await;
+    let (closed, _) = ws.closed().await;
+    assert!(
+        matches!(closed, Closed::Code(1009) | Closed::Dropped),
+        "{closed:?}"
+    );
+
     // Exactly at the limit is still read (and refused for its title, not its size).
     let mut ws = server.socket(&alice.token).await;
     let (head, tail) = (
