@@ -37,7 +37,9 @@ pub async fn login(
     // Both limits are counted before the (slow, by design) password check, so a flood of
     // guesses costs the server almost nothing.
     let ip_ok = state.login_per_ip.check(&peer.ip().to_string());
-    let user_ok = state.login_per_user.check(&credentials.username);
+    // Names that cannot exist are not counted (nor kept as keys): they fail anyway.
+    let user_ok = protocol::validate_username(&credentials.username).is_err()
+        || state.login_per_user.check(&credentials.username);
     if !(ip_ok && user_ok) {
         return Err(AppError::RateLimited);
     }

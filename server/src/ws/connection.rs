@@ -120,8 +120,12 @@ pub async fn run(state: AppState, socket: WebSocket, peer: SocketAddr) {
 impl Connection {
     async fn serve(&mut self, shutdown: &mut watch::Receiver<bool>) -> End {
         let end = self.serve_until_end(shutdown).await;
-        if let End::Closed(code, reason) = end {
-            self.close(code, reason).await;
+        match end {
+            End::Closed(code, reason) => self.close(code, reason).await,
+            // The WebSocket layer has queued the echo of the peer's close frame; reading
+            // on sends it and then sees the end of the stream.
+            End::PeerClosed(_) => self.drain().await,
+            End::Dropped(_) => {}
         }
         end
     }
@@ -429,9 +433,15 @@ impl Connection {
             reason: Utf8Bytes::from_static(reason),
         };
         if self.socket.send(Message::Close(Some(frame))).await.is_ok() {
-            let drain = async { while let Some(Ok(_)) = self.socket.next().await {} };
-            let _ = timeout(CLOSE_WAIT, drain).await;
+            self.drain().await;
         }
+    }
+
+    /// Reads (and drops) what the peer still sends until its stream ends, for at most
+    /// `CLOSE_WAIT`.
+    async fn drain(&mut self) {
+        let drain = async { while let Some(Ok(_)) = self.socket.next().await {} };
+        let _ = timeout(CLOSE_WAIT, drain).await;
     }
 }
 

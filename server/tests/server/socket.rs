@@ -24,6 +24,21 @@ async fn auth_ping_and_subprotocol() {
     ws.send(json!({"type": "ping", "id": 8})).await;
     assert_eq!(ws.recv().await, json!({"type": "pong", "id": 8}));
 
+    // A close from the client is answered with the same code.
+    futures_util::SinkExt::close(&mut ws.stream).await.unwrap();
+    let echo = tokio::time::timeout(
+        Duration::from_secs(5),
+        futures_util::StreamExt::next(&mut ws.stream),
+    )
+    .await;
+    assert!(
+        matches!(
+            echo,
+            Ok(Some(Ok(tokio_tungstenite::tungstenite::Message::Close(_))))
+        ),
+        "{echo:?}"
+    );
+
     // A client that offers no subprotocol is served too.
     let mut plain = server.connect(false).await;
     assert_eq!(plain.protocol, None);
