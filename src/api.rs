@@ -6,7 +6,8 @@
 
 use gloo_net::http::{Request, RequestBuilder, Response};
 use protocol::{
-    ApiError, Credentials, ErrorBody, ErrorCode, LoginAs, Session, TaskList, User, UserList,
+    ApiError, CreateParams, Credentials, ErrorBody, ErrorCode, LoginAs, Session, Task, TaskList,
+    TaskPatch, User, UserList,
 };
 use serde::de::DeserializeOwned;
 use web_sys::RequestCredentials;
@@ -23,6 +24,15 @@ pub enum CallError {
     /// An answer that is not what the contract promises.
     #[error("The server sent an answer the app does not understand ({0}).")]
     Unexpected(String),
+    /// Signed in over HTTP, but the live connection could not be set up.
+    #[error("Signed in, but the live connection failed: {0}.")]
+    Connection(crate::client::registry::SignInError),
+    /// The person signed out (or signed in again) before this finished.
+    #[error("Signed out before the connection was ready.")]
+    Cancelled,
+    /// The call needs a session and there is none.
+    #[error("You are signed out.")]
+    SignedOut,
 }
 
 impl CallError {
@@ -39,15 +49,29 @@ impl CallError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Api {
     base: String,
+    socket: Option<String>,
 }
 
 impl Api {
     pub fn new(base: impl Into<String>) -> Self {
-        Self { base: base.into() }
+        Self {
+            base: base.into(),
+            socket: None,
+        }
+    }
+
+    /// Sends the sockets to `url` instead of this API's own `/ws`: the browser suites
+    /// point them at a misbehaving double while signing in against the real server.
+    pub fn with_socket_url(mut self, url: impl Into<String>) -> Self {
+        self.socket = Some(url.into());
+        self
     }
 
     /// The socket URL that goes with this API: same host, `ws:` or `wss:`.
     pub fn socket_url(&self) -> String {
+        if let Some(url) = &self.socket {
+            return url.clone();
+        }
         let base = if self.base.is_empty() {
             web_sys::window()
                 .and_then(|w| w.location().origin().ok())
@@ -128,6 +152,24 @@ impl Api {
 
     pub async fn tasks(&self, token: &str) -> Result<TaskList, CallError> {
         json(send(build(Request::get(&self.url("/api/tasks")), Some(token))?).await?).await
+    }
+
+    /// `POST /api/tasks`: idempotent when `params.id` is given.
+    pub async fn create_task(&self, token: &str, params: &CreateParams) -> Result<Task, CallError> {
+        let request =
+            Request::post(&self.url("/api/tasks")).header("Authorization", &bearer(token));
+        json(send(with_body(request, params)?).await?).await
+    }
+
+    pub async fn update_task(
+        &self,
+        token: &str,
+        id: uuid::Uuid,
+        patch: &TaskPatch,
+    ) -> Result<Task, CallError> {
+        let request = Request::patch(&self.url(&format!("/api/tasks/{id}")))
+            .header("Authorization", &bearer(token));
+        json(send(with_body(request, patch)?).await?).await
     }
 }
 

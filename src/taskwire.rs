@@ -1,26 +1,43 @@
-//! The facade the pages use: a `Copy` handle of signals over the socket service.
+//! The facade the pages use: a `Copy` handle of signals over the socket service
+//! ([`crate::socket::Service`]), provided through Leptos context.
 //!
-//! (First cut: the signatures the pages compile against; the service behind them follows.)
+//! Pages read signals and call methods; they never see a socket, a token or the
+//! registry. The access token stays inside the service, in memory only.
+
+use std::collections::HashMap;
 
 use leptos::prelude::*;
-use protocol::{User, ValidationError};
+use protocol::{
+    ClearDoneParams, CreateParams, Credentials, DeleteParams, MethodCall, Session, UpdateParams,
+    User, ValidationError, validate_title,
+};
 use uuid::Uuid;
 
 use crate::api::{Api, CallError};
-use crate::client::machine::ConnectionState;
+use crate::client::machine::{Config, ConnectionState};
+pub use crate::socket::ClosedEvent;
+use crate::socket::{Service, TASKS};
 
 /// Everything the pages read and do. A Copy handle (signals + stored values), provided
 /// through context by [`Taskwire::provide`]; pages get it with [`Taskwire::expect`].
 #[derive(Clone, Copy)]
 pub struct Taskwire {
-    user: RwSignal<Option<User>>,
-    restoring: RwSignal<bool>,
-    status: RwSignal<Status>,
-    diagnostics: RwSignal<Vec<SocketDiagnostics>>,
-    task_ids: RwSignal<Vec<Uuid>>,
-    alert: RwSignal<Option<String>>,
-    pending: RwSignal<Vec<PendingChange>>,
-    api: StoredValue<Api>,
+    views: Views,
+    service: StoredValue<Service, LocalStorage>,
+}
+
+/// The signals the service writes and the pages read.
+#[derive(Clone, Copy)]
+pub(crate) struct Views {
+    pub user: RwSignal<Option<User>>,
+    pub restoring: RwSignal<bool>,
+    pub status: RwSignal<Status>,
+    pub diagnostics: RwSignal<Vec<SocketDiagnostics>>,
+    pub task_ids: RwSignal<Vec<Uuid>>,
+    /// One signal per row shown, created on insert and disposed on removal.
+    pub rows: StoredValue<HashMap<Uuid, RwSignal<TaskRow>>>,
+    pub alert: RwSignal<Option<String>>,
+    pub pending: RwSignal<Vec<PendingChange>>,
 }
 
 /// One task as a row of the board.
@@ -62,12 +79,16 @@ pub struct SocketDiagnostics {
     pub name: String,
     pub state: ConnectionState,
     pub rtt_ms: Option<f64>,
-    /// `(epoch ms, rtt ms)` of the last minutes, bounded.
+    /// `(epoch ms, rtt ms)` of the last pings, bounded.
     pub rtt_history: Vec<(f64, f64)>,
     pub frames_in: u64,
     pub frames_out: u64,
     pub reconnects: u64,
+    /// The last close the machine acted on (by either side).
     pub last_close: Option<(u16, String)>,
+    /// The browser's last close event for this name, including sockets the client
+    /// closed itself (so a sign-out shows the handshake finished with 1000).
+    pub closed_event: Option<ClosedEvent>,
 }
 
 /// A change waiting in the outbox.
@@ -77,20 +98,33 @@ pub struct PendingChange {
 }
 
 impl Taskwire {
-    /// Creates the service, provides it through context, and starts restoring the
-    /// session through `POST /api/refresh` (a reload keeps the session).
+    /// Creates the service with its one "tasks" socket, provides it through context, and
+    /// starts restoring the session through `POST /api/refresh` (a reload keeps the
+    /// session).
     pub fn provide(api: Api) -> Self {
-        let this = Self {
+        Self::provide_with(api, &[(TASKS, Config::default())])
+    }
+
+    /// [`Taskwire::provide`] with other named sockets; the status and the board follow
+    /// the one called [`TASKS`].
+    pub fn provide_with(api: Api, sockets: &[(&str, Config)]) -> Self {
+        let views = Views {
             user: RwSignal::new(None),
-            restoring: RwSignal::new(false),
+            restoring: RwSignal::new(true),
             status: RwSignal::new(Status::default()),
             diagnostics: RwSignal::new(Vec::new()),
             task_ids: RwSignal::new(Vec::new()),
+            rows: StoredValue::new(HashMap::new()),
             alert: RwSignal::new(None),
             pending: RwSignal::new(Vec::new()),
-            api: StoredValue::new(api),
+        };
+        let service = Service::new(api, views, sockets);
+        let this = Self {
+            views,
+            service: StoredValue::new_local(service),
         };
         provide_context(this);
+        this.restore();
         this
     }
 
@@ -98,95 +132,245 @@ impl Taskwire {
         expect_context()
     }
 
+    fn service(&self) -> Option<Service> {
+        self.service.try_get_value()
+    }
+
+    /// Page load: the refresh cookie, if any, gives the session back.
+    fn restore(self) {
+        let Some(service) = self.service() else {
+            return;
+        };
+        let generation = service.generation();
+        let api = service.api();
+        wasm_bindgen_futures::spawn_local(async move {
+            if let Ok(session) = api.refresh().await
+                && service.generation() == generation
+            {
+                self.views.user.set(Some(session.user.clone()));
+                // The outcome matters to a sign-in page, not to a reload: the status
+                // element shows how the connection goes.
+                drop(service.start(&session));
+            }
+            self.views.restoring.set(false);
+        });
+    }
+
+    // ---- session ----
+
+    /// `None` when signed out.
     pub fn user(&self) -> Signal<Option<User>> {
-        self.user.into()
+        self.views.user.into()
     }
 
+    /// True while the page-load refresh runs: pages wait before redirecting to /login.
     pub fn restoring(&self) -> Signal<bool> {
-        self.restoring.into()
+        self.views.restoring.into()
     }
 
+    /// Resolves when signed in and every socket is live, or with the reason.
     pub async fn sign_in(&self, username: String, password: String) -> Result<(), CallError> {
-        let api = self.api.get_value();
-        let session = api
-            .login(&protocol::Credentials { username, password })
-            .await?;
-        self.user.set(Some(session.user));
-        Ok(())
+        let api = self.service().ok_or(CallError::Cancelled)?.api();
+        let session = api.login(&Credentials { username, password }).await?;
+        self.enter(session).await
     }
 
     pub async fn register(&self, username: String, password: String) -> Result<(), CallError> {
-        let api = self.api.get_value();
-        let session = api
-            .register(&protocol::Credentials { username, password })
-            .await?;
-        self.user.set(Some(session.user));
-        Ok(())
+        let api = self.service().ok_or(CallError::Cancelled)?.api();
+        let session = api.register(&Credentials { username, password }).await?;
+        self.enter(session).await
     }
 
+    /// Switches to `session`: the sockets connect with it; on failure the session is
+    /// given up (and logged out on the server) so a reload does not bring it back.
+    async fn enter(&self, session: Session) -> Result<(), CallError> {
+        let service = self.service().ok_or(CallError::Cancelled)?;
+        if service.token().is_some() {
+            service.stop();
+        }
+        self.views.restoring.set(false);
+        match service.start(&session).await {
+            Ok(()) => {
+                self.views.user.set(Some(session.user));
+                Ok(())
+            }
+            Err(CallError::Cancelled) => Err(CallError::Cancelled),
+            Err(error) => {
+                if let Some(token) = service.stop() {
+                    let _ = service.api().logout(&token).await;
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// `POST /api/logout`, after closing every socket with 1000 and clearing all state.
     pub async fn sign_out(&self) {
-        self.user.set(None);
+        self.leave(false).await;
     }
 
+    /// `POST /api/logout-all`, after closing every socket with 1000 and clearing all state.
     pub async fn sign_out_everywhere(&self) {
-        self.user.set(None);
+        self.leave(true).await;
     }
 
-    pub async fn login_as(&self, _username: String) -> Result<(), CallError> {
-        Ok(())
+    async fn leave(&self, everywhere: bool) {
+        let Some(service) = self.service() else {
+            return;
+        };
+        self.views.alert.set(None);
+        let Some(token) = service.stop() else {
+            return;
+        };
+        let api = service.api();
+        let result = if everywhere {
+            api.logout_all(&token).await
+        } else {
+            api.logout(&token).await
+        };
+        // Signed out here either way; the server forgets the session when it expires.
+        if let Err(error) = result {
+            web_sys::console::warn_1(&format!("logout: {error}").into());
+        }
     }
 
+    /// An admin acts as `username`.
+    pub async fn login_as(&self, username: String) -> Result<(), CallError> {
+        let (api, token) = self.session()?;
+        let session = api.login_as(&token, &username).await?;
+        self.enter(session).await
+    }
+
+    /// Back to the admin's own account.
     pub async fn exit_login_as(&self) -> Result<(), CallError> {
+        let (api, token) = self.session()?;
+        let session = api.exit_login_as(&token).await?;
+        self.enter(session).await
+    }
+
+    /// Every user (admins only).
+    pub async fn users(&self) -> Result<Vec<User>, CallError> {
+        let (api, token) = self.session()?;
+        api.users(&token).await
+    }
+
+    fn session(&self) -> Result<(Api, String), CallError> {
+        let service = self.service().ok_or(CallError::SignedOut)?;
+        let token = service.token().ok_or(CallError::SignedOut)?;
+        Ok((service.api(), token))
+    }
+
+    // ---- connection ----
+
+    /// The "tasks" socket's connection.
+    pub fn status(&self) -> Signal<Status> {
+        self.views.status.into()
+    }
+
+    /// Reconnects at once instead of waiting out the backoff.
+    pub fn retry_now(&self) {
+        if let Some(service) = self.service() {
+            service.retry_now();
+        }
+    }
+
+    /// Every socket the app holds.
+    pub fn diagnostics(&self) -> Signal<Vec<SocketDiagnostics>> {
+        self.views.diagnostics.into()
+    }
+
+    // ---- tasks ----
+
+    /// The rows in display order.
+    pub fn task_ids(&self) -> Signal<Vec<Uuid>> {
+        self.views.task_ids.into()
+    }
+
+    /// The row's own signal: a change to one task touches only its row.
+    pub fn task(&self, id: Uuid) -> Option<Signal<TaskRow>> {
+        self.views
+            .rows
+            .try_with_value(|rows| rows.get(&id).map(|row| (*row).into()))
+            .flatten()
+    }
+
+    /// Validates, shows the task at once (pending), and sends it, or queues it in the
+    /// outbox while not live.
+    pub fn create(&self, title: &str) -> Result<(), ValidationError> {
+        let title = validate_title(title)?.to_owned();
+        self.mutate(MethodCall::Create(CreateParams {
+            id: Some(random_uuid()),
+            title,
+        }));
         Ok(())
     }
 
-    pub async fn users(&self) -> Result<Vec<User>, CallError> {
-        Ok(Vec::new())
+    pub fn set_done(&self, id: Uuid, done: bool) {
+        self.mutate(MethodCall::Update(UpdateParams {
+            id,
+            title: None,
+            done: Some(done),
+        }));
     }
 
-    pub fn status(&self) -> Signal<Status> {
-        self.status.into()
+    pub fn rename(&self, id: Uuid, title: &str) -> Result<(), ValidationError> {
+        let title = validate_title(title)?.to_owned();
+        self.mutate(MethodCall::Update(UpdateParams {
+            id,
+            title: Some(title),
+            done: None,
+        }));
+        Ok(())
     }
 
-    pub fn retry_now(&self) {}
-
-    pub fn diagnostics(&self) -> Signal<Vec<SocketDiagnostics>> {
-        self.diagnostics.into()
+    pub fn delete(&self, id: Uuid) {
+        self.mutate(MethodCall::Delete(DeleteParams { id }));
     }
 
-    pub fn task_ids(&self) -> Signal<Vec<Uuid>> {
-        self.task_ids.into()
+    pub fn clear_done(&self) {
+        self.mutate(MethodCall::ClearDone(ClearDoneParams {}));
     }
 
-    pub fn task(&self, _id: Uuid) -> Option<Signal<TaskRow>> {
-        None
+    fn mutate(&self, call: MethodCall) {
+        if let Some(service) = self.service() {
+            service.mutate(call);
+        }
     }
 
-    pub fn create(&self, title: &str) -> Result<(), ValidationError> {
-        protocol::validate_title(title).map(|_| ())
-    }
-
-    pub fn set_done(&self, _id: Uuid, _done: bool) {}
-
-    pub fn rename(&self, _id: Uuid, title: &str) -> Result<(), ValidationError> {
-        protocol::validate_title(title).map(|_| ())
-    }
-
-    pub fn delete(&self, _id: Uuid) {}
-
-    pub fn clear_done(&self) {}
-
+    /// Why the server refused the latest change (rolled back), or another problem to
+    /// announce; `None` when nothing.
     pub fn alert(&self) -> Signal<Option<String>> {
-        self.alert.into()
+        self.views.alert.into()
     }
 
     pub fn dismiss_alert(&self) {
-        self.alert.set(None);
+        self.views.alert.set(None);
     }
 
+    /// The outbox, oldest first.
     pub fn pending(&self) -> Signal<Vec<PendingChange>> {
-        self.pending.into()
+        self.views.pending.into()
     }
 
-    pub fn discard_pending(&self) {}
+    /// Drops every change still waiting (each rolls back).
+    pub fn discard_pending(&self) {
+        if let Some(service) = self.service() {
+            service.discard_pending();
+        }
+    }
+}
+
+/// A version 4 UUID from the browser's CSPRNG, so a create can be resent harmlessly.
+fn random_uuid() -> Uuid {
+    let mut bytes = [0u8; 16];
+    let filled = web_sys::window()
+        .and_then(|window| window.crypto().ok())
+        .is_some_and(|crypto| crypto.get_random_values_with_u8_array(&mut bytes).is_ok());
+    if !filled {
+        // No Web Crypto (very old browsers): ids need uniqueness, not secrecy.
+        for byte in &mut bytes {
+            *byte = (js_sys::Math::random() * 256.0) as u8;
+        }
+    }
+    uuid::Builder::from_random_bytes(bytes).into_uuid()
 }

@@ -25,6 +25,11 @@ impl Backoff {
         Self::default()
     }
 
+    /// Reconnects in a row since the last stable connection.
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
     /// The upper bound of the next delay: `min(CAP_MS, BASE_MS * 2^attempt)`.
     pub fn ceiling_ms(&self) -> u64 {
         let factor = 1u64.checked_shl(self.attempt).unwrap_or(u64::MAX);

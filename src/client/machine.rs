@@ -137,6 +137,8 @@ pub enum Input {
     Offline,
     /// `visibilitychange` to visible.
     Visible,
+    /// A person asks to reconnect now rather than wait out the backoff.
+    RetryNow,
     /// The person signs out.
     SignOut,
     /// `/api/refresh` answered after [`Command::RefreshToken`].
@@ -260,6 +262,10 @@ pub struct Diagnostics {
     pub frames_in: u64,
     pub frames_out: u64,
     pub reconnect_attempts: u64,
+    /// Reconnects in a row without a stable connection: the "attempt" a person is shown.
+    pub failed_attempts: u32,
+    /// When the next reconnect is due (epoch ms), while waiting for it.
+    pub reconnect_at_ms: Option<u64>,
     pub last_close: Option<LastClose>,
     pub last_rtt_ms: Option<u64>,
     /// Requests on the current socket awaiting their answer.
@@ -455,6 +461,11 @@ impl Machine {
             frames_in: self.frames_in,
             frames_out: self.frames_out,
             reconnect_attempts: self.reconnect_attempts,
+            failed_attempts: self.backoff.attempt(),
+            reconnect_at_ms: match self.phase {
+                Phase::Reconnecting { at_ms } => at_ms,
+                _ => None,
+            },
             last_close: self.last_close.clone(),
             last_rtt_ms: self.last_rtt_ms,
             pending_requests: self.requests.len(),
@@ -528,6 +539,11 @@ impl Machine {
             Input::Visible => {
                 if let Phase::Live { .. } = self.phase {
                     self.probe(now, &mut out);
+                }
+            }
+            Input::RetryNow => {
+                if let Phase::Reconnecting { at_ms: Some(_) } = self.phase {
+                    self.connect_or_wait(now, &mut out);
                 }
             }
             Input::SignOut => {
@@ -1864,6 +1880,25 @@ mod tests {
             sent(&h.feed(Input::Online)).is_empty(),
             "a ping is already out"
         );
+    }
+
+    #[test]
+    fn retry_now_skips_the_backoff_only_while_waiting_for_it() {
+        let mut h = Harness::new();
+        let conn = h.live(1);
+        assert!(
+            opened(&h.feed(Input::RetryNow)).is_none(),
+            "live: nothing to do"
+        );
+        h.feed(closed(conn, 1006));
+        let diagnostics = h.machine.diagnostics();
+        assert_eq!(diagnostics.failed_attempts, 1);
+        assert!(diagnostics.reconnect_at_ms.is_some());
+        let out = h.feed(Input::RetryNow);
+        assert!(opened(&out).is_some(), "reconnects at once");
+        assert!(out.contains(&Command::CancelTimer(TimerKind::Reconnect)));
+        assert_eq!(h.state(), ConnectionState::Connecting);
+        assert_eq!(h.machine.diagnostics().reconnect_at_ms, None);
     }
 
     #[test]

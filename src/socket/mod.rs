@@ -1,1 +1,12 @@
-//! The browser shell of the socket service (first cut: filled in next).
+//! The browser shell of the socket service: the `WebSocket`s, timers and window events
+//! around the pure core in [`crate::client`], which makes every decision.
+//!
+//! [`conn`] wraps one `WebSocket` and its handlers; [`service`] runs the
+//! [`crate::client::registry::Registry`]: it turns browser events into inputs, executes
+//! the commands, and mirrors the state into the signals of [`crate::taskwire`].
+
+pub mod conn;
+pub mod service;
+
+pub use conn::{Socket, SocketError, SocketEvent, live_sockets};
+pub use service::{ClosedEvent, Service, TASKS};

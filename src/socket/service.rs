@@ -1,0 +1,788 @@
+//! The socket service: executes what [`Registry`] decides, feeds it every browser event,
+//! and mirrors its state into the facade's signals.
+//!
+//! Everything runs on the page's one thread. Inputs go through one queue: an input
+//! raised while another is being handled (a `send` that throws, a callback that runs
+//! while the service is busy) waits its turn instead of re-entering the registry.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::{Rc, Weak};
+use std::task::{Context, Poll, Waker};
+
+use gloo_timers::callback::{Interval, Timeout};
+use leptos::prelude::*;
+use protocol::{DecodeError, DecodeErrorKind, MethodCall, ServerFrame, Session};
+use uuid::Uuid;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::closure::Closure;
+use web_sys::EventTarget;
+
+use super::conn::{Socket, SocketEvent};
+use crate::api::{Api, CallError};
+use crate::client::machine::{
+    Command, Config, ConnId, ConnectionState, Env, Input, MutationError, Notice, Problem, TimerKind,
+};
+use crate::client::registry::{Registry, Routed};
+use crate::client::store::RowChange;
+use crate::taskwire::{PendingChange, SocketDiagnostics, Status, TaskRow, Views};
+
+/// The socket whose connection the status element shows and whose store the board lists.
+pub const TASKS: &str = "tasks";
+/// RTT samples kept per socket for the diagnostics chart.
+const RTT_SAMPLES: usize = 120;
+/// Sockets closed by the client whose close event has not come yet; past this many the
+/// oldest is released without waiting (its handlers are dropped either way).
+const CLOSING_KEPT: usize = 4;
+
+/// The browser's close event of a socket, as the diagnostics page shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClosedEvent {
+    pub code: u16,
+    pub reason: String,
+    pub clean: bool,
+}
+
+/// The service: a cheap handle to the shared state (the facade keeps one).
+#[derive(Clone)]
+pub struct Service {
+    inner: Rc<Inner>,
+}
+
+struct Inner {
+    shell: RefCell<Shell>,
+    /// Inputs waiting for the shell: `(socket name or None for all, input)`.
+    queue: RefCell<VecDeque<(Option<String>, Input)>>,
+}
+
+struct Shell {
+    api: Api,
+    views: Views,
+    registry: Registry,
+    /// The current socket of each name.
+    sockets: BTreeMap<String, (ConnId, Socket)>,
+    /// Sockets closed by the client, kept until their close event.
+    closing: VecDeque<(String, ConnId, Socket)>,
+    timers: HashMap<(String, TimerKind), Timeout>,
+    /// Ticks once a second while the status counts down to a reconnect.
+    ticker: Option<Interval>,
+    /// The access token, in memory only.
+    token: Option<String>,
+    /// Bumped whenever the session changes, so late HTTP answers for an old session
+    /// are dropped.
+    generation: u64,
+    waiters: Vec<Rc<OutcomeSlot>>,
+    rtt: BTreeMap<String, VecDeque<(f64, f64)>>,
+    closed_events: BTreeMap<String, ClosedEvent>,
+    /// Owns the per-row signals, apart from any page, so that a page going away does
+    /// not dispose rows the service still updates.
+    rows_owner: Owner,
+    _listeners: Vec<Listener>,
+}
+
+fn env() -> Env {
+    Env {
+        now_ms: now_ms(),
+        random: js_sys::Math::random(),
+    }
+}
+
+fn now_ms() -> u64 {
+    js_sys::Date::now() as u64
+}
+
+/// `expires_at` as epoch ms; an unreadable time is treated as expiring soon, so the
+/// token is refreshed early rather than used past its end.
+pub fn expiry_ms(session: &Session) -> u64 {
+    let parsed = js_sys::Date::parse(&session.expires_at);
+    if parsed.is_finite() && parsed > 0.0 {
+        parsed as u64
+    } else {
+        now_ms().saturating_add(2 * 60_000)
+    }
+}
+
+impl Service {
+    /// Builds the service with these named sockets and hooks the window's events.
+    pub(crate) fn new(api: Api, views: Views, sockets: &[(&str, Config)]) -> Self {
+        let mut registry = Registry::new();
+        for (name, config) in sockets {
+            // Duplicate names are the caller's mistake; the first one wins.
+            let _ = registry.add(name, config.clone());
+        }
+        let inner = Rc::new_cyclic(|weak: &Weak<Inner>| Inner {
+            shell: RefCell::new(Shell {
+                api,
+                views,
+                registry,
+                sockets: BTreeMap::new(),
+                closing: VecDeque::new(),
+                timers: HashMap::new(),
+                ticker: None,
+                token: None,
+                generation: 0,
+                waiters: Vec::new(),
+                rtt: BTreeMap::new(),
+                closed_events: BTreeMap::new(),
+                rows_owner: Owner::new_root(None),
+                _listeners: window_listeners(weak),
+            }),
+            queue: RefCell::new(VecDeque::new()),
+        });
+        let service = Self { inner };
+        service.with_shell(|shell| shell.publish());
+        service
+    }
+
+    fn weak(&self) -> Weak<Inner> {
+        Rc::downgrade(&self.inner)
+    }
+
+    fn from_weak(weak: &Weak<Inner>) -> Option<Self> {
+        weak.upgrade().map(|inner| Self { inner })
+    }
+
+    pub fn api(&self) -> Api {
+        self.with_shell(|shell| shell.api.clone())
+    }
+
+    pub fn token(&self) -> Option<String> {
+        self.with_shell(|shell| shell.token.clone())
+    }
+
+    /// Changes whenever the session does (sign-in, sign-out, lost session).
+    pub fn generation(&self) -> u64 {
+        self.with_shell(|shell| shell.generation)
+    }
+
+    fn with_shell<T>(&self, f: impl FnOnce(&mut Shell) -> T) -> T {
+        f(&mut self.inner.shell.borrow_mut())
+    }
+
+    /// Queues an input (for socket `name`, or every socket) and handles the queue unless
+    /// a caller further up is already doing so.
+    fn run(&self, name: Option<&str>, input: Input) {
+        self.inner
+            .queue
+            .borrow_mut()
+            .push_back((name.map(str::to_owned), input));
+        let Ok(mut shell) = self.inner.shell.try_borrow_mut() else {
+            return;
+        };
+        loop {
+            let next = self.inner.queue.borrow_mut().pop_front();
+            let Some((name, input)) = next else { break };
+            let pong = matches!(
+                input,
+                Input::Frame {
+                    frame: ServerFrame::Pong { .. },
+                    ..
+                }
+            );
+            let env = env();
+            let routed = match &name {
+                Some(name) => shell.registry.handle(env, name, input).unwrap_or_default(),
+                None => shell.registry.broadcast(env, input),
+            };
+            for routed in routed {
+                shell.execute(self, routed);
+            }
+            if pong && let Some(name) = &name {
+                shell.record_rtt(name);
+            }
+        }
+        shell.publish();
+        shell.tick(self);
+    }
+
+    /// Starts the session: every socket connects; resolves with the sign-in's outcome
+    /// (every socket live, or why not).
+    pub fn start(&self, session: &Session) -> impl Future<Output = Result<(), CallError>> {
+        let slot = Rc::new(OutcomeSlot::default());
+        self.with_shell(|shell| {
+            shell.generation += 1;
+            shell.token = Some(session.token.clone());
+            shell.waiters.push(slot.clone());
+        });
+        let (token, expires) = (session.token.clone(), expiry_ms(session));
+        let routed = self.with_shell(|shell| shell.registry.sign_in(env(), &token, expires));
+        self.execute_all(routed);
+        Outcome { slot }
+    }
+
+    /// Closes every socket with 1000 and forgets the session's state; gives back the
+    /// token it held, for the HTTP logout.
+    pub fn stop(&self) -> Option<String> {
+        let routed = self.with_shell(|shell| {
+            shell.generation += 1;
+            shell.registry.sign_out(env())
+        });
+        self.execute_all(routed);
+        self.with_shell(|shell| {
+            shell.resolve(Err(CallError::Cancelled));
+            shell.views.user.set(None);
+            shell.token.take()
+        })
+    }
+
+    fn execute_all(&self, routed: Vec<Routed>) {
+        self.with_shell(|shell| {
+            for routed in routed {
+                shell.execute(self, routed);
+            }
+        });
+        // Drain anything the commands queued (a failed send), then show the result.
+        self.run_queue();
+    }
+
+    fn run_queue(&self) {
+        let next = self.inner.queue.borrow_mut().pop_front();
+        match next {
+            Some((name, input)) => self.run(name.as_deref(), input),
+            None => self.with_shell(|shell| {
+                shell.publish();
+                shell.tick(self);
+            }),
+        }
+    }
+
+    /// A person's change to the tasks.
+    pub fn mutate(&self, call: MethodCall) {
+        self.run(Some(TASKS), Input::Mutate(call));
+    }
+
+    /// Drops every change still waiting to be sent.
+    pub fn discard_pending(&self) {
+        let waiting: Vec<_> = self.with_shell(|shell| {
+            shell
+                .registry
+                .machine(TASKS)
+                .map(|machine| machine.outbox().entries().map(|entry| entry.id).collect())
+                .unwrap_or_default()
+        });
+        for id in waiting {
+            self.run(Some(TASKS), Input::Discard(id));
+        }
+    }
+
+    pub fn retry_now(&self) {
+        self.run(None, Input::RetryNow);
+    }
+
+    fn on_socket_event(&self, name: &str, conn: ConnId, event: SocketEvent) {
+        let input = match event {
+            SocketEvent::Open => Input::Opened { conn },
+            SocketEvent::Text(text) => Input::from_text(conn, &text),
+            SocketEvent::Binary => Input::Undecodable {
+                conn,
+                error: DecodeError::from(DecodeErrorKind::Invalid("a binary frame".to_owned())),
+            },
+            SocketEvent::Error => Input::Error { conn },
+            SocketEvent::Close {
+                code,
+                reason,
+                clean,
+            } => {
+                self.with_shell(|shell| shell.socket_closed(name, conn, code, &reason, clean));
+                Input::Closed { conn, code, reason }
+            }
+        };
+        self.run(Some(name), input);
+    }
+}
+
+impl Shell {
+    /// `POST /api/refresh` for the registry, then tells every socket how it went.
+    fn refresh(&self, service: &Service) {
+        let (api, generation) = (self.api.clone(), self.generation);
+        let weak = service.weak();
+        wasm_bindgen_futures::spawn_local(async move {
+            let result = api.refresh().await;
+            let Some(service) = Service::from_weak(&weak) else {
+                return;
+            };
+            if service.with_shell(|shell| shell.generation) != generation {
+                return;
+            }
+            let input = match result {
+                Ok(session) => {
+                    service.with_shell(|shell| {
+                        shell.token = Some(session.token.clone());
+                        shell.views.user.set(Some(session.user.clone()));
+                    });
+                    Input::TokenRefreshed {
+                        expires_at_ms: expiry_ms(&session),
+                        token: session.token,
+                    }
+                }
+                Err(error) => {
+                    web_sys::console::warn_1(&format!("token refresh failed: {error}").into());
+                    Input::RefreshFailed
+                }
+            };
+            service.run(None, input);
+        });
+    }
+
+    fn execute(&mut self, service: &Service, routed: Routed) {
+        match routed {
+            Routed::Socket { name, command } => self.command(service, name, command),
+            Routed::RefreshToken => self.refresh(service),
+            Routed::GoToLogin | Routed::ClearSession => {
+                self.generation += 1;
+                self.token = None;
+                self.views.user.set(None);
+            }
+            Routed::SignedIn(outcome) => self.resolve(outcome.map_err(CallError::Connection)),
+        }
+    }
+
+    fn resolve(&mut self, outcome: Result<(), CallError>) {
+        for slot in self.waiters.drain(..) {
+            slot.fill(outcome.clone());
+        }
+    }
+
+    fn command(&mut self, service: &Service, name: String, command: Command) {
+        match command {
+            Command::Open { conn } => {
+                let weak = service.weak();
+                let socket_name = name.clone();
+                let opened = Socket::open(&self.api.socket_url(), move |event| {
+                    if let Some(service) = Service::from_weak(&weak) {
+                        service.on_socket_event(&socket_name, conn, event);
+                    }
+                });
+                match opened {
+                    Ok(socket) => {
+                        if let Some((old, socket)) =
+                            self.sockets.insert(name.clone(), (conn, socket))
+                        {
+                            self.keep_closing(name, old, socket);
+                        }
+                    }
+                    Err(error) => {
+                        web_sys::console::warn_1(&error.to_string().into());
+                        service.queue(&name, Input::Error { conn });
+                    }
+                }
+            }
+            Command::Send { conn, frame } => {
+                let sent = match (self.sockets.get(&name), serde_json::to_string(&frame)) {
+                    (Some((current, socket)), Ok(text)) if *current == conn => {
+                        socket.send(&text).map_err(|error| error.to_string())
+                    }
+                    (_, Err(error)) => Err(error.to_string()),
+                    _ => Ok(()),
+                };
+                if let Err(error) = sent {
+                    web_sys::console::warn_1(&error.into());
+                    service.queue(&name, Input::Error { conn });
+                }
+            }
+            Command::Close { conn, code, reason } => {
+                if self
+                    .sockets
+                    .get(&name)
+                    .is_some_and(|(current, _)| *current == conn)
+                    && let Some((_, socket)) = self.sockets.remove(&name)
+                {
+                    socket.close(code, &reason);
+                    self.keep_closing(name, conn, socket);
+                }
+            }
+            Command::StartTimer { kind, after_ms } => {
+                let weak = service.weak();
+                let timer_name = name.clone();
+                // setTimeout takes an i32 of ms; longer waits fire early and are re-armed.
+                let after = u32::try_from(after_ms.min(i32::MAX as u64)).unwrap_or(u32::MAX);
+                let timeout = Timeout::new(after, move || {
+                    if let Some(service) = Service::from_weak(&weak) {
+                        service
+                            .with_shell(|shell| shell.timers.remove(&(timer_name.clone(), kind)));
+                        service.run(Some(&timer_name), Input::TimerFired(kind));
+                    }
+                });
+                self.timers.insert((name, kind), timeout);
+            }
+            Command::CancelTimer(kind) => {
+                self.timers.remove(&(name, kind));
+            }
+            // The registry routes these session-wide; a lone machine's would land here.
+            Command::RefreshToken => self.refresh(service),
+            Command::GoToLogin | Command::ClearSession => {
+                self.token = None;
+                self.views.user.set(None);
+            }
+            Command::Notify(notice) => self.notice(&name, notice),
+        }
+    }
+
+    fn keep_closing(&mut self, name: String, conn: ConnId, socket: Socket) {
+        self.closing.push_back((name, conn, socket));
+        while self.closing.len() > CLOSING_KEPT {
+            self.closing.pop_front();
+        }
+    }
+
+    /// A close event: record it and release the socket's handlers.
+    fn socket_closed(&mut self, name: &str, conn: ConnId, code: u16, reason: &str, clean: bool) {
+        self.closed_events.insert(
+            name.to_owned(),
+            ClosedEvent {
+                code,
+                reason: reason.to_owned(),
+                clean,
+            },
+        );
+        // Dropping the socket frees the very closure running now; wasm-bindgen defers
+        // the free until it returns.
+        if self
+            .sockets
+            .get(name)
+            .is_some_and(|(current, _)| *current == conn)
+        {
+            self.sockets.remove(name);
+        }
+        self.closing
+            .retain(|(closing, id, _)| !(closing == name && *id == conn));
+    }
+
+    fn notice(&mut self, name: &str, notice: Notice) {
+        match notice {
+            Notice::Rows(changes) if name == TASKS => self.apply_rows(changes),
+            Notice::Refused(error) => self.views.alert.set(Some(error.to_string())),
+            Notice::Settled {
+                result: Err(error), ..
+            } => match error {
+                // The person asked for it, or signed out: nothing to announce.
+                MutationError::Discarded | MutationError::SessionEnded => {}
+                error => self.views.alert.set(Some(error.to_string())),
+            },
+            Notice::OutboxChanged if name == TASKS => self.publish_outbox(),
+            Notice::Problem(problem) => {
+                web_sys::console::warn_1(&format!("{name} socket: {problem}").into());
+                if let Problem::Server(error) = problem {
+                    self.views.alert.set(Some(error.message));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Applies the store's row changes to `task_ids` and the per-row signals: one row's
+    /// change sets one signal.
+    fn apply_rows(&mut self, changes: Vec<RowChange>) {
+        let Some(machine) = self.registry.machine(TASKS) else {
+            return;
+        };
+        let store = machine.store();
+        let rows = self.views.rows;
+        let owner = &self.rows_owner;
+        let row_of = |id: Uuid| {
+            store.get(id).map(|view| TaskRow {
+                task: view.task.clone(),
+                pending: view.pending,
+            })
+        };
+        // Ids that left the list in this batch; a row that moves comes back at once.
+        let mut gone: Vec<Uuid> = Vec::new();
+        let upsert = |id: Uuid| {
+            let Some(row) = row_of(id) else { return };
+            let existing = rows.with_value(|rows| rows.get(&id).copied());
+            match existing {
+                Some(signal) => {
+                    if signal.with_untracked(|current| *current != row) {
+                        signal.set(row);
+                    }
+                }
+                None => {
+                    let signal = owner.with(|| RwSignal::new(row));
+                    rows.update_value(|rows| {
+                        rows.insert(id, signal);
+                    });
+                }
+            }
+        };
+        self.views.task_ids.update(|ids| {
+            for change in changes {
+                match change {
+                    RowChange::Inserted { id, index } => {
+                        ids.insert(index.min(ids.len()), id);
+                        upsert(id);
+                    }
+                    RowChange::Updated(id) => upsert(id),
+                    RowChange::Removed { id, index } => {
+                        if ids.get(index) == Some(&id) {
+                            ids.remove(index);
+                        } else {
+                            ids.retain(|known| *known != id);
+                        }
+                        gone.push(id);
+                    }
+                    RowChange::Reset => {
+                        gone.extend(ids.drain(..));
+                        ids.extend(store.iter().map(|view| view.task.id));
+                        for id in ids.iter() {
+                            upsert(*id);
+                        }
+                    }
+                }
+            }
+            gone.retain(|id| !ids.contains(id));
+        });
+        rows.update_value(|rows| {
+            for id in gone {
+                if let Some(signal) = rows.remove(&id) {
+                    signal.dispose();
+                }
+            }
+        });
+    }
+
+    fn publish_outbox(&mut self) {
+        let pending: Vec<PendingChange> = self
+            .registry
+            .machine(TASKS)
+            .map(|machine| {
+                machine
+                    .outbox()
+                    .entries()
+                    .map(|entry| PendingChange {
+                        description: describe(&entry.call, machine),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        if self.views.pending.with_untracked(|now| *now != pending) {
+            self.views.pending.set(pending);
+        }
+    }
+
+    fn record_rtt(&mut self, name: &str) {
+        let Some(rtt) = self
+            .registry
+            .machine(name)
+            .and_then(|machine| machine.diagnostics().last_rtt_ms)
+        else {
+            return;
+        };
+        let samples = self.rtt.entry(name.to_owned()).or_default();
+        samples.push_back((js_sys::Date::now(), rtt as f64));
+        while samples.len() > RTT_SAMPLES {
+            samples.pop_front();
+        }
+    }
+
+    /// Mirrors the registry into the status and diagnostics signals (set only on change).
+    fn publish(&mut self) {
+        let now = now_ms();
+        let status = match self.registry.machine(TASKS) {
+            Some(machine) => {
+                let d = machine.diagnostics();
+                let retry_in_s = d.reconnect_at_ms.map(|at| {
+                    u32::try_from(at.saturating_sub(now).div_ceil(1000)).unwrap_or(u32::MAX)
+                });
+                Status {
+                    state: d.state,
+                    text: status_text(d.state, retry_in_s, d.failed_attempts),
+                    retry_in_s,
+                    attempt: d.failed_attempts,
+                    last_close: d.last_close.map(|close| (close.code, close.reason)),
+                }
+            }
+            None => Status::default(),
+        };
+        if self.views.status.with_untracked(|shown| *shown != status) {
+            self.views.status.set(status);
+        }
+        let diagnostics: Vec<SocketDiagnostics> = self
+            .registry
+            .diagnostics()
+            .into_iter()
+            .map(|(name, d)| SocketDiagnostics {
+                state: d.state,
+                rtt_ms: d.last_rtt_ms.map(|rtt| rtt as f64),
+                rtt_history: self
+                    .rtt
+                    .get(&name)
+                    .map(|samples| samples.iter().copied().collect())
+                    .unwrap_or_default(),
+                frames_in: d.frames_in,
+                frames_out: d.frames_out,
+                reconnects: d.reconnect_attempts,
+                last_close: d.last_close.map(|close| (close.code, close.reason)),
+                closed_event: self.closed_events.get(&name).cloned(),
+                name,
+            })
+            .collect();
+        if self
+            .views
+            .diagnostics
+            .with_untracked(|shown| *shown != diagnostics)
+        {
+            self.views.diagnostics.set(diagnostics);
+        }
+    }
+
+    /// Keeps a one-second ticker while the status counts down to a reconnect.
+    fn tick(&mut self, service: &Service) {
+        let counting = self
+            .views
+            .status
+            .with_untracked(|status| status.retry_in_s.is_some());
+        if !counting {
+            self.ticker = None;
+        } else if self.ticker.is_none() {
+            let weak = service.weak();
+            self.ticker = Some(Interval::new(1_000, move || {
+                if let Some(service) = Service::from_weak(&weak) {
+                    service.run_queue();
+                }
+            }));
+        }
+    }
+}
+
+impl Service {
+    /// Queues an input without handling it: for commands that fail while the shell is
+    /// borrowed.
+    fn queue(&self, name: &str, input: Input) {
+        self.inner
+            .queue
+            .borrow_mut()
+            .push_back((Some(name.to_owned()), input));
+    }
+}
+
+fn status_text(state: ConnectionState, retry_in_s: Option<u32>, attempt: u32) -> String {
+    match (state, retry_in_s) {
+        (ConnectionState::Live, _) => "Live".to_owned(),
+        (ConnectionState::Connecting, _) => "Connecting".to_owned(),
+        (ConnectionState::Authenticating, _) => "Authenticating".to_owned(),
+        (ConnectionState::Reconnecting, Some(seconds)) => {
+            format!("Reconnecting in {seconds} s (attempt {attempt})")
+        }
+        (ConnectionState::Reconnecting, None) => format!("Reconnecting (attempt {attempt})"),
+        (ConnectionState::Offline, _) => "Offline".to_owned(),
+        (ConnectionState::Closed, _) => "Closed".to_owned(),
+    }
+}
+
+/// A waiting change in words, naming the task by its title where the store has it.
+fn describe(call: &MethodCall, machine: &crate::client::machine::Machine) -> String {
+    let title = |id: Uuid| {
+        machine
+            .store()
+            .get(id)
+            .map(|view| view.task.title.clone())
+            .or_else(|| machine.store().confirmed(id).map(|task| task.title.clone()))
+            .map(|title| format!("\u{201c}{title}\u{201d}"))
+            .unwrap_or_else(|| "a task".to_owned())
+    };
+    match call {
+        MethodCall::Create(params) => format!("Add \u{201c}{}\u{201d}", params.title),
+        MethodCall::Update(params) => match (&params.title, params.done) {
+            (Some(new), _) => format!("Rename {} to \u{201c}{new}\u{201d}", title(params.id)),
+            (None, Some(true)) => format!("Complete {}", title(params.id)),
+            (None, Some(false)) => format!("Reopen {}", title(params.id)),
+            (None, None) => format!("Update {}", title(params.id)),
+        },
+        MethodCall::Delete(params) => format!("Delete {}", title(params.id)),
+        MethodCall::ClearDone(_) => "Clear completed tasks".to_owned(),
+    }
+}
+
+/// Where a sign-in's outcome lands, for the future that waits on it.
+#[derive(Default)]
+struct OutcomeSlot {
+    state: RefCell<(Option<Result<(), CallError>>, Option<Waker>)>,
+}
+
+impl OutcomeSlot {
+    fn fill(&self, outcome: Result<(), CallError>) {
+        let mut state = self.state.borrow_mut();
+        if state.0.is_none() {
+            state.0 = Some(outcome);
+        }
+        if let Some(waker) = state.1.take() {
+            waker.wake();
+        }
+    }
+}
+
+struct Outcome {
+    slot: Rc<OutcomeSlot>,
+}
+
+impl Future for Outcome {
+    type Output = Result<(), CallError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut state = self.slot.state.borrow_mut();
+        match state.0.take() {
+            Some(outcome) => Poll::Ready(outcome),
+            None => {
+                state.1 = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+}
+
+/// A `window`/`document` event listener, removed when dropped.
+struct Listener {
+    target: EventTarget,
+    kind: &'static str,
+    closure: Closure<dyn FnMut(web_sys::Event)>,
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        let _ = self
+            .target
+            .remove_event_listener_with_callback(self.kind, self.closure.as_ref().unchecked_ref());
+    }
+}
+
+/// `online`, `offline` and `visibilitychange`, fed to every socket.
+fn window_listeners(weak: &Weak<Inner>) -> Vec<Listener> {
+    let Some(window) = web_sys::window() else {
+        return Vec::new();
+    };
+    let document = window.document();
+    let mut listeners = Vec::new();
+    let mut listen = |target: EventTarget, kind: &'static str, input: fn() -> Option<Input>| {
+        let weak = weak.clone();
+        let closure = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
+            if let (Some(service), Some(input)) = (Service::from_weak(&weak), input()) {
+                service.run(None, input);
+            }
+        });
+        if target
+            .add_event_listener_with_callback(kind, closure.as_ref().unchecked_ref())
+            .is_ok()
+        {
+            listeners.push(Listener {
+                target,
+                kind,
+                closure,
+            });
+        }
+    };
+    listen(window.clone().into(), "online", || Some(Input::Online));
+    listen(window.into(), "offline", || Some(Input::Offline));
+    if let Some(document) = document {
+        listen(document.into(), "visibilitychange", || {
+            let visible = web_sys::window()
+                .and_then(|window| window.document())
+                .is_some_and(|document| {
+                    document.visibility_state() == web_sys::VisibilityState::Visible
+                });
+            visible.then_some(Input::Visible)
+        });
+    }
+    listeners
+}
