@@ -118,10 +118,10 @@ pub struct ServeArgs {
     /// Frames per second a socket may send on average.
     #[arg(long, env = "TASKWIRE_SOCKET_RATE", default_value_t = 50)]
     pub socket_rate: u32,
-    /// Sign-in and registration attempts per minute from one IP address.
+    /// Failed sign-in and registration attempts per minute from one IP address.
     #[arg(long, env = "TASKWIRE_LOGIN_PER_IP", default_value_t = 30)]
     pub login_per_ip: u32,
-    /// Sign-in attempts per minute for one username.
+    /// Failed sign-in attempts per minute for one username.
     #[arg(long, env = "TASKWIRE_LOGIN_PER_USER", default_value_t = 10)]
     pub login_per_user: u32,
 }

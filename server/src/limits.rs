@@ -37,6 +37,11 @@ impl TokenBucket {
         }
     }
 
+    /// Gives back a token taken for an attempt that turned out fine.
+    pub fn give_back(&mut self) {
+        self.tokens = (self.tokens + 1.0).min(self.capacity);
+    }
+
     fn refill(&mut self, now: Instant) {
         let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
         self.tokens = (self.tokens + elapsed * self.per_second).min(self.capacity);
@@ -83,6 +88,14 @@ impl KeyedLimiter {
             .or_insert_with(|| TokenBucket::new(per_minute, f64::from(per_minute) / 60.0))
             .try_take()
     }
+
+    /// Gives back the attempt counted for `key`: only failures should use up the limit.
+    pub fn give_back(&self, key: &str) {
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(bucket) = buckets.get_mut(key) {
+            bucket.give_back();
+        }
+    }
 }
 
 #[cfg(test)]
@@ -102,5 +115,8 @@ mod tests {
         assert!(limiter.check("a") && limiter.check("a"));
         assert!(!limiter.check("a"));
         assert!(limiter.check("b"));
+        limiter.give_back("a");
+        assert!(limiter.check("a"));
+        assert!(!limiter.check("a"));
     }
 }

@@ -21,10 +21,12 @@ pub async fn register(
     headers: HeaderMap,
     Json(credentials): Json<Credentials>,
 ) -> Result<Response, AppError> {
-    if !state.login_per_ip.check(&peer.ip().to_string()) {
+    let ip = peer.ip().to_string();
+    if !state.login_per_ip.check(&ip) {
         return Err(AppError::RateLimited);
     }
     let issued = state.auth.register(credentials).await?;
+    state.login_per_ip.give_back(&ip);
     Ok(session_reply(&state, &headers, StatusCode::CREATED, issued))
 }
 
@@ -34,16 +36,21 @@ pub async fn login(
     headers: HeaderMap,
     Json(credentials): Json<Credentials>,
 ) -> Result<Response, AppError> {
-    // Both limits are counted before the (slow, by design) password check, so a flood of
-    // guesses costs the server almost nothing.
-    let ip_ok = state.login_per_ip.check(&peer.ip().to_string());
+    // Attempts are counted before the (slow, by design) password check, so a flood of
+    // guesses costs the server almost nothing; a success gives its attempt back, so
+    // only failures use up the limits.
+    let ip = peer.ip().to_string();
+    let ip_ok = state.login_per_ip.check(&ip);
     // Names that cannot exist are not counted (nor kept as keys): they fail anyway.
     let user_ok = protocol::validate_username(&credentials.username).is_err()
         || state.login_per_user.check(&credentials.username);
     if !(ip_ok && user_ok) {
         return Err(AppError::RateLimited);
     }
+    let username = credentials.username.clone();
     let issued = state.auth.login(credentials).await?;
+    state.login_per_ip.give_back(&ip);
+    state.login_per_user.give_back(&username);
     Ok(session_reply(&state, &headers, StatusCode::OK, issued))
 }
 
