@@ -324,6 +324,8 @@ impl Ws {
                     frames.push(serde_json::from_str(&text).expect("JSON frame"));
                 }
                 Some(Ok(Message::Close(Some(CloseFrame { code, .. })))) => {
+                    // Reading on sends the echo of the close, as a browser does at once.
+                    let _ = tokio::time::timeout(WAIT, self.stream.next()).await;
                     return (Closed::Code(code.into()), frames);
                 }
                 Some(Ok(Message::Close(None))) | None | Some(Err(_)) => {
