@@ -146,7 +146,9 @@ impl Connection {
             }
             let wake = tokio::select! {
                 biased;
-                changed = shutdown.changed() => match changed {
+                // Once registered, the fan-out's `close_all` reaches this socket at
+                // shutdown, so the shared watch need not be polled on every wake-up.
+                changed = shutdown.changed(), if self.authed.is_none() => match changed {
                     Ok(()) if !*shutdown.borrow() => continue,
                     _ => Wake::Shutdown,
                 },
@@ -304,6 +306,12 @@ impl Connection {
                     )
                     .await?;
                     return Err(End::close(CloseCode::TooMany, "too many sockets"));
+                }
+                // Shutdown sets the flag, then closes every registered socket: a socket
+                // registered after that sweep sees the flag here.
+                if *self.state.shutdown.borrow() {
+                    self.state.fanout.unregister(authed.user_id(), self.id);
+                    return Err(End::close(CloseCode::GoingAway, "server shutting down"));
                 }
             }
         }
