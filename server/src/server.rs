@@ -20,6 +20,8 @@ use crate::http;
 use crate::state::AppState;
 use crate::tasks::Tasks;
 
+/// How often the WAL is copied into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(2);
 /// How long shutdown waits for sockets to finish closing.
 const SOCKETS_GRACE: Duration = Duration::from_secs(5);
 /// The shortest configured JWT secret accepted (HS256 wants 256 bits of key).
@@ -85,6 +87,7 @@ impl Server {
         let origins = config.allowed_origins(addr);
         tracing::info!(?origins, "allowed origins");
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        tokio::spawn(checkpoints(db.clone(), shutdown_rx.clone()));
         let state = AppState::new(
             config,
             db.clone(),
@@ -139,6 +142,22 @@ impl Server {
         let _ = self.stop.send(());
         if let Err(error) = self.done.await {
             tracing::error!(%error, "server task failed");
+        }
+    }
+}
+
+/// Checkpoints the WAL every few seconds until shutdown.
+async fn checkpoints(db: Db, mut shutdown: watch::Receiver<bool>) {
+    let mut every = tokio::time::interval(CHECKPOINT_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = every.tick() => {
+                if let Err(error) = db.checkpoint().await {
+                    tracing::warn!(%error, "WAL checkpoint failed");
+                }
+            }
+            _ = shutdown.changed() => return,
         }
     }
 }
