@@ -106,6 +106,7 @@ pub struct Auth {
     keys: TokenKeys,
     session_ttl: Duration,
     dummy_hash: OnceCell<String>,
+    hasher: password::Hasher,
 }
 
 impl std::fmt::Debug for Auth {
@@ -123,6 +124,7 @@ impl Auth {
             keys: TokenKeys::new(secret, access_ttl),
             session_ttl,
             dummy_hash: OnceCell::new(),
+            hasher: password::Hasher::new(),
         }
     }
 
@@ -138,7 +140,7 @@ impl Auth {
     pub async fn register(&self, credentials: Credentials) -> Result<Issued, AppError> {
         protocol::validate_username(&credentials.username)?;
         protocol::validate_password(&credentials.password)?;
-        let hash = password::hash(credentials.password).await?;
+        let hash = self.hasher.hash(credentials.password).await?;
         let id = Uuid::new_v4();
         let mut tx = self.db.write.begin_with("BEGIN IMMEDIATE").await?;
         let inserted = sqlx::query(
@@ -177,12 +179,14 @@ impl Auth {
             // Spend the same time as for a wrong password: names stay secret.
             let dummy = self
                 .dummy_hash
-                .get_or_try_init(password::dummy_hash)
+                .get_or_try_init(|| self.hasher.hash("not a real password".to_owned()))
                 .await?;
-            password::verify(credentials.password, dummy.clone()).await?;
+            self.hasher
+                .verify(credentials.password, dummy.clone())
+                .await?;
             return Err(wrong());
         };
-        if !password::verify(credentials.password, hash).await? {
+        if !self.hasher.verify(credentials.password, hash).await? {
             return Err(wrong());
         }
         let user = UserRow { id, username, role }.into_user(None)?;
