@@ -82,6 +82,18 @@ struct Shell {
     _listeners: Vec<Listener>,
 }
 
+/// A root owner that, unlike a bare `Owner::new_root`, does not stay the current owner
+/// (which would make every later owner its child, and dispose them with it).
+fn detached_owner() -> Owner {
+    let previous = Owner::current();
+    let root = Owner::new_root(None);
+    match previous {
+        Some(previous) => previous.set(),
+        None => root.clone().unset(),
+    }
+    root
+}
+
 fn env() -> Env {
     Env {
         now_ms: now_ms(),
@@ -126,7 +138,7 @@ impl Service {
                 waiters: Vec::new(),
                 rtt: BTreeMap::new(),
                 closed_events: BTreeMap::new(),
-                rows_owner: Owner::new_root(None),
+                rows_owner: detached_owner(),
                 _listeners: window_listeners(weak),
             }),
             queue: RefCell::new(VecDeque::new()),
@@ -171,6 +183,10 @@ impl Service {
         let Ok(mut shell) = self.inner.shell.try_borrow_mut() else {
             return;
         };
+        if !shell.alive() {
+            self.inner.queue.borrow_mut().clear();
+            return;
+        }
         loop {
             let next = self.inner.queue.borrow_mut().pop_front();
             let Some((name, input)) = next else { break };
@@ -228,6 +244,9 @@ impl Service {
     }
 
     fn execute_all(&self, routed: Vec<Routed>) {
+        if !self.with_shell(|shell| shell.alive()) {
+            return;
+        }
         self.with_shell(|shell| {
             for routed in routed {
                 shell.execute(self, routed);
@@ -242,8 +261,10 @@ impl Service {
         match next {
             Some((name, input)) => self.run(name.as_deref(), input),
             None => self.with_shell(|shell| {
-                shell.publish();
-                shell.tick(self);
+                if shell.alive() {
+                    shell.publish();
+                    shell.tick(self);
+                }
             }),
         }
     }
@@ -294,6 +315,12 @@ impl Service {
 }
 
 impl Shell {
+    /// The signals still exist: a service outliving its page (an HTTP call finishing
+    /// late holds it) must not write to disposed signals.
+    fn alive(&self) -> bool {
+        !self.views.status.is_disposed()
+    }
+
     /// `POST /api/refresh` for the registry, then tells every socket how it went.
     fn refresh(&self, service: &Service) {
         let (api, generation) = (self.api.clone(), self.generation);
@@ -506,15 +533,19 @@ impl Shell {
                 }
             }
         };
-        self.views.task_ids.update(|ids| {
+        self.views.task_ids.maybe_update(|ids| {
+            // Only insertions and removals change the list; an update touches its row.
+            let mut reordered = false;
             for change in changes {
                 match change {
                     RowChange::Inserted { id, index } => {
+                        reordered = true;
                         ids.insert(index.min(ids.len()), id);
                         upsert(id);
                     }
                     RowChange::Updated(id) => upsert(id),
                     RowChange::Removed { id, index } => {
+                        reordered = true;
                         if ids.get(index) == Some(&id) {
                             ids.remove(index);
                         } else {
@@ -523,7 +554,8 @@ impl Shell {
                         gone.push(id);
                     }
                     RowChange::Reset => {
-                        gone.extend(ids.drain(..));
+                        reordered = true;
+                        gone.append(ids);
                         ids.extend(store.iter().map(|view| view.task.id));
                         for id in ids.iter() {
                             upsert(*id);
@@ -531,7 +563,11 @@ impl Shell {
                     }
                 }
             }
-            gone.retain(|id| !ids.contains(id));
+            if !gone.is_empty() {
+                let shown: std::collections::HashSet<Uuid> = ids.iter().copied().collect();
+                gone.retain(|id| !shown.contains(id));
+            }
+            reordered
         });
         rows.update_value(|rows| {
             for id in gone {
@@ -698,16 +734,22 @@ fn describe(call: &MethodCall, machine: &crate::client::machine::Machine) -> Str
 /// Where a sign-in's outcome lands, for the future that waits on it.
 #[derive(Default)]
 struct OutcomeSlot {
-    state: RefCell<(Option<Result<(), CallError>>, Option<Waker>)>,
+    state: RefCell<SlotState>,
+}
+
+#[derive(Default)]
+struct SlotState {
+    outcome: Option<Result<(), CallError>>,
+    waker: Option<Waker>,
 }
 
 impl OutcomeSlot {
     fn fill(&self, outcome: Result<(), CallError>) {
         let mut state = self.state.borrow_mut();
-        if state.0.is_none() {
-            state.0 = Some(outcome);
+        if state.outcome.is_none() {
+            state.outcome = Some(outcome);
         }
-        if let Some(waker) = state.1.take() {
+        if let Some(waker) = state.waker.take() {
             waker.wake();
         }
     }
@@ -722,10 +764,10 @@ impl Future for Outcome {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut state = self.slot.state.borrow_mut();
-        match state.0.take() {
+        match state.outcome.take() {
             Some(outcome) => Poll::Ready(outcome),
             None => {
-                state.1 = Some(cx.waker().clone());
+                state.waker = Some(cx.waker().clone());
                 Poll::Pending
             }
         }

@@ -51,3 +51,31 @@ pub async fn until(what: &str, timeout: Duration, mut ready: impl FnMut() -> boo
         gloo_timers::future::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// The real server's remote control (`POST /stop`, `/start`, `/restart`).
+pub async fn control(action: &str) {
+    let Some(base) = option_env!("TASKWIRE_TEST_CONTROL") else {
+        panic!("TASKWIRE_TEST_CONTROL is unset: run the browser suites with `cargo xtask test`")
+    };
+    let response = gloo_net::http::Request::post(&format!("{base}/{action}"))
+        .send()
+        .await
+        .expect("the control endpoint answers");
+    assert_eq!(response.status(), 200, "control /{action}");
+}
+
+/// The socket double's URL for `path` (`/garbage`, `/silent`).
+pub fn faults(path: &str) -> String {
+    match option_env!("TASKWIRE_TEST_FAULTS") {
+        Some(address) => format!("{address}{path}"),
+        None => {
+            panic!("TASKWIRE_TEST_FAULTS is unset: run the browser suites with `cargo xtask test`")
+        }
+    }
+}
+
+/// A username no other test (or earlier run on the same database) has taken.
+pub fn unique_name(prefix: &str) -> String {
+    let suffix = (js_sys::Math::random() * 1e12) as u64;
+    format!("{prefix}-{suffix:x}")
+}
