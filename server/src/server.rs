@@ -38,6 +38,8 @@ pub enum StartError {
     },
     #[error("the JWT secret must be at least {MIN_SECRET_BYTES} bytes")]
     ShortSecret,
+    #[error("cannot start the password hashing threads: {0}")]
+    Threads(std::io::Error),
 }
 
 /// A running server.
@@ -77,7 +79,8 @@ impl Server {
             secret.as_bytes(),
             config.access_ttl(),
             Duration::from_secs(config.session_days.saturating_mul(86_400)),
-        );
+        )
+        .map_err(StartError::Threads)?;
         match auth.prune_expired().await {
             Ok(pruned) if pruned > 0 => tracing::info!(pruned, "expired sessions removed"),
             Ok(_) => {}

@@ -118,14 +118,19 @@ impl std::fmt::Debug for Auth {
 }
 
 impl Auth {
-    pub fn new(db: Db, secret: &[u8], access_ttl: Duration, session_ttl: Duration) -> Self {
-        Self {
+    pub fn new(
+        db: Db,
+        secret: &[u8],
+        access_ttl: Duration,
+        session_ttl: Duration,
+    ) -> Result<Self, std::io::Error> {
+        Ok(Self {
             db,
             keys: TokenKeys::new(secret, access_ttl),
             session_ttl,
             dummy_hash: OnceCell::new(),
-            hasher: password::Hasher::new(),
-        }
+            hasher: password::Hasher::new()?,
+        })
     }
 
     /// Forgets sessions whose refresh token has expired.
