@@ -83,12 +83,10 @@ fn checks(timings: &mut Timings) -> Result {
             "warnings",
         ]),
     )?;
+    // Also builds target/debug/taskwire-server (the server has integration tests), with
+    // the same features the browser suites' server needs: no second build.
     timings.run("native tests", &mut cargo(&["test", "--workspace"]))?;
     build_app(timings)?;
-    timings.run(
-        "build the server",
-        &mut cargo(&["build", "-p", "taskwire-server"]),
-    )?;
 
     let suites = BrowserSuites::start()?;
     for browser in [Browser::Chromium, Browser::Firefox] {
@@ -114,8 +112,8 @@ pub fn bench() -> Result {
     )?;
     build_app(&mut timings)?;
     timings.run(
-        "build the server",
-        &mut cargo(&["build", "-p", "taskwire-server"]),
+        "build the server (as the test suites build it)",
+        &mut cargo(&["test", "--workspace", "--no-run"]),
     )?;
     let suites = BrowserSuites::start()?;
     timings.run(
