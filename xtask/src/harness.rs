@@ -1,6 +1,6 @@
 //! The two commands: `run` serves Taskwire, `test` checks all of it.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -175,6 +175,7 @@ impl BrowserSuites {
         let page_origin = format!("http://127.0.0.1:{page}");
         let server = TestServer::new(&page_origin)?;
         let server_url = server.url();
+        server.create_admin()?;
         let server = Arc::new(Mutex::new(server));
         Ok(Self {
             page,
@@ -199,6 +200,8 @@ impl BrowserSuites {
             .env("TASKWIRE_TEST_SERVER", &self.server_url)
             .env("TASKWIRE_TEST_CONTROL", &self.control)
             .env("TASKWIRE_TEST_FAULTS", &self.faults)
+            .env("TASKWIRE_TEST_ADMIN_USER", ADMIN.0)
+            .env("TASKWIRE_TEST_ADMIN_PASSWORD", ADMIN.1)
             .env(
                 "WASM_BINDGEN_TEST_ADDRESS",
                 format!("127.0.0.1:{}", self.page),
@@ -209,6 +212,9 @@ impl BrowserSuites {
 }
 
 const WASM: &str = "wasm32-unknown-unknown";
+
+/// The admin account the browser suites sign in with (a throwaway database on loopback).
+const ADMIN: (&str, &str) = ("suite-admin", "suite-admin-password");
 
 fn cargo(args: &[&str]) -> Command {
     let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
@@ -271,6 +277,40 @@ impl TestServer {
         server.spawn()?;
         println!("    serving at {}, allowing {page_origin}", server.url());
         Ok(server)
+    }
+
+    /// Registers the suites' admin account over HTTP, then promotes it with the server's
+    /// own command, the only way there is to make an admin.
+    fn create_admin(&self) -> Result {
+        let (username, password) = ADMIN;
+        let body = format!(r#"{{"username":"{username}","password":"{password}"}}"#);
+        let request = format!(
+            "POST /api/register HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.port,
+            body.len()
+        );
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.port))
+            .map_err(Error::io("connecting to the test server"))?;
+        stream
+            .write_all(request.as_bytes())
+            .map_err(Error::io("registering the admin"))?;
+        let mut answer = String::new();
+        stream
+            .read_to_string(&mut answer)
+            .map_err(Error::io("registering the admin"))?;
+        if !answer.starts_with("HTTP/1.1 201") {
+            return Err(Error::Other(format!(
+                "registering the admin failed: {}",
+                answer.lines().next().unwrap_or_default()
+            )));
+        }
+        crate::steps::run(
+            "promoting the suites' admin",
+            Command::new(root().join("target/debug/taskwire-server"))
+                .args(["user", "promote", username, "--db"])
+                .arg(&self.db),
+        )
+        .map(drop)
     }
 
     pub fn url(&self) -> String {
