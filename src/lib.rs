@@ -6,6 +6,7 @@
 pub mod api;
 pub mod app;
 pub mod client;
+mod components;
 mod pages;
 pub mod socket;
 pub mod taskwire;

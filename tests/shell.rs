@@ -7,6 +7,8 @@ mod support;
 
 use std::time::Duration;
 
+use leptos::prelude::*;
+
 use support::{fresh_root, server, socket_url, until};
 use taskwire::app::App;
 use wasm_bindgen::JsCast;
@@ -20,7 +22,7 @@ const WAIT: Duration = Duration::from_secs(5);
 #[wasm_bindgen_test]
 async fn the_login_route_shows_the_sign_in_page() {
     let root = fresh_root("/login");
-    let _app = leptos::mount::mount_to(root.clone(), App);
+    let _app = leptos::mount::mount_to(root.clone(), || view! { <App /> });
     until("a Sign in heading", WAIT, || {
         root.query_selector("h1")
             .ok()
@@ -34,7 +36,7 @@ async fn the_login_route_shows_the_sign_in_page() {
 #[wasm_bindgen_test]
 async fn an_unknown_path_shows_not_found_with_a_link_home() {
     let root = fresh_root("/no/such/page");
-    let _app = leptos::mount::mount_to(root.clone(), App);
+    let _app = leptos::mount::mount_to(root.clone(), || view! { <App /> });
     until("a Not found heading", WAIT, || {
         root.text_content().is_some_and(|t| t.contains("Not found"))
     })

@@ -1,10 +1,104 @@
+//! `/admin`: the users, and acting as one of them. Only admins get the list.
+
 use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::hooks::use_navigate;
+use protocol::{Role, User};
+
+use crate::components::SignedInPage;
+use crate::taskwire::Taskwire;
 
 #[component]
 pub fn Admin() -> impl IntoView {
+    let user = Taskwire::expect().user();
+    let is_admin =
+        Memo::new(move |_| user.with(|u| u.as_ref().is_some_and(|u| u.role == Role::Admin)));
     view! {
-        <main class="page">
-            <h1>"Admin"</h1>
-        </main>
+        <SignedInPage title="Admin">
+            <Show when=move || is_admin.get() fallback=NotAllowed>
+                <UserList />
+            </Show>
+        </SignedInPage>
+    }
+}
+
+#[component]
+fn NotAllowed() -> impl IntoView {
+    view! {
+        <section class="card notice">
+            <h2>"Not allowed"</h2>
+            <p>"Only administrators can open this page."</p>
+        </section>
+    }
+}
+
+#[component]
+fn UserList() -> impl IntoView {
+    let tw = Taskwire::expect();
+    let users = LocalResource::new(move || async move { tw.users().await });
+    let failure = RwSignal::new(None::<String>);
+    view! {
+        {move || failure.get().map(|text| view! { <p class="alert" role="alert">{text}</p> })}
+        <section class="card">
+            <Suspense fallback=|| view! { <p class="muted">"Loading users…"</p> }>
+                {move || {
+                    users
+                        .get()
+                        .map(|answer| match answer {
+                            Ok(list) => {
+                                view! {
+                                    <ul class="users" aria-label="Users">
+                                        {list
+                                            .into_iter()
+                                            .map(|user| view! { <UserRow user failure /> })
+                                            .collect_view()}
+                                    </ul>
+                                }
+                                    .into_any()
+                            }
+                            Err(error) => {
+                                view! { <p class="alert" role="alert">{error.to_string()}</p> }
+                                    .into_any()
+                            }
+                        })
+                }}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn UserRow(user: User, failure: RwSignal<Option<String>>) -> impl IntoView {
+    let tw = Taskwire::expect();
+    let navigate = use_navigate();
+    let busy = RwSignal::new(false);
+    let is_admin = user.role == Role::Admin;
+    let name = user.username;
+    let log_in_as = {
+        let name = name.clone();
+        move |_| {
+            let (name, navigate) = (name.clone(), navigate.clone());
+            busy.set(true);
+            failure.set(None);
+            spawn_local(async move {
+                match tw.login_as(name).await {
+                    Ok(()) => navigate("/", Default::default()),
+                    Err(error) => failure.set(Some(error.to_string())),
+                }
+                busy.set(false);
+            });
+        }
+    };
+    view! {
+        <li class="user-row">
+            <span class="avatar" aria-hidden="true">
+                {name.chars().next().map(|c| c.to_ascii_uppercase().to_string())}
+            </span>
+            <span class="username">{name.clone()}</span>
+            {is_admin.then(|| view! { <span class="badge">"admin"</span> })}
+            <button type="button" class="button small" disabled=busy on:click=log_in_as>
+                {format!("Log in as {name}")}
+            </button>
+        </li>
     }
 }

@@ -5,10 +5,16 @@ use leptos_router::components::A;
 #[component]
 pub fn NotFound() -> impl IntoView {
     view! {
-        <main class="page">
-            <h1>"Not found"</h1>
-            <p>"There is no page at this address."</p>
-            <A href="/">"Go to your tasks"</A>
+        <main class="auth">
+            <div class="card auth-card">
+                <p class="brand">
+                    <span class="brand-mark" aria-hidden="true"></span>
+                    "Taskwire"
+                </p>
+                <h1>"Not found"</h1>
+                <p class="muted">"There is no page at this address."</p>
+                <A href="/">"Go to your tasks"</A>
+            </div>
         </main>
     }
 }

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use wasm_bindgen::JsCast;
-use web_sys::HtmlElement;
+use web_sys::{Element, HtmlButtonElement, HtmlElement, HtmlInputElement};
 
 /// The real server that `cargo xtask test` started for this run, given at compile time.
 pub fn server() -> &'static str {
@@ -78,4 +78,284 @@ pub fn faults(path: &str) -> String {
 pub fn unique_name(prefix: &str) -> String {
     let suffix = (js_sys::Math::random() * 1e12) as u64;
     format!("{prefix}-{suffix:x}")
+}
+
+/// Waits until `find` gives something, and gives it back.
+pub async fn until_found<T>(
+    what: &str,
+    timeout: Duration,
+    mut find: impl FnMut() -> Option<T>,
+) -> T {
+    let mut found = None;
+    until(what, timeout, || {
+        found = find();
+        found.is_some()
+    })
+    .await;
+    found.expect("found")
+}
+
+/// Polls `ready` on every turn of the event loop (not every 20 ms), for states that may
+/// last only as long as one request.
+pub async fn until_soon(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
+    let start = js_sys::Date::now();
+    while !ready() {
+        if js_sys::Date::now() - start > timeout.as_millis() as f64 {
+            panic!("timed out after {timeout:?} waiting for: {what}");
+        }
+        gloo_timers::future::sleep(Duration::ZERO).await;
+    }
+}
+
+// ---- Finding elements as a person or a screen reader would: role and accessible name.
+
+/// The element's ARIA role: explicit, or implied by the elements the app uses.
+pub fn role_of(element: &Element) -> Option<String> {
+    if let Some(role) = element.get_attribute("role") {
+        return Some(role);
+    }
+    let role = match element.tag_name().as_str() {
+        "BUTTON" => "button",
+        "A" if element.has_attribute("href") => "link",
+        "INPUT" => match element.get_attribute("type").as_deref() {
+            Some("checkbox") => "checkbox",
+            Some("button" | "submit" | "reset") => "button",
+            _ => "textbox",
+        },
+        "UL" | "OL" => "list",
+        "LI" => "listitem",
+        "H1" | "H2" | "H3" | "H4" | "H5" | "H6" => "heading",
+        "NAV" => "navigation",
+        "MAIN" => "main",
+        "SECTION" if element.has_attribute("aria-label") => "region",
+        "ASIDE" => "complementary",
+        _ => return None,
+    };
+    Some(role.to_owned())
+}
+
+/// The accessible name, following the parts of the computation the app relies on:
+/// `aria-label`, `aria-labelledby`, an enclosing or `for` label, then the text.
+pub fn name_of(element: &Element) -> String {
+    if let Some(label) = element.get_attribute("aria-label") {
+        return squash(&label);
+    }
+    let document = element.owner_document().expect("a document");
+    if let Some(ids) = element.get_attribute("aria-labelledby") {
+        let text: Vec<String> = ids
+            .split_whitespace()
+            .filter_map(|id| document.get_element_by_id(id))
+            .map(|e| e.text_content().unwrap_or_default())
+            .collect();
+        return squash(&text.join(" "));
+    }
+    if element.tag_name() == "INPUT" {
+        let label = element.closest("label").ok().flatten().or_else(|| {
+            let id = element.id();
+            (!id.is_empty())
+                .then(|| {
+                    document
+                        .query_selector(&format!("label[for=\"{id}\"]"))
+                        .ok()
+                        .flatten()
+                })
+                .flatten()
+        });
+        return label.map(|l| text_of(&l)).unwrap_or_default();
+    }
+    text_of(element)
+}
+
+/// Visible text with runs of white space as one space.
+pub fn text_of(element: &Element) -> String {
+    squash(&element.text_content().unwrap_or_default())
+}
+
+fn squash(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Hidden elements (and those inside hidden ones) are not there for a person.
+pub fn is_shown(element: &Element) -> bool {
+    element.closest("[hidden]").ok().flatten().is_none()
+}
+
+/// Every shown element under `root` with `role`.
+pub fn all_by_role(root: &Element, role: &str) -> Vec<Element> {
+    let nodes = root.query_selector_all("*").expect("querySelectorAll");
+    (0..nodes.length())
+        .filter_map(|i| nodes.item(i)?.dyn_into::<Element>().ok())
+        .filter(|e| role_of(e).as_deref() == Some(role) && is_shown(e))
+        .collect()
+}
+
+/// The shown element under `root` with `role` and accessible name `name`.
+pub fn by_role(root: &Element, role: &str, name: &str) -> Option<Element> {
+    all_by_role(root, role)
+        .into_iter()
+        .find(|e| name_of(e) == name)
+}
+
+/// The shown element under `root` with `role` whose accessible name starts with `prefix`.
+pub fn by_role_starting(root: &Element, role: &str, prefix: &str) -> Option<Element> {
+    all_by_role(root, role)
+        .into_iter()
+        .find(|e| name_of(e).starts_with(prefix))
+}
+
+/// The text field labelled `label`.
+pub fn field(root: &Element, label: &str) -> Option<HtmlInputElement> {
+    by_role(root, "textbox", label).and_then(|e| e.dyn_into().ok())
+}
+
+pub fn button(root: &Element, name: &str) -> Option<HtmlButtonElement> {
+    by_role(root, "button", name).and_then(|e| e.dyn_into().ok())
+}
+
+pub fn checkbox(root: &Element, name: &str) -> Option<HtmlInputElement> {
+    by_role(root, "checkbox", name).and_then(|e| e.dyn_into().ok())
+}
+
+// ---- Acting on the page.
+
+/// Types `text` into `input` as a replacement of its value, firing `input` as typing does.
+pub fn type_text(input: &HtmlInputElement, text: &str) {
+    input.focus().expect("focus");
+    input.set_value(text);
+    let init = web_sys::EventInit::new();
+    init.set_bubbles(true);
+    let event = web_sys::Event::new_with_event_init_dict("input", &init).expect("an input event");
+    input.dispatch_event(&event).expect("dispatch input");
+}
+
+/// Presses `key` (e.g. "Enter", "Escape") on `element`.
+pub fn press(element: &Element, key: &str) {
+    let init = web_sys::KeyboardEventInit::new();
+    init.set_key(key);
+    init.set_bubbles(true);
+    init.set_cancelable(true);
+    let event = web_sys::KeyboardEvent::new_with_keyboard_event_init_dict("keydown", &init)
+        .expect("a keydown event");
+    element.dispatch_event(&event).expect("dispatch keydown");
+}
+
+pub fn double_click(element: &Element) {
+    let init = web_sys::MouseEventInit::new();
+    init.set_bubbles(true);
+    init.set_detail(2);
+    let event = web_sys::MouseEvent::new_with_mouse_event_init_dict("dblclick", &init)
+        .expect("a dblclick event");
+    element.dispatch_event(&event).expect("dispatch dblclick");
+}
+
+pub fn click(element: &Element) {
+    element
+        .dyn_ref::<HtmlElement>()
+        .expect("an HTML element")
+        .click();
+}
+
+/// The page's path and query, as the router keeps them.
+pub fn location() -> String {
+    let location = web_sys::window().expect("a window").location();
+    format!(
+        "{}{}",
+        location.pathname().expect("pathname"),
+        location.search().expect("search")
+    )
+}
+
+/// An app mounted for a test, standing for one browser tab; when dropped, its view is
+/// unmounted, its whole reactive tree disposed (sockets closed, listeners such as the
+/// router's removed) and its element taken off the page.
+pub struct Mounted {
+    pub root: HtmlElement,
+    owner: leptos::prelude::Owner,
+    app: Option<Box<dyn std::any::Any>>,
+}
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        self.app.take();
+        // Whatever still holds the app's owner (a pending future, say), its cleanups run
+        // now: a leftover router would otherwise take the next test's link clicks.
+        self.owner.cleanup();
+        self.root.remove();
+    }
+}
+
+/// Mounts the app at `path`, talking to the real server.
+pub fn mount_at(path: &str) -> Mounted {
+    use leptos::prelude::*;
+    let root = fresh_root(path);
+    let owner = Owner::new();
+    let app = owner.with(|| {
+        leptos::mount::mount_to(root.clone(), || {
+            view! { <taskwire::app::App api=taskwire::api::Api::new(server()) /> }
+        })
+    });
+    Mounted {
+        root,
+        owner,
+        app: Some(Box::new(app)),
+    }
+}
+
+// ---- The server's HTTP API, as another device or a script would use it. These
+// requests carry no cookies, so they never touch the session of the apps on the page.
+
+pub async fn api_register(username: &str, password: &str) -> String {
+    session_token("/api/register", username, password).await
+}
+
+pub async fn api_login(username: &str, password: &str) -> String {
+    session_token("/api/login", username, password).await
+}
+
+async fn session_token(path: &str, username: &str, password: &str) -> String {
+    let response = gloo_net::http::Request::post(&format!("{}{path}", server()))
+        .json(&protocol::Credentials {
+            username: username.to_owned(),
+            password: password.to_owned(),
+        })
+        .expect("a JSON body")
+        .send()
+        .await
+        .expect("the server answers");
+    assert!(response.ok(), "{path} answered {}", response.status());
+    let session: protocol::Session = response.json().await.expect("a session");
+    session.token
+}
+
+/// Sends an authenticated API call and gives back the status and body.
+pub async fn api_call(
+    method: &str,
+    path: &str,
+    token: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, String) {
+    let url = format!("{}{path}", server());
+    let builder = gloo_net::http::RequestBuilder::new(&url)
+        .method(method.parse().expect("an HTTP method"))
+        .header("Authorization", &format!("Bearer {token}"));
+    let request = match body {
+        Some(body) => builder.json(&body).expect("a JSON body"),
+        None => builder.build().expect("a request"),
+    };
+    let response = request.send().await.expect("the server answers");
+    (response.status(), response.text().await.unwrap_or_default())
+}
+
+/// Creates a task over HTTP; gives back its id.
+pub async fn api_create_task(token: &str, title: &str) -> String {
+    let (status, body) = api_call(
+        "POST",
+        "/api/tasks",
+        token,
+        Some(serde_json::json!({ "title": title })),
+    )
+    .await;
+    assert_eq!(status, 201, "create over HTTP: {body}");
+    let task: protocol::Task = serde_json::from_str(&body).expect("a task");
+    task.id.to_string()
 }

@@ -1,0 +1,23 @@
+//! The pieces pages are built from, one job each.
+
+mod acting_as;
+mod alert;
+mod connection_status;
+mod filter;
+mod header;
+mod new_task;
+mod pending;
+mod rtt_chart;
+mod signed_in;
+mod task_footer;
+mod task_item;
+mod task_list;
+
+pub use alert::ServiceAlert;
+pub use filter::Filter;
+pub use new_task::NewTaskForm;
+pub use pending::PendingChanges;
+pub use rtt_chart::RttChart;
+pub use signed_in::SignedInPage;
+pub use task_footer::TaskFooter;
+pub use task_list::TaskList;

@@ -1,0 +1,63 @@
+//! The frame of every page that needs a session: wait for the session to be restored,
+//! send people without one to the sign-in page, and show the header.
+
+use leptos::prelude::*;
+use leptos_router::NavigateOptions;
+use leptos_router::components::Redirect;
+
+use super::header::AppHeader;
+use crate::taskwire::Taskwire;
+
+#[derive(Clone, Copy, PartialEq)]
+enum Gate {
+    Restoring,
+    SignedOut,
+    SignedIn,
+}
+
+/// A signed-in page titled `title`. Until the page-load refresh has answered, nobody is
+/// sent away: a reload must keep the session.
+#[component]
+pub fn SignedInPage(title: &'static str, children: ChildrenFn) -> impl IntoView {
+    let tw = Taskwire::expect();
+    let (user, restoring) = (tw.user(), tw.restoring());
+    // A memo, so a refreshed token (the same user again) does not rebuild the page.
+    let gate = Memo::new(move |_| {
+        if user.with(Option::is_some) {
+            Gate::SignedIn
+        } else if restoring.get() {
+            Gate::Restoring
+        } else {
+            Gate::SignedOut
+        }
+    });
+    move || match gate.get() {
+        Gate::Restoring => view! {
+            <main class="page page-centered" aria-busy="true">
+                <p class="restoring">
+                    <span class="spinner" aria-hidden="true"></span>
+                    "Restoring your session…"
+                </p>
+            </main>
+        }
+        .into_any(),
+        Gate::SignedOut => view! {
+            <Redirect
+                path="/login"
+                options=NavigateOptions {
+                    replace: true,
+                    ..NavigateOptions::default()
+                }
+            />
+        }
+        .into_any(),
+        Gate::SignedIn => view! {
+            <AppHeader />
+            <main class="page">
+                <h1 class="page-title">{title}</h1>
+                {children()}
+            </main>
+        }
+        .into_any(),
+    }
+}

@@ -1,0 +1,718 @@
+//! The pages of `shared/spec/ui.md` in a real browser against the real server, driven
+//! and read the way a person (or a screen reader) would: by role, accessible name and
+//! label, never by CSS class.
+
+#![cfg(target_arch = "wasm32")]
+
+mod support;
+
+use std::time::Duration;
+
+use support::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+use web_sys::Element;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const WAIT: Duration = Duration::from_secs(10);
+/// Reconnecting after the server comes back may wait out a backoff of several seconds.
+const RECONNECT: Duration = Duration::from_secs(40);
+const PASSWORD: &str = "correct horse battery";
+
+// ---- Sign-in
+
+#[wasm_bindgen_test]
+async fn creating_an_account_lands_on_a_live_empty_board() {
+    let app = mount_at("/login");
+    let username = unique_name("new");
+    create_account(&app.root, &username).await;
+    until("the board at /", WAIT, || location() == "/").await;
+    assert!(by_role(&app.root, "heading", "Tasks").is_some());
+    assert!(
+        text_of(&app.root).contains(&username),
+        "the header names the user"
+    );
+    until_live(&app.root).await;
+    assert!(name_of(&status(&app.root)).starts_with("Live"));
+    until("an empty board", WAIT, || {
+        text_of(&app.root).contains("No tasks yet")
+    })
+    .await;
+}
+
+#[wasm_bindgen_test]
+async fn a_wrong_password_is_refused_with_an_alert_and_the_right_one_signs_in() {
+    let username = unique_name("pw");
+    api_register(&username, PASSWORD).await;
+    let app = mount_at("/login");
+    let root = &app.root;
+    let sign_in = until_found("an enabled Sign in button", WAIT, || {
+        button(root, "Sign in").filter(|b| !b.disabled())
+    })
+    .await;
+    type_text(
+        &field(root, "Username").expect("a Username field"),
+        &username,
+    );
+    type_text(
+        &field(root, "Password").expect("a Password field"),
+        "not the password",
+    );
+    sign_in.click();
+    until_soon("the button disabled while signing in", WAIT, || {
+        sign_in.disabled()
+    })
+    .await;
+    let alert = until_found("an alert", WAIT, || by_role_starting(root, "alert", "")).await;
+    assert!(!text_of(&alert).is_empty());
+    until("the button enabled again", WAIT, || !sign_in.disabled()).await;
+    assert_eq!(location(), "/login");
+
+    type_text(
+        &field(root, "Password").expect("a Password field"),
+        PASSWORD,
+    );
+    sign_in.click();
+    until("the board at /", WAIT, || location() == "/").await;
+    until_live(root).await;
+}
+
+#[wasm_bindgen_test]
+async fn creating_an_account_with_a_short_password_is_refused_before_sending() {
+    let app = mount_at("/login");
+    let root = &app.root;
+    let switch = until_found("Create one", WAIT, || button(root, "Create one")).await;
+    switch.click();
+    until("the Create account heading", WAIT, || {
+        by_role(root, "heading", "Create account").is_some()
+    })
+    .await;
+    type_text(
+        &field(root, "Username").expect("Username"),
+        &unique_name("short"),
+    );
+    type_text(&field(root, "Password").expect("Password"), "short");
+    let create = until_found("an enabled Create account button", WAIT, || {
+        button(root, "Create account").filter(|b| !b.disabled())
+    })
+    .await;
+    create.click();
+    let alert = until_found("an alert", WAIT, || by_role_starting(root, "alert", "")).await;
+    assert!(text_of(&alert).contains("8 to 128"), "{}", text_of(&alert));
+    assert_eq!(location(), "/login");
+}
+
+// ---- The board
+
+#[wasm_bindgen_test]
+async fn tasks_are_added_counted_toggled_filtered_cleared_and_deleted() {
+    let (app, _) = signed_in_board().await;
+    let root = &app.root;
+    let new_task = field(root, "New task").expect("a New task field");
+
+    type_text(&new_task, "   ");
+    press(&new_task, "Enter");
+    let alert = until_found("a refusal", WAIT, || by_role_starting(root, "alert", "")).await;
+    assert_eq!(text_of(&alert), "A task needs a title.");
+    assert!(titles(root).is_empty(), "nothing was added");
+
+    for title in ["Buy milk", "Walk the dog", "Pay rent"] {
+        add_task(root, title).await;
+    }
+    assert_eq!(new_task.value(), "", "the field is cleared after adding");
+    assert_eq!(titles(root), ["Buy milk", "Walk the dog", "Pay rent"]);
+    until_confirmed(root).await;
+    assert_eq!(items_left(root), "3 items left");
+
+    checkbox(root, "Walk the dog")
+        .expect("its checkbox")
+        .click();
+    until("2 items left", WAIT, || items_left(root) == "2 items left").await;
+    until_confirmed(root).await;
+
+    link(root, "Active").click();
+    until("?filter=active", WAIT, || location() == "/?filter=active").await;
+    until("the active tasks", WAIT, || {
+        titles(root) == ["Buy milk", "Pay rent"]
+    })
+    .await;
+    assert_eq!(
+        link(root, "Active")
+            .get_attribute("aria-current")
+            .as_deref(),
+        Some("page")
+    );
+    assert_eq!(link(root, "All").get_attribute("aria-current"), None);
+
+    link(root, "Completed").click();
+    until("the completed tasks", WAIT, || {
+        titles(root) == ["Walk the dog"]
+    })
+    .await;
+    assert_eq!(location(), "/?filter=completed");
+
+    link(root, "All").click();
+    until("every task", WAIT, || titles(root).len() == 3).await;
+
+    checkbox(root, "Pay rent").expect("its checkbox").click();
+    until("1 item left", WAIT, || items_left(root) == "1 item left").await;
+    until_confirmed(root).await;
+    button(root, "Clear completed")
+        .expect("Clear completed")
+        .click();
+    until("the done ones cleared", WAIT, || {
+        titles(root) == ["Buy milk"]
+    })
+    .await;
+
+    button(root, "Delete Buy milk")
+        .expect("a Delete button")
+        .click();
+    until("an empty board", WAIT, || {
+        text_of(root).contains("No tasks yet")
+    })
+    .await;
+}
+
+#[wasm_bindgen_test]
+async fn editing_saves_with_enter_and_cancels_with_escape() {
+    let (app, _) = signed_in_board().await;
+    let root = &app.root;
+    let row = add_task(root, "Draft title").await;
+    until_confirmed(root).await;
+
+    button(&row, "Edit").expect("an Edit button").click();
+    let editor = until_found("the Edit task field", WAIT, || field(root, "Edit task")).await;
+    assert_eq!(editor.value(), "Draft title");
+    until("the field focused", WAIT, || is_focused(&editor)).await;
+    type_text(&editor, "  Final title ");
+    press(&editor, "Enter");
+    until("the new title", WAIT, || titles(root) == ["Final title"]).await;
+    assert!(field(root, "Edit task").is_none(), "the editor closed");
+    let edit = button(&row, "Edit").expect("the Edit button again");
+    until("focus back on Edit", WAIT, || is_focused(&edit)).await;
+    until_confirmed(root).await;
+
+    let title = by_text(&row, "Final title").expect("the title text");
+    double_click(&title);
+    let editor = until_found("the Edit task field", WAIT, || field(root, "Edit task")).await;
+    type_text(&editor, "   ");
+    press(&editor, "Enter");
+    let alert = until_found("a refusal", WAIT, || by_role_starting(root, "alert", "")).await;
+    assert_eq!(text_of(&alert), "A task needs a title.");
+    type_text(&editor, "Something else");
+    press(&editor, "Escape");
+    until("the editor closed", WAIT, || {
+        field(root, "Edit task").is_none()
+    })
+    .await;
+    assert_eq!(titles(root), ["Final title"]);
+    assert!(
+        row.get_attribute("data-pending").is_none(),
+        "nothing was sent"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn titles_are_shown_as_text_never_as_markup() {
+    let (app, username) = signed_in_board().await;
+    let root = &app.root;
+    let typed = "<img src=x onerror=alert(1)>";
+    add_task(root, typed).await;
+    let token = api_login(&username, PASSWORD).await;
+    let from_api = "<b>bold</b> & <script>alert(2)</script>";
+    api_create_task(&token, from_api).await;
+    until("both titles", WAIT, || titles(root).len() == 2).await;
+    assert_eq!(titles(root), [typed, from_api]);
+    let list = tasks_list(root).expect("the Tasks list");
+    for tag in ["img", "b", "script"] {
+        assert!(
+            list.query_selector(tag).expect("a selector").is_none(),
+            "no <{tag}> element in the list"
+        );
+    }
+    assert!(button(root, &format!("Delete {typed}")).is_some());
+}
+
+// ---- Live changes
+
+#[wasm_bindgen_test]
+async fn two_tabs_of_one_user_see_each_others_changes() {
+    let (a, username) = signed_in_board().await;
+    // The second tab restores the session from the refresh cookie, as a new tab does.
+    let b = mount_at("/");
+    until("the second tab's board", WAIT, || {
+        text_of(&b.root).contains(&username) && by_role(&b.root, "heading", "Tasks").is_some()
+    })
+    .await;
+    until_live(&b.root).await;
+
+    add_task(&a.root, "From tab A").await;
+    until("A's task in B", WAIT, || titles(&b.root) == ["From tab A"]).await;
+
+    checkbox(&b.root, "From tab A")
+        .expect("its checkbox in B")
+        .click();
+    until("B's toggle in A", WAIT, || {
+        checkbox(&a.root, "From tab A").is_some_and(|c| c.checked())
+    })
+    .await;
+    until("0 items left in A", WAIT, || {
+        items_left(&a.root) == "0 items left"
+    })
+    .await;
+
+    add_task(&b.root, "From tab B").await;
+    until("B's task in A", WAIT, || titles(&a.root).len() == 2).await;
+    assert_eq!(titles(&a.root), ["From tab A", "From tab B"]);
+
+    button(&a.root, "Delete From tab A")
+        .expect("Delete")
+        .click();
+    until("A's delete in B", WAIT, || {
+        titles(&b.root) == ["From tab B"]
+    })
+    .await;
+}
+
+#[wasm_bindgen_test]
+async fn changes_made_over_http_appear_without_any_action() {
+    let (app, username) = signed_in_board().await;
+    let root = &app.root;
+    let token = api_login(&username, PASSWORD).await;
+    let id = api_create_task(&token, "Made elsewhere").await;
+    let row = until_found("the task from HTTP", WAIT, || {
+        task_row(root, "Made elsewhere")
+    })
+    .await;
+    assert_eq!(
+        row.get_attribute("data-task-id").as_deref(),
+        Some(id.as_str())
+    );
+
+    let path = format!("/api/tasks/{id}");
+    let body = serde_json::json!({ "done": true, "title": "Done elsewhere" });
+    assert_eq!(api_call("PATCH", &path, &token, Some(body)).await.0, 200);
+    until("the patch", WAIT, || {
+        checkbox(root, "Done elsewhere").is_some_and(|c| c.checked())
+    })
+    .await;
+
+    assert_eq!(api_call("DELETE", &path, &token, None).await.0, 204);
+    until("the delete", WAIT, || titles(root).is_empty()).await;
+}
+
+/// A change made while the server is away waits; meanwhile the task is deleted
+/// elsewhere. Once back, the server refuses the change: the task ends as the server
+/// has it, and an alert says why.
+#[wasm_bindgen_test]
+async fn a_change_the_server_refuses_is_rolled_back_with_an_alert() {
+    let (app, username) = signed_in_board().await;
+    let root = &app.root;
+    let row = add_task(root, "Deleted elsewhere").await;
+    add_task(root, "Kept").await;
+    until_confirmed(root).await;
+    let id = row.get_attribute("data-task-id").expect("a task id");
+    let token = api_login(&username, PASSWORD).await;
+
+    control("stop").await;
+    until("the connection lost", RECONNECT, || {
+        connection(root) != "live"
+    })
+    .await;
+    checkbox(root, "Deleted elsewhere")
+        .expect("its checkbox")
+        .click();
+    until("the change pending", WAIT, || {
+        row.get_attribute("data-pending").as_deref() == Some("true")
+    })
+    .await;
+    control("start").await;
+    let path = format!("/api/tasks/{id}");
+    assert_eq!(api_call("DELETE", &path, &token, None).await.0, 204);
+
+    if let Some(retry) = button(root, "Retry now") {
+        retry.click();
+    }
+    until_live_within(root, RECONNECT).await;
+    let alert = until_found("an alert", WAIT, || by_role_starting(root, "alert", "")).await;
+    assert!(!text_of(&alert).is_empty());
+    until("the task as the server has it", WAIT, || {
+        titles(root) == ["Kept"]
+    })
+    .await;
+    until_confirmed(root).await;
+}
+
+#[wasm_bindgen_test]
+async fn changes_made_offline_can_be_seen_and_discarded() {
+    let (app, _) = signed_in_board().await;
+    let root = &app.root;
+    add_task(root, "Already there").await;
+    until_confirmed(root).await;
+
+    control("stop").await;
+    until("the connection lost", RECONNECT, || {
+        connection(root) != "live"
+    })
+    .await;
+    add_task(root, "Thought of offline").await;
+    let row = task_row(root, "Thought of offline").expect("the new row");
+    assert_eq!(row.get_attribute("data-pending").as_deref(), Some("true"));
+    let unsent = until_found("the unsent changes", WAIT, || {
+        by_role(root, "region", "Unsent changes")
+    })
+    .await;
+    assert!(
+        text_of(&unsent).contains("1 change"),
+        "{}",
+        text_of(&unsent)
+    );
+    button(&unsent, "Discard unsent changes")
+        .expect("a Discard button")
+        .click();
+    until("the change rolled back", WAIT, || {
+        titles(root) == ["Already there"]
+    })
+    .await;
+    until("the panel gone", WAIT, || {
+        by_role(root, "region", "Unsent changes").is_none()
+    })
+    .await;
+
+    control("start").await;
+    if let Some(retry) = button(root, "Retry now") {
+        retry.click();
+    }
+    until_live_within(root, RECONNECT).await;
+    // A new tab shows what the server has: the discarded task was never sent.
+    drop(app);
+    let again = mount_at("/");
+    until("the board again", WAIT, || {
+        titles(&again.root) == ["Already there"]
+    })
+    .await;
+}
+
+#[wasm_bindgen_test]
+async fn the_status_follows_a_server_restart() {
+    let (app, _) = signed_in_board().await;
+    let root = &app.root;
+    control("stop").await;
+    until("reconnecting", RECONNECT, || {
+        connection(root) == "reconnecting"
+    })
+    .await;
+    let text = name_of(&status(root));
+    assert!(text.contains("Reconnecting"), "{text}");
+    assert!(
+        text.contains("1001") || text.contains("1006"),
+        "the last close code is shown: {text}"
+    );
+    let retry = button(root, "Retry now").expect("a Retry now button");
+    control("start").await;
+    retry.click();
+    until_live_within(root, RECONNECT).await;
+    assert!(name_of(&status(root)).starts_with("Live"));
+    assert!(button(root, "Retry now").is_none());
+}
+
+// ---- Leaving, and admins
+
+#[wasm_bindgen_test]
+async fn signing_out_closes_the_sockets_and_lands_on_the_login_page() {
+    record_sockets();
+    let before = sockets().len();
+    let (app, _) = signed_in_board().await;
+    assert!(sockets().len() > before, "the board opened a socket");
+    button(&app.root, "Sign out").expect("Sign out").click();
+    until("the login page", WAIT, || location() == "/login").await;
+    until("every socket closed", WAIT, || {
+        sockets()[before..]
+            .iter()
+            .all(|s| s.ready_state() == web_sys::WebSocket::CLOSED)
+    })
+    .await;
+    assert!(by_role(&app.root, "heading", "Sign in").is_some());
+    drop(app);
+    // The session is gone for a new tab too.
+    let again = mount_at("/");
+    until("sent to the login page", WAIT, || location() == "/login").await;
+    until("the sign-in form", WAIT, || {
+        by_role(&again.root, "heading", "Sign in").is_some()
+    })
+    .await;
+}
+
+#[wasm_bindgen_test]
+async fn signing_out_everywhere_ends_every_tab() {
+    let (a, username) = signed_in_board().await;
+    let b = mount_at("/");
+    until("the second tab's board", WAIT, || {
+        text_of(&b.root).contains(&username)
+    })
+    .await;
+    until_live(&b.root).await;
+    button(&a.root, "Sign out everywhere")
+        .expect("Sign out everywhere")
+        .click();
+    until("both tabs on the sign-in form", WAIT, || {
+        by_role(&a.root, "heading", "Sign in").is_some()
+            && by_role(&b.root, "heading", "Sign in").is_some()
+    })
+    .await;
+}
+
+#[wasm_bindgen_test]
+async fn an_admin_logs_in_as_a_user_and_back() {
+    let (Some(admin), Some(admin_password)) = (
+        option_env!("TASKWIRE_TEST_ADMIN_USER"),
+        option_env!("TASKWIRE_TEST_ADMIN_PASSWORD"),
+    ) else {
+        panic!("TASKWIRE_TEST_ADMIN_USER/PASSWORD are unset: run with `cargo xtask test`");
+    };
+    let user = unique_name("acted");
+    let token = api_register(&user, PASSWORD).await;
+    api_create_task(&token, "Their task").await;
+
+    let app = mount_at("/login");
+    let root = &app.root;
+    sign_in(root, admin, admin_password).await;
+    until_found("the Admin link", WAIT, || by_role(root, "link", "Admin"))
+        .await
+        .dyn_into::<web_sys::HtmlElement>()
+        .expect("a link")
+        .click();
+    until("/admin", WAIT, || location() == "/admin").await;
+    let log_in_as = format!("Log in as {user}");
+    until_found("the user's button", WAIT, || button(root, &log_in_as))
+        .await
+        .click();
+    let banner = until_found("the acting-as banner", WAIT, || {
+        by_role(root, "complementary", "Acting as another user")
+    })
+    .await;
+    assert!(text_of(&banner).contains(&user), "{}", text_of(&banner));
+    until("the user's board", WAIT, || titles(root) == ["Their task"]).await;
+    assert_eq!(location(), "/");
+
+    button(root, "Back to my account")
+        .expect("Back to my account")
+        .click();
+    until("the banner gone", WAIT, || {
+        by_role(root, "complementary", "Acting as another user").is_none()
+    })
+    .await;
+    until("the admin page again", WAIT, || {
+        location() == "/admin" && button(root, &log_in_as).is_some()
+    })
+    .await;
+}
+
+#[wasm_bindgen_test]
+async fn only_admins_may_open_the_admin_page() {
+    let (app, _) = signed_in_board().await;
+    assert!(
+        by_role(&app.root, "link", "Admin").is_none(),
+        "no Admin link for users"
+    );
+    drop(app);
+    let again = mount_at("/admin");
+    until("Not allowed", WAIT, || {
+        text_of(&again.root).contains("Not allowed")
+    })
+    .await;
+    assert!(by_role_starting(&again.root, "button", "Log in as").is_none());
+}
+
+#[wasm_bindgen_test]
+async fn diagnostics_shows_every_socket_with_a_round_trip_chart() {
+    let (app, _) = signed_in_board().await;
+    let root = &app.root;
+    link(root, "Diagnostics").click();
+    until("/diagnostics", WAIT, || location() == "/diagnostics").await;
+    let socket = until_found("a socket", WAIT, || {
+        by_role_starting(root, "region", "Socket ")
+    })
+    .await;
+    let text = text_of(&socket);
+    for figure in [
+        "Round trip",
+        "Frames in",
+        "Frames out",
+        "Reconnects",
+        "Last close",
+    ] {
+        assert!(text.contains(figure), "{figure} in {text}");
+    }
+    let chart = by_role_starting(&socket, "img", "Round-trip time").expect("an RTT chart");
+    assert_eq!(chart.tag_name().to_lowercase(), "svg");
+}
+
+// ---- Helpers: the board, the way a person uses it.
+
+/// A new account, signed in through the form, on a live board.
+async fn signed_in_board() -> (Mounted, String) {
+    let app = mount_at("/login");
+    let username = unique_name("u");
+    create_account(&app.root, &username).await;
+    until("the board at /", WAIT, || location() == "/").await;
+    until_live(&app.root).await;
+    (app, username)
+}
+
+async fn create_account(root: &Element, username: &str) {
+    until_found("Create one", WAIT, || button(root, "Create one"))
+        .await
+        .click();
+    fill_and_submit(root, "Create account", username, PASSWORD).await;
+}
+
+async fn sign_in(root: &Element, username: &str, password: &str) {
+    fill_and_submit(root, "Sign in", username, password).await;
+    until("the board at /", WAIT, || location() == "/").await;
+    until_live(root).await;
+}
+
+async fn fill_and_submit(root: &Element, action: &str, username: &str, password: &str) {
+    let submit = until_found("the form", WAIT, || {
+        button(root, action).filter(|b| !b.disabled())
+    })
+    .await;
+    type_text(&field(root, "Username").expect("Username"), username);
+    type_text(&field(root, "Password").expect("Password"), password);
+    submit.click();
+}
+
+/// Types `title` into `New task`, presses Enter, and gives back the new row.
+async fn add_task(root: &Element, title: &str) -> Element {
+    let input = field(root, "New task").expect("a New task field");
+    type_text(&input, title);
+    press(&input, "Enter");
+    until_found(&format!("the row {title:?}"), WAIT, || {
+        task_row(root, title)
+    })
+    .await
+}
+
+fn status(root: &Element) -> Element {
+    let found = all_by_role(root, "status");
+    assert_eq!(found.len(), 1, "one status element");
+    found.into_iter().next().expect("a status")
+}
+
+fn connection(root: &Element) -> String {
+    status(root)
+        .get_attribute("data-connection")
+        .unwrap_or_default()
+}
+
+async fn until_live(root: &Element) {
+    until_live_within(root, WAIT).await;
+}
+
+async fn until_live_within(root: &Element, timeout: Duration) {
+    until("the connection live", timeout, || {
+        all_by_role(root, "status").len() == 1 && connection(root) == "live"
+    })
+    .await;
+}
+
+fn tasks_list(root: &Element) -> Option<Element> {
+    root.query_selector("ul[aria-label=\"Tasks\"]")
+        .expect("a selector")
+}
+
+/// The rows shown; none while the board is not (yet) on the page.
+fn rows(root: &Element) -> Vec<Element> {
+    match tasks_list(root) {
+        Some(list) if is_shown(&list) => all_by_role(&list, "listitem"),
+        _ => Vec::new(),
+    }
+}
+
+/// The titles on the board, top to bottom, as the checkboxes name them.
+fn titles(root: &Element) -> Vec<String> {
+    rows(root)
+        .iter()
+        .filter_map(|row| all_by_role(row, "checkbox").first().map(name_of))
+        .collect()
+}
+
+fn task_row(root: &Element, title: &str) -> Option<Element> {
+    rows(root)
+        .into_iter()
+        .find(|row| by_role(row, "checkbox", title).is_some())
+}
+
+/// Waits until the server has confirmed every change on the board.
+async fn until_confirmed(root: &Element) {
+    until("every change confirmed", WAIT, || {
+        rows(root)
+            .iter()
+            .all(|r| r.get_attribute("data-pending").is_none())
+    })
+    .await;
+}
+
+fn items_left(root: &Element) -> String {
+    let pattern = |t: &str| t.ends_with(" left") && t.split(' ').count() == 3;
+    let nodes = root.query_selector_all("*").expect("querySelectorAll");
+    (0..nodes.length())
+        .filter_map(|i| nodes.item(i)?.dyn_into::<Element>().ok())
+        .filter(|e| e.child_element_count() == 0 && is_shown(e))
+        .map(|e| text_of(&e))
+        .find(|t| pattern(t))
+        .unwrap_or_default()
+}
+
+fn link(root: &Element, name: &str) -> web_sys::HtmlElement {
+    by_role(root, "link", name)
+        .unwrap_or_else(|| panic!("a link {name:?}"))
+        .dyn_into()
+        .expect("an HTML element")
+}
+
+/// The innermost element whose text is `text`.
+fn by_text(root: &Element, text: &str) -> Option<Element> {
+    let nodes = root.query_selector_all("*").expect("querySelectorAll");
+    (0..nodes.length())
+        .filter_map(|i| nodes.item(i)?.dyn_into::<Element>().ok())
+        .rfind(|e| e.child_element_count() == 0 && text_of(e) == text)
+}
+
+fn is_focused(element: &Element) -> bool {
+    let document = web_sys::window()
+        .and_then(|w| w.document())
+        .expect("a document");
+    document.active_element().as_ref() == Some(element)
+}
+
+// ---- Sockets the page opens, seen from outside the app.
+
+/// Wraps the page's `WebSocket` constructor to keep every socket made (once per page).
+fn record_sockets() {
+    let install = js_sys::Function::new_no_args(
+        "if (!globalThis.__taskwireSockets) {
+            const Native = globalThis.WebSocket;
+            const made = [];
+            globalThis.__taskwireSockets = made;
+            globalThis.WebSocket = class extends Native {
+                constructor(...args) { super(...args); made.push(this); }
+            };
+        }",
+    );
+    install
+        .call0(&wasm_bindgen::JsValue::NULL)
+        .expect("installing the recorder");
+}
+
+fn sockets() -> Vec<web_sys::WebSocket> {
+    let made =
+        js_sys::Reflect::get(&js_sys::global(), &"__taskwireSockets".into()).expect("the recorder");
+    js_sys::Array::from(&made)
+        .iter()
+        .map(|s| s.unchecked_into())
+        .collect()
+}
