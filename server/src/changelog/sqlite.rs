@@ -297,22 +297,19 @@ impl Appender<'_> {
     /// change; the log holds fewer than `keep + TRIM_EVERY` events of a user.
     async fn append(&mut self, change: Change) -> Result<(), AppError> {
         let user = self.user.to_string();
+        let json = serde_json::to_string(&change)
+            .map_err(|e| AppError::Internal(format!("encoding an event: {e}")))?;
+        // The trigger `events_bump_log_seq` moves `users.log_seq` along.
         let (seq, epoch): (i64, String) = sqlx::query_as(
-            "UPDATE users SET log_seq = log_seq + 1 WHERE id = ? \
-             RETURNING log_seq, (SELECT value FROM settings WHERE key = ?)",
+            "INSERT INTO events (user_id, seq, change) \
+             SELECT id, log_seq + 1, ? FROM users WHERE id = ? \
+             RETURNING seq, (SELECT value FROM settings WHERE key = ?)",
         )
+        .bind(json)
         .bind(&user)
         .bind(EPOCH_KEY)
         .fetch_one(&mut *self.conn)
         .await?;
-        let json = serde_json::to_string(&change)
-            .map_err(|e| AppError::Internal(format!("encoding an event: {e}")))?;
-        sqlx::query("INSERT INTO events (user_id, seq, change) VALUES (?, ?, ?)")
-            .bind(&user)
-            .bind(seq)
-            .bind(json)
-            .execute(&mut *self.conn)
-            .await?;
         if seq % self.keep.clamp(1, TRIM_EVERY) == 0 {
             sqlx::query("DELETE FROM events WHERE user_id = ? AND seq <= ?")
                 .bind(&user)
