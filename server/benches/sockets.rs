@@ -89,7 +89,8 @@ async fn main() -> Bench<()> {
             .arg("--static-dir")
             .arg(dir.path())
             .args(["--max-sockets-per-user", "200", "--login-per-ip", "1000"])
-            .env("RUST_LOG", "warn")
+            // Errors only: it serves no app here, which it would warn about.
+            .env("RUST_LOG", "error")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()?,
