@@ -1,6 +1,6 @@
 //! Browser benchmarks of the socket service (`cargo xtask bench`, headless Chromium,
-//! release build): time from start to `live` against the real server, and the 10,000-task
-//! + 1,000-event merge in wasm. Prints figures with `console_log!` (shown with
+//! release build): time from start to `live` against the real server, and the merge of
+//! 10,000 tasks and 1,000 events in wasm. Prints figures with `console_log!` (shown with
 //! `--nocapture`); asserts nothing about time.
 
 #![cfg(all(target_arch = "wasm32", feature = "browser-bench"))]
