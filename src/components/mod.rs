@@ -17,7 +17,7 @@ pub use alert::ServiceAlert;
 pub use filter::Filter;
 pub use new_task::NewTaskForm;
 pub use pending::PendingChanges;
-pub use rtt_chart::RttChart;
+pub use rtt_chart::{RttChart, whole_ms};
 pub use signed_in::SignedInPage;
 pub use task_footer::TaskFooter;
 pub use task_list::TaskList;

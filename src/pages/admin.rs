@@ -32,37 +32,36 @@ fn NotAllowed() -> impl IntoView {
     }
 }
 
+/// The users, loaded once when the page opens. A plain task and signal rather than a
+/// resource with `Suspense`: the page needs no more, and the bundle stays smaller.
 #[component]
 fn UserList() -> impl IntoView {
     let tw = Taskwire::expect();
-    let users = LocalResource::new(move || async move { tw.users().await });
+    let users = RwSignal::new(None::<Vec<User>>);
     let failure = RwSignal::new(None::<String>);
+    spawn_local(async move {
+        match tw.users().await {
+            Ok(list) => users.set(Some(list)),
+            Err(error) => failure.set(Some(error.to_string())),
+        }
+    });
     view! {
         {move || failure.get().map(|text| view! { <p class="alert" role="alert">{text}</p> })}
         <section class="card">
-            <Suspense fallback=|| view! { <p class="muted">"Loading users…"</p> }>
-                {move || {
-                    users
-                        .get()
-                        .map(|answer| match answer {
-                            Ok(list) => {
-                                view! {
-                                    <ul class="users" aria-label="Users">
-                                        {list
-                                            .into_iter()
-                                            .map(|user| view! { <UserRow user failure /> })
-                                            .collect_view()}
-                                    </ul>
-                                }
-                                    .into_any()
-                            }
-                            Err(error) => {
-                                view! { <p class="alert" role="alert">{error.to_string()}</p> }
-                                    .into_any()
-                            }
-                        })
-                }}
-            </Suspense>
+            {move || match users.get() {
+                None => view! { <p class="notice muted">"Loading users…"</p> }.into_any(),
+                Some(list) => {
+                    view! {
+                        <ul class="users" aria-label="Users">
+                            {list
+                                .into_iter()
+                                .map(|user| view! { <UserRow user failure /> })
+                                .collect_view()}
+                        </ul>
+                    }
+                        .into_any()
+                }
+            }}
         </section>
     }
 }

@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use crate::components::{RttChart, SignedInPage};
+use crate::components::{RttChart, SignedInPage, whole_ms};
 use crate::taskwire::{SocketDiagnostics, Taskwire};
 
 #[component]
@@ -34,7 +34,7 @@ fn SocketList() -> impl IntoView {
 fn SocketCard(socket: SocketDiagnostics, now_ms: f64) -> impl IntoView {
     let rtt = socket
         .rtt_ms
-        .map_or_else(|| "–".to_owned(), |ms| format!("{ms:.0} ms"));
+        .map_or_else(|| "–".to_owned(), |ms| format!("{} ms", whole_ms(ms)));
     let last_close = socket.last_close.map_or_else(
         || "–".to_owned(),
         |(code, reason)| format!("{code} {reason}"),
