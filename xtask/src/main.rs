@@ -6,6 +6,7 @@ mod control;
 mod error;
 mod fault_socket;
 mod harness;
+mod screenshot;
 mod setup;
 mod steps;
 
@@ -30,6 +31,7 @@ fn main() -> ExitCode {
         Some("test") => harness::test(),
         Some("bench") => harness::bench(),
         Some("setup") => setup::all(),
+        Some("screenshot") => screenshot::run(),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
