@@ -1,0 +1,360 @@
+//! Browser benchmarks of the board (`cargo xtask bench`, headless Chromium, release
+//! build), against the real server:
+//!
+//! - rendering 10,000 task rows, the app against a plain JavaScript function building
+//!   the same markup with the DOM API (both measured until layout);
+//! - a 10,000-task snapshot: a new tab's time from mount to every row laid out, against
+//!   plain JavaScript fetching `GET /api/tasks` and rendering it;
+//! - the time from an HTTP write to its change in the DOM of a mounted app (p50/p99 of
+//!   200 writes).
+//!
+//! Prints figures with `console_log!` (shown with `--nocapture`); asserts nothing about
+//! time.
+
+#![cfg(all(target_arch = "wasm32", feature = "browser-bench"))]
+
+mod support;
+
+use std::time::Duration;
+
+use support::*;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::{console_log, wasm_bindgen_test, wasm_bindgen_test_configure};
+use web_sys::{Element, HtmlElement};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const TASKS: usize = 10_000;
+const RENDER_RUNS: usize = 5;
+const WRITES: usize = 200;
+const PASSWORD: &str = "correct horse battery";
+
+#[wasm_bindgen(inline_js = r#"
+const EDIT = "M13.6 3.6l2.8 2.8-9 9H4.6v-2.8z";
+const CROSS = "M5 5l10 10M15 5L5 15";
+const SVG = "http://www.w3.org/2000/svg";
+
+function icon(d) {
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("viewBox", "0 0 20 20");
+  svg.setAttribute("aria-hidden", "true");
+  const path = document.createElementNS(SVG, "path");
+  path.setAttribute("d", d);
+  svg.appendChild(path);
+  return svg;
+}
+
+// The app's row markup, built the way careful hand-written JavaScript would: DOM calls,
+// titles as text.
+function row(task) {
+  const li = document.createElement("li");
+  li.className = task.done ? "task done" : "task";
+  li.dataset.taskId = task.id;
+  const check = document.createElement("input");
+  check.type = "checkbox";
+  check.className = "task-check";
+  check.setAttribute("aria-label", task.title);
+  check.checked = task.done;
+  const title = document.createElement("span");
+  title.className = "task-title";
+  title.textContent = task.title;
+  const pending = document.createElement("span");
+  pending.className = "task-pending";
+  pending.setAttribute("aria-hidden", "true");
+  pending.title = "Waiting for the server";
+  const edit = document.createElement("button");
+  edit.type = "button";
+  edit.className = "icon-button";
+  edit.appendChild(icon(EDIT));
+  const label = document.createElement("span");
+  label.className = "sr-only";
+  label.textContent = "Edit";
+  edit.appendChild(label);
+  const del = document.createElement("button");
+  del.type = "button";
+  del.className = "icon-button danger";
+  del.setAttribute("aria-label", "Delete " + task.title);
+  del.appendChild(icon(CROSS));
+  li.append(check, title, pending, edit, del);
+  return li;
+}
+
+export function render_plain(container, tasks) {
+  const start = performance.now();
+  const list = document.createElement("ul");
+  list.setAttribute("aria-label", "Plain tasks");
+  const fragment = document.createDocumentFragment();
+  for (const task of tasks) fragment.appendChild(row(task));
+  list.appendChild(fragment);
+  container.replaceChildren(list);
+  void container.offsetHeight;
+  return performance.now() - start;
+}
+
+export async function fetch_tasks(base, token) {
+  const response = await fetch(base + "/api/tasks", {
+    headers: { Authorization: "Bearer " + token },
+  });
+  return (await response.json()).items;
+}
+
+export async function fetch_and_render(base, token, container) {
+  const start = performance.now();
+  const tasks = await fetch_tasks(base, token);
+  render_plain(container, tasks);
+  return performance.now() - start;
+}
+
+export async function seed(base, token, count, parallel) {
+  let next = 0;
+  async function worker() {
+    while (next < count) {
+      const n = next++;
+      const response = await fetch(base + "/api/tasks", {
+        method: "POST",
+        headers: { Authorization: "Bearer " + token, "Content-Type": "application/json" },
+        body: JSON.stringify({ title: "Task " + String(n).padStart(5, "0") }),
+      });
+      if (response.status !== 201) throw new Error("seeding answered " + response.status);
+    }
+  }
+  await Promise.all(Array.from({ length: parallel }, worker));
+}
+
+// Resolves with the time at which a checkbox named `label` is in `root`.
+export function when_labelled(root, label) {
+  const present = () =>
+    Array.from(root.querySelectorAll("input[type=checkbox]")).some(
+      (c) => c.getAttribute("aria-label") === label,
+    );
+  return new Promise((resolve) => {
+    if (present()) return resolve(performance.now());
+    const observer = new MutationObserver(() => {
+      if (present()) {
+        observer.disconnect();
+        resolve(performance.now());
+      }
+    });
+    observer.observe(root, { subtree: true, childList: true, attributes: true });
+  });
+}
+"#)]
+extern "C" {
+    fn render_plain(container: &Element, tasks: &JsValue) -> f64;
+    fn fetch_tasks(base: &str, token: &str) -> js_sys::Promise;
+    fn fetch_and_render(base: &str, token: &str, container: &Element) -> js_sys::Promise;
+    fn seed(base: &str, token: &str, count: usize, parallel: usize) -> js_sys::Promise;
+    fn when_labelled(root: &Element, label: &str) -> js_sys::Promise;
+}
+
+#[wasm_bindgen_test]
+async fn rendering_10000_tasks_against_plain_javascript() {
+    let (username, token) = register_with_cookie().await;
+    // Seeded under a filter that shows none of the new tasks, so the 10,000 live events
+    // do not each re-render a growing list (that is not what is measured here).
+    let app = mount_at("/?filter=completed");
+    until_text(&app.root, "0 items left", Duration::from_secs(20)).await;
+    let start = now();
+    JsFuture::from(seed(server(), &token, TASKS, 64))
+        .await
+        .expect("seeded");
+    let seeded = now() - start;
+    until_text(&app.root, "10000 items left", Duration::from_secs(120)).await;
+    console_log!(
+        "{TASKS} tasks created over HTTP in {seeded:.0} ms; the open board counted them all \
+         after {:.0} ms ({username})",
+        now() - start
+    );
+    click_link(&app.root, "All");
+    until_rows(&app.root, TASKS, Duration::from_secs(60)).await;
+
+    // From memory: the filter hides every row (none is done), then shows them again.
+    let mut app_times = Vec::new();
+    for _ in 0..RENDER_RUNS {
+        click_link(&app.root, "Completed");
+        until_rows(&app.root, 0, Duration::from_secs(30)).await;
+        let start = now();
+        click_link(&app.root, "All");
+        until_rows(&app.root, TASKS, Duration::from_secs(30)).await;
+        force_layout(&app.root);
+        app_times.push(now() - start);
+    }
+    let tasks = JsFuture::from(fetch_tasks(server(), &token))
+        .await
+        .expect("the tasks");
+    let plain = fresh_root("/plain");
+    let js_times: Vec<f64> = (0..RENDER_RUNS)
+        .map(|_| {
+            plain.replace_children_with_node_0();
+            render_plain(&plain, &tasks)
+        })
+        .collect();
+    report("render 10,000 rows from memory", &app_times, &js_times);
+    plain.remove();
+    drop(app);
+
+    // A new tab: restore the session, open the socket, receive the snapshot, render.
+    let mut app_times = Vec::new();
+    for _ in 0..RENDER_RUNS {
+        let start = now();
+        let tab = mount_at("/");
+        let shown = wait_rows(&tab.root, TASKS, Duration::from_secs(20)).await;
+        force_layout(&tab.root);
+        if !shown {
+            console_log!(
+                "snapshot of {TASKS} tasks: not shown within 20 s; the page says: {}",
+                text_of(&tab.root).chars().take(300).collect::<String>()
+            );
+            break;
+        }
+        app_times.push(now() - start);
+    }
+    let plain = fresh_root("/plain");
+    let mut js_times = Vec::new();
+    for _ in 0..RENDER_RUNS {
+        plain.replace_children_with_node_0();
+        let elapsed = JsFuture::from(fetch_and_render(server(), &token, &plain))
+            .await
+            .expect("fetched and rendered");
+        js_times.push(elapsed.as_f64().unwrap_or(f64::NAN));
+    }
+    plain.remove();
+    if app_times.is_empty() {
+        console_log!(
+            "plain JavaScript, GET /api/tasks + render {TASKS} rows: {:.1} ms (median of \
+             {RENDER_RUNS})",
+            median(&js_times)
+        );
+    } else {
+        report(
+            "10,000-task snapshot, mount to rows laid out (JS: fetch + render)",
+            &app_times,
+            &js_times,
+        );
+    }
+}
+
+#[wasm_bindgen_test]
+async fn an_http_write_reaches_a_mounted_app() {
+    let (_, token) = register_with_cookie().await;
+    let id = api_create_task(&token, "v0").await;
+    let app = mount_at("/");
+    JsFuture::from(when_labelled(&app.root, "v0"))
+        .await
+        .expect("the first title");
+    let path = format!("/api/tasks/{id}");
+    let mut latencies = Vec::with_capacity(WRITES);
+    for i in 1..=WRITES {
+        let title = format!("v{i}");
+        let shown = JsFuture::from(when_labelled(&app.root, &title));
+        let start = now();
+        let body = serde_json::json!({ "title": title });
+        let (status, _) = api_call("PATCH", &path, &token, Some(body)).await;
+        assert_eq!(status, 200);
+        let at = shown.await.expect("the change shown");
+        latencies.push(at.as_f64().unwrap_or(f64::NAN) - start);
+    }
+    latencies.sort_by(f64::total_cmp);
+    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q).round() as usize];
+    console_log!(
+        "HTTP write -> DOM of a mounted app, {WRITES} writes: p50 {:.1} ms, p99 {:.1} ms, \
+         min {:.1} ms, max {:.1} ms",
+        at(0.5),
+        at(0.99),
+        latencies[0],
+        latencies[latencies.len() - 1]
+    );
+}
+
+// ---- Helpers
+
+/// A new account whose refresh cookie the browser keeps, so a mounted app restores it.
+async fn register_with_cookie() -> (String, String) {
+    let username = unique_name("bench");
+    let response = gloo_net::http::Request::post(&format!("{}/api/register", server()))
+        .credentials(web_sys::RequestCredentials::Include)
+        .json(&protocol::Credentials {
+            username: username.clone(),
+            password: PASSWORD.to_owned(),
+        })
+        .expect("a JSON body")
+        .send()
+        .await
+        .expect("the server answers");
+    assert_eq!(response.status(), 201);
+    let session: protocol::Session = response.json().await.expect("a session");
+    (username, session.token)
+}
+
+fn now() -> f64 {
+    web_sys::window()
+        .and_then(|w| w.performance())
+        .map(|p| p.now())
+        .unwrap_or_else(js_sys::Date::now)
+}
+
+fn row_count(root: &Element) -> Option<u32> {
+    root.query_selector("ul[aria-label=\"Tasks\"]")
+        .ok()
+        .flatten()
+        .map(|list| list.child_element_count())
+}
+
+/// Waits (polling every turn of the event loop) until the list holds `count` rows.
+async fn wait_rows(root: &Element, count: usize, timeout: Duration) -> bool {
+    let start = now();
+    while row_count(root) != Some(count as u32) {
+        if now() - start > timeout.as_millis() as f64 {
+            return false;
+        }
+        gloo_timers::future::sleep(Duration::ZERO).await;
+    }
+    true
+}
+
+async fn until_text(root: &Element, text: &str, timeout: Duration) {
+    let start = now();
+    while !text_of(root).contains(text) {
+        assert!(
+            now() - start < timeout.as_millis() as f64,
+            "{text:?} within {timeout:?}"
+        );
+        gloo_timers::future::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn until_rows(root: &Element, count: usize, timeout: Duration) {
+    assert!(
+        wait_rows(root, count, timeout).await,
+        "{count} rows within {timeout:?}"
+    );
+}
+
+fn force_layout(root: &Element) {
+    if let Some(element) = root.dyn_ref::<HtmlElement>() {
+        let _ = element.offset_height();
+    }
+}
+
+fn click_link(root: &Element, name: &str) {
+    by_role(root, "link", name)
+        .unwrap_or_else(|| panic!("a link {name:?}"))
+        .unchecked_into::<HtmlElement>()
+        .click();
+}
+
+fn median(times: &[f64]) -> f64 {
+    let mut sorted = times.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted[sorted.len() / 2]
+}
+
+fn report(what: &str, app: &[f64], js: &[f64]) {
+    let (app, js) = (median(app), median(js));
+    console_log!(
+        "{what}: app {app:.1} ms, plain JavaScript {js:.1} ms (medians of {RENDER_RUNS}); \
+         ratio {:.2}",
+        app / js
+    );
+}
