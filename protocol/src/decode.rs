@@ -5,8 +5,15 @@ use serde::de::DeserializeOwned;
 
 use crate::frame::{ClientFrame, ServerFrame};
 
-/// The largest inbound frame either side accepts (larger ones close the socket with 1009).
+/// The largest frame the server accepts from a client (larger ones close the socket with
+/// 1009): a client frame is one request, and 64 KiB is far more than any of them needs.
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+
+/// The largest frame the client accepts from the server. Not the contract's 64 KiB: a
+/// `snapshot` carries every task of the user in one frame (about 150 bytes a task), so
+/// 64 KiB would strand anyone with more than some 400 tasks in a reconnect loop. The
+/// bound still keeps a broken or hostile server from making the tab buffer without end.
+pub const MAX_SERVER_FRAME_BYTES: usize = 32 * 1024 * 1024;
 
 /// Why an inbound frame was refused, with its request `id` when one could be read, so
 /// that the `error` reply can name the request.
@@ -19,8 +26,8 @@ pub struct DecodeError {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeErrorKind {
-    #[error("frame of {len} bytes is over the {MAX_FRAME_BYTES}-byte limit")]
-    TooLarge { len: usize },
+    #[error("frame of {len} bytes is over the {limit}-byte limit")]
+    TooLarge { len: usize, limit: usize },
     #[error("frame is not valid JSON: {0}")]
     BadJson(String),
     #[error("frame is not a JSON object")]
@@ -42,16 +49,20 @@ impl From<DecodeErrorKind> for DecodeError {
 }
 
 pub fn decode_client(text: &str) -> Result<ClientFrame, DecodeError> {
-    decode(text, ClientFrame::TYPES)
+    decode(text, ClientFrame::TYPES, MAX_FRAME_BYTES)
 }
 
 pub fn decode_server(text: &str) -> Result<ServerFrame, DecodeError> {
-    decode(text, ServerFrame::TYPES)
+    decode(text, ServerFrame::TYPES, MAX_SERVER_FRAME_BYTES)
 }
 
-fn decode<T: DeserializeOwned>(text: &str, types: &[&str]) -> Result<T, DecodeError> {
-    if text.len() > MAX_FRAME_BYTES {
-        return Err(DecodeErrorKind::TooLarge { len: text.len() }.into());
+fn decode<T: DeserializeOwned>(text: &str, types: &[&str], limit: usize) -> Result<T, DecodeError> {
+    if text.len() > limit {
+        return Err(DecodeErrorKind::TooLarge {
+            len: text.len(),
+            limit,
+        }
+        .into());
     }
     match serde_json::from_str(text) {
         Ok(frame) => Ok(frame),

@@ -11,7 +11,10 @@ mod task;
 mod validate;
 
 pub use close::{CloseAction, CloseCode};
-pub use decode::{DecodeError, DecodeErrorKind, MAX_FRAME_BYTES, decode_client, decode_server};
+pub use decode::{
+    DecodeError, DecodeErrorKind, MAX_FRAME_BYTES, MAX_SERVER_FRAME_BYTES, decode_client,
+    decode_server,
+};
 pub use frame::{
     Change, ClearDoneParams, ClientFrame, CreateParams, DeleteParams, Event, MethodCall, Outcome,
     ServerFrame, Since, Topic, UpdateParams,

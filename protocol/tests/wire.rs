@@ -2,7 +2,8 @@
 
 use serde_json::{Value, json};
 use taskwire_protocol::{
-    ClientFrame, DecodeErrorKind, MAX_FRAME_BYTES, ServerFrame, decode_client, decode_server,
+    ClientFrame, DecodeErrorKind, MAX_FRAME_BYTES, MAX_SERVER_FRAME_BYTES, ServerFrame,
+    decode_client, decode_server,
 };
 
 /// Section 3 of protocol.md, with its elisions (`..`) filled in with real values.
@@ -92,7 +93,35 @@ fn a_frame_over_64_kib_is_refused_before_it_is_parsed() {
     let text = json!({"type":"request","id":1,"method":"task.create","params":{"title":title}})
         .to_string();
     let error = decode_client(&text).unwrap_err();
-    assert_eq!(error.kind, DecodeErrorKind::TooLarge { len: text.len() });
+    assert_eq!(
+        error.kind,
+        DecodeErrorKind::TooLarge {
+            len: text.len(),
+            limit: MAX_FRAME_BYTES
+        }
+    );
+}
+
+#[test]
+fn a_snapshot_of_thousands_of_tasks_is_one_frame_the_client_reads() {
+    let items: Vec<Value> = (0..2_000u128)
+        .map(|n| {
+            let id = format!("00000000-0000-4000-8000-{n:012x}");
+            json!({"id":id,"title":format!("Task number {n}"),"done":n % 2 == 0,"version":1,"created_at":T,"updated_at":T})
+        })
+        .collect();
+    let text = json!({"type":"snapshot","id":2,"topic":"tasks","epoch":"e1","seq":9,"items":items})
+        .to_string();
+    assert!(text.len() > MAX_FRAME_BYTES);
+    match decode_server(&text) {
+        Ok(ServerFrame::Snapshot { items, .. }) => assert_eq!(items.len(), 2_000),
+        other => panic!("expected a snapshot, got {other:?}"),
+    }
+    let too_big = "x".repeat(MAX_SERVER_FRAME_BYTES + 1);
+    assert!(matches!(
+        decode_server(&too_big).unwrap_err().kind,
+        DecodeErrorKind::TooLarge { .. }
+    ));
 }
 
 #[test]

@@ -118,18 +118,21 @@ pub fn bench() -> Result {
     let suites = BrowserSuites::start()?;
     timings.run(
         "app: browser benchmarks in headless Chromium (tests/bench_*.rs)",
-        &mut suites.cargo_test(
-            Browser::Chromium,
-            &[
-                "--release",
-                "--features",
-                "browser-bench",
-                "--test",
-                "bench_*",
-                "--",
-                "--nocapture",
-            ],
-        )?,
+        &mut suites
+            .cargo_test(
+                Browser::Chromium,
+                &[
+                    "--release",
+                    "--features",
+                    "browser-bench",
+                    "--test",
+                    "bench_*",
+                    "--",
+                    "--nocapture",
+                ],
+            )?
+            // Seeding 10,000 tasks for the render benchmark alone takes minutes.
+            .env("WASM_BINDGEN_TEST_TIMEOUT", "900"),
     )?;
     timings.print();
     Ok(())

@@ -22,6 +22,7 @@ commands:
               the release build, and the browser suites in headless Chromium and Firefox
   bench       run every benchmark and print its figures (server sockets, task store
               merge, and the app in headless Chromium)
+  screenshot  take a screenshot of the signed-in board in headless Chromium (docs/board.png)
   setup       only install what is missing (idempotent)";
 
 fn main() -> ExitCode {
