@@ -116,23 +116,23 @@ pub fn bench() -> Result {
         &mut cargo(&["test", "--workspace", "--no-run"]),
     )?;
     let suites = BrowserSuites::start()?;
+    let mut benches = suites.cargo_test(
+        Browser::Chromium,
+        &[
+            "--release",
+            "--features",
+            "browser-bench",
+            "--test",
+            "bench_*",
+            "--",
+            "--nocapture",
+        ],
+    )?;
+    // Seeding 10,000 tasks for the render benchmark alone takes minutes.
+    benches.env("WASM_BINDGEN_TEST_TIMEOUT", "900");
     timings.run(
         "app: browser benchmarks in headless Chromium (tests/bench_*.rs)",
-        &mut suites
-            .cargo_test(
-                Browser::Chromium,
-                &[
-                    "--release",
-                    "--features",
-                    "browser-bench",
-                    "--test",
-                    "bench_*",
-                    "--",
-                    "--nocapture",
-                ],
-            )?
-            // Seeding 10,000 tasks for the render benchmark alone takes minutes.
-            .env("WASM_BINDGEN_TEST_TIMEOUT", "900"),
+        &mut benches,
     )?;
     timings.print();
     Ok(())
