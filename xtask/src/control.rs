@@ -10,10 +10,10 @@ use std::thread;
 
 use crate::Result;
 use crate::error::Error;
-use crate::harness::TestServer;
+use crate::local_server::LocalServer;
 
 /// Serves the control endpoint on a free loopback port; gives back its `http://` address.
-pub fn start(server: Arc<Mutex<TestServer>>, page_origin: String) -> Result<String> {
+pub fn start(server: Arc<Mutex<LocalServer>>, page_origin: String) -> Result<String> {
     let listener =
         TcpListener::bind("127.0.0.1:0").map_err(Error::io("binding the control endpoint"))?;
     let addr = listener
@@ -27,7 +27,7 @@ pub fn start(server: Arc<Mutex<TestServer>>, page_origin: String) -> Result<Stri
     Ok(format!("http://{addr}"))
 }
 
-fn handle(stream: TcpStream, server: &Mutex<TestServer>, page_origin: &str) {
+fn handle(stream: TcpStream, server: &Mutex<LocalServer>, page_origin: &str) {
     let mut request_line = String::new();
     let mut reader = BufReader::new(&stream);
     if reader.read_line(&mut request_line).is_err() {

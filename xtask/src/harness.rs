@@ -1,13 +1,13 @@
 //! The two commands: `run` serves Taskwire, `test` checks all of it.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, mpsc};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use crate::error::Error;
+use crate::http::http;
+use crate::local_server::{LocalServer, free_port};
 use crate::steps::Timings;
 use crate::{Result, bundle, control, fault_socket, root, setup};
 
@@ -169,16 +169,20 @@ struct BrowserSuites {
     control: String,
     faults: String,
     /// Held so the server lives as long as the suites.
-    _server: Arc<Mutex<TestServer>>,
+    _server: Arc<Mutex<LocalServer>>,
 }
 
 impl BrowserSuites {
     fn start() -> Result<Self> {
         let page = free_port()?;
         let page_origin = format!("http://127.0.0.1:{page}");
-        let server = TestServer::new(&page_origin)?;
+        let server = LocalServer::start(
+            "browser-tests",
+            root().join("target/debug/taskwire-server"),
+            &["--allow-origin", &page_origin],
+        )?;
         let server_url = server.url();
-        server.create_admin()?;
+        create_admin(&server)?;
         let server = Arc::new(Mutex::new(server));
         Ok(Self {
             page,
@@ -219,7 +223,28 @@ const WASM: &str = "wasm32-unknown-unknown";
 /// The admin account the browser suites sign in with (a throwaway database on loopback).
 const ADMIN: (&str, &str) = ("suite-admin", "suite-admin-password");
 
-fn cargo(args: &[&str]) -> Command {
+/// Registers the suites' admin account over HTTP, then promotes it with the server's own
+/// command, the only way there is to make an admin.
+fn create_admin(server: &LocalServer) -> Result {
+    let (username, password) = ADMIN;
+    let credentials = serde_json::json!({"username": username, "password": password});
+    http(
+        &server.address(),
+        "POST",
+        "/api/register",
+        None,
+        Some(&credentials),
+    )?;
+    crate::steps::run(
+        "promoting the suites' admin",
+        Command::new(root().join("target/debug/taskwire-server"))
+            .args(["user", "promote", username, "--db"])
+            .arg(server.db()),
+    )
+    .map(drop)
+}
+
+pub fn cargo(args: &[&str]) -> Command {
     let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     command.args(args);
     command
@@ -234,159 +259,8 @@ fn build_app(timings: &mut Timings) -> Result {
     bundle::measure().map(drop)
 }
 
-fn free_port() -> Result<u16> {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .map_err(Error::io("finding a free port"))
-}
-
 fn which(program: &str) -> Result<PathBuf> {
     crate::steps::output("sh", &["-c", &format!("command -v {program}")])
         .map(PathBuf::from)
         .ok_or_else(|| Error::Other(format!("{program} is not on PATH")))
-}
-
-/// The real server the browser suites talk to: a debug build on a fresh SQLite file,
-/// allowing the test page's origin. It can be stopped and started again on the same port
-/// and database (see [`crate::control`]); it is stopped when dropped.
-pub struct TestServer {
-    child: Option<Child>,
-    port: u16,
-    db: PathBuf,
-    log: PathBuf,
-    page_origin: String,
-}
-
-impl TestServer {
-    fn new(page_origin: &str) -> Result<Self> {
-        let dir = root().join("target/xtask");
-        std::fs::create_dir_all(&dir).map_err(Error::io("creating target/xtask"))?;
-        let db = dir.join("browser-tests.db");
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
-        }
-        let mut server = Self {
-            child: None,
-            port: free_port()?,
-            db,
-            log: dir.join("browser-tests-server.log"),
-            page_origin: page_origin.to_owned(),
-        };
-        println!(
-            "\n==> starting the test server (log: {})",
-            server.log.display()
-        );
-        server.spawn()?;
-        println!("    serving at {}, allowing {page_origin}", server.url());
-        Ok(server)
-    }
-
-    /// Registers the suites' admin account over HTTP, then promotes it with the server's
-    /// own command, the only way there is to make an admin.
-    fn create_admin(&self) -> Result {
-        let (username, password) = ADMIN;
-        let body = format!(r#"{{"username":"{username}","password":"{password}"}}"#);
-        let request = format!(
-            "POST /api/register HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            self.port,
-            body.len()
-        );
-        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.port))
-            .map_err(Error::io("connecting to the test server"))?;
-        stream
-            .write_all(request.as_bytes())
-            .map_err(Error::io("registering the admin"))?;
-        let mut answer = String::new();
-        stream
-            .read_to_string(&mut answer)
-            .map_err(Error::io("registering the admin"))?;
-        if !answer.starts_with("HTTP/1.1 201") {
-            return Err(Error::Other(format!(
-                "registering the admin failed: {}",
-                answer.lines().next().unwrap_or_default()
-            )));
-        }
-        crate::steps::run(
-            "promoting the suites' admin",
-            Command::new(root().join("target/debug/taskwire-server"))
-                .args(["user", "promote", username, "--db"])
-                .arg(&self.db),
-        )
-        .map(drop)
-    }
-
-    pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// Starts the server unless it runs already, and waits until it serves.
-    pub fn spawn(&mut self) -> Result {
-        if self.child.is_some() {
-            return Ok(());
-        }
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .map_err(Error::io("opening the server log"))?;
-        let binary = root().join("target/debug/taskwire-server");
-        let mut child = Command::new(&binary)
-            .arg("serve")
-            .args(["--addr", &format!("127.0.0.1:{}", self.port)])
-            .arg("--db")
-            .arg(&self.db)
-            .args(["--allow-origin", &self.page_origin])
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .current_dir(root())
-            .spawn()
-            .map_err(|source| Error::Spawn {
-                program: binary.display().to_string(),
-                source,
-            })?;
-        let started = announced_url(&mut child, &self.log);
-        self.child = Some(child);
-        started.map(drop)
-    }
-
-    /// Stops the server with SIGTERM, as an operator would: it closes sockets with 1001
-    /// and finishes its writes first.
-    pub fn stop(&mut self) -> Result {
-        let Some(mut child) = self.child.take() else {
-            return Ok(());
-        };
-        Command::new("kill")
-            .arg(child.id().to_string())
-            .status()
-            .map_err(Error::io("signalling the server"))?;
-        child
-            .wait()
-            .map_err(Error::io("waiting for the server"))
-            .map(drop)
-    }
-}
-
-/// Waits for the server's "Taskwire is running at URL" line.
-fn announced_url(child: &mut Child, log: &Path) -> Result<String> {
-    let stdout = child
-        .stdout
-        .take()
-        .ok_or_else(|| Error::ServerDidNotStart { log: log.into() })?;
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(|line| line.ok()) {
-            if let Some(url) = line.strip_prefix("Taskwire is running at ") {
-                let _ = tx.send(url.trim_end_matches('/').to_owned());
-            }
-        }
-    });
-    rx.recv_timeout(Duration::from_secs(60))
-        .map_err(|_| Error::ServerDidNotStart { log: log.into() })
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        let _ = self.stop();
-    }
 }

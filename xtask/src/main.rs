@@ -6,6 +6,8 @@ mod control;
 mod error;
 mod fault_socket;
 mod harness;
+mod http;
+mod local_server;
 mod screenshot;
 mod setup;
 mod steps;

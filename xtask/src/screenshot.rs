@@ -8,14 +8,15 @@
 //! HTTP/1.1 over `TcpStream` and `serde_json` are all it takes, so xtask gains no HTTP
 //! client dependency.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 use crate::error::Error;
+use crate::harness::cargo;
+use crate::http::http;
+use crate::local_server::{LocalServer, free_port};
 use crate::steps::Timings;
 use crate::{Result, root, setup};
 
@@ -41,24 +42,23 @@ pub fn run() -> Result {
     )?;
     timings.run(
         "build the server (release)",
-        Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())).args([
-            "build",
-            "--release",
-            "-p",
-            "taskwire-server",
-        ]),
+        &mut cargo(&["build", "--release", "-p", "taskwire-server"]),
     )?;
 
-    let server = Server::start()?;
+    let server = LocalServer::start(
+        "screenshot",
+        root().join("target/release/taskwire-server"),
+        &["--static-dir", "dist"],
+    )?;
     println!(
         "\n==> adding {} tasks for {} over HTTP",
         TASKS.len(),
         USER.0
     );
-    seed(&server.address)?;
+    seed(&server.address())?;
     let driver = Driver::start()?;
     println!("==> signing in through the page and taking the picture");
-    let png = driver.screenshot_board(&format!("http://{}", server.address))?;
+    let png = driver.screenshot_board(&server.url())?;
     let path = root().join(OUTPUT);
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(Error::io("creating docs/"))?;
@@ -98,64 +98,6 @@ fn seed(address: &str) -> Result {
         }
     }
     Ok(())
-}
-
-/// The release server on a fresh database in target/xtask, stopped when dropped.
-struct Server {
-    child: Child,
-    address: String,
-}
-
-impl Server {
-    fn start() -> Result<Self> {
-        let dir = root().join("target/xtask");
-        std::fs::create_dir_all(&dir).map_err(Error::io("creating target/xtask"))?;
-        let db = dir.join("screenshot.db");
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
-        }
-        let log = dir.join("screenshot-server.log");
-        let address = format!("127.0.0.1:{}", free_port()?);
-        let binary = root().join("target/release/taskwire-server");
-        let mut child = Command::new(&binary)
-            .arg("serve")
-            .args(["--addr", &address, "--static-dir", "dist"])
-            .arg("--db")
-            .arg(&db)
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).map_err(Error::io("creating the server log"))?)
-            .current_dir(root())
-            .spawn()
-            .map_err(|source| Error::Spawn {
-                program: binary.display().to_string(),
-                source,
-            })?;
-        // Read on a thread that keeps draining, so the server never writes to a closed pipe.
-        let (tx, rx) = std::sync::mpsc::channel();
-        if let Some(stdout) = child.stdout.take() {
-            std::thread::spawn(move || {
-                for line in BufReader::new(stdout).lines().map_while(|line| line.ok()) {
-                    if line.starts_with("Taskwire is running at ") {
-                        let _ = tx.send(());
-                    }
-                }
-            });
-        }
-        let announced = rx.recv_timeout(Duration::from_secs(60)).is_ok();
-        let server = Self { child, address };
-        if announced {
-            Ok(server)
-        } else {
-            Err(Error::ServerDidNotStart { log })
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// chromedriver with one headless Chromium session, both ended when dropped.
@@ -303,135 +245,12 @@ fn poll<T>(timeout: Duration, mut attempt: impl FnMut() -> Result<Option<T>>) ->
     }
 }
 
-/// One HTTP/1.1 request with a JSON body and answer; fails on a status over 299.
-fn http(
-    address: &str,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<&Value>,
-) -> Result<Value> {
-    let what = format!("{method} http://{address}{path}");
-    let body = body.map(Value::to_string).unwrap_or_default();
-    let auth = token
-        .map(|token| format!("Authorization: Bearer {token}\r\n"))
-        .unwrap_or_default();
-    let mut stream = TcpStream::connect(address).map_err(Error::io(what.clone()))?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(60)))
-        .map_err(Error::io(what.clone()))?;
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {address}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .map_err(Error::io(what.clone()))?;
-    // Read the head, then exactly Content-Length bytes: chromedriver keeps the
-    // connection open despite `Connection: close`.
-    let mut answer = Vec::new();
-    let mut buffer = [0; 16 * 1024];
-    let split = loop {
-        if let Some(split) = answer.windows(4).position(|w| w == b"\r\n\r\n") {
-            break split;
-        }
-        let n = stream.read(&mut buffer).map_err(Error::io(what.clone()))?;
-        if n == 0 {
-            return Err(Error::Other(format!("{what}: no HTTP answer")));
-        }
-        answer.extend_from_slice(&buffer[..n]);
-    };
-    let head = String::from_utf8_lossy(&answer[..split]).to_lowercase();
-    let length = head.lines().find_map(|line| {
-        let (name, value) = line.split_once(':')?;
-        (name.trim() == "content-length").then(|| value.trim().parse::<usize>().ok())?
-    });
-    let mut content = answer[split + 4..].to_vec();
-    match length {
-        Some(length) => {
-            while content.len() < length {
-                let n = stream.read(&mut buffer).map_err(Error::io(what.clone()))?;
-                if n == 0 {
-                    break;
-                }
-                content.extend_from_slice(&buffer[..n]);
-            }
-        }
-        None => {
-            stream
-                .read_to_end(&mut content)
-                .map_err(Error::io(what.clone()))?;
-            if head.contains("transfer-encoding: chunked") {
-                content = dechunk(&content);
-            }
-        }
-    }
-    let status: u16 = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    if !(200..300).contains(&status) {
-        return Err(Error::Other(format!(
-            "{what} answered {status}: {}",
-            String::from_utf8_lossy(&content)
-        )));
-    }
-    if content.is_empty() {
-        return Ok(Value::Null);
-    }
-    serde_json::from_slice(&content)
-        .map_err(|error| Error::Other(format!("{what}: the answer is not JSON: {error}")))
-}
-
-fn dechunk(mut data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Some(end) = data.windows(2).position(|w| w == b"\r\n") {
-        let size = std::str::from_utf8(&data[..end])
-            .ok()
-            .and_then(|s| usize::from_str_radix(s.trim(), 16).ok())
-            .unwrap_or(0);
-        let start = end + 2;
-        if size == 0 || start + size > data.len() {
-            break;
-        }
-        out.extend_from_slice(&data[start..start + size]);
-        data = &data[(start + size + 2).min(data.len())..];
-    }
-    out
-}
-
 /// Standard base64, as WebDriver sends screenshots.
 fn base64_decode(text: &str) -> Result<Vec<u8>> {
-    let value = |c: u8| match c {
-        b'A'..=b'Z' => Some(c - b'A'),
-        b'a'..=b'z' => Some(c - b'a' + 26),
-        b'0'..=b'9' => Some(c - b'0' + 52),
-        b'+' => Some(62),
-        b'/' => Some(63),
-        _ => None,
-    };
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let (mut bits, mut count) = (0u32, 0);
-    for c in text
-        .bytes()
-        .filter(|c| !c.is_ascii_whitespace() && *c != b'=')
-    {
-        let v = value(c).ok_or_else(|| Error::Other("the screenshot is not base64".into()))?;
-        bits = (bits << 6) | u32::from(v);
-        count += 6;
-        if count >= 8 {
-            count -= 8;
-            out.push((bits >> count) as u8);
-        }
-    }
-    Ok(out)
-}
-
-fn free_port() -> Result<u16> {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .map_err(Error::io("finding a free port"))
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .map_err(|error| Error::Other(format!("the screenshot is not base64: {error}")))
 }
 
 #[cfg(test)]
@@ -447,14 +266,6 @@ mod tests {
         assert_eq!(
             base64_decode("iVBORw0KGgo=").ok().as_deref(),
             Some(&b"\x89PNG\r\n\x1a\n"[..])
-        );
-    }
-
-    #[test]
-    fn chunked_bodies_are_joined() {
-        assert_eq!(
-            dechunk(b"4\r\nWiki\r\n5\r\npedia\r\n0\r\n\r\n"),
-            b"Wikipedia"
         );
     }
 }

@@ -1,0 +1,141 @@
+//! A Taskwire server that xtask runs on loopback over a fresh SQLite file: for the
+//! browser suites, the benchmarks and the screenshot. It can be stopped and started
+//! again on the same port and database (see [`crate::control`]); it stops when dropped.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use crate::error::Error;
+use crate::{Result, root};
+
+pub struct LocalServer {
+    child: Option<Child>,
+    binary: PathBuf,
+    args: Vec<String>,
+    port: u16,
+    db: PathBuf,
+    log: PathBuf,
+}
+
+impl LocalServer {
+    /// Starts `binary` with `args` on a free port, with its database and log named
+    /// `name` under target/xtask (the database starts empty).
+    pub fn start(name: &str, binary: PathBuf, args: &[&str]) -> Result<Self> {
+        let dir = root().join("target/xtask");
+        std::fs::create_dir_all(&dir).map_err(Error::io("creating target/xtask"))?;
+        let db = dir.join(format!("{name}.db"));
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+        }
+        let log = dir.join(format!("{name}-server.log"));
+        let _ = std::fs::remove_file(&log);
+        let mut server = Self {
+            child: None,
+            binary,
+            args: args.iter().map(|arg| arg.to_string()).collect(),
+            port: free_port()?,
+            db,
+            log,
+        };
+        println!(
+            "\n==> starting the server for {name} (log: {})",
+            server.log.display()
+        );
+        server.spawn()?;
+        println!("    serving at {}", server.url());
+        Ok(server)
+    }
+
+    pub fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.address())
+    }
+
+    pub fn db(&self) -> &Path {
+        &self.db
+    }
+
+    /// Starts the server unless it runs already, and waits until it serves.
+    pub fn spawn(&mut self) -> Result {
+        if self.child.is_some() {
+            return Ok(());
+        }
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .map_err(Error::io("opening the server log"))?;
+        let mut child = Command::new(&self.binary)
+            .arg("serve")
+            .args(["--addr", &self.address()])
+            .arg("--db")
+            .arg(&self.db)
+            .args(&self.args)
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .current_dir(root())
+            .spawn()
+            .map_err(|source| Error::Spawn {
+                program: self.binary.display().to_string(),
+                source,
+            })?;
+        let started = wait_until_serving(&mut child, &self.log);
+        self.child = Some(child);
+        started
+    }
+
+    /// Stops the server with SIGTERM, as an operator would: it closes sockets with 1001
+    /// and finishes its writes first.
+    pub fn stop(&mut self) -> Result {
+        let Some(mut child) = self.child.take() else {
+            return Ok(());
+        };
+        Command::new("kill")
+            .arg(child.id().to_string())
+            .status()
+            .map_err(Error::io("signalling the server"))?;
+        child
+            .wait()
+            .map_err(Error::io("waiting for the server"))
+            .map(drop)
+    }
+}
+
+impl Drop for LocalServer {
+    fn drop(&mut self) {
+        let _ = self.stop();
+    }
+}
+
+/// Waits for the server's "Taskwire is running at URL" line, draining its output after,
+/// so the server never writes to a closed pipe.
+fn wait_until_serving(child: &mut Child, log: &Path) -> Result {
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| Error::ServerDidNotStart { log: log.into() })?;
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(|line| line.ok()) {
+            if line.starts_with("Taskwire is running at ") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(60))
+        .map_err(|_| Error::ServerDidNotStart { log: log.into() })
+}
+
+pub fn free_port() -> Result<u16> {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .map_err(Error::io("finding a free port"))
+}
