@@ -127,7 +127,8 @@ pub enum Input {
         code: u16,
         reason: String,
     },
-    /// The `error` event (or `send` threw).
+    /// The shell failed the socket: it could not be created, or `send` threw. (Not the
+    /// browser's `error` event: a `close` with the real code always follows that.)
     Error { conn: ConnId },
     /// A timer started by [`Command::StartTimer`] fired, however late.
     TimerFired(TimerKind),

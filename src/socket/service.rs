@@ -300,7 +300,10 @@ impl Service {
                 conn,
                 error: DecodeError::from(DecodeErrorKind::Invalid("a binary frame".to_owned())),
             },
-            SocketEvent::Error => Input::Error { conn },
+            // The browser always follows `error` with `close`, which carries the real
+            // code (Firefox reports a server going away with 1001 as an error first):
+            // acting on the close keeps that code instead of masking it with our 4000.
+            SocketEvent::Error => return,
             SocketEvent::Close {
                 code,
                 reason,
