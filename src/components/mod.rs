@@ -2,6 +2,7 @@
 
 mod acting_as;
 mod alert;
+mod brand;
 mod connection_status;
 mod filter;
 mod header;
@@ -14,6 +15,7 @@ mod task_item;
 mod task_list;
 
 pub use alert::ServiceAlert;
+pub use brand::Brand;
 pub use filter::Filter;
 pub use new_task::NewTaskForm;
 pub use pending::PendingChanges;

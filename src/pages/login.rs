@@ -4,6 +4,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_navigate;
 
+use crate::components::Brand;
 use crate::taskwire::Taskwire;
 
 #[derive(Clone, Copy, PartialEq)]
@@ -68,10 +69,7 @@ pub fn Login() -> impl IntoView {
     view! {
         <main class="auth">
             <div class="card auth-card">
-                <p class="brand">
-                    <span class="brand-mark" aria-hidden="true"></span>
-                    "Taskwire"
-                </p>
+                <Brand />
                 <h1>{move || mode.get().action()}</h1>
                 <p class="muted">
                     {move || match mode.get() {

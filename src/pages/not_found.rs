@@ -1,16 +1,15 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 
+use crate::components::Brand;
+
 /// Any path the router does not know.
 #[component]
 pub fn NotFound() -> impl IntoView {
     view! {
         <main class="auth">
             <div class="card auth-card">
-                <p class="brand">
-                    <span class="brand-mark" aria-hidden="true"></span>
-                    "Taskwire"
-                </p>
+                <Brand />
                 <h1>"Not found"</h1>
                 <p class="muted">"There is no page at this address."</p>
                 <A href="/">"Go to your tasks"</A>

@@ -105,14 +105,7 @@ fn hash(password: &str, memory: &mut Memory) -> Result<String, AppError> {
         .decode_b64(&mut salt_bytes)
         .map_err(|e| failed(&e))?;
     let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
-    argon
-        .hash_password_into_with_memory(
-            password.as_bytes(),
-            salt_bytes,
-            &mut out,
-            sized(memory, argon.params()),
-        )
-        .map_err(|e| failed(&e))?;
+    derive(&argon, password, salt_bytes, &mut out, memory).map_err(|e| failed(&e))?;
     let phc = PasswordHash {
         algorithm: Algorithm::Argon2id.ident(),
         version: Some(Version::V0x13.into()),
@@ -140,24 +133,25 @@ fn verify(password: &str, stored: &str, memory: &mut Memory) -> Result<bool, Str
         .map_err(|e| e.to_string())?;
     let mut out = vec![0u8; expected.len()];
     let argon = Argon2::new(algorithm, version, params);
-    argon
-        .hash_password_into_with_memory(
-            password.as_bytes(),
-            salt_bytes,
-            &mut out,
-            sized(memory, argon.params()),
-        )
-        .map_err(|e| e.to_string())?;
+    derive(&argon, password, salt_bytes, &mut out, memory).map_err(|e| e.to_string())?;
     // `Output` compares in constant time.
     Ok(Output::new(&out).map_err(|e| e.to_string())? == expected)
 }
 
-/// The thread's buffer, grown (once) to what `params` need.
-fn sized<'m>(memory: &'m mut Memory, params: &Params) -> &'m mut [Block] {
-    if memory.len() < params.block_count() {
-        memory.resize(params.block_count(), Block::default());
+/// Argon2 into `out`, in the thread's buffer, grown (once) to what the params need: the
+/// same work for hashing a new password and for checking one.
+fn derive(
+    argon: &Argon2,
+    password: &str,
+    salt: &[u8],
+    out: &mut [u8],
+    memory: &mut Memory,
+) -> Result<(), argon2::Error> {
+    let blocks = argon.params().block_count();
+    if memory.len() < blocks {
+        memory.resize(blocks, Block::default());
     }
-    &mut memory[..params.block_count()]
+    argon.hash_password_into_with_memory(password.as_bytes(), salt, out, &mut memory[..blocks])
 }
 
 #[cfg(test)]
