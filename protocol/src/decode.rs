@@ -1,8 +1,6 @@
 //! The one way inbound text frames are read, on both sides: bounded, and every failure a
 //! typed error rather than a panic.
 
-use serde::de::DeserializeOwned;
-
 use crate::frame::{ClientFrame, ServerFrame};
 
 /// The largest frame the server accepts from a client (larger ones close the socket with
@@ -49,14 +47,26 @@ impl From<DecodeErrorKind> for DecodeError {
 }
 
 pub fn decode_client(text: &str) -> Result<ClientFrame, DecodeError> {
-    decode(text, ClientFrame::TYPES, MAX_FRAME_BYTES)
+    decode(text, ClientFrame::TYPES, MAX_FRAME_BYTES, |text| {
+        serde_json::from_str(text)
+    })
 }
 
 pub fn decode_server(text: &str) -> Result<ServerFrame, DecodeError> {
-    decode(text, ServerFrame::TYPES, MAX_SERVER_FRAME_BYTES)
+    decode(
+        text,
+        ServerFrame::TYPES,
+        MAX_SERVER_FRAME_BYTES,
+        crate::server_reader::read,
+    )
 }
 
-fn decode<T: DeserializeOwned>(text: &str, types: &[&str], limit: usize) -> Result<T, DecodeError> {
+fn decode<T>(
+    text: &str,
+    types: &[&str],
+    limit: usize,
+    read: fn(&str) -> Result<T, serde_json::Error>,
+) -> Result<T, DecodeError> {
     if text.len() > limit {
         return Err(DecodeErrorKind::TooLarge {
             len: text.len(),
@@ -64,7 +74,7 @@ fn decode<T: DeserializeOwned>(text: &str, types: &[&str], limit: usize) -> Resu
         }
         .into());
     }
-    match serde_json::from_str(text) {
+    match read(text) {
         Ok(frame) => Ok(frame),
         Err(error) if error.is_syntax() || error.is_eof() => {
             Err(DecodeErrorKind::BadJson(error.to_string()).into())

@@ -7,6 +7,7 @@ mod close;
 mod decode;
 mod frame;
 mod http;
+mod server_reader;
 mod task;
 mod validate;
 

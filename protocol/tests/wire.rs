@@ -67,6 +67,57 @@ fn every_server_example_decodes_and_re_encodes_to_the_same_json() {
     }
 }
 
+/// The client reads server frames with a reader of its own (no serde tag buffering):
+/// it must agree with the derived `Deserialize` on every frame, and refuse what it
+/// refuses.
+#[test]
+fn the_server_frame_reader_agrees_with_the_derived_decoder() {
+    let mut frames = server_examples();
+    frames.extend([
+        json!({"type":"result","id":12,"ok":null}),
+        json!({"type":"event","topic":"tasks","epoch":"e1","seq":44,"op":"upsert","item":{"id":ID,"title":"<b>","done":false,"version":1,"created_at":T,"updated_at":T}}),
+        json!({"type":"replay","id":13,"topic":"tasks","epoch":"e2","seq":0,"events":[]}),
+        json!({"type":"pong","id":14,"extra":"ignored"}),
+    ]);
+    for frame in frames {
+        let text = frame.to_string();
+        let derived: ServerFrame = serde_json::from_str(&text).unwrap();
+        assert_eq!(decode_server(&text).unwrap(), derived, "{text}");
+    }
+    for text in [
+        r#"{"type":"event","topic":"tasks","epoch":"e","seq":1,"op":"patch","id":"0b2f4e6a-8c1d-4e3f-9a5b-7c9d1e2f3a4b","fields":{}}"#,
+        r#"{"type":"event","topic":"tasks","epoch":"e","seq":1,"op":"upsert"}"#,
+        r#"{"type":"event","topic":"tasks","epoch":"e","seq":1,"op":"explode","id":"0b2f4e6a-8c1d-4e3f-9a5b-7c9d1e2f3a4b"}"#,
+        r#"{"type":"result","id":1}"#,
+        r#"{"type":"snapshot","id":2,"topic":"tasks","epoch":"e","seq":1,"items":[{"id":"x"}]}"#,
+    ] {
+        assert!(serde_json::from_str::<ServerFrame>(text).is_err(), "{text}");
+        let error = decode_server(text).unwrap_err();
+        assert!(
+            matches!(
+                error.kind,
+                DecodeErrorKind::MissingField(_) | DecodeErrorKind::Invalid(_)
+            ),
+            "{text}: {error:?}"
+        );
+    }
+    // Stricter than the derived decoder, which takes whichever key comes first.
+    let both = r#"{"type":"result","id":1,"ok":{},"error":{"code":"not_found","message":"m"}}"#;
+    assert!(matches!(
+        decode_server(both).unwrap_err().kind,
+        DecodeErrorKind::Invalid(_)
+    ));
+    let error = decode_server(r#"{"type":"event","topic":"tasks","epoch":"e","seq":1,"op":"patch","id":"0b2f4e6a-8c1d-4e3f-9a5b-7c9d1e2f3a4b","fields":{}}"#).unwrap_err();
+    assert_eq!(error.kind, DecodeErrorKind::MissingField("version".into()));
+    assert_eq!(
+        decode_server(r#"{"type":"shout","id":9}"#).unwrap_err(),
+        taskwire_protocol::DecodeError {
+            id: Some(9),
+            kind: DecodeErrorKind::UnknownType("shout".into())
+        }
+    );
+}
+
 #[test]
 fn every_frame_type_is_known_to_the_decoder() {
     let kinds = |examples: Vec<Value>| -> Vec<String> {

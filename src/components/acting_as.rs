@@ -1,11 +1,10 @@
 //! The banner an admin sees while acting as someone else, so they never forget whose
 //! tasks they are changing.
 
+use crate::router::Router;
+use crate::taskwire::Taskwire;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::hooks::use_navigate;
-
-use crate::taskwire::Taskwire;
 
 #[component]
 pub fn ActingAsBanner() -> impl IntoView {
@@ -17,15 +16,14 @@ pub fn ActingAsBanner() -> impl IntoView {
                 .and_then(|u| Some((u.username.clone(), u.acting_as_admin.clone()?)))
         })
     };
-    let navigate = use_navigate();
+    let router = Router::expect();
     let busy = RwSignal::new(false);
     let failure = RwSignal::new(None::<String>);
     let back = move |_| {
-        let navigate = navigate.clone();
         busy.set(true);
         spawn_local(async move {
             match tw.exit_login_as().await {
-                Ok(()) => navigate("/admin", Default::default()),
+                Ok(()) => router.navigate("/admin", false),
                 Err(error) => failure.set(Some(error.to_string())),
             }
             busy.set(false);
@@ -33,7 +31,6 @@ pub fn ActingAsBanner() -> impl IntoView {
     };
     move || {
         acting().map(|(who, admin)| {
-            let back = back.clone();
             view! {
                 <aside class="acting-as" aria-label="Acting as another user">
                     <p>

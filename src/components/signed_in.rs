@@ -2,10 +2,9 @@
 //! send people without one to the sign-in page, and show the header.
 
 use leptos::prelude::*;
-use leptos_router::NavigateOptions;
-use leptos_router::components::Redirect;
 
 use super::header::AppHeader;
+use crate::router::Router;
 use crate::taskwire::Taskwire;
 
 #[derive(Clone, Copy, PartialEq)]
@@ -31,6 +30,13 @@ pub fn SignedInPage(title: &'static str, children: ChildrenFn) -> impl IntoView 
             Gate::SignedOut
         }
     });
+    let router = Router::expect();
+    // After render, as a redirect: the sign-in page replaces this one in the history.
+    Effect::new(move || {
+        if gate.get() == Gate::SignedOut {
+            router.navigate("/login", true);
+        }
+    });
     move || match gate.get() {
         Gate::Restoring => view! {
             <main class="page page-centered" aria-busy="true">
@@ -41,16 +47,7 @@ pub fn SignedInPage(title: &'static str, children: ChildrenFn) -> impl IntoView 
             </main>
         }
         .into_any(),
-        Gate::SignedOut => view! {
-            <Redirect
-                path="/login"
-                options=NavigateOptions {
-                    replace: true,
-                    ..NavigateOptions::default()
-                }
-            />
-        }
-        .into_any(),
+        Gate::SignedOut => ().into_any(),
         Gate::SignedIn => view! {
             <AppHeader />
             <main class="page">

@@ -2,10 +2,10 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::hooks::use_navigate;
 use protocol::{Role, User};
 
 use crate::components::SignedInPage;
+use crate::router::Router;
 use crate::taskwire::Taskwire;
 
 #[component]
@@ -69,19 +69,19 @@ fn UserList() -> impl IntoView {
 #[component]
 fn UserRow(user: User, failure: RwSignal<Option<String>>) -> impl IntoView {
     let tw = Taskwire::expect();
-    let navigate = use_navigate();
+    let router = Router::expect();
     let busy = RwSignal::new(false);
     let is_admin = user.role == Role::Admin;
     let name = user.username;
     let log_in_as = {
         let name = name.clone();
         move |_| {
-            let (name, navigate) = (name.clone(), navigate.clone());
+            let name = name.clone();
             busy.set(true);
             failure.set(None);
             spawn_local(async move {
                 match tw.login_as(name).await {
-                    Ok(()) => navigate("/", Default::default()),
+                    Ok(()) => router.navigate("/", false),
                     Err(error) => failure.set(Some(error.to_string())),
                 }
                 busy.set(false);

@@ -1,11 +1,11 @@
 //! `/`: the task board.
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_query_map;
 
 use crate::components::{
     Filter, NewTaskForm, PendingChanges, ServiceAlert, SignedInPage, TaskFooter, TaskList,
 };
+use crate::router::Router;
 
 #[component]
 pub fn Board() -> impl IntoView {
@@ -18,8 +18,8 @@ pub fn Board() -> impl IntoView {
 
 #[component]
 fn TaskBoard() -> impl IntoView {
-    let query = use_query_map();
-    let filter = Memo::new(move |_| Filter::from_query(query.read().get_str("filter")));
+    let location = Router::expect().location();
+    let filter = Memo::new(move |_| location.with(|l| Filter::from_query(l.query("filter"))));
     view! {
         <ServiceAlert />
         <PendingChanges />

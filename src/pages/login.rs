@@ -1,11 +1,10 @@
 //! `/login`: sign in, or create an account; either lands on the board.
 
+use crate::components::Brand;
+use crate::router::Router;
+use crate::taskwire::Taskwire;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::hooks::use_navigate;
-
-use crate::components::Brand;
-use crate::taskwire::Taskwire;
 
 #[derive(Clone, Copy, PartialEq)]
 enum Mode {
@@ -31,7 +30,7 @@ pub fn Login() -> impl IntoView {
     let problem = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
     let restoring = tw.restoring();
-    let navigate = use_navigate();
+    let router = Router::expect();
 
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -43,7 +42,6 @@ pub fn Login() -> impl IntoView {
         }
         problem.set(None);
         busy.set(true);
-        let navigate = navigate.clone();
         spawn_local(async move {
             let outcome = match mode {
                 Mode::SignIn => tw.sign_in(name, secret).await,
@@ -51,7 +49,7 @@ pub fn Login() -> impl IntoView {
             };
             busy.set(false);
             match outcome {
-                Ok(()) => navigate("/", Default::default()),
+                Ok(()) => router.navigate("/", false),
                 Err(error) => problem.set(Some(error.to_string())),
             }
         });

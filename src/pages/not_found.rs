@@ -1,5 +1,4 @@
 use leptos::prelude::*;
-use leptos_router::components::A;
 
 use crate::components::Brand;
 
@@ -12,7 +11,7 @@ pub fn NotFound() -> impl IntoView {
                 <Brand />
                 <h1>"Not found"</h1>
                 <p class="muted">"There is no page at this address."</p>
-                <A href="/">"Go to your tasks"</A>
+                <a href="/">"Go to your tasks"</a>
             </div>
         </main>
     }

@@ -1,0 +1,197 @@
+//! Reads a [`ServerFrame`] in two passes over its text: the `type`, then the fields of
+//! that type into a plain struct.
+//!
+//! The derived `Deserialize` of a `#[serde(tag = "type")]` enum first copies every frame
+//! into serde's private `Content` tree (a 10,000-task snapshot twice over in memory),
+//! and the machinery for that was ~40 kB of the browser's wasm. The structs here are
+//! the frames' wire shapes; `tests/wire.rs` checks this reader against the derived one
+//! on every example, so the two cannot drift apart.
+
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer};
+use uuid::Uuid;
+
+use crate::frame::{Change, Event, Outcome, ServerFrame, Topic};
+use crate::http::{ApiError, ErrorCode, User};
+use crate::task::{Task, TaskFields};
+
+#[derive(Deserialize)]
+struct Tag {
+    #[serde(rename = "type")]
+    kind: String,
+}
+
+#[derive(Deserialize)]
+struct AuthOk {
+    id: u64,
+    user: User,
+    expires_at: String,
+    heartbeat_ms: u64,
+}
+
+#[derive(Deserialize)]
+struct Pong {
+    id: u64,
+}
+
+#[derive(Deserialize)]
+struct ResultFrame {
+    id: u64,
+    /// `Some` whenever the key is there, `null` included.
+    #[serde(default, deserialize_with = "present")]
+    ok: Option<serde_json::Value>,
+    #[serde(default)]
+    error: Option<ApiError>,
+}
+
+#[derive(Deserialize)]
+struct Snapshot {
+    id: u64,
+    topic: Topic,
+    epoch: String,
+    seq: u64,
+    items: Vec<Task>,
+}
+
+#[derive(Deserialize)]
+struct Replay {
+    id: u64,
+    topic: Topic,
+    epoch: String,
+    seq: u64,
+    events: Vec<FlatEvent>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Op {
+    Upsert,
+    Patch,
+    Delete,
+}
+
+/// An event as it is on the wire: the change's fields beside the event's own.
+#[derive(Deserialize)]
+struct FlatEvent {
+    topic: Topic,
+    epoch: String,
+    seq: u64,
+    op: Op,
+    item: Option<Task>,
+    id: Option<Uuid>,
+    version: Option<u64>,
+    fields: Option<TaskFields>,
+}
+
+#[derive(Deserialize)]
+struct ErrorFrame {
+    id: Option<u64>,
+    code: ErrorCode,
+    message: String,
+}
+
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<serde_json::Value>, D::Error> {
+    serde_json::Value::deserialize(d).map(Some)
+}
+
+fn required<T>(field: Option<T>, name: &'static str) -> Result<T, serde_json::Error> {
+    field.ok_or_else(|| serde_json::Error::missing_field(name))
+}
+
+impl TryFrom<FlatEvent> for Event {
+    type Error = serde_json::Error;
+
+    fn try_from(e: FlatEvent) -> Result<Self, Self::Error> {
+        let change = match e.op {
+            Op::Upsert => Change::Upsert {
+                item: required(e.item, "item")?,
+            },
+            Op::Patch => Change::Patch {
+                id: required(e.id, "id")?,
+                version: required(e.version, "version")?,
+                fields: required(e.fields, "fields")?,
+            },
+            Op::Delete => Change::Delete {
+                id: required(e.id, "id")?,
+            },
+        };
+        Ok(Event {
+            topic: e.topic,
+            epoch: e.epoch,
+            seq: e.seq,
+            change,
+        })
+    }
+}
+
+/// The frame in `text`; errors are serde's, for the caller to classify.
+pub(crate) fn read(text: &str) -> Result<ServerFrame, serde_json::Error> {
+    let tag: Tag = serde_json::from_str(text)?;
+    Ok(match tag.kind.as_str() {
+        "auth_ok" => {
+            let f: AuthOk = serde_json::from_str(text)?;
+            ServerFrame::AuthOk {
+                id: f.id,
+                user: f.user,
+                expires_at: f.expires_at,
+                heartbeat_ms: f.heartbeat_ms,
+            }
+        }
+        "pong" => ServerFrame::Pong {
+            id: serde_json::from_str::<Pong>(text)?.id,
+        },
+        "result" => {
+            let f: ResultFrame = serde_json::from_str(text)?;
+            let outcome = match (f.ok, f.error) {
+                (Some(ok), None) => Outcome::Ok(ok),
+                (None, Some(error)) => Outcome::Error(error),
+                (None, None) => return Err(serde_json::Error::missing_field("ok")),
+                (Some(_), Some(_)) => {
+                    return Err(serde_json::Error::custom(
+                        "a result has either \"ok\" or \"error\", not both",
+                    ));
+                }
+            };
+            ServerFrame::Result { id: f.id, outcome }
+        }
+        "snapshot" => {
+            let f: Snapshot = serde_json::from_str(text)?;
+            ServerFrame::Snapshot {
+                id: f.id,
+                topic: f.topic,
+                epoch: f.epoch,
+                seq: f.seq,
+                items: f.items,
+            }
+        }
+        "replay" => {
+            let f: Replay = serde_json::from_str(text)?;
+            ServerFrame::Replay {
+                id: f.id,
+                topic: f.topic,
+                epoch: f.epoch,
+                seq: f.seq,
+                events: f
+                    .events
+                    .into_iter()
+                    .map(Event::try_from)
+                    .collect::<Result<_, _>>()?,
+            }
+        }
+        "event" => ServerFrame::Event(serde_json::from_str::<FlatEvent>(text)?.try_into()?),
+        "error" => {
+            let f: ErrorFrame = serde_json::from_str(text)?;
+            ServerFrame::Error {
+                id: f.id,
+                code: f.code,
+                message: f.message,
+            }
+        }
+        other => {
+            return Err(serde_json::Error::unknown_variant(
+                other,
+                ServerFrame::TYPES,
+            ));
+        }
+    })
+}
