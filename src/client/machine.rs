@@ -33,7 +33,8 @@ pub const CLOSE_PROTOCOL: u16 = 4400;
 /// How long the socket may take to open.
 pub const CONNECT_TIMEOUT_MS: u64 = 10_000;
 /// The access token is refreshed this long before it expires (contract: "about a
-/// minute").
+/// minute"), or halfway through its life if that is shorter: a token that lives under a
+/// minute would otherwise be refreshed the moment it arrived, again and again.
 pub const REFRESH_LEAD_MS: u64 = 60_000;
 
 /// A socket's number, given by the machine in [`Command::Open`].
@@ -371,6 +372,8 @@ enum Refresh {
 struct Token {
     value: String,
     expires_at_ms: u64,
+    /// When it arrived: with the expiry, how long it lives.
+    received_at_ms: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -620,6 +623,7 @@ impl Machine {
         self.token = Some(Token {
             value,
             expires_at_ms,
+            received_at_ms: now,
         });
         self.refresh = Refresh::Idle;
         // Swap the new token in on a socket that is authenticated, or will be.
@@ -1143,7 +1147,8 @@ impl Machine {
 
     fn refresh_at(&self) -> Option<u64> {
         let token = self.token.as_ref()?;
-        Some(token.expires_at_ms.saturating_sub(REFRESH_LEAD_MS))
+        let life = token.expires_at_ms.saturating_sub(token.received_at_ms);
+        Some(token.expires_at_ms - REFRESH_LEAD_MS.min(life / 2))
     }
 
     fn wanted_deadline(&self, kind: TimerKind) -> Option<u64> {
@@ -1765,6 +1770,27 @@ mod tests {
         assert!(sent(&out).is_empty());
         assert_eq!(h.state(), ConnectionState::Live);
         assert_eq!(h.machine.diagnostics().pending_requests, 0);
+    }
+
+    #[test]
+    fn a_short_lived_token_is_refreshed_halfway_through_its_life_not_at_once() {
+        let mut h = Harness::new();
+        let out = h.feed(Input::SignIn {
+            token: TOKEN.to_owned(),
+            expires_at_ms: h.now + 4_000,
+        });
+        assert_eq!(timer(&out, TimerKind::Refresh), Some(2_000));
+        let conn = h.open(&out);
+        let out = h.frame(conn, auth_ok(1));
+        assert!(!out.contains(&Command::RefreshToken));
+        let refreshed_at = h.now + 2_000;
+        let out = h.at(refreshed_at, Input::TimerFired(TimerKind::Refresh));
+        assert!(out.contains(&Command::RefreshToken));
+        let out = h.feed(Input::TokenRefreshed {
+            token: "token-2".to_owned(),
+            expires_at_ms: refreshed_at + 4_000,
+        });
+        assert_eq!(timer(&out, TimerKind::Refresh), Some(2_000));
     }
 
     #[test]
