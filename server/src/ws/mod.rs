@@ -22,8 +22,11 @@ const HARD_FRAME_LIMIT: usize = 2 * protocol::MAX_FRAME_BYTES;
 /// to the kernel (events are small and sent one at a time).
 const READ_BUFFER: usize = 4 * 1024;
 /// The most a socket may have queued in the WebSocket layer while the peer does not read
-/// (beyond that, writing fails and the socket is dropped).
-const MAX_WRITE_BUFFER: usize = 1024 * 1024;
+/// (beyond that, writing fails and the socket is dropped). A frame is queued whole, so
+/// this must hold the largest frame a client reads (a snapshot of thousands of tasks;
+/// at 1 MiB, anyone with over some 7,000 tasks could never open the board) and the
+/// events behind it. A bound, not an allocation: idle sockets hold nothing here.
+const MAX_WRITE_BUFFER: usize = protocol::MAX_SERVER_FRAME_BYTES + 1024 * 1024;
 
 pub async fn handshake(
     State(state): State<AppState>,

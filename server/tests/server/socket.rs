@@ -470,3 +470,25 @@ async fn shutdown_closes_sockets_with_1001_and_data_and_sessions_survive_a_resta
         .await;
     assert_eq!(closed.closed().await.0, Closed::Code(4401));
 }
+
+/// A board of thousands of tasks opens: its snapshot, one frame well over a megabyte,
+/// arrives whole rather than overflowing the socket's write buffer.
+#[tokio::test]
+async fn a_snapshot_over_a_megabyte_arrives_whole() {
+    const TASKS: usize = 1_400;
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    let client = server.client();
+    // 200 four-byte characters: the longest title there is, and as many bytes as it gets.
+    let title = "\u{1F4CC}".repeat(200);
+    for _ in 0..TASKS {
+        let response = client
+            .post("/api/tasks", Some(&alice.token), json!({"title": title}))
+            .await;
+        assert_eq!(response.status(), 201);
+    }
+    let (_ws, snapshot) = server.subscribed(&alice.token).await;
+    assert_eq!(snapshot["type"], "snapshot");
+    assert_eq!(snapshot["items"].as_array().map(Vec::len), Some(TASKS));
+    assert!(snapshot.to_string().len() > 1024 * 1024);
+}
