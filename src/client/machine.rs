@@ -1211,6 +1211,7 @@ fn push_rows(rows: Vec<RowChange>, out: &mut Vec<Command>) {
 #[allow(clippy::unwrap_used)] // a test that unwraps fails loudly, which is its job
 mod tests {
     use super::*;
+    use crate::client::fixtures::{event, task};
     use protocol::{
         Change, CreateParams, ErrorCode, Event, Outcome, Role, Since, UpdateParams, User,
     };
@@ -1411,26 +1412,6 @@ mod tests {
             epoch: "e1".to_owned(),
             seq,
             events,
-        }
-    }
-
-    fn task(n: u128) -> Task {
-        Task {
-            id: Uuid::from_u128(n),
-            title: format!("t{n}"),
-            done: false,
-            version: 1,
-            created_at: format!("2026-01-01T00:00:{n:02}Z"),
-            updated_at: "2026-01-01T00:00:00Z".to_owned(),
-        }
-    }
-
-    fn event(seq: u64, change: Change) -> Event {
-        Event {
-            topic: Topic::Tasks,
-            epoch: "e1".to_owned(),
-            seq,
-            change,
         }
     }
 

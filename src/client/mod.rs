@@ -49,6 +49,8 @@
 //! RFC 3339 times.
 
 mod backoff;
+#[cfg(test)]
+mod fixtures;
 mod heartbeat;
 pub mod machine;
 pub mod outbox;

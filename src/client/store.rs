@@ -660,29 +660,19 @@ impl MergeFixture {
 #[allow(clippy::unwrap_used)] // a test that unwraps fails loudly, which is its job
 mod tests {
     use super::*;
-    use protocol::{ClearDoneParams, CreateParams, DeleteParams, TaskFields, Topic, UpdateParams};
+    use crate::client::fixtures::{self, event};
+    use protocol::{ClearDoneParams, CreateParams, DeleteParams, TaskFields, UpdateParams};
 
     fn id(n: u128) -> Uuid {
         Uuid::from_u128(n)
     }
 
+    /// Task `n` created at `minute`, at `version`.
     fn task(n: u128, minute: u32, version: u64) -> Task {
         Task {
-            id: id(n),
-            title: format!("t{n}"),
-            done: false,
             version,
             created_at: format!("2026-01-01T00:{minute:02}:00Z"),
-            updated_at: "2026-01-01T00:00:00Z".to_owned(),
-        }
-    }
-
-    fn event(seq: u64, change: Change) -> Event {
-        Event {
-            topic: Topic::Tasks,
-            epoch: "e1".to_owned(),
-            seq,
-            change,
+            ..fixtures::task(n)
         }
     }
 
