@@ -36,6 +36,8 @@ pub(crate) struct Views {
     pub task_ids: RwSignal<Vec<Uuid>>,
     /// One signal per row shown, created on insert and disposed on removal.
     pub rows: StoredValue<HashMap<Uuid, RwSignal<TaskRow>>>,
+    /// Kept up to date from the row changes, so that no one reads every row to count.
+    pub counts: RwSignal<TaskCounts>,
     pub alert: RwSignal<Option<String>>,
     pub pending: RwSignal<Vec<PendingChange>>,
 }
@@ -46,6 +48,13 @@ pub struct TaskRow {
     pub task: protocol::Task,
     /// A change to this task awaits the server (`data-pending`).
     pub pending: bool,
+}
+
+/// How many rows are left to do and how many are done.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TaskCounts {
+    pub left: usize,
+    pub done: usize,
 }
 
 /// The connection of the "tasks" socket, as the status element shows it.
@@ -115,6 +124,7 @@ impl Taskwire {
             diagnostics: RwSignal::new(Vec::new()),
             task_ids: RwSignal::new(Vec::new()),
             rows: StoredValue::new(HashMap::new()),
+            counts: RwSignal::new(TaskCounts::default()),
             alert: RwSignal::new(None),
             pending: RwSignal::new(Vec::new()),
         };
@@ -292,6 +302,11 @@ impl Taskwire {
             .rows
             .try_with_value(|rows| rows.get(&id).map(|row| (*row).into()))
             .flatten()
+    }
+
+    /// Rows left to do and done, without reading the rows.
+    pub fn counts(&self) -> Signal<TaskCounts> {
+        self.views.counts.into()
     }
 
     /// Validates, shows the task at once (pending), and sends it, or queues it in the

@@ -8,22 +8,14 @@ use crate::taskwire::Taskwire;
 #[component]
 pub fn TaskFooter(filter: Memo<Filter>) -> impl IntoView {
     let tw = Taskwire::expect();
-    let ids = tw.task_ids();
-    let counts = Memo::new(move |_| {
-        ids.with(|ids| {
-            let done = ids
-                .iter()
-                .filter(|id| tw.task(**id).is_some_and(|row| row.with(|r| r.task.done)))
-                .count();
-            (ids.len() - done, done)
-        })
-    });
-    let left = move || match counts.get().0 {
+    // Counted by the service as rows change: a change re-reads no row here.
+    let counts = tw.counts();
+    let left = move || match counts.with(|c| c.left) {
         1 => "1 item left".to_owned(),
         n => format!("{n} items left"),
     };
     view! {
-        <footer class="board-footer" hidden=move || ids.with(Vec::is_empty)>
+        <footer class="board-footer" hidden=move || counts.with(|c| c.left + c.done == 0)>
             <span class="items-left">{left}</span>
             <nav class="filters" aria-label="Filter tasks">
                 {Filter::EVERY
@@ -42,7 +34,7 @@ pub fn TaskFooter(filter: Memo<Filter>) -> impl IntoView {
             <button
                 type="button"
                 class="button ghost small"
-                disabled=move || counts.get().1 == 0
+                disabled=move || counts.with(|c| c.done == 0)
                 on:click=move |_| tw.clear_done()
             >
                 "Clear completed"

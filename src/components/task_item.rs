@@ -3,25 +3,22 @@
 use leptos::html;
 use leptos::prelude::*;
 use uuid::Uuid;
+use wasm_bindgen::JsCast;
+use web_sys::HtmlElement;
 
 use crate::taskwire::{TaskRow, Taskwire};
 
+/// `row` and `tw` come from the list, so a row costs no context or map lookup. A board
+/// may hold thousands of rows, so each keeps its reactive parts few and cheap: one class
+/// binding, the title shown and hidden rather than swapped for the editor, and the editor
+/// built only while editing.
 #[component]
-pub fn TaskItem(id: Uuid) -> impl IntoView {
-    let tw = Taskwire::expect();
-    // The list only holds ids the service knows; a row gone meanwhile renders nothing.
-    let Some(row) = tw.task(id) else {
-        return ().into_any();
-    };
-    let title = move || row.with(|r| r.task.title.clone());
-    let done = move || row.with(|r| r.task.done);
+pub fn TaskItem(id: Uuid, row: Signal<TaskRow>, tw: Taskwire) -> impl IntoView {
     let editing = RwSignal::new(false);
-    let edit_button = NodeRef::<html::Button>::new();
+    let title = move || row.with(|r| r.task.title.clone());
     view! {
         <li
-            class="task"
-            class:done=done
-            class:editing=editing
+            class=move || row_class(row.with(|r| r.task.done), editing.get())
             data-task-id=id.to_string()
             data-pending=move || row.with(|r| r.pending).then_some("true")
         >
@@ -29,27 +26,20 @@ pub fn TaskItem(id: Uuid) -> impl IntoView {
                 class="task-check"
                 type="checkbox"
                 aria-label=title
-                prop:checked=done
+                prop:checked=move || row.with(|r| r.task.done)
                 on:change=move |ev| tw.set_done(id, event_target_checked(&ev))
             />
-            {move || {
-                if editing.get() {
-                    view! { <TitleEditor id row editing edit_button /> }.into_any()
-                } else {
-                    view! {
-                        <span class="task-title" on:dblclick=move |_| editing.set(true)>
-                            {title}
-                        </span>
-                    }
-                        .into_any()
-                }
-            }}
+            <span class="task-title" hidden=editing on:dblclick=move |_| editing.set(true)>
+                {title}
+            </span>
+            // Apart from the title, so that a change to the task while it is being edited
+            // keeps the draft.
+            {move || editing.get().then(|| view! { <TitleEditor id row tw editing /> })}
             <span class="task-pending" aria-hidden="true" title="Waiting for the server"></span>
             <button
                 type="button"
-                class="icon-button"
+                class="icon-button task-edit"
                 hidden=editing
-                node_ref=edit_button
                 on:click=move |_| editing.set(true)
             >
                 <svg viewBox="0 0 20 20" aria-hidden="true">
@@ -60,7 +50,7 @@ pub fn TaskItem(id: Uuid) -> impl IntoView {
             <button
                 type="button"
                 class="icon-button danger"
-                aria-label=move || format!("Delete {}", title())
+                aria-label=move || row.with(|r| format!("Delete {}", r.task.title))
                 on:click=move |_| tw.delete(id)
             >
                 <svg viewBox="0 0 20 20" aria-hidden="true">
@@ -69,7 +59,16 @@ pub fn TaskItem(id: Uuid) -> impl IntoView {
             </button>
         </li>
     }
-    .into_any()
+}
+
+/// The row's classes as one static string: one binding instead of one per class.
+fn row_class(done: bool, editing: bool) -> &'static str {
+    match (done, editing) {
+        (false, false) => "task",
+        (true, false) => "task done",
+        (false, true) => "task editing",
+        (true, true) => "task done editing",
+    }
 }
 
 /// The title as an input: Enter saves, Escape cancels (both hand focus back to `Edit`),
@@ -78,10 +77,9 @@ pub fn TaskItem(id: Uuid) -> impl IntoView {
 fn TitleEditor(
     id: Uuid,
     row: Signal<TaskRow>,
+    tw: Taskwire,
     editing: RwSignal<bool>,
-    edit_button: NodeRef<html::Button>,
 ) -> impl IntoView {
-    let tw = Taskwire::expect();
     let draft = RwSignal::new(row.with_untracked(|r| r.task.title.clone()));
     let problem = RwSignal::new(None::<String>);
     let input = NodeRef::<html::Input>::new();
@@ -91,9 +89,16 @@ fn TitleEditor(
             input.select();
         }
     });
+    // The row's Edit button, looked up while the editor is still in the row (no row
+    // holds a node ref for it).
+    let edit_button = move || -> Option<HtmlElement> {
+        let row = input.get_untracked()?.closest(".task").ok()??;
+        row.query_selector(".task-edit").ok()??.dyn_into().ok()
+    };
     let finish = move |refocus: bool| {
+        let button = refocus.then(edit_button).flatten();
         editing.set(false);
-        if refocus && let Some(button) = edit_button.get_untracked() {
+        if let Some(button) = button {
             // The button is shown again once `editing` is false.
             request_animation_frame(move || drop(button.focus()));
         }

@@ -38,7 +38,9 @@ pub fn TaskList(filter: Memo<Filter>) -> impl IntoView {
     view! {
         <ul class="tasks" aria-label="Tasks" hidden=move || visible.with(Vec::is_empty)>
             <For each=move || visible.get() key=|id| *id let(id)>
-                <TaskItem id />
+                // Looked up once here rather than by each row; the list holds only ids the
+                // service knows, and a row gone meanwhile renders nothing.
+                {tw.task(id).map(|row| view! { <TaskItem id row tw /> })}
             </For>
         </ul>
         {move || empty_text().map(|text| view! { <p class="empty">{text}</p> })}

@@ -27,7 +27,7 @@ use crate::client::machine::{
 };
 use crate::client::registry::{Registry, Routed};
 use crate::client::store::RowChange;
-use crate::taskwire::{PendingChange, SocketDiagnostics, Status, TaskRow, Views};
+use crate::taskwire::{PendingChange, SocketDiagnostics, Status, TaskCounts, TaskRow, Views};
 
 /// The socket whose connection the status element shows and whose store the board lists.
 pub const TASKS: &str = "tasks";
@@ -502,8 +502,9 @@ impl Shell {
         }
     }
 
-    /// Applies the store's row changes to `task_ids` and the per-row signals: one row's
-    /// change sets one signal.
+    /// Applies the store's row changes to `task_ids`, the per-row signals and the counts:
+    /// one row's change sets one signal, and the counts follow from each row's change
+    /// instead of a count over every row.
     fn apply_rows(&mut self, changes: Vec<RowChange>) {
         let Some(machine) = self.registry.machine(TASKS) else {
             return;
@@ -517,18 +518,24 @@ impl Shell {
                 pending: view.pending,
             })
         };
+        // Done rows among the row signals, which are exactly the rows shown.
+        let mut done = self.views.counts.with_untracked(|counts| counts.done);
         // Ids that left the list in this batch; a row that moves comes back at once.
         let mut gone: Vec<Uuid> = Vec::new();
-        let upsert = |id: Uuid| {
+        let mut upsert = |id: Uuid| {
             let Some(row) = row_of(id) else { return };
             let existing = rows.with_value(|rows| rows.get(&id).copied());
             match existing {
                 Some(signal) => {
-                    if signal.with_untracked(|current| *current != row) {
+                    let was_done = signal
+                        .with_untracked(|current| (*current != row).then_some(current.task.done));
+                    if let Some(was_done) = was_done {
+                        done = done - usize::from(was_done) + usize::from(row.task.done);
                         signal.set(row);
                     }
                 }
                 None => {
+                    done += usize::from(row.task.done);
                     let signal = owner.with(|| RwSignal::new(row));
                     rows.update_value(|rows| {
                         rows.insert(id, signal);
@@ -536,6 +543,7 @@ impl Shell {
                 }
             }
         };
+        let mut shown = 0;
         self.views.task_ids.maybe_update(|ids| {
             // Only insertions and removals change the list; an update touches its row.
             let mut reordered = false;
@@ -570,15 +578,24 @@ impl Shell {
                 let shown: std::collections::HashSet<Uuid> = ids.iter().copied().collect();
                 gone.retain(|id| !shown.contains(id));
             }
+            shown = ids.len();
             reordered
         });
         rows.update_value(|rows| {
             for id in gone {
                 if let Some(signal) = rows.remove(&id) {
+                    done -= usize::from(signal.with_untracked(|row| row.task.done));
                     signal.dispose();
                 }
             }
         });
+        let counts = TaskCounts {
+            left: shown.saturating_sub(done),
+            done,
+        };
+        if self.views.counts.with_untracked(|now| *now != counts) {
+            self.views.counts.set(counts);
+        }
     }
 
     fn publish_outbox(&mut self) {

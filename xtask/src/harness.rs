@@ -1,6 +1,6 @@
 //! The two commands: `run` serves Taskwire, `test` checks all of it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -21,7 +21,7 @@ pub fn run(server_args: &[String]) -> Result {
         &mut cargo(&["build", "--release", "-p", "taskwire-server"]),
     )?;
     println!("\n==> starting the server (Ctrl-C stops it)");
-    let binary = root().join("target/release/taskwire-server");
+    let binary = server_binary("release");
     let status = Command::new(&binary)
         .arg("serve")
         .args(["--static-dir", "dist"])
@@ -42,15 +42,39 @@ pub fn run(server_args: &[String]) -> Result {
     }
 }
 
-/// `cargo xtask test`: every check there is, failing on the first that fails.
-pub fn test() -> Result {
+/// `cargo xtask test`: every check there is, failing on the first that fails;
+/// `cargo xtask test browser [SUITE]` runs only the browser suites (or the one named, e.g.
+/// `board`) in headless Chromium, reusing the server if it is built.
+pub fn test(args: &[String]) -> Result {
     let start = Instant::now();
     setup::all()?;
     let mut timings = Timings::default();
     timings.record("setup", start.elapsed());
-    let result = checks(&mut timings);
+    let result = match args {
+        [] => checks(&mut timings),
+        [only] if only == "browser" => chromium_suites(&mut timings, "*"),
+        [only, suite] if only == "browser" => chromium_suites(&mut timings, suite),
+        _ => Err(Error::Other(
+            "usage: cargo xtask test [browser [SUITE]]".into(),
+        )),
+    };
     timings.print();
     result
+}
+
+fn chromium_suites(timings: &mut Timings, suite: &str) -> Result {
+    let server = server_binary("debug");
+    if !server.exists() {
+        timings.run(
+            "build the server (as the test suites build it)",
+            &mut cargo(&["test", "--workspace", "--no-run"]),
+        )?;
+    }
+    let suites = BrowserSuites::start(server)?;
+    timings.run(
+        "browser tests in headless Chromium",
+        &mut suites.cargo_test(Browser::Chromium, &["--test", suite])?,
+    )
 }
 
 fn checks(timings: &mut Timings) -> Result {
@@ -88,7 +112,7 @@ fn checks(timings: &mut Timings) -> Result {
     timings.run("native tests", &mut cargo(&["test", "--workspace"]))?;
     build_app(timings)?;
 
-    let suites = BrowserSuites::start()?;
+    let suites = BrowserSuites::start(server_binary("debug"))?;
     for browser in [Browser::Chromium, Browser::Firefox] {
         timings.run(
             &format!("browser tests in headless {}", browser.name()),
@@ -98,36 +122,57 @@ fn checks(timings: &mut Timings) -> Result {
     Ok(())
 }
 
-/// `cargo xtask bench`: every benchmark, printing figures side by side in one run.
-pub fn bench() -> Result {
+/// `cargo xtask bench [browser [FILTER]]`: every benchmark, printing figures side by side
+/// in one run; `browser` runs only the browser benchmarks (the quick loop when working on
+/// the app's speed), and FILTER picks benchmark tests by name as `cargo test` does.
+pub fn bench(args: &[String]) -> Result {
+    let (browser_only, filter) = match args {
+        [] => (false, None),
+        [only] if only == "browser" => (true, None),
+        [only, filter] if only == "browser" => (true, Some(filter.as_str())),
+        _ => {
+            return Err(Error::Other(
+                "usage: cargo xtask bench [browser [FILTER]]".into(),
+            ));
+        }
+    };
     setup::all()?;
     let mut timings = Timings::default();
-    timings.run(
-        "server: 1,000 sockets (cargo bench -p taskwire-server --bench sockets)",
-        &mut cargo(&["bench", "-p", "taskwire-server", "--bench", "sockets"]),
-    )?;
-    timings.run(
-        "app: task store merge, native (cargo bench -p taskwire --bench store)",
-        &mut cargo(&["bench", "-p", "taskwire", "--bench", "store"]),
-    )?;
-    build_app(&mut timings)?;
-    timings.run(
-        "build the server (as the test suites build it)",
-        &mut cargo(&["test", "--workspace", "--no-run"]),
-    )?;
-    let suites = BrowserSuites::start()?;
-    let mut benches = suites.cargo_test(
-        Browser::Chromium,
-        &[
-            "--release",
-            "--features",
-            "browser-bench",
-            "--test",
-            "bench_*",
-            "--",
-            "--nocapture",
-        ],
-    )?;
+    if !browser_only {
+        timings.run(
+            "server: 1,000 sockets (cargo bench -p taskwire-server --bench sockets)",
+            &mut cargo(&["bench", "-p", "taskwire-server", "--bench", "sockets"]),
+        )?;
+        timings.run(
+            "app: task store merge, native (cargo bench -p taskwire --bench store)",
+            &mut cargo(&["bench", "-p", "taskwire", "--bench", "store"]),
+        )?;
+    }
+    // The browser benchmarks need only the server (reused if built); a full run also
+    // reports the bundle. They time the app against the server people run, the release
+    // build: a debug server would add its own slowness to the write-to-DOM latency.
+    if !browser_only {
+        build_app(&mut timings)?;
+    }
+    let server = server_binary("release");
+    if !browser_only || !server.exists() {
+        timings.run(
+            "build the server (release)",
+            &mut cargo(&["build", "--release", "-p", "taskwire-server"]),
+        )?;
+    }
+    let suites = BrowserSuites::start(server)?;
+    let mut args = vec![
+        "--release",
+        "--features",
+        "browser-bench",
+        "--test",
+        "bench_*",
+    ];
+    args.push("--");
+    args.extend(filter);
+    args.push("--nocapture");
+    let mut benches = suites.cargo_test(Browser::Chromium, &args)?;
     // Seeding 10,000 tasks for the render benchmark alone takes minutes.
     benches.env("WASM_BINDGEN_TEST_TIMEOUT", "900");
     timings.run(
@@ -162,34 +207,45 @@ impl Browser {
 }
 
 /// What the browser suites run against: the real server (restartable through the
-/// control endpoint) and the socket double, each on its own loopback port.
+/// control endpoint), a second one whose access tokens live four seconds (token
+/// refresh), and the socket double, each on its own loopback port.
 struct BrowserSuites {
     page: u16,
     server_url: String,
+    short_ttl_url: String,
     control: String,
     faults: String,
-    /// Held so the server lives as long as the suites.
+    /// Held so the servers live as long as the suites.
     _server: Arc<Mutex<LocalServer>>,
+    _short_ttl: LocalServer,
 }
 
 impl BrowserSuites {
-    fn start() -> Result<Self> {
+    /// Starts `binary` as the suites' server.
+    fn start(binary: PathBuf) -> Result<Self> {
         let page = free_port()?;
         let page_origin = format!("http://127.0.0.1:{page}");
         let server = LocalServer::start(
             "browser-tests",
-            root().join("target/debug/taskwire-server"),
+            binary.clone(),
             &["--allow-origin", &page_origin],
         )?;
         let server_url = server.url();
-        create_admin(&server)?;
+        create_admin(&server, &binary)?;
+        let short_ttl = LocalServer::start(
+            "browser-tests-short-ttl",
+            binary,
+            &["--allow-origin", &page_origin, "--access-ttl-secs", "4"],
+        )?;
         let server = Arc::new(Mutex::new(server));
         Ok(Self {
             page,
             server_url,
+            short_ttl_url: short_ttl.url(),
             control: control::start(Arc::clone(&server), page_origin)?,
             faults: fault_socket::start()?,
             _server: server,
+            _short_ttl: short_ttl,
         })
     }
 
@@ -205,6 +261,7 @@ impl BrowserSuites {
         command
             .env(var, which(program)?)
             .env("TASKWIRE_TEST_SERVER", &self.server_url)
+            .env("TASKWIRE_TEST_SHORT_TTL_SERVER", &self.short_ttl_url)
             .env("TASKWIRE_TEST_CONTROL", &self.control)
             .env("TASKWIRE_TEST_FAULTS", &self.faults)
             .env("TASKWIRE_TEST_ADMIN_USER", ADMIN.0)
@@ -220,12 +277,21 @@ impl BrowserSuites {
 
 const WASM: &str = "wasm32-unknown-unknown";
 
+/// The server binary cargo builds with `profile` ("debug" or "release"), in
+/// `CARGO_TARGET_DIR` when that is set.
+fn server_binary(profile: &str) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(|dir| root().join(dir))
+        .unwrap_or_else(|| root().join("target"));
+    target.join(profile).join("taskwire-server")
+}
+
 /// The admin account the browser suites sign in with (a throwaway database on loopback).
 const ADMIN: (&str, &str) = ("suite-admin", "suite-admin-password");
 
 /// Registers the suites' admin account over HTTP, then promotes it with the server's own
 /// command, the only way there is to make an admin.
-fn create_admin(server: &LocalServer) -> Result {
+fn create_admin(server: &LocalServer, binary: &Path) -> Result {
     let (username, password) = ADMIN;
     let credentials = serde_json::json!({"username": username, "password": password});
     http(
@@ -237,7 +303,7 @@ fn create_admin(server: &LocalServer) -> Result {
     )?;
     crate::steps::run(
         "promoting the suites' admin",
-        Command::new(root().join("target/debug/taskwire-server"))
+        Command::new(binary)
             .args(["user", "promote", username, "--db"])
             .arg(server.db()),
     )

@@ -21,9 +21,12 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   run         install what is missing, build the app, start the server and print its URL
   test        install what is missing and run every check: fmt, clippy, native tests,
-              the release build, and the browser suites in headless Chromium and Firefox
+              the release build, and the browser suites in headless Chromium and Firefox;
+              `test browser [SUITE]` runs only the browser suites (or one, e.g. `board`)
+              in headless Chromium
   bench       run every benchmark and print its figures (server sockets, task store
-              merge, and the app in headless Chromium)
+              merge, and the app in headless Chromium); `bench browser [FILTER]` runs
+              only the browser benchmarks (those whose name contains FILTER)
   screenshot  take a screenshot of the signed-in board in headless Chromium (docs/board.png)
   setup       only install what is missing (idempotent)";
 
@@ -31,8 +34,8 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("run") => harness::run(&args[1..]),
-        Some("test") => harness::test(),
-        Some("bench") => harness::bench(),
+        Some("test") => harness::test(&args[1..]),
+        Some("bench") => harness::bench(&args[1..]),
         Some("setup") => setup::all(),
         Some("screenshot") => screenshot::run(),
         _ => {
