@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use leptos::prelude::*;
 use protocol::{CreateParams, Credentials, TaskPatch};
-use support::{control, faults, server, unique_name, until};
+use support::{control, faults, server, short_ttl_server, unique_name, until};
 use taskwire::api::{Api, CallError};
 use taskwire::client::machine::{Config, ConnectionState};
 use taskwire::client::registry::SignInError;
@@ -53,7 +53,11 @@ impl App {
 
     /// A fresh user on the real server, signed in and live.
     async fn signed_in() -> Self {
-        let app = Self::new(Api::new(server()), &[("tasks", Config::default())]).await;
+        Self::signed_in_to(server()).await
+    }
+
+    async fn signed_in_to(base: &str) -> Self {
+        let app = Self::new(Api::new(base), &[("tasks", Config::default())]).await;
         app.tw
             .register(app.username.clone(), PASSWORD.to_owned())
             .await
@@ -262,6 +266,37 @@ async fn a_server_restart_reconnects_and_resumes_with_nothing_lost_or_twice() {
     create_over_http(&token, "four").await;
     until("the fourth task", WAIT, || app.ids().len() == 4).await;
     assert_matches_server(&app, &token).await;
+    app.finish().await;
+}
+
+/// Against a server whose access tokens live four seconds, the token is refreshed
+/// in-band halfway through each life: over three lifetimes the socket stays live and
+/// never reconnects (an expired token would be closed with 4401), sends a handful of
+/// new tokens rather than a storm of them, and a change made with the latest token is
+/// confirmed.
+#[wasm_bindgen_test]
+async fn a_short_lived_token_is_refreshed_in_band_while_the_socket_stays_live() {
+    let app = App::signed_in_to(short_ttl_server()).await;
+    let started = js_sys::Date::now();
+    while js_sys::Date::now() - started < 12_000.0 {
+        assert_eq!(app.state(), ConnectionState::Live, "live throughout");
+        gloo_timers::future::sleep(Duration::from_millis(50)).await;
+    }
+    let socket = app.socket("tasks");
+    assert_eq!(socket.reconnects, 0, "no reconnect: {socket:?}");
+    assert_eq!(socket.last_close, None, "no close: {socket:?}");
+    // auth and subscribe, then one auth every two seconds or so (and maybe a ping).
+    assert!(
+        (2 + 3..=2 + 12).contains(&socket.frames_out),
+        "a few in-band refreshes: {socket:?}"
+    );
+    app.tw
+        .create("after three lifetimes")
+        .expect("a valid title");
+    until("the new task confirmed", WAIT, || {
+        app.ids().len() == 1 && app.tw.pending().get_untracked().is_empty()
+    })
+    .await;
     app.finish().await;
 }
 

@@ -18,6 +18,16 @@ pub fn server() -> &'static str {
     }
 }
 
+/// A second real server whose access tokens live four seconds, for token refresh.
+pub fn short_ttl_server() -> &'static str {
+    match option_env!("TASKWIRE_TEST_SHORT_TTL_SERVER") {
+        Some(address) => address,
+        None => panic!(
+            "TASKWIRE_TEST_SHORT_TTL_SERVER is unset: run the browser suites with `cargo xtask test`"
+        ),
+    }
+}
+
 /// The server's socket URL (`ws://…/ws`).
 pub fn socket_url() -> String {
     format!("{}/ws", server().replacen("http", "ws", 1))
