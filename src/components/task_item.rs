@@ -4,44 +4,61 @@ use leptos::html;
 use leptos::prelude::*;
 use uuid::Uuid;
 use wasm_bindgen::JsCast;
-use web_sys::HtmlElement;
+use web_sys::{Element, HtmlElement, HtmlInputElement};
 
 use crate::taskwire::{TaskRow, Taskwire};
 
-/// `row` and `tw` come from the list, so a row costs no context or map lookup. A board
-/// may hold thousands of rows, so each keeps its reactive parts few and cheap: one class
-/// binding, the title shown and hidden rather than swapped for the editor, and the editor
-/// built only while editing.
+/// `row` and `tw` come from the list, so a row costs no context or map lookup.
+///
+/// A board may hold 10,000 rows, and each reactive binding is an effect of its own
+/// (nine a row, written declaratively: most of the time to show a big board). So the row
+/// is built with its values as they are, and one effect per row brings its seven
+/// changing values up to date when the row or `editing` changes ([`RowParts::show`]).
+/// One change still touches one row. The editor is built only while editing.
 #[component]
 pub fn TaskItem(id: Uuid, row: Signal<TaskRow>, tw: Taskwire) -> impl IntoView {
     let editing = RwSignal::new(false);
-    let title = move || row.with(|r| r.task.title.clone());
+    let item = NodeRef::<html::Li>::new();
+    let (task, pending) = row.with_untracked(|r| (r.task.clone(), r.pending));
+    // A render effect, as Leptos's own bindings are: it runs as soon as the row changes,
+    // not on a later tick. Its first run, before the row is built, only subscribes: the
+    // row is built with these values. It lives as long as the row.
+    let effect = RenderEffect::new(move |parts: Option<Option<RowParts>>| {
+        let editing = editing.get();
+        row.with(|r| {
+            let first = parts.is_none();
+            let parts = parts
+                .flatten()
+                .or_else(|| RowParts::find(&item.get_untracked()?.into()))?;
+            if !first {
+                parts.show(r, editing);
+            }
+            Some(parts)
+        })
+    });
+    StoredValue::new_local(effect);
     view! {
         <li
-            class=move || row_class(row.with(|r| r.task.done), editing.get())
+            node_ref=item
+            class=row_class(task.done, false)
             data-task-id=id.to_string()
-            data-pending=move || row.with(|r| r.pending).then_some("true")
+            data-pending=pending.then_some("true")
         >
             <input
                 class="task-check"
                 type="checkbox"
-                aria-label=title
-                prop:checked=move || row.with(|r| r.task.done)
+                aria-label=task.title.clone()
+                prop:checked=task.done
                 on:change=move |ev| tw.set_done(id, event_target_checked(&ev))
             />
-            <span class="task-title" hidden=editing on:dblclick=move |_| editing.set(true)>
-                {title}
+            <span class="task-title" on:dblclick=move |_| editing.set(true)>
+                {task.title.clone()}
             </span>
             // Apart from the title, so that a change to the task while it is being edited
             // keeps the draft.
             {move || editing.get().then(|| view! { <TitleEditor id row tw editing /> })}
             <span class="task-pending" aria-hidden="true" title="Waiting for the server"></span>
-            <button
-                type="button"
-                class="icon-button task-edit"
-                hidden=editing
-                on:click=move |_| editing.set(true)
-            >
+            <button type="button" class="icon-button task-edit" on:click=move |_| editing.set(true)>
                 <svg viewBox="0 0 20 20" aria-hidden="true">
                     <path d="M13.6 3.6l2.8 2.8-9 9H4.6v-2.8z" />
                 </svg>
@@ -50,7 +67,7 @@ pub fn TaskItem(id: Uuid, row: Signal<TaskRow>, tw: Taskwire) -> impl IntoView {
             <button
                 type="button"
                 class="icon-button danger"
-                aria-label=move || row.with(|r| format!("Delete {}", r.task.title))
+                aria-label=format!("Delete {}", task.title)
                 on:click=move |_| tw.delete(id)
             >
                 <svg viewBox="0 0 20 20" aria-hidden="true">
@@ -58,6 +75,54 @@ pub fn TaskItem(id: Uuid, row: Signal<TaskRow>, tw: Taskwire) -> impl IntoView {
                 </svg>
             </button>
         </li>
+    }
+}
+
+/// The elements of a row whose content changes, found once from the row's fixed
+/// structure (the editor comes and goes after the title, so none is found by position
+/// after it).
+struct RowParts {
+    item: Element,
+    check: HtmlInputElement,
+    title: HtmlElement,
+    edit: HtmlElement,
+    delete: Element,
+}
+
+impl RowParts {
+    fn find(item: &Element) -> Option<Self> {
+        let check = item.first_element_child()?;
+        let title = check.next_element_sibling()?;
+        let delete = item.last_element_child()?;
+        let edit = delete.previous_element_sibling()?;
+        Some(Self {
+            item: item.clone(),
+            check: check.dyn_into().ok()?,
+            title: title.dyn_into().ok()?,
+            edit: edit.dyn_into().ok()?,
+            delete,
+        })
+    }
+
+    /// Writes the row as `row` and `editing` say; titles only ever as text.
+    fn show(&self, row: &TaskRow, editing: bool) {
+        let title = &row.task.title;
+        self.item.set_class_name(row_class(row.task.done, editing));
+        let _ = if row.pending {
+            self.item.set_attribute("data-pending", "true")
+        } else {
+            self.item.remove_attribute("data-pending")
+        };
+        self.check.set_checked(row.task.done);
+        let _ = self.check.set_attribute("aria-label", title);
+        if self.title.text_content().as_deref() != Some(title) {
+            self.title.set_text_content(Some(title));
+        }
+        self.title.set_hidden(editing);
+        self.edit.set_hidden(editing);
+        let _ = self
+            .delete
+            .set_attribute("aria-label", &format!("Delete {title}"));
     }
 }
 
