@@ -76,7 +76,9 @@ impl Location {
 }
 
 /// The address of one mounted app, provided through context. Two mounts on one page
-/// (the suites' two tabs) each follow their own navigations and back/forward.
+/// (the suites' two tabs) each follow their own navigations, but share the page's one
+/// history: back and forward, and a redirect's replace, move both (as with
+/// leptos_router).
 #[derive(Clone, Copy)]
 pub struct Router {
     location: RwSignal<Location>,
@@ -113,15 +115,24 @@ impl Router {
     }
 
     /// Goes to `href` (a path with an optional query) as a link would; `replace` keeps
-    /// the current entry out of the history, as a redirect should.
+    /// the current entry out of the history, as a redirect should, and so does going to
+    /// the address already shown (as browsers do). The page scrolls to the top when the
+    /// page changes, not when only the query (a filter) does. Does nothing once the app
+    /// is gone (an answer arriving after unmount).
     pub fn navigate(&self, href: &str, replace: bool) {
+        let Some(before) = self.route.try_get_untracked() else {
+            return;
+        };
         let Some(window) = web_sys::window() else {
             return;
         };
         let Ok(history) = window.history() else {
             return;
         };
-        let moved = if replace {
+        let here = self
+            .location
+            .with_untracked(|l| format!("{}{}", l.path, l.search));
+        let moved = if replace || here == href {
             history.replace_state_with_url(&JsValue::NULL, "", Some(href))
         } else {
             history.push_state_with_url(&JsValue::NULL, "", Some(href))
@@ -129,7 +140,6 @@ impl Router {
         if moved.is_err() {
             return;
         }
-        let before = self.route.get_untracked();
         self.location.set(Location::current());
         if self.route.get_untracked() != before {
             window.scroll_to_with_x_and_y(0.0, 0.0);
@@ -138,7 +148,8 @@ impl Router {
 
     /// Follows a click on a same-origin link inside the app in place, as a browser
     /// would but without a reload. Clicks a browser gives another meaning (a modifier, a
-    /// middle button, `target`, `download`, `rel="external"`) are left to it.
+    /// middle button, `target`, `download`, `rel="external"`) are left to it, and so are
+    /// links with a `#fragment`, which the browser scrolls to itself.
     pub fn follow_link(&self, event: &MouseEvent) {
         if event.default_prevented()
             || event.button() != 0
@@ -158,6 +169,7 @@ impl Router {
             return;
         };
         let elsewhere = !matches!(anchor.target().as_str(), "" | "_self")
+            || !anchor.hash().is_empty()
             || anchor.has_attribute("download")
             || anchor.rel().split_whitespace().any(|rel| rel == "external");
         let same_origin = web_sys::window()

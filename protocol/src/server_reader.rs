@@ -5,7 +5,10 @@
 //! into serde's private `Content` tree (a 10,000-task snapshot twice over in memory),
 //! and the machinery for that was ~40 kB of the browser's wasm. The structs here are
 //! the frames' wire shapes; `tests/wire.rs` checks this reader against the derived one
-//! on every example, so the two cannot drift apart.
+//! on every example, so the two cannot drift apart. It is stricter on frames that are
+//! wrong anyway: a `result` with both `ok` and `error`, or an event carrying a malformed
+//! field of another `op` (a delete with a broken `item`), is refused, where the derived
+//! reader picks one or skips the field.
 
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer};

@@ -1,10 +1,11 @@
 //! The banner an admin sees while acting as someone else, so they never forget whose
 //! tasks they are changing.
 
-use crate::router::Router;
-use crate::taskwire::Taskwire;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+
+use crate::router::Router;
+use crate::taskwire::Taskwire;
 
 #[component]
 pub fn ActingAsBanner() -> impl IntoView {

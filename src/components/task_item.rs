@@ -8,33 +8,54 @@ use web_sys::{Element, HtmlElement, HtmlInputElement};
 
 use crate::taskwire::{TaskRow, Taskwire};
 
-/// `row` and `tw` come from the list, so a row costs no context or map lookup.
+/// `row` and `tw` come from the list, so a row costs no context or map lookup; so do the
+/// row being edited (`editing`, one at a time) and `edited`, which tells each row whether
+/// it is the one, waking only the rows that start or stop being it.
 ///
 /// A board may hold 10,000 rows, and each reactive binding is an effect of its own
 /// (nine a row, written declaratively: most of the time to show a big board). So the row
 /// is built with its values as they are, and one effect per row brings its seven
-/// changing values up to date when the row or `editing` changes ([`RowParts::show`]).
-/// One change still touches one row. The editor is built only while editing.
+/// changing values up to date when the row or its editing changes ([`RowParts::show`]).
+/// One change still touches one row. Its clicks are handled by the list
+/// ([`super::task_list`]); the editor is built only while editing.
 #[component]
-pub fn TaskItem(id: Uuid, row: Signal<TaskRow>, tw: Taskwire) -> impl IntoView {
-    let editing = RwSignal::new(false);
+pub fn TaskItem(
+    id: Uuid,
+    row: Signal<TaskRow>,
+    tw: Taskwire,
+    editing: RwSignal<Option<Uuid>>,
+    edited: Selector<Option<Uuid>>,
+) -> impl IntoView {
+    // A row removed while edited (deleted elsewhere, filtered away) ends its edit, so
+    // that it does not reopen when the row comes back.
+    on_cleanup({
+        let edited = edited.clone();
+        move || {
+            edited.remove(&Some(id));
+            end_edit(editing, id);
+        }
+    });
+    let is_edited = move || edited.selected(&Some(id));
     let item = NodeRef::<html::Li>::new();
     let (task, pending) = row.with_untracked(|r| (r.task.clone(), r.pending));
     // A render effect, as Leptos's own bindings are: it runs as soon as the row changes,
     // not on a later tick. Its first run, before the row is built, only subscribes: the
     // row is built with these values. It lives as long as the row.
-    let effect = RenderEffect::new(move |parts: Option<Option<RowParts>>| {
-        let editing = editing.get();
-        row.with(|r| {
-            let first = parts.is_none();
-            let parts = parts
-                .flatten()
-                .or_else(|| RowParts::find(&item.get_untracked()?.into()))?;
-            if !first {
-                parts.show(r, editing);
-            }
-            Some(parts)
-        })
+    let effect = RenderEffect::new({
+        let is_edited = is_edited.clone();
+        move |parts: Option<Option<RowParts>>| {
+            let editing = is_edited();
+            row.with(|r| {
+                let first = parts.is_none();
+                let parts = parts
+                    .flatten()
+                    .or_else(|| RowParts::find(&item.get_untracked()?.into()))?;
+                if !first {
+                    parts.show(r, editing);
+                }
+                Some(parts)
+            })
+        }
     });
     StoredValue::new_local(effect);
     view! {
@@ -49,16 +70,13 @@ pub fn TaskItem(id: Uuid, row: Signal<TaskRow>, tw: Taskwire) -> impl IntoView {
                 type="checkbox"
                 aria-label=task.title.clone()
                 prop:checked=task.done
-                on:change=move |ev| tw.set_done(id, event_target_checked(&ev))
             />
-            <span class="task-title" on:dblclick=move |_| editing.set(true)>
-                {task.title.clone()}
-            </span>
+            <span class="task-title">{task.title.clone()}</span>
             // Apart from the title, so that a change to the task while it is being edited
             // keeps the draft.
-            {move || editing.get().then(|| view! { <TitleEditor id row tw editing /> })}
+            {move || is_edited().then(|| view! { <TitleEditor id row tw editing /> })}
             <span class="task-pending" aria-hidden="true" title="Waiting for the server"></span>
-            <button type="button" class="icon-button task-edit" on:click=move |_| editing.set(true)>
+            <button type="button" class="icon-button task-edit">
                 <svg viewBox="0 0 20 20" aria-hidden="true">
                     <path d="M13.6 3.6l2.8 2.8-9 9H4.6v-2.8z" />
                 </svg>
@@ -66,9 +84,8 @@ pub fn TaskItem(id: Uuid, row: Signal<TaskRow>, tw: Taskwire) -> impl IntoView {
             </button>
             <button
                 type="button"
-                class="icon-button danger"
+                class="icon-button danger task-delete"
                 aria-label=format!("Delete {}", task.title)
-                on:click=move |_| tw.delete(id)
             >
                 <svg viewBox="0 0 20 20" aria-hidden="true">
                     <path d="M5 5l10 10M15 5L5 15" />
@@ -136,6 +153,17 @@ fn row_class(done: bool, editing: bool) -> &'static str {
     }
 }
 
+/// Ends the edit of task `id`, if it is the one being edited.
+fn end_edit(editing: RwSignal<Option<Uuid>>, id: Uuid) {
+    editing.maybe_update(|edited| {
+        let mine = *edited == Some(id);
+        if mine {
+            *edited = None;
+        }
+        mine
+    });
+}
+
 /// The title as an input: Enter saves, Escape cancels (both hand focus back to `Edit`),
 /// leaving the field saves a valid title.
 #[component]
@@ -143,7 +171,7 @@ fn TitleEditor(
     id: Uuid,
     row: Signal<TaskRow>,
     tw: Taskwire,
-    editing: RwSignal<bool>,
+    editing: RwSignal<Option<Uuid>>,
 ) -> impl IntoView {
     let draft = RwSignal::new(row.with_untracked(|r| r.task.title.clone()));
     let problem = RwSignal::new(None::<String>);
@@ -162,7 +190,7 @@ fn TitleEditor(
     };
     let finish = move |refocus: bool| {
         let button = refocus.then(edit_button).flatten();
-        editing.set(false);
+        end_edit(editing, id);
         if let Some(button) = button {
             // The button is shown again once `editing` is false.
             request_animation_frame(move || drop(button.focus()));
@@ -210,7 +238,7 @@ fn TitleEditor(
                 }
                 on:blur=move |_| {
                     // Leaving a field that Enter or Escape already closed does nothing.
-                    if editing.get_untracked() {
+                    if editing.with_untracked(|edited| *edited == Some(id)) {
                         save(false);
                     }
                 }

@@ -2,6 +2,9 @@
 //! touches only its row.
 
 use leptos::prelude::*;
+use uuid::Uuid;
+use wasm_bindgen::JsCast;
+use web_sys::{Element, Event, HtmlInputElement};
 
 use super::Filter;
 use super::task_item::TaskItem;
@@ -35,14 +38,56 @@ pub fn TaskList(filter: Memo<Filter>) -> impl IntoView {
             Some(filter.get().nothing_here())
         }
     };
+    // One row at a time is edited; each row asks `edited` whether it is the one.
+    let editing = RwSignal::new(None::<Uuid>);
+    let edited = Selector::new(move || editing.get());
+    // The rows' controls are handled here, one listener per kind of event for the whole
+    // list rather than four closures and listeners on each of thousands of rows.
+    let on_change = move |ev: Event| {
+        if let Some((id, check)) = row_control(&ev, ".task-check")
+            && let Ok(check) = check.dyn_into::<HtmlInputElement>()
+        {
+            tw.set_done(id, check.checked());
+        }
+    };
+    let on_click = move |ev: Event| {
+        if let Some((id, _)) = row_control(&ev, ".task-edit") {
+            editing.set(Some(id));
+        } else if let Some((id, _)) = row_control(&ev, ".task-delete") {
+            tw.delete(id);
+        }
+    };
+    let on_dblclick = move |ev: Event| {
+        if let Some((id, _)) = row_control(&ev, ".task-title") {
+            editing.set(Some(id));
+        }
+    };
     view! {
-        <ul class="tasks" aria-label="Tasks" hidden=move || visible.with(Vec::is_empty)>
+        <ul
+            class="tasks"
+            aria-label="Tasks"
+            hidden=move || visible.with(Vec::is_empty)
+            on:change=on_change
+            on:click=move |ev| on_click(ev.into())
+            on:dblclick=move |ev| on_dblclick(ev.into())
+        >
             <For each=move || visible.get() key=|id| *id let(id)>
                 // Looked up once here rather than by each row; the list holds only ids the
                 // service knows, and a row gone meanwhile renders nothing.
-                {tw.task(id).map(|row| view! { <TaskItem id row tw /> })}
+                {tw
+                    .task(id)
+                    .map(|row| view! { <TaskItem id row tw editing edited=edited.clone() /> })}
             </For>
         </ul>
         {move || empty_text().map(|text| view! { <p class="empty">{text}</p> })}
     }
+}
+
+/// The task and the control (matching `selector`) an event in the list happened on.
+fn row_control(ev: &Event, selector: &str) -> Option<(Uuid, Element)> {
+    let target = ev.target()?.dyn_into::<Element>().ok()?;
+    let control = target.closest(selector).ok()??;
+    let row = control.closest("li[data-task-id]").ok()??;
+    let id = row.get_attribute("data-task-id")?.parse().ok()?;
+    Some((id, control))
 }

@@ -1,10 +1,11 @@
 //! `/login`: sign in, or create an account; either lands on the board.
 
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
 use crate::components::Brand;
 use crate::router::Router;
 use crate::taskwire::Taskwire;
-use leptos::prelude::*;
-use leptos::task::spawn_local;
 
 #[derive(Clone, Copy, PartialEq)]
 enum Mode {

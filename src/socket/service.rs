@@ -530,7 +530,8 @@ impl Shell {
                     let was_done = signal
                         .with_untracked(|current| (*current != row).then_some(current.task.done));
                     if let Some(was_done) = was_done {
-                        done = done - usize::from(was_done) + usize::from(row.task.done);
+                        done =
+                            done.saturating_sub(usize::from(was_done)) + usize::from(row.task.done);
                         signal.set(row);
                     }
                 }
@@ -584,7 +585,8 @@ impl Shell {
         rows.update_value(|rows| {
             for id in gone {
                 if let Some(signal) = rows.remove(&id) {
-                    done -= usize::from(signal.with_untracked(|row| row.task.done));
+                    done = done
+                        .saturating_sub(usize::from(signal.with_untracked(|row| row.task.done)));
                     signal.dispose();
                 }
             }

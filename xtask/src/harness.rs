@@ -44,7 +44,7 @@ pub fn run(server_args: &[String]) -> Result {
 
 /// `cargo xtask test`: every check there is, failing on the first that fails;
 /// `cargo xtask test browser [SUITE]` runs only the browser suites (or the one named, e.g.
-/// `board`) in headless Chromium, reusing the server if it is built.
+/// `board`) in headless Chromium.
 pub fn test(args: &[String]) -> Result {
     let start = Instant::now();
     setup::all()?;
@@ -63,14 +63,12 @@ pub fn test(args: &[String]) -> Result {
 }
 
 fn chromium_suites(timings: &mut Timings, suite: &str) -> Result {
-    let server = server_binary("debug");
-    if !server.exists() {
-        timings.run(
-            "build the server (as the test suites build it)",
-            &mut cargo(&["test", "--workspace", "--no-run"]),
-        )?;
-    }
-    let suites = BrowserSuites::start(server)?;
+    // Built every time (nothing to do when current): a stale server gives stale results.
+    timings.run(
+        "build the server",
+        &mut cargo(&["build", "-p", "taskwire-server"]),
+    )?;
+    let suites = BrowserSuites::start(server_binary("debug"))?;
     timings.run(
         "browser tests in headless Chromium",
         &mut suites.cargo_test(Browser::Chromium, &["--test", suite])?,
@@ -154,14 +152,11 @@ pub fn bench(args: &[String]) -> Result {
     if !browser_only {
         build_app(&mut timings)?;
     }
-    let server = server_binary("release");
-    if !browser_only || !server.exists() {
-        timings.run(
-            "build the server (release)",
-            &mut cargo(&["build", "--release", "-p", "taskwire-server"]),
-        )?;
-    }
-    let suites = BrowserSuites::start(server)?;
+    timings.run(
+        "build the server (release)",
+        &mut cargo(&["build", "--release", "-p", "taskwire-server"]),
+    )?;
+    let suites = BrowserSuites::start(server_binary("release"))?;
     let mut args = vec![
         "--release",
         "--features",
@@ -208,7 +203,10 @@ impl Browser {
 
 /// What the browser suites run against: the real server (restartable through the
 /// control endpoint), a second one whose access tokens live four seconds (token
-/// refresh), and the socket double, each on its own loopback port.
+/// refresh), and the socket double, each on its own loopback port. Cookies ignore the
+/// port, so the two servers' refresh cookies overwrite each other: harmless, as every
+/// test signs in afresh and a page-load refresh with the other server's cookie is just
+/// refused.
 struct BrowserSuites {
     page: u16,
     server_url: String,
