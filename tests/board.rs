@@ -553,6 +553,49 @@ async fn diagnostics_shows_every_socket_with_a_round_trip_chart() {
 // ---- Helpers: the board, the way a person uses it.
 
 /// A new account, signed in through the form, on a live board.
+/// The address is the app's: links change it in place, the header marks the page shown,
+/// and back and forward move between pages and filters.
+#[wasm_bindgen_test]
+async fn back_and_forward_follow_the_address_and_the_header_marks_the_page() {
+    let (app, _) = signed_in_board().await;
+    let root = &app.root;
+    add_task(root, "Buy milk").await;
+    until_confirmed(root).await;
+    let current = |name: &str| link(root, name).get_attribute("aria-current");
+    assert_eq!(current("Tasks").as_deref(), Some("page"));
+
+    link(root, "Completed").click();
+    until("no completed task", WAIT, || titles(root).is_empty()).await;
+    link(root, "Diagnostics").click();
+    until("the diagnostics page, marked in the header", WAIT, || {
+        location() == "/diagnostics" && current("Diagnostics").as_deref() == Some("page")
+    })
+    .await;
+    assert_eq!(current("Tasks"), None);
+
+    let history = web_sys::window()
+        .and_then(|w| w.history().ok())
+        .expect("history");
+    history.back().expect("back");
+    until("back on the completed filter", WAIT, || {
+        location() == "/?filter=completed" && current("Completed").as_deref() == Some("page")
+    })
+    .await;
+    assert!(titles(root).is_empty());
+    history.back().expect("back");
+    until("back on every task", WAIT, || {
+        location() == "/"
+            && titles(root) == ["Buy milk"]
+            && current("Tasks").as_deref() == Some("page")
+    })
+    .await;
+    history.forward().expect("forward");
+    until("forward to the completed filter", WAIT, || {
+        location() == "/?filter=completed" && titles(root).is_empty()
+    })
+    .await;
+}
+
 async fn signed_in_board() -> (Mounted, String) {
     let app = mount_at("/login");
     let username = unique_name("u");
