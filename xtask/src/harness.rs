@@ -277,7 +277,7 @@ const WASM: &str = "wasm32-unknown-unknown";
 
 /// The server binary cargo builds with `profile` ("debug" or "release"), in
 /// `CARGO_TARGET_DIR` when that is set.
-fn server_binary(profile: &str) -> PathBuf {
+pub fn server_binary(profile: &str) -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(|dir| root().join(dir))
         .unwrap_or_else(|| root().join("target"));

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::error::Error;
-use crate::harness::cargo;
+use crate::harness::{cargo, server_binary};
 use crate::http::http;
 use crate::local_server::{LocalServer, free_port};
 use crate::steps::Timings;
@@ -47,7 +47,7 @@ pub fn run() -> Result {
 
     let server = LocalServer::start(
         "screenshot",
-        root().join("target/release/taskwire-server"),
+        server_binary("release"),
         &["--static-dir", "dist"],
     )?;
     println!(
