@@ -350,19 +350,8 @@ async fn an_http_write_reaches_a_mounted_app() {
 /// A new account whose refresh cookie the browser keeps, so a mounted app restores it.
 async fn register_with_cookie() -> (String, String) {
     let username = unique_name("bench");
-    let response = gloo_net::http::Request::post(&format!("{}/api/register", server()))
-        .credentials(web_sys::RequestCredentials::Include)
-        .json(&protocol::Credentials {
-            username: username.clone(),
-            password: PASSWORD.to_owned(),
-        })
-        .expect("a JSON body")
-        .send()
-        .await
-        .expect("the server answers");
-    assert_eq!(response.status(), 201);
-    let session: protocol::Session = response.json().await.expect("a session");
-    (username, session.token)
+    let token = register_keeping_cookie(&username, PASSWORD).await;
+    (username, token)
 }
 
 fn now() -> f64 {

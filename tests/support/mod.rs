@@ -315,15 +315,27 @@ pub fn mount_at(path: &str) -> Mounted {
 // requests carry no cookies, so they never touch the session of the apps on the page.
 
 pub async fn api_register(username: &str, password: &str) -> String {
-    session_token("/api/register", username, password).await
+    session_token("/api/register", username, password, false).await
 }
 
 pub async fn api_login(username: &str, password: &str) -> String {
-    session_token("/api/login", username, password).await
+    session_token("/api/login", username, password, false).await
 }
 
-async fn session_token(path: &str, username: &str, password: &str) -> String {
+/// Registers like the app would: the browser keeps the refresh cookie, so an app
+/// mounted afterwards restores the session.
+pub async fn register_keeping_cookie(username: &str, password: &str) -> String {
+    session_token("/api/register", username, password, true).await
+}
+
+async fn session_token(path: &str, username: &str, password: &str, keep_cookie: bool) -> String {
+    let credentials = if keep_cookie {
+        web_sys::RequestCredentials::Include
+    } else {
+        web_sys::RequestCredentials::SameOrigin
+    };
     let response = gloo_net::http::Request::post(&format!("{}{path}", server()))
+        .credentials(credentials)
         .json(&protocol::Credentials {
             username: username.to_owned(),
             password: password.to_owned(),
