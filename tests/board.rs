@@ -550,9 +550,6 @@ async fn diagnostics_shows_every_socket_with_a_round_trip_chart() {
     assert_eq!(chart.tag_name().to_lowercase(), "svg");
 }
 
-// ---- Helpers: the board, the way a person uses it.
-
-/// A new account, signed in through the form, on a live board.
 /// The address is the app's: links change it in place, the header marks the page shown,
 /// and back and forward move between pages and filters.
 #[wasm_bindgen_test]
@@ -596,6 +593,9 @@ async fn back_and_forward_follow_the_address_and_the_header_marks_the_page() {
     .await;
 }
 
+// ---- Helpers: the board, the way a person uses it.
+
+/// A new account, signed in through the form, on a live board.
 async fn signed_in_board() -> (Mounted, String) {
     let app = mount_at("/login");
     let username = unique_name("u");
