@@ -12,7 +12,8 @@ pub struct Size {
     pub brotli: usize,
 }
 
-/// Sums the wasm and JS files of dist/ and prints them one by one.
+/// Sums the wasm and JS files of dist/ (with the JS snippets wasm-bindgen puts in
+/// dist/snippets/) and prints them one by one.
 pub fn measure() -> Result<Size> {
     let dist = crate::root().join("dist");
     let mut total = Size {
@@ -20,15 +21,10 @@ pub fn measure() -> Result<Size> {
         gzip: 0,
         brotli: 0,
     };
-    let entries = std::fs::read_dir(&dist).map_err(Error::io("reading dist/"))?;
-    for entry in entries {
-        let path = entry.map_err(Error::io("reading dist/"))?.path();
-        let is_code = path
-            .extension()
-            .is_some_and(|ext| ext == "wasm" || ext == "js");
-        if !is_code {
-            continue;
-        }
+    let mut files = Vec::new();
+    code_files(&dist, &mut files)?;
+    files.sort();
+    for path in files {
         let bytes =
             std::fs::read(&path).map_err(Error::io(format!("reading {}", path.display())))?;
         let size = Size {
@@ -38,9 +34,7 @@ pub fn measure() -> Result<Size> {
         };
         println!(
             "    {:<40} {:>8} B raw {:>8} B gzip {:>8} B brotli",
-            path.file_name()
-                .map(|n| n.to_string_lossy())
-                .unwrap_or_default(),
+            path.strip_prefix(&dist).unwrap_or(&path).display(),
             size.raw,
             size.gzip,
             size.brotli
@@ -58,6 +52,23 @@ pub fn measure() -> Result<Size> {
         total.brotli as f64 / 1000.0
     );
     Ok(total)
+}
+
+/// The wasm and JS files under `dir`, at any depth.
+fn code_files(dir: &std::path::Path, files: &mut Vec<std::path::PathBuf>) -> Result<()> {
+    let reading = || Error::io(format!("reading {}", dir.display()));
+    for entry in std::fs::read_dir(dir).map_err(reading())? {
+        let path = entry.map_err(reading())?.path();
+        if path.is_dir() {
+            code_files(&path, files)?;
+        } else if path
+            .extension()
+            .is_some_and(|ext| ext == "wasm" || ext == "js")
+        {
+            files.push(path);
+        }
+    }
+    Ok(())
 }
 
 fn gzip(bytes: &[u8]) -> Result<usize> {
