@@ -70,9 +70,9 @@ pub fn TaskItem(
             })?;
             match editor.flatten() {
                 open @ Some(_) if edited => open,
-                None if edited => OpenEditor::open(item, owner.as_ref(), move || {
+                None if edited => Some(OpenEditor::open(item, owner.as_ref(), move || {
                     view! { <TitleEditor id row tw editing /> }.into_any()
-                }),
+                })),
                 _ => None,
             }
         }
@@ -110,17 +110,17 @@ impl OpenEditor {
         item: &Element,
         owner: Option<&Owner>,
         view: impl FnOnce() -> AnyView + 'static,
-    ) -> Option<Self> {
+    ) -> Self {
         let host = editor_host(item);
         let mount = || mount_to(host.clone(), view);
         let mounted = match owner {
             Some(owner) => owner.with(mount),
             None => mount(),
         };
-        Some(Self {
+        Self {
             host,
             _mounted: mounted,
-        })
+        }
     }
 }
 
