@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::{Arc, Mutex};
+use std::sync::{Mutex, Weak};
 use std::thread;
 
 use crate::Result;
@@ -13,7 +13,9 @@ use crate::error::Error;
 use crate::local_server::LocalServer;
 
 /// Serves the control endpoint on a free loopback port; gives back its `http://` address.
-pub fn start(server: Arc<Mutex<LocalServer>>, page_origin: String) -> Result<String> {
+/// It holds the server weakly: the endpoint's thread outlives the suites, and the server
+/// must stop when they drop it.
+pub fn start(server: Weak<Mutex<LocalServer>>, page_origin: String) -> Result<String> {
     let listener =
         TcpListener::bind("127.0.0.1:0").map_err(Error::io("binding the control endpoint"))?;
     let addr = listener
@@ -27,7 +29,7 @@ pub fn start(server: Arc<Mutex<LocalServer>>, page_origin: String) -> Result<Str
     Ok(format!("http://{addr}"))
 }
 
-fn handle(stream: TcpStream, server: &Mutex<LocalServer>, page_origin: &str) {
+fn handle(stream: TcpStream, server: &Weak<Mutex<LocalServer>>, page_origin: &str) {
     let mut request_line = String::new();
     let mut reader = BufReader::new(&stream);
     if reader.read_line(&mut request_line).is_err() {
@@ -38,6 +40,9 @@ fn handle(stream: TcpStream, server: &Mutex<LocalServer>, page_origin: &str) {
     while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
         line.clear();
     }
+    let Some(server) = server.upgrade() else {
+        return;
+    };
     let outcome = match server.lock() {
         Ok(mut server) => match request_line.split_whitespace().nth(1) {
             Some("/stop") => server.stop(),

@@ -213,7 +213,8 @@ struct BrowserSuites {
     short_ttl_url: String,
     control: String,
     faults: String,
-    /// Held so the servers live as long as the suites.
+    /// Held so the servers live as long as the suites, and stop with them (the control
+    /// endpoint holds the first only weakly).
     _server: Arc<Mutex<LocalServer>>,
     _short_ttl: LocalServer,
 }
@@ -240,7 +241,7 @@ impl BrowserSuites {
             page,
             server_url,
             short_ttl_url: short_ttl.url(),
-            control: control::start(Arc::clone(&server), page_origin)?,
+            control: control::start(Arc::downgrade(&server), page_origin)?,
             faults: fault_socket::start()?,
             _server: server,
             _short_ttl: short_ttl,
