@@ -17,11 +17,17 @@ template.innerHTML =
   '<svg viewBox="0 0 20 20" aria-hidden="true"><path d="M5 5l10 10M15 5L5 15"/></svg>' +
   "</button>";
 
-// Fills the empty `<li>` of a new row.
+// Fills the empty `<li>` of a new row, writing only what differs from the blank row.
 export function buildRow(item, id, title, done, pending) {
   item.append(template.content.cloneNode(true));
-  item.dataset.taskId = id;
-  showRow(item, title, done, pending, false);
+  item.className = done ? "task done" : "task";
+  item.setAttribute("data-task-id", id);
+  if (pending) item.setAttribute("data-pending", "true");
+  const check = item.firstElementChild;
+  if (done) check.checked = true;
+  check.setAttribute("aria-label", title);
+  check.nextElementSibling.textContent = title;
+  item.lastElementChild.setAttribute("aria-label", "Delete " + title);
 }
 
 // Writes a row's values. While the row is edited its title and Edit button are hidden,
