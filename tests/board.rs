@@ -214,6 +214,45 @@ async fn editing_saves_with_enter_and_cancels_with_escape() {
     );
 }
 
+/// The row being edited changes elsewhere: the draft stays and the title stays hidden
+/// behind the editor; then the task is deleted elsewhere: the editor goes with it and
+/// the board carries on.
+#[wasm_bindgen_test]
+async fn a_task_changed_then_deleted_elsewhere_while_edited() {
+    let (app, username) = signed_in_board().await;
+    let root = &app.root;
+    let token = api_login(&username, PASSWORD).await;
+    let id = api_create_task(&token, "Shared title").await;
+    let row = until_found("the task", WAIT, || task_row(root, "Shared title")).await;
+    button(&row, "Edit").expect("an Edit button").click();
+    let editor = until_found("the Edit task field", WAIT, || field(root, "Edit task")).await;
+    type_text(&editor, "My draft");
+
+    let path = format!("/api/tasks/{id}");
+    let body = serde_json::json!({ "done": true });
+    assert_eq!(api_call("PATCH", &path, &token, Some(body)).await.0, 200);
+    until("the change shown", WAIT, || {
+        checkbox(root, "Shared title").is_some_and(|c| c.checked())
+    })
+    .await;
+    assert_eq!(editor.value(), "My draft", "the draft is kept");
+    let title = row
+        .query_selector(".task-title")
+        .ok()
+        .flatten()
+        .expect("the title");
+    assert!(!is_shown(&title), "the title stays behind the editor");
+
+    assert_eq!(api_call("DELETE", &path, &token, None).await.0, 204);
+    until("the row and its editor gone", WAIT, || {
+        titles(root).is_empty() && field(root, "Edit task").is_none()
+    })
+    .await;
+    add_task(root, "Still working").await;
+    until_confirmed(root).await;
+    assert_eq!(titles(root), ["Still working"]);
+}
+
 #[wasm_bindgen_test]
 async fn titles_are_shown_as_text_never_as_markup() {
     let (app, username) = signed_in_board().await;

@@ -24,57 +24,29 @@ extern "C" {
     fn editor_host(item: &Element) -> HtmlElement;
 }
 
-/// `row` and `tw` come from the list, so a row costs no context or map lookup; so do the
-/// row being edited (`editing`, one at a time) and `edited`, which tells each row whether
-/// it is the one, waking only the rows that start or stop being it.
+/// `row` comes from the list, so a row costs no context or map lookup.
 ///
 /// A board may hold 10,000 rows. Built by `view!`, a row is fifteen elements and twenty
 /// attributes created one call at a time across the wasm boundary, which was most of the
 /// time a big board took to show. So Leptos makes the `<li>`, and `task_row.js` fills it
 /// from a template in one call ([`fill`]). One render effect per row rewrites it when the
-/// row or its editing changes, so one change touches one row. Its clicks are handled by
-/// the list ([`super::task_list`]); the editor exists only while editing
-/// ([`OpenEditor`]).
+/// row changes, so one change touches one row. What each row would otherwise hold for
+/// the rare moments it matters is the list's: its clicks ([`super::task_list`]) and its
+/// editing ([`Editing`]).
 #[component]
-pub fn TaskItem(
-    id: Uuid,
-    row: Signal<TaskRow>,
-    tw: Taskwire,
-    editing: RwSignal<Option<Uuid>>,
-    edited: Selector<Option<Uuid>>,
-) -> impl IntoView {
-    // A row removed while edited (deleted elsewhere, filtered away) ends its edit, so
-    // that it does not reopen when the row comes back.
-    on_cleanup({
-        let edited = edited.clone();
-        move || {
-            edited.remove(&Some(id));
-            end_edit(editing, id);
-        }
-    });
+pub fn TaskItem(id: Uuid, row: Signal<TaskRow>, editing: RwSignal<Option<Uuid>>) -> impl IntoView {
     let item = Rc::new(OnceCell::new());
-    // The editor belongs to the row, not to the effect, whose children are disposed
-    // each time it runs again.
-    let owner = Owner::current();
     // A render effect, as Leptos's own bindings are. Its first run, before the row is
-    // built, only subscribes. It lives as long as the row, and so does the open editor
-    // it holds.
+    // built, only subscribes. It lives as long as the row.
     let effect = RenderEffect::new({
         let item = Rc::clone(&item);
-        move |editor: Option<Option<OpenEditor>>| {
-            let edited = edited.selected(&Some(id));
-            let item = row.with(|r| {
-                let item = item.get()?;
-                show_row(item, &r.task.title, r.task.done, r.pending, edited);
-                Some(item)
-            })?;
-            match editor.flatten() {
-                open @ Some(_) if edited => open,
-                None if edited => Some(OpenEditor::open(item, owner.as_ref(), move || {
-                    view! { <TitleEditor id row tw editing /> }.into_any()
-                })),
-                _ => None,
-            }
+        move |_| {
+            row.with(|r| {
+                if let Some(item) = item.get() {
+                    let edited = editing.with_untracked(|edited| *edited == Some(id));
+                    show(item, r, edited);
+                }
+            })
         }
     });
     StoredValue::new_local(effect);
@@ -84,7 +56,7 @@ pub fn TaskItem(
 /// Fills the `<li>` Leptos has just made for task `id` (a directive runs as the element
 /// is built, before it is in the document, so no row is ever seen half made).
 fn fill(item: Element, (id, row, built): (Uuid, Signal<TaskRow>, Rc<OnceCell<Element>>)) {
-    // A new row is never the one edited: a row that goes away ends its edit.
+    // A new row is never the one edited: the list ends the edit of a row that leaves it.
     row.with_untracked(|r| {
         build_row(
             &item,
@@ -97,6 +69,56 @@ fn fill(item: Element, (id, row, built): (Uuid, Signal<TaskRow>, Rc<OnceCell<Ele
     let _ = built.set(item);
 }
 
+fn show(item: &Element, row: &TaskRow, edited: bool) {
+    show_row(item, &row.task.title, row.task.done, row.pending, edited);
+}
+
+/// The one row being edited, kept by the list: it marks the row, opens the editor in it,
+/// and undoes both when the edit ends or moves to another row.
+pub struct Editing {
+    id: Uuid,
+    item: Element,
+    row: Signal<TaskRow>,
+    /// Held for its `Drop`.
+    _editor: OpenEditor,
+}
+
+impl Editing {
+    /// Starts editing task `id`, shown by `item`, with the editor under `owner` (the
+    /// list's: not the effect's that calls this, whose children are disposed each time
+    /// it runs again).
+    pub fn start(
+        id: Uuid,
+        item: Element,
+        row: Signal<TaskRow>,
+        tw: Taskwire,
+        editing: RwSignal<Option<Uuid>>,
+        owner: Option<&Owner>,
+    ) -> Self {
+        row.with_untracked(|r| show(&item, r, true));
+        let editor = OpenEditor::open(&item, owner, move || {
+            view! { <TitleEditor id row tw editing /> }.into_any()
+        });
+        Self {
+            id,
+            item,
+            row,
+            _editor: editor,
+        }
+    }
+
+    pub fn id(&self) -> Uuid {
+        self.id
+    }
+}
+
+impl Drop for Editing {
+    fn drop(&mut self) {
+        // The task may be gone (deleted elsewhere), and its signal with it.
+        self.row.try_with_untracked(|r| show(&self.item, r, false));
+    }
+}
+
 /// The title editor while it is open, in a `div.task-editor` after the title; Leptos
 /// mounts its contents. Dropping it unmounts them and takes the `div` away.
 struct OpenEditor {
@@ -105,7 +127,7 @@ struct OpenEditor {
 }
 
 impl OpenEditor {
-    /// Opens the editor `view` in row `item`, under `owner` (the row's).
+    /// Opens the editor `view` in row `item`, under `owner`.
     fn open(
         item: &Element,
         owner: Option<&Owner>,
@@ -176,7 +198,10 @@ fn TitleEditor(
     // From the keyboard a refused title stays open with the reason; leaving the field
     // with one gives up the edit instead of trapping the person in it.
     let save = move |from_keyboard: bool| {
-        let unchanged = row.with_untracked(|r| draft.with_untracked(|d| d.trim() == r.task.title));
+        // A task deleted elsewhere has nothing left to save.
+        let unchanged = row
+            .try_with_untracked(|r| draft.with_untracked(|d| d.trim() == r.task.title))
+            .unwrap_or(true);
         if unchanged {
             finish(from_keyboard);
             return;

@@ -1,13 +1,14 @@
 //! The list of tasks under the current filter, one keyed row per task so that a change
 //! touches only its row.
 
+use leptos::html;
 use leptos::prelude::*;
 use uuid::Uuid;
 use wasm_bindgen::JsCast;
 use web_sys::{Element, Event, HtmlInputElement};
 
 use super::Filter;
-use super::task_item::TaskItem;
+use super::task_item::{Editing, TaskItem};
 use crate::taskwire::Taskwire;
 
 #[component]
@@ -38,9 +39,36 @@ pub fn TaskList(filter: Memo<Filter>) -> impl IntoView {
             Some(filter.get().nothing_here())
         }
     };
-    // One row at a time is edited; each row asks `edited` whether it is the one.
+    // One row at a time is edited. The list marks it and opens its editor, so that no
+    // row holds anything for it; a row that leaves the list (deleted elsewhere, filtered
+    // away) ends its edit, so that it does not reopen when the row comes back.
     let editing = RwSignal::new(None::<Uuid>);
-    let edited = Selector::new(move || editing.get());
+    let list = NodeRef::<html::Ul>::new();
+    let owner = Owner::current();
+    Effect::new(move || {
+        let left =
+            editing.with(|edited| edited.is_some_and(|id| !visible.with(|ids| ids.contains(&id))));
+        if left {
+            editing.set(None);
+        }
+    });
+    let edit = RenderEffect::new(move |open: Option<Option<Editing>>| {
+        let wanted = editing.get();
+        let open = open.flatten();
+        if open.as_ref().map(Editing::id) == wanted {
+            return open;
+        }
+        // The edit ends (or moves) before another starts.
+        drop(open);
+        let id = wanted?;
+        let item = list
+            .get_untracked()?
+            .query_selector(&format!("li[data-task-id=\"{id}\"]"))
+            .ok()??;
+        let row = tw.task(id)?;
+        Some(Editing::start(id, item, row, tw, editing, owner.as_ref()))
+    });
+    StoredValue::new_local(edit);
     // The rows' controls are handled here, one listener per kind of event for the whole
     // list rather than four closures and listeners on each of thousands of rows.
     let on_change = move |ev: Event| {
@@ -64,6 +92,7 @@ pub fn TaskList(filter: Memo<Filter>) -> impl IntoView {
     };
     view! {
         <ul
+            node_ref=list
             class="tasks"
             aria-label="Tasks"
             hidden=move || visible.with(Vec::is_empty)
@@ -76,7 +105,7 @@ pub fn TaskList(filter: Memo<Filter>) -> impl IntoView {
                 // service knows, and a row gone meanwhile renders nothing.
                 {tw
                     .task(id)
-                    .map(|row| view! { <TaskItem id row tw editing edited=edited.clone() /> })}
+                    .map(|row| view! { <TaskItem id row editing /> })}
             </For>
         </ul>
         {move || empty_text().map(|text| view! { <p class="empty">{text}</p> })}
