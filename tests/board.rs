@@ -632,6 +632,20 @@ async fn back_and_forward_follow_the_address_and_the_header_marks_the_page() {
     .await;
 }
 
+/// An app taken off the page (by a host page, or a test) stops: its sockets close and
+/// are released, rather than staying connected, unseen.
+#[wasm_bindgen_test]
+async fn an_app_taken_off_the_page_closes_its_sockets() {
+    let baseline = taskwire::socket::live_sockets();
+    let (app, _) = signed_in_board().await;
+    assert!(taskwire::socket::live_sockets() > baseline, "a socket open");
+    drop(app);
+    until("its sockets released", WAIT, || {
+        taskwire::socket::live_sockets() <= baseline
+    })
+    .await;
+}
+
 // ---- Helpers: the board, the way a person uses it.
 
 /// A new account, signed in through the form, on a live board.
