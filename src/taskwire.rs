@@ -50,6 +50,35 @@ pub struct TaskRow {
     pub pending: bool,
 }
 
+/// One task's row, read-only: the socket service alone writes it.
+///
+/// A handle to the row's own signal. A `Signal` made from it would be two new arena
+/// entries owned by whatever reactive owner asked, and disposed with that owner: an
+/// effect that kept one past its next run found it gone. This allocates nothing and
+/// lives exactly as long as the row.
+#[derive(Clone, Copy)]
+pub struct RowSignal(RwSignal<TaskRow>);
+
+impl DefinedAt for RowSignal {
+    fn defined_at(&self) -> Option<&'static std::panic::Location<'static>> {
+        self.0.defined_at()
+    }
+}
+
+impl Track for RowSignal {
+    fn track(&self) {
+        self.0.track();
+    }
+}
+
+impl ReadUntracked for RowSignal {
+    type Value = <RwSignal<TaskRow> as ReadUntracked>::Value;
+
+    fn try_read_untracked(&self) -> Option<Self::Value> {
+        self.0.try_read_untracked()
+    }
+}
+
 /// How many rows are left to do and how many are done.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TaskCounts {
@@ -297,10 +326,10 @@ impl Taskwire {
     }
 
     /// The row's own signal: a change to one task touches only its row.
-    pub fn task(&self, id: Uuid) -> Option<Signal<TaskRow>> {
+    pub fn task(&self, id: Uuid) -> Option<RowSignal> {
         self.views
             .rows
-            .try_with_value(|rows| rows.get(&id).map(|row| (*row).into()))
+            .try_with_value(|rows| rows.get(&id).copied().map(RowSignal))
             .flatten()
     }
 

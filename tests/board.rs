@@ -188,8 +188,11 @@ async fn editing_saves_with_enter_and_cancels_with_escape() {
     until("the field focused", WAIT, || is_focused(&editor)).await;
     type_text(&editor, "  Final title ");
     press(&editor, "Enter");
-    until("the new title", WAIT, || titles(root) == ["Final title"]).await;
-    assert!(field(root, "Edit task").is_none(), "the editor closed");
+    // Both in the same task, so before the next frame is painted.
+    until("the new title and the editor closed", WAIT, || {
+        titles(root) == ["Final title"] && field(root, "Edit task").is_none()
+    })
+    .await;
     let edit = button(&row, "Edit").expect("the Edit button again");
     until("focus back on Edit", WAIT, || is_focused(&edit)).await;
     until_confirmed(root).await;
@@ -208,6 +211,12 @@ async fn editing_saves_with_enter_and_cancels_with_escape() {
     })
     .await;
     assert_eq!(titles(root), ["Final title"]);
+    let edit = button(&row, "Edit").expect("the Edit button shown again");
+    until("focus back on Edit", WAIT, || is_focused(&edit)).await;
+    assert!(
+        by_text(&row, "Final title").is_some_and(|title| is_shown(&title)),
+        "the title shown again"
+    );
     assert!(
         row.get_attribute("data-pending").is_none(),
         "nothing was sent"

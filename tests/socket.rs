@@ -197,7 +197,7 @@ async fn a_refused_change_is_rolled_back_and_announced() {
 }
 
 /// Counts how often an effect reading `signal` runs.
-fn runs_of<T: Send + Sync + 'static>(owner: &Owner, signal: Signal<T>) -> Arc<AtomicUsize> {
+fn runs_of(owner: &Owner, signal: impl Track + Send + Sync + 'static) -> Arc<AtomicUsize> {
     let runs = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&runs);
     owner.with(|| {
