@@ -12,7 +12,7 @@ use wasm_bindgen::JsValue;
 use wasm_bindgen::closure::Closure;
 use web_sys::{BinaryType, CloseEvent, Event, MessageEvent, WebSocket};
 
-use crate::client::machine::CLOSE_GAVE_UP;
+use crate::client::machine::CLOSE_NORMAL;
 
 /// What happened to a socket, as the service needs it.
 #[derive(Debug, Clone, PartialEq)]
@@ -118,14 +118,16 @@ impl Drop for Socket {
         self.ws.set_onmessage(None);
         self.ws.set_onclose(None);
         self.ws.set_onerror(None);
-        // A socket dropped while still open would stay open, unseen: close it.
+        // A socket dropped while still open would stay open, unseen: close it. Its owner
+        // let it go (the app was taken off the page), which is a normal close, not one
+        // given up on.
         if matches!(
             self.ws.ready_state(),
             WebSocket::CONNECTING | WebSocket::OPEN
         ) {
             let _ = self
                 .ws
-                .close_with_code_and_reason(CLOSE_GAVE_UP, "released");
+                .close_with_code_and_reason(CLOSE_NORMAL, "released");
         }
         LIVE.with(|live| live.set(live.get().saturating_sub(1)));
     }
