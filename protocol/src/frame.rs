@@ -150,11 +150,23 @@ impl ServerFrame {
 }
 
 /// A `result`'s `ok` or `error`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
-    Ok(serde_json::Value),
+    Ok(MethodValue),
     Error(ApiError),
+}
+
+/// A `result`'s `ok`: the method's value. Every method answers with one of three shapes,
+/// `{"task"}`, `{}` or `{"deleted":n}`, so it is typed like every other frame rather than
+/// any JSON: a malformed `task` is refused where frames are read, and a field the contract
+/// does not name is ignored.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MethodValue {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<Task>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted: Option<u64>,
 }
 
 /// One change of a user's tasks, as a live `event` frame and inside a `replay`.

@@ -17,8 +17,8 @@ pub use decode::{
     decode_server,
 };
 pub use frame::{
-    Change, ClearDoneParams, ClientFrame, CreateParams, DeleteParams, Event, MethodCall, Outcome,
-    ServerFrame, Since, Topic, UpdateParams,
+    Change, ClearDoneParams, ClientFrame, CreateParams, DeleteParams, Event, MethodCall,
+    MethodValue, Outcome, ServerFrame, Since, Topic, UpdateParams,
 };
 pub use http::{
     ApiError, Credentials, ErrorBody, ErrorCode, LoginAs, Role, Session, TaskList, TaskPatch, User,

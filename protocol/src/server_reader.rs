@@ -10,11 +10,11 @@
 //! field of another `op` (a delete with a broken `item`), is refused, where the derived
 //! reader picks one or skips the field.
 
+use serde::Deserialize;
 use serde::de::Error as _;
-use serde::{Deserialize, Deserializer};
 use uuid::Uuid;
 
-use crate::frame::{Change, Event, Outcome, ServerFrame, Topic};
+use crate::frame::{Change, Event, MethodValue, Outcome, ServerFrame, Topic};
 use crate::http::{ApiError, ErrorCode, User};
 use crate::task::{Task, TaskFields};
 
@@ -40,9 +40,8 @@ struct Pong {
 #[derive(Deserialize)]
 struct ResultFrame {
     id: u64,
-    /// `Some` whenever the key is there, `null` included.
-    #[serde(default, deserialize_with = "present")]
-    ok: Option<serde_json::Value>,
+    #[serde(default)]
+    ok: Option<MethodValue>,
     #[serde(default)]
     error: Option<ApiError>,
 }
@@ -91,10 +90,6 @@ struct ErrorFrame {
     id: Option<u64>,
     code: ErrorCode,
     message: String,
-}
-
-fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<serde_json::Value>, D::Error> {
-    serde_json::Value::deserialize(d).map(Some)
 }
 
 fn required<T>(field: Option<T>, name: &'static str) -> Result<T, serde_json::Error> {

@@ -74,7 +74,7 @@ fn every_server_example_decodes_and_re_encodes_to_the_same_json() {
 fn the_server_frame_reader_agrees_with_the_derived_decoder() {
     let mut frames = server_examples();
     frames.extend([
-        json!({"type":"result","id":12,"ok":null}),
+        json!({"type":"result","id":12,"ok":{"deleted":3,"unnamed":true}}),
         json!({"type":"event","topic":"tasks","epoch":"e1","seq":44,"op":"upsert","item":{"id":ID,"title":"<b>","done":false,"version":1,"created_at":T,"updated_at":T}}),
         json!({"type":"replay","id":13,"topic":"tasks","epoch":"e2","seq":0,"events":[]}),
         json!({"type":"pong","id":14,"extra":"ignored"}),
@@ -89,6 +89,8 @@ fn the_server_frame_reader_agrees_with_the_derived_decoder() {
         r#"{"type":"event","topic":"tasks","epoch":"e","seq":1,"op":"upsert"}"#,
         r#"{"type":"event","topic":"tasks","epoch":"e","seq":1,"op":"explode","id":"0b2f4e6a-8c1d-4e3f-9a5b-7c9d1e2f3a4b"}"#,
         r#"{"type":"result","id":1}"#,
+        r#"{"type":"result","id":1,"ok":null}"#,
+        r#"{"type":"result","id":1,"ok":{"task":{"id":"x"}}}"#,
         r#"{"type":"snapshot","id":2,"topic":"tasks","epoch":"e","seq":1,"items":[{"id":"x"}]}"#,
     ] {
         assert!(serde_json::from_str::<ServerFrame>(text).is_err(), "{text}");
@@ -178,7 +180,7 @@ fn a_snapshot_of_thousands_of_tasks_is_one_frame_the_client_reads() {
 #[test]
 fn bad_input_gives_a_typed_error_and_the_request_id_when_readable() {
     type Case = (&'static str, fn(&DecodeErrorKind) -> bool, Option<u64>);
-    let cases: [Case; 9] = [
+    let cases: [Case; 13] = [
         (
             "{\"type\":\"ping\",",
             |k| matches!(k, DecodeErrorKind::BadJson(_)),
@@ -199,6 +201,26 @@ fn bad_input_gives_a_typed_error_and_the_request_id_when_readable() {
             "{\"type\":\"shout\",\"id\":2}",
             |k| *k == DecodeErrorKind::UnknownType("shout".into()),
             Some(2),
+        ),
+        (
+            "{\"type\":5,\"id\":6}",
+            |k| *k == DecodeErrorKind::MissingType,
+            Some(6),
+        ),
+        (
+            "{\"type\":\"shout\",\"id\":\"7\"}",
+            |k| *k == DecodeErrorKind::UnknownType("shout".into()),
+            None,
+        ),
+        (
+            "{\"type\":\"shout\",\"id\":-8}",
+            |k| *k == DecodeErrorKind::UnknownType("shout".into()),
+            None,
+        ),
+        (
+            "{\"params\":{\"a\":[1,{\"b\":null},2.5,true]},\"id\":9,\"type\":\"shout\"}",
+            |k| *k == DecodeErrorKind::UnknownType("shout".into()),
+            Some(9),
         ),
         (
             "{\"type\":\"ping\"}",

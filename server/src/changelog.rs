@@ -10,7 +10,7 @@ mod sqlite;
 use std::future::Future;
 use std::pin::Pin;
 
-use protocol::{Event, MethodCall, Since, Task, TaskList};
+use protocol::{Event, MethodCall, MethodValue, Since, Task, TaskList};
 use uuid::Uuid;
 
 use crate::error::AppError;
@@ -60,11 +60,17 @@ pub enum Outcome {
 
 impl Outcome {
     /// The `ok` value of a socket `result`, per method.
-    pub fn to_json(&self) -> serde_json::Value {
+    pub fn value(self) -> MethodValue {
         match self {
-            Self::Created { task, .. } | Self::Updated(task) => serde_json::json!({ "task": task }),
-            Self::Deleted => serde_json::json!({}),
-            Self::Cleared(deleted) => serde_json::json!({ "deleted": deleted }),
+            Self::Created { task, .. } | Self::Updated(task) => MethodValue {
+                task: Some(task),
+                ..MethodValue::default()
+            },
+            Self::Deleted => MethodValue::default(),
+            Self::Cleared(deleted) => MethodValue {
+                deleted: Some(deleted),
+                ..MethodValue::default()
+            },
         }
     }
 }

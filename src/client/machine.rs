@@ -13,8 +13,8 @@
 //! waiting for the close event.
 
 use protocol::{
-    ApiError, ClientFrame, CloseAction, CloseCode, DecodeError, MethodCall, ServerFrame, Task,
-    Topic,
+    ApiError, ClientFrame, CloseAction, CloseCode, DecodeError, MethodCall, MethodValue,
+    ServerFrame, Topic,
 };
 
 use super::backoff::Backoff;
@@ -882,17 +882,14 @@ impl Machine {
     fn settle_mutation(
         &mut self,
         mutation: MutationId,
-        result: Result<serde_json::Value, ApiError>,
+        result: Result<MethodValue, ApiError>,
         out: &mut Vec<Command>,
     ) {
         self.outbox.settle(mutation);
         let result = match result {
             Ok(value) => {
-                // `{"task": Task}` for create and update; `{}` or `{"deleted": n}` else.
-                let task = value
-                    .get("task")
-                    .and_then(|task| serde_json::from_value::<Task>(task.clone()).ok());
-                push_rows(self.store.confirm(mutation, task), out);
+                // A task for create and update; none for delete and clear.
+                push_rows(self.store.confirm(mutation, value.task), out);
                 Ok(())
             }
             Err(error) => {
@@ -1213,7 +1210,7 @@ mod tests {
     use super::*;
     use crate::client::fixtures::{event, task};
     use protocol::{
-        Change, CreateParams, ErrorCode, Event, Outcome, Role, Since, UpdateParams, User,
+        Change, CreateParams, ErrorCode, Event, Outcome, Role, Since, Task, UpdateParams, User,
     };
     use uuid::Uuid;
 
@@ -1437,7 +1434,10 @@ mod tests {
     fn ok_task(id: u64, task: Task) -> ServerFrame {
         ServerFrame::Result {
             id,
-            outcome: Outcome::Ok(serde_json::json!({ "task": task })),
+            outcome: Outcome::Ok(MethodValue {
+                task: Some(task),
+                ..MethodValue::default()
+            }),
         }
     }
 

@@ -125,9 +125,7 @@ impl Drop for Socket {
             self.ws.ready_state(),
             WebSocket::CONNECTING | WebSocket::OPEN
         ) {
-            let _ = self
-                .ws
-                .close_with_code_and_reason(CLOSE_NORMAL, "released");
+            let _ = self.ws.close_with_code_and_reason(CLOSE_NORMAL, "released");
         }
         LIVE.with(|live| live.set(live.get().saturating_sub(1)));
     }

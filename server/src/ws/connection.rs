@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::StreamExt;
-use protocol::{ClientFrame, CloseCode, ErrorCode, Outcome, ServerFrame, Since, Topic};
+use protocol::{
+    ClientFrame, CloseCode, ErrorCode, MethodValue, Outcome, ServerFrame, Since, Topic,
+};
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep_until, timeout};
 
@@ -237,7 +239,7 @@ impl Connection {
                 self.position = None;
                 self.send(&ServerFrame::Result {
                     id,
-                    outcome: Outcome::Ok(serde_json::json!({})),
+                    outcome: Outcome::Ok(MethodValue::default()),
                 })
                 .await
             }
@@ -249,7 +251,7 @@ impl Connection {
                     self.forward(event).await?;
                 }
                 let outcome = match applied {
-                    Ok(applied) => Outcome::Ok(applied.outcome.to_json()),
+                    Ok(applied) => Outcome::Ok(applied.outcome.value()),
                     Err(error) => Outcome::Error(error.to_api()),
                 };
                 self.send(&ServerFrame::Result { id, outcome }).await
