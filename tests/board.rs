@@ -393,6 +393,44 @@ async fn a_change_the_server_refuses_is_rolled_back_with_an_alert() {
     until_confirmed(root).await;
 }
 
+/// Changes made while the server is away stay on the board, marked pending, and go out
+/// by themselves once the socket is live again: nothing to click, nothing lost.
+#[wasm_bindgen_test]
+async fn changes_made_offline_go_out_on_resume() {
+    let (app, _) = signed_in_board().await;
+    let root = &app.root;
+    let kept = add_task(root, "Done while offline").await;
+    until_confirmed(root).await;
+
+    control("stop").await;
+    until("the connection lost", RECONNECT, || {
+        connection(root) != "live"
+    })
+    .await;
+    checkbox(&kept, "Done while offline")
+        .expect("its checkbox")
+        .click();
+    let added = add_task(root, "Added while offline").await;
+    for row in [&kept, &added] {
+        assert_eq!(row.get_attribute("data-pending").as_deref(), Some("true"));
+    }
+
+    control("start").await;
+    if let Some(retry) = button(root, "Retry now") {
+        retry.click();
+    }
+    until_live_within(root, RECONNECT).await;
+    until_confirmed(root).await;
+    assert_eq!(items_left(root), "1 item left");
+    // A new tab shows what the server has: both changes arrived.
+    drop(app);
+    let again = mount_at("/?filter=active");
+    until("the server's board", WAIT, || {
+        titles(&again.root) == ["Added while offline"]
+    })
+    .await;
+}
+
 #[wasm_bindgen_test]
 async fn changes_made_offline_can_be_seen_and_discarded() {
     let (app, _) = signed_in_board().await;
