@@ -485,6 +485,12 @@ impl Machine {
                 token,
                 expires_at_ms,
             } => {
+                if self.token.is_none() {
+                    // A new session: the last one's close and round trip are not news to
+                    // this one (its status would open with "last close 1000: signed out").
+                    self.last_close = None;
+                    self.last_rtt_ms = None;
+                }
                 self.refreshed_for_unauthorized = false;
                 self.new_token(now, token, expires_at_ms, &mut out);
                 if self.phase.conn().is_none() {
@@ -819,6 +825,7 @@ impl Machine {
     /// The store matches the server: live; settle what the last connection left unknown,
     /// then send what waits.
     fn synced(&mut self, now: u64, out: &mut Vec<Command>) {
+        let went_live = matches!(self.phase, Phase::Authenticating { .. });
         if let Phase::Authenticating { conn, .. } = self.phase {
             self.phase = Phase::Live {
                 conn,
@@ -852,6 +859,12 @@ impl Machine {
             out.push(notice(Notice::OutboxChanged));
         }
         self.flush(now, out);
+        if went_live {
+            // One ping once the waiting changes are out, so that the round trip is known
+            // from the start rather than after the first quiet `heartbeat_ms`, which a
+            // busy board may never have.
+            self.ping(now, out);
+        }
     }
 
     fn flush(&mut self, now: u64, out: &mut Vec<Command>) {
@@ -1277,8 +1290,13 @@ mod tests {
             let conn = self.open(&out);
             let out = self.frame(conn, auth_ok(1));
             let subscribe = subscribe_id(&out);
-            self.frame(conn, snapshot(subscribe, seq, vec![]));
+            let out = self.frame(conn, snapshot(subscribe, seq, vec![]));
             assert_eq!(self.state(), ConnectionState::Live);
+            // Live sends one ping at once, for the round trip: answered here.
+            let [ClientFrame::Ping { id }] = sent(&out)[..] else {
+                panic!("one ping on going live: {out:?}");
+            };
+            self.frame(conn, ServerFrame::Pong { id });
             conn
         }
     }
@@ -1534,7 +1552,7 @@ mod tests {
         });
         let conn = h.open(&out);
         let out = h.frame(conn, auth_ok(1));
-        assert!(sent(&out).is_empty());
+        assert!(matches!(sent(&out)[..], [ClientFrame::Ping { .. }]));
         assert_eq!(h.state(), ConnectionState::Live);
         // Events mean nothing to it.
         assert!(notices(&h.frame(conn, upsert(1, 1))).is_empty());
@@ -1881,13 +1899,16 @@ mod tests {
     fn visible_or_online_pings_at_once_but_not_twice() {
         let mut h = Harness::new();
         h.live(1);
-        let out = h.feed(Input::Visible);
+        let out = h.at(h.now + 1_000, Input::Visible);
         assert!(matches!(sent(&out)[..], [ClientFrame::Ping { .. }]));
-        assert_eq!(timer(&out, TimerKind::Heartbeat), Some(10_000));
         assert!(
             sent(&h.feed(Input::Online)).is_empty(),
             "a ping is already out"
         );
+        // The timer armed by the ping on going live fires first and waits out the rest
+        // of this ping's 10 s.
+        let out = h.at(h.now + 9_000, Input::TimerFired(TimerKind::Heartbeat));
+        assert_eq!(timer(&out, TimerKind::Heartbeat), Some(1_000));
     }
 
     #[test]
@@ -1976,11 +1997,14 @@ mod tests {
         assert_eq!(h.state(), ConnectionState::Closed);
         assert!(h.machine.store().is_empty());
         assert!(h.feed(closed(conn, 1000)).is_empty());
-        // A later sign-in starts from scratch: no since.
+        // A later sign-in starts from scratch: no since, and no close or round trip of
+        // the last session in its status.
         let out = h.feed(Input::SignIn {
             token: TOKEN.to_owned(),
             expires_at_ms: h.now + HOUR,
         });
+        let diagnostics = h.machine.diagnostics();
+        assert_eq!((diagnostics.last_close, diagnostics.last_rtt_ms), (None, None));
         let conn = h.open(&out);
         assert_eq!(since_of(&h.frame(conn, auth_ok(1))), None);
     }
@@ -2086,9 +2110,10 @@ mod tests {
         let conn = h.live(1);
         h.frame(conn, upsert(2, 1));
         let diagnostics = h.machine.diagnostics();
-        // auth + subscribe out; auth_ok + snapshot + event in.
-        assert_eq!((diagnostics.frames_out, diagnostics.frames_in), (2, 3));
-        assert_eq!(diagnostics.last_rtt_ms, None);
+        // auth + subscribe + ping out; auth_ok + snapshot + pong + event in.
+        assert_eq!((diagnostics.frames_out, diagnostics.frames_in), (3, 4));
+        // The ping on going live was answered at once.
+        assert_eq!(diagnostics.last_rtt_ms, Some(0));
         assert_eq!(diagnostics.pending_requests, 0);
         h.feed(Input::Mutate(create(1)));
         assert_eq!(h.machine.diagnostics().pending_requests, 1);
