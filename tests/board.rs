@@ -262,6 +262,88 @@ async fn a_task_changed_then_deleted_elsewhere_while_edited() {
     assert_eq!(titles(root), ["Still working"]);
 }
 
+/// Moving focus out of the title editor saves what it holds, as leaving a form field
+/// does.
+#[wasm_bindgen_test]
+async fn leaving_the_title_editor_saves_it() {
+    let (app, _) = signed_in_board().await;
+    let root = &app.root;
+    let row = add_task(root, "First words").await;
+    until_confirmed(root).await;
+    button(&row, "Edit").expect("an Edit button").click();
+    let editor = until_found("the Edit task field", WAIT, || field(root, "Edit task")).await;
+    until("the field focused", WAIT, || is_focused(&editor)).await;
+    type_text(&editor, "Better words");
+    field(root, "New task")
+        .expect("the New task field")
+        .focus()
+        .expect("focus moves");
+    until("saved and closed", WAIT, || {
+        titles(root) == ["Better words"] && field(root, "Edit task").is_none()
+    })
+    .await;
+    until_confirmed(root).await;
+}
+
+/// Under `Active`, the task being edited is marked done elsewhere, so its row leaves the
+/// list with the editor focused: the half-typed draft is dropped, not saved.
+#[wasm_bindgen_test]
+async fn a_draft_is_not_saved_when_its_row_leaves_the_list() {
+    let (app, username) = signed_in_board().await;
+    let root = &app.root;
+    let token = api_login(&username, PASSWORD).await;
+    let id = api_create_task(&token, "Original title").await;
+    link(root, "Active").click();
+    let row = until_found("the task", WAIT, || task_row(root, "Original title")).await;
+    button(&row, "Edit").expect("an Edit button").click();
+    let editor = until_found("the Edit task field", WAIT, || field(root, "Edit task")).await;
+    until("the field focused", WAIT, || is_focused(&editor)).await;
+    type_text(&editor, "Half a tho");
+
+    let path = format!("/api/tasks/{id}");
+    let body = serde_json::json!({ "done": true });
+    assert_eq!(api_call("PATCH", &path, &token, Some(body)).await.0, 200);
+    until("the row gone from Active", WAIT, || titles(root).is_empty()).await;
+    link(root, "Completed").click();
+    until("the task under Completed", WAIT, || {
+        titles(root) == ["Original title"]
+    })
+    .await;
+    until_confirmed(root).await;
+    let (status, body) = api_call("GET", "/api/tasks", &token, None).await;
+    assert_eq!(status, 200);
+    let list: serde_json::Value = serde_json::from_str(&body).expect("a task list");
+    assert_eq!(
+        list["items"][0]["title"], "Original title",
+        "the draft was not sent"
+    );
+}
+
+/// The page changes while the title editor has focus (nothing blurs it first): the board
+/// goes away cleanly and the app keeps working.
+#[wasm_bindgen_test]
+async fn leaving_the_board_while_editing_keeps_the_app_working() {
+    let (app, _) = signed_in_board().await;
+    let root = &app.root;
+    let row = add_task(root, "Being edited").await;
+    until_confirmed(root).await;
+    button(&row, "Edit").expect("an Edit button").click();
+    let editor = until_found("the Edit task field", WAIT, || field(root, "Edit task")).await;
+    until("the field focused", WAIT, || is_focused(&editor)).await;
+    type_text(&editor, "Never saved");
+
+    link(root, "Diagnostics").click();
+    until("the diagnostics page", WAIT, || {
+        location() == "/diagnostics" && by_role(root, "heading", "Diagnostics").is_some()
+    })
+    .await;
+    link(root, "Tasks").click();
+    until("the board again", WAIT, || titles(root) == ["Being edited"]).await;
+    add_task(root, "Still working").await;
+    until_confirmed(root).await;
+    assert_eq!(titles(root), ["Being edited", "Still working"]);
+}
+
 #[wasm_bindgen_test]
 async fn titles_are_shown_as_text_never_as_markup() {
     let (app, username) = signed_in_board().await;

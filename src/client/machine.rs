@@ -2004,7 +2004,10 @@ mod tests {
             expires_at_ms: h.now + HOUR,
         });
         let diagnostics = h.machine.diagnostics();
-        assert_eq!((diagnostics.last_close, diagnostics.last_rtt_ms), (None, None));
+        assert_eq!(
+            (diagnostics.last_close, diagnostics.last_rtt_ms),
+            (None, None)
+        );
         let conn = h.open(&out);
         assert_eq!(since_of(&h.frame(conn, auth_ok(1))), None);
     }

@@ -239,10 +239,18 @@ fn TitleEditor(
                 _ => {}
             }
             on:blur=move |_| {
-                // Leaving a field that Enter or Escape already closed does nothing.
-                if editing.with_untracked(|edited| *edited == Some(id)) {
-                    save(false);
-                }
+                // Chromium also fires `blur` when the focused field is taken out of the
+                // page, before it is gone: its row left the list (changed elsewhere) or
+                // the page changed. That is no decision to save a half-typed title, so
+                // the field decides once the event is over, if it is still there (and so
+                // are its signals).
+                queue_microtask(move || {
+                    let there = input.try_get_untracked().flatten().is_some_and(|field| field.is_connected());
+                    // Leaving a field that Enter or Escape already closed does nothing.
+                    if there && editing.try_with_untracked(|edited| *edited == Some(id)) == Some(true) {
+                        save(false);
+                    }
+                });
             }
         />
         {move || problem.get().map(|text| view! { <p class="field-error" role="alert">{text}</p> })}
