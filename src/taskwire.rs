@@ -31,6 +31,9 @@ pub struct Taskwire {
 pub(crate) struct Views {
     pub user: RwSignal<Option<User>>,
     pub restoring: RwSignal<bool>,
+    /// True while one session gives way to another (an admin logging in as someone, or
+    /// back): pages wait instead of sending anyone to /login in between.
+    pub switching: RwSignal<bool>,
     pub status: RwSignal<Status>,
     pub diagnostics: RwSignal<Vec<SocketDiagnostics>>,
     pub task_ids: RwSignal<Vec<Uuid>>,
@@ -149,6 +152,7 @@ impl Taskwire {
         let views = Views {
             user: RwSignal::new(None),
             restoring: RwSignal::new(true),
+            switching: RwSignal::new(false),
             status: RwSignal::new(Status::default()),
             diagnostics: RwSignal::new(Vec::new()),
             task_ids: RwSignal::new(Vec::new()),
@@ -207,6 +211,11 @@ impl Taskwire {
         self.views.restoring.into()
     }
 
+    /// True while one session gives way to another: pages wait, as for `restoring`.
+    pub fn switching(&self) -> Signal<bool> {
+        self.views.switching.into()
+    }
+
     /// Resolves when signed in and every socket is live, or with the reason.
     pub async fn sign_in(&self, username: String, password: String) -> Result<(), CallError> {
         let api = self.service().ok_or(CallError::Cancelled)?.api();
@@ -224,12 +233,15 @@ impl Taskwire {
     /// given up (and logged out on the server) so a reload does not bring it back.
     async fn enter(&self, session: Session) -> Result<(), CallError> {
         let service = self.service().ok_or(CallError::Cancelled)?;
-        if service.token().is_some() {
+        let switching = service.token().is_some();
+        if switching {
+            self.views.switching.set(true);
             service.stop();
         }
         self.views.restoring.set(false);
-        match service.start(&session).await {
+        let result = match service.start(&session).await {
             Ok(()) => {
+                self.views.alert.set(None);
                 self.views.user.set(Some(session.user));
                 Ok(())
             }
@@ -238,9 +250,17 @@ impl Taskwire {
                 if let Some(token) = service.stop() {
                     let _ = service.api().logout(&token).await;
                 }
+                if switching {
+                    // The page that asked is gone by now: the sign-in page says why.
+                    self.views
+                        .alert
+                        .set(Some(format!("Could not switch accounts: {error}")));
+                }
                 Err(error)
             }
-        }
+        };
+        self.views.switching.set(false);
+        result
     }
 
     /// `POST /api/logout`, after closing every socket with 1000 and clearing all state.
@@ -389,6 +409,11 @@ impl Taskwire {
 
     pub fn dismiss_alert(&self) {
         self.views.alert.set(None);
+    }
+
+    /// The alert, taken: for the sign-in page to say why the last session ended.
+    pub fn take_alert(&self) -> Option<String> {
+        self.views.alert.try_update(Option::take).flatten()
     }
 
     /// The outbox, oldest first.

@@ -630,6 +630,10 @@ async fn signing_out_everywhere_ends_every_tab() {
             && by_role(&b.root, "heading", "Sign in").is_some()
     })
     .await;
+    // The other tab says why; the one that asked needs no telling.
+    let why = by_role_starting(&b.root, "alert", "").expect("an alert in the other tab");
+    assert_eq!(text_of(&why), "You were signed out on every device.");
+    assert!(by_role_starting(&a.root, "alert", "").is_none());
 }
 
 #[wasm_bindgen_test]
@@ -664,6 +668,22 @@ async fn an_admin_logs_in_as_a_user_and_back() {
     assert!(text_of(&banner).contains(&user), "{}", text_of(&banner));
     until("the user's board", WAIT, || titles(root) == ["Their task"]).await;
     assert_eq!(location(), "/");
+    // The switch did not pass through the sign-in page: Back returns to /admin (which
+    // the user acted as may not see), and Forward to the board.
+    let history = web_sys::window()
+        .expect("a window")
+        .history()
+        .expect("history");
+    history.back().expect("back");
+    until("back on /admin, not allowed", WAIT, || {
+        location() == "/admin" && text_of(root).contains("Not allowed")
+    })
+    .await;
+    history.forward().expect("forward");
+    until("the user's board again", WAIT, || {
+        location() == "/" && titles(root) == ["Their task"]
+    })
+    .await;
 
     button(root, "Back to my account")
         .expect("Back to my account")

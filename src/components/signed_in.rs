@@ -1,4 +1,5 @@
-//! The frame of every page that needs a session: wait for the session to be restored,
+//! The frame of every page that needs a session: wait while a session is restored or
+//! switched,
 //! send people without one to the sign-in page, and show the header.
 
 use leptos::prelude::*;
@@ -9,7 +10,9 @@ use crate::taskwire::Taskwire;
 
 #[derive(Clone, Copy, PartialEq)]
 enum Gate {
-    Restoring,
+    /// Waiting for a session: restored on page load, or switched (an admin logging in as
+    /// someone, or back). The text says which.
+    Waiting(&'static str),
     SignedOut,
     SignedIn,
 }
@@ -19,13 +22,15 @@ enum Gate {
 #[component]
 pub fn SignedInPage(title: &'static str, children: ChildrenFn) -> impl IntoView {
     let tw = Taskwire::expect();
-    let (user, restoring) = (tw.user(), tw.restoring());
+    let (user, restoring, switching) = (tw.user(), tw.restoring(), tw.switching());
     // A memo, so a refreshed token (the same user again) does not rebuild the page.
     let gate = Memo::new(move |_| {
         if user.with(Option::is_some) {
             Gate::SignedIn
+        } else if switching.get() {
+            Gate::Waiting("Switching accounts…")
         } else if restoring.get() {
-            Gate::Restoring
+            Gate::Waiting("Restoring your session…")
         } else {
             Gate::SignedOut
         }
@@ -38,11 +43,11 @@ pub fn SignedInPage(title: &'static str, children: ChildrenFn) -> impl IntoView 
         }
     });
     move || match gate.get() {
-        Gate::Restoring => view! {
+        Gate::Waiting(text) => view! {
             <main class="page page-centered" aria-busy="true">
                 <p class="restoring">
                     <span class="spinner" aria-hidden="true"></span>
-                    "Restoring your session…"
+                    {text}
                 </p>
             </main>
         }

@@ -28,7 +28,8 @@ pub fn Login() -> impl IntoView {
     let mode = RwSignal::new(Mode::SignIn);
     let username = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
-    let problem = RwSignal::new(None::<String>);
+    // Why the person is here, when a session ended without them asking.
+    let problem = RwSignal::new(tw.take_alert());
     let busy = RwSignal::new(false);
     let restoring = tw.restoring();
     let router = Router::expect();

@@ -36,6 +36,10 @@ const RTT_SAMPLES: usize = 120;
 /// Sockets closed by the client whose close event has not come yet; past this many the
 /// oldest is released without waiting (its handlers are dropped either way).
 const CLOSING_KEPT: usize = 4;
+/// Why the sign-in page is shown after the server ended the session (close 4409).
+const SIGNED_OUT_EVERYWHERE: &str = "You were signed out on every device.";
+/// Why the sign-in page is shown after the session was lost (close 4401 and no refresh).
+const SESSION_ENDED: &str = "Your session has ended. Sign in again.";
 
 /// The browser's close event of a socket, as the diagnostics page shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -360,13 +364,28 @@ impl Shell {
         match routed {
             Routed::Socket { name, command } => self.command(service, name, command),
             Routed::RefreshToken => self.refresh(service),
-            Routed::GoToLogin | Routed::ClearSession => {
-                self.generation += 1;
-                self.token = None;
-                self.views.user.set(None);
+            // The sign-in page shows the alert, to say why the person is there.
+            Routed::ClearSession => {
+                self.end_session();
+                self.views.alert.set(Some(SIGNED_OUT_EVERYWHERE.to_owned()));
+            }
+            Routed::GoToLogin => {
+                self.end_session();
+                self.views.alert.update(|alert| {
+                    if alert.as_deref() != Some(SIGNED_OUT_EVERYWHERE) {
+                        *alert = Some(SESSION_ENDED.to_owned());
+                    }
+                });
             }
             Routed::SignedIn(outcome) => self.resolve(outcome.map_err(CallError::Connection)),
         }
+    }
+
+    /// The session is gone (the server ended it, or it could not be refreshed).
+    fn end_session(&mut self) {
+        self.generation += 1;
+        self.token = None;
+        self.views.user.set(None);
     }
 
     fn resolve(&mut self, outcome: Result<(), CallError>) {
