@@ -37,6 +37,9 @@ pub(crate) struct Views {
     pub status: RwSignal<Status>,
     pub diagnostics: RwSignal<Vec<SocketDiagnostics>>,
     pub task_ids: RwSignal<Vec<Uuid>>,
+    /// The tasks socket has had its first snapshot this session: until then an empty
+    /// list means "not known yet", not "no tasks".
+    pub loaded: RwSignal<bool>,
     /// One signal per row shown, created on insert and disposed on removal.
     pub rows: StoredValue<HashMap<Uuid, RwSignal<TaskRow>>>,
     /// Kept up to date from the row changes, so that no one reads every row to count.
@@ -156,6 +159,7 @@ impl Taskwire {
             status: RwSignal::new(Status::default()),
             diagnostics: RwSignal::new(Vec::new()),
             task_ids: RwSignal::new(Vec::new()),
+            loaded: RwSignal::new(false),
             rows: StoredValue::new(HashMap::new()),
             counts: RwSignal::new(TaskCounts::default()),
             alert: RwSignal::new(None),
@@ -343,6 +347,11 @@ impl Taskwire {
     /// The rows in display order.
     pub fn task_ids(&self) -> Signal<Vec<Uuid>> {
         self.views.task_ids.into()
+    }
+
+    /// Whether the tasks are known yet (the first snapshot of this session arrived).
+    pub fn loaded(&self) -> Signal<bool> {
+        self.views.loaded.into()
     }
 
     /// The row's own signal: a change to one task touches only its row.

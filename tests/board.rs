@@ -10,10 +10,27 @@ use std::time::Duration;
 
 use support::*;
 use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 use web_sys::Element;
 
 wasm_bindgen_test_configure!(run_in_browser);
+
+#[wasm_bindgen(inline_js = r#"
+// Watches `root` for `text` appearing, even for a moment; the returned function stops
+// watching and says whether it ever did.
+export function watch_for_text(root, text) {
+  let seen = false;
+  const check = () => { seen ||= root.textContent.includes(text); };
+  const observer = new MutationObserver(check);
+  observer.observe(root, { subtree: true, childList: true, characterData: true });
+  check();
+  return () => { observer.disconnect(); check(); return seen; };
+}
+"#)]
+extern "C" {
+    fn watch_for_text(root: &Element, text: &str) -> js_sys::Function;
+}
 
 const WAIT: Duration = Duration::from_secs(10);
 /// Reconnecting after the server comes back may wait out a backoff of several seconds.
@@ -473,6 +490,26 @@ async fn a_change_the_server_refuses_is_rolled_back_with_an_alert() {
     })
     .await;
     until_confirmed(root).await;
+}
+
+/// A new tab of someone with tasks shows them once they arrive, and never claims there
+/// are none while it waits for them.
+#[wasm_bindgen_test]
+async fn a_new_tab_never_says_no_tasks_while_loading_them() {
+    let (app, username) = signed_in_board().await;
+    let token = api_login(&username, PASSWORD).await;
+    api_create_task(&token, "One").await;
+    api_create_task(&token, "Two").await;
+    until("both tasks", WAIT, || titles(&app.root).len() == 2).await;
+
+    let tab = mount_at("/");
+    let stop = watch_for_text(&tab.root, "No tasks yet");
+    until("the new tab's tasks", WAIT, || titles(&tab.root).len() == 2).await;
+    let said_none = stop
+        .call0(&wasm_bindgen::JsValue::NULL)
+        .ok()
+        .and_then(|seen| seen.as_bool());
+    assert_eq!(said_none, Some(false), "the new tab said \"No tasks yet\"");
 }
 
 /// Changes made while the server is away stay on the board, marked pending, and go out

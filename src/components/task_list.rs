@@ -30,9 +30,13 @@ pub fn TaskList(filter: Memo<Filter>) -> impl IntoView {
                 .collect::<Vec<_>>()
         })
     });
+    let loaded = tw.loaded();
     let empty_text = move || {
         if !visible.with(Vec::is_empty) {
             None
+        } else if !loaded.get() {
+            // Not "No tasks yet" before the server has said so (a reload, a new tab).
+            Some("Loading tasks…")
         } else if ids.with(Vec::is_empty) {
             Some(Filter::All.nothing_here())
         } else {

@@ -675,6 +675,13 @@ impl Shell {
         if self.views.status.with_untracked(|shown| *shown != status) {
             self.views.status.set(status);
         }
+        let loaded = self
+            .registry
+            .machine(TASKS)
+            .is_some_and(|machine| machine.store().position().is_some());
+        if self.views.loaded.get_untracked() != loaded {
+            self.views.loaded.set(loaded);
+        }
         let diagnostics: Vec<SocketDiagnostics> = self
             .registry
             .diagnostics()
