@@ -266,6 +266,7 @@ async fn rendering_10000_tasks_against_plain_javascript() {
         .expect("the tasks");
     let list = task_list(&app.root).expect("the task list");
     let (mut app_times, mut js_times) = (Times::default(), Times::default());
+    let memory_before = wasm_memory_bytes();
     for _ in 0..RENDER_RUNS {
         click_link(&app.root, "Completed");
         until_rows(&app.root, 0, Duration::from_secs(30)).await;
@@ -285,6 +286,12 @@ async fn rendering_10000_tasks_against_plain_javascript() {
         gloo_timers::future::sleep(Duration::ZERO).await;
     }
     report_split("render 10,000 rows from memory", &app_times, &js_times);
+    console_log!(
+        "  wasm memory: {:.1} MB before the {RENDER_RUNS} renders, {:.1} MB after (it only \
+         grows; what the renders leave behind shows here)",
+        memory_before / 1e6,
+        wasm_memory_bytes() / 1e6
+    );
     drop(app);
 
     // A new tab: restore the session, open the socket, receive the snapshot, render; in
@@ -407,6 +414,20 @@ async fn register_with_cookie() -> (String, String) {
     let username = unique_name("bench");
     let token = register_keeping_cookie(&username, PASSWORD).await;
     (username, token)
+}
+
+/// The size of this module's linear memory (the app's heap lives in it).
+fn wasm_memory_bytes() -> f64 {
+    wasm_bindgen::memory()
+        .dyn_into::<js_sys::WebAssembly::Memory>()
+        .map(|memory| {
+            memory
+                .buffer()
+                .dyn_into::<js_sys::ArrayBuffer>()
+                .map(|buffer| f64::from(buffer.byte_length()))
+                .unwrap_or(f64::NAN)
+        })
+        .unwrap_or(f64::NAN)
 }
 
 fn now() -> f64 {

@@ -7,12 +7,14 @@ use leptos::html;
 use leptos::mount::{UnmountHandle, mount_to};
 use leptos::prelude::*;
 use leptos::reactive::effect::ImmediateEffect;
+use leptos::reactive::graph::ToAnySubscriber;
 use leptos::tachys::view::any_view::AnyViewState;
 use send_wrapper::SendWrapper;
 use uuid::Uuid;
 use wasm_bindgen::prelude::*;
 use web_sys::{Element, HtmlElement};
 
+use super::unsubscribe_on_cleanup;
 use crate::taskwire::{RowSignal, TaskRow, Taskwire};
 
 /// The row's markup and how its values are written: one call a row built or changed.
@@ -41,9 +43,8 @@ pub fn TaskItem(id: Uuid, row: RowSignal, editing: RwSignal<Option<Uuid>>) -> im
     // An immediate effect rather than a render effect: it runs as the row changes instead
     // of from a task of its own, so a row costs no spawned task, and a 10,000-row board
     // shows about 25 ms sooner. Its first run, before the row is built, only subscribes.
-    // The row's owner keeps it as long as the row.
     let built = SendWrapper::new(Rc::clone(&item));
-    ImmediateEffect::new_scoped(move || {
+    let effect = ImmediateEffect::new(move || {
         row.with(|r| {
             if let Some(item) = built.get() {
                 let edited = editing.with_untracked(|edited| *edited == Some(id));
@@ -51,6 +52,9 @@ pub fn TaskItem(id: Uuid, row: RowSignal, editing: RwSignal<Option<Uuid>>) -> im
             }
         })
     });
+    unsubscribe_on_cleanup(effect.to_any_subscriber());
+    // The row's owner keeps the effect as long as the row.
+    StoredValue::new(effect);
     view! { <li use:fill=(id, row, item) /> }
 }
 

@@ -3,20 +3,22 @@
 
 use leptos::html;
 use leptos::prelude::*;
+use leptos::reactive::graph::ToAnySubscriber;
 use uuid::Uuid;
 use wasm_bindgen::JsCast;
 use web_sys::{Element, Event, HtmlInputElement};
 
-use super::Filter;
 use super::task_item::{Editing, TaskItem};
+use super::{Filter, unsubscribe_on_cleanup};
 use crate::taskwire::Taskwire;
 
 #[component]
 pub fn TaskList(filter: Memo<Filter>) -> impl IntoView {
     let tw = Taskwire::expect();
     let ids = tw.task_ids();
-    // Under `All` no row is read, so a row's change does not recompute the list.
-    let visible = Memo::new(move |_| {
+    // Under `All` no row is read, so a row's change does not recompute the list. Under
+    // the others it reads every row, whose signals outlive this list.
+    let visible = ArcMemo::new(move |_| {
         let filter = filter.get();
         ids.with(|ids| {
             ids.iter()
@@ -30,6 +32,8 @@ pub fn TaskList(filter: Memo<Filter>) -> impl IntoView {
                 .collect::<Vec<_>>()
         })
     });
+    unsubscribe_on_cleanup(visible.to_any_subscriber());
+    let visible = Memo::from(visible);
     let loaded = tw.loaded();
     let empty_text = move || {
         if !visible.with(Vec::is_empty) {
