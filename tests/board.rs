@@ -484,7 +484,11 @@ async fn a_change_the_server_refuses_is_rolled_back_with_an_alert() {
     }
     until_live_within(root, RECONNECT).await;
     let alert = until_found("an alert", WAIT, || by_role_starting(root, "alert", "")).await;
-    assert!(!text_of(&alert).is_empty());
+    assert!(
+        text_of(&alert).contains("The server refused the change: No such task."),
+        "{}",
+        text_of(&alert)
+    );
     until("the task as the server has it", WAIT, || {
         titles(root) == ["Kept"]
     })

@@ -219,16 +219,17 @@ pub enum Notice {
     Problem(Problem),
 }
 
-/// Why a person's change did not happen.
+/// Why a person's change did not happen, in words for the alert that says so (the
+/// server's error code stays out of them; it is in the `Debug` form for logs).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MutationError {
-    #[error("the server refused the change: {0}")]
+    #[error("The server refused the change: {}", .0.message)]
     Refused(ApiError),
-    #[error("the change got no answer twice and the server does not show it; try again")]
+    #[error("The change got no answer twice, and the server does not show it. Try again.")]
     Unconfirmed,
-    #[error("the change was discarded")]
+    #[error("The change was discarded.")]
     Discarded,
-    #[error("the session ended before the change reached the server")]
+    #[error("The session ended before the change reached the server.")]
     SessionEnded,
 }
 
