@@ -14,10 +14,13 @@ pub const CAP_MS: u64 = 30_000;
 /// session is always past it.
 pub const STABLE_MS: u64 = 10_000;
 
-/// How many reconnects in a row failed, and so how long the next one waits.
+/// How many reconnects in a row failed, and how long the next one waits. The two are
+/// kept apart: after 4429 the wait jumps to the longest while the count, which people
+/// read in the status ("attempt 3"), goes up by one.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Backoff {
     attempt: u32,
+    exponent: u32,
 }
 
 impl Backoff {
@@ -30,9 +33,10 @@ impl Backoff {
         self.attempt
     }
 
-    /// The upper bound of the next delay: `min(CAP_MS, BASE_MS * 2^attempt)`.
+    /// The upper bound of the next delay: `min(CAP_MS, BASE_MS * 2^exponent)`, where the
+    /// exponent counts the failures (or jumps to the cap after 4429).
     pub fn ceiling_ms(&self) -> u64 {
-        let factor = 1u64.checked_shl(self.attempt).unwrap_or(u64::MAX);
+        let factor = 1u64.checked_shl(self.exponent).unwrap_or(u64::MAX);
         BASE_MS.saturating_mul(factor).min(CAP_MS)
     }
 
@@ -41,6 +45,7 @@ impl Backoff {
     pub fn next_delay_ms(&mut self, random: f64) -> u64 {
         let ceiling = self.ceiling_ms();
         self.attempt = self.attempt.saturating_add(1);
+        self.exponent = self.exponent.saturating_add(1);
         let unit = if random.is_finite() {
             random.clamp(0.0, 1.0)
         } else {
@@ -55,7 +60,7 @@ impl Backoff {
     /// capped ceiling until a stable connection resets them.
     pub fn longest_ms(&mut self) -> u64 {
         while self.ceiling_ms() < CAP_MS {
-            self.attempt += 1;
+            self.exponent += 1;
         }
         self.attempt = self.attempt.saturating_add(1);
         CAP_MS
@@ -65,7 +70,7 @@ impl Backoff {
     /// proves the server fine, so the count starts over.
     pub fn note_live_for(&mut self, live_ms: u64) {
         if live_ms >= STABLE_MS {
-            self.attempt = 0;
+            *self = Self::default();
         }
     }
 }
@@ -95,17 +100,18 @@ mod tests {
     fn unlimited_attempts_never_overflow() {
         let mut backoff = Backoff {
             attempt: u32::MAX - 1,
+            exponent: u32::MAX - 1,
         };
         for _ in 0..5 {
             assert!(backoff.next_delay_ms(0.999_999) <= CAP_MS);
         }
-        assert_eq!(backoff.attempt, u32::MAX);
+        assert_eq!((backoff.attempt, backoff.exponent), (u32::MAX, u32::MAX));
         assert_eq!(backoff.ceiling_ms(), CAP_MS);
     }
 
     #[test]
     fn delays_stay_within_zero_and_the_ceiling() {
-        for attempt in 0..40 {
+        for exponent in 0..40 {
             for random in [
                 0.0,
                 0.25,
@@ -116,10 +122,13 @@ mod tests {
                 f64::NAN,
                 f64::INFINITY,
             ] {
-                let mut backoff = Backoff { attempt };
+                let mut backoff = Backoff {
+                    attempt: exponent,
+                    exponent,
+                };
                 let ceiling = backoff.ceiling_ms();
                 let delay = backoff.next_delay_ms(random);
-                assert!(delay <= ceiling, "attempt {attempt} random {random}");
+                assert!(delay <= ceiling, "exponent {exponent} random {random}");
             }
         }
         assert_eq!(Backoff::new().next_delay_ms(0.0), 0);
@@ -133,7 +142,10 @@ mod tests {
         // A deterministic stand-in for `Math.random()`: an even grid over [0, 1).
         let mut buckets = [0u32; 10];
         for i in 0..10_000 {
-            let mut backoff = Backoff { attempt: 6 };
+            let mut backoff = Backoff {
+                attempt: 6,
+                exponent: 6,
+            };
             let delay = backoff.next_delay_ms(f64::from(i) / 10_000.0);
             buckets[(delay * 10 / (CAP_MS + 1)) as usize] += 1;
         }
@@ -147,7 +159,10 @@ mod tests {
         let mut backoff = Backoff::new();
         assert_eq!(backoff.longest_ms(), CAP_MS);
         assert_eq!(backoff.ceiling_ms(), CAP_MS);
+        // One attempt, as the status counts it, not the seven a 30 s ceiling takes.
+        assert_eq!(backoff.attempt(), 1);
         assert_eq!(backoff.next_delay_ms(0.999_999_9), CAP_MS);
+        assert_eq!(backoff.attempt(), 2);
     }
 
     #[test]
@@ -159,7 +174,7 @@ mod tests {
         backoff.note_live_for(STABLE_MS - 1);
         assert_eq!(backoff.attempt, 4);
         backoff.note_live_for(STABLE_MS);
-        assert_eq!(backoff.attempt, 0);
+        assert_eq!(backoff, Backoff::new());
         assert_eq!(backoff.ceiling_ms(), BASE_MS);
     }
 }

@@ -749,6 +749,8 @@ fn status_text(state: ConnectionState, retry_in_s: Option<u32>, attempt: u32) ->
         (ConnectionState::Reconnecting, Some(seconds)) => {
             format!("Reconnecting in {seconds} s (attempt {attempt})")
         }
+        // No wait scheduled: the session is being refreshed, or a retry is under way.
+        (ConnectionState::Reconnecting, None) if attempt == 0 => "Reconnecting".to_owned(),
         (ConnectionState::Reconnecting, None) => format!("Reconnecting (attempt {attempt})"),
         (ConnectionState::Offline, _) => "Offline".to_owned(),
         (ConnectionState::Closed, _) => "Closed".to_owned(),
