@@ -513,8 +513,11 @@ impl Shell {
             Notice::OutboxChanged if name == TASKS => self.publish_outbox(),
             Notice::Problem(problem) => {
                 web_sys::console::warn_1(&format!("{name} socket: {problem}").into());
-                if let Problem::Server(error) = problem {
-                    self.views.alert.set(Some(error.message));
+                match problem {
+                    Problem::Server(error) => self.views.alert.set(Some(error.message)),
+                    // The closes the contract says to report (1009, 4400, 4403, unknown).
+                    Problem::Closed { code, .. } => self.views.alert.set(Some(close_report(code))),
+                    _ => {}
                 }
             }
             _ => {}
@@ -755,6 +758,17 @@ fn status_text(state: ConnectionState, retry_in_s: Option<u32>, attempt: u32) ->
         (ConnectionState::Offline, _) => "Offline".to_owned(),
         (ConnectionState::Closed, _) => "Closed".to_owned(),
     }
+}
+
+/// A reported close in words; the status beside it says whether the app reconnects.
+fn close_report(code: u16) -> String {
+    let why = match code {
+        1009 => "a message was too large for it",
+        4400 => "it could not read what the app sent",
+        4403 => "this page or account may not connect",
+        _ => "for a reason the app does not know",
+    };
+    format!("The server closed the connection: {why} (code {code}).")
 }
 
 /// A waiting change in words, naming the task by its title where the store has it.
