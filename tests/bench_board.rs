@@ -3,7 +3,7 @@
 //!
 //! - rendering 10,000 task rows, the app against a plain JavaScript function building
 //!   the same markup with the DOM API, in the same place: a `ul.tasks` beside the app's
-//!   own list, hidden and empty meanwhile, so both lay out under the same styles and
+//!   own list, empty meanwhile, so both lay out under the same styles and
 //!   width. Both are timed alike, in turns (neither beside the other's 10,000 rows),
 //!   until the rows are in the document and
 //!   then until layout, in the task that built them (the app's end is seen by a

@@ -56,6 +56,9 @@ async fn creating_an_account_lands_on_a_live_empty_board() {
         text_of(&app.root).contains("No tasks yet")
     })
     .await;
+    // The list is there, with nothing in it.
+    let list = by_role(&app.root, "list", "Tasks").expect("the Tasks list");
+    assert_eq!(list.child_element_count(), 0);
 }
 
 #[wasm_bindgen_test]

@@ -103,7 +103,6 @@ pub fn TaskList(filter: Memo<Filter>) -> impl IntoView {
             node_ref=list
             class="tasks"
             aria-label="Tasks"
-            hidden=move || visible.with(Vec::is_empty)
             on:change=on_change
             on:click=move |ev| on_click(ev.into())
             on:dblclick=move |ev| on_dblclick(ev.into())
