@@ -52,6 +52,7 @@ async fn creating_an_account_lands_on_a_live_empty_board() {
     );
     until_live(&app.root).await;
     assert!(name_of(&status(&app.root)).starts_with("Live"));
+    assert_no_token_in_storage();
     until("an empty board", WAIT, || {
         text_of(&app.root).contains("No tasks yet")
     })
@@ -616,8 +617,12 @@ async fn the_status_follows_a_server_restart() {
         connection(root) == "reconnecting"
     })
     .await;
+    // Between tries the status counts down, in the contract's words.
+    until("a countdown", RECONNECT, || {
+        is_countdown(&name_of(&status(root)))
+    })
+    .await;
     let text = name_of(&status(root));
-    assert!(text.contains("Reconnecting"), "{text}");
     assert!(
         text.contains("1001") || text.contains("1006"),
         "the last close code is shown: {text}"
@@ -906,6 +911,41 @@ async fn until_live_within(root: &Element, timeout: Duration) {
         all_by_role(root, "status").len() == 1 && connection(root) == "live"
     })
     .await;
+}
+
+/// Signed in, and neither storage holds a token (a JWT starts "eyJ"): it lives in
+/// memory only, and a reload gets a new one through the HttpOnly refresh cookie.
+fn assert_no_token_in_storage() {
+    let window = web_sys::window().expect("a window");
+    for storage in [window.local_storage(), window.session_storage()] {
+        let Some(storage) = storage.ok().flatten() else {
+            continue;
+        };
+        let length = storage.length().expect("the storage's length");
+        for i in 0..length {
+            let key = storage.key(i).ok().flatten().unwrap_or_default();
+            let value = storage.get_item(&key).ok().flatten().unwrap_or_default();
+            assert!(!value.contains("eyJ"), "a token in storage under {key:?}");
+        }
+    }
+    assert!(
+        !window
+            .document()
+            .and_then(|d| d.dyn_into::<web_sys::HtmlDocument>().ok())
+            .and_then(|d| d.cookie().ok())
+            .unwrap_or_default()
+            .contains("eyJ"),
+        "a token in a script-readable cookie"
+    );
+}
+
+/// "Reconnecting in 4 s (attempt 3)", with any numbers, at the start of `text`.
+fn is_countdown(text: &str) -> bool {
+    let number = |part: &str| !part.is_empty() && part.chars().all(|c| c.is_ascii_digit());
+    text.strip_prefix("Reconnecting in ")
+        .and_then(|rest| rest.split_once(" s (attempt "))
+        .and_then(|(seconds, rest)| Some((seconds, rest.split_once(')')?.0)))
+        .is_some_and(|(seconds, attempt)| number(seconds) && number(attempt))
 }
 
 fn tasks_list(root: &Element) -> Option<Element> {
