@@ -196,6 +196,33 @@ async fn tasks_are_added_counted_toggled_filtered_cleared_and_deleted() {
     .await;
 }
 
+/// Deleting from the keyboard keeps the person's place: focus goes to the next row's
+/// Delete, else the previous row's, else the `New task` field.
+#[wasm_bindgen_test]
+async fn deleting_keeps_the_keyboard_in_place() {
+    let (app, _) = signed_in_board().await;
+    let root = &app.root;
+    for title in ["One", "Two", "Three"] {
+        add_task(root, title).await;
+    }
+    until_confirmed(root).await;
+    let press_delete = |title: &str| {
+        let delete = button(root, &format!("Delete {title}")).expect("a Delete button");
+        delete.focus().expect("focusable");
+        delete.click();
+    };
+    press_delete("Two");
+    let next = button(root, "Delete Three").expect("the next row's Delete");
+    until("focus on the next row", WAIT, || is_focused(&next)).await;
+    press_delete("Three");
+    let previous = button(root, "Delete One").expect("the previous row's Delete");
+    until("focus on the previous row", WAIT, || is_focused(&previous)).await;
+    press_delete("One");
+    let new_task = field(root, "New task").expect("the New task field");
+    until("focus on New task", WAIT, || is_focused(&new_task)).await;
+    until("an empty board", WAIT, || titles(root).is_empty()).await;
+}
+
 #[wasm_bindgen_test]
 async fn editing_saves_with_enter_and_cancels_with_escape() {
     let (app, _) = signed_in_board().await;

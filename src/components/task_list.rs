@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos::reactive::graph::ToAnySubscriber;
 use uuid::Uuid;
 use wasm_bindgen::JsCast;
-use web_sys::{Element, Event, HtmlInputElement};
+use web_sys::{Element, Event, HtmlElement, HtmlInputElement};
 
 use super::task_item::{Editing, TaskItem};
 use super::{Filter, unsubscribe_on_cleanup};
@@ -89,8 +89,12 @@ pub fn TaskList(filter: Memo<Filter>) -> impl IntoView {
     let on_click = move |ev: Event| {
         if let Some((id, _)) = row_control(&ev, ".task-edit") {
             editing.set(Some(id));
-        } else if let Some((id, _)) = row_control(&ev, ".task-delete") {
+        } else if let Some((id, control)) = row_control(&ev, ".task-delete") {
+            let next = focus_after_delete(tw, &control);
             tw.delete(id);
+            if let Some(next) = next {
+                let _ = next.focus();
+            }
         }
     };
     let on_dblclick = move |ev: Event| {
@@ -117,6 +121,37 @@ pub fn TaskList(filter: Memo<Filter>) -> impl IntoView {
         </ul>
         {move || empty_text().map(|text| view! { <p class="empty">{text}</p> })}
     }
+}
+
+/// Where focus goes when a row's Delete is used, so that a keyboard user keeps their
+/// place instead of starting again from the top of the page: the next row's Delete, else
+/// the previous row's, else the `New task` field. Rows of tasks already gone (deleted a
+/// moment ago, not yet taken off the page) are passed over.
+fn focus_after_delete(tw: Taskwire, control: &Element) -> Option<HtmlElement> {
+    let row = control.closest("li").ok()??;
+    let live = |item: &Element| {
+        item.get_attribute("data-task-id")
+            .and_then(|id| id.parse().ok())
+            .is_some_and(|id| tw.task(id).is_some())
+    };
+    let after = std::iter::successors(row.next_element_sibling(), Element::next_element_sibling);
+    let before = std::iter::successors(
+        row.previous_element_sibling(),
+        Element::previous_element_sibling,
+    );
+    let neighbour = after
+        .chain(before)
+        .find(live)
+        .and_then(|other| other.query_selector(".task-delete").ok().flatten());
+    let target = match neighbour {
+        Some(delete) => delete,
+        None => row
+            .closest("main")
+            .ok()??
+            .query_selector("input[aria-label=\"New task\"]")
+            .ok()??,
+    };
+    target.dyn_into().ok()
 }
 
 /// The task and the control (matching `selector`) an event in the list happened on.
