@@ -662,6 +662,25 @@ async fn the_status_follows_a_server_restart() {
     assert!(button(root, "Retry now").is_none());
 }
 
+/// The browser says it went offline: the status says so, and when it is back online the
+/// board is live again without any action.
+#[wasm_bindgen_test]
+async fn the_status_follows_the_browser_going_offline_and_back() {
+    let (app, _) = signed_in_board().await;
+    let root = &app.root;
+    let window = web_sys::window().expect("a window");
+    let event = |name: &str| web_sys::Event::new(name).expect("an event");
+    window
+        .dispatch_event(&event("offline"))
+        .expect("offline dispatched");
+    until("offline", WAIT, || connection(root) == "offline").await;
+    assert!(name_of(&status(root)).starts_with("Offline"));
+    window
+        .dispatch_event(&event("online"))
+        .expect("online dispatched");
+    until_live_within(root, RECONNECT).await;
+}
+
 // ---- Leaving, and admins
 
 #[wasm_bindgen_test]

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use leptos::prelude::*;
 
-use support::{fresh_root, server, socket_url, until};
+use support::{by_role, fresh_root, location, server, socket_url, until};
 use taskwire::app::App;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
@@ -41,12 +41,14 @@ async fn an_unknown_path_shows_not_found_with_a_link_home() {
         root.text_content().is_some_and(|t| t.contains("Not found"))
     })
     .await;
-    let link = root
-        .query_selector("a")
-        .ok()
-        .flatten()
-        .expect("a link on the Not found page");
+    let link: web_sys::HtmlElement = by_role(&root, "link", "Go to your tasks")
+        .expect("a link home on the Not found page")
+        .dyn_into()
+        .expect("an HTML element");
     assert_eq!(link.get_attribute("href").as_deref(), Some("/"));
+    // Followed with no session, home sends the person on to sign in.
+    link.click();
+    until("the sign-in page", WAIT, || location() == "/login").await;
 }
 
 #[wasm_bindgen_test]
