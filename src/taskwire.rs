@@ -45,6 +45,8 @@ pub(crate) struct Views {
     /// Kept up to date from the row changes, so that no one reads every row to count.
     pub counts: RwSignal<TaskCounts>,
     pub alert: RwSignal<Option<String>>,
+    /// Why the last session ended without the person asking, for the sign-in page.
+    pub ended: RwSignal<Option<String>>,
     pub pending: RwSignal<Vec<PendingChange>>,
 }
 
@@ -163,6 +165,7 @@ impl Taskwire {
             rows: StoredValue::new(HashMap::new()),
             counts: RwSignal::new(TaskCounts::default()),
             alert: RwSignal::new(None),
+            ended: RwSignal::new(None),
             pending: RwSignal::new(Vec::new()),
         };
         let service = Service::new(api, views, sockets);
@@ -246,6 +249,7 @@ impl Taskwire {
         let result = match service.start(&session).await {
             Ok(()) => {
                 self.views.alert.set(None);
+                self.views.ended.set(None);
                 self.views.user.set(Some(session.user));
                 Ok(())
             }
@@ -257,7 +261,7 @@ impl Taskwire {
                 if switching {
                     // The page that asked is gone by now: the sign-in page says why.
                     self.views
-                        .alert
+                        .ended
                         .set(Some(format!("Could not switch accounts: {error}")));
                 }
                 Err(error)
@@ -282,6 +286,7 @@ impl Taskwire {
             return;
         };
         self.views.alert.set(None);
+        self.views.ended.set(None);
         let Some(token) = service.stop() else {
             return;
         };
@@ -420,9 +425,10 @@ impl Taskwire {
         self.views.alert.set(None);
     }
 
-    /// The alert, taken: for the sign-in page to say why the last session ended.
-    pub fn take_alert(&self) -> Option<String> {
-        self.views.alert.try_update(Option::take).flatten()
+    /// Why the last session ended without the person asking (signed out elsewhere, lost,
+    /// a failed switch), taken: the sign-in page says it once.
+    pub fn take_ended(&self) -> Option<String> {
+        self.views.ended.try_update(Option::take).flatten()
     }
 
     /// The outbox, oldest first.

@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use leptos::prelude::*;
 use protocol::{CreateParams, Credentials, TaskPatch};
-use support::{control, faults, server, short_ttl_server, unique_name, until};
+use support::{
+    close_codes, control, faults, record_sockets, server, short_ttl_server, unique_name, until,
+};
 use taskwire::api::{Api, CallError};
 use taskwire::client::machine::{Config, ConnectionState};
 use taskwire::client::registry::SignInError;
@@ -247,6 +249,7 @@ async fn one_change_touches_only_its_row() {
 
 #[wasm_bindgen_test]
 async fn a_server_restart_reconnects_and_resumes_with_nothing_lost_or_twice() {
+    record_sockets();
     let app = App::signed_in().await;
     let token = app.other_device().await;
     for title in ["one", "two", "three"] {
@@ -260,8 +263,10 @@ async fn a_server_restart_reconnects_and_resumes_with_nothing_lost_or_twice() {
         app.socket("tasks").reconnects > reconnects && app.state() == ConnectionState::Live
     })
     .await;
-    let last_close = app.socket("tasks").last_close.expect("a close");
-    assert_eq!(last_close.0, 1001, "the server went away: {last_close:?}");
+    // Retries while the server was down may have closed with 1006 since: the app shows
+    // the last close; the server's own was 1001.
+    let closes = close_codes();
+    assert!(closes.contains(&1001), "the server went away: {closes:?}");
 
     create_over_http(&token, "four").await;
     until("the fourth task", WAIT, || app.ids().len() == 4).await;

@@ -10,8 +10,8 @@
 //! field of another `op` (a delete with a broken `item`), is refused, where the derived
 //! reader picks one or skips the field.
 
-use serde::Deserialize;
 use serde::de::Error as _;
+use serde::{Deserialize, Deserializer};
 use uuid::Uuid;
 
 use crate::frame::{Change, Event, MethodValue, Outcome, ServerFrame, Topic};
@@ -40,7 +40,8 @@ struct Pong {
 #[derive(Deserialize)]
 struct ResultFrame {
     id: u64,
-    #[serde(default)]
+    /// `Some` whenever the key is there: `"ok": null` is refused, not taken for absent.
+    #[serde(default, deserialize_with = "present")]
     ok: Option<MethodValue>,
     #[serde(default)]
     error: Option<ApiError>,
@@ -90,6 +91,10 @@ struct ErrorFrame {
     id: Option<u64>,
     code: ErrorCode,
     message: String,
+}
+
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<MethodValue>, D::Error> {
+    MethodValue::deserialize(d).map(Some)
 }
 
 fn required<T>(field: Option<T>, name: &'static str) -> Result<T, serde_json::Error> {

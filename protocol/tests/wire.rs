@@ -90,6 +90,7 @@ fn the_server_frame_reader_agrees_with_the_derived_decoder() {
         r#"{"type":"event","topic":"tasks","epoch":"e","seq":1,"op":"explode","id":"0b2f4e6a-8c1d-4e3f-9a5b-7c9d1e2f3a4b"}"#,
         r#"{"type":"result","id":1}"#,
         r#"{"type":"result","id":1,"ok":null}"#,
+        r#"{"type":"result","id":1,"ok":null,"error":{"code":"not_found","message":"m"}}"#,
         r#"{"type":"result","id":1,"ok":{"task":{"id":"x"}}}"#,
         r#"{"type":"snapshot","id":2,"topic":"tasks","epoch":"e","seq":1,"items":[{"id":"x"}]}"#,
     ] {

@@ -219,8 +219,8 @@ pub enum Notice {
     Problem(Problem),
 }
 
-/// Why a person's change did not happen, in words for the alert that says so (the
-/// server's error code stays out of them; it is in the `Debug` form for logs).
+/// Why a person's change did not happen, in the words of the alert that says so (the
+/// server's message, not its error code).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MutationError {
     #[error("The server refused the change: {}", .0.message)]
@@ -489,6 +489,7 @@ impl Machine {
                 if self.token.is_none() {
                     // A new session: the last one's close and round trip are not news to
                     // this one (its status would open with "last close 1000: signed out").
+                    // The frame and reconnect counts are the page's, kept across sessions.
                     self.last_close = None;
                     self.last_rtt_ms = None;
                 }

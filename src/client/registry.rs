@@ -50,6 +50,10 @@ pub enum SignInError {
     },
     #[error("the session was refused: sign in again")]
     LoginRequired,
+    /// The browser went offline before every socket was live: the sign-in (or switch)
+    /// ends here rather than waiting for the network with nothing on the page to leave by.
+    #[error("the browser is offline")]
+    Offline,
 }
 
 fn describe(close: &Option<LastClose>) -> String {
@@ -233,6 +237,9 @@ impl Registry {
             let attempts = diagnostics
                 .reconnect_attempts
                 .saturating_sub(slot.attempts_at_sign_in);
+            if diagnostics.state == ConnectionState::Offline {
+                return Some(Err(SignInError::Offline));
+            }
             if diagnostics.state == ConnectionState::Closed {
                 return Some(Err(SignInError::Stopped {
                     socket: name.clone(),
@@ -424,6 +431,14 @@ mod tests {
             error.to_string(),
             "the admin connection was closed and will stay closed (4403: role)"
         );
+    }
+
+    #[test]
+    fn going_offline_before_live_fails_the_sign_in() {
+        let mut registry = registry();
+        registry.sign_in(env(0), "t", HOUR);
+        let out = registry.broadcast(env(0), Input::Offline);
+        assert_eq!(outcome(&out), Some(&Err(SignInError::Offline)));
     }
 
     #[test]

@@ -92,7 +92,11 @@ pub fn TaskList(filter: Memo<Filter>) -> impl IntoView {
         } else if let Some((id, control)) = row_control(&ev, ".task-delete") {
             let next = focus_after_delete(tw, &control);
             tw.delete(id);
-            if let Some(next) = next {
+            // A delete the app could not take (too many changes waiting) leaves the row,
+            // and the focus with it.
+            if tw.task(id).is_none()
+                && let Some(next) = next
+            {
                 let _ = next.focus();
             }
         }

@@ -29,7 +29,7 @@ pub fn Login() -> impl IntoView {
     let username = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
     // Why the person is here, when a session ended without them asking.
-    let problem = RwSignal::new(tw.take_alert());
+    let problem = RwSignal::new(tw.take_ended());
     let busy = RwSignal::new(false);
     let restoring = tw.restoring();
     let router = Router::expect();

@@ -242,8 +242,9 @@ impl Service {
         self.execute_all(routed);
         self.with_shell(|shell| {
             shell.resolve(Err(CallError::Cancelled));
-            shell.views.user.set(None);
-            shell.token.take()
+            let token = shell.token.take();
+            shell.end_session();
+            token
         })
     }
 
@@ -364,16 +365,16 @@ impl Shell {
         match routed {
             Routed::Socket { name, command } => self.command(service, name, command),
             Routed::RefreshToken => self.refresh(service),
-            // The sign-in page shows the alert, to say why the person is there.
+            // The sign-in page says why the person is there.
             Routed::ClearSession => {
                 self.end_session();
-                self.views.alert.set(Some(SIGNED_OUT_EVERYWHERE.to_owned()));
+                self.views.ended.set(Some(SIGNED_OUT_EVERYWHERE.to_owned()));
             }
             Routed::GoToLogin => {
                 self.end_session();
-                self.views.alert.update(|alert| {
-                    if alert.as_deref() != Some(SIGNED_OUT_EVERYWHERE) {
-                        *alert = Some(SESSION_ENDED.to_owned());
+                self.views.ended.update(|ended| {
+                    if ended.as_deref() != Some(SIGNED_OUT_EVERYWHERE) {
+                        *ended = Some(SESSION_ENDED.to_owned());
                     }
                 });
             }
@@ -381,10 +382,13 @@ impl Shell {
         }
     }
 
-    /// The session is gone (the server ended it, or it could not be refreshed).
+    /// The session is gone (signed out, ended by the server, or not refreshed), and so
+    /// are its figures: the next person's Diagnostics start empty.
     fn end_session(&mut self) {
         self.generation += 1;
         self.token = None;
+        self.rtt.clear();
+        self.closed_events.clear();
         self.views.user.set(None);
     }
 

@@ -381,3 +381,52 @@ pub async fn api_create_task(token: &str, title: &str) -> String {
     let task: protocol::Task = serde_json::from_str(&body).expect("a task");
     task.id.to_string()
 }
+
+// ---- Sockets the page opens, seen from outside the app.
+
+/// Wraps the page's `WebSocket` constructor to keep every socket made, and every close
+/// code they got, in order (installed once per page). The app's own figures keep only
+/// the last close; a test may need one a retry has since replaced.
+pub fn record_sockets() {
+    let install = js_sys::Function::new_no_args(
+        "if (!globalThis.__taskwireSockets) {
+            const Native = globalThis.WebSocket;
+            const made = [];
+            const closes = [];
+            globalThis.__taskwireSockets = made;
+            globalThis.__taskwireCloses = closes;
+            globalThis.WebSocket = class extends Native {
+                constructor(...args) {
+                    super(...args);
+                    made.push(this);
+                    this.addEventListener('close', (event) => closes.push(event.code));
+                }
+            };
+        }",
+    );
+    install
+        .call0(&wasm_bindgen::JsValue::NULL)
+        .expect("installing the recorder");
+}
+
+fn recorded(name: &str) -> js_sys::Array {
+    let list = js_sys::Reflect::get(&js_sys::global(), &name.into()).expect("the recorder");
+    js_sys::Array::from(&list)
+}
+
+/// Every socket the page made since `record_sockets`.
+pub fn sockets() -> Vec<web_sys::WebSocket> {
+    recorded("__taskwireSockets")
+        .iter()
+        .map(|s| s.unchecked_into())
+        .collect()
+}
+
+/// Every close code those sockets got, in order.
+pub fn close_codes() -> Vec<u16> {
+    recorded("__taskwireCloses")
+        .iter()
+        .filter_map(|code| code.as_f64())
+        .map(|code| code as u16)
+        .collect()
+}
