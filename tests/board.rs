@@ -230,10 +230,8 @@ async fn editing_saves_with_enter_and_cancels_with_escape() {
     let row = add_task(root, "Draft title").await;
     until_confirmed(root).await;
 
-    button(&row, "Edit").expect("an Edit button").click();
-    let editor = until_found("the Edit task field", WAIT, || field(root, "Edit task")).await;
+    let editor = open_editor(root, &row).await;
     assert_eq!(editor.value(), "Draft title");
-    until("the field focused", WAIT, || is_focused(&editor)).await;
     type_text(&editor, "  Final title ");
     press(&editor, "Enter");
     // The new title shows and the editor closes, both from the one key press.
@@ -318,9 +316,7 @@ async fn leaving_the_title_editor_saves_it() {
     let root = &app.root;
     let row = add_task(root, "First words").await;
     until_confirmed(root).await;
-    button(&row, "Edit").expect("an Edit button").click();
-    let editor = until_found("the Edit task field", WAIT, || field(root, "Edit task")).await;
-    until("the field focused", WAIT, || is_focused(&editor)).await;
+    let editor = open_editor(root, &row).await;
     type_text(&editor, "Better words");
     field(root, "New task")
         .expect("the New task field")
@@ -343,9 +339,7 @@ async fn a_draft_is_not_saved_when_its_row_leaves_the_list() {
     let id = api_create_task(&token, "Original title").await;
     link(root, "Active").click();
     let row = until_found("the task", WAIT, || task_row(root, "Original title")).await;
-    button(&row, "Edit").expect("an Edit button").click();
-    let editor = until_found("the Edit task field", WAIT, || field(root, "Edit task")).await;
-    until("the field focused", WAIT, || is_focused(&editor)).await;
+    let editor = open_editor(root, &row).await;
     type_text(&editor, "Half a tho");
 
     let path = format!("/api/tasks/{id}");
@@ -375,9 +369,7 @@ async fn leaving_the_board_while_editing_keeps_the_app_working() {
     let root = &app.root;
     let row = add_task(root, "Being edited").await;
     until_confirmed(root).await;
-    button(&row, "Edit").expect("an Edit button").click();
-    let editor = until_found("the Edit task field", WAIT, || field(root, "Edit task")).await;
-    until("the field focused", WAIT, || is_focused(&editor)).await;
+    let editor = open_editor(root, &row).await;
     type_text(&editor, "Never saved");
 
     link(root, "Diagnostics").click();
@@ -926,6 +918,14 @@ async fn fill_and_submit(root: &Element, action: &str, username: &str, password:
 }
 
 /// Types `title` into `New task`, presses Enter, and gives back the new row.
+/// Presses the row's Edit and waits for the title editor, focused.
+async fn open_editor(root: &Element, row: &Element) -> web_sys::HtmlInputElement {
+    button(row, "Edit").expect("an Edit button").click();
+    let editor = until_found("the Edit task field", WAIT, || field(root, "Edit task")).await;
+    until("the field focused", WAIT, || is_focused(&editor)).await;
+    editor
+}
+
 async fn add_task(root: &Element, title: &str) -> Element {
     let input = field(root, "New task").expect("a New task field");
     type_text(&input, title);
