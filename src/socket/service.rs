@@ -235,10 +235,7 @@ impl Service {
     /// Closes every socket with 1000 and forgets the session's state; gives back the
     /// token it held, for the HTTP logout.
     pub fn stop(&self) -> Option<String> {
-        let routed = self.with_shell(|shell| {
-            shell.generation += 1;
-            shell.registry.sign_out(env())
-        });
+        let routed = self.with_shell(|shell| shell.registry.sign_out(env()));
         self.execute_all(routed);
         self.with_shell(|shell| {
             shell.resolve(Err(CallError::Cancelled));
