@@ -337,7 +337,10 @@ async fn a_draft_is_not_saved_when_its_row_leaves_the_list() {
     let root = &app.root;
     let token = api_login(&username, PASSWORD).await;
     let id = api_create_task(&token, "Original title").await;
+    // The filters show once the board has a task.
+    until_found("the task", WAIT, || task_row(root, "Original title")).await;
     link(root, "Active").click();
+    until("/?filter=active", WAIT, || location() == "/?filter=active").await;
     let row = until_found("the task", WAIT, || task_row(root, "Original title")).await;
     let editor = open_editor(root, &row).await;
     type_text(&editor, "Half a tho");
