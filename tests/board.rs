@@ -27,9 +27,28 @@ export function watch_for_text(root, text) {
   check();
   return () => { observer.disconnect(); check(); return seen; };
 }
+
+// Counts the panics reported to the console (a panic in an event handler does not fail
+// the test by itself); the returned function stops counting and gives the count.
+export function count_panics() {
+  let count = 0;
+  const methods = ["error", "log"];
+  const originals = methods.map((method) => console[method]);
+  methods.forEach((method, i) => {
+    console[method] = function (...args) {
+      if (args.some((arg) => String(arg).includes("panicked at"))) count += 1;
+      return originals[i].apply(this, args);
+    };
+  });
+  return () => {
+    methods.forEach((method, i) => { console[method] = originals[i]; });
+    return count;
+  };
+}
 "#)]
 extern "C" {
     fn watch_for_text(root: &Element, text: &str) -> js_sys::Function;
+    fn count_panics() -> js_sys::Function;
 }
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -375,11 +394,17 @@ async fn leaving_the_board_while_editing_keeps_the_app_working() {
     let editor = open_editor(root, &row).await;
     type_text(&editor, "Never saved");
 
+    let panics = count_panics();
     link(root, "Diagnostics").click();
     until("the diagnostics page", WAIT, || {
         location() == "/diagnostics" && by_role(root, "heading", "Diagnostics").is_some()
     })
     .await;
+    let panicked = panics
+        .call0(&wasm_bindgen::JsValue::NULL)
+        .ok()
+        .and_then(|count| count.as_f64());
+    assert_eq!(panicked, Some(0.0), "a panic while the board went away");
     link(root, "Tasks").click();
     until("the board again", WAIT, || titles(root) == ["Being edited"]).await;
     add_task(root, "Still working").await;
