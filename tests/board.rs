@@ -851,6 +851,45 @@ async fn diagnostics_shows_every_socket_with_a_round_trip_chart() {
     }
     let chart = by_role_starting(&socket, "img", "Round-trip time").expect("an RTT chart");
     assert_eq!(chart.tag_name().to_lowercase(), "svg");
+
+    // The figures themselves: the live socket pinged on going live, so its round trip is
+    // known at once, and charted.
+    let figures = || {
+        let socket = by_role_starting(root, "region", "Socket tasks")?;
+        let of = |name: &str| figure(&socket, name);
+        let chart = by_role_starting(&socket, "img", "Round-trip time")?;
+        Some((
+            of("Round trip")?,
+            of("Frames in")?.parse::<u64>().ok()?,
+            of("Frames out")?.parse::<u64>().ok()?,
+            of("Reconnects")?,
+            of("Last close")?,
+            name_of(&chart),
+        ))
+    };
+    let (rtt, frames_in, frames_out, reconnects, last_close, chart) =
+        until_found("the tasks socket's round trip", WAIT, || {
+            figures().filter(|(rtt, ..)| rtt.ends_with(" ms"))
+        })
+        .await;
+    assert!(rtt.trim_end_matches(" ms").parse::<f64>().is_ok(), "{rtt}");
+    // auth, subscribe and ping out; auth_ok, snapshot and pong in.
+    assert!(
+        frames_in >= 3 && frames_out >= 3,
+        "{frames_in} in, {frames_out} out"
+    );
+    assert_eq!((reconnects.as_str(), last_close.as_str()), ("0", "–"));
+    assert!(chart.contains("samples, latest"), "{chart}");
+}
+
+/// The value shown for figure `name` (a `<dt>` and its `<dd>`) in `root`.
+fn figure(root: &Element, name: &str) -> Option<String> {
+    let terms = root.query_selector_all("dt").ok()?;
+    (0..terms.length())
+        .filter_map(|i| terms.item(i)?.dyn_into::<Element>().ok())
+        .find(|term| text_of(term) == name)?
+        .next_element_sibling()
+        .map(|value| text_of(&value))
 }
 
 /// The address is the app's: links change it in place, the header marks the page shown,
