@@ -217,6 +217,7 @@ struct BrowserSuites {
     /// endpoint holds the first only weakly).
     _server: Arc<Mutex<LocalServer>>,
     _short_ttl: LocalServer,
+    browser_tmp: BrowserTmp,
 }
 
 impl BrowserSuites {
@@ -245,6 +246,7 @@ impl BrowserSuites {
             faults: fault_socket::start()?,
             _server: server,
             _short_ttl: short_ttl,
+            browser_tmp: BrowserTmp::create()?,
         })
     }
 
@@ -269,8 +271,31 @@ impl BrowserSuites {
                 "WASM_BINDGEN_TEST_ADDRESS",
                 format!("127.0.0.1:{}", self.page),
             )
-            .env("WASM_BINDGEN_TEST_TIMEOUT", "180");
+            .env("WASM_BINDGEN_TEST_TIMEOUT", "180")
+            .env("TMPDIR", &self.browser_tmp.0);
         Ok(command)
+    }
+}
+
+/// The browsers' temporary folder (TMPDIR), emptied when the suites end.
+/// wasm-bindgen-test-runner stops the WebDriver server without ending its session, so
+/// the browser's profile (about 100 MB for Chromium) and shared-memory files are never
+/// removed: left in /tmp they add up run after run until the disk is full.
+struct BrowserTmp(PathBuf);
+
+impl BrowserTmp {
+    fn create() -> Result<Self> {
+        let dir = root().join("target/xtask/browser-tmp");
+        // What an interrupted run left behind goes first.
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).map_err(Error::io("creating target/xtask/browser-tmp"))?;
+        Ok(Self(dir))
+    }
+}
+
+impl Drop for BrowserTmp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
