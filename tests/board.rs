@@ -701,6 +701,47 @@ async fn the_status_follows_the_browser_going_offline_and_back() {
     until_live_within(root, RECONNECT).await;
 }
 
+/// A server that refuses the page (4403) gets no more tries: the person reads why, and
+/// the status says the connection is closed, with the code.
+#[wasm_bindgen_test]
+async fn a_refused_connection_is_reported_and_not_retried() {
+    let app = board_on_the_double("/close/4403").await;
+    let root = &app.root;
+    let alert = until_found("an alert", WAIT, || by_role_starting(root, "alert", "")).await;
+    let expected =
+        "The server closed the connection: this page or account may not connect (code 4403).";
+    assert!(text_of(&alert).contains(expected), "{}", text_of(&alert));
+    until("closed", WAIT, || connection(root) == "closed").await;
+    let text = name_of(&status(root));
+    assert!(
+        text.starts_with("Closed") && text.contains("4403"),
+        "{text}"
+    );
+    let made = sockets().len();
+    // Longer than the first retry's backoff: a retry would have opened a socket by now.
+    gloo_timers::future::sleep(Duration::from_secs(3)).await;
+    assert_eq!(sockets().len(), made, "no socket opened after a 4403");
+    assert_eq!(connection(root), "closed");
+}
+
+/// A frame too big (1009) or one the server could not read (4400) is reported, and the
+/// app connects again by itself.
+#[wasm_bindgen_test]
+async fn a_reported_close_is_shown_and_the_app_reconnects() {
+    for (code, why) in [
+        (1009, "a message was too large for it"),
+        (4400, "it could not read what the app sent"),
+    ] {
+        let app = board_on_the_double(&format!("/close/{code}")).await;
+        let root = &app.root;
+        let alert = until_found("an alert", WAIT, || by_role_starting(root, "alert", "")).await;
+        let expected = format!("The server closed the connection: {why} (code {code}).");
+        assert!(text_of(&alert).contains(&expected), "{}", text_of(&alert));
+        let made = sockets().len();
+        until("another socket", RECONNECT, || sockets().len() > made).await;
+    }
+}
+
 // ---- Leaving, and admins
 
 #[wasm_bindgen_test]
@@ -951,6 +992,18 @@ async fn an_app_taken_off_the_page_closes_its_sockets() {
 
 // ---- Helpers: the board, the way a person uses it.
 
+/// A new account signed in through the form, its sockets sent to the socket double at
+/// `path` (which goes live, then misbehaves); the sockets the page opens are recorded.
+async fn board_on_the_double(path: &str) -> Mounted {
+    record_sockets();
+    let username = unique_name("u");
+    api_register(&username, PASSWORD).await;
+    let api = taskwire::api::Api::new(server()).with_socket_url(faults(path));
+    let app = mount_with("/login", api);
+    fill_and_submit(&app.root, "Sign in", &username, PASSWORD).await;
+    app
+}
+
 /// A new account, signed in through the form, on a live board.
 async fn signed_in_board() -> (Mounted, String) {
     let app = mount_at("/login");
@@ -984,7 +1037,6 @@ async fn fill_and_submit(root: &Element, action: &str, username: &str, password:
     submit.click();
 }
 
-/// Types `title` into `New task`, presses Enter, and gives back the new row.
 /// Presses the row's Edit and waits for the title editor, focused.
 async fn open_editor(root: &Element, row: &Element) -> web_sys::HtmlInputElement {
     button(row, "Edit").expect("an Edit button").click();
@@ -993,6 +1045,7 @@ async fn open_editor(root: &Element, row: &Element) -> web_sys::HtmlInputElement
     editor
 }
 
+/// Types `title` into `New task`, presses Enter, and gives back the new row.
 async fn add_task(root: &Element, title: &str) -> Element {
     let input = field(root, "New task").expect("a New task field");
     type_text(&input, title);

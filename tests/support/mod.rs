@@ -296,13 +296,17 @@ impl Drop for Mounted {
 
 /// Mounts the app at `path`, talking to the real server.
 pub fn mount_at(path: &str) -> Mounted {
+    mount_with(path, taskwire::api::Api::new(server()))
+}
+
+/// Mounts the app at `path`, talking to `api` (the real server's HTTP API, say, with the
+/// socket double's address for its sockets).
+pub fn mount_with(path: &str, api: taskwire::api::Api) -> Mounted {
     use leptos::prelude::*;
     let root = fresh_root(path);
     let owner = Owner::new();
     let app = owner.with(|| {
-        leptos::mount::mount_to(root.clone(), || {
-            view! { <taskwire::app::App api=taskwire::api::Api::new(server()) /> }
-        })
+        leptos::mount::mount_to(root.clone(), move || view! { <taskwire::app::App api /> })
     });
     Mounted {
         root,

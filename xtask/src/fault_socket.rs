@@ -3,13 +3,16 @@
 //!
 //! - `/garbage`: answers `auth` with a frame that is not JSON;
 //! - `/silent`: goes live (`heartbeat_ms` 500, so the client pings soon), then never
-//!   answers again, like a connection that died without a close.
+//!   answers again, like a connection that died without a close;
+//! - `/close/CODE`: goes live, then closes with CODE (1009, 4400, 4403: the closes the
+//!   real server sends only to a client that misbehaves or a page it refuses).
 
 use std::net::{TcpListener, TcpStream};
 use std::thread;
 
 use serde_json::json;
 use tungstenite::handshake::server::{Request, Response};
+use tungstenite::protocol::CloseFrame;
 use tungstenite::{Message, WebSocket};
 
 use crate::Result;
@@ -44,9 +47,25 @@ fn serve(stream: TcpStream) {
         Ok(response)
     });
     let Ok(mut socket) = accepted else { return };
-    match path.as_str() {
-        "/garbage" => garbage(&mut socket),
-        "/silent" => silent(&mut socket),
+    let close_code = path
+        .strip_prefix("/close/")
+        .and_then(|code| code.parse::<u16>().ok());
+    match (path.as_str(), close_code) {
+        ("/garbage", _) => garbage(&mut socket),
+        ("/silent", _) => {
+            if go_live(&mut socket) {
+                while socket.read().is_ok() {}
+            }
+        }
+        (_, Some(code)) => {
+            if go_live(&mut socket) {
+                let _ = socket.close(Some(CloseFrame {
+                    code: code.into(),
+                    reason: "closed by the socket double".into(),
+                }));
+                while socket.read().is_ok() {}
+            }
+        }
         _ => {}
     }
 }
@@ -58,12 +77,10 @@ fn garbage(socket: &mut WebSocket<TcpStream>) {
     while socket.read().is_ok() {}
 }
 
-fn silent(socket: &mut WebSocket<TcpStream>) {
-    let mut live = false;
+/// Answers `auth` and `subscribe` as the server would (an empty snapshot), and says
+/// whether the client got that far.
+fn go_live(socket: &mut WebSocket<TcpStream>) -> bool {
     while let Ok(message) = socket.read() {
-        if live {
-            continue;
-        }
         let Ok(text) = message.to_text() else {
             continue;
         };
@@ -71,18 +88,27 @@ fn silent(socket: &mut WebSocket<TcpStream>) {
             continue;
         };
         let id = frame["id"].clone();
-        let reply = match frame["type"].as_str() {
-            Some("auth") => json!({
-                "type": "auth_ok", "id": id, "heartbeat_ms": 500,
-                "expires_at": "2099-01-01T00:00:00Z",
-                "user": {"id": "00000000-0000-4000-8000-000000000000", "username": "double", "role": "user"},
-            }),
-            Some("subscribe") => {
-                live = true;
-                json!({"type": "snapshot", "id": id, "topic": "tasks", "epoch": "double", "seq": 0, "items": []})
-            }
+        let (reply, live) = match frame["type"].as_str() {
+            Some("auth") => (
+                json!({
+                    "type": "auth_ok", "id": id, "heartbeat_ms": 500,
+                    "expires_at": "2099-01-01T00:00:00Z",
+                    "user": {"id": "00000000-0000-4000-8000-000000000000", "username": "double", "role": "user"},
+                }),
+                false,
+            ),
+            Some("subscribe") => (
+                json!({"type": "snapshot", "id": id, "topic": "tasks", "epoch": "double", "seq": 0, "items": []}),
+                true,
+            ),
             _ => continue,
         };
-        let _ = socket.send(Message::text(reply.to_string()));
+        if socket.send(Message::text(reply.to_string())).is_err() {
+            return false;
+        }
+        if live {
+            return true;
+        }
     }
+    false
 }
