@@ -52,20 +52,8 @@ fn serve(stream: TcpStream) {
         .and_then(|code| code.parse::<u16>().ok());
     match (path.as_str(), close_code) {
         ("/garbage", _) => garbage(&mut socket),
-        ("/silent", _) => {
-            if go_live(&mut socket) {
-                while socket.read().is_ok() {}
-            }
-        }
-        (_, Some(code)) => {
-            if go_live(&mut socket) {
-                let _ = socket.close(Some(CloseFrame {
-                    code: code.into(),
-                    reason: "closed by the socket double".into(),
-                }));
-                while socket.read().is_ok() {}
-            }
-        }
+        ("/silent", _) => silent(&mut socket),
+        (_, Some(code)) => close_when_live(&mut socket, code),
         _ => {}
     }
 }
@@ -75,6 +63,22 @@ fn garbage(socket: &mut WebSocket<TcpStream>) {
         let _ = socket.send(Message::text("this is not a frame {"));
     }
     while socket.read().is_ok() {}
+}
+
+fn silent(socket: &mut WebSocket<TcpStream>) {
+    if go_live(socket) {
+        while socket.read().is_ok() {}
+    }
+}
+
+fn close_when_live(socket: &mut WebSocket<TcpStream>, code: u16) {
+    if go_live(socket) {
+        let _ = socket.close(Some(CloseFrame {
+            code: code.into(),
+            reason: "closed by the socket double".into(),
+        }));
+        while socket.read().is_ok() {}
+    }
 }
 
 /// Answers `auth` and `subscribe` as the server would (an empty snapshot), and says
