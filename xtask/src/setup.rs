@@ -13,8 +13,37 @@ const TRUNK_VERSION: &str = "0.21.14";
 
 /// Everything: the app's build tools and the two browsers with their drivers.
 pub fn all() -> Result {
+    warn_if_disk_is_short();
     build_tools()?;
     browsers()
+}
+
+/// What a full `cargo xtask test` leaves in target/, with some room for the tools.
+const DISK_NEEDED_GB: f64 = 4.0;
+
+/// Says so up front when the disk under the project looks too small for a full run: a
+/// build that runs out of space fails much later, and obscurely (the linker dies with a
+/// bus error). Only a warning, since what a build needs depends on what it reuses.
+fn warn_if_disk_is_short() {
+    let root = crate::root();
+    let root = root.to_string_lossy();
+    // `df -Pk`: POSIX output, 1 KiB blocks; the fourth field of the second line is free.
+    let free_kib = output("df", &["-Pk", &root]).and_then(|df| {
+        df.lines()
+            .nth(1)?
+            .split_whitespace()
+            .nth(3)?
+            .parse::<u64>()
+            .ok()
+    });
+    if let Some(free_kib) = free_kib {
+        let free_gb = free_kib as f64 * 1024.0 / 1e9;
+        if free_gb < DISK_NEEDED_GB {
+            println!(
+                "==> warning: {free_gb:.1} GB free on the disk under {root}; a full test run needs about {DISK_NEEDED_GB:.0} GB"
+            );
+        }
+    }
 }
 
 /// What `trunk build` needs: the wasm target, trunk, wasm-bindgen and wasm-opt.
