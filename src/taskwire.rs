@@ -4,13 +4,12 @@
 //! Pages read signals and call methods; they never see a socket, a token or the
 //! registry. The access token stays inside the service, in memory only.
 
-use std::collections::HashMap;
-
 use leptos::prelude::*;
 use protocol::{
     ClearDoneParams, CreateParams, Credentials, DeleteParams, MethodCall, Session, UpdateParams,
     User, ValidationError, validate_title,
 };
+use rustc_hash::FxHashMap;
 use uuid::Uuid;
 
 use crate::api::{Api, CallError};
@@ -41,7 +40,7 @@ pub(crate) struct Views {
     /// list means "not known yet", not "no tasks".
     pub loaded: RwSignal<bool>,
     /// One signal per row shown, created on insert and disposed on removal.
-    pub rows: StoredValue<HashMap<Uuid, RwSignal<TaskRow>>>,
+    pub rows: StoredValue<FxHashMap<Uuid, RwSignal<TaskRow>>>,
     /// Kept up to date from the row changes, so that no one reads every row to count.
     pub counts: RwSignal<TaskCounts>,
     pub alert: RwSignal<Option<String>>,
@@ -162,7 +161,7 @@ impl Taskwire {
             diagnostics: RwSignal::new(Vec::new()),
             task_ids: RwSignal::new(Vec::new()),
             loaded: RwSignal::new(false),
-            rows: StoredValue::new(HashMap::new()),
+            rows: StoredValue::new(FxHashMap::default()),
             counts: RwSignal::new(TaskCounts::default()),
             alert: RwSignal::new(None),
             ended: RwSignal::new(None),

@@ -5,8 +5,6 @@
 //! racing would revoke the session as stolen), one trip to the login page, and one
 //! sign-in outcome: "signed in and every socket live", or the first reason it failed.
 
-use std::collections::BTreeMap;
-
 use thiserror::Error;
 
 use super::machine::{
@@ -73,6 +71,7 @@ pub enum RegistryError {
 
 #[derive(Debug, Clone)]
 struct Slot {
+    name: String,
     machine: Machine,
     live_once: bool,
     /// `reconnect_attempts` when the sign-in began.
@@ -81,7 +80,8 @@ struct Slot {
 
 #[derive(Debug, Clone, Default)]
 pub struct Registry {
-    sockets: BTreeMap<String, Slot>,
+    /// In name order. A session has a socket or two, so a sorted list serves them.
+    sockets: Vec<Slot>,
     /// A sign-in whose outcome is not told yet.
     signing_in: bool,
     refreshing: bool,
@@ -94,12 +94,13 @@ impl Registry {
 
     /// Adds a socket (before sign-in; it opens with the next sign-in).
     pub fn add(&mut self, name: &str, config: Config) -> Result<(), RegistryError> {
-        if self.sockets.contains_key(name) {
+        let Err(at) = self.position(name) else {
             return Err(RegistryError::Duplicate(name.to_owned()));
-        }
+        };
         self.sockets.insert(
-            name.to_owned(),
+            at,
             Slot {
+                name: name.to_owned(),
                 machine: Machine::new(config),
                 live_once: false,
                 attempts_at_sign_in: 0,
@@ -108,15 +109,31 @@ impl Registry {
         Ok(())
     }
 
+    /// Where the socket `name` is, or where it would go.
+    fn position(&self, name: &str) -> Result<usize, usize> {
+        self.sockets
+            .binary_search_by(|slot| slot.name.as_str().cmp(name))
+    }
+
+    fn slot(&self, name: &str) -> Option<&Slot> {
+        let at = self.position(name).ok()?;
+        self.sockets.get(at)
+    }
+
+    fn slot_mut(&mut self, name: &str) -> Option<&mut Slot> {
+        let at = self.position(name).ok()?;
+        self.sockets.get_mut(at)
+    }
+
     pub fn machine(&self, name: &str) -> Option<&Machine> {
-        self.sockets.get(name).map(|slot| &slot.machine)
+        self.slot(name).map(|slot| &slot.machine)
     }
 
     /// Every socket's diagnostics, by name.
     pub fn diagnostics(&self) -> Vec<(String, Diagnostics)> {
         self.sockets
             .iter()
-            .map(|(name, slot)| (name.clone(), slot.machine.diagnostics()))
+            .map(|slot| (slot.name.clone(), slot.machine.diagnostics()))
             .collect()
     }
 
@@ -124,7 +141,7 @@ impl Registry {
     pub fn sign_in(&mut self, env: Env, token: &str, expires_at_ms: u64) -> Vec<Routed> {
         self.signing_in = true;
         self.refreshing = false;
-        for slot in self.sockets.values_mut() {
+        for slot in &mut self.sockets {
             slot.live_once = false;
             slot.attempts_at_sign_in = slot.machine.diagnostics().reconnect_attempts;
         }
@@ -147,7 +164,7 @@ impl Registry {
     /// An input for every socket: `Online`, `Offline`, `Visible`, `TokenRefreshed`,
     /// `RefreshFailed` (and what `sign_in`/`sign_out` send).
     pub fn broadcast(&mut self, env: Env, input: Input) -> Vec<Routed> {
-        let names: Vec<String> = self.sockets.keys().cloned().collect();
+        let names = self.names();
         let mut out = Vec::new();
         for name in names {
             self.feed(env, &name, input.clone(), &mut out);
@@ -162,7 +179,7 @@ impl Registry {
         name: &str,
         input: Input,
     ) -> Result<Vec<Routed>, RegistryError> {
-        if !self.sockets.contains_key(name) {
+        if self.slot(name).is_none() {
             return Err(RegistryError::UnknownSocket(name.to_owned()));
         }
         let mut out = Vec::new();
@@ -170,11 +187,15 @@ impl Registry {
         Ok(self.finish(env, out))
     }
 
+    fn names(&self) -> Vec<String> {
+        self.sockets.iter().map(|slot| slot.name.clone()).collect()
+    }
+
     fn feed(&mut self, env: Env, name: &str, input: Input, out: &mut Vec<Routed>) {
         if matches!(input, Input::TokenRefreshed { .. } | Input::RefreshFailed) {
             self.refreshing = false;
         }
-        let Some(slot) = self.sockets.get_mut(name) else {
+        let Some(slot) = self.slot_mut(name) else {
             return;
         };
         for command in slot.machine.handle(env, input) {
@@ -202,7 +223,7 @@ impl Registry {
         out.retain(|routed| matches!(routed, Routed::Socket { .. }));
         if login {
             // The session is gone for every socket: close and forget them all.
-            let names: Vec<String> = self.sockets.keys().cloned().collect();
+            let names = self.names();
             for name in names {
                 self.feed(env, &name, Input::SignOut, &mut out);
             }
@@ -229,7 +250,7 @@ impl Registry {
         if login {
             return Some(Err(SignInError::LoginRequired));
         }
-        for (name, slot) in &self.sockets {
+        for slot in &self.sockets {
             if slot.live_once {
                 continue;
             }
@@ -242,20 +263,20 @@ impl Registry {
             }
             if diagnostics.state == ConnectionState::Closed {
                 return Some(Err(SignInError::Stopped {
-                    socket: name.clone(),
+                    socket: slot.name.clone(),
                     last_close: diagnostics.last_close,
                 }));
             }
             if attempts >= SIGN_IN_ATTEMPTS {
                 return Some(Err(SignInError::Unreachable {
-                    socket: name.clone(),
+                    socket: slot.name.clone(),
                     attempts,
                     last_close: diagnostics.last_close,
                 }));
             }
         }
         self.sockets
-            .values()
+            .iter()
             .all(|slot| slot.live_once)
             .then_some(Ok(()))
     }

@@ -4,7 +4,7 @@
 //! connection: a new connection starts a new table at id 1, and closing one fails every
 //! request still in it, so nothing waits forever for an answer that cannot come.
 
-use std::collections::BTreeMap;
+use std::collections::VecDeque;
 
 /// Default time a request may wait for its answer.
 pub const REQUEST_TIMEOUT_MS: u64 = 10_000;
@@ -28,6 +28,7 @@ pub struct Failed<T> {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Pending<T> {
+    id: u64,
     tag: T,
     sent_ms: u64,
     deadline_ms: u64,
@@ -37,14 +38,15 @@ struct Pending<T> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Requests<T> {
     next_id: u64,
-    pending: BTreeMap<u64, Pending<T>>,
+    /// In id order: ids are issued in increasing order and only ever appended.
+    pending: VecDeque<Pending<T>>,
 }
 
 impl<T> Default for Requests<T> {
     fn default() -> Self {
         Self {
             next_id: 1,
-            pending: BTreeMap::new(),
+            pending: VecDeque::new(),
         }
     }
 }
@@ -64,29 +66,34 @@ impl<T> Requests<T> {
     /// Registers a request about to be sent and returns its id.
     pub fn issue(&mut self, tag: T, now_ms: u64, timeout_ms: u64) -> u64 {
         let id = self.next_id();
-        self.pending.insert(
+        self.pending.push_back(Pending {
             id,
-            Pending {
-                tag,
-                sent_ms: now_ms,
-                deadline_ms: now_ms.saturating_add(timeout_ms),
-            },
-        );
+            tag,
+            sent_ms: now_ms,
+            deadline_ms: now_ms.saturating_add(timeout_ms),
+        });
         id
     }
 
     /// The answer to `id` arrived: its tag, or `None` for an id not pending (already
     /// timed out, or never ours), which the caller ignores.
     pub fn settle(&mut self, id: u64) -> Option<T> {
-        self.pending.remove(&id).map(|pending| pending.tag)
+        let at = self.position(id)?;
+        self.pending.remove(at).map(|pending| pending.tag)
+    }
+
+    fn position(&self, id: u64) -> Option<usize> {
+        self.pending
+            .binary_search_by_key(&id, |pending| pending.id)
+            .ok()
     }
 
     /// Like `settle`, but only when the pending request is one `fits` accepts: an
     /// answer of the wrong type (a server bug) must not take another request's place.
     pub fn settle_if(&mut self, id: u64, fits: impl FnOnce(&T) -> bool) -> Option<T> {
         if self
-            .pending
-            .get(&id)
+            .position(id)
+            .and_then(|at| self.pending.get(at))
             .is_some_and(|pending| fits(&pending.tag))
         {
             self.settle(id)
@@ -97,22 +104,18 @@ impl<T> Requests<T> {
 
     /// Removes and returns every request whose deadline has passed.
     pub fn expire(&mut self, now_ms: u64) -> Vec<Failed<T>> {
-        let due: Vec<u64> = self
-            .pending
-            .iter()
-            .filter(|(_, pending)| pending.deadline_ms <= now_ms)
-            .map(|(id, _)| *id)
-            .collect();
+        let (due, kept) = std::mem::take(&mut self.pending)
+            .into_iter()
+            .partition(|pending| pending.deadline_ms <= now_ms);
+        self.pending = kept;
         due.into_iter()
-            .filter_map(|id| {
-                self.pending.remove(&id).map(|pending| Failed {
-                    id,
-                    error: RequestError::TimedOut {
-                        id,
-                        after_ms: now_ms.saturating_sub(pending.sent_ms),
-                    },
-                    tag: pending.tag,
-                })
+            .map(|pending: Pending<T>| Failed {
+                id: pending.id,
+                error: RequestError::TimedOut {
+                    id: pending.id,
+                    after_ms: now_ms.saturating_sub(pending.sent_ms),
+                },
+                tag: pending.tag,
             })
             .collect()
     }
@@ -121,20 +124,17 @@ impl<T> Requests<T> {
     pub fn close(&mut self) -> Vec<Failed<T>> {
         std::mem::take(&mut self.pending)
             .into_iter()
-            .map(|(id, pending)| Failed {
-                id,
+            .map(|pending| Failed {
+                id: pending.id,
                 tag: pending.tag,
-                error: RequestError::ConnectionClosed { id },
+                error: RequestError::ConnectionClosed { id: pending.id },
             })
             .collect()
     }
 
     /// When the request timer should fire next.
     pub fn next_deadline_ms(&self) -> Option<u64> {
-        self.pending
-            .values()
-            .map(|pending| pending.deadline_ms)
-            .min()
+        self.pending.iter().map(|pending| pending.deadline_ms).min()
     }
 
     /// Requests awaiting an answer (shown on the diagnostics page).
@@ -190,6 +190,22 @@ mod tests {
         assert_eq!(table.settle(early), None, "a late answer is ignored");
         assert_eq!(table.settle(late), Some('b'));
         assert_eq!(table.next_deadline_ms(), None);
+    }
+
+    #[test]
+    fn answers_still_match_after_a_request_in_the_middle_times_out() {
+        let mut table = Requests::new();
+        let first = table.issue("first", 0, 10_000);
+        let quick = table.issue("quick", 0, 1_000);
+        let last = table.issue("last", 0, 10_000);
+        let failed = table.expire(1_000);
+        assert_eq!(failed.iter().map(|f| f.id).collect::<Vec<_>>(), [quick]);
+        assert_eq!(table.settle(last), Some("last"));
+        assert_eq!(table.settle(quick), None);
+        assert_eq!(table.settle(first), Some("first"));
+        let next = table.issue("next", 2_000, 10_000);
+        assert_eq!(next, 4, "ids keep growing after expiries");
+        assert_eq!(table.settle(next), Some("next"));
     }
 
     #[test]

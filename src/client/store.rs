@@ -15,7 +15,7 @@
 //! Every apply returns the exact [`RowChange`]s, so the shell touches one row's signal
 //! per change instead of re-rendering the list.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use protocol::{Change, Event, MethodCall, Since, Task};
 use uuid::Uuid;
@@ -172,13 +172,13 @@ impl Row {
 /// The task store of one subscription.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Store {
-    rows: HashMap<Uuid, Row>,
+    rows: FxHashMap<Uuid, Row>,
     order: Vec<SortKey>,
-    by_mutation: HashMap<MutationId, Vec<Uuid>>,
+    by_mutation: FxHashMap<MutationId, Vec<Uuid>>,
     /// Ids known deleted: a `result` arriving after the delete (out of band, unlike the
     /// seq-ordered events) must not bring its task back. Cleared by an `upsert` event
     /// or a snapshot, which are authoritative.
-    tombstones: HashSet<Uuid>,
+    tombstones: FxHashSet<Uuid>,
     position: Option<Since>,
 }
 
@@ -228,7 +228,8 @@ impl Store {
         self.tombstones.clear();
         self.position = Some(Since { epoch, seq });
 
-        let mut rows: HashMap<Uuid, Row> = HashMap::with_capacity(items.len());
+        let mut rows: FxHashMap<Uuid, Row> =
+            FxHashMap::with_capacity_and_hasher(items.len(), Default::default());
         for task in items {
             rows.insert(
                 task.id,
@@ -271,7 +272,7 @@ impl Store {
 
     /// The changes that turn the list `old_order` (rows `old_rows`) into the current one:
     /// removals from the back, then insertions from the front, then in-place updates.
-    fn diff(&self, old_rows: &HashMap<Uuid, Row>, old_order: &[SortKey]) -> Vec<RowChange> {
+    fn diff(&self, old_rows: &FxHashMap<Uuid, Row>, old_order: &[SortKey]) -> Vec<RowChange> {
         let kept = |key: &SortKey| {
             self.rows
                 .get(&key.id)

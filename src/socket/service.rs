@@ -6,7 +6,7 @@
 //! while the service is busy) waits its turn instead of re-entering the registry.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
@@ -15,6 +15,7 @@ use std::task::{Context, Poll, Waker};
 use gloo_timers::callback::{Interval, Timeout};
 use leptos::prelude::*;
 use protocol::{DecodeError, DecodeErrorKind, MethodCall, ServerFrame, Session};
+use rustc_hash::{FxHashMap, FxHashSet};
 use uuid::Uuid;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
@@ -66,10 +67,10 @@ struct Shell {
     views: Views,
     registry: Registry,
     /// The current socket of each name.
-    sockets: BTreeMap<String, (ConnId, Socket)>,
+    sockets: FxHashMap<String, (ConnId, Socket)>,
     /// Sockets closed by the client, kept until their close event.
     closing: VecDeque<(String, ConnId, Socket)>,
-    timers: HashMap<(String, TimerKind), Timeout>,
+    timers: FxHashMap<(String, TimerKind), Timeout>,
     /// Ticks once a second while the status counts down to a reconnect.
     ticker: Option<Interval>,
     /// The access token, in memory only.
@@ -78,8 +79,8 @@ struct Shell {
     /// are dropped.
     generation: u64,
     waiters: Vec<Rc<OutcomeSlot>>,
-    rtt: BTreeMap<String, VecDeque<(f64, f64)>>,
-    closed_events: BTreeMap<String, ClosedEvent>,
+    rtt: FxHashMap<String, VecDeque<(f64, f64)>>,
+    closed_events: FxHashMap<String, ClosedEvent>,
     /// Owns the per-row signals, apart from any page, so that a page going away does
     /// not dispose rows the service still updates.
     rows_owner: Owner,
@@ -133,15 +134,15 @@ impl Service {
                 api,
                 views,
                 registry,
-                sockets: BTreeMap::new(),
+                sockets: FxHashMap::default(),
                 closing: VecDeque::new(),
-                timers: HashMap::new(),
+                timers: FxHashMap::default(),
                 ticker: None,
                 token: None,
                 generation: 0,
                 waiters: Vec::new(),
-                rtt: BTreeMap::new(),
-                closed_events: BTreeMap::new(),
+                rtt: FxHashMap::default(),
+                closed_events: FxHashMap::default(),
                 rows_owner: detached_owner(),
                 _listeners: window_listeners(weak),
             }),
@@ -599,7 +600,7 @@ impl Shell {
                 }
             }
             if !gone.is_empty() {
-                let shown: std::collections::HashSet<Uuid> = ids.iter().copied().collect();
+                let shown: FxHashSet<Uuid> = ids.iter().copied().collect();
                 gone.retain(|id| !shown.contains(id));
             }
             shown = ids.len();
