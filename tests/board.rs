@@ -118,6 +118,38 @@ async fn a_wrong_password_is_refused_with_an_alert_and_the_right_one_signs_in() 
     until_live(root).await;
 }
 
+/// Back after signing in does not show the sign-in form to someone signed in, even where
+/// the page before was `/login` itself.
+#[wasm_bindgen_test]
+async fn back_after_signing_in_stays_on_the_board() {
+    let window = web_sys::window().expect("a window");
+    let history = window.history().expect("history");
+    history
+        .push_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some("/login"))
+        .expect("pushState");
+    let (app, username) = signed_in_board().await;
+    let root = &app.root;
+    let popped = std::rc::Rc::new(std::cell::Cell::new(false));
+    let on_pop = wasm_bindgen::closure::Closure::<dyn FnMut()>::new({
+        let popped = popped.clone();
+        move || popped.set(true)
+    });
+    let on_pop = on_pop.as_ref().unchecked_ref();
+    window
+        .add_event_listener_with_callback("popstate", on_pop)
+        .expect("a listener");
+    history.back().expect("back");
+    until("Back taken", WAIT, || popped.get()).await;
+    window
+        .remove_event_listener_with_callback("popstate", on_pop)
+        .expect("listener removed");
+    until("the board again", WAIT, || {
+        location() == "/" && text_of(root).contains(&username)
+    })
+    .await;
+    assert!(by_role(root, "heading", "Sign in").is_none());
+}
+
 #[wasm_bindgen_test]
 async fn creating_an_account_with_a_short_password_is_refused_before_sending() {
     let app = mount_at("/login");
@@ -240,6 +272,37 @@ async fn deleting_keeps_the_keyboard_in_place() {
     let new_task = field(root, "New task").expect("the New task field");
     until("focus on New task", WAIT, || is_focused(&new_task)).await;
     until("an empty board", WAIT, || titles(root).is_empty()).await;
+}
+
+/// Under Active, ticking a task takes its row away; the keyboard stays in the list.
+#[wasm_bindgen_test]
+async fn ticking_a_task_under_a_filter_keeps_the_keyboard_in_place() {
+    let (app, _) = signed_in_board().await;
+    let root = &app.root;
+    for title in ["One", "Two"] {
+        add_task(root, title).await;
+    }
+    until_confirmed(root).await;
+    link(root, "Active").click();
+    until("/?filter=active", WAIT, || location() == "/?filter=active").await;
+    let tick = |title: &str| {
+        let check = checkbox(root, title).expect("a checkbox");
+        check.focus().expect("focusable");
+        check.click();
+    };
+    tick("One");
+    let next = checkbox(root, "Two").expect("the next row's checkbox");
+    until("focus on the next row's checkbox", WAIT, || {
+        is_focused(&next)
+    })
+    .await;
+    tick("Two");
+    let new_task = field(root, "New task").expect("the New task field");
+    until("focus on New task", WAIT, || is_focused(&new_task)).await;
+    until("nothing left under Active", WAIT, || {
+        titles(root).is_empty()
+    })
+    .await;
 }
 
 #[wasm_bindgen_test]

@@ -80,17 +80,30 @@ pub fn TaskList(filter: Memo<Filter>) -> impl IntoView {
     // The rows' controls are handled here, one listener per kind of event for the whole
     // list rather than four closures and listeners on each of thousands of rows.
     let on_change = move |ev: Event| {
-        if let Some((id, check)) = row_control(&ev, ".task-check")
-            && let Ok(check) = check.dyn_into::<HtmlInputElement>()
+        if let Some((id, control)) = row_control(&ev, ".task-check")
+            && let Ok(check) = control.clone().dyn_into::<HtmlInputElement>()
         {
-            tw.set_done(id, check.checked());
+            let done = check.checked();
+            let next = next_focus(tw, filter, &control, ".task-check");
+            tw.set_done(id, done);
+            // Under Active or Completed the row leaves the list, unless the app could not
+            // take the change (too many changes waiting).
+            let taken = tw
+                .task(id)
+                .is_some_and(|row| row.with_untracked(|r| r.task.done == done));
+            if taken
+                && !filter.get_untracked().shows(done)
+                && let Some(next) = next
+            {
+                let _ = next.focus();
+            }
         }
     };
     let on_click = move |ev: Event| {
         if let Some((id, _)) = row_control(&ev, ".task-edit") {
             editing.set(Some(id));
         } else if let Some((id, control)) = row_control(&ev, ".task-delete") {
-            let next = focus_after_delete(tw, &control);
+            let next = next_focus(tw, filter, &control, ".task-delete");
             tw.delete(id);
             // A delete the app could not take (too many changes waiting) leaves the row,
             // and the focus with it.
@@ -127,16 +140,25 @@ pub fn TaskList(filter: Memo<Filter>) -> impl IntoView {
     }
 }
 
-/// Where focus goes when a row's Delete is used, so that a keyboard user keeps their
-/// place instead of starting again from the top of the page: the next row's Delete, else
-/// the previous row's, else the `New task` field. Rows of tasks already gone (deleted a
-/// moment ago, not yet taken off the page) are passed over.
-fn focus_after_delete(tw: Taskwire, control: &Element) -> Option<HtmlElement> {
+/// Where focus goes when the person's own action takes a row out of the list (its
+/// Delete, or its checkbox under a filter that no longer shows it), so that a keyboard
+/// user keeps their place instead of starting again from the top of the page: the same
+/// control (`selector`) on the next row, else on the previous row, else the `New task`
+/// field. Rows on their way out (a task deleted a moment ago, or one the filter no
+/// longer shows, not yet taken off the page) are passed over.
+fn next_focus(
+    tw: Taskwire,
+    filter: Memo<Filter>,
+    control: &Element,
+    selector: &str,
+) -> Option<HtmlElement> {
     let row = control.closest("li").ok()??;
-    let live = |item: &Element| {
+    let filter = filter.get_untracked();
+    let staying = |item: &Element| {
         item.get_attribute("data-task-id")
             .and_then(|id| id.parse().ok())
-            .is_some_and(|id| tw.task(id).is_some())
+            .and_then(|id| tw.task(id))
+            .is_some_and(|row| row.with_untracked(|r| filter.shows(r.task.done)))
     };
     let after = std::iter::successors(row.next_element_sibling(), Element::next_element_sibling);
     let before = std::iter::successors(
@@ -145,10 +167,10 @@ fn focus_after_delete(tw: Taskwire, control: &Element) -> Option<HtmlElement> {
     );
     let neighbour = after
         .chain(before)
-        .find(live)
-        .and_then(|other| other.query_selector(".task-delete").ok().flatten());
+        .find(staying)
+        .and_then(|other| other.query_selector(selector).ok().flatten());
     let target = match neighbour {
-        Some(delete) => delete,
+        Some(same) => same,
         None => row
             .closest("main")
             .ok()??

@@ -33,6 +33,15 @@ pub fn Login() -> impl IntoView {
     let busy = RwSignal::new(false);
     let restoring = tw.restoring();
     let router = Router::expect();
+    // Someone already signed in has nothing to do here (Back after signing in): on to
+    // the board, in place of this entry. Read once: a session restored while the page
+    // shows (a reload of /login) leaves the form where it is.
+    let signed_in = tw.user().get_untracked().is_some();
+    Effect::new(move || {
+        if signed_in {
+            router.navigate("/", true);
+        }
+    });
 
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -51,7 +60,8 @@ pub fn Login() -> impl IntoView {
             };
             busy.set(false);
             match outcome {
-                Ok(()) => router.navigate("/", false),
+                // In place of /login, so that Back does not return to the form.
+                Ok(()) => router.navigate("/", true),
                 Err(error) => problem.set(Some(error.to_string())),
             }
         });
