@@ -857,12 +857,7 @@ async fn signing_out_everywhere_ends_every_tab() {
 
 #[wasm_bindgen_test]
 async fn an_admin_logs_in_as_a_user_and_back() {
-    let (Some(admin), Some(admin_password)) = (
-        option_env!("TASKWIRE_TEST_ADMIN_USER"),
-        option_env!("TASKWIRE_TEST_ADMIN_PASSWORD"),
-    ) else {
-        panic!("TASKWIRE_TEST_ADMIN_USER/PASSWORD are unset: run with `cargo xtask test`");
-    };
+    let (admin, admin_password) = admin_credentials();
     let user = unique_name("acted");
     let token = api_register(&user, PASSWORD).await;
     api_create_task(&token, "Their task").await;
@@ -931,6 +926,34 @@ async fn only_admins_may_open_the_admin_page() {
     })
     .await;
     assert!(by_role_starting(&again.root, "button", "Log in as").is_none());
+}
+
+/// The users could not be fetched (the server was away): the page says so and offers to
+/// try again, rather than saying "Loading users…" for good.
+#[wasm_bindgen_test]
+async fn the_admin_page_can_try_again_when_the_users_do_not_load() {
+    let (admin, admin_password) = admin_credentials();
+    let app = mount_at("/login");
+    let root = &app.root;
+    sign_in(root, admin, admin_password).await;
+    let admin_link = until_found("the Admin link", WAIT, || by_role(root, "link", "Admin")).await;
+    control("stop").await;
+    admin_link
+        .dyn_into::<web_sys::HtmlElement>()
+        .expect("a link")
+        .click();
+    let alert = until_found("an alert", WAIT, || by_role_starting(root, "alert", "")).await;
+    assert!(!text_of(&alert).is_empty());
+    let again = until_found("Try again", WAIT, || button(root, "Try again")).await;
+    assert!(!text_of(root).contains("Loading users…"));
+    control("start").await;
+    again.click();
+    until_found("the Users list", RECONNECT, || {
+        by_role(root, "list", "Users")
+    })
+    .await;
+    assert!(by_role(root, "button", &format!("Log in as {admin}")).is_some());
+    assert!(by_role_starting(root, "alert", "").is_none());
 }
 
 #[wasm_bindgen_test]
@@ -1054,6 +1077,17 @@ async fn an_app_taken_off_the_page_closes_its_sockets() {
 }
 
 // ---- Helpers: the board, the way a person uses it.
+
+/// The suites' admin account, which `cargo xtask test` creates.
+fn admin_credentials() -> (&'static str, &'static str) {
+    match (
+        option_env!("TASKWIRE_TEST_ADMIN_USER"),
+        option_env!("TASKWIRE_TEST_ADMIN_PASSWORD"),
+    ) {
+        (Some(admin), Some(password)) => (admin, password),
+        _ => panic!("TASKWIRE_TEST_ADMIN_USER/PASSWORD are unset: run with `cargo xtask test`"),
+    }
+}
 
 /// A new account signed in through the form, its sockets sent to the socket double at
 /// `path` (which goes live, then misbehaves); the sockets the page opens are recorded.

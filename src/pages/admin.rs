@@ -32,25 +32,53 @@ fn NotAllowed() -> impl IntoView {
     }
 }
 
-/// The users, loaded once when the page opens. A plain task and signal rather than a
+/// Where the list of users stands.
+#[derive(Clone)]
+enum Users {
+    Loading,
+    /// The alert says why; the page offers to try again rather than wait for good.
+    Failed,
+    Loaded(Vec<User>),
+}
+
+/// The users, loaded when the page opens. A plain task and signal rather than a
 /// resource with `Suspense`: the page needs no more, and the bundle stays smaller.
 #[component]
 fn UserList() -> impl IntoView {
     let tw = Taskwire::expect();
-    let users = RwSignal::new(None::<Vec<User>>);
+    let users = RwSignal::new(Users::Loading);
     let failure = RwSignal::new(None::<String>);
-    spawn_local(async move {
-        match tw.users().await {
-            Ok(list) => users.set(Some(list)),
-            Err(error) => failure.set(Some(error.to_string())),
-        }
-    });
+    let load = move || {
+        users.set(Users::Loading);
+        failure.set(None);
+        spawn_local(async move {
+            match tw.users().await {
+                Ok(list) => users.set(Users::Loaded(list)),
+                Err(error) => {
+                    failure.set(Some(error.to_string()));
+                    users.set(Users::Failed);
+                }
+            }
+        });
+    };
+    load();
     view! {
         {move || failure.get().map(|text| view! { <p class="alert" role="alert">{text}</p> })}
         <section class="card">
             {move || match users.get() {
-                None => view! { <p class="notice muted">"Loading users…"</p> }.into_any(),
-                Some(list) => {
+                Users::Loading => view! { <p class="notice muted">"Loading users…"</p> }.into_any(),
+                Users::Failed => {
+                    view! {
+                        <div class="notice">
+                            <p class="muted">"The users could not be loaded."</p>
+                            <button type="button" class="button" on:click=move |_| load()>
+                                "Try again"
+                            </button>
+                        </div>
+                    }
+                        .into_any()
+                }
+                Users::Loaded(list) => {
                     view! {
                         <ul class="users" aria-label="Users">
                             {list
