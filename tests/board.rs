@@ -303,6 +303,17 @@ async fn ticking_a_task_under_a_filter_keeps_the_keyboard_in_place() {
         titles(root).is_empty()
     })
     .await;
+    // Clear completed is disabled once used, and the footer hidden with nothing left:
+    // the keyboard goes on from New task.
+    link(root, "All").click();
+    until("both done", WAIT, || titles(root) == ["One", "Two"]).await;
+    until_confirmed(root).await;
+    new_task.blur().expect("blurred");
+    let clear = button(root, "Clear completed").expect("Clear completed");
+    clear.focus().expect("focusable");
+    clear.click();
+    until("focus on New task", WAIT, || is_focused(&new_task)).await;
+    until("an empty board", WAIT, || titles(root).is_empty()).await;
 }
 
 #[wasm_bindgen_test]
@@ -608,6 +619,16 @@ async fn a_change_the_server_refuses_is_rolled_back_with_an_alert() {
     })
     .await;
     until_confirmed(root).await;
+    // Dismissed, the alert goes, and the keyboard goes on from New task.
+    let dismiss = button(&alert, "Dismiss").expect("a Dismiss button");
+    dismiss.focus().expect("focusable");
+    dismiss.click();
+    let new_task = field(root, "New task").expect("the New task field");
+    until("focus on New task", WAIT, || is_focused(&new_task)).await;
+    until("the alert gone", WAIT, || {
+        by_role_starting(root, "alert", "").is_none()
+    })
+    .await;
 }
 
 /// A new tab of someone with tasks shows them once they arrive, and never claims there

@@ -3,6 +3,7 @@
 
 use leptos::prelude::*;
 
+use super::focus_new_task;
 use crate::taskwire::Taskwire;
 
 #[component]
@@ -15,7 +16,10 @@ pub fn ServiceAlert() -> impl IntoView {
                 <div class="alert" role="alert">
                     <span class="alert-icon" aria-hidden="true">"!"</span>
                     <span class="alert-text">{text}</span>
-                    <button type="button" class="button small ghost" on:click=move |_| tw.dismiss_alert()>
+                    <button type="button" class="button small ghost" on:click=move |ev| {
+                        tw.dismiss_alert();
+                        focus_new_task(&ev);
+                    }>
                         "Dismiss"
                     </button>
                 </div>

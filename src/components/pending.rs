@@ -3,6 +3,7 @@
 
 use leptos::prelude::*;
 
+use super::focus_new_task;
 use crate::client::machine::ConnectionState;
 use crate::taskwire::Taskwire;
 
@@ -33,7 +34,10 @@ pub fn PendingChanges() -> impl IntoView {
                         }}
                     </ul>
                 </details>
-                <button type="button" class="button small ghost" on:click=move |_| tw.discard_pending()>
+                <button type="button" class="button small ghost" on:click=move |ev| {
+                    tw.discard_pending();
+                    focus_new_task(&ev);
+                }>
                     "Discard unsent changes"
                 </button>
             </section>

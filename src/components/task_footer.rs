@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use super::Filter;
+use super::{Filter, focus_new_task};
 use crate::taskwire::Taskwire;
 
 #[component]
@@ -35,7 +35,10 @@ pub fn TaskFooter(filter: Memo<Filter>) -> impl IntoView {
                 type="button"
                 class="button ghost small"
                 disabled=move || counts.with(|c| c.done == 0)
-                on:click=move |_| tw.clear_done()
+                on:click=move |ev| {
+                    tw.clear_done();
+                    focus_new_task(&ev);
+                }
             >
                 "Clear completed"
             </button>

@@ -9,7 +9,7 @@ use wasm_bindgen::JsCast;
 use web_sys::{Element, Event, HtmlElement, HtmlInputElement};
 
 use super::task_item::{Editing, TaskItem};
-use super::{Filter, unsubscribe_on_cleanup};
+use super::{Filter, new_task_field, unsubscribe_on_cleanup};
 use crate::taskwire::Taskwire;
 
 #[component]
@@ -169,15 +169,10 @@ fn next_focus(
         .chain(before)
         .find(staying)
         .and_then(|other| other.query_selector(selector).ok().flatten());
-    let target = match neighbour {
-        Some(same) => same,
-        None => row
-            .closest("main")
-            .ok()??
-            .query_selector("input[aria-label=\"New task\"]")
-            .ok()??,
-    };
-    target.dyn_into().ok()
+    match neighbour {
+        Some(same) => same.dyn_into().ok(),
+        None => new_task_field(&row),
+    }
 }
 
 /// The task and the control (matching `selector`) an event in the list happened on.
