@@ -151,8 +151,11 @@ pub enum Input {
     SignOut,
     /// `/api/refresh` answered after [`Command::RefreshToken`].
     TokenRefreshed { token: String, expires_at_ms: u64 },
-    /// `/api/refresh` failed after [`Command::RefreshToken`].
+    /// `/api/refresh` refused the session after [`Command::RefreshToken`].
     RefreshFailed,
+    /// `/api/refresh` got no answer, or none about the session (the server away, or
+    /// erring): the session may well be fine, so it is not given up.
+    RefreshUnavailable,
     /// A person's change: queued in the outbox, shown at once, sent when live.
     Mutate(MethodCall),
     /// A person gives up a change that is still waiting.
@@ -578,6 +581,7 @@ impl Machine {
                 expires_at_ms,
             } => self.on_token_refreshed(now, token, expires_at_ms, &mut out),
             Input::RefreshFailed => self.on_refresh_failed(&mut out),
+            Input::RefreshUnavailable => self.on_refresh_unavailable(env, &mut out),
             Input::Mutate(call) => match self.outbox.push(call) {
                 Ok(mutation) => {
                     if let Some(entry) = self.outbox.get(mutation) {
@@ -1069,6 +1073,21 @@ impl Machine {
                 out.push(notice(Notice::Problem(Problem::RefreshFailed)));
             }
             Refresh::Idle | Refresh::Failed => {}
+        }
+    }
+
+    fn on_refresh_unavailable(&mut self, env: Env, out: &mut Vec<Command>) {
+        if self.refresh
+            == (Refresh::InFlight {
+                for_unauthorized: true,
+            })
+        {
+            // Reconnect after the backoff, as for any lost connection; if the token is
+            // still refused then, that 4401 asks for a new one again.
+            self.refresh = Refresh::Idle;
+            self.reconnect_later(env, Wait::Backoff);
+        } else {
+            self.on_refresh_failed(out);
         }
     }
 
@@ -1783,6 +1802,34 @@ mod tests {
         let out = h.feed(closed(conn, 4401));
         assert!(out.contains(&Command::RefreshToken));
         assert!(!out.contains(&Command::GoToLogin));
+    }
+
+    #[test]
+    fn a_refresh_without_an_answer_after_unauthorized_is_tried_again_not_signed_out() {
+        let mut h = Harness::new();
+        let conn = h.live(1);
+        h.feed(Input::Mutate(set_done(1)));
+        let out = h.feed(closed(conn, 4401));
+        assert!(out.contains(&Command::RefreshToken));
+        // The server is away: the person stays signed in, with their change, and the
+        // status counts down to another try that Retry now can bring forward.
+        let out = h.feed(Input::RefreshUnavailable);
+        assert!(!out.contains(&Command::GoToLogin), "{out:?}");
+        assert!(settled(&out).is_empty(), "{out:?}");
+        assert_eq!(h.state(), ConnectionState::Reconnecting);
+        assert!(timer(&out, TimerKind::Reconnect).is_some(), "{out:?}");
+        let out = h.feed(Input::RetryNow);
+        let conn = h.open(&out);
+        // Still refused on the new socket: a new token is asked for again.
+        let out = h.feed(closed(conn, 4401));
+        assert!(out.contains(&Command::RefreshToken), "{out:?}");
+        let out = h.feed(Input::TokenRefreshed {
+            token: "token-2".to_owned(),
+            expires_at_ms: h.now + HOUR,
+        });
+        let conn = h.open(&out);
+        h.frame(conn, auth_ok(1));
+        assert_eq!(h.machine.outbox().len(), 1, "the change still waits");
     }
 
     #[test]

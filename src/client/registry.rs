@@ -23,8 +23,8 @@ pub enum Routed {
         name: String,
         command: Command,
     },
-    /// `POST /api/refresh` once, then [`Registry::broadcast`] `TokenRefreshed` or
-    /// `RefreshFailed`.
+    /// `POST /api/refresh` once, then [`Registry::broadcast`] `TokenRefreshed`,
+    /// `RefreshFailed` or `RefreshUnavailable`.
     RefreshToken,
     GoToLogin,
     ClearSession,
@@ -192,7 +192,10 @@ impl Registry {
     }
 
     fn feed(&mut self, env: Env, name: &str, input: Input, out: &mut Vec<Routed>) {
-        if matches!(input, Input::TokenRefreshed { .. } | Input::RefreshFailed) {
+        if matches!(
+            input,
+            Input::TokenRefreshed { .. } | Input::RefreshFailed | Input::RefreshUnavailable
+        ) {
             self.refreshing = false;
         }
         let Some(slot) = self.slot_mut(name) else {

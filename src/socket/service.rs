@@ -14,7 +14,7 @@ use std::task::{Context, Poll, Waker};
 
 use gloo_timers::callback::{Interval, Timeout};
 use leptos::prelude::*;
-use protocol::{DecodeError, DecodeErrorKind, MethodCall, ServerFrame, Session};
+use protocol::{DecodeError, DecodeErrorKind, ErrorCode, MethodCall, ServerFrame, Session};
 use rustc_hash::{FxHashMap, FxHashSet};
 use uuid::Uuid;
 use wasm_bindgen::JsCast;
@@ -352,7 +352,14 @@ impl Shell {
                 }
                 Err(error) => {
                     web_sys::console::warn_1(&format!("token refresh failed: {error}").into());
-                    Input::RefreshFailed
+                    // Only the server saying no ends the session; no answer, or an
+                    // error of its own, is tried again later.
+                    match error.code() {
+                        Some(ErrorCode::Unauthorized | ErrorCode::Forbidden) => {
+                            Input::RefreshFailed
+                        }
+                        _ => Input::RefreshUnavailable,
+                    }
                 }
             };
             service.run(None, input);
