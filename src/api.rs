@@ -5,12 +5,18 @@
 //! credentials.
 
 use gloo_net::http::{Request, RequestBuilder, Response};
+use gloo_timers::callback::Timeout;
 use protocol::{
     ApiError, CreateParams, Credentials, ErrorBody, ErrorCode, LoginAs, Session, Task, TaskList,
     TaskPatch, User, UserList,
 };
 use serde::de::DeserializeOwned;
-use web_sys::RequestCredentials;
+use web_sys::{AbortController, RequestCredentials};
+
+/// How long a call may wait for the server's answer. A server that takes the
+/// connection and never answers would otherwise leave a button disabled, or the page
+/// restoring the session, for good.
+const CALL_TIMEOUT_MS: u32 = 15_000;
 
 /// Why a call failed, in words a person can be shown.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -177,26 +183,68 @@ fn bearer(token: &str) -> String {
     format!("Bearer {token}")
 }
 
-fn build(request: RequestBuilder, token: Option<&str>) -> Result<Request, CallError> {
+/// A request ready to go, with the deadline that aborts it.
+struct Call {
+    request: Request,
+    _deadline: Deadline,
+}
+
+/// Aborts a call's fetch once [`CALL_TIMEOUT_MS`] have passed; dropped (and so
+/// cancelled) with the answer.
+struct Deadline {
+    controller: AbortController,
+    _timer: Timeout,
+}
+
+impl Deadline {
+    fn start() -> Result<Self, CallError> {
+        let controller = AbortController::new()
+            .map_err(|_| CallError::Unexpected("no AbortController in this browser".into()))?;
+        let abort = controller.clone();
+        let timer = Timeout::new(CALL_TIMEOUT_MS, move || abort.abort());
+        Ok(Self {
+            controller,
+            _timer: timer,
+        })
+    }
+}
+
+/// Credentials (the refresh cookie) and a deadline, which every call has.
+fn prepare(request: RequestBuilder) -> Result<(RequestBuilder, Deadline), CallError> {
+    let deadline = Deadline::start()?;
+    let request = request
+        .credentials(RequestCredentials::Include)
+        .abort_signal(Some(&deadline.controller.signal()));
+    Ok((request, deadline))
+}
+
+fn build(request: RequestBuilder, token: Option<&str>) -> Result<Call, CallError> {
     let request = match token {
         Some(token) => request.header("Authorization", &bearer(token)),
         None => request,
     };
-    request
-        .credentials(RequestCredentials::Include)
-        .build()
-        .map_err(|e| CallError::Unexpected(e.to_string()))
+    let (request, deadline) = prepare(request)?;
+    Ok(Call {
+        request: request
+            .build()
+            .map_err(|e| CallError::Unexpected(e.to_string()))?,
+        _deadline: deadline,
+    })
 }
 
-fn with_body(request: RequestBuilder, body: &impl serde::Serialize) -> Result<Request, CallError> {
-    request
-        .credentials(RequestCredentials::Include)
-        .json(body)
-        .map_err(|e| CallError::Unexpected(e.to_string()))
+fn with_body(request: RequestBuilder, body: &impl serde::Serialize) -> Result<Call, CallError> {
+    let (request, deadline) = prepare(request)?;
+    Ok(Call {
+        request: request
+            .json(body)
+            .map_err(|e| CallError::Unexpected(e.to_string()))?,
+        _deadline: deadline,
+    })
 }
 
-async fn send(request: Request) -> Result<Response, CallError> {
-    let response = request
+async fn send(call: Call) -> Result<Response, CallError> {
+    let response = call
+        .request
         .send()
         .await
         .map_err(|e| CallError::Network(e.to_string()))?;

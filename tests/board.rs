@@ -118,6 +118,25 @@ async fn a_wrong_password_is_refused_with_an_alert_and_the_right_one_signs_in() 
     until_live(root).await;
 }
 
+/// A server that takes the connection and never answers: the page stops restoring the
+/// session once the call's deadline passes, and offers the sign-in form, instead of
+/// saying "Restoring your session…" for good.
+#[wasm_bindgen_test]
+async fn a_server_that_never_answers_is_given_up() {
+    let app = mount_with("/", taskwire::api::Api::new(unanswering_server()));
+    let root = &app.root;
+    until("Restoring your session…", WAIT, || {
+        text_of(root).contains("Restoring your session…")
+    })
+    .await;
+    // The deadline is 15 s.
+    until_found("the sign-in form", Duration::from_secs(30), || {
+        button(root, "Sign in").filter(|b| !b.disabled())
+    })
+    .await;
+    assert_eq!(location(), "/login");
+}
+
 /// Back after signing in does not show the sign-in form to someone signed in, even where
 /// the page before was `/login` itself.
 #[wasm_bindgen_test]

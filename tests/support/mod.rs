@@ -84,6 +84,16 @@ pub fn faults(path: &str) -> String {
     }
 }
 
+/// A server that takes every connection and never answers (for HTTP calls).
+pub fn unanswering_server() -> &'static str {
+    match option_env!("TASKWIRE_TEST_UNANSWERING") {
+        Some(address) => address,
+        None => panic!(
+            "TASKWIRE_TEST_UNANSWERING is unset: run the browser suites with `cargo xtask test`"
+        ),
+    }
+}
+
 /// A username no other test (or earlier run on the same database) has taken.
 pub fn unique_name(prefix: &str) -> String {
     let suffix = (js_sys::Math::random() * 1e12) as u64;

@@ -6,7 +6,11 @@
 //!   answers again, like a connection that died without a close;
 //! - `/close/CODE`: goes live, then closes with CODE (1009, 4400, 4403: the closes the
 //!   real server sends only to a client that misbehaves or a page it refuses).
+//!
+//! Beside it, [`start_unanswering`]: a server that takes every connection and never
+//! answers a byte, for the app's HTTP calls.
 
+use std::io::Read;
 use std::net::{TcpListener, TcpStream};
 use std::thread;
 
@@ -31,6 +35,25 @@ pub fn start() -> Result<String> {
         }
     });
     Ok(format!("ws://{addr}"))
+}
+
+/// Starts a server that accepts connections and reads them without ever answering, and
+/// gives back its `http://` address.
+pub fn start_unanswering() -> Result<String> {
+    let listener =
+        TcpListener::bind("127.0.0.1:0").map_err(Error::io("binding the unanswering server"))?;
+    let addr = listener
+        .local_addr()
+        .map_err(Error::io("reading the unanswering server's address"))?;
+    thread::spawn(move || {
+        for mut stream in listener.incoming().map_while(|s| s.ok()) {
+            thread::spawn(move || {
+                let mut sink = [0_u8; 1024];
+                while stream.read(&mut sink).is_ok_and(|read| read > 0) {}
+            });
+        }
+    });
+    Ok(format!("http://{addr}"))
 }
 
 // tungstenite fixes the handshake callback's error type; it is not ours to shrink.

@@ -213,6 +213,7 @@ struct BrowserSuites {
     short_ttl_url: String,
     control: String,
     faults: String,
+    unanswering: String,
     /// Held so the servers live as long as the suites, and stop with them (the control
     /// endpoint holds the first only weakly).
     _server: Arc<Mutex<LocalServer>>,
@@ -244,6 +245,7 @@ impl BrowserSuites {
             short_ttl_url: short_ttl.url(),
             control: control::start(Arc::downgrade(&server), page_origin)?,
             faults: fault_socket::start()?,
+            unanswering: fault_socket::start_unanswering()?,
             _server: server,
             _short_ttl: short_ttl,
             browser_tmp: BrowserTmp::create()?,
@@ -265,6 +267,7 @@ impl BrowserSuites {
             .env("TASKWIRE_TEST_SHORT_TTL_SERVER", &self.short_ttl_url)
             .env("TASKWIRE_TEST_CONTROL", &self.control)
             .env("TASKWIRE_TEST_FAULTS", &self.faults)
+            .env("TASKWIRE_TEST_UNANSWERING", &self.unanswering)
             .env("TASKWIRE_TEST_ADMIN_USER", ADMIN.0)
             .env("TASKWIRE_TEST_ADMIN_PASSWORD", ADMIN.1)
             .env(
