@@ -305,6 +305,50 @@ async fn a_short_lived_token_is_refreshed_in_band_while_the_socket_stays_live() 
     app.finish().await;
 }
 
+/// The browser's clock runs 20 minutes fast, so a 15-minute token looks expired on
+/// arrival: the app times its refresh by the token's own life, not by that clock, and
+/// sends no storm of refreshes.
+#[wasm_bindgen_test]
+async fn a_browser_clock_that_is_wrong_does_not_set_off_refreshes() {
+    let _clock = ClockAhead::by_minutes(20);
+    let app = App::signed_in().await;
+    gloo_timers::future::sleep(Duration::from_secs(3)).await;
+    let socket = app.socket("tasks");
+    assert_eq!(app.state(), ConnectionState::Live);
+    assert_eq!(socket.reconnects, 0, "{socket:?}");
+    // auth, subscribe and the ping on going live: no in-band refresh.
+    assert!(socket.frames_out <= 3, "no refreshes: {socket:?}");
+    app.finish().await;
+}
+
+/// Moves the page's `Date.now` ahead while held; back when dropped.
+struct ClockAhead;
+
+impl ClockAhead {
+    fn by_minutes(minutes: u32) -> Self {
+        let set = js_sys::Function::new_with_args(
+            "ms",
+            "globalThis.__taskwireRealNow ??= Date.now;
+             Date.now = () => globalThis.__taskwireRealNow() + ms;",
+        );
+        set.call1(
+            &wasm_bindgen::JsValue::NULL,
+            &f64::from(minutes * 60_000).into(),
+        )
+        .expect("Date.now moved");
+        Self
+    }
+}
+
+impl Drop for ClockAhead {
+    fn drop(&mut self) {
+        let reset = js_sys::Function::new_no_args(
+            "if (globalThis.__taskwireRealNow) Date.now = globalThis.__taskwireRealNow;",
+        );
+        let _ = reset.call0(&wasm_bindgen::JsValue::NULL);
+    }
+}
+
 #[wasm_bindgen_test]
 async fn a_change_made_while_the_socket_is_down_is_delivered_after_resume() {
     let app = App::signed_in().await;

@@ -45,8 +45,8 @@
 //! Modules, one job each: [`machine`] (states, close codes, heartbeat, token refresh,
 //! resync), [`store`] (tasks, order, optimistic changes, row changes), [`outbox`]
 //! (changes waiting for the server; nothing applied twice), [`registry`] (named sockets
-//! of one session); and internally the backoff, the heartbeat, the request table and
-//! RFC 3339 times.
+//! of one session), [`token_life`] (a token's life, whatever the browser's clock says);
+//! and internally the backoff, the heartbeat, the request table and RFC 3339 times.
 
 mod backoff;
 #[cfg(test)]
@@ -58,5 +58,6 @@ pub mod registry;
 mod requests;
 pub mod store;
 mod time;
+pub mod token_life;
 
 pub use requests::RequestError;

@@ -28,6 +28,7 @@ use crate::client::machine::{
 };
 use crate::client::registry::{Registry, Routed};
 use crate::client::store::RowChange;
+use crate::client::token_life;
 use crate::taskwire::{PendingChange, SocketDiagnostics, Status, TaskCounts, TaskRow, Views};
 
 /// The socket whose connection the status element shows and whose store the board lists.
@@ -110,9 +111,17 @@ fn now_ms() -> u64 {
     js_sys::Date::now() as u64
 }
 
-/// `expires_at` as epoch ms; an unreadable time is treated as expiring soon, so the
-/// token is refreshed early rather than used past its end.
+/// When the session's token expires, as epoch ms on the browser's clock: its life
+/// (see [`token_life`]) from now. A token that does not say falls back on `expires_at`;
+/// an unreadable time is treated as expiring soon, so the token is refreshed early
+/// rather than used past its end.
 pub fn expiry_ms(session: &Session) -> u64 {
+    let life = token_life::payload_base64(&session.token)
+        .and_then(|payload| web_sys::window()?.atob(&payload).ok())
+        .and_then(|payload| token_life::lifetime_ms(&payload));
+    if let Some(life) = life {
+        return now_ms().saturating_add(life);
+    }
     let parsed = js_sys::Date::parse(&session.expires_at);
     if parsed.is_finite() && parsed > 0.0 {
         parsed as u64
