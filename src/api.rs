@@ -5,13 +5,32 @@
 //! credentials.
 
 use gloo_net::http::{Request, RequestBuilder, Response};
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use gloo_timers::callback::Timeout;
 use protocol::{
     ApiError, CreateParams, Credentials, ErrorBody, ErrorCode, LoginAs, Session, Task, TaskList,
     TaskPatch, User, UserList,
 };
 use serde::de::DeserializeOwned;
+use wasm_bindgen::JsValue;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, RequestCredentials};
+
+#[wasm_bindgen(inline_js = r#"
+// Runs `task` (which returns a promise) holding the lock `name`, which every tab of the
+// origin shares; where the browser has no Web Locks (a page not served securely), at once.
+export function one_tab_at_a_time(name, task) {
+  const locks = globalThis.navigator && globalThis.navigator.locks;
+  return locks ? locks.request(name, task) : Promise.resolve(task());
+}
+"#)]
+extern "C" {
+    fn one_tab_at_a_time(name: &str, task: &JsValue) -> js_sys::Promise;
+}
 
 /// How long a call may wait for the server's answer. A server that takes the
 /// connection and never answers would otherwise leave a button disabled, or the page
@@ -107,8 +126,34 @@ impl Api {
         json(send(with_body(request, credentials)?).await?).await
     }
 
-    /// Exchanges the refresh cookie for a new access token (and a new cookie).
+    /// Exchanges the refresh cookie for a new access token (and a new cookie), one tab
+    /// at a time. A refresh token works once, and the server takes a second use as theft
+    /// and ends the session: two tabs refreshing with the same cookie at the same moment
+    /// (a browser restoring its tabs, two reloads) would sign the person out everywhere.
+    /// Under a lock shared by the origin's tabs, the second sends the cookie the first
+    /// got back.
     pub async fn refresh(&self) -> Result<Session, CallError> {
+        let slot = Rc::new(RefCell::new(None));
+        let task = {
+            let (api, slot) = (self.clone(), slot.clone());
+            Closure::once_into_js(move || {
+                wasm_bindgen_futures::future_to_promise(async move {
+                    let result = api.refresh_now().await;
+                    *slot.borrow_mut() = Some(result);
+                    Ok(JsValue::UNDEFINED)
+                })
+            })
+        };
+        let locked = JsFuture::from(one_tab_at_a_time("taskwire-refresh", &task)).await;
+        let result = slot.borrow_mut().take();
+        match (result, locked) {
+            (Some(result), _) => result,
+            (None, Err(error)) => Err(CallError::Unexpected(format!("{error:?}"))),
+            (None, Ok(_)) => Err(CallError::Cancelled),
+        }
+    }
+
+    async fn refresh_now(&self) -> Result<Session, CallError> {
         json(send(build(Request::post(&self.url("/api/refresh")), None)?).await?).await
     }
 

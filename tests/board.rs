@@ -567,6 +567,25 @@ async fn two_tabs_of_one_user_see_each_others_changes() {
     .await;
 }
 
+/// Two tabs open at the same moment (a browser restoring them, two reloads): each
+/// refreshes the session as it loads, and both stay signed in.
+#[wasm_bindgen_test]
+async fn two_tabs_opening_at_once_both_stay_signed_in() {
+    let (app, username) = signed_in_board().await;
+    drop(app);
+    let tabs = [mount_at("/"), mount_at("/")];
+    for tab in &tabs {
+        until("the board", WAIT, || text_of(&tab.root).contains(&username)).await;
+        until_live(&tab.root).await;
+    }
+    // A session ended as stolen would close both tabs' sockets with 4401 by now.
+    gloo_timers::future::sleep(Duration::from_secs(1)).await;
+    for tab in &tabs {
+        assert_eq!(connection(&tab.root), "live");
+    }
+    assert_eq!(location(), "/");
+}
+
 #[wasm_bindgen_test]
 async fn changes_made_over_http_appear_without_any_action() {
     let (app, username) = signed_in_board().await;
