@@ -239,7 +239,7 @@ extern "C" {
 async fn rendering_10000_tasks_against_plain_javascript() {
     // Rows are laid out as people see them: unstyled, every icon would be a 300 by 150
     // box, and layout would be most of what is timed.
-    use_app_styles();
+    let _styles = AppStyles::add();
     let (username, token) = register_with_cookie().await;
     // Seeded under a filter that shows none of the new tasks, so the 10,000 live events
     // do not each re-render a growing list (that is not what is measured here).
@@ -411,25 +411,6 @@ async fn an_http_write_reaches_a_mounted_app() {
 }
 
 // ---- Helpers
-
-/// Puts the app's stylesheet in the page (the test page has none), once.
-fn use_app_styles() {
-    const ID: &str = "taskwire-styles";
-    let document = web_sys::window()
-        .and_then(|window| window.document())
-        .expect("a document");
-    if document.get_element_by_id(ID).is_some() {
-        return;
-    }
-    let style = document.create_element("style").expect("a style element");
-    style.set_id(ID);
-    style.set_text_content(Some(include_str!("../style/main.css")));
-    document
-        .head()
-        .expect("a head")
-        .append_child(&style)
-        .expect("the styles in the page");
-}
 
 /// A new account whose refresh cookie the browser keeps, so a mounted app restores it.
 async fn register_with_cookie() -> (String, String) {

@@ -137,6 +137,35 @@ async fn a_server_that_never_answers_is_given_up() {
     assert_eq!(location(), "/login");
 }
 
+/// In a column as narrow as a small phone (320 px), the header's buttons and the
+/// longest name allowed stay inside it: nothing runs off the side.
+#[wasm_bindgen_test]
+async fn the_header_fits_a_narrow_screen() {
+    let _styles = AppStyles::add();
+    let mut username = unique_name("wide");
+    username.extend(std::iter::repeat_n('w', 32 - username.len()));
+    let app = mount_at("/login");
+    let root = &app.root;
+    root.style()
+        .set_property("width", "320px")
+        .expect("a width");
+    create_account(root, &username).await;
+    until("the board at /", WAIT, || location() == "/").await;
+    until_live(root).await;
+    let right = root.get_bounding_client_rect().right();
+    let named = root.query_selector(".who .username").ok().flatten();
+    let mut inside: Vec<Element> = all_by_role(root, "button");
+    inside.extend(named);
+    for element in inside {
+        let edge = element.get_bounding_client_rect().right();
+        assert!(
+            edge <= right + 0.5,
+            "{:?} ends at {edge} px, past the column's {right} px",
+            name_of(&element)
+        );
+    }
+}
+
 /// Back after signing in does not show the sign-in form to someone signed in, even where
 /// the page before was `/login` itself.
 #[wasm_bindgen_test]

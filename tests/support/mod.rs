@@ -94,6 +94,31 @@ pub fn unanswering_server() -> &'static str {
     }
 }
 
+/// The app's stylesheet in the page (the test page has none), while held.
+pub struct AppStyles(Element);
+
+impl AppStyles {
+    pub fn add() -> Self {
+        let document = web_sys::window()
+            .and_then(|window| window.document())
+            .expect("a document");
+        let style = document.create_element("style").expect("a style element");
+        style.set_text_content(Some(include_str!("../../style/main.css")));
+        document
+            .head()
+            .expect("a head")
+            .append_child(&style)
+            .expect("the styles in the page");
+        Self(style)
+    }
+}
+
+impl Drop for AppStyles {
+    fn drop(&mut self) {
+        self.0.remove();
+    }
+}
+
 /// A username no other test (or earlier run on the same database) has taken.
 pub fn unique_name(prefix: &str) -> String {
     let suffix = (js_sys::Math::random() * 1e12) as u64;
