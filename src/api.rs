@@ -5,9 +5,6 @@
 //! credentials.
 
 use gloo_net::http::{Request, RequestBuilder, Response};
-use std::cell::RefCell;
-use std::rc::Rc;
-
 use gloo_timers::callback::Timeout;
 use protocol::{
     ApiError, CreateParams, Credentials, ErrorBody, ErrorCode, LoginAs, Session, Task, TaskList,
@@ -15,21 +12,32 @@ use protocol::{
 };
 use serde::de::DeserializeOwned;
 use wasm_bindgen::JsValue;
-use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, RequestCredentials};
 
 #[wasm_bindgen(inline_js = r#"
-// Runs `task` (which returns a promise) holding the lock `name`, which every tab of the
-// origin shares; where the browser has no Web Locks (a page not served securely), at once.
-export function one_tab_at_a_time(name, task) {
+// Resolves, once the lock `name` (shared by every tab of the origin) is granted, to the
+// function that releases it; where the browser has no Web Locks (a page not served
+// securely), at once, to a function that does nothing.
+export function take_lock(name) {
   const locks = globalThis.navigator && globalThis.navigator.locks;
-  return locks ? locks.request(name, task) : Promise.resolve(task());
+  if (!locks) return Promise.resolve(() => {});
+  return new Promise((granted) =>
+    locks.request(name, () => new Promise((release) => granted(release))));
 }
 "#)]
 extern "C" {
-    fn one_tab_at_a_time(name: &str, task: &JsValue) -> js_sys::Promise;
+    fn take_lock(name: &str) -> js_sys::Promise;
+}
+
+/// A lock from [`take_lock`], released when dropped, however the holder ends.
+struct Held(js_sys::Function);
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let _ = self.0.call0(&JsValue::UNDEFINED);
+    }
 }
 
 /// How long a call may wait for the server's answer. A server that takes the
@@ -133,27 +141,10 @@ impl Api {
     /// Under a lock shared by the origin's tabs, the second sends the cookie the first
     /// got back.
     pub async fn refresh(&self) -> Result<Session, CallError> {
-        let slot = Rc::new(RefCell::new(None));
-        let task = {
-            let (api, slot) = (self.clone(), slot.clone());
-            Closure::once_into_js(move || {
-                wasm_bindgen_futures::future_to_promise(async move {
-                    let result = api.refresh_now().await;
-                    *slot.borrow_mut() = Some(result);
-                    Ok(JsValue::UNDEFINED)
-                })
-            })
-        };
-        let locked = JsFuture::from(one_tab_at_a_time("taskwire-refresh", &task)).await;
-        let result = slot.borrow_mut().take();
-        match (result, locked) {
-            (Some(result), _) => result,
-            (None, Err(error)) => Err(CallError::Unexpected(format!("{error:?}"))),
-            (None, Ok(_)) => Err(CallError::Cancelled),
-        }
-    }
-
-    async fn refresh_now(&self) -> Result<Session, CallError> {
+        let release = JsFuture::from(take_lock("taskwire-refresh"))
+            .await
+            .map_err(|error| CallError::Unexpected(format!("{error:?}")))?;
+        let _held = Held(release.into());
         json(send(build(Request::post(&self.url("/api/refresh")), None)?).await?).await
     }
 
