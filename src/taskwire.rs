@@ -49,6 +49,17 @@ pub(crate) struct Views {
     pub pending: RwSignal<Vec<PendingChange>>,
 }
 
+/// Why a person's change was not made, so that what they typed can be kept.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChangeError {
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// The app could not take it (too many changes waiting, or signed out meanwhile);
+    /// the board's alert says which.
+    #[error("The change was not made; try again once connected.")]
+    NotTaken,
+}
+
 /// One task as a row of the board.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TaskRow {
@@ -373,13 +384,14 @@ impl Taskwire {
 
     /// Validates, shows the task at once (pending), and sends it, or queues it in the
     /// outbox while not live.
-    pub fn create(&self, title: &str) -> Result<(), ValidationError> {
+    pub fn create(&self, title: &str) -> Result<(), ChangeError> {
         let title = validate_title(title)?.to_owned();
+        let id = random_uuid();
         self.mutate(MethodCall::Create(CreateParams {
-            id: Some(random_uuid()),
+            id: Some(id),
             title,
         }));
-        Ok(())
+        self.task(id).map(drop).ok_or(ChangeError::NotTaken)
     }
 
     pub fn set_done(&self, id: Uuid, done: bool) {
@@ -390,14 +402,21 @@ impl Taskwire {
         }));
     }
 
-    pub fn rename(&self, id: Uuid, title: &str) -> Result<(), ValidationError> {
+    pub fn rename(&self, id: Uuid, title: &str) -> Result<(), ChangeError> {
         let title = validate_title(title)?.to_owned();
         self.mutate(MethodCall::Update(UpdateParams {
             id,
-            title: Some(title),
+            title: Some(title.clone()),
             done: None,
         }));
-        Ok(())
+        let taken = self
+            .task(id)
+            .is_some_and(|row| row.with_untracked(|r| r.task.title == title));
+        if taken {
+            Ok(())
+        } else {
+            Err(ChangeError::NotTaken)
+        }
     }
 
     pub fn delete(&self, id: Uuid) {

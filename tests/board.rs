@@ -756,6 +756,44 @@ async fn changes_made_offline_go_out_on_resume() {
     .await;
 }
 
+/// Offline, with as many changes waiting as the app keeps (500), one more is refused
+/// with an alert, and the title typed for it stays in the field to try again.
+#[wasm_bindgen_test]
+async fn a_change_refused_for_too_many_waiting_keeps_its_title() {
+    let (app, _) = signed_in_board().await;
+    let root = &app.root;
+    let window = web_sys::window().expect("a window");
+    let event = |name: &str| web_sys::Event::new(name).expect("an event");
+    window
+        .dispatch_event(&event("offline"))
+        .expect("offline dispatched");
+    until("offline", WAIT, || connection(root) == "offline").await;
+    let input = field(root, "New task").expect("the New task field");
+    for n in 0..500 {
+        type_text(&input, &format!("Waiting {n}"));
+        press(&input, "Enter");
+    }
+    until("500 tasks waiting", WAIT, || rows(root).len() == 500).await;
+    type_text(&input, "One too many");
+    press(&input, "Enter");
+    let alert = until_found("an alert", WAIT, || by_role_starting(root, "alert", "")).await;
+    assert!(
+        text_of(&alert).contains("500 changes are already waiting"),
+        "{}",
+        text_of(&alert)
+    );
+    assert_eq!(input.value(), "One too many");
+    assert_eq!(rows(root).len(), 500);
+    button(root, "Discard unsent changes")
+        .expect("Discard unsent changes")
+        .click();
+    until("nothing waiting", WAIT, || rows(root).is_empty()).await;
+    window
+        .dispatch_event(&event("online"))
+        .expect("online dispatched");
+    until_live_within(root, RECONNECT).await;
+}
+
 #[wasm_bindgen_test]
 async fn changes_made_offline_can_be_seen_and_discarded() {
     let (app, _) = signed_in_board().await;

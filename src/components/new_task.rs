@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use crate::taskwire::Taskwire;
+use crate::taskwire::{ChangeError, Taskwire};
 
 #[component]
 pub fn NewTaskForm() -> impl IntoView {
@@ -12,7 +12,9 @@ pub fn NewTaskForm() -> impl IntoView {
     let problem = RwSignal::new(None::<String>);
     let add = move || match title.with_untracked(|t| tw.create(t)) {
         Ok(()) => title.set(String::new()),
-        Err(error) => problem.set(Some(error.to_string())),
+        Err(ChangeError::Invalid(error)) => problem.set(Some(error.to_string())),
+        // The board's alert says why; the title stays, to try again.
+        Err(ChangeError::NotTaken) => {}
     };
     // Enter is handled on the input itself (not left to the form's implicit submission)
     // so it works the same whatever the form holds; the button serves pointers.
