@@ -5,6 +5,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use crate::browser_tmp::BrowserTmp;
 use crate::error::Error;
 use crate::http::http;
 use crate::local_server::{LocalServer, free_port};
@@ -248,7 +249,7 @@ impl BrowserSuites {
             unanswering: fault_socket::start_unanswering()?,
             _server: server,
             _short_ttl: short_ttl,
-            browser_tmp: BrowserTmp::create()?,
+            browser_tmp: BrowserTmp::create("browser-tmp")?,
         })
     }
 
@@ -275,30 +276,8 @@ impl BrowserSuites {
                 format!("127.0.0.1:{}", self.page),
             )
             .env("WASM_BINDGEN_TEST_TIMEOUT", "180")
-            .env("TMPDIR", &self.browser_tmp.0);
+            .env("TMPDIR", self.browser_tmp.path());
         Ok(command)
-    }
-}
-
-/// The browsers' temporary folder (TMPDIR), emptied when the suites end.
-/// wasm-bindgen-test-runner stops the WebDriver server without ending its session, so
-/// the browser's profile (about 100 MB for Chromium) and shared-memory files are never
-/// removed: left in /tmp they add up run after run until the disk is full.
-struct BrowserTmp(PathBuf);
-
-impl BrowserTmp {
-    fn create() -> Result<Self> {
-        let dir = root().join("target/xtask/browser-tmp");
-        // What an interrupted run left behind goes first.
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).map_err(Error::io("creating target/xtask/browser-tmp"))?;
-        Ok(Self(dir))
-    }
-}
-
-impl Drop for BrowserTmp {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

@@ -1,6 +1,7 @@
 //! `cargo xtask <command>`: the project's two commands (run, test) and their helpers,
 //! in Rust so they work the same on every machine without a shell-script dialect.
 
+mod browser_tmp;
 mod bundle;
 mod control;
 mod error;

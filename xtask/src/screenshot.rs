@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::browser_tmp::BrowserTmp;
 use crate::error::Error;
 use crate::harness::{cargo, server_binary};
 use crate::http::http;
@@ -105,14 +106,18 @@ struct Driver {
     child: Child,
     address: String,
     session: String,
+    /// Dropped after the driver is stopped (fields drop in order).
+    _tmp: BrowserTmp,
 }
 
 impl Driver {
     fn start() -> Result<Self> {
         let address = format!("127.0.0.1:{}", free_port()?);
         let port = address.rsplit(':').next().unwrap_or_default().to_owned();
+        let tmp = BrowserTmp::create("screenshot-tmp")?;
         let child = Command::new("chromedriver")
             .arg(format!("--port={port}"))
+            .env("TMPDIR", tmp.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -124,6 +129,7 @@ impl Driver {
             child,
             address,
             session: String::new(),
+            _tmp: tmp,
         };
         let ready = poll(Duration::from_secs(20), || {
             Ok(http(&driver.address, "GET", "/status", None, None)
