@@ -762,11 +762,7 @@ async fn changes_made_offline_go_out_on_resume() {
 async fn a_change_refused_for_too_many_waiting_keeps_its_title() {
     let (app, _) = signed_in_board().await;
     let root = &app.root;
-    let window = web_sys::window().expect("a window");
-    let event = |name: &str| web_sys::Event::new(name).expect("an event");
-    window
-        .dispatch_event(&event("offline"))
-        .expect("offline dispatched");
+    browser_says("offline");
     until("offline", WAIT, || connection(root) == "offline").await;
     let input = field(root, "New task").expect("the New task field");
     for n in 0..500 {
@@ -788,9 +784,7 @@ async fn a_change_refused_for_too_many_waiting_keeps_its_title() {
         .expect("Discard unsent changes")
         .click();
     until("nothing waiting", WAIT, || rows(root).is_empty()).await;
-    window
-        .dispatch_event(&event("online"))
-        .expect("online dispatched");
+    browser_says("online");
     until_live_within(root, RECONNECT).await;
 }
 
@@ -877,16 +871,10 @@ async fn the_status_follows_a_server_restart() {
 async fn the_status_follows_the_browser_going_offline_and_back() {
     let (app, _) = signed_in_board().await;
     let root = &app.root;
-    let window = web_sys::window().expect("a window");
-    let event = |name: &str| web_sys::Event::new(name).expect("an event");
-    window
-        .dispatch_event(&event("offline"))
-        .expect("offline dispatched");
+    browser_says("offline");
     until("offline", WAIT, || connection(root) == "offline").await;
     assert!(name_of(&status(root)).starts_with("Offline"));
-    window
-        .dispatch_event(&event("online"))
-        .expect("online dispatched");
+    browser_says("online");
     until_live_within(root, RECONNECT).await;
 }
 
@@ -1203,6 +1191,16 @@ async fn an_app_taken_off_the_page_closes_its_sockets() {
 }
 
 // ---- Helpers: the board, the way a person uses it.
+
+/// The window's `offline` or `online` event, as the browser sends it when the network
+/// goes or comes back.
+fn browser_says(event: &str) {
+    let event = web_sys::Event::new(event).expect("an event");
+    web_sys::window()
+        .expect("a window")
+        .dispatch_event(&event)
+        .expect("the event dispatched");
+}
 
 /// The suites' admin account, which `cargo xtask test` creates.
 fn admin_credentials() -> (&'static str, &'static str) {

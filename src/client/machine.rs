@@ -1313,13 +1313,18 @@ mod tests {
             conn
         }
 
-        /// Signs in and goes live on an empty snapshot at `e1`/`seq`.
-        fn live(&mut self, seq: u64) -> ConnId {
+        /// Signs in (a token good for an hour) up to the `auth` frame: returns the socket.
+        fn signed_in(&mut self) -> ConnId {
             let out = self.feed(Input::SignIn {
                 token: TOKEN.to_owned(),
                 expires_at_ms: self.now + HOUR,
             });
-            let conn = self.open(&out);
+            self.open(&out)
+        }
+
+        /// Signs in and goes live on an empty snapshot at `e1`/`seq`.
+        fn live(&mut self, seq: u64) -> ConnId {
+            let conn = self.signed_in();
             let out = self.frame(conn, auth_ok(1));
             let subscribe = subscribe_id(&out);
             let out = self.frame(conn, snapshot(subscribe, seq, vec![]));
@@ -1336,11 +1341,7 @@ mod tests {
     #[test]
     fn a_snapshot_may_take_longer_than_other_answers() {
         let mut h = Harness::new();
-        let out = h.feed(Input::SignIn {
-            token: TOKEN.to_owned(),
-            expires_at_ms: h.now + HOUR,
-        });
-        let conn = h.open(&out);
+        let conn = h.signed_in();
         let out = h.frame(conn, auth_ok(1));
         let subscribe = subscribe_id(&out);
         // Past the 10 s other requests get, a big snapshot still on its way is waited for.
@@ -1352,11 +1353,7 @@ mod tests {
         assert_eq!(h.state(), ConnectionState::Live);
         // A snapshot that never comes is given up all the same.
         let mut h = Harness::new();
-        let out = h.feed(Input::SignIn {
-            token: TOKEN.to_owned(),
-            expires_at_ms: h.now + HOUR,
-        });
-        let conn = h.open(&out);
+        let conn = h.signed_in();
         h.frame(conn, auth_ok(1));
         let out = h.at(
             h.now + SUBSCRIBE_TIMEOUT_MS,
@@ -1368,11 +1365,7 @@ mod tests {
     #[test]
     fn an_expired_token_met_on_reconnect_raises_no_alert() {
         let mut h = Harness::new();
-        let out = h.feed(Input::SignIn {
-            token: TOKEN.to_owned(),
-            expires_at_ms: h.now + HOUR,
-        });
-        let conn = h.open(&out);
+        let conn = h.signed_in();
         let out = h.frame(
             conn,
             ServerFrame::Error {
@@ -1929,11 +1922,7 @@ mod tests {
     #[test]
     fn a_token_refreshed_during_auth_is_sent_after_auth_ok() {
         let mut h = Harness::new();
-        let out = h.feed(Input::SignIn {
-            token: TOKEN.to_owned(),
-            expires_at_ms: h.now + HOUR,
-        });
-        let conn = h.open(&out);
+        let conn = h.signed_in();
         let out = h.feed(Input::TokenRefreshed {
             token: "token-2".to_owned(),
             expires_at_ms: h.now + 2 * HOUR,
@@ -2552,11 +2541,7 @@ mod tests {
     #[test]
     fn a_refused_subscribe_drops_the_socket() {
         let mut h = Harness::new();
-        let out = h.feed(Input::SignIn {
-            token: TOKEN.to_owned(),
-            expires_at_ms: h.now + HOUR,
-        });
-        let conn = h.open(&out);
+        let conn = h.signed_in();
         let out = h.frame(conn, auth_ok(1));
         let out = h.frame(
             conn,
