@@ -4,28 +4,20 @@
 //! in SQLite.
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::sync::{Mutex, Weak};
-use std::thread;
 
 use crate::Result;
 use crate::error::Error;
-use crate::local_server::LocalServer;
+use crate::local_server::{LocalServer, serve_loopback};
 
 /// Serves the control endpoint on a free loopback port; gives back its `http://` address.
 /// It holds the server weakly: the endpoint's thread outlives the suites, and the server
 /// must stop when they drop it.
 pub fn start(server: Weak<Mutex<LocalServer>>, page_origin: String) -> Result<String> {
-    let listener =
-        TcpListener::bind("127.0.0.1:0").map_err(Error::io("binding the control endpoint"))?;
-    let addr = listener
-        .local_addr()
-        .map_err(Error::io("reading the control endpoint's address"))?;
-    thread::spawn(move || {
-        for stream in listener.incoming().map_while(|s| s.ok()) {
-            handle(stream, &server, &page_origin);
-        }
-    });
+    let addr = serve_loopback("the control endpoint", move |stream| {
+        handle(stream, &server, &page_origin);
+    })?;
     Ok(format!("http://{addr}"))
 }
 

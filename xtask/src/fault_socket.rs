@@ -11,7 +11,7 @@
 //! answers a byte, for the app's HTTP calls.
 
 use std::io::Read;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::thread;
 
 use serde_json::json;
@@ -20,39 +20,25 @@ use tungstenite::protocol::CloseFrame;
 use tungstenite::{Message, WebSocket};
 
 use crate::Result;
-use crate::error::Error;
+use crate::local_server::serve_loopback;
 
 /// Starts the double on a free loopback port and gives back its `ws://` address.
 pub fn start() -> Result<String> {
-    let listener =
-        TcpListener::bind("127.0.0.1:0").map_err(Error::io("binding the socket double"))?;
-    let addr = listener
-        .local_addr()
-        .map_err(Error::io("reading the socket double's address"))?;
-    thread::spawn(move || {
-        for stream in listener.incoming().map_while(|s| s.ok()) {
-            thread::spawn(move || serve(stream));
-        }
-    });
+    let addr = serve_loopback("the socket double", |stream| {
+        thread::spawn(move || serve(stream));
+    })?;
     Ok(format!("ws://{addr}"))
 }
 
 /// Starts a server that accepts connections and reads them without ever answering, and
 /// gives back its `http://` address.
 pub fn start_unanswering() -> Result<String> {
-    let listener =
-        TcpListener::bind("127.0.0.1:0").map_err(Error::io("binding the unanswering server"))?;
-    let addr = listener
-        .local_addr()
-        .map_err(Error::io("reading the unanswering server's address"))?;
-    thread::spawn(move || {
-        for mut stream in listener.incoming().map_while(|s| s.ok()) {
-            thread::spawn(move || {
-                let mut sink = [0_u8; 1024];
-                while stream.read(&mut sink).is_ok_and(|read| read > 0) {}
-            });
-        }
-    });
+    let addr = serve_loopback("the unanswering server", |mut stream| {
+        thread::spawn(move || {
+            let mut sink = [0_u8; 1024];
+            while stream.read(&mut sink).is_ok_and(|read| read > 0) {}
+        });
+    })?;
     Ok(format!("http://{addr}"))
 }
 

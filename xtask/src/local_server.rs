@@ -3,7 +3,7 @@
 //! again on the same port and database (see [`crate::control`]); it stops when dropped.
 
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -131,6 +131,26 @@ fn wait_until_serving(child: &mut Child, log: &Path) -> Result {
     });
     rx.recv_timeout(Duration::from_secs(60))
         .map_err(|_| Error::ServerDidNotStart { log: log.into() })
+}
+
+/// Listens on a free loopback port, calling `handle` with each connection on a thread
+/// of its own that lives as long as the process; gives back the address. `what` names
+/// the listener in errors.
+pub fn serve_loopback(
+    what: &str,
+    mut handle: impl FnMut(TcpStream) + Send + 'static,
+) -> Result<SocketAddr> {
+    let listener =
+        TcpListener::bind("127.0.0.1:0").map_err(Error::io(format!("binding {what}")))?;
+    let addr = listener
+        .local_addr()
+        .map_err(Error::io(format!("reading the address of {what}")))?;
+    std::thread::spawn(move || {
+        for stream in listener.incoming().map_while(|s| s.ok()) {
+            handle(stream);
+        }
+    });
+    Ok(addr)
 }
 
 pub fn free_port() -> Result<u16> {
