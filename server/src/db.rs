@@ -5,7 +5,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{SqliteConnection, SqlitePool};
+use sqlx::{Connection, SqliteConnection, SqlitePool};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -48,9 +48,15 @@ impl Db {
         // The writer never checkpoints the WAL itself: a checkpoint (with its fsync) would
         // land on whichever change happened to cross the threshold. `checkpoint` does it
         // from a reader connection instead, beside the writes.
+        // A connection still inside a transaction when it is acquired was left there by
+        // a future dropped mid-`BEGIN` (sqlx cannot roll back a transaction it has not
+        // recorded yet): it is closed, which rolls back, and a fresh one opened, so no
+        // cut can leave the only writer stuck. Changes run to their end
+        // (`http::to_end`), so this is the net under that, not the mechanism.
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .test_before_acquire(false)
+            .before_acquire(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
             .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
             .await
             .map_err(open_error)?;

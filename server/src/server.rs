@@ -9,6 +9,7 @@ use protocol::CloseCode;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
+use tokio_util::task::TaskTracker;
 
 use crate::auth::Auth;
 use crate::auth::refresh::random_base64;
@@ -24,6 +25,8 @@ use crate::tasks::Tasks;
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(2);
 /// How long shutdown waits for sockets to finish closing.
 const SOCKETS_GRACE: Duration = Duration::from_secs(5);
+/// How long shutdown waits for changes whose clients have gone to finish.
+const CHANGES_GRACE: Duration = Duration::from_secs(10);
 /// The shortest configured JWT secret accepted (HS256 wants 256 bits of key).
 const MIN_SECRET_BYTES: usize = 32;
 
@@ -91,6 +94,7 @@ impl Server {
         tracing::info!(?origins, "allowed origins");
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         tokio::spawn(checkpoints(db.clone(), shutdown_rx.clone()));
+        let changes = TaskTracker::new();
         let state = AppState::new(
             config,
             db.clone(),
@@ -99,6 +103,7 @@ impl Server {
             fanout.clone(),
             origins,
             shutdown_rx,
+            changes.clone(),
         );
         let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
         let (stop, stopped) = oneshot::channel::<()>();
@@ -119,6 +124,14 @@ impl Server {
                 });
             if let Err(error) = serving.await {
                 tracing::error!(%error, "server failed");
+            }
+            // Changes whose clients went away are not requests the server waits for.
+            changes.close();
+            if tokio::time::timeout(CHANGES_GRACE, changes.wait())
+                .await
+                .is_err()
+            {
+                tracing::warn!("some changes did not finish in time");
             }
             // Every socket task holds a receiver: when all are gone, every socket is closed.
             if let Ok(shutdown_tx) = signal_rx.await

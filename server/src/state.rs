@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::watch;
+use tokio_util::task::TaskTracker;
 
 use crate::auth::Auth;
 use crate::config::ServeArgs;
@@ -29,6 +30,9 @@ pub struct Shared {
     /// Turns true when the server begins to shut down. Each socket task holds a clone,
     /// so the server knows all sockets have ended when every receiver is gone.
     pub shutdown: watch::Receiver<bool>,
+    /// The state-changing requests under way, each a task of its own that runs to its
+    /// end even when its client has gone (`http::to_end`); shutdown waits for them.
+    pub changes: TaskTracker,
     next_socket: AtomicU64,
 }
 
@@ -41,6 +45,7 @@ impl AppState {
         fanout: Arc<dyn Fanout>,
         origins: Vec<String>,
         shutdown: watch::Receiver<bool>,
+        changes: TaskTracker,
     ) -> Self {
         let login_per_ip = KeyedLimiter::per_minute(config.login_per_ip);
         let login_per_user = KeyedLimiter::per_minute(config.login_per_user);
@@ -54,6 +59,7 @@ impl AppState {
             login_per_ip,
             login_per_user,
             shutdown,
+            changes,
             next_socket: AtomicU64::new(1),
         }))
     }

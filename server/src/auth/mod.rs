@@ -1,6 +1,7 @@
 //! Accounts and sessions: registration, sign-in, refresh-token rotation with theft
 //! detection, sign-out, and admins acting as other users.
 
+mod hs256;
 pub mod password;
 pub mod refresh;
 pub mod token;
@@ -236,6 +237,17 @@ impl Auth {
             expires_at: claims.exp,
             acting,
         })
+    }
+
+    /// Whether the session still exists: asked again after a socket registers for
+    /// closes, so that a logout that ran between the token check and the registration
+    /// cannot leave the socket open (its closing sweep ran before the socket was there).
+    pub async fn session_alive(&self, session_id: Uuid) -> Result<bool, AppError> {
+        let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM sessions WHERE id = ?")
+            .bind(session_id.to_string())
+            .fetch_optional(&self.db.read)
+            .await?;
+        Ok(found.is_some())
     }
 
     /// Exchanges a refresh token for a new access token and a new refresh token.

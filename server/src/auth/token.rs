@@ -48,6 +48,7 @@ impl std::fmt::Debug for TokenKeys {
 
 impl TokenKeys {
     pub fn new(secret: &[u8], ttl: Duration) -> Self {
+        super::hs256::install();
         // Only HS256 is accepted: `alg: none` and every other algorithm are refused, and
         // expiry is exact (no leeway), since the server is the only clock involved.
         let mut validation = Validation::new(Algorithm::HS256);

@@ -3,8 +3,10 @@
 mod account;
 mod cookie;
 mod extract;
+mod headers;
 mod origin;
 mod tasks;
+mod to_end;
 
 use std::path::Path;
 
@@ -40,6 +42,10 @@ pub fn router(state: AppState) -> Router {
         .route("/tasks", get(tasks::list).post(tasks::create))
         .route("/tasks/{id}", patch(tasks::update).delete(tasks::delete))
         .fallback(|| async { AppError::NotFound("No such API call.".into()) })
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            to_end::run_to_end,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn_with_state(state.clone(), origin::check))
         .layer(middleware::from_fn(json_errors))
@@ -53,6 +59,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api", api)
         .merge(socket)
         .fallback_service(app_files(&state.config.static_dir))
+        .layer(middleware::from_fn(headers::everywhere))
         .layer(cors(&state.origins))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -88,6 +95,10 @@ fn app_files(dir: &Path) -> Router {
         .fallback(index);
     Router::new()
         .fallback_service(files)
+        .layer(middleware::from_fn_with_state(
+            headers::AppPolicy::new(dir.join("index.html")),
+            headers::app,
+        ))
         .layer(CompressionLayer::new())
 }
 

@@ -10,29 +10,39 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
-use futures_util::StreamExt;
+use futures_util::{SinkExt, StreamExt};
 use protocol::{
     ClientFrame, CloseCode, ErrorCode, MethodValue, Outcome, ServerFrame, Since, Topic,
 };
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep_until, timeout};
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{self, Message, Utf8Bytes};
 
 use crate::auth::Authed;
 use crate::clock;
+use crate::error::AppError;
 use crate::fanout::{Outbound, SocketLink, SocketShared};
 use crate::limits::TokenBucket;
 use crate::state::AppState;
+use crate::ws::upgrade::Socket;
 
 /// Events queued for one socket before it counts as too slow and is closed.
 const QUEUE: usize = 256;
 /// How long a closing socket waits for the peer's close frame.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
 
+/// What the peer may still send after a frame over the limit that is read and dropped
+/// before the connection ends (beyond it the connection ends at once).
+const MAX_DISCARD: usize = protocol::MAX_SERVER_FRAME_BYTES;
+
 /// How a socket ended, for the log.
 enum End {
     /// We closed it with this code.
     Closed(u16, &'static str),
+    /// A frame over 64 KiB, refused mid-frame: closed with 1009.
+    TooBig,
     /// The peer closed it (with its code, if it gave one).
     PeerClosed(Option<u16>),
     /// The connection broke or went silent: no close frame either way.
@@ -50,7 +60,7 @@ enum Wake {
     Shutdown,
     CloseRequested,
     Event(Option<Outbound>),
-    Frame(Option<Result<Message, axum::Error>>),
+    Frame(Option<Result<Message, tungstenite::Error>>),
     Heartbeat,
     Deadline,
 }
@@ -58,7 +68,7 @@ enum Wake {
 struct Connection {
     state: AppState,
     id: u64,
-    socket: WebSocket,
+    socket: Socket,
     queue_tx: mpsc::Sender<Outbound>,
     queue: mpsc::Receiver<Outbound>,
     shared: Arc<SocketShared>,
@@ -71,13 +81,14 @@ struct Connection {
     last_heard: Instant,
 }
 
-pub async fn run(state: AppState, socket: WebSocket, peer: SocketAddr) {
+pub async fn run(
+    state: AppState,
+    socket: Socket,
+    peer: SocketAddr,
+    subprotocol: Option<&'static str>,
+) {
     let id = state.next_socket_id();
-    let subprotocol = socket
-        .protocol()
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or("none")
-        .to_owned();
+    let subprotocol = subprotocol.unwrap_or("none");
     tracing::info!(socket = id, %peer, subprotocol, "socket open");
     let (queue_tx, queue) = mpsc::channel(QUEUE);
     let now = Instant::now();
@@ -107,6 +118,12 @@ pub async fn run(state: AppState, socket: WebSocket, peer: SocketAddr) {
         End::Closed(code, reason) => {
             tracing::info!(socket = id, user, code, reason, "socket closed by server")
         }
+        End::TooBig => tracing::info!(
+            socket = id,
+            user,
+            code = CloseCode::TooBig.as_u16(),
+            "socket closed by server: frame over 64 KiB"
+        ),
         End::PeerClosed(code) => tracing::info!(
             socket = id,
             user,
@@ -124,6 +141,7 @@ impl Connection {
         let end = self.serve_until_end(shutdown).await;
         match end {
             End::Closed(code, reason) => self.close(code, reason).await,
+            End::TooBig => self.close_mid_frame().await,
             // The WebSocket layer has queued the echo of the peer's close frame; reading
             // on sends it and then sees the end of the stream.
             End::PeerClosed(_) => self.drain().await,
@@ -182,7 +200,10 @@ impl Connection {
         }
     }
 
-    async fn on_frame(&mut self, frame: Option<Result<Message, axum::Error>>) -> Result<(), End> {
+    async fn on_frame(
+        &mut self,
+        frame: Option<Result<Message, tungstenite::Error>>,
+    ) -> Result<(), End> {
         self.last_heard = Instant::now();
         match frame {
             None => Err(End::Dropped("connection ended")),
@@ -199,14 +220,15 @@ impl Connection {
             }
             // The WebSocket layer answers pings itself; both only show the peer is alive.
             Some(Ok(Message::Ping(_) | Message::Pong(_))) => Ok(()),
-            Some(Ok(Message::Close(frame))) => Err(End::PeerClosed(frame.map(|f| f.code))),
+            Some(Ok(Message::Close(frame))) => {
+                Err(End::PeerClosed(frame.map(|f| u16::from(f.code))))
+            }
+            // Reading yields whole messages, never raw frames.
+            Some(Ok(Message::Frame(_))) => Ok(()),
         }
     }
 
     async fn on_text(&mut self, text: Utf8Bytes) -> Result<(), End> {
-        if text.len() > protocol::MAX_FRAME_BYTES {
-            return Err(End::close(CloseCode::TooBig, "frame over 64 KiB"));
-        }
         let decoded = protocol::decode_client(&text);
         let Some(authed) = &self.authed else {
             return match decoded {
@@ -263,15 +285,7 @@ impl Connection {
     async fn auth(&mut self, id: u64, token: &str) -> Result<(), End> {
         let authed = match self.state.auth.authenticate(token).await {
             Ok(authed) => authed,
-            Err(error) => {
-                let api = error.to_api();
-                self.send_error(Some(id), api.code, &api.message).await?;
-                return Err(if api.code == ErrorCode::Internal {
-                    End::close(CloseCode::ServerError, "auth failed on the server")
-                } else {
-                    End::close(CloseCode::Unauthorized, "auth refused")
-                });
-            }
+            Err(error) => return self.refuse_auth(id, error).await,
         };
         match &self.authed {
             Some(current)
@@ -317,6 +331,20 @@ impl Connection {
                 }
             }
         }
+        // A logout deletes the session, then closes the session's registered sockets. One
+        // that ran after the token check above but before the registration missed this
+        // socket, and its delete shows here; one that runs later finds it registered.
+        let alive = match self.state.auth.session_alive(authed.session_id).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(AppError::unauthorized("The session has ended.")),
+            Err(error) => Err(error),
+        };
+        if let Err(error) = alive {
+            if self.authed.is_none() {
+                self.state.fanout.unregister(authed.user_id(), self.id);
+            }
+            return self.refuse_auth(id, error).await;
+        }
         let left = authed.expires_at.saturating_sub(clock::unix_now()).max(0);
         self.deadline = Instant::now() + Duration::from_secs(left.unsigned_abs());
         let frame = ServerFrame::AuthOk {
@@ -327,6 +355,17 @@ impl Connection {
         };
         self.authed = Some(authed);
         self.send(&frame).await
+    }
+
+    /// Answers a refused `auth` and closes: 4401, or 1011 when the server failed.
+    async fn refuse_auth(&mut self, id: u64, error: AppError) -> Result<(), End> {
+        let api = error.to_api();
+        self.send_error(Some(id), api.code, &api.message).await?;
+        Err(if api.code == ErrorCode::Internal {
+            End::close(CloseCode::ServerError, "auth failed on the server")
+        } else {
+            End::close(CloseCode::Unauthorized, "auth refused")
+        })
     }
 
     async fn refuse_before_auth(&mut self, id: Option<u64>) -> Result<(), End> {
@@ -439,12 +478,42 @@ impl Connection {
     /// with the closing handshake rather than a reset.
     async fn close(&mut self, code: u16, reason: &'static str) {
         let frame = CloseFrame {
-            code,
+            code: code.into(),
             reason: Utf8Bytes::from_static(reason),
         };
         if self.socket.send(Message::Close(Some(frame))).await.is_ok() {
             self.drain().await;
         }
+    }
+
+    /// Closes with 1009 after a frame over the limit. The WebSocket layer stopped reading
+    /// inside that frame, so the peer's close cannot be read back: after the close frame
+    /// we end our side (FIN) and read and drop what the peer still sends until it closes,
+    /// for at most `CLOSE_WAIT` and `MAX_DISCARD` bytes. A connection closed with unread
+    /// bytes ends in a reset, which could reach the client before the 1009.
+    async fn close_mid_frame(&mut self) {
+        let frame = CloseFrame {
+            code: CloseCode::TooBig.as_u16().into(),
+            reason: Utf8Bytes::from_static("frame over 64 KiB"),
+        };
+        if self.socket.send(Message::Close(Some(frame))).await.is_err() {
+            return;
+        }
+        let io = self.socket.get_mut();
+        let discard = async {
+            if io.shutdown().await.is_err() {
+                return;
+            }
+            let mut sink = [0u8; 8 * 1024];
+            let mut discarded = 0;
+            while discarded < MAX_DISCARD {
+                match io.read(&mut sink).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(read) => discarded += read,
+                }
+            }
+        };
+        let _ = timeout(CLOSE_WAIT, discard).await;
     }
 
     /// Reads (and drops) what the peer still sends until its stream ends, for at most
@@ -455,14 +524,11 @@ impl Connection {
     }
 }
 
-/// A read error: a frame over the hard limit still gets its 1009; anything else is a
-/// broken connection.
-fn read_error(error: &axum::Error) -> End {
-    let too_big = std::error::Error::source(error)
-        .and_then(|source| source.downcast_ref::<tungstenite::Error>())
-        .is_some_and(|error| matches!(error, tungstenite::Error::Capacity(_)));
-    if too_big {
-        End::close(CloseCode::TooBig, "frame over 64 KiB")
+/// A read error: a frame over the limit gets its 1009; anything else is a broken
+/// connection.
+fn read_error(error: &tungstenite::Error) -> End {
+    if matches!(error, tungstenite::Error::Capacity(_)) {
+        End::TooBig
     } else {
         End::Dropped("read failed")
     }

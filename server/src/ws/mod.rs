@@ -1,21 +1,16 @@
 //! The socket at `GET /ws` (contract section 2).
 
 mod connection;
+mod upgrade;
 
 use std::net::SocketAddr;
 
-use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
-use axum::response::{IntoResponse, Response};
+use axum::extract::{ConnectInfo, State};
+use axum::response::Response;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
-use crate::error::AppError;
 use crate::state::AppState;
-
-/// Frames up to this size are read whole and, when over the contract's 64 KiB, answered
-/// with a clean close 1009. Larger ones are refused by the WebSocket layer while their
-/// header is read (never buffered); the close 1009 is then sent, but the connection ends
-/// without the closing handshake.
-const HARD_FRAME_LIMIT: usize = 2 * protocol::MAX_FRAME_BYTES;
+use upgrade::Upgrade;
 
 /// Per-socket buffers, kept small because thousands of mostly idle sockets each hold
 /// them: reads grow past this only while a large frame arrives, and writes go straight
@@ -31,24 +26,18 @@ const MAX_WRITE_BUFFER: usize = protocol::MAX_SERVER_FRAME_BYTES + 1024 * 1024;
 pub async fn handshake(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    upgrade: Upgrade,
 ) -> Response {
-    let upgrade = match upgrade {
-        Ok(upgrade) => upgrade,
-        Err(rejection) => {
-            return AppError::bad_request(format!(
-                "This is the Taskwire socket: {}",
-                rejection.body_text()
-            ))
-            .into_response();
-        }
-    };
-    upgrade
-        .protocols([protocol::SUBPROTOCOL])
+    // A frame or message over the contract's 64 KiB is refused while its header is read,
+    // never buffered; the socket then answers 1009 (`connection`).
+    let config = WebSocketConfig::default()
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(0)
         .max_write_buffer_size(MAX_WRITE_BUFFER)
-        .max_message_size(HARD_FRAME_LIMIT)
-        .max_frame_size(HARD_FRAME_LIMIT)
-        .on_upgrade(move |socket| connection::run(state, socket, peer))
+        .max_message_size(Some(protocol::MAX_FRAME_BYTES))
+        .max_frame_size(Some(protocol::MAX_FRAME_BYTES));
+    let subprotocol = upgrade.protocol();
+    upgrade.on_upgrade(config, move |socket| {
+        connection::run(state, socket, peer, subprotocol)
+    })
 }

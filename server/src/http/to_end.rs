@@ -1,0 +1,29 @@
+//! Changes run to their end whether or not the client waits for the answer.
+//!
+//! hyper drops a request's future when its client goes away. A state-changing request
+//! dropped at an `.await` could stop between `BEGIN` and the commit (leaving the single
+//! writer connection inside a transaction), or between the commit and the push to the
+//! sockets or the closing of a signed-out session's sockets. So every request that may
+//! change something runs as a task of its own: the client's disconnect drops only the
+//! wait for the answer. The tasks are tracked, and shutdown lets them finish before it
+//! closes the database.
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::error::AppError;
+use crate::state::AppState;
+
+pub async fn run_to_end(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    // GET, HEAD and OPTIONS change nothing; they are dropped with their client as usual.
+    if request.method().is_safe() {
+        return next.run(request).await;
+    }
+    match state.changes.spawn(next.run(request)).await {
+        Ok(response) => response,
+        Err(error) => {
+            AppError::Internal(format!("a request's task failed: {error}")).into_response()
+        }
+    }
+}
