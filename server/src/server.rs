@@ -9,7 +9,6 @@ use protocol::CloseCode;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
-use tokio_util::task::TaskTracker;
 
 use crate::auth::Auth;
 use crate::auth::refresh::random_base64;
@@ -94,7 +93,6 @@ impl Server {
         tracing::info!(?origins, "allowed origins");
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         tokio::spawn(checkpoints(db.clone(), shutdown_rx.clone()));
-        let changes = TaskTracker::new();
         let state = AppState::new(
             config,
             db.clone(),
@@ -103,8 +101,8 @@ impl Server {
             fanout.clone(),
             origins,
             shutdown_rx,
-            changes.clone(),
         );
+        let changes = state.changes.clone();
         let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
         let (stop, stopped) = oneshot::channel::<()>();
         let done = tokio::spawn(async move {

@@ -45,7 +45,6 @@ impl AppState {
         fanout: Arc<dyn Fanout>,
         origins: Vec<String>,
         shutdown: watch::Receiver<bool>,
-        changes: TaskTracker,
     ) -> Self {
         let login_per_ip = KeyedLimiter::per_minute(config.login_per_ip);
         let login_per_user = KeyedLimiter::per_minute(config.login_per_user);
@@ -59,7 +58,7 @@ impl AppState {
             login_per_ip,
             login_per_user,
             shutdown,
-            changes,
+            changes: TaskTracker::new(),
             next_socket: AtomicU64::new(1),
         }))
     }
