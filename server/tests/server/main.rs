@@ -4,6 +4,8 @@
 #![allow(clippy::unwrap_used)]
 
 mod binary;
+mod cancel;
+mod cut;
 mod hostile;
 mod http_api;
 mod socket;

@@ -296,6 +296,34 @@ impl Ws {
         }
     }
 
+    /// Sends a frame to a socket the server may have closed already.
+    pub async fn try_send(&mut self, frame: Value) {
+        let _ = self.stream.send(Message::text(frame.to_string())).await;
+    }
+
+    /// The next text frame, or `None` when the socket closes first.
+    pub async fn next_frame(&mut self) -> Option<Value> {
+        loop {
+            let message = tokio::time::timeout(WAIT, self.stream.next())
+                .await
+                .expect("a frame in time");
+            match message {
+                Some(Ok(Message::Text(text))) => {
+                    return Some(serde_json::from_str(&text).expect("JSON frame"));
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                _ => return None,
+            }
+        }
+    }
+
+    /// Ends the connection with a TCP reset, as a client that vanishes does.
+    pub fn reset(self) {
+        if let MaybeTlsStream::Plain(tcp) = self.stream.get_ref() {
+            tcp.set_zero_linger().expect("SO_LINGER 0");
+        }
+    }
+
     /// Whether a text frame arrives within `wait`.
     pub async fn recv_within(&mut self, wait: Duration) -> Option<Value> {
         let deadline = tokio::time::Instant::now() + wait;
