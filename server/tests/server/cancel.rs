@@ -10,7 +10,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::cut::{Cut, RawRequest, Rng, Tally, answer_time};
+use crate::cut::{Cut, RawRequest, Rng, Tally, answer_time, spin};
 use crate::support::{Closed, Signed, TestServer, Ws};
 
 /// Cuts of task changes over HTTP, and over the socket.
@@ -18,6 +18,8 @@ const HTTP_TASK_CUTS: usize = 1_500;
 const SOCKET_TASK_CUTS: usize = 600;
 /// Cuts of each account call (they hash passwords or end sessions, so fewer).
 const ACCOUNT_CUTS: usize = 40;
+/// Rounds of a logout racing 25 sockets that authenticate with its session.
+const LOGOUT_RACES: usize = 60;
 
 /// A server whose limits do not get in the way of thousands of quick calls.
 async fn roomy_server() -> TestServer {
@@ -112,11 +114,12 @@ async fn assert_observer_equals_database(server: &TestServer, token: &str, obser
         end,
         seqs.windows(2).find(|pair| pair[1] != pair[0] + 1)
     );
-    let mut seen: HashMap<Uuid, Task> = serde_json::from_value::<Vec<Task>>(snapshot["items"].clone())
-        .expect("snapshot items")
-        .into_iter()
-        .map(|task| (task.id, task))
-        .collect();
+    let mut seen: HashMap<Uuid, Task> =
+        serde_json::from_value::<Vec<Task>>(snapshot["items"].clone())
+            .expect("snapshot items")
+            .into_iter()
+            .map(|task| (task.id, task))
+            .collect();
     for event in events {
         match event.change {
             Change::Upsert { item } => {
@@ -140,7 +143,11 @@ async fn assert_observer_equals_database(server: &TestServer, token: &str, obser
         .into_iter()
         .map(|task| (task.id, task))
         .collect();
-    assert_eq!(seen.len(), stored.len(), "the observer's tasks and the stored ones");
+    assert_eq!(
+        seen.len(),
+        stored.len(),
+        "the observer's tasks and the stored ones"
+    );
     for (id, task) in &stored {
         assert_eq!(seen.get(id), Some(task), "task {id}");
     }
@@ -150,15 +157,17 @@ async fn assert_observer_equals_database(server: &TestServer, token: &str, obser
 async fn assert_writes_work(server: &TestServer, token: &str) {
     let created = tokio::time::timeout(
         Duration::from_secs(8),
-        server.client().post(
-            "/api/tasks",
-            Some(token),
-            json!({"title": "still working"}),
-        ),
+        server
+            .client()
+            .post("/api/tasks", Some(token), json!({"title": "still working"})),
     )
     .await
     .expect("a write answers within 8 s");
-    assert_eq!(created.status(), StatusCode::CREATED, "a write after the cuts");
+    assert_eq!(
+        created.status(),
+        StatusCode::CREATED,
+        "a write after the cuts"
+    );
 }
 
 /// A task change for HTTP or the socket: (method, id) on tasks chosen from `ids`.
@@ -168,12 +177,18 @@ fn draw_change(rng: &mut Rng, ids: &mut Vec<Uuid>, step: usize) -> (&'static str
         _ if ids.is_empty() => {
             let id = Uuid::new_v4();
             ids.push(id);
-            ("task.create", json!({"id": id, "title": format!("task {step}")}))
+            (
+                "task.create",
+                json!({"id": id, "title": format!("task {step}")}),
+            )
         }
         0..=3 => {
             let id = Uuid::new_v4();
             ids.push(id);
-            ("task.create", json!({"id": id, "title": format!("task {step}")}))
+            (
+                "task.create",
+                json!({"id": id, "title": format!("task {step}")}),
+            )
         }
         4..=5 => (
             "task.update",
@@ -298,19 +313,31 @@ async fn token_alive(server: &TestServer, signed: &Signed) -> bool {
 /// After a cut logout: a session that ended has no open socket (its socket was closed
 /// with `code`), and one that lives keeps its socket working. A cut logout may still be
 /// finishing (it runs to its end), so this looks until both agree three times running.
-async fn assert_sockets_follow_session(server: &TestServer, signed: &Signed, ws: &mut Ws, code: u16) {
+async fn assert_sockets_follow_session(
+    server: &TestServer,
+    signed: &Signed,
+    ws: &mut Ws,
+    code: u16,
+) {
     let mut agreed = 0;
     while agreed < 3 {
         if !token_alive(server, signed).await {
             let (closed, _) = ws.closed().await;
-            assert_eq!(closed, Closed::Code(code), "an ended session's socket closes");
+            assert_eq!(
+                closed,
+                Closed::Code(code),
+                "an ended session's socket closes"
+            );
             return;
         }
         ws.try_send(json!({"type": "ping", "id": 99})).await;
         match ws.next_frame().await {
             Some(frame) => assert_eq!(frame["type"], "pong", "{frame}"),
             None => {
-                assert!(!token_alive(server, signed).await, "a socket closed while its session lives");
+                assert!(
+                    !token_alive(server, signed).await,
+                    "a socket closed while its session lives"
+                );
                 return;
             }
         }
@@ -339,7 +366,14 @@ async fn account_calls_cut_at_any_moment_leave_nothing_half_done() {
     let slow = answer_time(server.addr, &login).await;
     let quick = answer_time(
         server.addr,
-        &RawRequest::new(server.addr, "GET", "/api/me", Some(&admin.token), None, None),
+        &RawRequest::new(
+            server.addr,
+            "GET",
+            "/api/me",
+            Some(&admin.token),
+            None,
+            None,
+        ),
     )
     .await;
     let mut tally = Tally::default();
@@ -432,7 +466,11 @@ async fn account_calls_cut_at_any_moment_leave_nothing_half_done() {
         let acting = Signed::from_response(
             server
                 .client()
-                .post("/api/login-as", Some(&root.token), json!({"username": "someone"}))
+                .post(
+                    "/api/login-as",
+                    Some(&root.token),
+                    json!({"username": "someone"}),
+                )
                 .await,
         )
         .await;
@@ -463,7 +501,7 @@ async fn no_socket_of_a_session_is_open_once_its_logout_has_answered() {
     let server = roomy_server().await;
     let mut rng = Rng::from_env("logout races");
     server.register("racer").await;
-    for round in 0..20 {
+    for round in 0..LOGOUT_RACES {
         let signed = server.login("racer").await;
         let everywhere = round % 2 == 1;
         let (done_tx, done_rx) = tokio::sync::watch::channel(false);
@@ -473,10 +511,14 @@ async fn no_socket_of_a_session_is_open_once_its_logout_has_answered() {
             let token = signed.token.clone();
             let mut done = done_rx.clone();
             sockets.push(tokio::spawn(async move {
-                ws.send(json!({"type": "auth", "id": 1, "token": token})).await;
+                ws.send(json!({"type": "auth", "id": 1, "token": token}))
+                    .await;
                 let answer = ws.next_frame().await;
                 let _ = done.wait_for(|done| *done).await;
-                if answer.as_ref().is_some_and(|frame| frame["type"] == "auth_ok") {
+                if answer
+                    .as_ref()
+                    .is_some_and(|frame| frame["type"] == "auth_ok")
+                {
                     // The logout has answered: this socket may not change anything.
                     ws.try_send(json!({"type": "request", "id": 2, "method": "task.create",
                                        "params": {"title": "after the logout"}}))
@@ -490,8 +532,13 @@ async fn no_socket_of_a_session_is_open_once_its_logout_has_answered() {
                 }
             }));
         }
-        tokio::time::sleep(Duration::from_micros(rng.below(3_000))).await;
-        let path = if everywhere { "/api/logout-all" } else { "/api/logout" };
+        // The logout lands somewhere among the 25 sockets' authentications.
+        spin(Duration::from_micros(rng.below(2_000))).await;
+        let path = if everywhere {
+            "/api/logout-all"
+        } else {
+            "/api/logout"
+        };
         let answer = server
             .client()
             .send(Method::POST, path, Some(&signed.token), None)
@@ -520,16 +567,25 @@ async fn frames_over_64_kib_close_with_1009_whatever_their_size() {
     for size in [70 * 1024, 1024 * 1024, 8 * 1024 * 1024] {
         for _ in 0..3 {
             let mut ws = server.socket(&user.token).await;
-            let frame = format!("{{\"type\":\"ping\",\"id\":1,\"pad\":\"{}\"}}", "x".repeat(size));
+            let frame = format!(
+                "{{\"type\":\"ping\",\"id\":1,\"pad\":\"{}\"}}",
+                "x".repeat(size)
+            );
             ws.send_raw(tokio_tungstenite::tungstenite::Message::text(frame))
                 .await;
             let (closed, frames) = ws.closed().await;
-            assert_eq!(closed, Closed::Code(1009), "a {size}-byte frame: {frames:?}");
+            assert_eq!(
+                closed,
+                Closed::Code(1009),
+                "a {size}-byte frame: {frames:?}"
+            );
         }
     }
     // Before auth too.
     let mut ws = server.connect(true).await;
-    ws.send_raw(tokio_tungstenite::tungstenite::Message::text("x".repeat(1024 * 1024)))
-        .await;
+    ws.send_raw(tokio_tungstenite::tungstenite::Message::text(
+        "x".repeat(1024 * 1024),
+    ))
+    .await;
     assert_eq!(ws.closed().await.0, Closed::Code(1009));
 }

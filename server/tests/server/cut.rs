@@ -19,7 +19,12 @@ impl Rng {
         let seed = std::env::var("TASKWIRE_CUT_SEED")
             .ok()
             .and_then(|seed| seed.parse().ok())
-            .unwrap_or(0x7a5c_3e11_0d1e_5eed);
+            .unwrap_or_else(|| {
+                // A new seed each run explores new moments; the printed one replays it.
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(1, |since| since.as_nanos() as u64)
+            });
         println!("{test}: seed {seed} (TASKWIRE_CUT_SEED={seed} replays it)");
         Self(seed)
     }
@@ -174,7 +179,7 @@ pub fn reset(stream: TcpStream) {
 
 /// Waits `wait` without the timer wheel's millisecond steps: the cuts fall inside
 /// calls that take about a millisecond.
-async fn spin(wait: Duration) {
+pub async fn spin(wait: Duration) {
     let until = Instant::now() + wait;
     while Instant::now() < until {
         tokio::task::yield_now().await;

@@ -6,6 +6,7 @@
 mod binary;
 mod cancel;
 mod cut;
+mod headers;
 mod hostile;
 mod http_api;
 mod socket;
