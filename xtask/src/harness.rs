@@ -10,7 +10,8 @@ use crate::error::Error;
 use crate::http::http;
 use crate::local_server::{LocalServer, free_port};
 use crate::steps::Timings;
-use crate::{Result, bundle, control, fault_socket, root, setup};
+use crate::webdriver::Browser;
+use crate::{Result, bundle, control, fault_socket, root, served_page, setup};
 
 /// `cargo xtask run [server flags…]`: build the app and serve it on a SQLite file.
 pub fn run(server_args: &[String]) -> Result {
@@ -55,8 +56,9 @@ pub fn test(args: &[String]) -> Result {
         [] => checks(&mut timings),
         [only] if only == "browser" => chromium_suites(&mut timings, "*"),
         [only, suite] if only == "browser" => chromium_suites(&mut timings, suite),
+        [only] if only == "served" => served(&mut timings),
         _ => Err(Error::Other(
-            "usage: cargo xtask test [browser [SUITE]]".into(),
+            "usage: cargo xtask test [browser [SUITE] | served]".into(),
         )),
     };
     timings.print();
@@ -74,6 +76,26 @@ fn chromium_suites(timings: &mut Timings, suite: &str) -> Result {
         "browser tests in headless Chromium",
         &mut suites.cargo_test(Browser::Chromium, &["--test", suite])?,
     )
+}
+
+/// The release app as the debug server serves it, in both browsers.
+fn served(timings: &mut Timings) -> Result {
+    build_app(timings)?;
+    timings.run(
+        "build the server",
+        &mut cargo(&["build", "-p", "taskwire-server"]),
+    )?;
+    served_check(timings)
+}
+
+fn served_check(timings: &mut Timings) -> Result {
+    let started = Instant::now();
+    served_page::check(server_binary("debug"))?;
+    timings.record(
+        "the served app under its security headers, in Chromium and Firefox",
+        started.elapsed(),
+    );
+    Ok(())
 }
 
 fn checks(timings: &mut Timings) -> Result {
@@ -111,6 +133,7 @@ fn checks(timings: &mut Timings) -> Result {
     timings.run("native tests", &mut cargo(&["test", "--workspace"]))?;
     build_app(timings)?;
 
+    served_check(timings)?;
     let suites = BrowserSuites::start(server_binary("debug"))?;
     for browser in [Browser::Chromium, Browser::Firefox] {
         timings.run(
@@ -177,29 +200,6 @@ pub fn bench(args: &[String]) -> Result {
     )?;
     timings.print();
     Ok(())
-}
-
-#[derive(Clone, Copy)]
-enum Browser {
-    Chromium,
-    Firefox,
-}
-
-impl Browser {
-    fn name(self) -> &'static str {
-        match self {
-            Self::Chromium => "Chromium",
-            Self::Firefox => "Firefox",
-        }
-    }
-
-    /// The WebDriver server's env var for wasm-bindgen-test-runner, and its program.
-    fn driver(self) -> (&'static str, &'static str) {
-        match self {
-            Self::Chromium => ("CHROMEDRIVER", "chromedriver"),
-            Self::Firefox => ("GECKODRIVER", "geckodriver"),
-        }
-    }
 }
 
 /// What the browser suites run against: the real server (restartable through the

@@ -10,8 +10,10 @@ mod harness;
 mod http;
 mod local_server;
 mod screenshot;
+mod served_page;
 mod setup;
 mod steps;
+mod webdriver;
 
 use std::process::ExitCode;
 
@@ -24,7 +26,8 @@ commands:
   test        install what is missing and run every check: fmt, clippy, native tests,
               the release build, and the browser suites in headless Chromium and Firefox;
               `test browser [SUITE]` runs only the browser suites (or one, e.g. `board`)
-              in headless Chromium
+              in headless Chromium; `test served` only checks the built app as the
+              server serves it (security headers) in Chromium and Firefox
   bench       run every benchmark and print its figures (server sockets, task store
               merge, and the app in headless Chromium); `bench browser [FILTER]` runs
               only the browser benchmarks (those whose name contains FILTER)
