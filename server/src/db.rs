@@ -48,15 +48,10 @@ impl Db {
         // The writer never checkpoints the WAL itself: a checkpoint (with its fsync) would
         // land on whichever change happened to cross the threshold. `checkpoint` does it
         // from a reader connection instead, beside the writes.
-        // A connection still inside a transaction when it is acquired was left there by
-        // a future dropped mid-`BEGIN` (sqlx cannot roll back a transaction it has not
-        // recorded yet): it is closed, which rolls back, and a fresh one opened, so no
-        // cut can leave the only writer stuck. Changes run to their end
-        // (`http::to_end`), so this is the net under that, not the mechanism.
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .test_before_acquire(false)
-            .before_acquire(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
+            .before_acquire(refuse_open_transaction)
             .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
             .await
             .map_err(open_error)?;
@@ -64,6 +59,7 @@ impl Db {
         let read = SqlitePoolOptions::new()
             .max_connections(4)
             .test_before_acquire(false)
+            .before_acquire(refuse_open_transaction)
             .connect_with(options)
             .await
             .map_err(open_error)?;
@@ -105,6 +101,23 @@ impl Db {
     }
 }
 
+/// A pool's check on every acquire: a connection still inside a transaction was left
+/// there by a future dropped inside `begin`. sqlx rolls back a `BEGIN` whose answer the
+/// dropped future never took, but `begin_with` awaits once more after its `BEGIN` (to
+/// check the statement began a transaction), and a drop there leaves the transaction
+/// open with no guard to roll it back. Such a connection is closed, which rolls back, and
+/// a fresh one opened. Left in the pool, the writer (which begins with `BEGIN IMMEDIATE`)
+/// refused every later `begin`: every write and sign-in failed until a restart. Changes
+/// now run to their end (`AppState::run_to_end`), so this is the net under that; readers
+/// begin plainly, which has no such gap, and get the same check for an atomic load.
+fn refuse_open_transaction(
+    conn: &mut SqliteConnection,
+    _: sqlx::pool::PoolConnectionMetadata,
+) -> futures_util::future::BoxFuture<'_, Result<bool, sqlx::Error>> {
+    let free = !conn.is_in_transaction();
+    Box::pin(async move { Ok(free) })
+}
+
 /// Sets a setting inside a caller's transaction.
 pub async fn set_setting(
     conn: &mut SqliteConnection,
@@ -117,4 +130,40 @@ pub async fn set_setting(
         .execute(conn)
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::TransactionManager;
+    use sqlx::sqlite::SqliteTransactionManager;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_writer_left_inside_a_transaction_is_replaced() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = Db::open(&dir.path().join("taskwire.db"))
+            .await
+            .expect("open");
+        let mut conn = db.write.acquire().await.expect("the writer");
+        // What a future dropped inside `begin_with` leaves behind: `BEGIN` ran, and no
+        // transaction guard exists to roll it back.
+        SqliteTransactionManager::begin(&mut conn, Some("BEGIN IMMEDIATE".into()))
+            .await
+            .expect("begin");
+        assert!(conn.is_in_transaction());
+        drop(conn);
+        let mut tx = tokio::time::timeout(
+            Duration::from_secs(8),
+            db.write.begin_with("BEGIN IMMEDIATE"),
+        )
+        .await
+        .expect("the writer is free in time")
+        .expect("a new transaction");
+        set_setting(&mut tx, "after", "a stuck writer")
+            .await
+            .expect("a write");
+        tx.commit().await.expect("commit");
+        db.close().await;
+    }
 }

@@ -10,6 +10,7 @@ use tokio_util::task::TaskTracker;
 use crate::auth::Auth;
 use crate::config::ServeArgs;
 use crate::db::Db;
+use crate::error::AppError;
 use crate::fanout::Fanout;
 use crate::limits::KeyedLimiter;
 use crate::tasks::Tasks;
@@ -30,8 +31,7 @@ pub struct Shared {
     /// Turns true when the server begins to shut down. Each socket task holds a clone,
     /// so the server knows all sockets have ended when every receiver is gone.
     pub shutdown: watch::Receiver<bool>,
-    /// The state-changing requests under way, each a task of its own that runs to its
-    /// end even when its client has gone (`http::to_end`); shutdown waits for them.
+    /// The changes under way (`run_to_end`).
     pub changes: TaskTracker,
     next_socket: AtomicU64,
 }
@@ -61,6 +61,18 @@ impl AppState {
             changes: TaskTracker::new(),
             next_socket: AtomicU64::new(1),
         }))
+    }
+
+    /// Runs a change as a task of its own, tracked: it runs to its end even when the
+    /// caller stops waiting (a client that went away), and shutdown waits for it.
+    pub async fn run_to_end<T: Send + 'static>(
+        &self,
+        change: impl Future<Output = T> + Send + 'static,
+    ) -> Result<T, AppError> {
+        self.changes
+            .spawn(change)
+            .await
+            .map_err(|error| AppError::Internal(format!("a change's task failed: {error}")))
     }
 
     /// A process-unique id for a new socket (logs and the fan-out registry).

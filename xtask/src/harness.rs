@@ -11,7 +11,7 @@ use crate::http::http;
 use crate::local_server::{LocalServer, free_port};
 use crate::steps::Timings;
 use crate::webdriver::Browser;
-use crate::{Result, bundle, control, fault_socket, root, served_page, setup};
+use crate::{Result, bundle, control, dev_loop, fault_socket, root, served_page, setup};
 
 /// `cargo xtask run [server flags…]`: build the app and serve it on a SQLite file.
 pub fn run(server_args: &[String]) -> Result {
@@ -25,9 +25,7 @@ pub fn run(server_args: &[String]) -> Result {
     println!("\n==> starting the server (Ctrl-C stops it)");
     let binary = server_binary("release");
     let status = Command::new(&binary)
-        .arg("serve")
-        .args(["--static-dir", "dist"])
-        .args(server_args)
+        .args(serve_args(server_args))
         .current_dir(root())
         .status()
         .map_err(|source| Error::Spawn {
@@ -44,6 +42,21 @@ pub fn run(server_args: &[String]) -> Result {
     }
 }
 
+/// The server's arguments for `run`: serve the built app, then the person's own flags.
+/// `cargo xtask run -- --addr X` hands xtask a `--` before them, which would make clap
+/// read the flags as positional arguments: it is dropped.
+fn serve_args(flags: &[String]) -> Vec<String> {
+    let flags = match flags {
+        [separator, rest @ ..] if separator == "--" => rest,
+        flags => flags,
+    };
+    ["serve", "--static-dir", "dist"]
+        .map(str::to_owned)
+        .into_iter()
+        .chain(flags.iter().cloned())
+        .collect()
+}
+
 /// `cargo xtask test`: every check there is, failing on the first that fails;
 /// `cargo xtask test browser [SUITE]` runs only the browser suites (or the one named, e.g.
 /// `board`) in headless Chromium.
@@ -57,8 +70,14 @@ pub fn test(args: &[String]) -> Result {
         [only] if only == "browser" => chromium_suites(&mut timings, "*"),
         [only, suite] if only == "browser" => chromium_suites(&mut timings, suite),
         [only] if only == "served" => served(&mut timings),
+        [only] if only == "dev" => timings
+            .run(
+                "build the server",
+                &mut cargo(&["build", "-p", "taskwire-server"]),
+            )
+            .and_then(|()| dev_loop_check(&mut timings)),
         _ => Err(Error::Other(
-            "usage: cargo xtask test [browser [SUITE] | served]".into(),
+            "usage: cargo xtask test [browser [SUITE] | served | dev]".into(),
         )),
     };
     timings.print();
@@ -141,6 +160,18 @@ fn checks(timings: &mut Timings) -> Result {
             &mut suites.cargo_test(browser, &["--test", "*"])?,
         )?;
     }
+    drop(suites);
+    dev_loop_check(timings)
+}
+
+/// The README's development loop, `trunk serve` beside the server, signed in through.
+fn dev_loop_check(timings: &mut Timings) -> Result {
+    let started = Instant::now();
+    dev_loop::check(server_binary("debug"))?;
+    timings.record(
+        "the development loop (trunk serve beside the server) in Chromium",
+        started.elapsed(),
+    );
     Ok(())
 }
 
@@ -335,4 +366,26 @@ fn which(program: &str) -> Result<PathBuf> {
     crate::steps::output("sh", &["-c", &format!("command -v {program}")])
         .map(PathBuf::from)
         .ok_or_else(|| Error::Other(format!("{program} is not on PATH")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(words: &[&str]) -> Vec<String> {
+        words.iter().map(|word| word.to_string()).collect()
+    }
+
+    #[test]
+    fn run_passes_the_flags_after_its_separator_to_the_server() {
+        let serve = strings(&["serve", "--static-dir", "dist"]);
+        let flags = strings(&["--addr", "0.0.0.0:3000", "--db", "/var/lib/taskwire.db"]);
+        let with_separator = [strings(&["--"]), flags.clone()].concat();
+        assert_eq!(
+            serve_args(&with_separator),
+            [serve.clone(), flags.clone()].concat()
+        );
+        assert_eq!(serve_args(&flags), [serve.clone(), flags].concat());
+        assert_eq!(serve_args(&[]), serve);
+    }
 }

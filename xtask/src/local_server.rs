@@ -25,6 +25,11 @@ impl LocalServer {
     /// Starts `binary` with `args` on a free port, with its database and log named
     /// `name` under target/xtask (the database starts empty).
     pub fn start(name: &str, binary: PathBuf, args: &[&str]) -> Result<Self> {
+        Self::start_on(name, binary, free_port()?, args)
+    }
+
+    /// As [`LocalServer::start`], on `port`.
+    pub fn start_on(name: &str, binary: PathBuf, port: u16, args: &[&str]) -> Result<Self> {
         let dir = root().join("target/xtask");
         std::fs::create_dir_all(&dir).map_err(Error::io("creating target/xtask"))?;
         let db = dir.join(format!("{name}.db"));
@@ -37,7 +42,7 @@ impl LocalServer {
             child: None,
             binary,
             args: args.iter().map(|arg| arg.to_string()).collect(),
-            port: free_port()?,
+            port,
             db,
             log,
         };

@@ -4,6 +4,7 @@
 mod browser_tmp;
 mod bundle;
 mod control;
+mod dev_loop;
 mod error;
 mod fault_socket;
 mod harness;
@@ -27,7 +28,8 @@ commands:
               the release build, and the browser suites in headless Chromium and Firefox;
               `test browser [SUITE]` runs only the browser suites (or one, e.g. `board`)
               in headless Chromium; `test served` only checks the built app as the
-              server serves it (security headers) in Chromium and Firefox
+              server serves it (security headers) in Chromium and Firefox; `test dev`
+              only checks the development loop (trunk serve beside the server)
   bench       run every benchmark and print its figures (server sockets, task store
               merge, and the app in headless Chromium); `bench browser [FILTER]` runs
               only the browser benchmarks (those whose name contains FILTER)

@@ -21,8 +21,12 @@ static PROVIDER: CryptoProvider = CryptoProvider {
 
 /// Makes HS256 the process's JWT provider; later calls do nothing.
 pub fn install() {
-    // Err only means a provider is installed already: this one, by an earlier call.
-    let _ = PROVIDER.install_default();
+    if let Err(installed) = PROVIDER.install_default()
+        && !std::ptr::eq(installed, &PROVIDER)
+    {
+        // Tokens are still checked as HS256 only (`TokenKeys`), but not by this code.
+        tracing::warn!("another JWT crypto provider was installed first");
+    }
 }
 
 struct Hs256(HmacSha256);

@@ -57,6 +57,15 @@ pub struct Issued {
     pub refresh: RefreshToken,
 }
 
+/// How ending an acting session went; the acting session has ended either way.
+#[derive(Debug)]
+pub enum Exited {
+    /// Back in the admin's own session.
+    Returned(Issued),
+    /// The admin's own session had ended meanwhile.
+    OwnSessionEnded,
+}
+
 /// What presenting a refresh token led to.
 #[derive(Debug)]
 pub enum RefreshOutcome {
@@ -348,7 +357,7 @@ impl Auth {
 
     /// Ends an acting session and returns to the admin's own session, with a new refresh
     /// token for it (the browser's cookie was replaced by the acting session's).
-    pub async fn exit_login_as(&self, authed: &Authed) -> Result<Issued, AppError> {
+    pub async fn exit_login_as(&self, authed: &Authed) -> Result<Exited, AppError> {
         let Some(acting) = &authed.acting else {
             return Err(AppError::bad_request(
                 "This session is not acting as anyone.",
@@ -373,9 +382,7 @@ impl Auth {
         };
         let Some(parent) = parent_alive else {
             tx.commit().await?;
-            return Err(AppError::unauthorized(
-                "Your own session has ended; sign in again.",
-            ));
+            return Ok(Exited::OwnSessionEnded);
         };
         // The admin's old refresh token is spent: the browser no longer holds it, so
         // anyone presenting it took it.
@@ -388,7 +395,7 @@ impl Auth {
         .await?;
         let issued = self.rotate(&mut tx, parent).await?;
         tx.commit().await?;
-        Ok(issued)
+        Ok(Exited::Returned(issued))
     }
 
     pub async fn list_users(&self, admin: &Authed) -> Result<Vec<User>, AppError> {

@@ -11,7 +11,7 @@ use protocol::{CloseCode, Credentials, LoginAs, User, UserList};
 
 use super::cookie;
 use super::extract::{Caller, Json};
-use crate::auth::{Issued, RefreshOutcome};
+use crate::auth::{Exited, Issued, RefreshOutcome};
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -129,13 +129,19 @@ pub async fn exit_login_as(
     Caller(caller): Caller,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let issued = state.auth.exit_login_as(&caller).await?;
+    let exited = state.auth.exit_login_as(&caller).await?;
+    // The acting session has ended whichever way it went: its sockets go too.
     state.fanout.close_sessions(
         &[caller.session_id],
         CloseCode::Unauthorized.as_u16(),
         "stopped acting as this user",
     );
-    Ok(session_reply(&state, &headers, StatusCode::OK, issued))
+    match exited {
+        Exited::Returned(issued) => Ok(session_reply(&state, &headers, StatusCode::OK, issued)),
+        Exited::OwnSessionEnded => Err(AppError::unauthorized(
+            "Your own session has ended; sign in again.",
+        )),
+    }
 }
 
 pub async fn me(Caller(caller): Caller) -> Reply<User> {

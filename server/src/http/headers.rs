@@ -97,7 +97,9 @@ pub async fn app(State(policy): State<AppPolicy>, request: Request, next: Next) 
 
 /// The app's Content-Security-Policy for a page whose inline scripts are those of `html`.
 pub fn app_policy(html: &str) -> String {
+    // Browsers hash a script's text after turning CRLF (and lone CR) into LF.
     let hashes: String = inline_scripts(html)
+        .map(|script| script.replace("\r\n", "\n").replace('\r', "\n"))
         .map(|script| format!(" 'sha256-{}'", STANDARD.encode(Sha256::digest(script))))
         .collect();
     format!(
@@ -162,6 +164,14 @@ mod tests {
         );
         assert!(!policy.contains("unsafe-inline"), "{policy}");
         assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+    }
+
+    #[test]
+    fn line_ends_are_hashed_as_the_browser_reads_them() {
+        assert_eq!(
+            app_policy("<script>a;\r\nb;</script>"),
+            app_policy("<script>a;\nb;</script>")
+        );
     }
 
     #[test]

@@ -4,15 +4,13 @@
 //! dropped at an `.await` could stop between `BEGIN` and the commit (leaving the single
 //! writer connection inside a transaction), or between the commit and the push to the
 //! sockets or the closing of a signed-out session's sockets. So every request that may
-//! change something runs as a task of its own: the client's disconnect drops only the
-//! wait for the answer. The tasks are tracked, and shutdown lets them finish before it
-//! closes the database.
+//! change something runs as a task of its own (`AppState::run_to_end`): the client's
+//! disconnect drops only the wait for the answer.
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::error::AppError;
 use crate::state::AppState;
 
 pub async fn run_to_end(State(state): State<AppState>, request: Request, next: Next) -> Response {
@@ -20,10 +18,8 @@ pub async fn run_to_end(State(state): State<AppState>, request: Request, next: N
     if request.method().is_safe() {
         return next.run(request).await;
     }
-    match state.changes.spawn(next.run(request)).await {
-        Ok(response) => response,
-        Err(error) => {
-            AppError::Internal(format!("a request's task failed: {error}")).into_response()
-        }
-    }
+    state
+        .run_to_end(next.run(request))
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
 }

@@ -141,7 +141,9 @@ impl Connection {
         let end = self.serve_until_end(shutdown).await;
         match end {
             End::Closed(code, reason) => self.close(code, reason).await,
-            End::TooBig => self.close_mid_frame().await,
+            // Boxed: its read buffer would otherwise make every idle socket's future
+            // 8 KiB larger.
+            End::TooBig => Box::pin(self.close_mid_frame()).await,
             // The WebSocket layer has queued the echo of the peer's close frame; reading
             // on sends it and then sees the end of the stream.
             End::PeerClosed(_) => self.drain().await,
@@ -266,7 +268,15 @@ impl Connection {
                 .await
             }
             Ok(ClientFrame::Request { id, call }) => {
-                let applied = self.state.tasks.apply(user, call).await;
+                // The socket's task is not cancelled when its client goes, but shutdown
+                // stops waiting for sockets after a grace period: tracked, the change
+                // still runs to its end first.
+                let state = self.state.clone();
+                let applied = self
+                    .state
+                    .run_to_end(async move { state.tasks.apply(user, call).await })
+                    .await
+                    .and_then(|applied| applied);
                 // This socket's own events are already queued: send them first, as in
                 // the contract's example, so the result never runs ahead of the events.
                 while let Ok(event) = self.queue.try_recv() {
@@ -481,26 +491,33 @@ impl Connection {
             code: code.into(),
             reason: Utf8Bytes::from_static(reason),
         };
-        if self.socket.send(Message::Close(Some(frame))).await.is_ok() {
-            self.drain().await;
-        }
+        // A peer that stopped reading could hold the send for good.
+        let close = async {
+            if self.socket.send(Message::Close(Some(frame))).await.is_ok() {
+                self.drain().await;
+            }
+        };
+        let _ = timeout(CLOSE_WAIT, close).await;
     }
 
     /// Closes with 1009 after a frame over the limit. The WebSocket layer stopped reading
     /// inside that frame, so the peer's close cannot be read back: after the close frame
     /// we end our side (FIN) and read and drop what the peer still sends until it closes,
-    /// for at most `CLOSE_WAIT` and `MAX_DISCARD` bytes. A connection closed with unread
-    /// bytes ends in a reset, which could reach the client before the 1009.
+    /// for at most `CLOSE_WAIT` and `MAX_DISCARD` bytes in all. A connection closed with
+    /// unread bytes ends in a reset, which could reach the client before the 1009; past
+    /// those bounds (a frame of over 32 MiB, or a link too slow to send the rest in 2 s)
+    /// that can still happen, and the connection ends anyway.
     async fn close_mid_frame(&mut self) {
         let frame = CloseFrame {
             code: CloseCode::TooBig.as_u16().into(),
             reason: Utf8Bytes::from_static("frame over 64 KiB"),
         };
-        if self.socket.send(Message::Close(Some(frame))).await.is_err() {
-            return;
-        }
-        let io = self.socket.get_mut();
-        let discard = async {
+        let socket = &mut self.socket;
+        let close = async {
+            if socket.send(Message::Close(Some(frame))).await.is_err() {
+                return;
+            }
+            let io = socket.get_mut();
             if io.shutdown().await.is_err() {
                 return;
             }
@@ -513,7 +530,7 @@ impl Connection {
                 }
             }
         };
-        let _ = timeout(CLOSE_WAIT, discard).await;
+        let _ = timeout(CLOSE_WAIT, close).await;
     }
 
     /// Reads (and drops) what the peer still sends until its stream ends, for at most

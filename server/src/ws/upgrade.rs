@@ -61,12 +61,15 @@ impl<S: Send + Sync> FromRequestParts<S> for Upgrade {
             .extensions
             .remove::<OnUpgrade>()
             .ok_or_else(|| refuse("this connection cannot be upgraded"))?;
-        let protocol = header_has_token(
-            &parts.headers,
-            SEC_WEBSOCKET_PROTOCOL,
-            protocol::SUBPROTOCOL,
-        )
-        .then_some(protocol::SUBPROTOCOL);
+        // Subprotocol names are compared exactly (RFC 6455 section 4.2.2): echoing ours
+        // for a differently spelled offer would fail the client's own check.
+        let protocol = parts
+            .headers
+            .get_all(SEC_WEBSOCKET_PROTOCOL)
+            .iter()
+            .flat_map(|value| value.as_bytes().split(|&byte| byte == b','))
+            .any(|offer| offer.trim_ascii() == protocol::SUBPROTOCOL.as_bytes())
+            .then_some(protocol::SUBPROTOCOL);
         Ok(Self {
             key,
             protocol,

@@ -18,8 +18,11 @@ const HTTP_TASK_CUTS: usize = 1_500;
 const SOCKET_TASK_CUTS: usize = 600;
 /// Cuts of each account call (they hash passwords or end sessions, so fewer).
 const ACCOUNT_CUTS: usize = 40;
-/// Rounds of a logout racing 25 sockets that authenticate with its session.
+/// Cuts of a read (the session check and the task list).
+const READ_CUTS: usize = 600;
+/// Rounds of a logout racing sockets that authenticate with its session.
 const LOGOUT_RACES: usize = 60;
+const SOCKETS_PER_RACE: usize = 25;
 
 /// A server whose limits do not get in the way of thousands of quick calls.
 async fn roomy_server() -> TestServer {
@@ -284,7 +287,7 @@ async fn socket_requests_cut_by_a_dropped_socket_happen_whole_or_not_at_all() {
         tally.count(cut);
         ws.send(frame).await;
         match cut {
-            Cut::After(wait) => tokio::time::sleep(wait).await,
+            Cut::After(wait) => spin(wait).await,
             _ => {
                 let answer = ws.recv().await;
                 assert!(matches!(answer["type"].as_str(), Some("result" | "event")));
@@ -413,6 +416,7 @@ async fn account_calls_cut_at_any_moment_leave_nothing_half_done() {
     // session) or not (it still works); both answer, and signing in still works.
     for _ in 0..ACCOUNT_CUTS {
         let signed = server.login("root").await;
+        let mut ws = server.socket(&signed.token).await;
         let request = RawRequest::new(
             server.addr,
             "POST",
@@ -429,6 +433,8 @@ async fn account_calls_cut_at_any_moment_leave_nothing_half_done() {
             status == StatusCode::OK || status == StatusCode::UNAUTHORIZED,
             "refresh after a cut refresh answered {status}"
         );
+        // A spent cookie presented again ends the session, and its socket with it.
+        assert_sockets_follow_session(&server, &signed, &mut ws, 4401).await;
     }
 
     // Logout and logout-all, each with a live socket of the session: once the token is
@@ -501,24 +507,25 @@ async fn no_socket_of_a_session_is_open_once_its_logout_has_answered() {
     let server = roomy_server().await;
     let mut rng = Rng::from_env("logout races");
     server.register("racer").await;
+    let mut amid = 0;
     for round in 0..LOGOUT_RACES {
         let signed = server.login("racer").await;
         let everywhere = round % 2 == 1;
         let (done_tx, done_rx) = tokio::sync::watch::channel(false);
         let mut sockets = Vec::new();
-        for _ in 0..25 {
+        for _ in 0..SOCKETS_PER_RACE {
             let mut ws = server.connect(true).await;
             let token = signed.token.clone();
             let mut done = done_rx.clone();
+            let delay = Duration::from_micros(rng.below(3_000));
             sockets.push(tokio::spawn(async move {
+                spin(delay).await;
                 ws.send(json!({"type": "auth", "id": 1, "token": token}))
                     .await;
                 let answer = ws.next_frame().await;
                 let _ = done.wait_for(|done| *done).await;
-                if answer
-                    .as_ref()
-                    .is_some_and(|frame| frame["type"] == "auth_ok")
-                {
+                let admitted = answer.is_some_and(|frame| frame["type"] == "auth_ok");
+                if admitted {
                     // The logout has answered: this socket may not change anything.
                     ws.try_send(json!({"type": "request", "id": 2, "method": "task.create",
                                        "params": {"title": "after the logout"}}))
@@ -530,10 +537,11 @@ async fn no_socket_of_a_session_is_open_once_its_logout_has_answered() {
                     );
                     assert!(matches!(closed, Closed::Code(4401 | 4409)), "{closed:?}");
                 }
+                admitted
             }));
         }
-        // The logout lands somewhere among the 25 sockets' authentications.
-        spin(Duration::from_micros(rng.below(2_000))).await;
+        // The sockets authenticate over 3 ms; the logout lands somewhere among them.
+        spin(Duration::from_micros(rng.below(3_000))).await;
         let path = if everywhere {
             "/api/logout-all"
         } else {
@@ -545,10 +553,19 @@ async fn no_socket_of_a_session_is_open_once_its_logout_has_answered() {
             .await;
         assert_eq!(answer.status(), StatusCode::NO_CONTENT);
         done_tx.send(true).expect("sockets wait");
+        let mut admitted = 0;
         for socket in sockets {
-            socket.await.expect("socket check");
+            admitted += usize::from(socket.await.expect("socket check"));
+        }
+        if admitted > 0 && admitted < SOCKETS_PER_RACE {
+            amid += 1;
         }
     }
+    println!("logout races: {amid} of {LOGOUT_RACES} logouts landed amid the authentications");
+    assert!(
+        amid > 0,
+        "no logout landed amid the authentications: the race was not run"
+    );
     let list = server.login("racer").await;
     let tasks: Value = server
         .client()
@@ -558,6 +575,42 @@ async fn no_socket_of_a_session_is_open_once_its_logout_has_answered() {
         .await
         .expect("list");
     assert_eq!(tasks["items"], json!([]), "no socket wrote after a logout");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_cut_at_any_moment_leave_no_reader_behind() {
+    let server = roomy_server().await;
+    let mut rng = Rng::from_env("reads");
+    let user = server.register("reader").await;
+    let list = RawRequest::new(
+        server.addr,
+        "GET",
+        "/api/tasks",
+        Some(&user.token),
+        None,
+        None,
+    );
+    let usual = answer_time(server.addr, &list).await;
+    let mut tally = Tally::default();
+    for _ in 0..READ_CUTS {
+        let cut = Cut::draw(&mut rng, list.bytes.len(), usual);
+        tally.count(cut);
+        list.cut(server.addr, cut).await;
+    }
+    println!("reads: {tally} (usual answer {usual:?})");
+    // A reader left inside a transaction would keep its old snapshot, in which the
+    // session outlives its logout (`db::refuse_open_transaction`).
+    let logout = server
+        .client()
+        .send(Method::POST, "/api/logout", Some(&user.token), None)
+        .await;
+    assert_eq!(logout.status(), StatusCode::NO_CONTENT);
+    for _ in 0..12 {
+        assert!(
+            !token_alive(&server, &user).await,
+            "a token still works after its logout"
+        );
+    }
 }
 
 #[tokio::test]
