@@ -9,6 +9,7 @@ mod frame;
 mod http;
 mod server_reader;
 mod task;
+pub mod time;
 mod validate;
 
 pub use close::{CloseAction, CloseCode};

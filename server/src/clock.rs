@@ -1,35 +1,32 @@
-//! Time as the wire shows it: RFC 3339 UTC with millisecond precision, fixed width.
+//! Time as the wire shows it (`protocol::time`): RFC 3339 UTC with millisecond
+//! precision, fixed width.
 
-use time::OffsetDateTime;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use protocol::time::format_epoch_ms;
 
 /// Now, as stored in tasks and sent on the wire.
 pub fn now_rfc3339() -> String {
-    rfc3339(OffsetDateTime::now_utc())
+    format_epoch_ms(unix_now_ms())
 }
 
 /// Seconds since the Unix epoch, as JWT `iat`/`exp` and session expiry use them.
 pub fn unix_now() -> i64 {
-    OffsetDateTime::now_utc().unix_timestamp()
+    i64::try_from(unix_now_ms() / 1000).unwrap_or(i64::MAX)
 }
 
-/// A Unix time as RFC 3339; out-of-range values (never produced here) clamp to the epoch.
+/// A Unix time as RFC 3339; times before 1970 (never produced here) clamp to the epoch.
 pub fn unix_to_rfc3339(secs: i64) -> String {
-    rfc3339(OffsetDateTime::from_unix_timestamp(secs).unwrap_or(OffsetDateTime::UNIX_EPOCH))
+    format_epoch_ms(u64::try_from(secs).unwrap_or(0).saturating_mul(1000))
 }
 
-/// Written by hand rather than with `well_known::Rfc3339`, which trims trailing zeros of
-/// the fraction and so gives times of varying width.
-fn rfc3339(t: OffsetDateTime) -> String {
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.millisecond()
-    )
+/// A clock set before 1970 reads as the epoch.
+fn unix_now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        })
 }
 
 #[cfg(test)]
@@ -40,10 +37,8 @@ mod tests {
     fn formats_fixed_width_utc() {
         assert_eq!(unix_to_rfc3339(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(unix_to_rfc3339(1_795_388_400), "2026-11-22T23:00:00.000Z");
-        let parsed = OffsetDateTime::parse(
-            &now_rfc3339(),
-            &time::format_description::well_known::Rfc3339,
-        );
-        assert!(parsed.is_ok());
+        let now = now_rfc3339();
+        assert_eq!(now.len(), "1970-01-01T00:00:00.000Z".len());
+        assert!(protocol::time::parse_rfc3339(&now).is_some());
     }
 }

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use protocol::{Event, ServerFrame};
+use protocol::{CloseCode, Event, ServerFrame};
 use tokio::sync::{Notify, mpsc};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use uuid::Uuid;
@@ -28,7 +28,7 @@ pub struct Outbound {
 pub struct SocketShared {
     /// Whether the socket is subscribed to `tasks`; others are skipped by `publish`.
     pub subscribed: AtomicBool,
-    close: Mutex<Option<(u16, &'static str)>>,
+    close: Mutex<Option<(CloseCode, &'static str)>>,
     /// Wakes the socket's task when `close` is set.
     pub closing: Notify,
 }
@@ -36,7 +36,7 @@ pub struct SocketShared {
 impl SocketShared {
     /// Asks the socket to close with `code`. The first request wins. It travels outside
     /// the event queue so that it works even when that queue is full.
-    pub fn close(&self, code: u16, reason: &'static str) {
+    pub fn close(&self, code: CloseCode, reason: &'static str) {
         let mut close = lock(&self.close);
         if close.is_none() {
             *close = Some((code, reason));
@@ -44,7 +44,7 @@ impl SocketShared {
         }
     }
 
-    pub fn close_request(&self) -> Option<(u16, &'static str)> {
+    pub fn close_request(&self) -> Option<(CloseCode, &'static str)> {
         *lock(&self.close)
     }
 }
@@ -72,14 +72,14 @@ pub trait Fanout: Send + Sync {
     fn unregister(&self, user: Uuid, socket: u64);
     /// Sends the event to every subscribed socket of `user`.
     fn publish(&self, user: Uuid, event: &Event);
-    fn close_sessions(&self, sessions: &[Uuid], code: u16, reason: &'static str);
-    fn close_user(&self, user: Uuid, code: u16, reason: &'static str);
-    fn close_all(&self, code: u16, reason: &'static str);
+    fn close_sessions(&self, sessions: &[Uuid], code: CloseCode, reason: &'static str);
+    fn close_user(&self, user: Uuid, code: CloseCode, reason: &'static str);
+    fn close_all(&self, code: CloseCode, reason: &'static str);
 }
 
 /// Close code for a socket that fell so far behind that its queue filled up: it
 /// reconnects and catches up by replay.
-const TOO_SLOW: u16 = 1011;
+const TOO_SLOW: CloseCode = CloseCode::ServerError;
 
 /// Every socket of this process, by user.
 #[derive(Debug)]
@@ -156,7 +156,7 @@ impl Fanout for LocalFanout {
         }
     }
 
-    fn close_sessions(&self, sessions: &[Uuid], code: u16, reason: &'static str) {
+    fn close_sessions(&self, sessions: &[Uuid], code: CloseCode, reason: &'static str) {
         self.each(|link| {
             if sessions.contains(&link.session) {
                 link.shared.close(code, reason);
@@ -164,13 +164,13 @@ impl Fanout for LocalFanout {
         });
     }
 
-    fn close_user(&self, user: Uuid, code: u16, reason: &'static str) {
+    fn close_user(&self, user: Uuid, code: CloseCode, reason: &'static str) {
         for link in lock(&self.sockets).get(&user).into_iter().flatten() {
             link.shared.close(code, reason);
         }
     }
 
-    fn close_all(&self, code: u16, reason: &'static str) {
+    fn close_all(&self, code: CloseCode, reason: &'static str) {
         self.each(|link| link.shared.close(code, reason));
     }
 }

@@ -111,7 +111,7 @@ impl Server {
                 let _ = stopped.await;
                 // Sockets are not HTTP requests the server waits for: tell them to go.
                 let _ = shutdown_tx.send(true);
-                fanout.close_all(CloseCode::GoingAway.as_u16(), "server shutting down");
+                fanout.close_all(CloseCode::GoingAway, "server shutting down");
                 shutdown_tx
             };
             let (signal_tx, signal_rx) = oneshot::channel();

@@ -46,7 +46,7 @@
 //! resync), [`store`] (tasks, order, optimistic changes, row changes), [`outbox`]
 //! (changes waiting for the server; nothing applied twice), [`registry`] (named sockets
 //! of one session), [`token_life`] (a token's life, whatever the browser's clock says);
-//! and internally the backoff, the heartbeat, the request table and RFC 3339 times.
+//! and internally the backoff, the heartbeat and the request table.
 
 mod backoff;
 #[cfg(test)]
@@ -57,7 +57,6 @@ pub mod outbox;
 pub mod registry;
 mod requests;
 pub mod store;
-mod time;
 pub mod token_life;
 
 pub use requests::RequestError;

@@ -21,7 +21,7 @@ use protocol::{Change, Event, MethodCall, Since, Task};
 use uuid::Uuid;
 
 use super::outbox::MutationId;
-use super::time::{Instant, format_epoch_ms, parse_rfc3339};
+use protocol::time::{Instant, format_epoch_ms, parse_rfc3339};
 
 /// One change to the rendered list. Apply them in the order given: each `index` is valid
 /// in the list as left by the changes before it.

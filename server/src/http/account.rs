@@ -66,11 +66,9 @@ pub async fn refresh(
             Ok(session_reply(&state, &headers, StatusCode::OK, issued))
         }
         RefreshOutcome::Reused { session_id } => {
-            state.fanout.close_sessions(
-                &[session_id],
-                CloseCode::Unauthorized.as_u16(),
-                "session revoked",
-            );
+            state
+                .fanout
+                .close_sessions(&[session_id], CloseCode::Unauthorized, "session revoked");
             Ok(unauthorized_clearing_cookie(
                 &headers,
                 "This sign-in was used elsewhere and has been ended; sign in again.",
@@ -89,11 +87,9 @@ pub async fn logout(
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     state.auth.logout(&caller).await?;
-    state.fanout.close_sessions(
-        &[caller.session_id],
-        CloseCode::Unauthorized.as_u16(),
-        "signed out",
-    );
+    state
+        .fanout
+        .close_sessions(&[caller.session_id], CloseCode::Unauthorized, "signed out");
     Ok((StatusCode::NO_CONTENT, [cookie::clear(&headers)]).into_response())
 }
 
@@ -103,7 +99,7 @@ pub async fn logout_all(
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let ended = state.auth.logout_all(&caller).await?;
-    let code = CloseCode::LoggedOutEverywhere.as_u16();
+    let code = CloseCode::LoggedOutEverywhere;
     state
         .fanout
         .close_user(caller.user_id(), code, "signed out everywhere");
@@ -133,7 +129,7 @@ pub async fn exit_login_as(
     // The acting session has ended whichever way it went: its sockets go too.
     state.fanout.close_sessions(
         &[caller.session_id],
-        CloseCode::Unauthorized.as_u16(),
+        CloseCode::Unauthorized,
         "stopped acting as this user",
     );
     match exited {

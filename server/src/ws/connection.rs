@@ -40,19 +40,13 @@ const MAX_DISCARD: usize = protocol::MAX_SERVER_FRAME_BYTES;
 /// How a socket ended, for the log.
 enum End {
     /// We closed it with this code.
-    Closed(u16, &'static str),
+    Closed(CloseCode, &'static str),
     /// A frame over 64 KiB, refused mid-frame: closed with 1009.
     TooBig,
     /// The peer closed it (with its code, if it gave one).
     PeerClosed(Option<u16>),
     /// The connection broke or went silent: no close frame either way.
     Dropped(&'static str),
-}
-
-impl End {
-    fn close(code: CloseCode, reason: &'static str) -> Self {
-        Self::Closed(code.as_u16(), reason)
-    }
 }
 
 /// What woke the main loop.
@@ -115,9 +109,13 @@ pub async fn run(
     }
     let user = connection.authed.as_ref().map(|a| a.user.username.as_str());
     match end {
-        End::Closed(code, reason) => {
-            tracing::info!(socket = id, user, code, reason, "socket closed by server")
-        }
+        End::Closed(code, reason) => tracing::info!(
+            socket = id,
+            user,
+            code = code.as_u16(),
+            reason,
+            "socket closed by server"
+        ),
         End::TooBig => tracing::info!(
             socket = id,
             user,
@@ -154,7 +152,7 @@ impl Connection {
 
     async fn serve_until_end(&mut self, shutdown: &mut watch::Receiver<bool>) -> End {
         if *shutdown.borrow() {
-            return End::close(CloseCode::GoingAway, "server shutting down");
+            return End::Closed(CloseCode::GoingAway, "server shutting down");
         }
         let ping_every = self.state.config.server_ping_interval();
         let mut heartbeat = interval_at(Instant::now() + ping_every, ping_every);
@@ -181,7 +179,7 @@ impl Connection {
                 () = &mut deadline => Wake::Deadline,
             };
             let outcome = match wake {
-                Wake::Shutdown => Err(End::close(CloseCode::GoingAway, "server shutting down")),
+                Wake::Shutdown => Err(End::Closed(CloseCode::GoingAway, "server shutting down")),
                 Wake::CloseRequested => match self.shared.close_request() {
                     Some((code, reason)) => Err(End::Closed(code, reason)),
                     None => Ok(()),
@@ -192,9 +190,9 @@ impl Connection {
                 Wake::Frame(frame) => self.on_frame(frame).await,
                 Wake::Heartbeat => self.heartbeat().await,
                 Wake::Deadline if self.authed.is_some() => {
-                    Err(End::close(CloseCode::Unauthorized, "token expired"))
+                    Err(End::Closed(CloseCode::Unauthorized, "token expired"))
                 }
-                Wake::Deadline => Err(End::close(CloseCode::AuthTimeout, "no auth in time")),
+                Wake::Deadline => Err(End::Closed(CloseCode::AuthTimeout, "no auth in time")),
             };
             if let Err(end) = outcome {
                 return end;
@@ -218,7 +216,7 @@ impl Connection {
                     "Binary frames are not part of the protocol; send JSON text.",
                 )
                 .await?;
-                Err(End::close(CloseCode::ProtocolViolation, "binary frame"))
+                Err(End::Closed(CloseCode::ProtocolViolation, "binary frame"))
             }
             // The WebSocket layer answers pings itself; both only show the peer is alive.
             Some(Ok(Message::Ping(_) | Message::Pong(_))) => Ok(()),
@@ -243,7 +241,7 @@ impl Connection {
         if !self.bucket.try_take() {
             self.send_error(None, ErrorCode::RateLimited, "Too many frames; slow down.")
                 .await?;
-            return Err(End::close(CloseCode::TooMany, "too many requests"));
+            return Err(End::Closed(CloseCode::TooMany, "too many requests"));
         }
         match decoded {
             Err(error) => {
@@ -308,7 +306,10 @@ impl Connection {
                     "That token is for another user.",
                 )
                 .await?;
-                return Err(End::close(CloseCode::Unauthorized, "token of another user"));
+                return Err(End::Closed(
+                    CloseCode::Unauthorized,
+                    "token of another user",
+                ));
             }
             Some(current) => {
                 if current.session_id != authed.session_id {
@@ -331,13 +332,13 @@ impl Connection {
                         "Too many open sockets for this user.",
                     )
                     .await?;
-                    return Err(End::close(CloseCode::TooMany, "too many sockets"));
+                    return Err(End::Closed(CloseCode::TooMany, "too many sockets"));
                 }
                 // Shutdown sets the flag, then closes every registered socket: a socket
                 // registered after that sweep sees the flag here.
                 if *self.state.shutdown.borrow() {
                     self.state.fanout.unregister(authed.user_id(), self.id);
-                    return Err(End::close(CloseCode::GoingAway, "server shutting down"));
+                    return Err(End::Closed(CloseCode::GoingAway, "server shutting down"));
                 }
             }
         }
@@ -372,16 +373,16 @@ impl Connection {
         let api = error.to_api();
         self.send_error(Some(id), api.code, &api.message).await?;
         Err(if api.code == ErrorCode::Internal {
-            End::close(CloseCode::ServerError, "auth failed on the server")
+            End::Closed(CloseCode::ServerError, "auth failed on the server")
         } else {
-            End::close(CloseCode::Unauthorized, "auth refused")
+            End::Closed(CloseCode::Unauthorized, "auth refused")
         })
     }
 
     async fn refuse_before_auth(&mut self, id: Option<u64>) -> Result<(), End> {
         self.send_error(id, ErrorCode::Unauthorized, "Send auth first.")
             .await?;
-        Err(End::close(CloseCode::Unauthorized, "frame before auth"))
+        Err(End::Closed(CloseCode::Unauthorized, "frame before auth"))
     }
 
     /// `subscribe`: replay when the log still holds everything after `since`, else a
@@ -472,7 +473,7 @@ impl Connection {
             Ok(text) => self.write(Message::Text(text.into())).await,
             Err(error) => {
                 tracing::error!(socket = self.id, %error, "cannot encode a frame");
-                Err(End::close(CloseCode::ServerError, "cannot encode a frame"))
+                Err(End::Closed(CloseCode::ServerError, "cannot encode a frame"))
             }
         }
     }
@@ -486,9 +487,9 @@ impl Connection {
 
     /// Sends the close frame, then waits briefly for the peer's, so the connection ends
     /// with the closing handshake rather than a reset.
-    async fn close(&mut self, code: u16, reason: &'static str) {
+    async fn close(&mut self, code: CloseCode, reason: &'static str) {
         let frame = CloseFrame {
-            code: code.into(),
+            code: code.as_u16().into(),
             reason: Utf8Bytes::from_static(reason),
         };
         // A peer that stopped reading could hold the send for good.

@@ -1,9 +1,11 @@
-//! RFC 3339 timestamps without a date library (the wasm bundle stays small).
+//! The wire's timestamps, RFC 3339, for both sides and without a date library (the wasm
+//! bundle stays small).
 //!
-//! The store orders tasks by `created_at`. Comparing the strings would be wrong as soon
-//! as two of them differ in fractional digits (`…00Z` sorts after `…00.5Z`), so they are
-//! parsed into an instant first. An optimistic create has no server time yet, so one is
-//! made from the shell's clock.
+//! The server writes them one way, fixed width in UTC with milliseconds
+//! (`format_epoch_ms`), so they line up in logs and order as text. The app orders tasks
+//! by `created_at` and so reads them into an instant (`parse_rfc3339`) that orders
+//! correctly whatever their fractional digits or offset; an optimistic create has no
+//! server time yet, so one is made from the app's clock.
 
 /// An instant as whole seconds since 1970 plus nanoseconds: orders correctly whatever the
 /// fractional precision or offset of the text it came from.
