@@ -305,6 +305,20 @@ impl Auth {
         })
     }
 
+    /// Ends the session a refresh token belongs to, live or already spent: signing out
+    /// with the cookie alone, so that an access token that has expired cannot keep a
+    /// session alive. Returns the ended session, if there was one.
+    pub async fn logout_by_refresh(&self, presented: &str) -> Result<Option<Uuid>, AppError> {
+        let ended: Option<String> = sqlx::query_scalar(
+            "DELETE FROM sessions WHERE refresh_hash = ?1 \
+             OR id = (SELECT session_id FROM spent_refresh_tokens WHERE hash = ?1) RETURNING id",
+        )
+        .bind(RefreshToken::hash_of(presented))
+        .fetch_optional(&self.db.write)
+        .await?;
+        ended.as_deref().map(parse_id).transpose()
+    }
+
     /// Ends one session.
     pub async fn logout(&self, authed: &Authed) -> Result<(), AppError> {
         sqlx::query("DELETE FROM sessions WHERE id = ?")

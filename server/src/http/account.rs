@@ -81,15 +81,28 @@ pub async fn refresh(
     }
 }
 
+/// Ends the caller's session: the one its access token names, or, when that token is
+/// missing, expired or refused, the one its refresh cookie names.
 pub async fn logout(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    caller: Result<Caller, AppError>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    state.auth.logout(&caller).await?;
-    state
-        .fanout
-        .close_sessions(&[caller.session_id], CloseCode::Unauthorized, "signed out");
+    let ended = match caller {
+        Ok(Caller(caller)) => {
+            state.auth.logout(&caller).await?;
+            Some(caller.session_id)
+        }
+        Err(refused) => match cookie::refresh_token(&headers) {
+            Some(token) => state.auth.logout_by_refresh(token).await?,
+            None => return Err(refused),
+        },
+    };
+    if let Some(session) = ended {
+        state
+            .fanout
+            .close_sessions(&[session], CloseCode::Unauthorized, "signed out");
+    }
     Ok((StatusCode::NO_CONTENT, [cookie::clear(&headers)]).into_response())
 }
 

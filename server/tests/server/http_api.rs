@@ -1,10 +1,12 @@
 //! Every row of the contract's HTTP table, with its errors.
 
+use std::time::Duration;
+
 use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::support::{TestServer, assert_error, cookie_value, set_cookie};
+use crate::support::{Closed, Signed, TestServer, assert_error, cookie_value, set_cookie};
 
 #[tokio::test]
 async fn register_login_and_me() {
@@ -359,6 +361,70 @@ async fn logout_and_logout_all() {
         .await;
         assert_error(client.refresh(&session.cookie).await, 401, "unauthorized").await;
     }
+    assert_error(
+        client.post("/api/logout", None, json!(null)).await,
+        401,
+        "unauthorized",
+    )
+    .await;
+}
+
+/// `POST /api/logout` with the refresh cookie, as the browser sends it.
+async fn logout_with_cookie(server: &TestServer, token: Option<&str>, cookie: &str) -> u16 {
+    let mut request = server
+        .client()
+        .http
+        .post(server.url("/api/logout"))
+        .header("cookie", format!("taskwire_refresh={cookie}"));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.expect("logout").status().as_u16()
+}
+
+#[tokio::test]
+async fn logout_with_an_expired_token_or_the_cookie_alone_ends_the_session() {
+    let server = TestServer::start_with(|args| args.access_ttl_secs = 1).await;
+    let client = server.client();
+
+    // The cookie alone, as a browser whose page lost its token sends it.
+    let alone = server.register("alice").await;
+    let (mut ws, _) = server.subscribed(&alone.token).await;
+    assert_eq!(logout_with_cookie(&server, None, &alone.cookie).await, 204);
+    assert_error(client.refresh(&alone.cookie).await, 401, "unauthorized").await;
+    assert_error(
+        client.get("/api/me", Some(&alone.token)).await,
+        401,
+        "unauthorized",
+    )
+    .await;
+    assert_eq!(ws.closed().await.0, Closed::Code(4401));
+
+    // An access token that has expired does not keep the session alive.
+    let expired = server.login("alice").await;
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    assert_error(
+        client.get("/api/me", Some(&expired.token)).await,
+        401,
+        "unauthorized",
+    )
+    .await;
+    assert_eq!(
+        logout_with_cookie(&server, Some(&expired.token), &expired.cookie).await,
+        204
+    );
+    assert_error(client.refresh(&expired.cookie).await, 401, "unauthorized").await;
+
+    // A cookie already spent by a refresh still names its session.
+    let rotated = server.login("alice").await;
+    let fresh = Signed::from_response(client.refresh(&rotated.cookie).await).await;
+    assert_eq!(
+        logout_with_cookie(&server, None, &rotated.cookie).await,
+        204
+    );
+    assert_error(client.refresh(&fresh.cookie).await, 401, "unauthorized").await;
+
+    // Nothing to go on: no token, no cookie.
     assert_error(
         client.post("/api/logout", None, json!(null)).await,
         401,
