@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::error::Error;
-use crate::http::http;
 use crate::local_server::LocalServer;
 use crate::webdriver::{Browser, Driver};
 use crate::{Result, root};
@@ -40,14 +39,7 @@ pub fn check(binary: PathBuf) -> Result {
         SERVER_PORT,
         &["--allow-origin", &origin],
     )?;
-    let credentials = json!({ "username": USER.0, "password": USER.1 });
-    http(
-        &server.address(),
-        "POST",
-        "/api/register",
-        None,
-        Some(&credentials),
-    )?;
+    server.register(USER.0, USER.1)?;
 
     let trunk = TrunkServe::start()?;
     trunk.wait_for_builds(1, FIRST_BUILD)?;

@@ -7,7 +7,6 @@ use std::time::Instant;
 
 use crate::browser_tmp::BrowserTmp;
 use crate::error::Error;
-use crate::http::http;
 use crate::local_server::{LocalServer, free_port};
 use crate::steps::Timings;
 use crate::webdriver::Browser;
@@ -330,14 +329,7 @@ const ADMIN: (&str, &str) = ("suite-admin", "suite-admin-password");
 /// command, the only way there is to make an admin.
 fn create_admin(server: &LocalServer, binary: &Path) -> Result {
     let (username, password) = ADMIN;
-    let credentials = serde_json::json!({"username": username, "password": password});
-    http(
-        &server.address(),
-        "POST",
-        "/api/register",
-        None,
-        Some(&credentials),
-    )?;
+    server.register(username, password)?;
     crate::steps::run(
         "promoting the suites' admin",
         Command::new(binary)

@@ -59,6 +59,18 @@ impl LocalServer {
         format!("127.0.0.1:{}", self.port)
     }
 
+    /// Registers an account over the API; gives back the session (with its token).
+    pub fn register(&self, username: &str, password: &str) -> Result<serde_json::Value> {
+        let credentials = serde_json::json!({ "username": username, "password": password });
+        crate::http::http(
+            &self.address(),
+            "POST",
+            "/api/register",
+            None,
+            Some(&credentials),
+        )
+    }
+
     pub fn url(&self) -> String {
         format!("http://{}", self.address())
     }

@@ -54,7 +54,7 @@ pub fn run() -> Result {
         TASKS.len(),
         USER.0
     );
-    seed(&server.address())?;
+    seed(&server)?;
     let driver = Driver::start(Browser::Chromium, WINDOW)?;
     println!("==> signing in through the page and taking the picture");
     driver.sign_in(&server.url(), USER)?;
@@ -74,9 +74,9 @@ pub fn run() -> Result {
 }
 
 /// Registers the user and adds the tasks through the HTTP API.
-fn seed(address: &str) -> Result {
-    let credentials = json!({ "username": USER.0, "password": USER.1 });
-    let session = http(address, "POST", "/api/register", None, Some(&credentials))?;
+fn seed(server: &LocalServer) -> Result {
+    let address = &server.address();
+    let session = server.register(USER.0, USER.1)?;
     let token = session["token"]
         .as_str()
         .ok_or_else(|| Error::Other(format!("no token in the register answer: {session}")))?

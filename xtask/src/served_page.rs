@@ -13,7 +13,6 @@ use serde_json::json;
 
 use crate::Result;
 use crate::error::Error;
-use crate::http::http;
 use crate::local_server::LocalServer;
 use crate::webdriver::{Browser, Driver};
 
@@ -37,14 +36,7 @@ pub fn check(binary: PathBuf) -> Result {
             browser.name()
         );
         let username = format!("served-{}", browser.name().to_lowercase());
-        let credentials = json!({ "username": username, "password": PASSWORD });
-        http(
-            &server.address(),
-            "POST",
-            "/api/register",
-            None,
-            Some(&credentials),
-        )?;
+        server.register(&username, PASSWORD)?;
         let driver = Driver::start(browser, WINDOW)?;
         driver.open(&format!("{}/login", server.url()))?;
         // The sign-in form shows once the loader and the WebAssembly have run.
