@@ -49,8 +49,8 @@
 //! and internally the backoff, the heartbeat, the request table and RFC 3339 times.
 
 mod backoff;
-#[cfg(test)]
-mod fixtures;
+#[cfg(any(test, feature = "fixtures"))]
+pub mod fixtures;
 mod heartbeat;
 pub mod machine;
 pub mod outbox;

@@ -14,7 +14,9 @@ use std::task::{Context, Poll, Waker};
 
 use gloo_timers::callback::{Interval, Timeout};
 use leptos::prelude::*;
-use protocol::{DecodeError, DecodeErrorKind, ErrorCode, MethodCall, ServerFrame, Session};
+use protocol::{
+    CloseCode, DecodeError, DecodeErrorKind, ErrorCode, MethodCall, ServerFrame, Session,
+};
 use rustc_hash::{FxHashMap, FxHashSet};
 use uuid::Uuid;
 use wasm_bindgen::JsCast;
@@ -322,7 +324,11 @@ impl Service {
                 clean,
             } => {
                 self.with_shell(|shell| shell.socket_closed(name, conn, code, &reason, clean));
-                Input::Closed { conn, code, reason }
+                Input::Closed {
+                    conn,
+                    code: CloseCode::from_u16(code),
+                    reason,
+                }
             }
         };
         self.run(Some(name), input);
@@ -688,7 +694,9 @@ impl Shell {
                     text: status_text(d.state, retry_in_s, d.failed_attempts),
                     retry_in_s,
                     attempt: d.failed_attempts,
-                    last_close: d.last_close.map(|close| (close.code, close.reason)),
+                    last_close: d
+                        .last_close
+                        .map(|close| (close.code.as_u16(), close.reason)),
                 }
             }
             None => Status::default(),
@@ -718,7 +726,9 @@ impl Shell {
                 frames_in: d.frames_in,
                 frames_out: d.frames_out,
                 reconnects: d.reconnect_attempts,
-                last_close: d.last_close.map(|close| (close.code, close.reason)),
+                last_close: d
+                    .last_close
+                    .map(|close| (close.code.as_u16(), close.reason)),
                 closed_event: self.closed_events.get(&name).cloned(),
                 name,
             })
@@ -779,11 +789,11 @@ fn status_text(state: ConnectionState, retry_in_s: Option<u32>, attempt: u32) ->
 }
 
 /// A reported close in words; the status beside it says whether the app reconnects.
-fn close_report(code: u16) -> String {
+fn close_report(code: CloseCode) -> String {
     let why = match code {
-        1009 => "a message was too large for it",
-        4400 => "it could not read what the app sent",
-        4403 => "this page or account may not connect",
+        CloseCode::TooBig => "a message was too large for it",
+        CloseCode::ProtocolViolation => "it could not read what the app sent",
+        CloseCode::Forbidden => "this page or account may not connect",
         _ => "for a reason the app does not know",
     };
     format!("The server closed the connection: {why} (code {code}).")
