@@ -42,11 +42,13 @@
 //! }
 //! ```
 //!
-//! Modules, one job each: [`machine`] (states, close codes, heartbeat, token refresh,
-//! resync), [`store`] (tasks, order, optimistic changes, row changes), [`outbox`]
-//! (changes waiting for the server; nothing applied twice), [`registry`] (named sockets
-//! of one session), [`token_life`] (a token's life, whatever the browser's clock says);
-//! and internally the backoff, the heartbeat, the request table and RFC 3339 times.
+//! Modules, one job each: [`machine`] (one socket's decisions, split by job under
+//! `machine/`: messages, connection, session, subscriptions, changes, timers), [`store`]
+//! (tasks, order, optimistic changes, row changes), [`outbox`] (changes waiting for the
+//! server; nothing applied twice), [`registry`] (named sockets of one session),
+//! [`token_life`] (a token's life, whatever the browser's clock says); internally the
+//! backoff, the heartbeat, the request table and RFC 3339 times; and `fixtures`, the
+//! test and benchmark data (tests, or the `fixtures` feature).
 
 mod backoff;
 #[cfg(any(test, feature = "fixtures"))]
