@@ -3,7 +3,7 @@
 //! page shows. A socket is only ever replaced by a new one with a new number, so nothing
 //! from a socket given up can reach its successor.
 
-use protocol::{CloseAction, CloseCode};
+use protocol::{ClientFrame, CloseAction, CloseCode};
 
 use super::{
     Command, ConnId, ConnectionState, Env, LastClose, Machine, Notice, Problem, Purpose, notice,
@@ -171,7 +171,7 @@ impl Machine {
         if let Some(heartbeat) = &mut self.heartbeat {
             heartbeat.ping_sent(id, now);
         }
-        self.send(protocol::ClientFrame::Ping { id }, out);
+        self.send(ClientFrame::Ping { id }, out);
     }
 
     pub(super) fn on_pong(&mut self, now: u64, id: u64) {

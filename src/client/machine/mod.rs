@@ -32,7 +32,7 @@ mod session;
 mod subscriptions;
 mod timers;
 
-use protocol::{ApiError, ClientFrame, CloseCode, ServerFrame};
+use protocol::{ApiError, ClientFrame, CloseCode, ServerFrame, Topic};
 
 use super::backoff::Backoff;
 use super::heartbeat::Heartbeat;
@@ -58,7 +58,7 @@ enum Purpose {
     Auth,
     /// A refreshed token sent on an authenticated socket.
     Reauth,
-    Subscribe(protocol::Topic),
+    Subscribe(Topic),
     Mutation(MutationId),
 }
 
