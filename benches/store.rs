@@ -1,10 +1,11 @@
 //! Native benchmark of the task store: merge a 10,000-task snapshot and 1,000 live events
-//! (`cargo bench -p taskwire --bench store`). Prints figures; asserts nothing about time.
+//! (`cargo bench -p taskwire --features fixtures --bench store`). Prints figures; asserts
+//! nothing about time.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use taskwire::client::store::MergeFixture;
+use taskwire::client::fixtures::MergeFixture;
 
 const TASKS: usize = 10_000;
 const EVENTS: usize = 1_000;

@@ -2,6 +2,16 @@
 //!
 //! The logic that decides things (connection states, backoff, merging) is plain Rust in
 //! [`client`], tested natively; the modules around it are the thin browser shell.
+//!
+//! Layout:
+//!
+//! - [`client`]: the pure core. `client/machine/` decides for one socket (its
+//!   `mod.rs` lists a file per job); `store`, `outbox` and `registry` beside it.
+//! - [`socket`]: the shell that executes the core's commands: `conn` (one `WebSocket`),
+//!   `service/` (the queue, sockets, timers and HTTP refresh; `signals` mirrors the
+//!   state into the views' signals).
+//! - [`taskwire`]: the facade the views use; [`api`]: the HTTP calls.
+//! - [`app`], [`router`], `pages` and `components`: the views.
 
 pub mod api;
 pub mod app;

@@ -13,8 +13,8 @@ use leptos::prelude::*;
 use protocol::Credentials;
 use support::{server, unique_name, until};
 use taskwire::api::Api;
+use taskwire::client::fixtures::MergeFixture;
 use taskwire::client::machine::ConnectionState;
-use taskwire::client::store::MergeFixture;
 use taskwire::taskwire::Taskwire;
 use wasm_bindgen_test::{console_log, wasm_bindgen_test, wasm_bindgen_test_configure};
 

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use leptos::prelude::*;
-use protocol::{CreateParams, Credentials, TaskPatch};
+use protocol::{CloseCode, CreateParams, Credentials, TaskPatch};
 use support::{
     close_codes, control, faults, record_sockets, server, short_ttl_server, unique_name, until,
 };
@@ -400,7 +400,7 @@ async fn garbage_from_the_server_makes_the_client_reconnect() {
             ..
         })) => {
             assert!(attempts >= 3, "{attempts} attempts");
-            assert_eq!(close.code, 4400);
+            assert_eq!(close.code, CloseCode::ProtocolViolation);
         }
         other => panic!("expected repeated reconnects, got {other:?}"),
     }

@@ -1,5 +1,7 @@
 //! WebSocket close codes and what the client does on each (the contract's table).
 
+use std::fmt;
+
 /// A close code as Taskwire means it. Codes outside the table are kept as `Other` and
 /// treated like a dropped connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -15,6 +17,10 @@ pub enum CloseCode {
     AuthTimeout,
     LoggedOutEverywhere,
     TooMany,
+    /// The client gave up on this socket (no answer in time, browser offline, socket
+    /// error): sent by the client only, in the application range browsers allow for
+    /// `WebSocket.close`.
+    GaveUp,
     Other(u16),
 }
 
@@ -47,6 +53,7 @@ impl CloseCode {
             4408 => Self::AuthTimeout,
             4409 => Self::LoggedOutEverywhere,
             4429 => Self::TooMany,
+            4000 => Self::GaveUp,
             other => Self::Other(other),
         }
     }
@@ -64,6 +71,7 @@ impl CloseCode {
             Self::AuthTimeout => 4408,
             Self::LoggedOutEverywhere => 4409,
             Self::TooMany => 4429,
+            Self::GaveUp => 4000,
             Self::Other(code) => code,
         }
     }
@@ -75,12 +83,21 @@ impl CloseCode {
             Self::GoingAway | Self::Abnormal | Self::ServerError | Self::AuthTimeout => {
                 CloseAction::Reconnect { report: false }
             }
-            Self::TooBig | Self::ProtocolViolation => CloseAction::Reconnect { report: true },
+            Self::TooBig | Self::ProtocolViolation | Self::GaveUp => {
+                CloseAction::Reconnect { report: true }
+            }
             Self::Unauthorized => CloseAction::RefreshThenLogin,
             Self::LoggedOutEverywhere => CloseAction::ClearSession,
             Self::TooMany => CloseAction::ReconnectAfterMaxBackoff,
             Self::Other(_) => CloseAction::Reconnect { report: true },
         }
+    }
+}
+
+/// The code as a number, as close frames and the app's messages show it.
+impl fmt::Display for CloseCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.as_u16())
     }
 }
 
@@ -102,12 +119,20 @@ mod tests {
             (4408, CloseAction::Reconnect { report: false }),
             (4409, CloseAction::ClearSession),
             (4429, CloseAction::ReconnectAfterMaxBackoff),
+            (4000, CloseAction::Reconnect { report: true }),
             (3999, CloseAction::Reconnect { report: true }),
         ];
         for (code, action) in table {
             let parsed = CloseCode::from_u16(code);
             assert_eq!(parsed.as_u16(), code);
             assert_eq!(parsed.action(), action, "close code {code}");
+            assert_eq!(parsed.to_string(), code.to_string());
         }
+    }
+
+    #[test]
+    fn the_clients_own_code_is_not_taken_for_an_unknown_one() {
+        assert_eq!(CloseCode::from_u16(4000), CloseCode::GaveUp);
+        assert_eq!(CloseCode::GaveUp.as_u16(), 4000);
     }
 }

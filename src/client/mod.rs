@@ -42,15 +42,17 @@
 //! }
 //! ```
 //!
-//! Modules, one job each: [`machine`] (states, close codes, heartbeat, token refresh,
-//! resync), [`store`] (tasks, order, optimistic changes, row changes), [`outbox`]
-//! (changes waiting for the server; nothing applied twice), [`registry`] (named sockets
-//! of one session), [`token_life`] (a token's life, whatever the browser's clock says);
-//! and internally the backoff, the heartbeat and the request table.
+//! Modules, one job each: [`machine`] (one socket's decisions, split by job under
+//! `machine/`: messages, connection, session, subscriptions, changes, timers), [`store`]
+//! (tasks, order, optimistic changes, row changes), [`outbox`] (changes waiting for the
+//! server; nothing applied twice), [`registry`] (named sockets of one session),
+//! [`token_life`] (a token's life, whatever the browser's clock says); internally the
+//! backoff, the heartbeat and the request table; and `fixtures`, the test and benchmark
+//! data (tests, or the `fixtures` feature). RFC 3339 times are `protocol::time`.
 
 mod backoff;
-#[cfg(test)]
-mod fixtures;
+#[cfg(any(test, feature = "fixtures"))]
+pub mod fixtures;
 mod heartbeat;
 pub mod machine;
 pub mod outbox;

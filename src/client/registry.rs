@@ -289,7 +289,8 @@ impl Registry {
 #[allow(clippy::unwrap_used)] // a test that unwraps fails loudly, which is its job
 mod tests {
     use super::*;
-    use crate::client::machine::{CLOSE_NORMAL, ConnId, Notice, TimerKind};
+    use crate::client::machine::{ConnId, Notice, TimerKind};
+    use protocol::CloseCode;
     use protocol::{ClientFrame, Role, ServerFrame, Topic, User};
     use uuid::Uuid;
 
@@ -420,7 +421,7 @@ mod tests {
                 "tasks",
                 Input::Closed {
                     conn: tasks,
-                    code: 1006,
+                    code: CloseCode::Abnormal,
                     reason: String::new(),
                 },
             )
@@ -443,7 +444,7 @@ mod tests {
                 "admin",
                 Input::Closed {
                     conn,
-                    code: 4403,
+                    code: CloseCode::Forbidden,
                     reason: "role".to_owned(),
                 },
             )
@@ -478,7 +479,7 @@ mod tests {
                     "tasks",
                     Input::Closed {
                         conn,
-                        code: 1006,
+                        code: CloseCode::Abnormal,
                         reason: String::new(),
                     },
                 )
@@ -507,7 +508,7 @@ mod tests {
         let (admin, _) = bring_live(&mut registry, &out, "admin");
         let closed = |conn| Input::Closed {
             conn,
-            code: 4401,
+            code: CloseCode::Unauthorized,
             reason: String::new(),
         };
         let first = registry.handle(env(0), "tasks", closed(tasks)).unwrap();
@@ -540,7 +541,7 @@ mod tests {
                 "tasks",
                 Input::Closed {
                     conn: tasks,
-                    code: 4409,
+                    code: CloseCode::LoggedOutEverywhere,
                     reason: String::new(),
                 },
             )
@@ -552,7 +553,7 @@ mod tests {
         );
         assert!(for_socket(&out, "admin").contains(&&Command::Close {
             conn: admin,
-            code: CLOSE_NORMAL,
+            code: CloseCode::Normal,
             reason: "signed out".to_owned()
         }));
         assert_eq!(
@@ -572,7 +573,7 @@ mod tests {
                 "tasks",
                 Input::Closed {
                     conn,
-                    code: 4401,
+                    code: CloseCode::Unauthorized,
                     reason: String::new(),
                 },
             )
@@ -595,7 +596,7 @@ mod tests {
             assert!(commands.iter().any(|c| matches!(
                 c,
                 Command::Close {
-                    code: CLOSE_NORMAL,
+                    code: CloseCode::Normal,
                     ..
                 }
             )));

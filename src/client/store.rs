@@ -585,83 +585,11 @@ impl Store {
     }
 }
 
-/// Synthetic data for measuring the store: a snapshot of `tasks` tasks and `events` live
-/// events touching them (patches, new tasks and deletes). The benchmark builds it once
-/// and times [`MergeFixture::run`].
-#[derive(Debug, Clone)]
-pub struct MergeFixture {
-    pub items: Vec<Task>,
-    pub events: Vec<Event>,
-}
-
-impl MergeFixture {
-    pub fn new(tasks: usize, events: usize) -> Self {
-        let task = |n: usize| Task {
-            id: Uuid::from_u128(n as u128 + 1),
-            title: format!("Task {n}"),
-            done: n.is_multiple_of(3),
-            version: 1,
-            created_at: format_epoch_ms(1_700_000_000_000 + n as u64 * 1000),
-            updated_at: format_epoch_ms(1_700_000_000_000 + n as u64 * 1000),
-        };
-        let items: Vec<Task> = (0..tasks).map(task).collect();
-        let mut versions = vec![1u64; tasks];
-        let events = (0..events)
-            .map(|i| {
-                let target = (i * 7919) % tasks.max(1);
-                let change = match i % 10 {
-                    0 => Change::Upsert {
-                        item: task(tasks + i),
-                    },
-                    1 if tasks > 0 => Change::Delete {
-                        id: Uuid::from_u128(target as u128 + 1),
-                    },
-                    _ if tasks > 0 => {
-                        versions[target] += 1;
-                        Change::Patch {
-                            id: Uuid::from_u128(target as u128 + 1),
-                            version: versions[target],
-                            fields: protocol::TaskFields {
-                                done: Some(i % 2 == 0),
-                                ..Default::default()
-                            },
-                        }
-                    }
-                    _ => Change::Upsert {
-                        item: task(tasks + i),
-                    },
-                };
-                Event {
-                    topic: protocol::Topic::Tasks,
-                    epoch: "bench".to_owned(),
-                    seq: 1 + i as u64,
-                    change,
-                }
-            })
-            .collect();
-        Self { items, events }
-    }
-
-    /// Merges the snapshot and then every event into a fresh store; returns the store
-    /// and how many row changes the shell would have applied.
-    pub fn run(&self) -> (Store, usize) {
-        let mut store = Store::new();
-        let mut count = store
-            .apply_snapshot("bench".to_owned(), 0, self.items.clone())
-            .rows
-            .len();
-        for event in &self.events {
-            count += store.apply_event(event).rows.len();
-        }
-        (store, count)
-    }
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // a test that unwraps fails loudly, which is its job
 mod tests {
     use super::*;
-    use crate::client::fixtures::{self, event};
+    use crate::client::fixtures::{self, MergeFixture, event};
     use protocol::{ClearDoneParams, CreateParams, DeleteParams, TaskFields, UpdateParams};
 
     fn id(n: u128) -> Uuid {

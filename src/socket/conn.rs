@@ -7,12 +7,11 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
+use protocol::CloseCode;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::JsValue;
 use wasm_bindgen::closure::Closure;
 use web_sys::{BinaryType, CloseEvent, Event, MessageEvent, WebSocket};
-
-use crate::client::machine::CLOSE_NORMAL;
 
 /// What happened to a socket, as the service needs it.
 #[derive(Debug, Clone, PartialEq)]
@@ -104,11 +103,11 @@ impl Socket {
     }
 
     /// Starts the closing handshake; the close event still arrives.
-    pub fn close(&self, code: u16, reason: &str) {
+    pub fn close(&self, code: CloseCode, reason: &str) {
         // Throws only for a code outside 1000/3000-4999 or a reason over 123 bytes; the
         // machine's codes and reasons are neither, and a socket that will not close is
         // released on drop anyway.
-        let _ = self.ws.close_with_code_and_reason(code, reason);
+        let _ = self.ws.close_with_code_and_reason(code.as_u16(), reason);
     }
 }
 
@@ -125,7 +124,9 @@ impl Drop for Socket {
             self.ws.ready_state(),
             WebSocket::CONNECTING | WebSocket::OPEN
         ) {
-            let _ = self.ws.close_with_code_and_reason(CLOSE_NORMAL, "released");
+            let _ = self
+                .ws
+                .close_with_code_and_reason(CloseCode::Normal.as_u16(), "released");
         }
         LIVE.with(|live| live.set(live.get().saturating_sub(1)));
     }

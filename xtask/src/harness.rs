@@ -196,8 +196,16 @@ pub fn bench(args: &[String]) -> Result {
             &mut cargo(&["bench", "-p", "taskwire-server", "--bench", "sockets"]),
         )?;
         timings.run(
-            "app: task store merge, native (cargo bench -p taskwire --bench store)",
-            &mut cargo(&["bench", "-p", "taskwire", "--bench", "store"]),
+            "app: task store merge, native (cargo bench -p taskwire --features fixtures --bench store)",
+            &mut cargo(&[
+                "bench",
+                "-p",
+                "taskwire",
+                "--features",
+                "fixtures",
+                "--bench",
+                "store",
+            ]),
         )?;
     }
     // The browser benchmarks need only the server (reused if built); a full run also

@@ -1,0 +1,462 @@
+//! A person's changes on their way: queued in the outbox and shown at once, sent in
+//! order once live, and settled by their result, by a refusal, or (when the result was
+//! lost with its socket) by what the next snapshot or replay shows. Nothing is applied
+//! twice; see the outbox docs for why.
+
+use protocol::{ApiError, ClientFrame, MethodCall, MethodValue, Outcome};
+
+use super::connection::Phase;
+use super::{Command, Machine, MutationError, Notice, Purpose, notice, push_rows};
+use crate::client::outbox::{MutationId, Reconciled};
+
+impl Machine {
+    pub(super) fn mutate(&mut self, now: u64, call: MethodCall, out: &mut Vec<Command>) {
+        match self.outbox.push(call) {
+            Ok(mutation) => {
+                if let Some(entry) = self.outbox.get(mutation) {
+                    let rows = self.subscriptions.changes_store_mut().apply_local(
+                        mutation,
+                        &entry.call,
+                        now,
+                    );
+                    push_rows(rows, out);
+                }
+                out.push(notice(Notice::Queued(mutation)));
+                out.push(notice(Notice::OutboxChanged));
+                self.flush(now, out);
+            }
+            Err(error) => out.push(notice(Notice::Refused(error))),
+        }
+    }
+
+    pub(super) fn discard(&mut self, mutation: MutationId, out: &mut Vec<Command>) {
+        match self.outbox.discard(mutation) {
+            Ok(_) => {
+                push_rows(self.subscriptions.changes_store_mut().reject(mutation), out);
+                out.push(notice(Notice::Settled {
+                    mutation,
+                    result: Err(MutationError::Discarded),
+                }));
+                out.push(notice(Notice::OutboxChanged));
+            }
+            Err(error) => out.push(notice(Notice::Refused(error))),
+        }
+    }
+
+    /// Settles the changes whose delivery the last connection left unknown, by what the
+    /// store now shows.
+    pub(super) fn reconcile(&mut self, out: &mut Vec<Command>) {
+        let store = self.subscriptions.changes_store();
+        let decided = self
+            .outbox
+            .reconcile(|mutation, call| store.shows_applied(mutation, call));
+        for decision in &decided {
+            match decision {
+                Reconciled::Applied(entry) => {
+                    let rows = self
+                        .subscriptions
+                        .changes_store_mut()
+                        .confirm(entry.id, None);
+                    push_rows(rows, out);
+                    out.push(notice(Notice::Settled {
+                        mutation: entry.id,
+                        result: Ok(()),
+                    }));
+                }
+                Reconciled::GaveUp(entry) => {
+                    push_rows(self.subscriptions.changes_store_mut().reject(entry.id), out);
+                    out.push(notice(Notice::Settled {
+                        mutation: entry.id,
+                        result: Err(MutationError::Unconfirmed),
+                    }));
+                }
+                Reconciled::Resend(_) => {}
+            }
+        }
+        if !decided.is_empty() {
+            out.push(notice(Notice::OutboxChanged));
+        }
+    }
+
+    /// Sends every waiting change, in order, while live.
+    pub(super) fn flush(&mut self, now: u64, out: &mut Vec<Command>) {
+        if !matches!(self.phase, Phase::Live { .. }) {
+            return;
+        }
+        let sendable = self.outbox.sendable();
+        for (mutation, call) in &sendable {
+            let id = self.requests.issue(
+                Purpose::Mutation(*mutation),
+                now,
+                self.config.request_timeout_ms,
+            );
+            self.outbox.mark_sent(*mutation);
+            self.send(
+                ClientFrame::Request {
+                    id,
+                    call: call.clone(),
+                },
+                out,
+            );
+        }
+        if !sendable.is_empty() {
+            out.push(notice(Notice::OutboxChanged));
+        }
+    }
+
+    /// A `result` frame: settles the change it answers, if it answers one.
+    pub(super) fn on_result(&mut self, id: u64, outcome: Outcome, out: &mut Vec<Command>) {
+        let answered = self
+            .requests
+            .settle_if(id, |p| matches!(p, Purpose::Mutation(_)));
+        if let Some(Purpose::Mutation(mutation)) = answered {
+            let result = match outcome {
+                Outcome::Ok(value) => Ok(value),
+                Outcome::Error(error) => Err(error),
+            };
+            self.settle_mutation(mutation, result, out);
+        }
+    }
+
+    pub(super) fn settle_mutation(
+        &mut self,
+        mutation: MutationId,
+        result: Result<MethodValue, ApiError>,
+        out: &mut Vec<Command>,
+    ) {
+        self.outbox.settle(mutation);
+        let store = self.subscriptions.changes_store_mut();
+        let result = match result {
+            Ok(value) => {
+                // A task for create and update; none for delete and clear.
+                push_rows(store.confirm(mutation, value.task), out);
+                Ok(())
+            }
+            Err(error) => {
+                push_rows(store.reject(mutation), out);
+                Err(MutationError::Refused(error))
+            }
+        };
+        out.push(notice(Notice::Settled { mutation, result }));
+        out.push(notice(Notice::OutboxChanged));
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a test that unwraps fails loudly, which is its job
+mod tests {
+    use protocol::{
+        ApiError, Change, CreateParams, ErrorCode, MethodCall, Outcome, ServerFrame, Since, Task,
+    };
+    use uuid::Uuid;
+
+    use crate::client::fixtures::machine::{
+        HOUR, Harness, TOKEN, auth_ok, closed, closes, create, notices, ok_task, problems, replay,
+        request_ids, sent, set_done, settled, since_of, snapshot, subscribe_id, timer, upsert,
+    };
+    use crate::client::fixtures::{event, task};
+    use crate::client::machine::{
+        Command, Config, ConnectionState, Input, MutationError, Notice, Problem, TimerKind,
+    };
+    use crate::client::outbox::MutationId;
+    use crate::client::outbox::OutboxError;
+    use crate::client::requests::REQUEST_TIMEOUT_MS;
+    use crate::client::store::RowChange;
+
+    #[test]
+    fn changes_wait_while_not_live_and_go_in_order_once_live() {
+        let mut h = Harness::new();
+        let out = h.feed(Input::SignIn {
+            token: TOKEN.to_owned(),
+            expires_at_ms: h.now + HOUR,
+        });
+        let out2 = h.feed(Input::Mutate(create(1)));
+        assert!(sent(&out2).is_empty());
+        assert!(notices(&out2).contains(&Notice::Queued(MutationId(1))));
+        assert!(
+            notices(&out2).contains(&Notice::Rows(vec![RowChange::Inserted {
+                id: Uuid::from_u128(1),
+                index: 0
+            }]))
+        );
+        h.feed(Input::Mutate(set_done(1)));
+        h.feed(Input::Mutate(create(2)));
+        assert_eq!(h.machine.outbox().len(), 3);
+        assert!(h.machine.store().get(Uuid::from_u128(1)).unwrap().pending);
+
+        let conn = h.open(&out);
+        let out = h.frame(conn, auth_ok(1));
+        let out = h.frame(conn, snapshot(subscribe_id(&out), 1, vec![]));
+        let requests = request_ids(&out);
+        assert_eq!(
+            requests.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+            [3, 4, 5]
+        );
+        assert_eq!(
+            requests
+                .into_iter()
+                .map(|(_, call)| call)
+                .collect::<Vec<_>>(),
+            [create(1), set_done(1), create(2)]
+        );
+        assert!(h.machine.store().get(Uuid::from_u128(1)).unwrap().task.done);
+    }
+
+    #[test]
+    fn results_confirm_or_roll_back() {
+        let mut h = Harness::new();
+        let conn = h.live(1);
+        h.frame(conn, upsert(2, 1));
+        let out = h.feed(Input::Mutate(set_done(1)));
+        let [(id, _)] = request_ids(&out)[..] else {
+            panic!("sent at once when live");
+        };
+        let confirmed = Task {
+            done: true,
+            version: 2,
+            ..task(1)
+        };
+        let out = h.frame(conn, ok_task(id, confirmed.clone()));
+        assert_eq!(settled(&out), [(MutationId(1), Ok(()))]);
+        assert_eq!(
+            h.machine.store().confirmed(Uuid::from_u128(1)),
+            Some(&confirmed)
+        );
+        assert!(!h.machine.store().get(Uuid::from_u128(1)).unwrap().pending);
+
+        let out = h.feed(Input::Mutate(create(5)));
+        let [(id, _)] = request_ids(&out)[..] else {
+            panic!("sent at once when live");
+        };
+        assert_eq!(h.machine.store().len(), 2);
+        let refusal = ApiError::new(ErrorCode::BadRequest, "nope");
+        let out = h.frame(
+            conn,
+            ServerFrame::Result {
+                id,
+                outcome: Outcome::Error(refusal.clone()),
+            },
+        );
+        assert_eq!(
+            settled(&out),
+            [(MutationId(2), Err(MutationError::Refused(refusal)))]
+        );
+        assert!(
+            notices(&out).contains(&Notice::Rows(vec![RowChange::Removed {
+                id: Uuid::from_u128(5),
+                index: 0
+            }]))
+        );
+        assert!(h.machine.outbox().is_empty());
+    }
+
+    #[test]
+    fn an_answer_of_the_wrong_type_does_not_settle_a_request() {
+        let mut h = Harness::new();
+        let conn = h.live(1);
+        let out = h.feed(Input::Mutate(create(1)));
+        let [(id, _)] = request_ids(&out)[..] else {
+            panic!("sent at once when live");
+        };
+        let out = h.frame(conn, snapshot(id, 1, vec![]));
+        assert!(notices(&out).is_empty());
+        assert!(h.frame(conn, auth_ok(id)).is_empty());
+        assert_eq!(h.machine.diagnostics().pending_requests, 1);
+        let out = h.frame(conn, ok_task(id, task(1)));
+        assert_eq!(settled(&out), [(MutationId(1), Ok(()))]);
+    }
+
+    #[test]
+    fn an_error_frame_refuses_its_request_or_is_reported() {
+        let mut h = Harness::new();
+        let conn = h.live(1);
+        let out = h.feed(Input::Mutate(create(1)));
+        let [(id, _)] = request_ids(&out)[..] else {
+            panic!("sent at once when live");
+        };
+        let out = h.frame(
+            conn,
+            ServerFrame::Error {
+                id: Some(id),
+                code: ErrorCode::RateLimited,
+                message: "slow down".to_owned(),
+            },
+        );
+        assert!(matches!(
+            settled(&out)[..],
+            [(_, Err(MutationError::Refused(_)))]
+        ));
+        let out = h.frame(
+            conn,
+            ServerFrame::Error {
+                id: None,
+                code: ErrorCode::BadRequest,
+                message: "what".to_owned(),
+            },
+        );
+        assert!(matches!(problems(&out)[..], [Problem::Server(_)]));
+        assert_eq!(h.state(), ConnectionState::Live);
+    }
+
+    #[test]
+    fn nothing_is_applied_twice_across_reconnects() {
+        let mut h = Harness::new();
+        let conn = h.live(1);
+        h.frame(conn, upsert(2, 7));
+        let out = h.feed(Input::Mutate(create(1)));
+        assert_eq!(request_ids(&out).len(), 1);
+        let out = h.feed(Input::Mutate(set_done(7)));
+        assert_eq!(request_ids(&out).len(), 1);
+        // The socket drops before either result.
+        let out = h.feed(closed(conn, 1006));
+        let delay = timer(&out, TimerKind::Reconnect).unwrap();
+        let out = h.at(h.now + delay, Input::TimerFired(TimerKind::Reconnect));
+        let conn = h.open(&out);
+        let out = h.frame(conn, auth_ok(1));
+        // The replay shows the create landed; the update did not.
+        let out = h.frame(
+            conn,
+            replay(
+                subscribe_id(&out),
+                3,
+                vec![event(3, Change::Upsert { item: task(1) })],
+            ),
+        );
+        assert_eq!(settled(&out), [(MutationId(1), Ok(()))]);
+        assert_eq!(
+            request_ids(&out)
+                .into_iter()
+                .map(|(_, call)| call)
+                .collect::<Vec<_>>(),
+            [set_done(7)],
+            "only the update is resent, once"
+        );
+        // Dropped again without a result; this time the server shows nothing either.
+        let out = h.feed(closed(conn, 1006));
+        let delay = timer(&out, TimerKind::Reconnect).unwrap();
+        let out = h.at(h.now + delay, Input::TimerFired(TimerKind::Reconnect));
+        let conn = h.open(&out);
+        let out = h.frame(conn, auth_ok(1));
+        let out = h.frame(conn, replay(subscribe_id(&out), 3, vec![]));
+        assert!(request_ids(&out).is_empty(), "never a third send");
+        assert_eq!(
+            settled(&out),
+            [(MutationId(2), Err(MutationError::Unconfirmed))]
+        );
+        let view = h.machine.store().get(Uuid::from_u128(7)).unwrap();
+        assert!(!view.task.done && !view.pending, "rolled back");
+        assert!(h.machine.outbox().is_empty());
+    }
+
+    #[test]
+    fn a_create_deleted_elsewhere_before_the_reconnect_is_not_resent() {
+        let mut h = Harness::new();
+        let conn = h.live(1);
+        h.feed(Input::Mutate(create(1)));
+        let out = h.feed(closed(conn, 1006));
+        let delay = timer(&out, TimerKind::Reconnect).unwrap();
+        let out = h.at(h.now + delay, Input::TimerFired(TimerKind::Reconnect));
+        let conn = h.open(&out);
+        let out = h.frame(conn, auth_ok(1));
+        let events = vec![
+            event(2, Change::Upsert { item: task(1) }),
+            event(
+                3,
+                Change::Delete {
+                    id: Uuid::from_u128(1),
+                },
+            ),
+        ];
+        let out = h.frame(conn, replay(subscribe_id(&out), 3, events));
+        assert!(request_ids(&out).is_empty(), "resending would resurrect it");
+        assert_eq!(settled(&out), [(MutationId(1), Ok(()))]);
+        assert!(h.machine.store().is_empty());
+    }
+
+    #[test]
+    fn a_timed_out_change_is_settled_by_a_resubscribe_not_resent_blindly() {
+        let mut h = Harness::new();
+        let conn = h.live(1);
+        let out = h.feed(Input::Mutate(create(1)));
+        let [(request, _)] = request_ids(&out)[..] else {
+            panic!("sent at once when live");
+        };
+        // The event came, the result did not.
+        h.frame(conn, upsert(2, 1));
+        let out = h.at(
+            h.now + REQUEST_TIMEOUT_MS,
+            Input::TimerFired(TimerKind::Requests),
+        );
+        assert!(
+            closes(&out).is_empty(),
+            "a slow answer does not kill the socket"
+        );
+        assert_eq!(
+            since_of(&out),
+            Some(Since {
+                epoch: "e1".to_owned(),
+                seq: 2
+            })
+        );
+        let out = h.frame(conn, replay(subscribe_id(&out), 2, vec![]));
+        assert_eq!(settled(&out), [(MutationId(1), Ok(()))]);
+        assert!(request_ids(&out).is_empty());
+        // The late result matches nothing any more.
+        assert!(
+            h.frame(conn, ok_task(request, task(1)))
+                .iter()
+                .all(|c| !matches!(c, Command::Notify(_)))
+        );
+    }
+
+    #[test]
+    fn a_person_discards_a_waiting_change_but_not_one_on_the_wire() {
+        let mut h = Harness::new();
+        let conn = h.live(1);
+        let out = h.feed(Input::Mutate(create(1)));
+        assert_eq!(request_ids(&out).len(), 1);
+        let out = h.feed(Input::Discard(MutationId(1)));
+        assert_eq!(
+            notices(&out),
+            [Notice::Refused(OutboxError::InFlight(MutationId(1)))]
+        );
+        h.feed(closed(conn, 1006));
+        let out = h.feed(Input::Mutate(create(2)));
+        assert!(request_ids(&out).is_empty());
+        let out = h.feed(Input::Discard(MutationId(2)));
+        assert_eq!(
+            settled(&out),
+            [(MutationId(2), Err(MutationError::Discarded))]
+        );
+        assert!(
+            notices(&out).contains(&Notice::Rows(vec![RowChange::Removed {
+                id: Uuid::from_u128(2),
+                index: 1
+            }]))
+        );
+        assert_eq!(h.machine.outbox().len(), 1);
+    }
+
+    #[test]
+    fn bad_changes_are_refused_before_queueing() {
+        let mut h = Harness::new();
+        let out = h.feed(Input::Mutate(MethodCall::Create(CreateParams {
+            id: None,
+            title: "x".to_owned(),
+        })));
+        assert_eq!(
+            notices(&out),
+            [Notice::Refused(OutboxError::CreateWithoutId)]
+        );
+        let mut h = Harness::with(Config {
+            outbox_capacity: 1,
+            ..Config::default()
+        });
+        h.feed(Input::Mutate(create(1)));
+        let out = h.feed(Input::Mutate(create(2)));
+        assert_eq!(
+            notices(&out),
+            [Notice::Refused(OutboxError::Full { capacity: 1 })]
+        );
+    }
+}
