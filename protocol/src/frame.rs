@@ -15,9 +15,10 @@ pub enum Topic {
     Tasks,
 }
 
-/// A position in a user's change log: the last event a client has applied.
+/// A place in a topic's change log: `seq` within `epoch`. What a client has applied (the
+/// `since` of a subscribe), and what a snapshot, a replay or an event brings it to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Since {
+pub struct Position {
     pub epoch: String,
     pub seq: u64,
 }
@@ -36,7 +37,7 @@ pub enum ClientFrame {
         id: u64,
         topic: Topic,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        since: Option<Since>,
+        since: Option<Position>,
     },
     Unsubscribe {
         id: u64,

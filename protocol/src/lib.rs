@@ -19,7 +19,7 @@ pub use decode::{
 };
 pub use frame::{
     Change, ClearDoneParams, ClientFrame, CreateParams, DeleteParams, Event, MethodCall,
-    MethodValue, Outcome, ServerFrame, Since, Topic, UpdateParams,
+    MethodValue, Outcome, Position, ServerFrame, Topic, UpdateParams,
 };
 pub use http::{
     ApiError, Credentials, ErrorBody, ErrorCode, LoginAs, Role, Session, TaskList, TaskPatch, User,

@@ -10,7 +10,7 @@ mod sqlite;
 use std::future::Future;
 use std::pin::Pin;
 
-use protocol::{Event, MethodCall, MethodValue, Since, Task, TaskList};
+use protocol::{Event, MethodCall, MethodValue, Position, Task, TaskList};
 use uuid::Uuid;
 
 use crate::error::AppError;
@@ -28,7 +28,8 @@ pub trait ChangeLog: Send + Sync {
 
     /// The events after `since`, when the log still holds every one of them (same epoch,
     /// not trimmed away); `None` when the client needs a snapshot instead.
-    fn since(&self, user: Uuid, since: Since) -> BoxFuture<'_, Result<Option<Replay>, AppError>>;
+    fn since(&self, user: Uuid, since: Position)
+    -> BoxFuture<'_, Result<Option<Replay>, AppError>>;
 }
 
 /// Missed events, oldest first, and the position after them.

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use protocol::{CreateParams, MethodCall, Since, TaskList, UpdateParams};
+use protocol::{CreateParams, MethodCall, Position, TaskList, UpdateParams};
 use uuid::Uuid;
 
 use crate::changelog::{Applied, ChangeLog, Replay};
@@ -41,7 +41,7 @@ impl Tasks {
         self.log.snapshot(user).await
     }
 
-    pub async fn since(&self, user: Uuid, since: Since) -> Result<Option<Replay>, AppError> {
+    pub async fn since(&self, user: Uuid, since: Position) -> Result<Option<Replay>, AppError> {
         self.log.since(user, since).await
     }
 }

@@ -110,7 +110,7 @@ impl MergeFixture {
 pub mod machine {
     use protocol::{
         Change, ClientFrame, CloseCode, CreateParams, Event, MethodCall, MethodValue, Outcome,
-        Role, ServerFrame, Since, Task, Topic, UpdateParams, User,
+        Position, Role, ServerFrame, Task, Topic, UpdateParams, User,
     };
     use uuid::Uuid;
 
@@ -233,7 +233,7 @@ pub mod machine {
             .expect("a subscribe")
     }
 
-    pub fn since_of(commands: &[Command]) -> Option<Since> {
+    pub fn since_of(commands: &[Command]) -> Option<Position> {
         sent(commands).into_iter().find_map(|frame| match frame {
             ClientFrame::Subscribe { since, .. } => since,
             _ => None,

@@ -17,7 +17,7 @@
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use protocol::{Change, Event, MethodCall, Since, Task};
+use protocol::{Change, Event, MethodCall, Position, Task};
 use uuid::Uuid;
 
 use super::outbox::MutationId;
@@ -179,7 +179,7 @@ pub struct Store {
     /// seq-ordered events) must not bring its task back. Cleared by an `upsert` event
     /// or a snapshot, which are authoritative.
     tombstones: FxHashSet<Uuid>,
-    position: Option<Since>,
+    position: Option<Position>,
 }
 
 impl Store {
@@ -188,7 +188,7 @@ impl Store {
     }
 
     /// The last change applied: what a resubscribe sends as `since`.
-    pub fn position(&self) -> Option<&Since> {
+    pub fn position(&self) -> Option<&Position> {
         self.position.as_ref()
     }
 
@@ -226,7 +226,7 @@ impl Store {
         let old_rows = std::mem::take(&mut self.rows);
         let old_order = std::mem::take(&mut self.order);
         self.tombstones.clear();
-        self.position = Some(Since { epoch, seq });
+        self.position = Some(Position { epoch, seq });
 
         let mut rows: FxHashMap<Uuid, Row> =
             FxHashMap::with_capacity_and_hasher(items.len(), Default::default());
@@ -725,7 +725,7 @@ mod tests {
         );
         assert_eq!(
             store.position(),
-            Some(&Since {
+            Some(&Position {
                 epoch: "e1".to_owned(),
                 seq: 10
             })
@@ -850,7 +850,7 @@ mod tests {
         replay_rows(&mut list, &store, &applied.rows);
         assert_eq!(
             store.position(),
-            Some(&Since {
+            Some(&Position {
                 epoch: "e2".to_owned(),
                 seq: 5
             })

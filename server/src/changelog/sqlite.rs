@@ -1,7 +1,8 @@
 //! The change log in SQLite: `tasks`, `events` (the last N per user) and `users.log_seq`.
 
 use protocol::{
-    Change, CreateParams, Event, MethodCall, Since, Task, TaskFields, TaskList, Topic, UpdateParams,
+    Change, CreateParams, Event, MethodCall, Position, Task, TaskFields, TaskList, Topic,
+    UpdateParams,
 };
 use sqlx::SqliteConnection;
 use uuid::Uuid;
@@ -135,7 +136,7 @@ impl SqliteChangeLog {
         Ok(TaskList { epoch, seq, items })
     }
 
-    async fn since_in(&self, user: Uuid, since: Since) -> Result<Option<Replay>, AppError> {
+    async fn since_in(&self, user: Uuid, since: Position) -> Result<Option<Replay>, AppError> {
         let mut tx = self.db.read.begin().await?;
         let (epoch, seq) = position(&mut tx, user).await?;
         if since.epoch != epoch || since.seq > seq {
@@ -185,7 +186,11 @@ impl ChangeLog for SqliteChangeLog {
         Box::pin(self.snapshot_in(user))
     }
 
-    fn since(&self, user: Uuid, since: Since) -> BoxFuture<'_, Result<Option<Replay>, AppError>> {
+    fn since(
+        &self,
+        user: Uuid,
+        since: Position,
+    ) -> BoxFuture<'_, Result<Option<Replay>, AppError>> {
         Box::pin(self.since_in(user, since))
     }
 }

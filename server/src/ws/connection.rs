@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use protocol::{
-    ClientFrame, CloseCode, ErrorCode, MethodValue, Outcome, ServerFrame, Since, Topic,
+    ClientFrame, CloseCode, ErrorCode, MethodValue, Outcome, Position, ServerFrame, Topic,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
@@ -393,7 +393,7 @@ impl Connection {
         user: uuid::Uuid,
         id: u64,
         topic: Topic,
-        since: Option<Since>,
+        since: Option<Position>,
     ) -> Result<(), End> {
         self.shared.subscribed.store(true, Ordering::Release);
         let replay = match since {

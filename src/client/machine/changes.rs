@@ -146,7 +146,7 @@ impl Machine {
 #[allow(clippy::unwrap_used)] // a test that unwraps fails loudly, which is its job
 mod tests {
     use protocol::{
-        ApiError, Change, CreateParams, ErrorCode, MethodCall, Outcome, ServerFrame, Since, Task,
+        ApiError, Change, CreateParams, ErrorCode, MethodCall, Outcome, Position, ServerFrame, Task,
     };
     use uuid::Uuid;
 
@@ -393,7 +393,7 @@ mod tests {
         );
         assert_eq!(
             since_of(&out),
-            Some(Since {
+            Some(Position {
                 epoch: "e1".to_owned(),
                 seq: 2
             })

@@ -286,7 +286,7 @@ impl Machine {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // a test that unwraps fails loudly, which is its job
 mod tests {
-    use protocol::{Change, ClientFrame, CloseCode, ServerFrame, Since, Topic};
+    use protocol::{Change, ClientFrame, CloseCode, Position, ServerFrame, Topic};
 
     use crate::client::fixtures::machine::{
         HOUR, Harness, TOKEN, auth_ok, closed, closes, create, notices, opened, problems, replay,
@@ -366,7 +366,7 @@ mod tests {
         let out = h.frame(second, auth_ok(1));
         assert_eq!(
             since_of(&out),
-            Some(Since {
+            Some(Position {
                 epoch: "e1".to_owned(),
                 seq: 42
             })

@@ -214,7 +214,7 @@ impl Machine {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // a test that unwraps fails loudly, which is its job
 mod tests {
-    use protocol::{Change, ClientFrame, CloseCode, ErrorCode, ServerFrame, Since};
+    use protocol::{Change, ClientFrame, CloseCode, ErrorCode, Position, ServerFrame};
 
     use crate::client::fixtures::machine::{
         HOUR, Harness, TOKEN, auth_ok, closes, notices, problems, replay, sent, since_of, snapshot,
@@ -279,7 +279,7 @@ mod tests {
             problems(&out)[..],
             [Problem::Resync(SyncError::Gap { last: 11, got: 13 })]
         ));
-        let position = Some(Since {
+        let position = Some(Position {
             epoch: "e1".to_owned(),
             seq: 11,
         });
