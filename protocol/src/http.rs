@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::frame::{Event, Topic};
 use crate::task::Task;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -120,3 +121,33 @@ impl ApiError {
 pub struct ErrorBody {
     pub error: ApiError,
 }
+
+/// `GET /api/changes` (the HTTP fallback): a topic's events after `since`, or the whole
+/// topic when the log cannot bring the client up to date from there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Changes {
+    pub topic: Topic,
+    pub epoch: String,
+    pub seq: u64,
+    #[serde(flatten)]
+    pub body: ChangesBody,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangesBody {
+    /// Oldest first, at most [`MAX_CHANGES`]; empty when none came within the wait.
+    Events(Vec<Event>),
+    Snapshot(TopicSnapshot),
+}
+
+/// A whole topic: for `tasks`, every task.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicSnapshot {
+    pub items: Vec<Task>,
+}
+
+/// The most events one `GET /api/changes` answers with; the client asks again for more.
+pub const MAX_CHANGES: usize = 1_000;
+/// The longest a long poll may wait, in seconds.
+pub const MAX_WAIT_SECS: u64 = 25;

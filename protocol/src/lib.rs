@@ -22,8 +22,8 @@ pub use frame::{
     MethodValue, Outcome, Position, ServerFrame, Topic, UpdateParams,
 };
 pub use http::{
-    ApiError, Credentials, ErrorBody, ErrorCode, LoginAs, Role, Session, TaskList, TaskPatch, User,
-    UserList,
+    ApiError, Changes, ChangesBody, Credentials, ErrorBody, ErrorCode, LoginAs, MAX_CHANGES,
+    MAX_WAIT_SECS, Role, Session, TaskList, TaskPatch, TopicSnapshot, User, UserList,
 };
 pub use task::{Task, TaskFields};
 pub use validate::{ValidationError, validate_password, validate_title, validate_username};

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use protocol::{CloseCode, Event, ServerFrame};
 use tokio::sync::{Notify, mpsc};
@@ -62,7 +62,13 @@ pub struct SocketLink {
 #[error("too many open sockets for this user")]
 pub struct TooManySockets;
 
+/// What a long poll (`GET /api/changes`) waits on: woken whenever a change of its user
+/// is published. Dropped with the poll.
+pub type ChangeWatch = Arc<Notify>;
+
 pub trait Fanout: Send + Sync {
+    /// A watch on `user`'s changes, for a long poll.
+    fn watch(&self, user: Uuid) -> ChangeWatch;
     /// Adds an authenticated socket of `user`, unless the user already has the most
     /// sockets allowed.
     fn register(&self, user: Uuid, link: SocketLink) -> Result<(), TooManySockets>;
@@ -70,7 +76,8 @@ pub trait Fanout: Send + Sync {
     /// a newer session).
     fn rebind(&self, user: Uuid, socket: u64, session: Uuid);
     fn unregister(&self, user: Uuid, socket: u64);
-    /// Sends the event to every subscribed socket of `user`.
+    /// Sends the event to every subscribed socket of `user`, and wakes the user's long
+    /// polls.
     fn publish(&self, user: Uuid, event: &Event);
     fn close_sessions(&self, sessions: &[Uuid], code: CloseCode, reason: &'static str);
     fn close_user(&self, user: Uuid, code: CloseCode, reason: &'static str);
@@ -86,6 +93,8 @@ const TOO_SLOW: CloseCode = CloseCode::ServerError;
 pub struct LocalFanout {
     max_per_user: usize,
     sockets: Mutex<HashMap<Uuid, Vec<SocketLink>>>,
+    /// The users whose long polls are waiting; an entry lives as long as one of them.
+    watches: Mutex<HashMap<Uuid, Weak<Notify>>>,
 }
 
 impl LocalFanout {
@@ -93,6 +102,7 @@ impl LocalFanout {
         Self {
             max_per_user: max_per_user.max(1),
             sockets: Mutex::new(HashMap::new()),
+            watches: Mutex::new(HashMap::new()),
         }
     }
 
@@ -104,6 +114,16 @@ impl LocalFanout {
 }
 
 impl Fanout for LocalFanout {
+    fn watch(&self, user: Uuid) -> ChangeWatch {
+        let mut watches = lock(&self.watches);
+        if let Some(watch) = watches.get(&user).and_then(Weak::upgrade) {
+            return watch;
+        }
+        let watch = Arc::new(Notify::new());
+        watches.insert(user, Arc::downgrade(&watch));
+        watch
+    }
+
     fn register(&self, user: Uuid, link: SocketLink) -> Result<(), TooManySockets> {
         let mut sockets = lock(&self.sockets);
         let links = sockets.entry(user).or_default();
@@ -145,6 +165,16 @@ impl Fanout for LocalFanout {
             seq: event.seq,
             frame,
         };
+        {
+            let mut watches = lock(&self.watches);
+            match watches.get(&user).map(Weak::upgrade) {
+                Some(Some(watch)) => watch.notify_waiters(),
+                Some(None) => {
+                    watches.remove(&user);
+                }
+                None => {}
+            }
+        }
         let sockets = lock(&self.sockets);
         for link in sockets.get(&user).into_iter().flatten() {
             if !link.shared.subscribed.load(Ordering::Acquire) {

@@ -1,6 +1,7 @@
 //! The HTTP side: the API under /api, the socket at /ws, /healthz, and the app's files.
 
 mod account;
+mod changes;
 mod cookie;
 mod extract;
 mod headers;
@@ -40,6 +41,7 @@ pub fn router(state: AppState) -> Router {
         .route("/me", get(account::me))
         .route("/admin/users", get(account::users))
         .route("/tasks", get(tasks::list).post(tasks::create))
+        .route("/changes", get(changes::poll))
         .route("/tasks/{id}", patch(tasks::update).delete(tasks::delete))
         .fallback(|| async { AppError::NotFound("No such API call.".into()) })
         .layer(middleware::from_fn_with_state(

@@ -5,6 +5,7 @@
 
 mod binary;
 mod cancel;
+mod changes;
 mod cut;
 mod headers;
 mod hostile;

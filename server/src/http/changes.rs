@@ -1,0 +1,118 @@
+//! `GET /api/changes`: the HTTP fallback's long poll (contract section 5), for clients
+//! whose network refuses WebSockets. It answers at once when the topic has events after
+//! `since`, else waits for the next change of the user (woken by the fan-out, like a
+//! socket) for up to `wait` seconds. A read: a client that goes away just stops waiting.
+
+use axum::Json as Reply;
+use axum::extract::{Query, State};
+use protocol::{Changes, ChangesBody, MAX_CHANGES, MAX_WAIT_SECS, Position, Topic, TopicSnapshot};
+use serde::Deserialize;
+use tokio::time::{Duration, Instant, sleep_until};
+
+use super::extract::Caller;
+use crate::error::AppError;
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize)]
+pub struct ChangesQuery {
+    topic: Topic,
+    /// `<epoch>:<seq>`, the last event the client has.
+    since: Option<String>,
+    /// Seconds to wait for a change when there is none yet; 0 is a short poll.
+    #[serde(default)]
+    wait: u64,
+}
+
+pub async fn poll(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Query(query): Query<ChangesQuery>,
+) -> Result<Reply<Changes>, AppError> {
+    if query.wait > MAX_WAIT_SECS {
+        return Err(AppError::bad_request(format!(
+            "wait is at most {MAX_WAIT_SECS} seconds."
+        )));
+    }
+    let since = query.since.as_deref().map(parse_since).transpose()?;
+    let user = caller.user_id();
+    let topic = query.topic;
+    let Some(since) = since else {
+        return snapshot(&state, caller.user_id(), topic).await;
+    };
+    let deadline = Instant::now() + Duration::from_secs(query.wait);
+    let watch = state.fanout.watch(user);
+    let mut shutdown = state.shutdown.clone();
+    loop {
+        // Armed before the log is read, so a change committed after the read still wakes
+        // this poll.
+        let changed = watch.notified();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
+        let Some(replay) = state.tasks.since(user, since.clone()).await? else {
+            return snapshot(&state, user, topic).await;
+        };
+        if !replay.events.is_empty() || Instant::now() >= deadline || *shutdown.borrow() {
+            let mut events = replay.events;
+            events.truncate(MAX_CHANGES);
+            let seq = events.last().map_or(replay.seq, |event| event.seq);
+            return Ok(Reply(Changes {
+                topic,
+                epoch: replay.epoch,
+                seq,
+                body: ChangesBody::Events(events),
+            }));
+        }
+        tokio::select! {
+            () = &mut changed => {}
+            () = sleep_until(deadline) => {}
+            // A shutting-down server answers its long polls rather than holding them.
+            _ = shutdown.changed() => {}
+        }
+    }
+}
+
+async fn snapshot(
+    state: &AppState,
+    user: uuid::Uuid,
+    topic: Topic,
+) -> Result<Reply<Changes>, AppError> {
+    let list = state.tasks.snapshot(user).await?;
+    Ok(Reply(Changes {
+        topic,
+        epoch: list.epoch,
+        seq: list.seq,
+        body: ChangesBody::Snapshot(TopicSnapshot { items: list.items }),
+    }))
+}
+
+/// `<epoch>:<seq>`; epochs hold no `:`.
+fn parse_since(text: &str) -> Result<Position, AppError> {
+    text.rsplit_once(':')
+        .and_then(|(epoch, seq)| {
+            Some(Position {
+                epoch: epoch.to_owned(),
+                seq: seq.parse().ok()?,
+            })
+        })
+        .ok_or_else(|| AppError::bad_request("since is <epoch>:<seq>."))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_reads_epoch_and_seq() {
+        let since = parse_since("Ab_9-x:42").ok();
+        assert_eq!(
+            since,
+            Some(Position {
+                epoch: "Ab_9-x".into(),
+                seq: 42
+            })
+        );
+        for bad in ["", "epoch", "epoch:", "epoch:-1", "epoch:x"] {
+            assert!(parse_since(bad).is_err(), "{bad}");
+        }
+    }
+}

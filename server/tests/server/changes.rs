@@ -1,0 +1,214 @@
+//! `GET /api/changes`, the HTTP fallback's long poll.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::support::{Signed, TestServer, assert_error};
+
+async fn changes(server: &TestServer, user: &Signed, query: &str) -> reqwest::Response {
+    server
+        .client()
+        .get(&format!("/api/changes?{query}"), Some(&user.token))
+        .await
+}
+
+async fn changes_json(server: &TestServer, user: &Signed, query: &str) -> Value {
+    let answer = changes(server, user, query).await;
+    assert_eq!(answer.status(), 200, "{query}");
+    answer.json().await.expect("JSON")
+}
+
+async fn create(server: &TestServer, user: &Signed, title: &str) -> Value {
+    let created = server
+        .client()
+        .post("/api/tasks", Some(&user.token), json!({ "title": title }))
+        .await;
+    assert_eq!(created.status(), 201);
+    created.json().await.expect("task")
+}
+
+fn since(answer: &Value) -> String {
+    format!(
+        "{}:{}",
+        answer["epoch"].as_str().expect("epoch"),
+        answer["seq"]
+    )
+}
+
+#[tokio::test]
+async fn without_since_the_whole_topic_comes_then_only_what_is_new() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    create(&server, &alice, "first").await;
+    let first = changes_json(&server, &alice, "topic=tasks").await;
+    assert_eq!(first["topic"], "tasks");
+    assert_eq!(first["snapshot"]["items"][0]["title"], "first");
+    assert!(first.get("events").is_none(), "{first}");
+
+    let none = changes_json(
+        &server,
+        &alice,
+        &format!("topic=tasks&since={}&wait=0", since(&first)),
+    )
+    .await;
+    assert_eq!(none["events"], json!([]));
+    assert_eq!(none["seq"], first["seq"]);
+
+    create(&server, &alice, "second").await;
+    let next = changes_json(
+        &server,
+        &alice,
+        &format!("topic=tasks&since={}", since(&first)),
+    )
+    .await;
+    assert_eq!(next["events"].as_array().map(Vec::len), Some(1));
+    assert_eq!(next["events"][0]["item"]["title"], "second");
+    assert_eq!(next["seq"], next["events"][0]["seq"]);
+
+    // Another user's changes are not this user's.
+    let bob = server.register("bob").await;
+    let bobs = changes_json(&server, &bob, "topic=tasks").await;
+    assert_eq!(bobs["snapshot"]["items"], json!([]));
+}
+
+#[tokio::test]
+async fn a_long_poll_answers_the_moment_a_change_happens() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    let start = changes_json(&server, &alice, "topic=tasks").await;
+    let query = format!("topic=tasks&since={}&wait=25", since(&start));
+    let waiting = {
+        let client = server.client();
+        let token = alice.token.clone();
+        tokio::spawn(async move {
+            let asked = Instant::now();
+            let answer: Value = client
+                .get(&format!("/api/changes?{query}"), Some(&token))
+                .await
+                .json()
+                .await
+                .expect("JSON");
+            (answer, asked.elapsed())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    create(&server, &alice, "while you waited").await;
+    let (answer, took) = waiting.await.expect("poll");
+    assert_eq!(answer["events"][0]["item"]["title"], "while you waited");
+    assert!(took < Duration::from_secs(5), "answered after {took:?}");
+
+    // With nothing happening, it answers empty when the wait is over.
+    let asked = Instant::now();
+    let empty = changes_json(
+        &server,
+        &alice,
+        &format!("topic=tasks&since={}&wait=1", since(&answer)),
+    )
+    .await;
+    assert_eq!(empty["events"], json!([]));
+    assert!(
+        asked.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        asked.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn many_events_come_a_thousand_at_a_time() {
+    let server = TestServer::start_with(|args| args.log_events = 2_000).await;
+    let alice = server.register("alice").await;
+    let start = changes_json(&server, &alice, "topic=tasks").await;
+    for n in 0..1_005 {
+        create(&server, &alice, &format!("task {n}")).await;
+    }
+    let first = changes_json(
+        &server,
+        &alice,
+        &format!("topic=tasks&since={}", since(&start)),
+    )
+    .await;
+    let events = first["events"].as_array().expect("events");
+    assert_eq!(events.len(), 1_000);
+    assert_eq!(first["seq"], events[999]["seq"]);
+    let rest = changes_json(
+        &server,
+        &alice,
+        &format!("topic=tasks&since={}", since(&first)),
+    )
+    .await;
+    assert_eq!(rest["events"].as_array().map(Vec::len), Some(5));
+    assert_eq!(rest["events"][4]["item"]["title"], "task 1004");
+}
+
+#[tokio::test]
+async fn a_position_the_log_cannot_serve_gets_the_whole_topic() {
+    let server = TestServer::start_with(|args| args.log_events = 1).await;
+    let alice = server.register("alice").await;
+    let start = changes_json(&server, &alice, "topic=tasks").await;
+    for title in ["one", "two", "three"] {
+        create(&server, &alice, title).await;
+    }
+    // Trimmed away, another epoch, or ahead of the log: a snapshot.
+    let epoch = start["epoch"].as_str().expect("epoch");
+    for since in [
+        format!("{epoch}:0"),
+        "another:1".to_owned(),
+        format!("{epoch}:99"),
+    ] {
+        let answer = changes_json(&server, &alice, &format!("topic=tasks&since={since}")).await;
+        assert_eq!(
+            answer["snapshot"]["items"].as_array().map(Vec::len),
+            Some(3),
+            "{since}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn bad_polls_get_clear_errors() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    for query in [
+        "topic=tasks&wait=26",
+        "topic=tasks&since=nocolon",
+        "topic=tasks&since=e:minus",
+        "topic=boards-of-someone",
+        "since=e:1",
+    ] {
+        assert_error(changes(&server, &alice, query).await, 400, "bad_request").await;
+    }
+    assert_error(
+        server.client().get("/api/changes?topic=tasks", None).await,
+        401,
+        "unauthorized",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn shutting_down_answers_waiting_polls() {
+    let mut server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    let start = changes_json(&server, &alice, "topic=tasks").await;
+    let query = format!("topic=tasks&since={}&wait=25", since(&start));
+    let waiting = {
+        let client = server.client();
+        let token = alice.token.clone();
+        tokio::spawn(async move {
+            client
+                .get(&format!("/api/changes?{query}"), Some(&token))
+                .await
+                .status()
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stopping = Instant::now();
+    server.stop().await;
+    assert_eq!(waiting.await.expect("poll"), 200);
+    assert!(
+        stopping.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        stopping.elapsed()
+    );
+}
