@@ -6,17 +6,10 @@ use std::time::Instant;
 
 use crate::Result;
 use crate::error::Error;
-use crate::steps::{output, run};
+use crate::steps::output;
 
 /// trunk 0.22 needs a newer rustc than this project's.
 const TRUNK_VERSION: &str = "0.21.14";
-
-/// Everything: the app's build tools and the two browsers with their drivers.
-pub fn all() -> Result {
-    warn_if_disk_is_short();
-    build_tools()?;
-    browsers()
-}
 
 /// What a full `cargo xtask test` leaves in target/, with some room for the tools.
 const DISK_NEEDED_GB: f64 = 4.0;
@@ -48,80 +41,223 @@ fn warn_if_disk_is_short() {
 
 /// What `trunk build` needs: the wasm target, trunk, wasm-bindgen and wasm-opt.
 pub fn build_tools() -> Result {
-    let start = Instant::now();
-    println!("==> checking the build tools");
-    ensure(
-        "the wasm32-unknown-unknown target",
-        || {
-            output("rustup", &["target", "list", "--installed"])
-                .is_some_and(|targets| targets.lines().any(|t| t == "wasm32-unknown-unknown"))
-        },
-        Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]),
-    )?;
-    ensure(
-        &format!("trunk {TRUNK_VERSION}"),
-        || output("trunk", &["--version"]).is_some_and(|v| v == format!("trunk {TRUNK_VERSION}")),
-        Command::new("cargo").args(["install", "--locked", &format!("trunk@{TRUNK_VERSION}")]),
-    )?;
+    install_missing("the build tools", build_tool_list()?)
+}
+
+/// Everything: the app's build tools and the two browsers with their drivers, the
+/// missing ones installed side by side.
+pub fn all() -> Result {
+    warn_if_disk_is_short();
+    let mut tools = build_tool_list()?;
+    tools.extend(browser_list());
+    install_missing("the build tools and the browsers", tools)
+}
+
+/// One thing to have, how to tell it is there, and how to install it.
+struct Tool {
+    what: String,
+    present: Box<dyn Fn() -> bool + Send + Sync>,
+    install: Command,
+}
+
+impl Tool {
+    fn new(
+        what: impl Into<String>,
+        present: impl Fn() -> bool + Send + Sync + 'static,
+        install: Command,
+    ) -> Self {
+        Self {
+            what: what.into(),
+            present: Box::new(present),
+            install,
+        }
+    }
+}
+
+/// A crate's command-line tool built the quick way: these are tools the project runs,
+/// not code it ships, so link-time optimisation (a long single-threaded step, most of
+/// trunk's nine minutes) and a single codegen unit buy nothing here.
+fn cargo_install(args: &[&str]) -> Command {
+    let mut command = Command::new("cargo");
+    command
+        .arg("install")
+        .args(args)
+        .env("CARGO_PROFILE_RELEASE_LTO", "false")
+        .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16");
+    command
+}
+
+fn build_tool_list() -> Result<Vec<Tool>> {
     let bindgen = wasm_bindgen_version()?;
-    // Without --locked: the CLI's own lock file names a crate version the registry lacks.
-    ensure(
-        &format!("wasm-bindgen-cli {bindgen} (with wasm-bindgen-test-runner)"),
-        || {
-            output("wasm-bindgen", &["--version"])
-                .is_some_and(|v| v == format!("wasm-bindgen {bindgen}"))
-                && output("wasm-bindgen-test-runner", &["--version"]).is_some()
-        },
-        Command::new("cargo").args(["install", "wasm-bindgen-cli", "--version", &bindgen]),
-    )?;
-    ensure(
-        "wasm-opt (binaryen)",
-        || output("wasm-opt", &["--version"]).is_some(),
-        Command::new("npm").args(["install", "--global", "binaryen"]),
-    )?;
-    println!(
-        "==> build tools ready in {:.1} s",
-        start.elapsed().as_secs_f64()
-    );
-    Ok(())
+    let trunk = format!("trunk {TRUNK_VERSION}");
+    let bindgen_cli = format!("wasm-bindgen {bindgen}");
+    let mut target = Command::new("rustup");
+    target.args(["target", "add", "wasm32-unknown-unknown"]);
+    let mut wasm_opt = Command::new("npm");
+    wasm_opt.args(["install", "--global", "binaryen"]);
+    Ok(vec![
+        Tool::new(
+            "the wasm32-unknown-unknown target",
+            || {
+                output("rustup", &["target", "list", "--installed"])
+                    .is_some_and(|targets| targets.lines().any(|t| t == "wasm32-unknown-unknown"))
+            },
+            target,
+        ),
+        // Without its default features: no TLS and no update check, which only serve
+        // downloads (every build here is --offline) and HTTPS, which the proxy to a local
+        // server does not use.
+        Tool::new(
+            trunk.clone(),
+            move || output("trunk", &["--version"]).is_some_and(|v| v == trunk),
+            cargo_install(&[
+                "--locked",
+                "--no-default-features",
+                &format!("trunk@{TRUNK_VERSION}"),
+            ]),
+        ),
+        // Without --locked: the CLI's own lock file names a crate version the registry
+        // lacks. Without default features: TLS only serves downloads of WebDriver
+        // servers, which the browsers' packages bring here.
+        Tool::new(
+            format!("wasm-bindgen-cli {bindgen} (with wasm-bindgen-test-runner)"),
+            move || {
+                output("wasm-bindgen", &["--version"]).is_some_and(|v| v == bindgen_cli)
+                    && output("wasm-bindgen-test-runner", &["--version"]).is_some()
+            },
+            cargo_install(&[
+                "--no-default-features",
+                "wasm-bindgen-cli",
+                "--version",
+                &bindgen,
+            ]),
+        ),
+        Tool::new(
+            "wasm-opt (binaryen)",
+            || output("wasm-opt", &["--version"]).is_some(),
+            wasm_opt,
+        ),
+    ])
 }
 
 /// Headless Chromium and Firefox with their WebDriver servers, for the browser suites.
-pub fn browsers() -> Result {
+fn browser_list() -> Vec<Tool> {
+    let have = |program: &'static str| {
+        move || output("sh", &["-c", &format!("command -v {program}")]).is_some()
+    };
+    let mut packages = Command::new("sh");
+    packages.args([
+        "-c",
+        &format!(
+            "{sudo}apt-get update && {sudo}env DEBIAN_FRONTEND=noninteractive apt-get install --yes chromium chromium-driver firefox-esr",
+            sudo = if is_root() { "" } else { "sudo " }
+        ),
+    ]);
+    vec![
+        Tool::new(
+            "chromium, chromedriver and firefox-esr",
+            move || have("chromium")() && have("chromedriver")() && have("firefox-esr")(),
+            packages,
+        ),
+        Tool::new(
+            "geckodriver",
+            have("geckodriver"),
+            cargo_install(&["--locked", "geckodriver"]),
+        ),
+    ]
+}
+
+/// Installs the tools that are missing, all at once (on two cores, one build's long
+/// serial steps leave room for another's), each into a log of its own under
+/// target/xtask, with a line when each starts and ends and every minute meanwhile;
+/// then checks each is there.
+fn install_missing(what: &str, tools: Vec<Tool>) -> Result {
     let start = Instant::now();
-    println!("==> checking the browsers");
-    let have = |program: &str| output("sh", &["-c", &format!("command -v {program}")]).is_some();
-    ensure(
-        "chromium, chromedriver and firefox-esr",
-        || have("chromium") && have("chromedriver") && have("firefox-esr"),
-        Command::new("sh").args([
-            "-c",
-            &format!(
-                "{sudo}apt-get update && {sudo}env DEBIAN_FRONTEND=noninteractive apt-get install --yes chromium chromium-driver firefox-esr",
-                sudo = if is_root() { "" } else { "sudo " }
-            ),
-        ]),
-    )?;
-    ensure(
-        "geckodriver",
-        || have("geckodriver"),
-        Command::new("cargo").args(["install", "--locked", "geckodriver"]),
-    )?;
-    println!(
-        "==> browsers ready in {:.1} s",
-        start.elapsed().as_secs_f64()
-    );
+    println!("==> checking {what}");
+    let missing: Vec<Tool> = tools
+        .into_iter()
+        .filter(|tool| {
+            let present = (tool.present)();
+            if present {
+                println!("    {}: present", tool.what);
+            }
+            !present
+        })
+        .collect();
+    let logs = crate::root().join("target/xtask");
+    std::fs::create_dir_all(&logs).map_err(Error::io("creating target/xtask"))?;
+    let results: Vec<Result> = std::thread::scope(|scope| {
+        let installs: Vec<_> = missing
+            .into_iter()
+            .enumerate()
+            .map(|(n, tool)| {
+                let log = logs.join(format!("install-{n}.log"));
+                scope.spawn(move || install(tool, &log))
+            })
+            .collect();
+        installs
+            .into_iter()
+            .map(|install| {
+                install
+                    .join()
+                    .unwrap_or_else(|_| Err(Error::Other("an install thread panicked".into())))
+            })
+            .collect()
+    });
+    results.into_iter().collect::<Result<Vec<()>>>()?;
+    println!("==> {what} ready in {:.1} s", start.elapsed().as_secs_f64());
     Ok(())
 }
 
-/// Runs `install` only when `present` says the tool is missing, and checks it after.
-fn ensure(what: &str, present: impl Fn() -> bool, install: &mut Command) -> Result {
-    if present() {
-        println!("    {what}: present");
-        return Ok(());
+/// Runs one install with its output in `log`, reporting progress; checks the tool after.
+fn install(mut tool: Tool, log: &std::path::Path) -> Result {
+    let what = &tool.what;
+    println!("==> installing {what} (log: {})", log.display());
+    let start = Instant::now();
+    let file =
+        std::fs::File::create(log).map_err(Error::io(format!("creating {}", log.display())))?;
+    let errors = file
+        .try_clone()
+        .map_err(Error::io("sharing an install log"))?;
+    let program = tool.install.get_program().to_string_lossy().into_owned();
+    let mut child = tool
+        .install
+        .current_dir(crate::root())
+        .stdin(std::process::Stdio::null())
+        .stdout(file)
+        .stderr(errors)
+        .spawn()
+        .map_err(|source| Error::Spawn { program, source })?;
+    let mut next_note = 60;
+    let status = loop {
+        if let Some(status) = child
+            .try_wait()
+            .map_err(Error::io(format!("installing {what}")))?
+        {
+            break status;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        if start.elapsed().as_secs() >= next_note {
+            println!("    still installing {what} ({next_note} s)");
+            next_note += 60;
+        }
+    };
+    if !status.success() {
+        let tail = std::fs::read_to_string(log).unwrap_or_default();
+        let tail: Vec<&str> = tail.lines().rev().take(20).collect();
+        for line in tail.into_iter().rev() {
+            println!("    | {line}");
+        }
+        return Err(Error::StepFailed {
+            step: format!("installing {what}"),
+            status: status.to_string(),
+        });
     }
-    run(&format!("installing {what}"), install)?;
-    if present() {
+    println!(
+        "==> installing {what}: ok in {:.1} s",
+        start.elapsed().as_secs_f64()
+    );
+    if (tool.present)() {
         Ok(())
     } else {
         Err(Error::Other(format!(
