@@ -18,6 +18,5 @@ pub mod app;
 pub mod client;
 mod components;
 mod pages;
-pub mod router;
 pub mod socket;
 pub mod taskwire;

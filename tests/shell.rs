@@ -7,10 +7,8 @@ mod support;
 
 use std::time::Duration;
 
-use leptos::prelude::*;
-
-use support::{by_role, fresh_root, location, server, socket_url, until};
-use taskwire::app::App;
+use support::{Mounted, by_role, location, mount_with, server, socket_url, until};
+use taskwire::api::Api;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
@@ -21,8 +19,8 @@ const WAIT: Duration = Duration::from_secs(5);
 
 #[wasm_bindgen_test]
 async fn the_login_route_shows_the_sign_in_page() {
-    let root = fresh_root("/login");
-    let _app = leptos::mount::mount_to(root.clone(), || view! { <App /> });
+    let app = mount_on_own_origin("/login");
+    let root = &app.root;
     until("a Sign in heading", WAIT, || {
         root.query_selector("h1")
             .ok()
@@ -35,13 +33,13 @@ async fn the_login_route_shows_the_sign_in_page() {
 
 #[wasm_bindgen_test]
 async fn an_unknown_path_shows_not_found_with_a_link_home() {
-    let root = fresh_root("/no/such/page");
-    let _app = leptos::mount::mount_to(root.clone(), || view! { <App /> });
+    let app = mount_on_own_origin("/no/such/page");
+    let root = &app.root;
     until("a Not found heading", WAIT, || {
         root.text_content().is_some_and(|t| t.contains("Not found"))
     })
     .await;
-    let link: web_sys::HtmlElement = by_role(&root, "link", "Go to your tasks")
+    let link: web_sys::HtmlElement = by_role(root, "link", "Go to your tasks")
         .expect("a link home on the Not found page")
         .dyn_into()
         .expect("an HTML element");
@@ -49,6 +47,13 @@ async fn an_unknown_path_shows_not_found_with_a_link_home() {
     // Followed with no session, home sends the person on to sign in.
     link.click();
     until("the sign-in page", WAIT, || location() == "/login").await;
+}
+
+/// The app as `main` mounts it, talking to the page's own origin. Unmounted (router and
+/// all) when dropped: the router follows link clicks anywhere in the window, so one left
+/// behind would take the next test's.
+fn mount_on_own_origin(path: &str) -> Mounted {
+    mount_with(path, Api::new(""))
 }
 
 #[wasm_bindgen_test]

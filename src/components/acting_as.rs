@@ -3,8 +3,9 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use leptos_router::NavigateOptions;
+use leptos_router::hooks::use_navigate;
 
-use crate::router::Router;
 use crate::taskwire::Taskwire;
 
 #[component]
@@ -17,20 +18,22 @@ pub fn ActingAsBanner() -> impl IntoView {
                 .and_then(|u| Some((u.username.clone(), u.acting_as_admin.clone()?)))
         })
     };
-    let router = Router::expect();
+    let navigate = use_navigate();
     let busy = RwSignal::new(false);
     let failure = RwSignal::new(None::<String>);
     let back = move |_| {
+        let navigate = navigate.clone();
         busy.set(true);
         spawn_local(async move {
             match tw.exit_login_as().await {
-                Ok(()) => router.navigate("/admin", false),
+                Ok(()) => navigate("/admin", NavigateOptions::default()),
                 Err(error) => failure.set(Some(error.to_string())),
             }
             busy.set(false);
         });
     };
     move || {
+        let back = back.clone();
         acting().map(|(who, admin)| {
             view! {
                 <aside class="acting-as" aria-label="Acting as another user">

@@ -3,11 +3,11 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use leptos_router::components::A;
 use protocol::Role;
 
 use super::acting_as::ActingAsBanner;
 use super::connection_status::ConnectionStatus;
-use crate::router::NavLink;
 use crate::taskwire::Taskwire;
 
 #[component]
@@ -29,10 +29,10 @@ pub fn AppHeader() -> impl IntoView {
                     "Taskwire"
                 </a>
                 <nav class="nav" aria-label="Main">
-                    <NavLink href="/">"Tasks"</NavLink>
-                    <NavLink href="/diagnostics">"Diagnostics"</NavLink>
+                    <A href="/">"Tasks"</A>
+                    <A href="/diagnostics">"Diagnostics"</A>
                     <Show when=is_admin>
-                        <NavLink href="/admin">"Admin"</NavLink>
+                        <A href="/admin">"Admin"</A>
                     </Show>
                 </nav>
                 <ConnectionStatus />

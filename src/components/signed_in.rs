@@ -3,9 +3,10 @@
 //! send people without one to the sign-in page, and show the header.
 
 use leptos::prelude::*;
+use leptos_router::NavigateOptions;
+use leptos_router::hooks::use_navigate;
 
 use super::header::AppHeader;
-use crate::router::Router;
 use crate::taskwire::Taskwire;
 
 #[derive(Clone, Copy, PartialEq)]
@@ -35,11 +36,17 @@ pub fn SignedInPage(title: &'static str, children: ChildrenFn) -> impl IntoView 
             Gate::SignedOut
         }
     });
-    let router = Router::expect();
+    let navigate = use_navigate();
     // After render, as a redirect: the sign-in page replaces this one in the history.
     Effect::new(move || {
         if gate.get() == Gate::SignedOut {
-            router.navigate("/login", true);
+            navigate(
+                "/login",
+                NavigateOptions {
+                    replace: true,
+                    ..NavigateOptions::default()
+                },
+            );
         }
     });
     move || match gate.get() {

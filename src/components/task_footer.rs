@@ -21,9 +21,11 @@ pub fn TaskFooter(filter: Memo<Filter>) -> impl IntoView {
                 {Filter::EVERY
                     .map(|f| {
                         view! {
+                            // Only the query changes: the page stays where it is scrolled.
                             <a
                                 class="filter"
                                 href=f.href()
+                                data-noscroll
                                 aria-current=move || (filter.get() == f).then_some("page")
                             >
                                 {f.label()}

@@ -2,10 +2,11 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use leptos_router::NavigateOptions;
+use leptos_router::hooks::use_navigate;
 use protocol::{Role, User};
 
 use crate::components::SignedInPage;
-use crate::router::Router;
 use crate::taskwire::Taskwire;
 
 #[component]
@@ -97,7 +98,7 @@ fn UserList() -> impl IntoView {
 #[component]
 fn UserRow(user: User, failure: RwSignal<Option<String>>) -> impl IntoView {
     let tw = Taskwire::expect();
-    let router = Router::expect();
+    let navigate = use_navigate();
     let busy = RwSignal::new(false);
     let is_admin = user.role == Role::Admin;
     let name = user.username;
@@ -105,11 +106,12 @@ fn UserRow(user: User, failure: RwSignal<Option<String>>) -> impl IntoView {
         let name = name.clone();
         move |_| {
             let name = name.clone();
+            let navigate = navigate.clone();
             busy.set(true);
             failure.set(None);
             spawn_local(async move {
                 match tw.login_as(name).await {
-                    Ok(()) => router.navigate("/", false),
+                    Ok(()) => navigate("/", NavigateOptions::default()),
                     Err(error) => failure.set(Some(error.to_string())),
                 }
                 busy.set(false);

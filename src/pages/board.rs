@@ -1,11 +1,11 @@
 //! `/`: the task board.
 
 use leptos::prelude::*;
+use leptos_router::hooks::use_location;
 
 use crate::components::{
     Filter, NewTaskForm, PendingChanges, ServiceAlert, SignedInPage, TaskFooter, TaskList,
 };
-use crate::router::Router;
 
 #[component]
 pub fn Board() -> impl IntoView {
@@ -18,8 +18,11 @@ pub fn Board() -> impl IntoView {
 
 #[component]
 fn TaskBoard() -> impl IntoView {
-    let location = Router::expect().location();
-    let filter = Memo::new(move |_| location.with(|l| Filter::from_query(l.query("filter"))));
+    // The router's own query, current as soon as the address is: the matched route's
+    // copy (`use_query_map`) follows a tick later, and a click in between (a box ticked
+    // right after choosing Active) would see the filter before.
+    let query = use_location().query;
+    let filter = Memo::new(move |_| query.with(|q| Filter::from_query(q.get_str("filter"))));
     view! {
         <ServiceAlert />
         <PendingChanges />

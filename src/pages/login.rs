@@ -2,9 +2,10 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use leptos_router::NavigateOptions;
+use leptos_router::hooks::use_navigate;
 
 use crate::components::Brand;
-use crate::router::Router;
 use crate::taskwire::Taskwire;
 
 #[derive(Clone, Copy, PartialEq)]
@@ -32,16 +33,28 @@ pub fn Login() -> impl IntoView {
     let problem = RwSignal::new(tw.take_ended());
     let busy = RwSignal::new(false);
     let restoring = tw.restoring();
-    let router = Router::expect();
-    // Someone already signed in has nothing to do here (Back after signing in): on to
-    // the board, in place of this entry. Read once: a session restored while the page
-    // shows (a reload of /login) leaves the form where it is.
-    let signed_in = tw.user().get_untracked().is_some();
-    Effect::new(move || {
-        if signed_in {
-            router.navigate("/", true);
+    // In place of /login, so that Back does not return to the form.
+    let to_board = {
+        let navigate = use_navigate();
+        move || {
+            navigate(
+                "/",
+                NavigateOptions {
+                    replace: true,
+                    ..NavigateOptions::default()
+                },
+            )
         }
-    });
+    };
+    // Someone already signed in has nothing to do here (Back after signing in): on to
+    // the board. Read once: a session restored while the page shows (a reload of
+    // /login) leaves the form where it is.
+    if tw.user().get_untracked().is_some() {
+        Effect::new({
+            let to_board = to_board.clone();
+            move || to_board()
+        });
+    }
 
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -53,6 +66,7 @@ pub fn Login() -> impl IntoView {
         }
         problem.set(None);
         busy.set(true);
+        let to_board = to_board.clone();
         spawn_local(async move {
             let outcome = match mode {
                 Mode::SignIn => tw.sign_in(name, secret).await,
@@ -60,8 +74,7 @@ pub fn Login() -> impl IntoView {
             };
             busy.set(false);
             match outcome {
-                // In place of /login, so that Back does not return to the form.
-                Ok(()) => router.navigate("/", true),
+                Ok(()) => to_board(),
                 Err(error) => problem.set(Some(error.to_string())),
             }
         });
