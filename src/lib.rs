@@ -11,7 +11,7 @@
 //!   `service/` (the queue, sockets, timers and HTTP refresh; `signals` mirrors the
 //!   state into the views' signals).
 //! - [`taskwire`]: the facade the views use; [`api`]: the HTTP calls.
-//! - [`app`], [`router`], `pages` and `components`: the views.
+//! - [`app`] (the routes, with leptos_router), `pages` and `components`: the views.
 
 pub mod api;
 pub mod app;
