@@ -28,9 +28,10 @@ async fn create(server: &TestServer, user: &Signed, title: &str) -> Value {
     created.json().await.expect("task")
 }
 
-fn since(answer: &Value) -> String {
+/// The query that asks for what came after `answer`.
+fn after(answer: &Value) -> String {
     format!(
-        "{}:{}",
+        "topic=tasks&since={}:{}",
         answer["epoch"].as_str().expect("epoch"),
         answer["seq"]
     )
@@ -46,22 +47,12 @@ async fn without_since_the_whole_topic_comes_then_only_what_is_new() {
     assert_eq!(first["snapshot"]["items"][0]["title"], "first");
     assert!(first.get("events").is_none(), "{first}");
 
-    let none = changes_json(
-        &server,
-        &alice,
-        &format!("topic=tasks&since={}&wait=0", since(&first)),
-    )
-    .await;
+    let none = changes_json(&server, &alice, &format!("{}&wait=0", after(&first))).await;
     assert_eq!(none["events"], json!([]));
     assert_eq!(none["seq"], first["seq"]);
 
     create(&server, &alice, "second").await;
-    let next = changes_json(
-        &server,
-        &alice,
-        &format!("topic=tasks&since={}", since(&first)),
-    )
-    .await;
+    let next = changes_json(&server, &alice, &after(&first)).await;
     assert_eq!(next["events"].as_array().map(Vec::len), Some(1));
     assert_eq!(next["events"][0]["item"]["title"], "second");
     assert_eq!(next["seq"], next["events"][0]["seq"]);
@@ -77,7 +68,7 @@ async fn a_long_poll_answers_the_moment_a_change_happens() {
     let server = TestServer::start().await;
     let alice = server.register("alice").await;
     let start = changes_json(&server, &alice, "topic=tasks").await;
-    let query = format!("topic=tasks&since={}&wait=25", since(&start));
+    let query = format!("{}&wait=25", after(&start));
     let waiting = {
         let client = server.client();
         let token = alice.token.clone();
@@ -100,12 +91,7 @@ async fn a_long_poll_answers_the_moment_a_change_happens() {
 
     // With nothing happening, it answers empty when the wait is over.
     let asked = Instant::now();
-    let empty = changes_json(
-        &server,
-        &alice,
-        &format!("topic=tasks&since={}&wait=1", since(&answer)),
-    )
-    .await;
+    let empty = changes_json(&server, &alice, &format!("{}&wait=1", after(&answer))).await;
     assert_eq!(empty["events"], json!([]));
     assert!(
         asked.elapsed() >= Duration::from_millis(900),
@@ -122,21 +108,11 @@ async fn many_events_come_a_thousand_at_a_time() {
     for n in 0..1_005 {
         create(&server, &alice, &format!("task {n}")).await;
     }
-    let first = changes_json(
-        &server,
-        &alice,
-        &format!("topic=tasks&since={}", since(&start)),
-    )
-    .await;
+    let first = changes_json(&server, &alice, &after(&start)).await;
     let events = first["events"].as_array().expect("events");
     assert_eq!(events.len(), 1_000);
     assert_eq!(first["seq"], events[999]["seq"]);
-    let rest = changes_json(
-        &server,
-        &alice,
-        &format!("topic=tasks&since={}", since(&first)),
-    )
-    .await;
+    let rest = changes_json(&server, &alice, &after(&first)).await;
     assert_eq!(rest["events"].as_array().map(Vec::len), Some(5));
     assert_eq!(rest["events"][4]["item"]["title"], "task 1004");
 }
@@ -191,7 +167,7 @@ async fn shutting_down_answers_waiting_polls() {
     let mut server = TestServer::start().await;
     let alice = server.register("alice").await;
     let start = changes_json(&server, &alice, "topic=tasks").await;
-    let query = format!("topic=tasks&since={}&wait=25", since(&start));
+    let query = format!("{}&wait=25", after(&start));
     let waiting = {
         let client = server.client();
         let token = alice.token.clone();
