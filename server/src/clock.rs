@@ -1,13 +1,26 @@
 //! Time as the wire shows it (`protocol::time`): RFC 3339 UTC with millisecond
 //! precision, fixed width.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use protocol::time::format_epoch_ms;
 
-/// Now, as stored in tasks and sent on the wire.
+/// The last time `now_rfc3339` gave, in milliseconds.
+static LAST_STAMP_MS: AtomicU64 = AtomicU64::new(0);
+
+/// Now, as stored in tasks and sent on the wire: a millisecond after the last one given
+/// when the clock has not moved on (or went back). Apps list tasks by `created_at`, so
+/// two tasks created in the same millisecond would otherwise show in the order of their
+/// random ids rather than the order they were made in.
 pub fn now_rfc3339() -> String {
-    format_epoch_ms(unix_now_ms())
+    let now = unix_now_ms();
+    let previous = LAST_STAMP_MS
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |last| {
+            Some(now.max(last.saturating_add(1)))
+        })
+        .unwrap_or(now);
+    format_epoch_ms(now.max(previous.saturating_add(1)))
 }
 
 /// Seconds since the Unix epoch, as JWT `iat`/`exp` and session expiry use them.
@@ -40,5 +53,14 @@ mod tests {
         let now = now_rfc3339();
         assert_eq!(now.len(), "1970-01-01T00:00:00.000Z".len());
         assert!(protocol::time::parse_rfc3339(&now).is_some());
+    }
+
+    #[test]
+    fn stamps_given_in_a_row_are_in_order_and_never_equal() {
+        let stamps: Vec<String> = (0..1_000).map(|_| now_rfc3339()).collect();
+        assert!(
+            stamps.windows(2).all(|pair| pair[0] < pair[1]),
+            "{stamps:?}"
+        );
     }
 }
