@@ -37,6 +37,27 @@ fn after(answer: &Value) -> String {
     )
 }
 
+/// A long poll (`wait=25`) from `user`'s current position, left waiting 300 ms before
+/// this returns; it gives back the status, the body and how long the answer took.
+async fn wait_for_changes(
+    server: &TestServer,
+    user: &Signed,
+) -> tokio::task::JoinHandle<(u16, Value, Duration)> {
+    let start = changes_json(server, user, "topic=tasks").await;
+    let query = format!("/api/changes?{}&wait=25", after(&start));
+    let client = server.client();
+    let token = user.token.clone();
+    let waiting = tokio::spawn(async move {
+        let asked = Instant::now();
+        let answer = client.get(&query, Some(&token)).await;
+        let status = answer.status().as_u16();
+        let body = answer.json().await.expect("JSON");
+        (status, body, asked.elapsed())
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    waiting
+}
+
 #[tokio::test]
 async fn without_since_the_whole_topic_comes_then_only_what_is_new() {
     let server = TestServer::start().await;
@@ -67,25 +88,10 @@ async fn without_since_the_whole_topic_comes_then_only_what_is_new() {
 async fn a_long_poll_answers_the_moment_a_change_happens() {
     let server = TestServer::start().await;
     let alice = server.register("alice").await;
-    let start = changes_json(&server, &alice, "topic=tasks").await;
-    let query = format!("{}&wait=25", after(&start));
-    let waiting = {
-        let client = server.client();
-        let token = alice.token.clone();
-        tokio::spawn(async move {
-            let asked = Instant::now();
-            let answer: Value = client
-                .get(&format!("/api/changes?{query}"), Some(&token))
-                .await
-                .json()
-                .await
-                .expect("JSON");
-            (answer, asked.elapsed())
-        })
-    };
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let waiting = wait_for_changes(&server, &alice).await;
     create(&server, &alice, "while you waited").await;
-    let (answer, took) = waiting.await.expect("poll");
+    let (status, answer, took) = waiting.await.expect("poll");
+    assert_eq!(status, 200);
     assert_eq!(answer["events"][0]["item"]["title"], "while you waited");
     assert!(took < Duration::from_secs(5), "answered after {took:?}");
 
@@ -166,22 +172,10 @@ async fn bad_polls_get_clear_errors() {
 async fn shutting_down_answers_waiting_polls() {
     let mut server = TestServer::start().await;
     let alice = server.register("alice").await;
-    let start = changes_json(&server, &alice, "topic=tasks").await;
-    let query = format!("{}&wait=25", after(&start));
-    let waiting = {
-        let client = server.client();
-        let token = alice.token.clone();
-        tokio::spawn(async move {
-            client
-                .get(&format!("/api/changes?{query}"), Some(&token))
-                .await
-                .status()
-        })
-    };
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let waiting = wait_for_changes(&server, &alice).await;
     let stopping = Instant::now();
     server.stop().await;
-    assert_eq!(waiting.await.expect("poll"), 200);
+    assert_eq!(waiting.await.expect("poll").0, 200);
     assert!(
         stopping.elapsed() < Duration::from_secs(5),
         "{:?}",
