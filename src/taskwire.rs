@@ -9,13 +9,13 @@ use protocol::{
     ClearDoneParams, CreateParams, Credentials, DeleteParams, MethodCall, Session, UpdateParams,
     User, ValidationError, validate_title,
 };
-use rustc_hash::FxHashMap;
 use uuid::Uuid;
 
 use crate::api::{Api, CallError};
-use crate::client::machine::{Config, ConnectionState};
-pub use crate::socket::ClosedEvent;
-use crate::socket::{Service, TASKS};
+pub use crate::board::{PendingChange, RowSignal, SocketDiagnostics, Status, TaskCounts};
+use crate::board::{TASKS, Views};
+use crate::client::machine::Config;
+use crate::socket::Service;
 
 /// Everything the pages read and do. A Copy handle (signals + stored values), provided
 /// through context by [`Taskwire::provide`]; pages get it with [`Taskwire::expect`].
@@ -23,30 +23,6 @@ use crate::socket::{Service, TASKS};
 pub struct Taskwire {
     views: Views,
     service: StoredValue<Service, LocalStorage>,
-}
-
-/// The signals the service writes and the pages read.
-#[derive(Clone, Copy)]
-pub(crate) struct Views {
-    pub user: RwSignal<Option<User>>,
-    pub restoring: RwSignal<bool>,
-    /// True while one session gives way to another (an admin logging in as someone, or
-    /// back): pages wait instead of sending anyone to /login in between.
-    pub switching: RwSignal<bool>,
-    pub status: RwSignal<Status>,
-    pub diagnostics: RwSignal<Vec<SocketDiagnostics>>,
-    pub task_ids: RwSignal<Vec<Uuid>>,
-    /// The tasks socket has had its first snapshot this session: until then an empty
-    /// list means "not known yet", not "no tasks".
-    pub loaded: RwSignal<bool>,
-    /// One signal per row shown, created on insert and disposed on removal.
-    pub rows: StoredValue<FxHashMap<Uuid, RwSignal<TaskRow>>>,
-    /// Kept up to date from the row changes, so that no one reads every row to count.
-    pub counts: RwSignal<TaskCounts>,
-    pub alert: RwSignal<Option<String>>,
-    /// Why the last session ended without the person asking, for the sign-in page.
-    pub ended: RwSignal<Option<String>>,
-    pub pending: RwSignal<Vec<PendingChange>>,
 }
 
 /// Why a person's change was not made, so that what they typed can be kept.
@@ -60,99 +36,6 @@ pub enum ChangeError {
     NotTaken,
 }
 
-/// One task as a row of the board.
-#[derive(Clone, Debug, PartialEq)]
-pub struct TaskRow {
-    pub task: protocol::Task,
-    /// A change to this task awaits the server (`data-pending`).
-    pub pending: bool,
-}
-
-/// One task's row, read-only: the socket service alone writes it.
-///
-/// A handle to the row's own signal. A `Signal` made from it would be two new arena
-/// entries owned by whatever reactive owner asked, and disposed with that owner: an
-/// effect that kept one past its next run found it gone. This allocates nothing and
-/// lives exactly as long as the row.
-#[derive(Clone, Copy)]
-pub struct RowSignal(RwSignal<TaskRow>);
-
-impl DefinedAt for RowSignal {
-    fn defined_at(&self) -> Option<&'static std::panic::Location<'static>> {
-        self.0.defined_at()
-    }
-}
-
-impl Track for RowSignal {
-    fn track(&self) {
-        self.0.track();
-    }
-}
-
-impl ReadUntracked for RowSignal {
-    type Value = <RwSignal<TaskRow> as ReadUntracked>::Value;
-
-    fn try_read_untracked(&self) -> Option<Self::Value> {
-        self.0.try_read_untracked()
-    }
-}
-
-/// How many rows are left to do and how many are done.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct TaskCounts {
-    pub left: usize,
-    pub done: usize,
-}
-
-/// The connection of the "tasks" socket, as the status element shows it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Status {
-    /// `as_str()` gives the `data-connection` attribute.
-    pub state: ConnectionState,
-    /// "Live", "Reconnecting in 4 s (attempt 3)", ...; updates every second while
-    /// reconnecting.
-    pub text: String,
-    pub retry_in_s: Option<u32>,
-    pub attempt: u32,
-    pub last_close: Option<(u16, String)>,
-}
-
-impl Default for Status {
-    fn default() -> Self {
-        Self {
-            state: ConnectionState::Closed,
-            text: "Closed".to_owned(),
-            retry_in_s: None,
-            attempt: 0,
-            last_close: None,
-        }
-    }
-}
-
-/// One socket the app holds, for the diagnostics page.
-#[derive(Clone, Debug, PartialEq)]
-pub struct SocketDiagnostics {
-    pub name: String,
-    pub state: ConnectionState,
-    pub rtt_ms: Option<f64>,
-    /// `(epoch ms, rtt ms)` of the last pings, bounded.
-    pub rtt_history: Vec<(f64, f64)>,
-    pub frames_in: u64,
-    pub frames_out: u64,
-    pub reconnects: u64,
-    /// The last close the machine acted on (by either side).
-    pub last_close: Option<(u16, String)>,
-    /// The browser's last close event for this name, including sockets the client
-    /// closed itself (so a sign-out shows the handshake finished with 1000).
-    pub closed_event: Option<ClosedEvent>,
-}
-
-/// A change waiting in the outbox.
-#[derive(Clone, Debug, PartialEq)]
-pub struct PendingChange {
-    pub description: String,
-}
-
 impl Taskwire {
     /// Creates the service with its one "tasks" socket, provides it through context, and
     /// starts restoring the session through `POST /api/refresh` (a reload keeps the
@@ -164,20 +47,7 @@ impl Taskwire {
     /// [`Taskwire::provide`] with other named sockets; the status and the board follow
     /// the one called [`TASKS`].
     pub fn provide_with(api: Api, sockets: &[(&str, Config)]) -> Self {
-        let views = Views {
-            user: RwSignal::new(None),
-            restoring: RwSignal::new(true),
-            switching: RwSignal::new(false),
-            status: RwSignal::new(Status::default()),
-            diagnostics: RwSignal::new(Vec::new()),
-            task_ids: RwSignal::new(Vec::new()),
-            loaded: RwSignal::new(false),
-            rows: StoredValue::new(FxHashMap::default()),
-            counts: RwSignal::new(TaskCounts::default()),
-            alert: RwSignal::new(None),
-            ended: RwSignal::new(None),
-            pending: RwSignal::new(Vec::new()),
-        };
+        let views = Views::default();
         let service = Service::new(api, views, sockets);
         let this = Self {
             views,
@@ -371,10 +241,7 @@ impl Taskwire {
 
     /// The row's own signal: a change to one task touches only its row.
     pub fn task(&self, id: Uuid) -> Option<RowSignal> {
-        self.views
-            .rows
-            .try_with_value(|rows| rows.get(&id).copied().map(RowSignal))
-            .flatten()
+        self.views.task(id)
     }
 
     /// Rows left to do and done, without reading the rows.

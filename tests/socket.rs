@@ -17,9 +17,10 @@ use support::{
     close_codes, control, faults, record_sockets, server, short_ttl_server, unique_name, until,
 };
 use taskwire::api::{Api, CallError};
+use taskwire::board::ClosedEvent;
 use taskwire::client::machine::{Config, ConnectionState};
 use taskwire::client::registry::SignInError;
-use taskwire::socket::{ClosedEvent, live_sockets};
+use taskwire::socket::live_sockets;
 use taskwire::taskwire::{SocketDiagnostics, Taskwire};
 use uuid::Uuid;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};

@@ -120,6 +120,7 @@ pub mod machine {
         Problem, TimerKind,
     };
     use crate::client::outbox::MutationId;
+    use crate::client::store::RowUpdate;
 
     pub const TOKEN: &str = "token-1";
     pub const HOUR: u64 = 3_600_000;
@@ -263,6 +264,17 @@ pub mod machine {
             .filter_map(|command| match command {
                 Command::Notify(notice) => Some(notice.clone()),
                 _ => None,
+            })
+            .collect()
+    }
+
+    /// The row updates of every `Rows` notice, in order.
+    pub fn rows(commands: &[Command]) -> Vec<RowUpdate> {
+        notices(commands)
+            .into_iter()
+            .flat_map(|notice| match notice {
+                Notice::Rows { rows, .. } => rows,
+                _ => Vec::new(),
             })
             .collect()
     }

@@ -15,7 +15,8 @@ use wasm_bindgen::prelude::*;
 use web_sys::{Element, HtmlElement};
 
 use super::unsubscribe_on_cleanup;
-use crate::taskwire::{RowSignal, TaskRow, Taskwire};
+use crate::board::{RowSignal, TaskRow};
+use crate::taskwire::Taskwire;
 
 /// The row's markup and how its values are written: one call a row built or changed.
 #[wasm_bindgen(module = "/src/components/task_row.js")]

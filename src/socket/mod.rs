@@ -3,10 +3,10 @@
 //!
 //! [`conn`] wraps one `WebSocket` and its handlers; [`service`] runs the
 //! [`crate::client::registry::Registry`]: it turns browser events into inputs, executes
-//! the commands, and mirrors the state into the signals of [`crate::taskwire`].
+//! the commands, and hands the core's notices to [`crate::board`].
 
 pub mod conn;
 pub mod service;
 
 pub use conn::{Socket, SocketError, SocketEvent, live_sockets};
-pub use service::{ClosedEvent, Service, TASKS};
+pub use service::Service;

@@ -4,9 +4,11 @@
 //! twice; see the outbox docs for why.
 
 use protocol::{ApiError, ClientFrame, MethodCall, MethodValue, Outcome};
+use uuid::Uuid;
 
 use super::connection::Phase;
-use super::{Command, Machine, MutationError, Notice, Purpose, notice, push_rows};
+use super::subscriptions::CHANGES_TOPIC;
+use super::{Command, Machine, MutationError, Notice, Purpose, Waiting, notice, push_rows};
 use crate::client::outbox::{MutationId, Reconciled};
 
 impl Machine {
@@ -14,15 +16,12 @@ impl Machine {
         match self.outbox.push(call) {
             Ok(mutation) => {
                 if let Some(entry) = self.outbox.get(mutation) {
-                    let rows = self.subscriptions.changes_store_mut().apply_local(
-                        mutation,
-                        &entry.call,
-                        now,
-                    );
-                    push_rows(rows, out);
+                    let store = self.subscriptions.changes_store_mut();
+                    let rows = store.apply_local(mutation, &entry.call, now);
+                    push_rows(CHANGES_TOPIC, store, rows, out);
                 }
                 out.push(notice(Notice::Queued(mutation)));
-                out.push(notice(Notice::OutboxChanged));
+                self.push_outbox(out);
                 self.flush(now, out);
             }
             Err(error) => out.push(notice(Notice::Refused(error))),
@@ -32,12 +31,14 @@ impl Machine {
     pub(super) fn discard(&mut self, mutation: MutationId, out: &mut Vec<Command>) {
         match self.outbox.discard(mutation) {
             Ok(_) => {
-                push_rows(self.subscriptions.changes_store_mut().reject(mutation), out);
+                let store = self.subscriptions.changes_store_mut();
+                let rows = store.reject(mutation);
+                push_rows(CHANGES_TOPIC, store, rows, out);
                 out.push(notice(Notice::Settled {
                     mutation,
                     result: Err(MutationError::Discarded),
                 }));
-                out.push(notice(Notice::OutboxChanged));
+                self.push_outbox(out);
             }
             Err(error) => out.push(notice(Notice::Refused(error))),
         }
@@ -53,18 +54,18 @@ impl Machine {
         for decision in &decided {
             match decision {
                 Reconciled::Applied(entry) => {
-                    let rows = self
-                        .subscriptions
-                        .changes_store_mut()
-                        .confirm(entry.id, None);
-                    push_rows(rows, out);
+                    let store = self.subscriptions.changes_store_mut();
+                    let rows = store.confirm(entry.id, None);
+                    push_rows(CHANGES_TOPIC, store, rows, out);
                     out.push(notice(Notice::Settled {
                         mutation: entry.id,
                         result: Ok(()),
                     }));
                 }
                 Reconciled::GaveUp(entry) => {
-                    push_rows(self.subscriptions.changes_store_mut().reject(entry.id), out);
+                    let store = self.subscriptions.changes_store_mut();
+                    let rows = store.reject(entry.id);
+                    push_rows(CHANGES_TOPIC, store, rows, out);
                     out.push(notice(Notice::Settled {
                         mutation: entry.id,
                         result: Err(MutationError::Unconfirmed),
@@ -74,7 +75,7 @@ impl Machine {
             }
         }
         if !decided.is_empty() {
-            out.push(notice(Notice::OutboxChanged));
+            self.push_outbox(out);
         }
     }
 
@@ -100,7 +101,7 @@ impl Machine {
             );
         }
         if !sendable.is_empty() {
-            out.push(notice(Notice::OutboxChanged));
+            self.push_outbox(out);
         }
     }
 
@@ -126,19 +127,39 @@ impl Machine {
     ) {
         self.outbox.settle(mutation);
         let store = self.subscriptions.changes_store_mut();
-        let result = match result {
-            Ok(value) => {
-                // A task for create and update; none for delete and clear.
-                push_rows(store.confirm(mutation, value.task), out);
-                Ok(())
-            }
-            Err(error) => {
-                push_rows(store.reject(mutation), out);
-                Err(MutationError::Refused(error))
-            }
+        let (rows, result) = match result {
+            // A task for create and update; none for delete and clear.
+            Ok(value) => (store.confirm(mutation, value.task), Ok(())),
+            Err(error) => (store.reject(mutation), Err(MutationError::Refused(error))),
         };
+        push_rows(CHANGES_TOPIC, store, rows, out);
         out.push(notice(Notice::Settled { mutation, result }));
-        out.push(notice(Notice::OutboxChanged));
+        self.push_outbox(out);
+    }
+
+    /// Tells the UI what the outbox holds now, each change with its task's title.
+    pub(super) fn push_outbox(&self, out: &mut Vec<Command>) {
+        let store = self.subscriptions.changes_store();
+        let title = |id: Uuid| {
+            store
+                .get(id)
+                .map(|view| view.task)
+                .or_else(|| store.confirmed(id))
+                .map(|task| task.title.clone())
+        };
+        let waiting = self
+            .outbox
+            .entries()
+            .map(|entry| Waiting {
+                title: match &entry.call {
+                    MethodCall::Update(params) => title(params.id),
+                    MethodCall::Delete(params) => title(params.id),
+                    MethodCall::Create(_) | MethodCall::ClearDone(_) => None,
+                },
+                call: entry.call.clone(),
+            })
+            .collect();
+        out.push(notice(Notice::Outbox(waiting)));
     }
 }
 
@@ -152,7 +173,8 @@ mod tests {
 
     use crate::client::fixtures::machine::{
         HOUR, Harness, TOKEN, auth_ok, closed, closes, create, notices, ok_task, problems, replay,
-        request_ids, sent, set_done, settled, since_of, snapshot, subscribe_id, timer, upsert,
+        request_ids, rows, sent, set_done, settled, since_of, snapshot, subscribe_id, timer,
+        upsert,
     };
     use crate::client::fixtures::{event, task};
     use crate::client::machine::{
@@ -161,7 +183,7 @@ mod tests {
     use crate::client::outbox::MutationId;
     use crate::client::outbox::OutboxError;
     use crate::client::requests::REQUEST_TIMEOUT_MS;
-    use crate::client::store::RowChange;
+    use crate::client::store::RowUpdate;
 
     #[test]
     fn changes_wait_while_not_live_and_go_in_order_once_live() {
@@ -173,12 +195,11 @@ mod tests {
         let out2 = h.feed(Input::Mutate(create(1)));
         assert!(sent(&out2).is_empty());
         assert!(notices(&out2).contains(&Notice::Queued(MutationId(1))));
-        assert!(
-            notices(&out2).contains(&Notice::Rows(vec![RowChange::Inserted {
-                id: Uuid::from_u128(1),
-                index: 0
-            }]))
-        );
+        // The new task shows at once, waiting for the server.
+        assert!(matches!(
+            rows(&out2).as_slice(),
+            [RowUpdate::Inserted { index: 0, row }] if row.task.id == Uuid::from_u128(1) && row.pending
+        ));
         h.feed(Input::Mutate(set_done(1)));
         h.feed(Input::Mutate(create(2)));
         assert_eq!(h.machine.outbox().len(), 3);
@@ -241,11 +262,12 @@ mod tests {
             settled(&out),
             [(MutationId(2), Err(MutationError::Refused(refusal)))]
         );
-        assert!(
-            notices(&out).contains(&Notice::Rows(vec![RowChange::Removed {
+        assert_eq!(
+            rows(&out),
+            [RowUpdate::Removed {
                 id: Uuid::from_u128(5),
                 index: 0
-            }]))
+            }]
         );
         assert!(h.machine.outbox().is_empty());
     }
@@ -428,11 +450,12 @@ mod tests {
             settled(&out),
             [(MutationId(2), Err(MutationError::Discarded))]
         );
-        assert!(
-            notices(&out).contains(&Notice::Rows(vec![RowChange::Removed {
+        assert_eq!(
+            rows(&out),
+            [RowUpdate::Removed {
                 id: Uuid::from_u128(2),
                 index: 1
-            }]))
+            }]
         );
         assert_eq!(h.machine.outbox().len(), 1);
     }

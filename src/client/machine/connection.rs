@@ -205,7 +205,7 @@ impl Machine {
             }
         }
         if unknown {
-            out.push(notice(Notice::OutboxChanged));
+            self.push_outbox(out);
         }
         self.heartbeat = None;
         self.subscriptions.stop_syncing();
@@ -290,7 +290,7 @@ mod tests {
 
     use crate::client::fixtures::machine::{
         HOUR, Harness, TOKEN, auth_ok, closed, closes, create, notices, opened, problems, replay,
-        sent, since_of, snapshot, subscribe_id, timer, upsert,
+        rows, sent, since_of, snapshot, subscribe_id, timer, upsert,
     };
     use crate::client::fixtures::{event, task};
     use crate::client::machine::{
@@ -298,7 +298,7 @@ mod tests {
         TimerKind,
     };
     use crate::client::requests::REQUEST_TIMEOUT_MS;
-    use crate::client::store::RowChange;
+    use crate::client::store::{RowUpdate, TaskRow};
 
     #[test]
     fn sign_in_authenticates_subscribes_and_goes_live() {
@@ -341,7 +341,13 @@ mod tests {
         assert_eq!(
             notices(&out),
             [
-                Notice::Rows(vec![RowChange::Reset]),
+                Notice::Rows {
+                    topic: Topic::Tasks,
+                    rows: vec![RowUpdate::Reset(vec![TaskRow {
+                        task: task(1),
+                        pending: false
+                    }])]
+                },
                 Notice::Status(ConnectionState::Live)
             ]
         );
@@ -449,7 +455,7 @@ mod tests {
                 Expect::Login => {
                     assert!(out.contains(&Command::ClearSession));
                     assert!(out.contains(&Command::GoToLogin));
-                    assert!(notices(&out).contains(&Notice::Rows(vec![RowChange::Reset])));
+                    assert_eq!(rows(&out), [RowUpdate::Reset(Vec::new())]);
                     assert_eq!(h.state(), ConnectionState::Closed);
                 }
             }

@@ -7,7 +7,7 @@ use protocol::{ApiError, ClientFrame, CloseCode, DecodeError, MethodCall, Server
 use super::timers::TimerKind;
 use crate::client::outbox::{MutationId, OUTBOX_CAPACITY, OutboxError};
 use crate::client::requests::{REQUEST_TIMEOUT_MS, RequestError};
-use crate::client::store::{RowChange, SyncError};
+use crate::client::store::{RowUpdate, SyncError};
 
 /// How long the socket may take to open.
 pub const CONNECT_TIMEOUT_MS: u64 = 10_000;
@@ -149,8 +149,11 @@ pub enum Command {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Notice {
     Status(ConnectionState),
-    /// Update these rows (see [`RowChange`]) from [`Machine::store`](super::Machine::store).
-    Rows(Vec<RowChange>),
+    /// The rows of `topic`'s list changed: apply `rows` in order.
+    Rows {
+        topic: Topic,
+        rows: Vec<RowUpdate>,
+    },
     /// A person's change was accepted into the outbox.
     Queued(MutationId),
     /// The outbox refused a change or a discard.
@@ -160,10 +163,18 @@ pub enum Notice {
         mutation: MutationId,
         result: Result<(), MutationError>,
     },
-    /// The outbox's entries changed: re-read [`Machine::outbox`](super::Machine::outbox).
-    OutboxChanged,
+    /// The outbox's entries now, oldest first.
+    Outbox(Vec<Waiting>),
     /// Something to report to the person or the diagnostics page.
     Problem(Problem),
+}
+
+/// A change in the outbox, with the title its task has now (for a call that names a
+/// task the store still knows), so that the UI can say which task it is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Waiting {
+    pub call: MethodCall,
+    pub title: Option<String>,
 }
 
 /// Why a person's change did not happen, in the words of the alert that says so (the
@@ -220,6 +231,8 @@ pub struct Diagnostics {
     pub last_rtt_ms: Option<u64>,
     /// Requests on the current socket awaiting their answer.
     pub pending_requests: usize,
+    /// The tasks are known: the store has had a snapshot this session.
+    pub loaded: bool,
 }
 
 /// Tunables; the defaults are the contract's.

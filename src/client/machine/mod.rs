@@ -46,7 +46,7 @@ use timers::Timers;
 
 pub use messages::{
     CONNECT_TIMEOUT_MS, Command, Config, ConnId, ConnectionState, Diagnostics, Env, Input,
-    LastClose, MutationError, Notice, Problem, SUBSCRIBE_TIMEOUT_MS,
+    LastClose, MutationError, Notice, Problem, SUBSCRIBE_TIMEOUT_MS, Waiting,
 };
 pub use session::REFRESH_LEAD_MS;
 pub use timers::TimerKind;
@@ -130,6 +130,7 @@ impl Machine {
             last_close: self.stats.last_close.clone(),
             last_rtt_ms: self.stats.last_rtt_ms,
             pending_requests: self.requests.len(),
+            loaded: self.subscriptions.loaded(),
         }
     }
 
@@ -289,9 +290,9 @@ impl Machine {
             }));
         }
         if !dropped.is_empty() {
-            out.push(notice(Notice::OutboxChanged));
+            self.push_outbox(out);
         }
-        push_rows(self.subscriptions.clear(), out);
+        self.subscriptions.clear(out);
         self.requests.close();
         self.heartbeat = None;
         self.session.forget();
@@ -304,8 +305,12 @@ fn notice(notice: Notice) -> Command {
     Command::Notify(notice)
 }
 
-fn push_rows(rows: Vec<RowChange>, out: &mut Vec<Command>) {
+/// Tells the UI how `topic`'s rows changed, with the rows from its `store`.
+fn push_rows(topic: Topic, store: &Store, rows: Vec<RowChange>, out: &mut Vec<Command>) {
     if !rows.is_empty() {
-        out.push(notice(Notice::Rows(rows)));
+        out.push(notice(Notice::Rows {
+            topic,
+            rows: store.updates(rows),
+        }));
     }
 }

@@ -240,14 +240,14 @@ mod tests {
     use protocol::{ClientFrame, CloseCode, ErrorCode, ServerFrame};
 
     use crate::client::fixtures::machine::{
-        HOUR, Harness, TOKEN, auth_ok, closed, closes, notices, opened, problems, sent, set_done,
+        HOUR, Harness, TOKEN, auth_ok, closed, closes, opened, problems, rows, sent, set_done,
         settled, since_of, snapshot, subscribe_id, timer, upsert,
     };
     use crate::client::machine::{
-        Command, ConnectionState, Input, MutationError, Notice, Problem, TimerKind,
+        Command, ConnectionState, Input, MutationError, Problem, TimerKind,
     };
     use crate::client::outbox::MutationId;
-    use crate::client::store::RowChange;
+    use crate::client::store::RowUpdate;
 
     #[test]
     fn an_expired_token_met_on_reconnect_raises_no_alert() {
@@ -462,7 +462,8 @@ mod tests {
             settled(&out),
             [(MutationId(1), Err(MutationError::SessionEnded))]
         );
-        assert!(notices(&out).contains(&Notice::Rows(vec![RowChange::Reset])));
+        // Nothing of the person's stays on the board.
+        assert_eq!(rows(&out), [RowUpdate::Reset(Vec::new())]);
         for kind in [
             TimerKind::Heartbeat,
             TimerKind::Requests,

@@ -8,7 +8,7 @@ use protocol::{ClientFrame, Event, Topic};
 
 use super::connection::Phase;
 use super::{Command, Env, Machine, Notice, Problem, Purpose, notice, push_rows};
-use crate::client::store::{Applied, RowChange, Store};
+use crate::client::store::{Applied, Store};
 
 /// The topic a person's changes are made to: its store shows them before the server
 /// confirms them, so it is held whether or not the socket subscribes to it.
@@ -87,14 +87,21 @@ impl Subscriptions {
         }
     }
 
-    /// Empties every store (the session ended); returns the rows to update.
-    pub(super) fn clear(&mut self) -> Vec<RowChange> {
-        let mut rows = Vec::new();
+    /// Empties every store (the session ended), telling the UI.
+    pub(super) fn clear(&mut self, out: &mut Vec<Command>) {
         for entry in &mut self.topics {
-            rows.extend(entry.store.clear());
+            let rows = entry.store.clear();
+            push_rows(entry.topic, &entry.store, rows, out);
             entry.failed_syncs = 0;
         }
-        rows
+    }
+
+    /// Every subscribed topic has had its snapshot this session.
+    pub(super) fn loaded(&self) -> bool {
+        self.topics
+            .iter()
+            .filter(|entry| entry.subscribed)
+            .all(|entry| entry.store.position().is_some())
     }
 }
 
@@ -161,7 +168,7 @@ impl Machine {
         } else {
             entry.failed_syncs = 0;
         }
-        push_rows(applied.rows, out);
+        push_rows(topic, &entry.store, applied.rows, out);
         match applied.resync {
             Some(error) => {
                 out.push(notice(Notice::Problem(Problem::Resync(error))));
@@ -183,7 +190,7 @@ impl Machine {
             return;
         }
         let applied = entry.store.apply_event(event);
-        push_rows(applied.rows, out);
+        push_rows(event.topic, &entry.store, applied.rows, out);
         if let Some(error) = applied.resync {
             out.push(notice(Notice::Problem(Problem::Resync(error))));
             self.subscribe(now, event.topic, out);

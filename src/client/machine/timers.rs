@@ -133,7 +133,7 @@ impl Machine {
         } else if resync {
             // The result may still come, or may never: the replay of a fresh subscribe
             // settles it either way (see the outbox docs).
-            out.push(notice(Notice::OutboxChanged));
+            self.push_outbox(out);
             if !self.subscriptions.changes_syncing() {
                 self.subscribe(env.now_ms, CHANGES_TOPIC, out);
             }

@@ -1,6 +1,6 @@
 //! The socket service: executes what [`Registry`] decides (sockets, timers, the HTTP
-//! refresh), feeds it every browser event, and has `signals` mirror its state into the
-//! facade's signals.
+//! refresh), feeds it every browser event, and hands the core's notices and figures to
+//! the [`Board`], which the views read.
 //!
 //! Everything runs on the page's one thread. Inputs go through one queue: an input
 //! raised while another is being handled (a `send` that throws, a callback that runs
@@ -12,7 +12,6 @@ use std::future::Future;
 use std::rc::{Rc, Weak};
 
 use gloo_timers::callback::{Interval, Timeout};
-use leptos::prelude::*;
 use protocol::{
     CloseCode, DecodeError, DecodeErrorKind, ErrorCode, MethodCall, ServerFrame, Session,
 };
@@ -20,34 +19,19 @@ use rustc_hash::FxHashMap;
 
 mod listeners;
 mod outcome;
-mod signals;
 
 use super::conn::{Socket, SocketEvent};
 use crate::api::{Api, CallError};
+use crate::board::{Board, ClosedEvent, TASKS, Views};
 use crate::client::machine::{Command, Config, ConnId, Env, Input, TimerKind};
 use crate::client::registry::{Registry, Routed};
 use crate::client::token_life;
-use crate::taskwire::Views;
 use listeners::{Listener, window_listeners};
 use outcome::{Outcome, OutcomeSlot};
 
-/// The socket whose connection the status element shows and whose store the board lists.
-pub const TASKS: &str = "tasks";
 /// Sockets closed by the client whose close event has not come yet; past this many the
 /// oldest is released without waiting (its handlers are dropped either way).
 const CLOSING_KEPT: usize = 4;
-/// Why the sign-in page is shown after the server ended the session (close 4409).
-const SIGNED_OUT_EVERYWHERE: &str = "You were signed out on every device.";
-/// Why the sign-in page is shown after the session was lost (close 4401 and no refresh).
-const SESSION_ENDED: &str = "Your session has ended. Sign in again.";
-
-/// The browser's close event of a socket, as the diagnostics page shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClosedEvent {
-    pub code: u16,
-    pub reason: String,
-    pub clean: bool,
-}
 
 /// The service: a cheap handle to the shared state (the facade keeps one).
 #[derive(Clone)]
@@ -63,7 +47,7 @@ struct Inner {
 
 struct Shell {
     api: Api,
-    views: Views,
+    board: Board,
     registry: Registry,
     /// The current socket of each name.
     sockets: FxHashMap<String, (ConnId, Socket)>,
@@ -78,24 +62,7 @@ struct Shell {
     /// are dropped.
     generation: u64,
     waiters: Vec<Rc<OutcomeSlot>>,
-    rtt: FxHashMap<String, VecDeque<(f64, f64)>>,
-    closed_events: FxHashMap<String, ClosedEvent>,
-    /// Owns the per-row signals, apart from any page, so that a page going away does
-    /// not dispose rows the service still updates.
-    rows_owner: Owner,
     _listeners: Vec<Listener>,
-}
-
-/// A root owner that, unlike a bare `Owner::new_root`, does not stay the current owner
-/// (which would make every later owner its child, and dispose them with it).
-fn detached_owner() -> Owner {
-    let previous = Owner::current();
-    let root = Owner::new_root(None);
-    match previous {
-        Some(previous) => previous.set(),
-        None => root.clone().unset(),
-    }
-    root
 }
 
 fn env() -> Env {
@@ -139,7 +106,7 @@ impl Service {
         let inner = Rc::new_cyclic(|weak: &Weak<Inner>| Inner {
             shell: RefCell::new(Shell {
                 api,
-                views,
+                board: Board::new(views),
                 registry,
                 sockets: FxHashMap::default(),
                 closing: VecDeque::new(),
@@ -148,9 +115,6 @@ impl Service {
                 token: None,
                 generation: 0,
                 waiters: Vec::new(),
-                rtt: FxHashMap::default(),
-                closed_events: FxHashMap::default(),
-                rows_owner: detached_owner(),
                 _listeners: window_listeners(weak),
             }),
             queue: RefCell::new(VecDeque::new()),
@@ -335,7 +299,7 @@ impl Shell {
     /// The signals still exist: a service outliving its page (an HTTP call finishing
     /// late holds it) must not write to disposed signals.
     fn alive(&self) -> bool {
-        !self.views.status.is_disposed()
+        self.board.alive()
     }
 
     /// `POST /api/refresh` for the registry, then tells every socket how it went.
@@ -354,7 +318,7 @@ impl Shell {
                 Ok(session) => {
                     service.with_shell(|shell| {
                         shell.token = Some(session.token.clone());
-                        shell.views.user.set(Some(session.user.clone()));
+                        shell.board.signed_in(session.user.clone());
                     });
                     Input::TokenRefreshed {
                         expires_at_ms: expiry_ms(&session),
@@ -384,28 +348,38 @@ impl Shell {
             // The sign-in page says why the person is there.
             Routed::ClearSession => {
                 self.end_session();
-                self.views.ended.set(Some(SIGNED_OUT_EVERYWHERE.to_owned()));
+                self.board.signed_out_everywhere();
             }
             Routed::GoToLogin => {
                 self.end_session();
-                self.views.ended.update(|ended| {
-                    if ended.as_deref() != Some(SIGNED_OUT_EVERYWHERE) {
-                        *ended = Some(SESSION_ENDED.to_owned());
-                    }
-                });
+                self.board.session_lost();
             }
             Routed::SignedIn(outcome) => self.resolve(outcome.map_err(CallError::Connection)),
         }
     }
 
-    /// The session is gone (signed out, ended by the server, or not refreshed), and so
-    /// are its figures: the next person's Diagnostics start empty.
+    /// The session is gone (signed out, ended by the server, or not refreshed): late
+    /// answers for it are dropped.
     fn end_session(&mut self) {
         self.generation += 1;
         self.token = None;
-        self.rtt.clear();
-        self.closed_events.clear();
-        self.views.user.set(None);
+        self.board.signed_out();
+    }
+
+    /// A pong: the board keeps the new round-trip time for the diagnostics chart.
+    fn record_rtt(&mut self, name: &str) {
+        let rtt = self
+            .registry
+            .machine(name)
+            .and_then(|machine| machine.diagnostics().last_rtt_ms);
+        if let Some(rtt) = rtt {
+            self.board.record_rtt(name, rtt, js_sys::Date::now());
+        }
+    }
+
+    /// Shows the registry's figures.
+    fn publish(&mut self) {
+        self.board.publish(now_ms(), self.registry.diagnostics());
     }
 
     fn resolve(&mut self, outcome: Result<(), CallError>) {
@@ -483,9 +457,9 @@ impl Shell {
             Command::RefreshToken => self.refresh(service),
             Command::GoToLogin | Command::ClearSession => {
                 self.token = None;
-                self.views.user.set(None);
+                self.board.signed_out();
             }
-            Command::Notify(notice) => self.notice(&name, notice),
+            Command::Notify(notice) => self.board.notice(&name, notice),
         }
     }
 
@@ -498,8 +472,8 @@ impl Shell {
 
     /// A close event: record it and release the socket's handlers.
     fn socket_closed(&mut self, name: &str, conn: ConnId, code: u16, reason: &str, clean: bool) {
-        self.closed_events.insert(
-            name.to_owned(),
+        self.board.socket_closed(
+            name,
             ClosedEvent {
                 code,
                 reason: reason.to_owned(),
@@ -521,11 +495,7 @@ impl Shell {
 
     /// Keeps a one-second ticker while the status counts down to a reconnect.
     fn tick(&mut self, service: &Service) {
-        let counting = self
-            .views
-            .status
-            .with_untracked(|status| status.retry_in_s.is_some());
-        if !counting {
+        if !self.board.counting_down() {
             self.ticker = None;
         } else if self.ticker.is_none() {
             let weak = service.weak();

@@ -1,0 +1,93 @@
+//! The rows of the board: the list of ids in display order, one signal per row and the
+//! counts, kept from the store's row updates so that one task's change sets one signal.
+
+use leptos::prelude::*;
+use rustc_hash::FxHashSet;
+use uuid::Uuid;
+
+use super::{Board, TaskCounts, TaskRow};
+use crate::client::store::RowUpdate;
+
+impl Board {
+    /// Applies `updates` to `task_ids`, the per-row signals and the counts. The counts
+    /// follow from each row's change instead of a count over every row.
+    pub(super) fn apply_rows(&mut self, updates: Vec<RowUpdate>) {
+        let rows = self.views.rows;
+        let owner = &self.rows_owner;
+        // Done rows among the row signals, which are exactly the rows shown.
+        let mut done = self.views.counts.with_untracked(|counts| counts.done);
+        // Ids that left the list in this batch; a row that moves comes back at once.
+        let mut gone: Vec<Uuid> = Vec::new();
+        let mut upsert = |row: TaskRow| {
+            let id = row.task.id;
+            match rows.with_value(|rows| rows.get(&id).copied()) {
+                Some(signal) => {
+                    let was_done = signal
+                        .with_untracked(|current| (*current != row).then_some(current.task.done));
+                    if let Some(was_done) = was_done {
+                        done =
+                            done.saturating_sub(usize::from(was_done)) + usize::from(row.task.done);
+                        signal.set(row);
+                    }
+                }
+                None => {
+                    done += usize::from(row.task.done);
+                    let signal = owner.with(|| RwSignal::new(row));
+                    rows.update_value(|rows| {
+                        rows.insert(id, signal);
+                    });
+                }
+            }
+        };
+        let mut shown = 0;
+        self.views.task_ids.maybe_update(|ids| {
+            // Only insertions and removals change the list; an update touches its row.
+            let mut reordered = false;
+            for update in updates {
+                match update {
+                    RowUpdate::Inserted { index, row } => {
+                        reordered = true;
+                        ids.insert(index.min(ids.len()), row.task.id);
+                        upsert(row);
+                    }
+                    RowUpdate::Updated(row) => upsert(row),
+                    RowUpdate::Removed { id, index } => {
+                        reordered = true;
+                        if ids.get(index) == Some(&id) {
+                            ids.remove(index);
+                        } else {
+                            ids.retain(|known| *known != id);
+                        }
+                        gone.push(id);
+                    }
+                    RowUpdate::Reset(all) => {
+                        reordered = true;
+                        gone.append(ids);
+                        ids.extend(all.iter().map(|row| row.task.id));
+                        all.into_iter().for_each(&mut upsert);
+                    }
+                }
+            }
+            if !gone.is_empty() {
+                let shown: FxHashSet<Uuid> = ids.iter().copied().collect();
+                gone.retain(|id| !shown.contains(id));
+            }
+            shown = ids.len();
+            reordered
+        });
+        rows.update_value(|rows| {
+            for id in gone {
+                if let Some(signal) = rows.remove(&id) {
+                    done = done
+                        .saturating_sub(usize::from(signal.with_untracked(|row| row.task.done)));
+                    signal.dispose();
+                }
+            }
+        });
+        let counts = TaskCounts {
+            left: shown.saturating_sub(done),
+            done,
+        };
+        super::set_if_changed(self.views.counts, counts);
+    }
+}
