@@ -42,20 +42,6 @@ const BIG_BOARD_WRITES: usize = 50;
 const PASSWORD: &str = "correct horse battery";
 
 #[wasm_bindgen(inline_js = r#"
-const EDIT = "M13.6 3.6l2.8 2.8-9 9H4.6v-2.8z";
-const CROSS = "M5 5l10 10M15 5L5 15";
-const SVG = "http://www.w3.org/2000/svg";
-
-function icon(d) {
-  const svg = document.createElementNS(SVG, "svg");
-  svg.setAttribute("viewBox", "0 0 20 20");
-  svg.setAttribute("aria-hidden", "true");
-  const path = document.createElementNS(SVG, "path");
-  path.setAttribute("d", d);
-  svg.appendChild(path);
-  return svg;
-}
-
 // The app's row markup, built the way careful hand-written JavaScript would: DOM calls,
 // titles as text.
 function row(task) {
@@ -70,24 +56,15 @@ function row(task) {
   const title = document.createElement("span");
   title.className = "task-title";
   title.textContent = task.title;
-  const pending = document.createElement("span");
-  pending.className = "task-pending";
-  pending.setAttribute("aria-hidden", "true");
-  pending.title = "Waiting for the server";
   const edit = document.createElement("button");
   edit.type = "button";
   edit.className = "icon-button task-edit";
-  edit.appendChild(icon(EDIT));
-  const label = document.createElement("span");
-  label.className = "sr-only";
-  label.textContent = "Edit";
-  edit.appendChild(label);
+  edit.setAttribute("aria-label", "Edit");
   const del = document.createElement("button");
   del.type = "button";
   del.className = "icon-button danger task-delete";
   del.setAttribute("aria-label", "Delete " + task.title);
-  del.appendChild(icon(CROSS));
-  li.append(check, title, pending, edit, del);
+  li.append(check, title, edit, del);
   return li;
 }
 

@@ -380,6 +380,8 @@ async fn editing_saves_with_enter_and_cancels_with_escape() {
         titles(root) == ["Final title"] && field(root, "Edit task").is_none()
     })
     .await;
+    // The row is built anew as its edit ends: found again by its task.
+    let row = task_row(root, "Final title").expect("the row");
     let edit = button(&row, "Edit").expect("the Edit button again");
     until("focus back on Edit", WAIT, || is_focused(&edit)).await;
     until_confirmed(root).await;
@@ -398,6 +400,7 @@ async fn editing_saves_with_enter_and_cancels_with_escape() {
     })
     .await;
     assert_eq!(titles(root), ["Final title"]);
+    let row = task_row(root, "Final title").expect("the row");
     let edit = button(&row, "Edit").expect("the Edit button shown again");
     until("focus back on Edit", WAIT, || is_focused(&edit)).await;
     assert!(
@@ -432,12 +435,13 @@ async fn a_task_changed_then_deleted_elsewhere_while_edited() {
     })
     .await;
     assert_eq!(editor.value(), "My draft", "the draft is kept");
-    let title = row
+    let edited = editor.closest("li").ok().flatten().expect("the edited row");
+    let title_shown = edited
         .query_selector(".task-title")
         .ok()
         .flatten()
-        .expect("the title");
-    assert!(!is_shown(&title), "the title stays behind the editor");
+        .is_some_and(|title| is_shown(&title));
+    assert!(!title_shown, "the title stays behind the editor");
 
     assert_eq!(api_call("DELETE", &path, &token, None).await.0, 204);
     until("the row and its editor gone", WAIT, || {

@@ -11,6 +11,7 @@ mod pending;
 mod rtt_chart;
 mod signed_in;
 mod subscriptions;
+mod task_editor;
 mod task_footer;
 mod task_item;
 mod task_list;

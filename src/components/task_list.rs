@@ -1,20 +1,54 @@
 //! The list of tasks under the current filter, one keyed row per task so that a change
 //! touches only its row.
 
+use leptos::either::Either;
 use leptos::html;
 use leptos::prelude::*;
 use leptos::reactive::graph::ToAnySubscriber;
+use rustc_hash::FxHashMap;
 use uuid::Uuid;
 use wasm_bindgen::JsCast;
-use web_sys::{Element, Event, HtmlElement, HtmlInputElement};
+use web_sys::{Event, HtmlElement, Node};
 
-use super::task_item::{Editing, TaskItem};
+use super::task_item::{EditedItem, RowNodes, TaskItem, keep_row_strings};
 use super::{Filter, new_task_field, unsubscribe_on_cleanup};
+use crate::board::RowSignal;
 use crate::taskwire::Taskwire;
+
+/// The rows shown, by task: the list reaches a row's elements through them. Each entry
+/// says whether it is the edited row's, so that the row it replaces (or that replaces
+/// it) does not take it away when it goes.
+type Rows = StoredValue<FxHashMap<Uuid, (bool, RowNodes)>>;
+
+/// A row of the keyed list: the task, and whether it is the one being edited (a row
+/// that starts or ends its edit is built anew, so that no row holds anything for an
+/// edit but the edited one).
+type Key = (Uuid, bool);
+
+/// A control of a row, to handle its event or to move focus to it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Control {
+    Check,
+    Title,
+    Edit,
+    Delete,
+}
+
+impl Control {
+    fn node(self, nodes: &RowNodes) -> Option<HtmlElement> {
+        match self {
+            Self::Check => nodes.check.get_untracked().map(Into::into),
+            Self::Title => nodes.title.get_untracked().map(Into::into),
+            Self::Edit => nodes.edit.get_untracked().map(Into::into),
+            Self::Delete => nodes.delete.get_untracked().map(Into::into),
+        }
+    }
+}
 
 #[component]
 pub fn TaskList(filter: Memo<Filter>) -> impl IntoView {
     let tw = Taskwire::expect();
+    keep_row_strings();
     let ids = tw.task_ids();
     // Under `All` no row is read, so a row's change does not recompute the list. Under
     // the others it reads every row, whose signals outlive this list.
@@ -47,12 +81,11 @@ pub fn TaskList(filter: Memo<Filter>) -> impl IntoView {
             Some(filter.get().nothing_here())
         }
     };
-    // One row at a time is edited. The list marks it and opens its editor, so that no
-    // row holds anything for it; a row that leaves the list (deleted elsewhere, filtered
-    // away) ends its edit, so that it does not reopen when the row comes back.
-    let editing = RwSignal::new(None::<Uuid>);
+    let rows: Rows = StoredValue::new(FxHashMap::default());
     let list = NodeRef::<html::Ul>::new();
-    let owner = Owner::current();
+    // One row at a time is edited, and a row that leaves the list (deleted elsewhere,
+    // filtered away) ends its edit, so that it does not reopen when the row comes back.
+    let editing = RwSignal::new(None::<Uuid>);
     Effect::new(move || {
         let left =
             editing.with(|edited| edited.is_some_and(|id| !visible.with(|ids| ids.contains(&id))));
@@ -60,50 +93,50 @@ pub fn TaskList(filter: Memo<Filter>) -> impl IntoView {
             editing.set(None);
         }
     });
-    let edit = RenderEffect::new(move |open: Option<Option<Editing>>| {
-        let wanted = editing.get();
-        let open = open.flatten();
-        if open.as_ref().map(Editing::id) == wanted {
-            return open;
+    let keys = move || {
+        let edited = editing.get();
+        visible.with(|ids| {
+            ids.iter()
+                .map(|id| (*id, edited == Some(*id)))
+                .collect::<Vec<Key>>()
+        })
+    };
+    // After an edit ends from the keyboard, the row's Edit button takes the focus back.
+    let refocus = Callback::new(move |id: Uuid| {
+        if let Some(edit) = nodes_of(rows, id).and_then(|nodes| nodes.edit.get_untracked()) {
+            let _ = edit.focus();
         }
-        // The edit ends (or moves) before another starts.
-        drop(open);
-        let id = wanted?;
-        let item = list
-            .get_untracked()?
-            .query_selector(&format!("li[data-task-id=\"{id}\"]"))
-            .ok()??;
-        let row = tw.task(id)?;
-        Some(Editing::start(id, item, row, tw, editing, owner.as_ref()))
     });
-    StoredValue::new_local(edit);
     // The rows' controls are handled here, one listener per kind of event for the whole
     // list rather than four closures and listeners on each of thousands of rows.
     let on_change = move |ev: Event| {
-        if let Some((id, control)) = row_control(&ev, ".task-check")
-            && let Ok(check) = control.clone().dyn_into::<HtmlInputElement>()
+        let Some((id, Control::Check)) = control_of(list, rows, &ev) else {
+            return;
+        };
+        let Some(done) = nodes_of(rows, id)
+            .and_then(|nodes| nodes.check.get_untracked())
+            .map(|check| check.checked())
+        else {
+            return;
+        };
+        let next = next_focus(tw, filter, visible, rows, id, Control::Check);
+        tw.set_done(id, done);
+        // Under Active or Completed the row leaves the list, unless the app could not
+        // take the change (too many changes waiting).
+        let taken = tw
+            .task(id)
+            .is_some_and(|row| row.with_untracked(|r| r.task.done == done));
+        if taken
+            && !filter.get_untracked().shows(done)
+            && let Some(next) = next
         {
-            let done = check.checked();
-            let next = next_focus(tw, filter, &control, ".task-check");
-            tw.set_done(id, done);
-            // Under Active or Completed the row leaves the list, unless the app could not
-            // take the change (too many changes waiting).
-            let taken = tw
-                .task(id)
-                .is_some_and(|row| row.with_untracked(|r| r.task.done == done));
-            if taken
-                && !filter.get_untracked().shows(done)
-                && let Some(next) = next
-            {
-                let _ = next.focus();
-            }
+            let _ = next.focus();
         }
     };
-    let on_click = move |ev: Event| {
-        if let Some((id, _)) = row_control(&ev, ".task-edit") {
-            editing.set(Some(id));
-        } else if let Some((id, control)) = row_control(&ev, ".task-delete") {
-            let next = next_focus(tw, filter, &control, ".task-delete");
+    let on_click = move |ev: Event| match control_of(list, rows, &ev) {
+        Some((id, Control::Edit)) => editing.set(Some(id)),
+        Some((id, Control::Delete)) => {
+            let next = next_focus(tw, filter, visible, rows, id, Control::Delete);
             tw.delete(id);
             // A delete the app could not take (too many changes waiting) leaves the row,
             // and the focus with it.
@@ -113,9 +146,10 @@ pub fn TaskList(filter: Memo<Filter>) -> impl IntoView {
                 let _ = next.focus();
             }
         }
+        _ => {}
     };
     let on_dblclick = move |ev: Event| {
-        if let Some((id, _)) = row_control(&ev, ".task-title") {
+        if let Some((id, Control::Title)) = control_of(list, rows, &ev) {
             editing.set(Some(id));
         }
     };
@@ -128,58 +162,116 @@ pub fn TaskList(filter: Memo<Filter>) -> impl IntoView {
             on:click=move |ev| on_click(ev.into())
             on:dblclick=move |ev| on_dblclick(ev.into())
         >
-            <For each=move || visible.get() key=|id| *id let(id)>
+            <For each=keys key=|key| *key let((id, edited))>
                 // Looked up once here rather than by each row; the list holds only ids the
                 // service knows, and a row gone meanwhile renders nothing.
-                {tw
-                    .task(id)
-                    .map(|row| view! { <TaskItem id row editing /> })}
+                {tw.task(id).map(|row| view! { <ListedRow id row edited rows editing refocus /> })}
             </For>
         </ul>
         {move || empty_text().map(|text| view! { <p class="empty">{text}</p> })}
     }
 }
 
-/// Where focus goes when the person's own action takes a row out of the list (its
-/// Delete, or its checkbox under a filter that no longer shows it), so that a keyboard
-/// user keeps their place instead of starting again from the top of the page: the same
-/// control (`selector`) on the next row, else on the previous row, else the `New task`
-/// field. Rows on their way out (a task deleted a moment ago, or one the filter no
-/// longer shows, not yet taken off the page) are passed over.
-fn next_focus(
-    tw: Taskwire,
-    filter: Memo<Filter>,
-    control: &Element,
-    selector: &str,
-) -> Option<HtmlElement> {
-    let row = control.closest("li").ok()??;
-    let filter = filter.get_untracked();
-    let staying = |item: &Element| {
-        item.get_attribute("data-task-id")
-            .and_then(|id| id.parse().ok())
-            .and_then(|id| tw.task(id))
-            .is_some_and(|row| row.with_untracked(|r| filter.shows(r.task.done)))
-    };
-    let after = std::iter::successors(row.next_element_sibling(), Element::next_element_sibling);
-    let before = std::iter::successors(
-        row.previous_element_sibling(),
-        Element::previous_element_sibling,
-    );
-    let neighbour = after
-        .chain(before)
-        .find(staying)
-        .and_then(|other| other.query_selector(selector).ok().flatten());
-    match neighbour {
-        Some(same) => same.dyn_into().ok(),
-        None => new_task_field(&row),
+/// A row, known to the list for as long as it is shown.
+#[component]
+fn ListedRow(
+    id: Uuid,
+    row: RowSignal,
+    edited: bool,
+    rows: Rows,
+    editing: RwSignal<Option<Uuid>>,
+    refocus: Callback<Uuid>,
+) -> impl IntoView {
+    let nodes = RowNodes::new();
+    rows.update_value(|rows| {
+        rows.insert(id, (edited, nodes));
+    });
+    on_cleanup(move || {
+        rows.try_update_value(|rows| {
+            if rows.get(&id).is_some_and(|(mine, _)| *mine == edited) {
+                rows.remove(&id);
+            }
+        });
+    });
+    if edited {
+        Either::Left(view! { <EditedItem id row nodes editing refocus /> })
+    } else {
+        Either::Right(view! { <TaskItem id row nodes /> })
     }
 }
 
-/// The task and the control (matching `selector`) an event in the list happened on.
-fn row_control(ev: &Event, selector: &str) -> Option<(Uuid, Element)> {
-    let target = ev.target()?.dyn_into::<Element>().ok()?;
-    let control = target.closest(selector).ok()??;
-    let row = control.closest("li[data-task-id]").ok()??;
-    let id = row.get_attribute("data-task-id")?.parse().ok()?;
-    Some((id, control))
+fn nodes_of(rows: Rows, id: Uuid) -> Option<RowNodes> {
+    rows.with_value(|rows| rows.get(&id).map(|(_, nodes)| *nodes))
+}
+
+/// The task and the control an event in the list happened on: the row is the list's
+/// child the event's target is in.
+fn control_of(list: NodeRef<html::Ul>, rows: Rows, ev: &Event) -> Option<(Uuid, Control)> {
+    let list: Node = list.get_untracked()?.into();
+    let target: Node = ev.target()?.dyn_into().ok()?;
+    let mut item = target.clone();
+    while item.parent_node().as_ref() != Some(&list) {
+        item = item.parent_node()?;
+    }
+    let id = item
+        .dyn_ref::<web_sys::Element>()?
+        .get_attribute("data-task-id")?
+        .parse()
+        .ok()?;
+    let nodes = nodes_of(rows, id)?;
+    [
+        Control::Check,
+        Control::Title,
+        Control::Edit,
+        Control::Delete,
+    ]
+    .into_iter()
+    .find(|control| {
+        control
+            .node(&nodes)
+            .is_some_and(|node| node.contains(Some(&target)))
+    })
+    .map(|control| (id, control))
+}
+
+/// Where focus goes when the person's own action takes row `id` out of the list (its
+/// Delete, or its checkbox under a filter that no longer shows it), so that a keyboard
+/// user keeps their place instead of starting again from the top of the page: the same
+/// control on the next row, else on the previous row, else the `New task` field. Rows
+/// on their way out (a task deleted a moment ago, or one the filter no longer shows,
+/// not yet taken off the page) are passed over.
+fn next_focus(
+    tw: Taskwire,
+    filter: Memo<Filter>,
+    visible: Memo<Vec<Uuid>>,
+    rows: Rows,
+    id: Uuid,
+    control: Control,
+) -> Option<HtmlElement> {
+    let filter = filter.get_untracked();
+    let staying = |other: &Uuid| {
+        tw.task(*other)
+            .is_some_and(|row| row.with_untracked(|r| filter.shows(r.task.done)))
+    };
+    let neighbour = visible.with_untracked(|ids| {
+        let at = ids.iter().position(|shown| *shown == id)?;
+        let (before, after) = ids.split_at(at);
+        after[1..]
+            .iter()
+            .chain(before.iter().rev())
+            .copied()
+            .find(staying)
+    });
+    let same = neighbour
+        .and_then(|other| nodes_of(rows, other))
+        .and_then(|nodes| control.node(&nodes));
+    match same {
+        Some(same) => Some(same),
+        None => new_task_field(&item_of(rows, id)?),
+    }
+}
+
+/// Row `id`'s element, to find the page's `New task` field from.
+fn item_of(rows: Rows, id: Uuid) -> Option<web_sys::Element> {
+    nodes_of(rows, id)?.item.get_untracked().map(Into::into)
 }
