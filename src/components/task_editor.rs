@@ -43,7 +43,9 @@ pub fn TitleEditor(
         end_edit(editing, id);
         if from_keyboard {
             // The row is shown again once `editing` is false.
-            request_animation_frame(move || drop(refocus.try_run(id)));
+            request_animation_frame(move || {
+                refocus.try_run(id);
+            });
         }
     };
     // From the keyboard a refused title stays open with the reason; leaving the field
