@@ -19,7 +19,7 @@ use uuid::Uuid;
 use crate::client::machine::{
     ConnectionState, Diagnostics, LastClose, MutationError, Notice, Problem,
 };
-pub use crate::client::store::TaskRow;
+pub use crate::client::rows::TaskRow;
 
 /// The socket whose connection the status element shows and whose store the board lists.
 pub const TASKS: &str = "tasks";

@@ -6,7 +6,7 @@ use rustc_hash::FxHashSet;
 use uuid::Uuid;
 
 use super::{Board, TaskCounts, TaskRow};
-use crate::client::store::RowUpdate;
+use crate::client::rows::RowUpdate;
 
 impl Board {
     /// Applies `updates` to `task_ids`, the per-row signals and the counts. The counts

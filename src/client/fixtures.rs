@@ -120,7 +120,7 @@ pub mod machine {
         Problem, TimerKind,
     };
     use crate::client::outbox::MutationId;
-    use crate::client::store::RowUpdate;
+    use crate::client::rows::RowUpdate;
 
     pub const TOKEN: &str = "token-1";
     pub const HOUR: u64 = 3_600_000;

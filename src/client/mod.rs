@@ -1,8 +1,8 @@
 //! The app's socket service, as plain Rust: no browser APIs, no clock, no randomness of
 //! its own, so every decision is tested natively (`cargo test -p taskwire --lib client`).
 //!
-//! The browser shell around it is thin. It owns the `WebSocket`s, the timers and the
-//! signals; the core owns every decision. The shell:
+//! The browser shell around it is thin. It owns the `WebSocket`s and the timers; the
+//! core owns every decision. The shell:
 //!
 //! 1. builds a [`registry::Registry`] (one [`machine::Machine`] per named socket, each
 //!    with its [`machine::Config`]), or a lone `Machine`;
@@ -17,9 +17,10 @@
 //! 3. executes the returned [`machine::Command`]s in order: open, send (serialise the
 //!    `ClientFrame` with `serde_json`), close, start/cancel the one timer of each
 //!    [`machine::TimerKind`], refresh the token over HTTP, go to the login page, clear
-//!    the session, and [`machine::Notice`]s for the UI: the connection state (the
-//!    `data-connection` attribute), [`store::RowChange`]s (update exactly those rows from
-//!    [`machine::Machine::store`]), settled changes, outbox updates and problems.
+//!    the session, and [`machine::Notice`]s for the UI ([`crate::board`]): the
+//!    connection state (the `data-connection` attribute), [`store::RowUpdate`]s (exactly
+//!    the rows that changed, with their values), settled changes, the outbox and
+//!    problems. A notice carries what it reports: nothing reads the machine back.
 //!
 //! ```
 //! use taskwire::client::machine::{Command, Config, ConnId, Env, Input, Machine};
@@ -58,6 +59,7 @@ pub mod machine;
 pub mod outbox;
 pub mod registry;
 mod requests;
+pub mod rows;
 pub mod store;
 pub mod token_life;
 

@@ -8,7 +8,7 @@ use crate::taskwire::Taskwire;
 #[component]
 pub fn TaskFooter(filter: Memo<Filter>) -> impl IntoView {
     let tw = Taskwire::expect();
-    // Counted by the service as rows change: a change re-reads no row here.
+    // Counted by the board as rows change: no row is read here.
     let counts = tw.counts();
     let left = move || match counts.with(|c| c.left) {
         1 => "1 item left".to_owned(),

@@ -183,7 +183,7 @@ mod tests {
     use crate::client::outbox::MutationId;
     use crate::client::outbox::OutboxError;
     use crate::client::requests::REQUEST_TIMEOUT_MS;
-    use crate::client::store::RowUpdate;
+    use crate::client::rows::RowUpdate;
 
     #[test]
     fn changes_wait_while_not_live_and_go_in_order_once_live() {

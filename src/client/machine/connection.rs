@@ -298,7 +298,7 @@ mod tests {
         TimerKind,
     };
     use crate::client::requests::REQUEST_TIMEOUT_MS;
-    use crate::client::store::{RowUpdate, TaskRow};
+    use crate::client::rows::{RowUpdate, TaskRow};
 
     #[test]
     fn sign_in_authenticates_subscribes_and_goes_live() {

@@ -7,7 +7,8 @@ use protocol::{ApiError, ClientFrame, CloseCode, DecodeError, MethodCall, Server
 use super::timers::TimerKind;
 use crate::client::outbox::{MutationId, OUTBOX_CAPACITY, OutboxError};
 use crate::client::requests::{REQUEST_TIMEOUT_MS, RequestError};
-use crate::client::store::{RowUpdate, SyncError};
+use crate::client::rows::RowUpdate;
+use crate::client::store::SyncError;
 
 /// How long the socket may take to open.
 pub const CONNECT_TIMEOUT_MS: u64 = 10_000;

@@ -247,7 +247,7 @@ mod tests {
         Command, ConnectionState, Input, MutationError, Problem, TimerKind,
     };
     use crate::client::outbox::MutationId;
-    use crate::client::store::RowUpdate;
+    use crate::client::rows::RowUpdate;
 
     #[test]
     fn an_expired_token_met_on_reconnect_raises_no_alert() {
