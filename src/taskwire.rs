@@ -266,6 +266,7 @@ impl Taskwire {
             id,
             title: None,
             done: Some(done),
+            if_version: None,
         }));
     }
 
@@ -275,6 +276,7 @@ impl Taskwire {
             id,
             title: Some(title.clone()),
             done: None,
+            if_version: None,
         }));
         let taken = self
             .task(id)

@@ -232,7 +232,7 @@ async fn one_change_touches_only_its_row() {
     .await;
     let patch = TaskPatch {
         title: Some("A, renamed".to_owned()),
-        done: None,
+        ..TaskPatch::default()
     };
     Api::new(server())
         .update_task(&token, a, &patch)

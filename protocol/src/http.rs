@@ -67,6 +67,9 @@ pub struct TaskPatch {
     pub title: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub done: Option<bool>,
+    /// Applied only if the task is still at this version; else `conflict`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub if_version: Option<u64>,
 }
 
 /// The machine-readable half of every error, over HTTP and on the socket.
@@ -105,6 +108,9 @@ impl ErrorCode {
 pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
+    /// With `conflict` from an update with `if_version`: the task as it is now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current: Option<Box<Task>>,
 }
 
 impl ApiError {
@@ -112,6 +118,7 @@ impl ApiError {
         Self {
             code,
             message: message.into(),
+            current: None,
         }
     }
 }

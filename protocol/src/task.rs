@@ -14,6 +14,9 @@ pub struct Task {
     pub version: u64,
     pub created_at: String,
     pub updated_at: String,
+    /// The username of whoever made the last change. Absent from a v1 server's tasks.
+    #[serde(default)]
+    pub updated_by: String,
 }
 
 /// The fields a `patch` event carries: only those that changed.
@@ -25,6 +28,8 @@ pub struct TaskFields {
     pub done: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_by: Option<String>,
 }
 
 impl Task {
@@ -38,6 +43,9 @@ impl Task {
         }
         if let Some(updated_at) = &fields.updated_at {
             self.updated_at.clone_from(updated_at);
+        }
+        if let Some(updated_by) = &fields.updated_by {
+            self.updated_by.clone_from(updated_by);
         }
         self.version = version;
     }

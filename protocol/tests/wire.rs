@@ -27,14 +27,12 @@ fn client_examples() -> Vec<Value> {
 }
 
 fn server_examples() -> Vec<Value> {
-    let task =
-        json!({"id":ID,"title":"Buy milk","done":false,"version":1,"created_at":T,"updated_at":T});
-    let done =
-        json!({"id":ID,"title":"Buy milk","done":true,"version":2,"created_at":T,"updated_at":T});
+    let task = json!({"id":ID,"title":"Buy milk","done":false,"version":1,"created_at":T,"updated_at":T,"updated_by":"maya"});
+    let done = json!({"id":ID,"title":"Buy milk","done":true,"version":2,"created_at":T,"updated_at":T,"updated_by":"maya"});
     vec![
         json!({"type":"auth_ok","id":1,"user":{"id":USER,"username":"alice","role":"user"},"expires_at":"2026-11-22T23:00:00Z","heartbeat_ms":25000}),
         json!({"type":"snapshot","id":2,"topic":"tasks","epoch":"e1","seq":41,"items":[task]}),
-        json!({"type":"event","topic":"tasks","epoch":"e1","seq":42,"op":"patch","id":ID,"version":2,"fields":{"done":true,"updated_at":T}}),
+        json!({"type":"event","topic":"tasks","epoch":"e1","seq":42,"op":"patch","id":ID,"version":2,"fields":{"done":true,"updated_at":T,"updated_by":"maya"}}),
         json!({"type":"result","id":3,"ok":{"task":done}}),
         json!({"type":"auth_ok","id":1,"user":{"id":USER,"username":"bob","role":"admin","acting_as_admin":"root"},"expires_at":T,"heartbeat_ms":25000}),
         json!({"type":"pong","id":4}),
@@ -75,7 +73,7 @@ fn the_server_frame_reader_agrees_with_the_derived_decoder() {
     let mut frames = server_examples();
     frames.extend([
         json!({"type":"result","id":12,"ok":{"deleted":3,"unnamed":true}}),
-        json!({"type":"event","topic":"tasks","epoch":"e1","seq":44,"op":"upsert","item":{"id":ID,"title":"<b>","done":false,"version":1,"created_at":T,"updated_at":T}}),
+        json!({"type":"event","topic":"tasks","epoch":"e1","seq":44,"op":"upsert","item":{"id":ID,"title":"<b>","done":false,"version":1,"created_at":T,"updated_at":T,"updated_by":"maya"}}),
         json!({"type":"replay","id":13,"topic":"tasks","epoch":"e2","seq":0,"events":[]}),
         json!({"type":"pong","id":14,"extra":"ignored"}),
     ]);
@@ -161,7 +159,7 @@ fn a_snapshot_of_thousands_of_tasks_is_one_frame_the_client_reads() {
     let items: Vec<Value> = (0..2_000u128)
         .map(|n| {
             let id = format!("00000000-0000-4000-8000-{n:012x}");
-            json!({"id":id,"title":format!("Task number {n}"),"done":n % 2 == 0,"version":1,"created_at":T,"updated_at":T})
+            json!({"id":id,"title":format!("Task number {n}"),"done":n % 2 == 0,"version":1,"created_at":T,"updated_at":T,"updated_by":"maya"})
         })
         .collect();
     let text = json!({"type":"snapshot","id":2,"topic":"tasks","epoch":"e1","seq":9,"items":items})
@@ -268,11 +266,46 @@ fn the_http_patch_body_has_no_id_and_only_the_fields_sent() {
         patch,
         TaskPatch {
             title: None,
-            done: Some(true)
+            done: Some(true),
+            if_version: None,
         }
     );
     assert_eq!(serde_json::to_value(&patch).unwrap(), json!({"done": true}));
     let empty: TaskPatch = serde_json::from_value(json!({})).unwrap();
     assert_eq!(empty, TaskPatch::default());
     assert!(serde_json::from_value::<TaskPatch>(json!({"done": "yes"})).is_err());
+}
+
+#[test]
+fn a_conflict_carries_the_task_as_it_is_now() {
+    let body = json!({"error":{"code":"conflict","message":"bob changed this task.","current":
+        {"id":ID,"title":"Theirs","done":false,"version":3,"created_at":T,"updated_at":T,"updated_by":"bob"}}});
+    let parsed: taskwire_protocol::ErrorBody = serde_json::from_value(body.clone()).unwrap();
+    let current = parsed.error.current.as_deref().unwrap();
+    assert_eq!((current.title.as_str(), current.version), ("Theirs", 3));
+    assert_eq!(current.updated_by, "bob");
+    assert_eq!(serde_json::to_value(&parsed).unwrap(), body);
+    // Any other error has no `current` on the wire.
+    let plain =
+        taskwire_protocol::ApiError::new(taskwire_protocol::ErrorCode::NotFound, "No such task.");
+    assert_eq!(
+        serde_json::to_value(&plain).unwrap(),
+        json!({"code":"not_found","message":"No such task."})
+    );
+}
+
+#[test]
+fn an_update_may_name_the_version_it_was_made_against() {
+    let frame = json!({"type":"request","id":7,"method":"task.update","params":{"id":ID,"title":"Mine","if_version":2}});
+    let parsed: ClientFrame = serde_json::from_value(frame.clone()).unwrap();
+    match &parsed {
+        ClientFrame::Request {
+            call: taskwire_protocol::MethodCall::Update(params),
+            ..
+        } => {
+            assert_eq!(params.if_version, Some(2));
+        }
+        other => panic!("not an update: {other:?}"),
+    }
+    assert_eq!(serde_json::to_value(&parsed).unwrap(), frame);
 }

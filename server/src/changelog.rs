@@ -18,10 +18,18 @@ pub use sqlite::SqliteChangeLog;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
+/// Who makes a change: the user whose tasks change (each user changes only their own
+/// today) and the name recorded as the task's `updated_by`.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub user: Uuid,
+    pub username: String,
+}
+
 pub trait ChangeLog: Send + Sync {
-    /// Applies one change to `user`'s tasks and appends its events, in one transaction;
-    /// returns only after the commit.
-    fn apply(&self, user: Uuid, call: MethodCall) -> BoxFuture<'_, Result<Applied, AppError>>;
+    /// Applies one change to the actor's tasks and appends its events, in one
+    /// transaction; returns only after the commit.
+    fn apply(&self, actor: Actor, call: MethodCall) -> BoxFuture<'_, Result<Applied, AppError>>;
 
     /// Every task of `user`, and the log position they reflect.
     fn snapshot(&self, user: Uuid) -> BoxFuture<'_, Result<TaskList, AppError>>;

@@ -19,6 +19,9 @@ pub enum AppError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// An update made against a version the task has moved past: the task as it is.
+    #[error("{} changed this task in the meantime.", .0.updated_by)]
+    VersionConflict(Box<protocol::Task>),
     #[error("The request body is over {0} bytes.")]
     PayloadTooLarge(usize),
     #[error("Too many requests; try again later.")]
@@ -50,7 +53,7 @@ impl AppError {
             Self::Unauthorized(_) => ErrorCode::Unauthorized,
             Self::Forbidden(_) => ErrorCode::Forbidden,
             Self::NotFound(_) => ErrorCode::NotFound,
-            Self::Conflict(_) => ErrorCode::Conflict,
+            Self::Conflict(_) | Self::VersionConflict(_) => ErrorCode::Conflict,
             Self::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
             Self::RateLimited => ErrorCode::RateLimited,
             Self::Internal(_) => ErrorCode::Internal,
@@ -67,7 +70,11 @@ impl AppError {
             }
             other => other.to_string(),
         };
-        ApiError::new(self.code(), message)
+        let mut error = ApiError::new(self.code(), message);
+        if let Self::VersionConflict(current) = self {
+            error.current = Some(current.clone());
+        }
+        error
     }
 }
 

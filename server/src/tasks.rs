@@ -6,7 +6,7 @@ use std::sync::Arc;
 use protocol::{CreateParams, MethodCall, Position, TaskList, UpdateParams};
 use uuid::Uuid;
 
-use crate::changelog::{Applied, ChangeLog, Replay};
+use crate::changelog::{Actor, Applied, ChangeLog, Replay};
 use crate::error::AppError;
 use crate::fanout::Fanout;
 
@@ -27,10 +27,11 @@ impl Tasks {
         }
     }
 
-    pub async fn apply(&self, user: Uuid, call: MethodCall) -> Result<Applied, AppError> {
+    pub async fn apply(&self, actor: Actor, call: MethodCall) -> Result<Applied, AppError> {
         let call = validated(call)?;
+        let user = actor.user;
         let _order = self.publish_order.lock().await;
-        let applied = self.log.apply(user, call).await?;
+        let applied = self.log.apply(actor, call).await?;
         for event in &applied.events {
             self.fanout.publish(user, event);
         }
@@ -53,12 +54,22 @@ fn validated(call: MethodCall) -> Result<MethodCall, AppError> {
             id,
             title: protocol::validate_title(&title)?.to_owned(),
         }),
-        MethodCall::Update(UpdateParams { id, title, done }) => {
+        MethodCall::Update(UpdateParams {
+            id,
+            title,
+            done,
+            if_version,
+        }) => {
             let title = match title {
                 Some(title) => Some(protocol::validate_title(&title)?.to_owned()),
                 None => None,
             };
-            MethodCall::Update(UpdateParams { id, title, done })
+            MethodCall::Update(UpdateParams {
+                id,
+                title,
+                done,
+                if_version,
+            })
         }
         other => other,
     })

@@ -72,6 +72,7 @@ mod tests {
             id,
             title: Some("New".to_owned()),
             done: None,
+            if_version: None,
         });
         assert_eq!(
             describe(&waiting(rename, Some("Old"))),

@@ -20,6 +20,7 @@ pub fn task(n: u128) -> Task {
         version: 1,
         created_at: format!("2026-01-01T00:00:{n:02}Z"),
         updated_at: "2026-01-01T00:00:00Z".to_owned(),
+        updated_by: "maya".to_owned(),
     }
 }
 
@@ -51,6 +52,7 @@ impl MergeFixture {
             version: 1,
             created_at: format_epoch_ms(1_700_000_000_000 + n as u64 * 1000),
             updated_at: format_epoch_ms(1_700_000_000_000 + n as u64 * 1000),
+            updated_by: "maya".to_owned(),
         };
         let items: Vec<Task> = (0..tasks).map(task).collect();
         let mut versions = vec![1u64; tasks];
@@ -363,6 +365,7 @@ pub mod machine {
             id: Uuid::from_u128(n),
             title: None,
             done: Some(true),
+            if_version: None,
         })
     }
 

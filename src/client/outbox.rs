@@ -294,6 +294,7 @@ mod tests {
             id: Uuid::from_u128(1),
             title: Some(" x ".to_owned()),
             done: None,
+            if_version: None,
         });
         let id = outbox.push(update).unwrap();
         let MethodCall::Update(params) = &outbox.get(id).unwrap().call else {

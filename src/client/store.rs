@@ -123,6 +123,8 @@ impl Row {
                             version: 0,
                             created_at: created_at.clone(),
                             updated_at: created_at.clone(),
+                            // The server names who made it once it confirms it.
+                            updated_by: String::new(),
                         });
                     }
                 }
@@ -911,6 +913,7 @@ mod tests {
             id: id(1),
             title: Some("renamed".to_owned()),
             done: Some(true),
+            if_version: None,
         });
         let changes = store.apply_local(MutationId(1), &update, 0);
         assert_eq!(changes, [RowChange::Updated(id(1))]);
@@ -949,6 +952,7 @@ mod tests {
             id: id(1),
             title: None,
             done: Some(true),
+            if_version: None,
         });
         store.apply_local(MutationId(1), &update, 0);
         // Another device renames the task: ours stays shown on top.
@@ -979,6 +983,7 @@ mod tests {
                 id: id(1),
                 title: None,
                 done: Some(done),
+                if_version: None,
             })
         };
         store.apply_local(MutationId(1), &set(true), 0);
@@ -1069,6 +1074,7 @@ mod tests {
             id: id(1),
             title: Some("t1".to_owned()),
             done: Some(true),
+            if_version: None,
         });
         assert!(!store.shows_applied(MutationId(2), &update));
         store.apply_event(&event(11, patch(1, 2, true)));
@@ -1103,6 +1109,7 @@ mod tests {
             id: id(2),
             title: None,
             done: Some(true),
+            if_version: None,
         });
         let changes = store.apply_local(MutationId(2), &update, 0);
         replay_rows(&mut list, &store, &changes);

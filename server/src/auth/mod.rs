@@ -40,6 +40,14 @@ impl Authed {
         self.user.id
     }
 
+    /// The caller as the maker of a change.
+    pub fn actor(&self) -> crate::changelog::Actor {
+        crate::changelog::Actor {
+            user: self.user.id,
+            username: self.user.username.clone(),
+        }
+    }
+
     fn require_admin(&self) -> Result<(), AppError> {
         if self.user.role == Role::Admin && self.acting.is_none() {
             Ok(())

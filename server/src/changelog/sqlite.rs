@@ -7,7 +7,7 @@ use protocol::{
 use sqlx::SqliteConnection;
 use uuid::Uuid;
 
-use super::{Applied, BoxFuture, ChangeLog, Outcome, Replay};
+use super::{Actor, Applied, BoxFuture, ChangeLog, Outcome, Replay};
 use crate::auth::refresh::random_base64;
 use crate::clock;
 use crate::db::{Db, set_setting};
@@ -32,6 +32,7 @@ struct TaskRow {
     version: i64,
     created_at: String,
     updated_at: String,
+    updated_by: String,
 }
 
 impl TryFrom<TaskRow> for Task {
@@ -47,6 +48,7 @@ impl TryFrom<TaskRow> for Task {
                 .map_err(|e| AppError::Internal(format!("stored version: {e}")))?,
             created_at: row.created_at,
             updated_at: row.updated_at,
+            updated_by: row.updated_by,
         })
     }
 }
@@ -75,11 +77,13 @@ impl SqliteChangeLog {
         Ok(epoch)
     }
 
-    async fn apply_in(&self, user: Uuid, call: MethodCall) -> Result<Applied, AppError> {
+    async fn apply_in(&self, actor: Actor, call: MethodCall) -> Result<Applied, AppError> {
+        let user = actor.user;
         let mut tx = self.db.write.begin_with("BEGIN IMMEDIATE").await?;
         let mut log = Appender {
             conn: &mut tx,
             user,
+            username: actor.username,
             keep: self.keep,
             events: Vec::new(),
         };
@@ -122,7 +126,7 @@ impl SqliteChangeLog {
         let mut tx = self.db.read.begin().await?;
         let (epoch, seq) = position(&mut tx, user).await?;
         let rows: Vec<TaskRow> = sqlx::query_as(
-            "SELECT id, title, done, version, created_at, updated_at FROM tasks \
+            "SELECT id, title, done, version, created_at, updated_at, updated_by FROM tasks \
              WHERE user_id = ? ORDER BY rowid",
         )
         .bind(user.to_string())
@@ -178,8 +182,8 @@ impl SqliteChangeLog {
 }
 
 impl ChangeLog for SqliteChangeLog {
-    fn apply(&self, user: Uuid, call: MethodCall) -> BoxFuture<'_, Result<Applied, AppError>> {
-        Box::pin(self.apply_in(user, call))
+    fn apply(&self, actor: Actor, call: MethodCall) -> BoxFuture<'_, Result<Applied, AppError>> {
+        Box::pin(self.apply_in(actor, call))
     }
 
     fn snapshot(&self, user: Uuid) -> BoxFuture<'_, Result<TaskList, AppError>> {
@@ -199,6 +203,8 @@ impl ChangeLog for SqliteChangeLog {
 struct Appender<'c> {
     conn: &'c mut SqliteConnection,
     user: Uuid,
+    /// Recorded as `updated_by` on what this transaction changes.
+    username: String,
     keep: i64,
     events: Vec<Event>,
 }
@@ -206,7 +212,7 @@ struct Appender<'c> {
 impl Appender<'_> {
     async fn find(&mut self, id: Uuid) -> Result<Option<Task>, AppError> {
         let row: Option<TaskRow> = sqlx::query_as(
-            "SELECT id, title, done, version, created_at, updated_at FROM tasks \
+            "SELECT id, title, done, version, created_at, updated_at, updated_by FROM tasks \
              WHERE user_id = ? AND id = ?",
         )
         .bind(self.user.to_string())
@@ -226,16 +232,19 @@ impl Appender<'_> {
             version: 1,
             created_at: now.clone(),
             updated_at: now,
+            updated_by: self.username.clone(),
         };
         let inserted = sqlx::query(
-            "INSERT INTO tasks (user_id, id, title, done, version, created_at, updated_at) \
-             VALUES (?, ?, ?, 0, 1, ?, ?) ON CONFLICT (user_id, id) DO NOTHING",
+            "INSERT INTO tasks \
+             (user_id, id, title, done, version, created_at, updated_at, updated_by) \
+             VALUES (?, ?, ?, 0, 1, ?, ?, ?) ON CONFLICT (user_id, id) DO NOTHING",
         )
         .bind(self.user.to_string())
         .bind(id.to_string())
         .bind(&task.title)
         .bind(&task.created_at)
         .bind(&task.updated_at)
+        .bind(&task.updated_by)
         .execute(&mut *self.conn)
         .await?;
         if inserted.rows_affected() == 0 {
@@ -256,11 +265,17 @@ impl Appender<'_> {
     }
 
     /// Changes only what differs; a patch that changes nothing is no change (no new
-    /// version, no event).
+    /// version, no event). With `if_version`, only a task still at that version changes.
     async fn update(&mut self, params: UpdateParams) -> Result<Outcome, AppError> {
         let Some(mut task) = self.find(params.id).await? else {
             return Err(AppError::no_such_task());
         };
+        if params
+            .if_version
+            .is_some_and(|expected| expected != task.version)
+        {
+            return Err(AppError::VersionConflict(Box::new(task)));
+        }
         let mut fields = TaskFields::default();
         if let Some(title) = params.title.filter(|title| *title != task.title) {
             task.title.clone_from(&title);
@@ -276,14 +291,19 @@ impl Appender<'_> {
         task.version += 1;
         task.updated_at = clock::now_rfc3339();
         fields.updated_at = Some(task.updated_at.clone());
+        if task.updated_by != self.username {
+            task.updated_by.clone_from(&self.username);
+            fields.updated_by = Some(self.username.clone());
+        }
         sqlx::query(
-            "UPDATE tasks SET title = ?, done = ?, version = ?, updated_at = ? \
+            "UPDATE tasks SET title = ?, done = ?, version = ?, updated_at = ?, updated_by = ? \
              WHERE user_id = ? AND id = ?",
         )
         .bind(&task.title)
         .bind(task.done)
         .bind(i64::try_from(task.version).unwrap_or(i64::MAX))
         .bind(&task.updated_at)
+        .bind(&task.updated_by)
         .bind(self.user.to_string())
         .bind(task.id.to_string())
         .execute(&mut *self.conn)

@@ -26,7 +26,7 @@ pub async fn create(
 ) -> Result<Response, AppError> {
     let applied = state
         .tasks
-        .apply(caller.user_id(), MethodCall::Create(params))
+        .apply(caller.actor(), MethodCall::Create(params))
         .await?;
     match applied.outcome {
         Outcome::Created { task, created } => {
@@ -51,8 +51,9 @@ pub async fn update(
         id,
         title: patch.title,
         done: patch.done,
+        if_version: patch.if_version,
     });
-    match state.tasks.apply(caller.user_id(), call).await?.outcome {
+    match state.tasks.apply(caller.actor(), call).await?.outcome {
         Outcome::Updated(task) => Ok(Reply(task).into_response()),
         other => Err(unexpected(&other)),
     }
@@ -65,7 +66,7 @@ pub async fn delete(
 ) -> Result<StatusCode, AppError> {
     state
         .tasks
-        .apply(caller.user_id(), MethodCall::Delete(DeleteParams { id }))
+        .apply(caller.actor(), MethodCall::Delete(DeleteParams { id }))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

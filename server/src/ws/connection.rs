@@ -238,6 +238,7 @@ impl Connection {
             };
         };
         let user = authed.user_id();
+        let actor = authed.actor();
         if !self.bucket.try_take() {
             self.send_error(None, ErrorCode::RateLimited, "Too many frames; slow down.")
                 .await?;
@@ -272,7 +273,7 @@ impl Connection {
                 let state = self.state.clone();
                 let applied = self
                     .state
-                    .run_to_end(async move { state.tasks.apply(user, call).await })
+                    .run_to_end(async move { state.tasks.apply(actor, call).await })
                     .await
                     .and_then(|applied| applied);
                 // This socket's own events are already queued: send them first, as in

@@ -12,3 +12,4 @@ mod hostile;
 mod http_api;
 mod socket;
 mod support;
+mod versions;

@@ -251,7 +251,7 @@ impl Machine {
             ),
             ServerFrame::Event(event) => self.on_event(now, &event, out),
             ServerFrame::Error { id, code, message } => {
-                let error = ApiError { code, message };
+                let error = ApiError::new(code, message);
                 match id.and_then(|id| self.requests.settle(id)) {
                     Some(Purpose::Mutation(mutation)) => {
                         self.settle_mutation(mutation, Err(error), out);
