@@ -1,4 +1,5 @@
-//! The change log: every change of a user's tasks, numbered by `seq` within an `epoch`.
+//! The change log: every change of a board's tasks, numbered by `seq` within an `epoch`.
+//! A user's personal board has the user's id, so the v1 calls pass the user's id.
 //!
 //! The tasks and their log live behind one trait because a change and its event must
 //! commit in the same transaction: a store that could write one without the other would
@@ -18,8 +19,7 @@ pub use sqlite::SqliteChangeLog;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// Who makes a change: the user whose tasks change (each user changes only their own
-/// today) and the name recorded as the task's `updated_by`.
+/// Who makes a change: recorded as the task's `updated_by`.
 #[derive(Debug, Clone)]
 pub struct Actor {
     pub user: Uuid,
@@ -27,17 +27,25 @@ pub struct Actor {
 }
 
 pub trait ChangeLog: Send + Sync {
-    /// Applies one change to the actor's tasks and appends its events, in one
-    /// transaction; returns only after the commit.
-    fn apply(&self, actor: Actor, call: MethodCall) -> BoxFuture<'_, Result<Applied, AppError>>;
+    /// Applies one change to `board`'s tasks and appends its events, in one
+    /// transaction; returns only after the commit. Access is the caller's to check.
+    fn apply(
+        &self,
+        board: Uuid,
+        actor: Actor,
+        call: MethodCall,
+    ) -> BoxFuture<'_, Result<Applied, AppError>>;
 
-    /// Every task of `user`, and the log position they reflect.
-    fn snapshot(&self, user: Uuid) -> BoxFuture<'_, Result<TaskList, AppError>>;
+    /// Every task of `board`, and the log position they reflect.
+    fn snapshot(&self, board: Uuid) -> BoxFuture<'_, Result<TaskList, AppError>>;
 
     /// The events after `since`, when the log still holds every one of them (same epoch,
     /// not trimmed away); `None` when the client needs a snapshot instead.
-    fn since(&self, user: Uuid, since: Position)
-    -> BoxFuture<'_, Result<Option<Replay>, AppError>>;
+    fn since(
+        &self,
+        board: Uuid,
+        since: Position,
+    ) -> BoxFuture<'_, Result<Option<Replay>, AppError>>;
 }
 
 /// Missed events, oldest first, and the position after them.

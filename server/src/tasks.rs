@@ -27,11 +27,12 @@ impl Tasks {
         }
     }
 
+    /// A change to the actor's personal board (the v1 calls).
     pub async fn apply(&self, actor: Actor, call: MethodCall) -> Result<Applied, AppError> {
         let call = validated(call)?;
         let user = actor.user;
         let _order = self.publish_order.lock().await;
-        let applied = self.log.apply(actor, call).await?;
+        let applied = self.log.apply(user, actor, call).await?;
         for event in &applied.events {
             self.fanout.publish(user, event);
         }

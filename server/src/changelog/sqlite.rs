@@ -1,4 +1,4 @@
-//! The change log in SQLite: `tasks`, `events` (the last N per user) and `users.log_seq`.
+//! The change log in SQLite: `tasks`, `events` (the last N per board) and `boards.log_seq`.
 
 use protocol::{
     Change, CreateParams, Event, MethodCall, Position, Task, TaskFields, TaskList, Topic,
@@ -14,13 +14,13 @@ use crate::db::{Db, set_setting};
 use crate::error::AppError;
 
 const EPOCH_KEY: &str = "epoch";
-/// The log is trimmed on every this many appends of a user (fewer when it keeps fewer).
+/// The log is trimmed on every this many appends of a board (fewer when it keeps fewer).
 const TRIM_EVERY: i64 = 16;
 
 #[derive(Debug, Clone)]
 pub struct SqliteChangeLog {
     db: Db,
-    /// Events kept per user.
+    /// Events kept per board.
     keep: i64,
 }
 
@@ -69,7 +69,7 @@ impl SqliteChangeLog {
         let epoch = new_epoch();
         let mut tx = self.db.write.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query("DELETE FROM events").execute(&mut *tx).await?;
-        sqlx::query("UPDATE users SET log_seq = 0")
+        sqlx::query("UPDATE boards SET log_seq = 0")
             .execute(&mut *tx)
             .await?;
         set_setting(&mut tx, EPOCH_KEY, &epoch).await?;
@@ -77,12 +77,16 @@ impl SqliteChangeLog {
         Ok(epoch)
     }
 
-    async fn apply_in(&self, actor: Actor, call: MethodCall) -> Result<Applied, AppError> {
-        let user = actor.user;
+    async fn apply_in(
+        &self,
+        board: Uuid,
+        actor: Actor,
+        call: MethodCall,
+    ) -> Result<Applied, AppError> {
         let mut tx = self.db.write.begin_with("BEGIN IMMEDIATE").await?;
         let mut log = Appender {
             conn: &mut tx,
-            user,
+            board,
             username: actor.username,
             keep: self.keep,
             events: Vec::new(),
@@ -91,8 +95,8 @@ impl SqliteChangeLog {
             MethodCall::Create(params) => log.create(params).await?,
             MethodCall::Update(params) => log.update(params).await?,
             MethodCall::Delete(params) => {
-                let deleted = sqlx::query("DELETE FROM tasks WHERE user_id = ? AND id = ?")
-                    .bind(user.to_string())
+                let deleted = sqlx::query("DELETE FROM tasks WHERE board_id = ? AND id = ?")
+                    .bind(board.to_string())
                     .bind(params.id.to_string())
                     .execute(&mut *log.conn)
                     .await?;
@@ -104,9 +108,9 @@ impl SqliteChangeLog {
             }
             MethodCall::ClearDone(_) => {
                 let ids: Vec<String> = sqlx::query_scalar(
-                    "DELETE FROM tasks WHERE user_id = ? AND done = 1 RETURNING id",
+                    "DELETE FROM tasks WHERE board_id = ? AND done = 1 RETURNING id",
                 )
-                .bind(user.to_string())
+                .bind(board.to_string())
                 .fetch_all(&mut *log.conn)
                 .await?;
                 for id in &ids {
@@ -122,14 +126,14 @@ impl SqliteChangeLog {
         Ok(Applied { outcome, events })
     }
 
-    async fn snapshot_in(&self, user: Uuid) -> Result<TaskList, AppError> {
+    async fn snapshot_in(&self, board: Uuid) -> Result<TaskList, AppError> {
         let mut tx = self.db.read.begin().await?;
-        let (epoch, seq) = position(&mut tx, user).await?;
+        let (epoch, seq) = position(&mut tx, board).await?;
         let rows: Vec<TaskRow> = sqlx::query_as(
             "SELECT id, title, done, version, created_at, updated_at, updated_by FROM tasks \
-             WHERE user_id = ? ORDER BY rowid",
+             WHERE board_id = ? ORDER BY rowid",
         )
-        .bind(user.to_string())
+        .bind(board.to_string())
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -140,16 +144,16 @@ impl SqliteChangeLog {
         Ok(TaskList { epoch, seq, items })
     }
 
-    async fn since_in(&self, user: Uuid, since: Position) -> Result<Option<Replay>, AppError> {
+    async fn since_in(&self, board: Uuid, since: Position) -> Result<Option<Replay>, AppError> {
         let mut tx = self.db.read.begin().await?;
-        let (epoch, seq) = position(&mut tx, user).await?;
+        let (epoch, seq) = position(&mut tx, board).await?;
         if since.epoch != epoch || since.seq > seq {
             return Ok(None);
         }
         let after = i64::try_from(since.seq).unwrap_or(i64::MAX);
         let oldest: Option<i64> =
-            sqlx::query_scalar("SELECT MIN(seq) FROM events WHERE user_id = ?")
-                .bind(user.to_string())
+            sqlx::query_scalar("SELECT MIN(seq) FROM events WHERE board_id = ?")
+                .bind(board.to_string())
                 .fetch_one(&mut *tx)
                 .await?;
         let complete = since.seq == seq || oldest.is_some_and(|oldest| oldest <= after + 1);
@@ -157,9 +161,9 @@ impl SqliteChangeLog {
             return Ok(None);
         }
         let rows: Vec<(i64, String)> = sqlx::query_as(
-            "SELECT seq, change FROM events WHERE user_id = ? AND seq > ? ORDER BY seq",
+            "SELECT seq, change FROM events WHERE board_id = ? AND seq > ? ORDER BY seq",
         )
-        .bind(user.to_string())
+        .bind(board.to_string())
         .bind(after)
         .fetch_all(&mut *tx)
         .await?;
@@ -182,27 +186,32 @@ impl SqliteChangeLog {
 }
 
 impl ChangeLog for SqliteChangeLog {
-    fn apply(&self, actor: Actor, call: MethodCall) -> BoxFuture<'_, Result<Applied, AppError>> {
-        Box::pin(self.apply_in(actor, call))
+    fn apply(
+        &self,
+        board: Uuid,
+        actor: Actor,
+        call: MethodCall,
+    ) -> BoxFuture<'_, Result<Applied, AppError>> {
+        Box::pin(self.apply_in(board, actor, call))
     }
 
-    fn snapshot(&self, user: Uuid) -> BoxFuture<'_, Result<TaskList, AppError>> {
-        Box::pin(self.snapshot_in(user))
+    fn snapshot(&self, board: Uuid) -> BoxFuture<'_, Result<TaskList, AppError>> {
+        Box::pin(self.snapshot_in(board))
     }
 
     fn since(
         &self,
-        user: Uuid,
+        board: Uuid,
         since: Position,
     ) -> BoxFuture<'_, Result<Option<Replay>, AppError>> {
-        Box::pin(self.since_in(user, since))
+        Box::pin(self.since_in(board, since))
     }
 }
 
-/// One write transaction of one user's tasks, collecting the events it appends.
+/// One write transaction of one board's tasks, collecting the events it appends.
 struct Appender<'c> {
     conn: &'c mut SqliteConnection,
-    user: Uuid,
+    board: Uuid,
     /// Recorded as `updated_by` on what this transaction changes.
     username: String,
     keep: i64,
@@ -213,9 +222,9 @@ impl Appender<'_> {
     async fn find(&mut self, id: Uuid) -> Result<Option<Task>, AppError> {
         let row: Option<TaskRow> = sqlx::query_as(
             "SELECT id, title, done, version, created_at, updated_at, updated_by FROM tasks \
-             WHERE user_id = ? AND id = ?",
+             WHERE board_id = ? AND id = ?",
         )
-        .bind(self.user.to_string())
+        .bind(self.board.to_string())
         .bind(id.to_string())
         .fetch_optional(&mut *self.conn)
         .await?;
@@ -236,10 +245,10 @@ impl Appender<'_> {
         };
         let inserted = sqlx::query(
             "INSERT INTO tasks \
-             (user_id, id, title, done, version, created_at, updated_at, updated_by) \
-             VALUES (?, ?, ?, 0, 1, ?, ?, ?) ON CONFLICT (user_id, id) DO NOTHING",
+             (board_id, id, title, done, version, created_at, updated_at, updated_by) \
+             VALUES (?, ?, ?, 0, 1, ?, ?, ?) ON CONFLICT (board_id, id) DO NOTHING",
         )
-        .bind(self.user.to_string())
+        .bind(self.board.to_string())
         .bind(id.to_string())
         .bind(&task.title)
         .bind(&task.created_at)
@@ -297,14 +306,14 @@ impl Appender<'_> {
         }
         sqlx::query(
             "UPDATE tasks SET title = ?, done = ?, version = ?, updated_at = ?, updated_by = ? \
-             WHERE user_id = ? AND id = ?",
+             WHERE board_id = ? AND id = ?",
         )
         .bind(&task.title)
         .bind(task.done)
         .bind(i64::try_from(task.version).unwrap_or(i64::MAX))
         .bind(&task.updated_at)
         .bind(&task.updated_by)
-        .bind(self.user.to_string())
+        .bind(self.board.to_string())
         .bind(task.id.to_string())
         .execute(&mut *self.conn)
         .await?;
@@ -317,27 +326,27 @@ impl Appender<'_> {
         Ok(Outcome::Updated(task))
     }
 
-    /// Gives the change the user's next `seq`, stores it, and now and then trims the
-    /// user's log to the newest `keep` events. Trimming in batches saves a statement per
-    /// change; the log holds fewer than `keep + TRIM_EVERY` events of a user.
+    /// Gives the change the board's next `seq`, stores it, and now and then trims the
+    /// board's log to the newest `keep` events. Trimming in batches saves a statement per
+    /// change; the log holds fewer than `keep + TRIM_EVERY` events of a board.
     async fn append(&mut self, change: Change) -> Result<(), AppError> {
-        let user = self.user.to_string();
+        let board = self.board.to_string();
         let json = serde_json::to_string(&change)
             .map_err(|e| AppError::Internal(format!("encoding an event: {e}")))?;
-        // The trigger `events_bump_log_seq` moves `users.log_seq` along.
+        // The trigger `events_bump_log_seq` moves `boards.log_seq` along.
         let (seq, epoch): (i64, String) = sqlx::query_as(
-            "INSERT INTO events (user_id, seq, change) \
-             SELECT id, log_seq + 1, ? FROM users WHERE id = ? \
+            "INSERT INTO events (board_id, seq, change) \
+             SELECT id, log_seq + 1, ? FROM boards WHERE id = ? \
              RETURNING seq, (SELECT value FROM settings WHERE key = ?)",
         )
         .bind(json)
-        .bind(&user)
+        .bind(&board)
         .bind(EPOCH_KEY)
         .fetch_one(&mut *self.conn)
         .await?;
         if seq % self.keep.clamp(1, TRIM_EVERY) == 0 {
-            sqlx::query("DELETE FROM events WHERE user_id = ? AND seq <= ?")
-                .bind(&user)
+            sqlx::query("DELETE FROM events WHERE board_id = ? AND seq <= ?")
+                .bind(&board)
                 .bind(seq - self.keep)
                 .execute(&mut *self.conn)
                 .await?;
@@ -352,14 +361,14 @@ impl Appender<'_> {
     }
 }
 
-/// The current epoch and `user`'s last `seq`.
-async fn position(conn: &mut SqliteConnection, user: Uuid) -> Result<(String, u64), AppError> {
+/// The current epoch and `board`'s last `seq`.
+async fn position(conn: &mut SqliteConnection, board: Uuid) -> Result<(String, u64), AppError> {
     let epoch: String = sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
         .bind(EPOCH_KEY)
         .fetch_one(&mut *conn)
         .await?;
-    let seq: Option<i64> = sqlx::query_scalar("SELECT log_seq FROM users WHERE id = ?")
-        .bind(user.to_string())
+    let seq: Option<i64> = sqlx::query_scalar("SELECT log_seq FROM boards WHERE id = ?")
+        .bind(board.to_string())
         .fetch_optional(&mut *conn)
         .await?;
     let seq = seq.unwrap_or(0);

@@ -10,6 +10,7 @@ mod cut;
 mod headers;
 mod hostile;
 mod http_api;
+mod migrate;
 mod socket;
 mod support;
 mod versions;
