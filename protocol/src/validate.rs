@@ -13,6 +13,8 @@ pub enum ValidationError {
     LongTitle,
     #[error("Titles cannot contain control characters.")]
     ControlInTitle,
+    #[error("Board names are 1 to 80 characters, without control characters.")]
+    BoardName,
 }
 
 pub fn validate_username(name: &str) -> Result<(), ValidationError> {
@@ -48,6 +50,17 @@ pub fn validate_title(title: &str) -> Result<&str, ValidationError> {
         Err(ValidationError::ControlInTitle)
     } else {
         Ok(title)
+    }
+}
+
+/// A board name, trimmed: 1 to 80 characters, none of them control characters.
+pub fn validate_board_name(name: &str) -> Result<&str, ValidationError> {
+    let name = name.trim();
+    let count = name.chars().count();
+    if (1..=80).contains(&count) && !name.chars().any(char::is_control) {
+        Ok(name)
+    } else {
+        Err(ValidationError::BoardName)
     }
 }
 

@@ -74,3 +74,6 @@ BEGIN
 END;
 
 ALTER TABLE users DROP COLUMN log_seq;
+-- The last `seq` of each user's board list (the `boards` topic): bumped whenever a board
+-- of theirs is made, renamed, shared with them, changes their role, or goes.
+ALTER TABLE users ADD COLUMN boards_seq INTEGER NOT NULL DEFAULT 0;

@@ -3,6 +3,7 @@
 //! and the benchmark all start it this way or through the binary).
 
 mod auth;
+mod boards;
 mod changelog;
 pub mod cli;
 mod clock;

@@ -8,6 +8,7 @@ use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::Auth;
+use crate::boards::Boards;
 use crate::config::ServeArgs;
 use crate::db::Db;
 use crate::error::AppError;
@@ -22,6 +23,7 @@ pub struct Shared {
     pub config: ServeArgs,
     pub db: Db,
     pub auth: Auth,
+    pub boards: Boards,
     pub tasks: Tasks,
     pub fanout: Arc<dyn Fanout>,
     /// Origins allowed to call the API and open the socket.
@@ -49,6 +51,7 @@ impl AppState {
         let login_per_ip = KeyedLimiter::per_minute(config.login_per_ip);
         let login_per_user = KeyedLimiter::per_minute(config.login_per_user);
         Self(Arc::new(Shared {
+            boards: Boards::new(db.clone()),
             config,
             db,
             auth,

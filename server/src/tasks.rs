@@ -27,14 +27,23 @@ impl Tasks {
         }
     }
 
-    /// A change to the actor's personal board (the v1 calls).
+    /// A change to the actor's personal board (the v1 calls), whose id is theirs.
     pub async fn apply(&self, actor: Actor, call: MethodCall) -> Result<Applied, AppError> {
+        self.apply_on(actor.user, actor, call).await
+    }
+
+    /// A change to `board`, by a member the caller has checked may make it.
+    pub async fn apply_on(
+        &self,
+        board: Uuid,
+        actor: Actor,
+        call: MethodCall,
+    ) -> Result<Applied, AppError> {
         let call = validated(call)?;
-        let user = actor.user;
         let _order = self.publish_order.lock().await;
-        let applied = self.log.apply(user, actor, call).await?;
+        let applied = self.log.apply(board, actor, call).await?;
         for event in &applied.events {
-            self.fanout.publish(user, event);
+            self.fanout.publish(board, event);
         }
         Ok(applied)
     }

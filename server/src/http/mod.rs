@@ -1,6 +1,7 @@
 //! The HTTP side: the API under /api, the socket at /ws, /healthz, and the app's files.
 
 mod account;
+mod boards;
 mod changes;
 mod cookie;
 mod extract;
@@ -16,7 +17,7 @@ use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch, post};
+use axum::routing::{get, patch, post, put};
 use axum::{Json, Router};
 use protocol::{ApiError, ErrorBody, ErrorCode};
 use tower_http::compression::CompressionLayer;
@@ -43,6 +44,24 @@ pub fn router(state: AppState) -> Router {
         .route("/tasks", get(tasks::list).post(tasks::create))
         .route("/changes", get(changes::poll))
         .route("/tasks/{id}", patch(tasks::update).delete(tasks::delete))
+        .route("/boards", get(boards::list).post(boards::create))
+        .route(
+            "/boards/{board}",
+            patch(boards::rename).delete(boards::delete),
+        )
+        .route("/boards/{board}/members", get(boards::members))
+        .route(
+            "/boards/{board}/members/{username}",
+            put(boards::set_member).delete(boards::remove_member),
+        )
+        .route(
+            "/boards/{board}/tasks",
+            get(boards::tasks).post(boards::create_task),
+        )
+        .route(
+            "/boards/{board}/tasks/{task}",
+            patch(boards::update_task).delete(boards::delete_task),
+        )
         .fallback(|| async { AppError::NotFound("No such API call.".into()) })
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -77,7 +96,13 @@ fn cors(origins: &[String]) -> CorsLayer {
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
         .allow_credentials(true)
-        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
         .allow_headers([CONTENT_TYPE, AUTHORIZATION])
 }
 

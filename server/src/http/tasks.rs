@@ -28,7 +28,12 @@ pub async fn create(
         .tasks
         .apply(caller.actor(), MethodCall::Create(params))
         .await?;
-    match applied.outcome {
+    created(applied.outcome)
+}
+
+/// A create's answer: 201 with the task, or 200 for a retry of one already made.
+pub(super) fn created(outcome: Outcome) -> Result<Response, AppError> {
+    match outcome {
         Outcome::Created { task, created } => {
             let status = if created {
                 StatusCode::CREATED
@@ -37,6 +42,14 @@ pub async fn create(
             };
             Ok((status, Reply(task)).into_response())
         }
+        other => Err(unexpected(&other)),
+    }
+}
+
+/// An update's answer: the task as it is now.
+pub(super) fn updated(outcome: Outcome) -> Result<Response, AppError> {
+    match outcome {
+        Outcome::Updated(task) => Ok(Reply(task).into_response()),
         other => Err(unexpected(&other)),
     }
 }
@@ -53,10 +66,7 @@ pub async fn update(
         done: patch.done,
         if_version: patch.if_version,
     });
-    match state.tasks.apply(caller.actor(), call).await?.outcome {
-        Outcome::Updated(task) => Ok(Reply(task).into_response()),
-        other => Err(unexpected(&other)),
-    }
+    updated(state.tasks.apply(caller.actor(), call).await?.outcome)
 }
 
 pub async fn delete(

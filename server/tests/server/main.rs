@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod binary;
+mod boards;
 mod cancel;
 mod changes;
 mod cut;

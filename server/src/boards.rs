@@ -1,0 +1,394 @@
+//! Boards and their members: who may read and change which board, and the calls that
+//! make, rename, share and delete boards. A board the caller is not a member of is
+//! `not_found` whether it exists or not, so nothing about it leaks.
+
+use protocol::{
+    Board, BoardList, BoardRole, Member, MemberList, MemberUser, NewBoard, validate_board_name,
+};
+use sqlx::SqliteConnection;
+use uuid::Uuid;
+
+use crate::clock;
+use crate::db::Db;
+use crate::error::AppError;
+
+/// Boards one user may own.
+pub const MAX_OWNED_BOARDS: i64 = 200;
+/// Members of one board, its owner included.
+pub const MAX_MEMBERS: i64 = 1_000;
+/// The change log's epoch, which the board lists share.
+const EPOCH_KEY: &str = "epoch";
+
+#[derive(Debug, Clone)]
+pub struct Boards {
+    db: Db,
+}
+
+/// A member's standing on a board, checked before anything is done to it.
+#[derive(Debug, Clone)]
+pub struct Access {
+    pub board: Uuid,
+    pub name: String,
+    pub role: BoardRole,
+    pub personal: bool,
+}
+
+impl Access {
+    fn board(&self) -> Board {
+        Board {
+            id: self.board,
+            name: self.name.clone(),
+            role: self.role,
+            personal: self.personal,
+        }
+    }
+
+    /// Owners only, and never the personal board (`what` says what was refused).
+    fn require_owner(&self, what: &str) -> Result<(), AppError> {
+        if self.personal {
+            return Err(AppError::forbidden(format!("My tasks cannot be {what}.")));
+        }
+        if self.role != BoardRole::Owner {
+            return Err(AppError::forbidden(format!(
+                "Only the board's owner may have it {what}."
+            )));
+        }
+        Ok(())
+    }
+
+    /// Editors and owners change tasks; viewers only read.
+    pub fn require_editor(&self) -> Result<(), AppError> {
+        if self.role.may_change_tasks() {
+            Ok(())
+        } else {
+            Err(AppError::forbidden("Viewers cannot change this board."))
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct AccessRow {
+    id: String,
+    name: String,
+    role: String,
+    personal: bool,
+}
+
+impl TryFrom<AccessRow> for Access {
+    type Error = AppError;
+
+    fn try_from(row: AccessRow) -> Result<Self, AppError> {
+        Ok(Self {
+            board: parse_id(&row.id)?,
+            name: row.name,
+            role: BoardRole::parse(&row.role)
+                .ok_or_else(|| AppError::Internal(format!("stored role {:?}", row.role)))?,
+            personal: row.personal,
+        })
+    }
+}
+
+const ACCESS_SELECT: &str = "SELECT b.id, b.name, m.role, b.personal FROM boards b \
+     JOIN board_members m ON m.board_id = b.id";
+
+impl Boards {
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    /// The caller's standing on `board`; `not_found` for anyone not a member.
+    pub async fn access(&self, user: Uuid, board: Uuid) -> Result<Access, AppError> {
+        let mut conn = self.db.read.acquire().await?;
+        access_in(&mut conn, user, board).await
+    }
+
+    pub async fn list(&self, user: Uuid) -> Result<BoardList, AppError> {
+        let mut tx = self.db.read.begin().await?;
+        let epoch: String = sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
+            .bind(EPOCH_KEY)
+            .fetch_one(&mut *tx)
+            .await?;
+        let seq: i64 = sqlx::query_scalar("SELECT boards_seq FROM users WHERE id = ?")
+            .bind(user.to_string())
+            .fetch_one(&mut *tx)
+            .await?;
+        let rows: Vec<AccessRow> = sqlx::query_as(&format!(
+            "{ACCESS_SELECT} WHERE m.user_id = ? ORDER BY b.personal DESC, b.created_at, b.id"
+        ))
+        .bind(user.to_string())
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let items = rows
+            .into_iter()
+            .map(|row| Access::try_from(row).map(|access| access.board()))
+            .collect::<Result<_, _>>()?;
+        Ok(BoardList {
+            epoch,
+            seq: u64::try_from(seq).map_err(|e| AppError::Internal(format!("boards_seq: {e}")))?,
+            items,
+        })
+    }
+
+    /// Makes a board owned by `user`; `created` is false for a retry of one already
+    /// made (same id, same owner).
+    pub async fn create(&self, user: Uuid, new: NewBoard) -> Result<(Board, bool), AppError> {
+        let name = validate_board_name(&new.name)?.to_owned();
+        let id = new.id.unwrap_or_else(Uuid::new_v4);
+        let mut tx = self.db.write.begin_with("BEGIN IMMEDIATE").await?;
+        let exists: Option<String> = sqlx::query_scalar("SELECT id FROM boards WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_some() {
+            let mine = access_in(&mut tx, user, id).await.ok();
+            return match mine {
+                Some(access) if access.role == BoardRole::Owner => Ok((access.board(), false)),
+                _ => Err(AppError::Conflict("That board id is taken.".into())),
+            };
+        }
+        let owned: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM board_members WHERE user_id = ? AND role = 'owner'",
+        )
+        .bind(user.to_string())
+        .fetch_one(&mut *tx)
+        .await?;
+        // The personal board does not count.
+        if owned > MAX_OWNED_BOARDS {
+            return Err(AppError::forbidden(format!(
+                "You own {MAX_OWNED_BOARDS} boards, the most one person may. Delete one first."
+            )));
+        }
+        sqlx::query("INSERT INTO boards (id, name, personal, created_at) VALUES (?, ?, 0, ?)")
+            .bind(id.to_string())
+            .bind(&name)
+            .bind(clock::now_rfc3339())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO board_members (board_id, user_id, role) VALUES (?, ?, 'owner')")
+            .bind(id.to_string())
+            .bind(user.to_string())
+            .execute(&mut *tx)
+            .await?;
+        bump_lists(&mut tx, &[user]).await?;
+        tx.commit().await?;
+        Ok((
+            Board {
+                id,
+                name,
+                role: BoardRole::Owner,
+                personal: false,
+            },
+            true,
+        ))
+    }
+
+    pub async fn rename(&self, user: Uuid, board: Uuid, name: &str) -> Result<Board, AppError> {
+        let name = validate_board_name(name)?.to_owned();
+        let mut tx = self.db.write.begin_with("BEGIN IMMEDIATE").await?;
+        let mut access = access_in(&mut tx, user, board).await?;
+        access.require_owner("renamed")?;
+        if access.name != name {
+            sqlx::query("UPDATE boards SET name = ? WHERE id = ?")
+                .bind(&name)
+                .bind(board.to_string())
+                .execute(&mut *tx)
+                .await?;
+            let members = member_ids(&mut tx, board).await?;
+            bump_lists(&mut tx, &members).await?;
+            access.name = name;
+        }
+        tx.commit().await?;
+        Ok(access.board())
+    }
+
+    /// Deletes the board and its tasks; returns who lost it.
+    pub async fn delete(&self, user: Uuid, board: Uuid) -> Result<Vec<Uuid>, AppError> {
+        let mut tx = self.db.write.begin_with("BEGIN IMMEDIATE").await?;
+        access_in(&mut tx, user, board)
+            .await?
+            .require_owner("deleted")?;
+        let members = member_ids(&mut tx, board).await?;
+        bump_lists(&mut tx, &members).await?;
+        sqlx::query("DELETE FROM boards WHERE id = ?")
+            .bind(board.to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(members)
+    }
+
+    pub async fn members(&self, user: Uuid, board: Uuid) -> Result<MemberList, AppError> {
+        let mut tx = self.db.read.begin().await?;
+        access_in(&mut tx, user, board).await?;
+        let rows: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT u.id, u.username, m.role FROM board_members m \
+             JOIN users u ON u.id = m.user_id WHERE m.board_id = ? \
+             ORDER BY m.role = 'owner' DESC, u.username",
+        )
+        .bind(board.to_string())
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let items = rows
+            .into_iter()
+            .map(|(id, username, role)| member(&id, username, &role))
+            .collect::<Result<_, _>>()?;
+        Ok(MemberList { items })
+    }
+
+    /// Shares the board with `username`, or changes their role.
+    pub async fn set_member(
+        &self,
+        user: Uuid,
+        board: Uuid,
+        username: &str,
+        role: BoardRole,
+    ) -> Result<Member, AppError> {
+        if role == BoardRole::Owner {
+            return Err(AppError::bad_request(
+                "A board has one owner; share it as editor or viewer.",
+            ));
+        }
+        let mut tx = self.db.write.begin_with("BEGIN IMMEDIATE").await?;
+        access_in(&mut tx, user, board)
+            .await?
+            .require_owner("shared")?;
+        let target = user_named(&mut tx, username).await?;
+        if target.id == user {
+            return Err(AppError::bad_request("The owner's role cannot change."));
+        }
+        let current: Option<String> =
+            sqlx::query_scalar("SELECT role FROM board_members WHERE board_id = ? AND user_id = ?")
+                .bind(board.to_string())
+                .bind(target.id.to_string())
+                .fetch_optional(&mut *tx)
+                .await?;
+        if current.is_none() {
+            let count: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM board_members WHERE board_id = ?")
+                    .bind(board.to_string())
+                    .fetch_one(&mut *tx)
+                    .await?;
+            if count >= MAX_MEMBERS {
+                return Err(AppError::forbidden(format!(
+                    "A board has at most {MAX_MEMBERS} members."
+                )));
+            }
+        }
+        if current.as_deref() != Some(role.as_str()) {
+            sqlx::query(
+                "INSERT INTO board_members (board_id, user_id, role) VALUES (?, ?, ?) \
+                 ON CONFLICT (board_id, user_id) DO UPDATE SET role = excluded.role",
+            )
+            .bind(board.to_string())
+            .bind(target.id.to_string())
+            .bind(role.as_str())
+            .execute(&mut *tx)
+            .await?;
+            bump_lists(&mut tx, &[target.id]).await?;
+        }
+        tx.commit().await?;
+        Ok(Member { user: target, role })
+    }
+
+    /// The owner removes anyone else; anyone removes themselves (leaving). Returns the
+    /// one who lost the board.
+    pub async fn remove_member(
+        &self,
+        user: Uuid,
+        board: Uuid,
+        username: &str,
+    ) -> Result<Uuid, AppError> {
+        let mut tx = self.db.write.begin_with("BEGIN IMMEDIATE").await?;
+        let access = access_in(&mut tx, user, board).await?;
+        let target = user_named(&mut tx, username).await?;
+        if target.id == user {
+            if access.role == BoardRole::Owner {
+                return Err(AppError::bad_request(
+                    "The owner cannot leave the board; delete it instead.",
+                ));
+            }
+        } else {
+            access.require_owner("shared or unshared")?;
+        }
+        let removed = sqlx::query("DELETE FROM board_members WHERE board_id = ? AND user_id = ?")
+            .bind(board.to_string())
+            .bind(target.id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        if removed.rows_affected() == 0 {
+            return Err(AppError::NotFound(format!(
+                "{username} is not on this board."
+            )));
+        }
+        bump_lists(&mut tx, &[target.id]).await?;
+        tx.commit().await?;
+        Ok(target.id)
+    }
+}
+
+async fn access_in(
+    conn: &mut SqliteConnection,
+    user: Uuid,
+    board: Uuid,
+) -> Result<Access, AppError> {
+    let row: Option<AccessRow> =
+        sqlx::query_as(&format!("{ACCESS_SELECT} WHERE b.id = ? AND m.user_id = ?"))
+            .bind(board.to_string())
+            .bind(user.to_string())
+            .fetch_optional(&mut *conn)
+            .await?;
+    row.ok_or_else(no_such_board)?.try_into()
+}
+
+fn no_such_board() -> AppError {
+    AppError::NotFound("No such board.".into())
+}
+
+async fn member_ids(conn: &mut SqliteConnection, board: Uuid) -> Result<Vec<Uuid>, AppError> {
+    let ids: Vec<String> =
+        sqlx::query_scalar("SELECT user_id FROM board_members WHERE board_id = ?")
+            .bind(board.to_string())
+            .fetch_all(&mut *conn)
+            .await?;
+    ids.iter().map(|id| parse_id(id)).collect()
+}
+
+async fn user_named(conn: &mut SqliteConnection, username: &str) -> Result<MemberUser, AppError> {
+    let id: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE username = ?")
+        .bind(username)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let id = id.ok_or_else(|| AppError::NotFound(format!("No user is called {username}.")))?;
+    Ok(MemberUser {
+        id: parse_id(&id)?,
+        username: username.to_owned(),
+    })
+}
+
+/// The board lists of `users` changed.
+async fn bump_lists(conn: &mut SqliteConnection, users: &[Uuid]) -> Result<(), AppError> {
+    for user in users {
+        sqlx::query("UPDATE users SET boards_seq = boards_seq + 1 WHERE id = ?")
+            .bind(user.to_string())
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+fn member(id: &str, username: String, role: &str) -> Result<Member, AppError> {
+    Ok(Member {
+        user: MemberUser {
+            id: parse_id(id)?,
+            username,
+        },
+        role: BoardRole::parse(role)
+            .ok_or_else(|| AppError::Internal(format!("stored role {role:?}")))?,
+    })
+}
+
+fn parse_id(id: &str) -> Result<Uuid, AppError> {
+    Uuid::parse_str(id).map_err(|e| AppError::Internal(format!("stored id {id:?}: {e}")))
+}

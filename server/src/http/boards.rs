@@ -1,0 +1,181 @@
+//! The board calls of protocol v2, section 4: boards, their members, and the tasks of a
+//! board. Each checks the caller's standing on the board first.
+
+use axum::Json as Reply;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use protocol::{
+    Board, BoardList, BoardPatch, CreateParams, DeleteParams, Member, MemberList, MemberRole,
+    MethodCall, NewBoard, TaskList, TaskPatch, UpdateParams,
+};
+use uuid::Uuid;
+
+use super::extract::{Caller, Json};
+use super::tasks::{created, updated};
+use crate::error::AppError;
+use crate::state::AppState;
+
+pub async fn list(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+) -> Result<Reply<BoardList>, AppError> {
+    Ok(Reply(state.boards.list(caller.user_id()).await?))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Json(new): Json<NewBoard>,
+) -> Result<Response, AppError> {
+    let (board, created) = state.boards.create(caller.user_id(), new).await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Reply(board)).into_response())
+}
+
+pub async fn rename(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(board): Path<String>,
+    Json(patch): Json<BoardPatch>,
+) -> Result<Reply<Board>, AppError> {
+    let board = board_id(&board)?;
+    Ok(Reply(
+        state
+            .boards
+            .rename(caller.user_id(), board, &patch.name)
+            .await?,
+    ))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(board): Path<String>,
+) -> Result<StatusCode, AppError> {
+    state
+        .boards
+        .delete(caller.user_id(), board_id(&board)?)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn members(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(board): Path<String>,
+) -> Result<Reply<MemberList>, AppError> {
+    let board = board_id(&board)?;
+    Ok(Reply(state.boards.members(caller.user_id(), board).await?))
+}
+
+pub async fn set_member(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path((board, username)): Path<(String, String)>,
+    Json(role): Json<MemberRole>,
+) -> Result<Reply<Member>, AppError> {
+    let board = board_id(&board)?;
+    Ok(Reply(
+        state
+            .boards
+            .set_member(caller.user_id(), board, &username, role.role)
+            .await?,
+    ))
+}
+
+pub async fn remove_member(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path((board, username)): Path<(String, String)>,
+) -> Result<StatusCode, AppError> {
+    let board = board_id(&board)?;
+    state
+        .boards
+        .remove_member(caller.user_id(), board, &username)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn tasks(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(board): Path<String>,
+) -> Result<Reply<TaskList>, AppError> {
+    let access = state
+        .boards
+        .access(caller.user_id(), board_id(&board)?)
+        .await?;
+    Ok(Reply(state.tasks.snapshot(access.board).await?))
+}
+
+pub async fn create_task(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(board): Path<String>,
+    Json(params): Json<CreateParams>,
+) -> Result<Response, AppError> {
+    let board = editable(&state, &caller, &board).await?;
+    let applied = state
+        .tasks
+        .apply_on(board, caller.actor(), MethodCall::Create(params))
+        .await?;
+    created(applied.outcome)
+}
+
+pub async fn update_task(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path((board, task)): Path<(String, String)>,
+    Json(patch): Json<TaskPatch>,
+) -> Result<Response, AppError> {
+    let board = editable(&state, &caller, &board).await?;
+    let call = MethodCall::Update(UpdateParams {
+        id: task_id(&task)?,
+        title: patch.title,
+        done: patch.done,
+        if_version: patch.if_version,
+    });
+    let applied = state.tasks.apply_on(board, caller.actor(), call).await?;
+    updated(applied.outcome)
+}
+
+pub async fn delete_task(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path((board, task)): Path<(String, String)>,
+) -> Result<StatusCode, AppError> {
+    let board = editable(&state, &caller, &board).await?;
+    let call = MethodCall::Delete(DeleteParams {
+        id: task_id(&task)?,
+    });
+    state.tasks.apply_on(board, caller.actor(), call).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The board, when the caller may change its tasks.
+async fn editable(
+    state: &AppState,
+    caller: &crate::auth::Authed,
+    board: &str,
+) -> Result<Uuid, AppError> {
+    let access = state
+        .boards
+        .access(caller.user_id(), board_id(board)?)
+        .await?;
+    access.require_editor()?;
+    Ok(access.board)
+}
+
+/// A board id; anything that is not one names no board anyone can see.
+fn board_id(id: &str) -> Result<Uuid, AppError> {
+    Uuid::parse_str(id).map_err(|_| AppError::NotFound("No such board.".into()))
+}
+
+fn task_id(id: &str) -> Result<Uuid, AppError> {
+    Uuid::parse_str(id).map_err(|_| AppError::bad_request("A task id is a UUID."))
+}
