@@ -1,5 +1,6 @@
 //! One task: its checkbox (named by the title), the title, editing in place, delete.
 
+use leptos::either::Either;
 use leptos::html;
 use leptos::prelude::*;
 use leptos::reactive::effect::ImmediateEffect;
@@ -12,26 +13,6 @@ use crate::board::{RowSignal, TaskRow};
 
 /// What a row waiting for the server says when pointed at.
 const WAITING: &str = "Waiting for the server";
-
-/// Every string a row hands the browser that is the same in every row. Kept as browser
-/// strings once instead of being decoded again for each of thousands of rows.
-pub fn keep_row_strings() {
-    for text in [
-        "task",
-        "task done",
-        "task-check",
-        "checkbox",
-        "task-title",
-        "button",
-        "icon-button task-edit",
-        "icon-button danger task-delete",
-        "Edit",
-        "true",
-        WAITING,
-    ] {
-        wasm_bindgen::intern(text);
-    }
-}
 
 /// The elements of one row that the list reaches for: where its events happened, and
 /// where focus goes next.
@@ -97,27 +78,24 @@ impl RowNodes {
 
 /// A row, built with the values it has now; [`RowNodes::follow`] keeps it up to date.
 /// The list handles its clicks through [`RowNodes`]. Its icons are drawn by the
-/// stylesheet: as elements they were four more nodes a row to build.
+/// stylesheet: as elements they were four more nodes a row to build. The row being
+/// edited (one at a time) shows the title editor in place of its title and Edit button;
+/// the list builds it anew when the edit starts and ends, so no other row holds a place
+/// for an editor.
 #[component]
-pub fn TaskItem(id: Uuid, row: RowSignal, nodes: RowNodes) -> impl IntoView {
-    nodes.follow(row, false);
+pub fn TaskItem(
+    id: Uuid,
+    row: RowSignal,
+    nodes: RowNodes,
+    /// `Some` for the row being edited: the edit, and where focus goes when it ends.
+    edit: Option<(RwSignal<Option<Uuid>>, Callback<Uuid>)>,
+) -> impl IntoView {
+    nodes.follow(row, edit.is_some());
     let (title, done, pending) =
         row.with_untracked(|r| (r.task.title.clone(), r.task.done, r.pending));
-    view! {
-        <li
-            node_ref=nodes.item
-            class=row_class(done, false)
-            data-task-id=id.to_string()
-            data-pending=pending.then_some("true")
-            title=pending.then_some(WAITING)
-        >
-            <input
-                node_ref=nodes.check
-                class="task-check"
-                type="checkbox"
-                prop:checked=done
-                aria-label=title.clone()
-            />
+    let middle = match edit {
+        Some((editing, refocus)) => Either::Left(view! { <TitleEditor id row editing refocus /> }),
+        None => Either::Right(view! {
             <span node_ref=nodes.title class="task-title">
                 {title.clone()}
             </span>
@@ -127,33 +105,12 @@ pub fn TaskItem(id: Uuid, row: RowSignal, nodes: RowNodes) -> impl IntoView {
                 class="icon-button task-edit"
                 aria-label="Edit"
             ></button>
-            <button
-                node_ref=nodes.delete
-                type="button"
-                class="icon-button danger task-delete"
-                aria-label=delete_label(&title)
-            ></button>
-        </li>
-    }
-}
-
-/// The row being edited: the title editor stands in for the title and the Edit button.
-/// One row at a time, so it is built with `view!`.
-#[component]
-pub fn EditedItem(
-    id: Uuid,
-    row: RowSignal,
-    nodes: RowNodes,
-    editing: RwSignal<Option<Uuid>>,
-    refocus: Callback<Uuid>,
-) -> impl IntoView {
-    nodes.follow(row, true);
-    let (title, done, pending) =
-        row.with_untracked(|r| (r.task.title.clone(), r.task.done, r.pending));
+        }),
+    };
     view! {
         <li
             node_ref=nodes.item
-            class=row_class(done, true)
+            class=row_class(done, edit.is_some())
             data-task-id=id.to_string()
             data-pending=pending.then_some("true")
             title=pending.then_some(WAITING)
@@ -165,7 +122,7 @@ pub fn EditedItem(
                 prop:checked=done
                 aria-label=title.clone()
             />
-            <TitleEditor id row editing refocus />
+            {middle}
             <button
                 node_ref=nodes.delete
                 type="button"

@@ -1,7 +1,6 @@
 //! The list of tasks under the current filter, one keyed row per task so that a change
 //! touches only its row.
 
-use leptos::either::Either;
 use leptos::html;
 use leptos::prelude::*;
 use leptos::reactive::graph::ToAnySubscriber;
@@ -10,7 +9,7 @@ use uuid::Uuid;
 use wasm_bindgen::JsCast;
 use web_sys::{Event, HtmlElement, Node};
 
-use super::task_item::{EditedItem, RowNodes, TaskItem, keep_row_strings};
+use super::task_item::{RowNodes, TaskItem};
 use super::{Filter, new_task_field, unsubscribe_on_cleanup};
 use crate::board::RowSignal;
 use crate::taskwire::Taskwire;
@@ -48,7 +47,6 @@ impl Control {
 #[component]
 pub fn TaskList(filter: Memo<Filter>) -> impl IntoView {
     let tw = Taskwire::expect();
-    keep_row_strings();
     let ids = tw.task_ids();
     // Under `All` no row is read, so a row's change does not recompute the list. Under
     // the others it reads every row, whose signals outlive this list.
@@ -193,11 +191,8 @@ fn ListedRow(
             }
         });
     });
-    if edited {
-        Either::Left(view! { <EditedItem id row nodes editing refocus /> })
-    } else {
-        Either::Right(view! { <TaskItem id row nodes /> })
-    }
+    let edit = edited.then_some((editing, refocus));
+    view! { <TaskItem id row nodes edit /> }
 }
 
 fn nodes_of(rows: Rows, id: Uuid) -> Option<RowNodes> {
