@@ -9,7 +9,7 @@ use sqlx::SqliteConnection;
 use uuid::Uuid;
 
 use crate::clock;
-use crate::db::Db;
+use crate::db::{Db, stored_id};
 use crate::error::AppError;
 
 /// Boards one user may own.
@@ -79,7 +79,7 @@ impl TryFrom<AccessRow> for Access {
 
     fn try_from(row: AccessRow) -> Result<Self, AppError> {
         Ok(Self {
-            board: parse_id(&row.id)?,
+            board: stored_id(&row.id)?,
             name: row.name,
             role: BoardRole::parse(&row.role)
                 .ok_or_else(|| AppError::Internal(format!("stored role {:?}", row.role)))?,
@@ -352,7 +352,7 @@ async fn member_ids(conn: &mut SqliteConnection, board: Uuid) -> Result<Vec<Uuid
             .bind(board.to_string())
             .fetch_all(&mut *conn)
             .await?;
-    ids.iter().map(|id| parse_id(id)).collect()
+    ids.iter().map(|id| stored_id(id)).collect()
 }
 
 async fn user_named(conn: &mut SqliteConnection, username: &str) -> Result<MemberUser, AppError> {
@@ -362,7 +362,7 @@ async fn user_named(conn: &mut SqliteConnection, username: &str) -> Result<Membe
         .await?;
     let id = id.ok_or_else(|| AppError::NotFound(format!("No user is called {username}.")))?;
     Ok(MemberUser {
-        id: parse_id(&id)?,
+        id: stored_id(&id)?,
         username: username.to_owned(),
     })
 }
@@ -381,14 +381,10 @@ async fn bump_lists(conn: &mut SqliteConnection, users: &[Uuid]) -> Result<(), A
 fn member(id: &str, username: String, role: &str) -> Result<Member, AppError> {
     Ok(Member {
         user: MemberUser {
-            id: parse_id(id)?,
+            id: stored_id(id)?,
             username,
         },
         role: BoardRole::parse(role)
             .ok_or_else(|| AppError::Internal(format!("stored role {role:?}")))?,
     })
-}
-
-fn parse_id(id: &str) -> Result<Uuid, AppError> {
-    Uuid::parse_str(id).map_err(|e| AppError::Internal(format!("stored id {id:?}: {e}")))
 }

@@ -6,6 +6,9 @@ use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Connection, SqliteConnection, SqlitePool};
+use uuid::Uuid;
+
+use crate::error::AppError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -130,6 +133,11 @@ pub async fn set_setting(
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// An id as the database holds it: one that does not read is the server's own fault.
+pub fn stored_id(text: &str) -> Result<Uuid, AppError> {
+    Uuid::parse_str(text).map_err(|e| AppError::Internal(format!("stored id {text:?}: {e}")))
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use tokio::sync::OnceCell;
 use uuid::Uuid;
 
 use crate::clock;
-use crate::db::Db;
+use crate::db::{Db, stored_id};
 use crate::error::AppError;
 pub use refresh::RefreshToken;
 use token::{TokenError, TokenKeys};
@@ -96,7 +96,7 @@ struct UserRow {
 impl UserRow {
     fn into_user(self, acting_as_admin: Option<String>) -> Result<User, AppError> {
         Ok(User {
-            id: parse_id(&self.id)?,
+            id: stored_id(&self.id)?,
             username: self.username,
             role: parse_role(&self.role)?,
             acting_as_admin,
@@ -232,13 +232,17 @@ impl Auth {
         let Some(row) = row else {
             return Err(AppError::unauthorized("The session has ended."));
         };
-        if parse_id(&row.user_id)? != claims.sub {
+        if stored_id(&row.user_id)? != claims.sub {
             return Err(AppError::unauthorized("The token is not valid."));
         }
         let acting = match &row.acting_admin_id {
             Some(admin) => Some(Acting {
-                admin_id: parse_id(admin)?,
-                parent_session: row.parent_session_id.as_deref().map(parse_id).transpose()?,
+                admin_id: stored_id(admin)?,
+                parent_session: row
+                    .parent_session_id
+                    .as_deref()
+                    .map(stored_id)
+                    .transpose()?,
             }),
             None => None,
         };
@@ -290,7 +294,7 @@ impl Auth {
                 .bind(&session_id)
                 .execute(&mut *tx)
                 .await?;
-            let issued = self.rotate(&mut tx, parse_id(&session_id)?).await?;
+            let issued = self.rotate(&mut tx, stored_id(&session_id)?).await?;
             tx.commit().await?;
             return Ok(RefreshOutcome::Rotated(issued));
         }
@@ -309,7 +313,7 @@ impl Auth {
         tx.commit().await?;
         tracing::warn!(session = %session_id, "refresh token reused: session revoked");
         Ok(RefreshOutcome::Reused {
-            session_id: parse_id(&session_id)?,
+            session_id: stored_id(&session_id)?,
         })
     }
 
@@ -324,7 +328,7 @@ impl Auth {
         .bind(RefreshToken::hash_of(presented))
         .fetch_optional(&self.db.write)
         .await?;
-        ended.as_deref().map(parse_id).transpose()
+        ended.as_deref().map(stored_id).transpose()
     }
 
     /// Ends one session.
@@ -347,7 +351,7 @@ impl Auth {
         .bind(&user)
         .fetch_all(&self.db.write)
         .await?;
-        ended.iter().map(|id| parse_id(id)).collect()
+        ended.iter().map(|id| stored_id(id)).collect()
     }
 
     /// An admin starts acting as `username` in a new session of that user.
@@ -516,10 +520,6 @@ pub async fn promote(db: &Db, username: &str) -> Result<bool, sqlx::Error> {
         .execute(&db.write)
         .await?;
     Ok(done.rows_affected() == 1)
-}
-
-fn parse_id(text: &str) -> Result<Uuid, AppError> {
-    Uuid::parse_str(text).map_err(|e| AppError::Internal(format!("stored id {text:?}: {e}")))
 }
 
 fn parse_role(text: &str) -> Result<Role, AppError> {

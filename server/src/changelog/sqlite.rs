@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::{Actor, Applied, BoxFuture, ChangeLog, Outcome, Replay};
 use crate::auth::refresh::random_base64;
 use crate::clock;
-use crate::db::{Db, set_setting};
+use crate::db::{Db, set_setting, stored_id};
 use crate::error::AppError;
 
 const EPOCH_KEY: &str = "epoch";
@@ -40,8 +40,7 @@ impl TryFrom<TaskRow> for Task {
 
     fn try_from(row: TaskRow) -> Result<Self, AppError> {
         Ok(Task {
-            id: Uuid::parse_str(&row.id)
-                .map_err(|e| AppError::Internal(format!("stored task id {:?}: {e}", row.id)))?,
+            id: stored_id(&row.id)?,
             title: row.title,
             done: row.done,
             version: u64::try_from(row.version)
@@ -114,8 +113,7 @@ impl SqliteChangeLog {
                 .fetch_all(&mut *log.conn)
                 .await?;
                 for id in &ids {
-                    let id = Uuid::parse_str(id)
-                        .map_err(|e| AppError::Internal(format!("stored task id: {e}")))?;
+                    let id = stored_id(id)?;
                     log.append(Change::Delete { id }).await?;
                 }
                 Outcome::Cleared(ids.len() as u64)

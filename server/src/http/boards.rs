@@ -11,7 +11,7 @@ use protocol::{
 };
 use uuid::Uuid;
 
-use super::extract::{Caller, Json};
+use super::extract::{Caller, Json, task_id};
 use super::tasks::{created, updated};
 use crate::error::AppError;
 use crate::state::AppState;
@@ -174,8 +174,4 @@ async fn editable(
 /// A board id; anything that is not one names no board anyone can see.
 fn board_id(id: &str) -> Result<Uuid, AppError> {
     Uuid::parse_str(id).map_err(|_| AppError::NotFound("No such board.".into()))
-}
-
-fn task_id(id: &str) -> Result<Uuid, AppError> {
-    Uuid::parse_str(id).map_err(|_| AppError::bad_request("A task id is a UUID."))
 }

@@ -47,11 +47,16 @@ impl<S: Send + Sync> FromRequestParts<S> for TaskId {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
-        match Path::<Uuid>::from_request_parts(parts, state).await {
-            Ok(Path(id)) => Ok(Self(id)),
-            Err(_) => Err(AppError::bad_request("A task id is a UUID.")),
-        }
+        let Path(id) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| AppError::bad_request("A task id is a UUID."))?;
+        task_id(&id).map(Self)
     }
+}
+
+/// A task id from a path.
+pub fn task_id(id: &str) -> Result<Uuid, AppError> {
+    Uuid::parse_str(id).map_err(|_| AppError::bad_request("A task id is a UUID."))
 }
 
 /// The caller of an authenticated call, from `Authorization: Bearer <token>`.

@@ -7,83 +7,103 @@ use uuid::Uuid;
 
 use crate::support::{Client, TestServer, assert_error};
 
-async fn json_of(response: reqwest::Response, status: u16) -> Value {
-    assert_eq!(response.status().as_u16(), status, "status");
-    response.json().await.unwrap()
+const GET: Method = Method::GET;
+const POST: Method = Method::POST;
+const PUT: Method = Method::PUT;
+const PATCH: Method = Method::PATCH;
+const DELETE: Method = Method::DELETE;
+
+/// One person's calls.
+struct Person {
+    client: Client,
+    token: String,
 }
 
-async fn send(
-    client: &Client,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Value,
-) -> reqwest::Response {
-    let body = (!body.is_null()).then_some(body);
-    client.send(method, path, Some(token), body).await
+impl Person {
+    async fn register(server: &TestServer, name: &str) -> Self {
+        Self {
+            client: server.client(),
+            token: server.register(name).await.token,
+        }
+    }
+
+    async fn call(&self, method: Method, path: &str, body: Value) -> reqwest::Response {
+        let body = (!body.is_null()).then_some(body);
+        self.client
+            .send(method, path, Some(&self.token), body)
+            .await
+    }
+
+    /// The call succeeds with `status`; its body, if any.
+    async fn ok(&self, method: Method, path: &str, body: Value, status: u16) -> Value {
+        let response = self.call(method, path, body).await;
+        assert_eq!(response.status().as_u16(), status, "{path}");
+        response.json().await.unwrap_or(Value::Null)
+    }
+
+    /// The call is refused with `status` and the contract's `code`.
+    async fn refused(
+        &self,
+        method: Method,
+        path: &str,
+        body: Value,
+        status: u16,
+        code: &str,
+    ) -> Value {
+        assert_error(self.call(method, path, body).await, status, code).await
+    }
 }
 
 #[tokio::test]
 async fn every_board_call_answers_each_role_as_documented() {
     let server = TestServer::start().await;
-    let client = server.client();
-    let olga = server.register("olga").await.token;
-    let ed = server.register("eddie").await.token;
-    let vic = server.register("vic").await.token;
-    let nina = server.register("nina").await.token;
+    let olga = Person::register(&server, "olga").await;
+    let eddie = Person::register(&server, "eddie").await;
+    let vic = Person::register(&server, "vic").await;
+    let nina = Person::register(&server, "nina").await;
+    let none = Value::Null;
 
     // Making a board: trimmed name, the caller owns it, and a retry is harmless.
     let id = Uuid::new_v4();
-    let made = json_of(
-        client
-            .post(
-                "/api/boards",
-                Some(&olga),
-                json!({"id": id, "name": "  Launch  "}),
-            )
-            .await,
-        201,
-    )
-    .await;
+    let made = olga
+        .ok(
+            POST,
+            "/api/boards",
+            json!({"id": id, "name": "  Launch "}),
+            201,
+        )
+        .await;
     assert_eq!(
         made,
         json!({"id": id, "name": "Launch", "role": "owner", "personal": false})
     );
-    json_of(
-        client
-            .post(
-                "/api/boards",
-                Some(&olga),
-                json!({"id": id, "name": "Launch"}),
-            )
-            .await,
+    olga.ok(
+        POST,
+        "/api/boards",
+        json!({"id": id, "name": "Launch"}),
         200,
     )
     .await;
-    // Someone else cannot take that id, nor learn more than that it is taken.
-    assert_error(
-        client
-            .post(
-                "/api/boards",
-                Some(&nina),
-                json!({"id": id, "name": "Mine"}),
-            )
-            .await,
+    // Someone else cannot take that id.
+    nina.refused(
+        POST,
+        "/api/boards",
+        json!({"id": id, "name": "Mine"}),
         409,
         "conflict",
     )
     .await;
     for name in ["", "   ", &"x".repeat(81)] {
-        assert_error(
-            client
-                .post("/api/boards", Some(&olga), json!({"name": name}))
-                .await,
+        olga.refused(
+            POST,
+            "/api/boards",
+            json!({"name": name}),
             400,
             "bad_request",
         )
         .await;
     }
-    let list = json_of(client.get("/api/boards", Some(&olga)).await, 200).await;
+    let list = olga.ok(GET, "/api/boards", none.clone(), 200).await;
     let names: Vec<&str> = list["items"]
         .as_array()
         .unwrap()
@@ -95,89 +115,55 @@ async fn every_board_call_answers_each_role_as_documented() {
 
     // Sharing: the owner only; an unknown name is said so.
     let board = format!("/api/boards/{id}");
-    let vic_before = json_of(client.get("/api/boards", Some(&vic)).await, 200).await["seq"]
+    let member = |name: &str| format!("{board}/members/{name}");
+    let vic_before = vic.ok(GET, "/api/boards", none.clone(), 200).await["seq"]
         .as_u64()
         .unwrap();
-    let member = json_of(
-        send(
-            &client,
-            Method::PUT,
-            &format!("{board}/members/eddie"),
-            &olga,
-            json!({"role": "editor"}),
-        )
-        .await,
-        200,
-    )
-    .await;
-    assert_eq!(member["user"]["username"], "eddie");
-    assert_eq!(member["role"], "editor");
-    json_of(
-        send(
-            &client,
-            Method::PUT,
-            &format!("{board}/members/vic"),
-            &olga,
+    let shared = olga
+        .ok(PUT, &member("eddie"), json!({"role": "editor"}), 200)
+        .await;
+    assert_eq!(
+        (shared["user"]["username"].clone(), shared["role"].clone()),
+        (json!("eddie"), json!("editor"))
+    );
+    olga.ok(PUT, &member("vic"), json!({"role": "viewer"}), 200)
+        .await;
+    let unknown = olga
+        .refused(
+            PUT,
+            &member("ghost"),
             json!({"role": "viewer"}),
+            404,
+            "not_found",
         )
-        .await,
-        200,
-    )
-    .await;
-    let unknown = assert_error(
-        send(
-            &client,
-            Method::PUT,
-            &format!("{board}/members/ghost"),
-            &olga,
-            json!({"role": "viewer"}),
-        )
-        .await,
-        404,
-        "not_found",
-    )
-    .await;
+        .await;
     assert_eq!(unknown["error"]["message"], "No user is called ghost.");
-    assert_error(
-        send(
-            &client,
-            Method::PUT,
-            &format!("{board}/members/nina"),
-            &ed,
+    eddie
+        .refused(
+            PUT,
+            &member("nina"),
             json!({"role": "viewer"}),
+            403,
+            "forbidden",
         )
-        .await,
-        403,
-        "forbidden",
-    )
-    .await;
-    assert_error(
-        send(
-            &client,
-            Method::PUT,
-            &format!("{board}/members/nina"),
-            &nina,
-            json!({"role": "editor"}),
-        )
-        .await,
+        .await;
+    nina.refused(
+        PUT,
+        &member("nina"),
+        json!({"role": "editor"}),
         404,
         "not_found",
     )
     .await;
-    assert_error(
-        send(
-            &client,
-            Method::PUT,
-            &format!("{board}/members/eddie"),
-            &olga,
-            json!({"role": "owner"}),
-        )
-        .await,
+    olga.refused(
+        PUT,
+        &member("eddie"),
+        json!({"role": "owner"}),
         400,
         "bad_request",
     )
     .await;
-    let vic_list = json_of(client.get("/api/boards", Some(&vic)).await, 200).await;
+    let vic_list = vic.ok(GET, "/api/boards", none.clone(), 200).await;
     assert!(
         vic_list["seq"].as_u64().unwrap() > vic_before,
         "vic's board list moved on"
@@ -186,11 +172,9 @@ async fn every_board_call_answers_each_role_as_documented() {
         vic_list["items"][1],
         json!({"id": id, "name": "Launch", "role": "viewer", "personal": false})
     );
-    let members = json_of(
-        client.get(&format!("{board}/members"), Some(&vic)).await,
-        200,
-    )
-    .await;
+    let members = vic
+        .ok(GET, &format!("{board}/members"), none.clone(), 200)
+        .await;
     let roles: Vec<(&str, &str)> = members["items"]
         .as_array()
         .unwrap()
@@ -206,8 +190,10 @@ async fn every_board_call_answers_each_role_as_documented() {
         roles,
         [("olga", "owner"), ("eddie", "editor"), ("vic", "viewer")]
     );
-    assert_error(
-        client.get(&format!("{board}/members"), Some(&nina)).await,
+    nina.refused(
+        GET,
+        &format!("{board}/members"),
+        none.clone(),
         404,
         "not_found",
     )
@@ -215,219 +201,107 @@ async fn every_board_call_answers_each_role_as_documented() {
 
     // Tasks: editors and the owner change them, viewers read, others see nothing.
     let tasks = format!("{board}/tasks");
-    let task = json_of(
-        client
-            .post(&tasks, Some(&ed), json!({"title": "<b>Ship</b>"}))
-            .await,
-        201,
-    )
-    .await;
+    let task = eddie
+        .ok(POST, &tasks, json!({"title": "<b>Ship</b>"}), 201)
+        .await;
     assert_eq!(
         (task["title"].clone(), task["updated_by"].clone()),
         (json!("<b>Ship</b>"), json!("eddie"))
     );
-    assert_error(
-        client
-            .post(&tasks, Some(&vic), json!({"title": "No"}))
-            .await,
-        403,
-        "forbidden",
-    )
-    .await;
-    assert_error(
-        client
-            .post(&tasks, Some(&nina), json!({"title": "No"}))
-            .await,
-        404,
-        "not_found",
-    )
-    .await;
-    let seen = json_of(client.get(&tasks, Some(&vic)).await, 200).await;
-    assert_eq!(seen["items"][0]["title"], "<b>Ship</b>");
-    assert_error(client.get(&tasks, Some(&nina)).await, 404, "not_found").await;
+    vic.refused(POST, &tasks, json!({"title": "No"}), 403, "forbidden")
+        .await;
+    nina.refused(POST, &tasks, json!({"title": "No"}), 404, "not_found")
+        .await;
+    assert_eq!(
+        vic.ok(GET, &tasks, none.clone(), 200).await["items"][0]["title"],
+        "<b>Ship</b>"
+    );
+    nina.refused(GET, &tasks, none.clone(), 404, "not_found")
+        .await;
     let path = format!("{tasks}/{}", task["id"].as_str().unwrap());
-    let renamed = json_of(
-        send(
-            &client,
-            Method::PATCH,
+    let renamed = olga
+        .ok(
+            PATCH,
             &path,
-            &olga,
             json!({"title": "Ship it", "if_version": 1}),
+            200,
         )
-        .await,
-        200,
-    )
-    .await;
+        .await;
     assert_eq!(renamed["updated_by"], "olga");
-    assert_error(
-        send(
-            &client,
-            Method::PATCH,
+    eddie
+        .refused(
+            PATCH,
             &path,
-            &ed,
             json!({"done": true, "if_version": 1}),
+            409,
+            "conflict",
         )
-        .await,
-        409,
-        "conflict",
-    )
-    .await;
-    assert_error(
-        send(&client, Method::PATCH, &path, &vic, json!({"done": true})).await,
-        403,
-        "forbidden",
-    )
-    .await;
-    assert_error(
-        send(&client, Method::DELETE, &path, &vic, Value::Null).await,
-        403,
-        "forbidden",
-    )
-    .await;
+        .await;
+    vic.refused(PATCH, &path, json!({"done": true}), 403, "forbidden")
+        .await;
+    vic.refused(DELETE, &path, none.clone(), 403, "forbidden")
+        .await;
     // The board's tasks are not anyone's personal tasks.
-    let olga_tasks = json_of(client.get("/api/tasks", Some(&olga)).await, 200).await;
-    assert_eq!(olga_tasks["items"], json!([]));
+    assert_eq!(
+        olga.ok(GET, "/api/tasks", none.clone(), 200).await["items"],
+        json!([])
+    );
 
     // Renaming: the owner only; members see the new name.
-    assert_error(
-        send(
-            &client,
-            Method::PATCH,
-            &board,
-            &ed,
-            json!({"name": "Mine now"}),
-        )
-        .await,
-        403,
-        "forbidden",
-    )
-    .await;
-    let board_now = json_of(
-        send(
-            &client,
-            Method::PATCH,
-            &board,
-            &olga,
-            json!({"name": "Launch day"}),
-        )
-        .await,
-        200,
-    )
-    .await;
-    assert_eq!(board_now["name"], "Launch day");
+    eddie
+        .refused(PATCH, &board, json!({"name": "Mine now"}), 403, "forbidden")
+        .await;
     assert_eq!(
-        json_of(client.get("/api/boards", Some(&ed)).await, 200).await["items"][1]["name"],
+        olga.ok(PATCH, &board, json!({"name": "Launch day"}), 200)
+            .await["name"],
+        "Launch day"
+    );
+    assert_eq!(
+        eddie.ok(GET, "/api/boards", none.clone(), 200).await["items"][1]["name"],
         "Launch day"
     );
 
-    // My tasks is never shared, renamed or deleted.
-    let olga_id = json_of(client.get("/api/me", Some(&olga)).await, 200).await["id"]
+    // My tasks is never shared, renamed or deleted, and another person's is unknown.
+    let olga_id = olga.ok(GET, "/api/me", none.clone(), 200).await["id"]
         .as_str()
         .unwrap()
         .to_owned();
     let personal = format!("/api/boards/{olga_id}");
-    assert_error(
-        send(
-            &client,
-            Method::PUT,
-            &format!("{personal}/members/eddie"),
-            &olga,
-            json!({"role": "viewer"}),
-        )
-        .await,
+    olga.refused(
+        PUT,
+        &format!("{personal}/members/eddie"),
+        json!({"role": "viewer"}),
         403,
         "forbidden",
     )
     .await;
-    assert_error(
-        send(
-            &client,
-            Method::PATCH,
-            &personal,
-            &olga,
-            json!({"name": "Other"}),
-        )
-        .await,
-        403,
-        "forbidden",
-    )
-    .await;
-    assert_error(
-        send(&client, Method::DELETE, &personal, &olga, Value::Null).await,
-        403,
-        "forbidden",
-    )
-    .await;
-    // Another person's personal board is as unknown as any other.
-    assert_error(
-        client.get(&format!("{personal}/tasks"), Some(&nina)).await,
+    olga.refused(PATCH, &personal, json!({"name": "Other"}), 403, "forbidden")
+        .await;
+    olga.refused(DELETE, &personal, none.clone(), 403, "forbidden")
+        .await;
+    nina.refused(
+        GET,
+        &format!("{personal}/tasks"),
+        none.clone(),
         404,
         "not_found",
     )
     .await;
 
     // Leaving and removing: access ends at once.
-    assert_error(
-        send(
-            &client,
-            Method::DELETE,
-            &format!("{board}/members/olga"),
-            &olga,
-            Value::Null,
-        )
-        .await,
-        400,
-        "bad_request",
-    )
-    .await;
-    assert_error(
-        send(
-            &client,
-            Method::DELETE,
-            &format!("{board}/members/eddie"),
-            &vic,
-            Value::Null,
-        )
-        .await,
-        403,
-        "forbidden",
-    )
-    .await;
+    olga.refused(DELETE, &member("olga"), none.clone(), 400, "bad_request")
+        .await;
+    vic.refused(DELETE, &member("eddie"), none.clone(), 403, "forbidden")
+        .await;
+    vic.ok(DELETE, &member("vic"), none.clone(), 204).await;
+    vic.refused(GET, &tasks, none.clone(), 404, "not_found")
+        .await;
+    olga.ok(DELETE, &member("eddie"), none.clone(), 204).await;
+    eddie
+        .refused(POST, &tasks, json!({"title": "Late"}), 404, "not_found")
+        .await;
     assert_eq!(
-        send(
-            &client,
-            Method::DELETE,
-            &format!("{board}/members/vic"),
-            &vic,
-            Value::Null
-        )
-        .await
-        .status(),
-        204
-    );
-    assert_error(client.get(&tasks, Some(&vic)).await, 404, "not_found").await;
-    assert_eq!(
-        send(
-            &client,
-            Method::DELETE,
-            &format!("{board}/members/eddie"),
-            &olga,
-            Value::Null
-        )
-        .await
-        .status(),
-        204
-    );
-    assert_error(
-        client
-            .post(&tasks, Some(&ed), json!({"title": "Late"}))
-            .await,
-        404,
-        "not_found",
-    )
-    .await;
-    assert_eq!(
-        json_of(client.get("/api/boards", Some(&ed)).await, 200).await["items"]
+        eddie.ok(GET, "/api/boards", none.clone(), 200).await["items"]
             .as_array()
             .unwrap()
             .len(),
@@ -435,64 +309,40 @@ async fn every_board_call_answers_each_role_as_documented() {
     );
 
     // Deleting: the owner only, and the tasks go with it.
-    assert_eq!(
-        send(&client, Method::DELETE, &board, &olga, Value::Null)
-            .await
-            .status(),
-        204
-    );
-    assert_error(client.get(&tasks, Some(&olga)).await, 404, "not_found").await;
-    assert_error(
-        send(&client, Method::DELETE, &board, &olga, Value::Null).await,
-        404,
-        "not_found",
-    )
-    .await;
+    olga.ok(DELETE, &board, none.clone(), 204).await;
+    olga.refused(GET, &tasks, none.clone(), 404, "not_found")
+        .await;
+    olga.refused(DELETE, &board, none.clone(), 404, "not_found")
+        .await;
     // Ids that are no board at all answer the same.
-    assert_error(
-        client
-            .get("/api/boards/not-a-board/tasks", Some(&olga))
-            .await,
+    olga.refused(
+        GET,
+        "/api/boards/not-a-board/tasks",
+        none.clone(),
         404,
         "not_found",
     )
     .await;
-    assert_error(
-        client
-            .get(
-                &format!("/api/boards/{}/members", Uuid::new_v4()),
-                Some(&olga),
-            )
-            .await,
-        404,
-        "not_found",
-    )
-    .await;
+    let random = format!("/api/boards/{}/members", Uuid::new_v4());
+    olga.refused(GET, &random, none, 404, "not_found").await;
 }
 
 /// The v1 calls and the personal board are one and the same.
 #[tokio::test]
 async fn the_v1_calls_act_on_the_personal_board() {
     let server = TestServer::start().await;
-    let client = server.client();
-    let maya = server.register("maya").await;
-    let id = maya.body["user"]["id"].as_str().unwrap().to_owned();
-    json_of(
-        client
-            .post("/api/tasks", Some(&maya.token), json!({"title": "Mine"}))
-            .await,
-        201,
-    )
-    .await;
-    let tasks = json_of(
-        client
-            .get(&format!("/api/boards/{id}/tasks"), Some(&maya.token))
-            .await,
-        200,
-    )
-    .await;
+    let maya = Person::register(&server, "maya").await;
+    let id = maya.ok(GET, "/api/me", Value::Null, 200).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    maya.ok(POST, "/api/tasks", json!({"title": "Mine"}), 201)
+        .await;
+    let tasks = maya
+        .ok(GET, &format!("/api/boards/{id}/tasks"), Value::Null, 200)
+        .await;
     assert_eq!(tasks["items"][0]["title"], "Mine");
-    let list = json_of(client.get("/api/boards", Some(&maya.token)).await, 200).await;
+    let list = maya.ok(GET, "/api/boards", Value::Null, 200).await;
     assert_eq!(
         list["items"],
         json!([{"id": id, "name": "My tasks", "role": "owner", "personal": true}])
@@ -503,26 +353,25 @@ async fn the_v1_calls_act_on_the_personal_board() {
 #[tokio::test]
 async fn the_201st_board_is_refused_with_the_reason() {
     let server = TestServer::start().await;
-    let client = server.client();
-    let olga = server.register("olga").await.token;
+    let olga = Person::register(&server, "olga").await;
     for n in 0..200 {
-        let made = client
-            .post(
-                "/api/boards",
-                Some(&olga),
-                json!({"name": format!("Board {n}")}),
-            )
-            .await;
-        assert_eq!(made.status(), 201, "board {n}");
+        olga.ok(
+            POST,
+            "/api/boards",
+            json!({"name": format!("Board {n}")}),
+            201,
+        )
+        .await;
     }
-    let refused = assert_error(
-        client
-            .post("/api/boards", Some(&olga), json!({"name": "One more"}))
-            .await,
-        403,
-        "forbidden",
-    )
-    .await;
+    let refused = olga
+        .refused(
+            POST,
+            "/api/boards",
+            json!({"name": "One more"}),
+            403,
+            "forbidden",
+        )
+        .await;
     assert_eq!(
         refused["error"]["message"],
         "You own 200 boards, the most one person may. Delete one first."
