@@ -89,6 +89,19 @@ mod tests {
     }
 
     #[test]
+    fn board_names_are_trimmed_and_bounded_in_characters() {
+        assert_eq!(validate_board_name("  Launch "), Ok("Launch"));
+        assert!(validate_board_name(&"é".repeat(80)).is_ok());
+        for bad in ["", "   ", &"é".repeat(81), "Tab\there"] {
+            assert_eq!(
+                validate_board_name(bad),
+                Err(ValidationError::BoardName),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
     fn titles_are_trimmed_and_bounded() {
         assert_eq!(validate_title("  Buy milk "), Ok("Buy milk"));
         assert_eq!(validate_title(" \t "), Err(ValidationError::EmptyTitle));

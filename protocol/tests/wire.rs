@@ -309,3 +309,25 @@ fn an_update_may_name_the_version_it_was_made_against() {
     }
     assert_eq!(serde_json::to_value(&parsed).unwrap(), frame);
 }
+
+#[test]
+fn boards_and_members_are_as_section_4_writes_them() {
+    use taskwire_protocol::{Board, BoardList, BoardRole, Member, MemberRole};
+    let list = json!({"epoch": "e1", "seq": 3, "items": [
+        {"id": ID, "name": "My tasks", "role": "owner", "personal": true}]});
+    let parsed: BoardList = serde_json::from_value(list.clone()).unwrap();
+    assert_eq!(parsed.items[0].role, BoardRole::Owner);
+    assert_eq!(serde_json::to_value(&parsed).unwrap(), list);
+    let member = json!({"user": {"id": ID, "username": "bob"}, "role": "viewer"});
+    let parsed: Member = serde_json::from_value(member.clone()).unwrap();
+    assert_eq!(
+        (parsed.user.username.as_str(), parsed.role),
+        ("bob", BoardRole::Viewer)
+    );
+    assert_eq!(serde_json::to_value(&parsed).unwrap(), member);
+    // Roles are the three the contract names, and nothing else.
+    assert!(serde_json::from_value::<MemberRole>(json!({"role": "admin"})).is_err());
+    assert!(
+        serde_json::from_value::<Board>(json!({"id": ID, "name": "x", "role": "owner"})).is_err()
+    );
+}
