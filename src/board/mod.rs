@@ -30,8 +30,9 @@ const SIGNED_OUT_EVERYWHERE: &str = "You were signed out on every device.";
 /// Why the sign-in page is shown after the session was lost (close 4401 and no refresh).
 const SESSION_ENDED: &str = "Your session has ended. Sign in again.";
 
-/// The signals the views read. Only [`Board`] writes the board's; the facade writes the
-/// session's (`user`, `restoring`, `switching`, `ended`) as sign-in and sign-out go.
+/// The signals the views read. [`Board`] writes what the socket service reports; the
+/// facade ([`crate::taskwire`]) writes the sign-in flow's: `restoring`, `switching`, and
+/// `user`, `alert` and `ended` as a sign-in, a sign-out or a dismissal goes.
 #[derive(Clone, Copy)]
 pub struct Views {
     pub user: RwSignal<Option<User>>,
