@@ -255,6 +255,7 @@ impl Taskwire {
         let title = validate_title(title)?.to_owned();
         let id = random_uuid();
         self.mutate(MethodCall::Create(CreateParams {
+            board: None,
             id: Some(id),
             title,
         }));
@@ -263,6 +264,7 @@ impl Taskwire {
 
     pub fn set_done(&self, id: Uuid, done: bool) {
         self.mutate(MethodCall::Update(UpdateParams {
+            board: None,
             id,
             title: None,
             done: Some(done),
@@ -273,6 +275,7 @@ impl Taskwire {
     pub fn rename(&self, id: Uuid, title: &str) -> Result<(), ChangeError> {
         let title = validate_title(title)?.to_owned();
         self.mutate(MethodCall::Update(UpdateParams {
+            board: None,
             id,
             title: Some(title.clone()),
             done: None,
@@ -289,11 +292,11 @@ impl Taskwire {
     }
 
     pub fn delete(&self, id: Uuid) {
-        self.mutate(MethodCall::Delete(DeleteParams { id }));
+        self.mutate(MethodCall::Delete(DeleteParams { board: None, id }));
     }
 
     pub fn clear_done(&self) {
-        self.mutate(MethodCall::ClearDone(ClearDoneParams {}));
+        self.mutate(MethodCall::ClearDone(ClearDoneParams { board: None }));
     }
 
     fn mutate(&self, call: MethodCall) {

@@ -1,18 +1,71 @@
 //! Socket frames (section 2 of the contract): one JSON object per text frame, tagged by
 //! `"type"`.
 
-use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use uuid::Uuid;
 
+use crate::board::{Board, MemberUser};
 use crate::http::{ApiError, ErrorCode, User};
 use crate::task::{Task, TaskFields};
 
-/// What a `subscribe` asks for. One topic today; an enum so a new one is a compile error
-/// wherever it is not handled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+/// What a `subscribe` asks for, named on the wire as `tasks`, `boards` or
+/// `board:<id>`. An enum so a new topic is a compile error wherever it is not handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Topic {
+    /// The personal board's tasks, under their v1 name.
     Tasks,
+    /// The subscriber's board list.
+    Boards,
+    /// One board's tasks.
+    Board(Uuid),
+}
+
+const BOARD_PREFIX: &str = "board:";
+
+impl fmt::Display for Topic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Tasks => f.write_str("tasks"),
+            Self::Boards => f.write_str("boards"),
+            Self::Board(id) => write!(f, "{BOARD_PREFIX}{id}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown topic {0:?}: expected \"tasks\", \"boards\" or \"board:<id>\"")]
+pub struct UnknownTopic(pub String);
+
+impl FromStr for Topic {
+    type Err = UnknownTopic;
+
+    fn from_str(name: &str) -> Result<Self, UnknownTopic> {
+        match name {
+            "tasks" => Ok(Self::Tasks),
+            "boards" => Ok(Self::Boards),
+            _ => name
+                .strip_prefix(BOARD_PREFIX)
+                .and_then(|id| Uuid::try_parse(id).ok())
+                .map(Self::Board)
+                .ok_or_else(|| UnknownTopic(name.chars().take(80).collect())),
+        }
+    }
+}
+
+impl Serialize for Topic {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Topic {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        name.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 /// A place in a topic's change log: `seq` within `epoch`. What a client has applied (the
@@ -81,6 +134,9 @@ pub enum MethodCall {
 /// `task.create` and `POST /api/tasks`: a client-chosen `id` makes the create idempotent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreateParams {
+    /// The board to change; absent means the personal board (as in v1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub board: Option<Uuid>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<Uuid>,
     pub title: String,
@@ -89,6 +145,8 @@ pub struct CreateParams {
 /// `task.update`; over HTTP the `id` is in the path and this body's `id` is absent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UpdateParams {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub board: Option<Uuid>,
     pub id: Uuid,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
@@ -102,13 +160,32 @@ pub struct UpdateParams {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeleteParams {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub board: Option<Uuid>,
     pub id: Uuid,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ClearDoneParams {}
+pub struct ClearDoneParams {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub board: Option<Uuid>,
+}
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+impl MethodCall {
+    /// The board the call changes; `None` is the personal board.
+    pub fn board(&self) -> Option<Uuid> {
+        match self {
+            Self::Create(p) => p.board,
+            Self::Update(p) => p.board,
+            Self::Delete(p) => p.board,
+            Self::ClearDone(p) => p.board,
+        }
+    }
+}
+
+/// Read by `server_reader` rather than a derived `Deserialize`: a `snapshot` or an
+/// `event` is typed by its topic (tasks, or the board list), which a tag cannot say.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerFrame {
     AuthOk {
@@ -139,7 +216,29 @@ pub enum ServerFrame {
         seq: u64,
         events: Vec<Event>,
     },
+    /// The `boards` topic's snapshot. It is never replayed: a board list is small, so a
+    /// resubscribe gets it whole.
+    #[serde(rename = "snapshot")]
+    BoardsSnapshot {
+        id: u64,
+        topic: Topic,
+        epoch: String,
+        seq: u64,
+        items: Vec<Board>,
+    },
     Event(Event),
+    #[serde(rename = "event")]
+    BoardsEvent(BoardsEvent),
+    /// Access to a board ended; nothing more of `topic` follows.
+    Unsubscribed {
+        topic: Topic,
+        reason: Ended,
+    },
+    /// Everyone with a live subscription to the board now.
+    Presence {
+        topic: Topic,
+        users: Vec<MemberUser>,
+    },
     Error {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<u64>,
@@ -150,8 +249,43 @@ pub enum ServerFrame {
 
 impl ServerFrame {
     pub const TYPES: &[&str] = &[
-        "auth_ok", "pong", "result", "snapshot", "replay", "event", "error",
+        "auth_ok",
+        "pong",
+        "result",
+        "snapshot",
+        "replay",
+        "event",
+        "unsubscribed",
+        "presence",
+        "error",
     ];
+}
+
+/// Why an `unsubscribed` came.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Ended {
+    /// The person was removed from the board, or left it.
+    Removed,
+    Deleted,
+}
+
+/// One change of a board list: a board made, renamed, shared or re-roled (`upsert`), or
+/// gone from the list (`delete`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BoardsEvent {
+    pub topic: Topic,
+    pub epoch: String,
+    pub seq: u64,
+    #[serde(flatten)]
+    pub change: BoardChange,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum BoardChange {
+    Upsert { item: Board },
+    Delete { id: Uuid },
 }
 
 /// A `result`'s `ok` or `error`.

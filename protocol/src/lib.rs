@@ -22,8 +22,9 @@ pub use decode::{
     decode_server,
 };
 pub use frame::{
-    Change, ClearDoneParams, ClientFrame, CreateParams, DeleteParams, Event, MethodCall,
-    MethodValue, Outcome, Position, ServerFrame, Topic, UpdateParams,
+    BoardChange, BoardsEvent, Change, ClearDoneParams, ClientFrame, CreateParams, DeleteParams,
+    Ended, Event, MethodCall, MethodValue, Outcome, Position, ServerFrame, Topic, UnknownTopic,
+    UpdateParams,
 };
 pub use http::{
     ApiError, Changes, ChangesBody, Credentials, ErrorBody, ErrorCode, LoginAs, MAX_CHANGES,
@@ -34,5 +35,9 @@ pub use validate::{
     ValidationError, validate_board_name, validate_password, validate_title, validate_username,
 };
 
-/// The WebSocket subprotocol the client offers and the server selects.
-pub const SUBPROTOCOL: &str = "taskwire.v1";
+/// The WebSocket subprotocol the client offers and the server selects: v2 has shared
+/// boards.
+pub const SUBPROTOCOL: &str = "taskwire.v2";
+/// The first release's subprotocol, still accepted: its sockets see only the personal
+/// board.
+pub const SUBPROTOCOL_V1: &str = "taskwire.v1";

@@ -4,24 +4,29 @@
 //! The derived `Deserialize` of a `#[serde(tag = "type")]` enum first copies every frame
 //! into serde's private `Content` tree (a 10,000-task snapshot twice over in memory),
 //! and the machinery for that was ~40 kB of the browser's wasm. The structs here are
-//! the frames' wire shapes; `tests/wire.rs` checks this reader against the derived one
-//! on every example, so the two cannot drift apart. It is stricter on frames that are
-//! wrong anyway: a `result` with both `ok` and `error`, or an event carrying a malformed
-//! field of another `op` (a delete with a broken `item`), is refused, where the derived
-//! reader picks one or skips the field.
+//! the frames' wire shapes; `tests/wire.rs` reads every example and writes it back, so
+//! reader and writer cannot drift apart. It is strict on frames that are wrong anyway: a
+//! `result` with both `ok` and `error`, or an event carrying a malformed field of
+//! another `op` (a delete with a broken `item`), is refused. A `snapshot` or `event` of
+//! the `boards` topic carries boards, any other topic's carries tasks.
 
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer};
 use uuid::Uuid;
 
-use crate::frame::{Change, Event, MethodValue, Outcome, ServerFrame, Topic};
+use crate::board::{Board, MemberUser};
+use crate::frame::{BoardsEvent, Change, Ended, Event, MethodValue, Outcome, ServerFrame, Topic};
 use crate::http::{ApiError, ErrorCode, User};
 use crate::task::{Task, TaskFields};
 
+/// What says how to read the rest: the type and, for frames whose items depend on it,
+/// the topic.
 #[derive(Deserialize)]
 struct Tag {
     #[serde(rename = "type")]
     kind: String,
+    #[serde(default)]
+    topic: Option<Topic>,
 }
 
 #[derive(Deserialize)]
@@ -54,6 +59,27 @@ struct Snapshot {
     epoch: String,
     seq: u64,
     items: Vec<Task>,
+}
+
+#[derive(Deserialize)]
+struct BoardsSnapshot {
+    id: u64,
+    topic: Topic,
+    epoch: String,
+    seq: u64,
+    items: Vec<Board>,
+}
+
+#[derive(Deserialize)]
+struct Unsubscribed {
+    topic: Topic,
+    reason: Ended,
+}
+
+#[derive(Deserialize)]
+struct Presence {
+    topic: Topic,
+    users: Vec<MemberUser>,
 }
 
 #[derive(Deserialize)]
@@ -157,6 +183,16 @@ pub(crate) fn read(text: &str) -> Result<ServerFrame, serde_json::Error> {
             };
             ServerFrame::Result { id: f.id, outcome }
         }
+        "snapshot" if tag.topic == Some(Topic::Boards) => {
+            let f: BoardsSnapshot = serde_json::from_str(text)?;
+            ServerFrame::BoardsSnapshot {
+                id: f.id,
+                topic: f.topic,
+                epoch: f.epoch,
+                seq: f.seq,
+                items: f.items,
+            }
+        }
         "snapshot" => {
             let f: Snapshot = serde_json::from_str(text)?;
             ServerFrame::Snapshot {
@@ -166,6 +202,11 @@ pub(crate) fn read(text: &str) -> Result<ServerFrame, serde_json::Error> {
                 seq: f.seq,
                 items: f.items,
             }
+        }
+        "replay" if tag.topic == Some(Topic::Boards) => {
+            return Err(serde_json::Error::custom(
+                "the boards topic is never replayed; it comes as a snapshot",
+            ));
         }
         "replay" => {
             let f: Replay = serde_json::from_str(text)?;
@@ -181,7 +222,24 @@ pub(crate) fn read(text: &str) -> Result<ServerFrame, serde_json::Error> {
                     .collect::<Result<_, _>>()?,
             }
         }
+        "event" if tag.topic == Some(Topic::Boards) => {
+            ServerFrame::BoardsEvent(serde_json::from_str::<BoardsEvent>(text)?)
+        }
         "event" => ServerFrame::Event(serde_json::from_str::<FlatEvent>(text)?.try_into()?),
+        "unsubscribed" => {
+            let f: Unsubscribed = serde_json::from_str(text)?;
+            ServerFrame::Unsubscribed {
+                topic: f.topic,
+                reason: f.reason,
+            }
+        }
+        "presence" => {
+            let f: Presence = serde_json::from_str(text)?;
+            ServerFrame::Presence {
+                topic: f.topic,
+                users: f.users,
+            }
+        }
         "error" => {
             let f: ErrorFrame = serde_json::from_str(text)?;
             ServerFrame::Error {

@@ -2,8 +2,11 @@
 //! make, rename, share and delete boards. A board the caller is not a member of is
 //! `not_found` whether it exists or not, so nothing about it leaks.
 
+use std::sync::Arc;
+
 use protocol::{
-    Board, BoardList, BoardRole, Member, MemberList, MemberUser, NewBoard, validate_board_name,
+    Board, BoardChange, BoardList, BoardRole, BoardsEvent, Ended, Member, MemberList, MemberUser,
+    NewBoard, Topic, validate_board_name,
 };
 use sqlx::SqliteConnection;
 use uuid::Uuid;
@@ -11,6 +14,7 @@ use uuid::Uuid;
 use crate::clock;
 use crate::db::{Db, stored_id};
 use crate::error::AppError;
+use crate::fanout::Fanout;
 
 /// Boards one user may own.
 pub const MAX_OWNED_BOARDS: i64 = 200;
@@ -19,9 +23,12 @@ pub const MAX_MEMBERS: i64 = 1_000;
 /// The change log's epoch, which the board lists share.
 const EPOCH_KEY: &str = "epoch";
 
-#[derive(Debug, Clone)]
 pub struct Boards {
     db: Db,
+    fanout: Arc<dyn Fanout>,
+    /// Held from a change's write until its board-list events are handed to the
+    /// sockets, so that each list's events go out in `seq` order.
+    publish_order: tokio::sync::Mutex<()>,
 }
 
 /// A member's standing on a board, checked before anything is done to it.
@@ -55,14 +62,14 @@ impl Access {
         }
         Ok(())
     }
+}
 
-    /// Editors and owners change tasks; viewers only read.
-    pub fn require_editor(&self) -> Result<(), AppError> {
-        if self.role.may_change_tasks() {
-            Ok(())
-        } else {
-            Err(AppError::forbidden("Viewers cannot change this board."))
-        }
+/// Editors and owners change tasks; viewers only read; anyone else learns nothing.
+pub fn may_change_tasks(role: Option<&str>) -> Result<(), AppError> {
+    match role.map(stored_role).transpose()? {
+        None => Err(no_such_board()),
+        Some(role) if role.may_change_tasks() => Ok(()),
+        Some(_) => Err(AppError::forbidden("Viewers cannot change this board.")),
     }
 }
 
@@ -81,8 +88,7 @@ impl TryFrom<AccessRow> for Access {
         Ok(Self {
             board: stored_id(&row.id)?,
             name: row.name,
-            role: BoardRole::parse(&row.role)
-                .ok_or_else(|| AppError::Internal(format!("stored role {:?}", row.role)))?,
+            role: stored_role(&row.role)?,
             personal: row.personal,
         })
     }
@@ -92,8 +98,18 @@ const ACCESS_SELECT: &str = "SELECT b.id, b.name, m.role, b.personal FROM boards
      JOIN board_members m ON m.board_id = b.id";
 
 impl Boards {
-    pub fn new(db: Db) -> Self {
-        Self { db }
+    pub fn new(db: Db, fanout: Arc<dyn Fanout>) -> Self {
+        Self {
+            db,
+            fanout,
+            publish_order: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    fn publish(&self, events: &[(Uuid, BoardsEvent)]) {
+        for (user, event) in events {
+            self.fanout.publish_boards(*user, event);
+        }
     }
 
     /// The caller's standing on `board`; `not_found` for anyone not a member.
@@ -135,6 +151,7 @@ impl Boards {
     pub async fn create(&self, user: Uuid, new: NewBoard) -> Result<(Board, bool), AppError> {
         let name = validate_board_name(&new.name)?.to_owned();
         let id = new.id.unwrap_or_else(Uuid::new_v4);
+        let _order = self.publish_order.lock().await;
         let mut tx = self.db.write.begin_with("BEGIN IMMEDIATE").await?;
         let exists: Option<String> = sqlx::query_scalar("SELECT id FROM boards WHERE id = ?")
             .bind(id.to_string())
@@ -170,52 +187,82 @@ impl Boards {
             .bind(user.to_string())
             .execute(&mut *tx)
             .await?;
-        bump_lists(&mut tx, &[user]).await?;
+        let board = Board {
+            id,
+            name,
+            role: BoardRole::Owner,
+            personal: false,
+        };
+        let events = lists_changed(
+            &mut tx,
+            vec![(
+                user,
+                BoardChange::Upsert {
+                    item: board.clone(),
+                },
+            )],
+        )
+        .await?;
         tx.commit().await?;
-        Ok((
-            Board {
-                id,
-                name,
-                role: BoardRole::Owner,
-                personal: false,
-            },
-            true,
-        ))
+        self.publish(&events);
+        Ok((board, true))
     }
 
     pub async fn rename(&self, user: Uuid, board: Uuid, name: &str) -> Result<Board, AppError> {
         let name = validate_board_name(name)?.to_owned();
+        let _order = self.publish_order.lock().await;
         let mut tx = self.db.write.begin_with("BEGIN IMMEDIATE").await?;
         let mut access = access_in(&mut tx, user, board).await?;
         access.require_owner("renamed")?;
+        let mut events = Vec::new();
         if access.name != name {
             sqlx::query("UPDATE boards SET name = ? WHERE id = ?")
                 .bind(&name)
                 .bind(board.to_string())
                 .execute(&mut *tx)
                 .await?;
-            let members = member_ids(&mut tx, board).await?;
-            bump_lists(&mut tx, &members).await?;
+            let changes = members_of(&mut tx, board)
+                .await?
+                .into_iter()
+                .map(|(member, role)| {
+                    let item = Board {
+                        id: board,
+                        name: name.clone(),
+                        role,
+                        personal: false,
+                    };
+                    (member, BoardChange::Upsert { item })
+                })
+                .collect();
+            events = lists_changed(&mut tx, changes).await?;
             access.name = name;
         }
         tx.commit().await?;
+        self.publish(&events);
         Ok(access.board())
     }
 
-    /// Deletes the board and its tasks; returns who lost it.
-    pub async fn delete(&self, user: Uuid, board: Uuid) -> Result<Vec<Uuid>, AppError> {
+    /// Deletes the board and its tasks; every member's sockets are told.
+    pub async fn delete(&self, user: Uuid, board: Uuid) -> Result<(), AppError> {
+        let _order = self.publish_order.lock().await;
         let mut tx = self.db.write.begin_with("BEGIN IMMEDIATE").await?;
         access_in(&mut tx, user, board)
             .await?
             .require_owner("deleted")?;
-        let members = member_ids(&mut tx, board).await?;
-        bump_lists(&mut tx, &members).await?;
+        let changes = members_of(&mut tx, board)
+            .await?
+            .into_iter()
+            .map(|(member, _)| (member, BoardChange::Delete { id: board }))
+            .collect();
+        let events = lists_changed(&mut tx, changes).await?;
         sqlx::query("DELETE FROM boards WHERE id = ?")
             .bind(board.to_string())
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(members)
+        self.fanout.revoke(board, None, Ended::Deleted);
+        self.publish(&events);
+        Ok(())
     }
 
     pub async fn members(&self, user: Uuid, board: Uuid) -> Result<MemberList, AppError> {
@@ -250,10 +297,10 @@ impl Boards {
                 "A board has one owner; share it as editor or viewer.",
             ));
         }
+        let _order = self.publish_order.lock().await;
         let mut tx = self.db.write.begin_with("BEGIN IMMEDIATE").await?;
-        access_in(&mut tx, user, board)
-            .await?
-            .require_owner("shared")?;
+        let access = access_in(&mut tx, user, board).await?;
+        access.require_owner("shared")?;
         let target = user_named(&mut tx, username).await?;
         if target.id == user {
             return Err(AppError::bad_request("The owner's role cannot change."));
@@ -276,6 +323,7 @@ impl Boards {
                 )));
             }
         }
+        let mut events = Vec::new();
         if current.as_deref() != Some(role.as_str()) {
             sqlx::query(
                 "INSERT INTO board_members (board_id, user_id, role) VALUES (?, ?, ?) \
@@ -286,20 +334,27 @@ impl Boards {
             .bind(role.as_str())
             .execute(&mut *tx)
             .await?;
-            bump_lists(&mut tx, &[target.id]).await?;
+            let item = Board {
+                role,
+                ..access.board()
+            };
+            events =
+                lists_changed(&mut tx, vec![(target.id, BoardChange::Upsert { item })]).await?;
         }
         tx.commit().await?;
+        self.publish(&events);
         Ok(Member { user: target, role })
     }
 
-    /// The owner removes anyone else; anyone removes themselves (leaving). Returns the
-    /// one who lost the board.
+    /// The owner removes anyone else; anyone removes themselves (leaving). Their
+    /// sockets stop hearing of the board at once.
     pub async fn remove_member(
         &self,
         user: Uuid,
         board: Uuid,
         username: &str,
-    ) -> Result<Uuid, AppError> {
+    ) -> Result<(), AppError> {
+        let _order = self.publish_order.lock().await;
         let mut tx = self.db.write.begin_with("BEGIN IMMEDIATE").await?;
         let access = access_in(&mut tx, user, board).await?;
         let target = user_named(&mut tx, username).await?;
@@ -322,9 +377,15 @@ impl Boards {
                 "{username} is not on this board."
             )));
         }
-        bump_lists(&mut tx, &[target.id]).await?;
+        let events = lists_changed(
+            &mut tx,
+            vec![(target.id, BoardChange::Delete { id: board })],
+        )
+        .await?;
         tx.commit().await?;
-        Ok(target.id)
+        self.fanout.revoke(board, Some(target.id), Ended::Removed);
+        self.publish(&events);
+        Ok(())
     }
 }
 
@@ -346,13 +407,22 @@ fn no_such_board() -> AppError {
     AppError::NotFound("No such board.".into())
 }
 
-async fn member_ids(conn: &mut SqliteConnection, board: Uuid) -> Result<Vec<Uuid>, AppError> {
-    let ids: Vec<String> =
-        sqlx::query_scalar("SELECT user_id FROM board_members WHERE board_id = ?")
+async fn members_of(
+    conn: &mut SqliteConnection,
+    board: Uuid,
+) -> Result<Vec<(Uuid, BoardRole)>, AppError> {
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT user_id, role FROM board_members WHERE board_id = ?")
             .bind(board.to_string())
             .fetch_all(&mut *conn)
             .await?;
-    ids.iter().map(|id| stored_id(id)).collect()
+    rows.iter()
+        .map(|(id, role)| Ok((stored_id(id)?, stored_role(role)?)))
+        .collect()
+}
+
+fn stored_role(role: &str) -> Result<BoardRole, AppError> {
+    BoardRole::parse(role).ok_or_else(|| AppError::Internal(format!("stored role {role:?}")))
 }
 
 async fn user_named(conn: &mut SqliteConnection, username: &str) -> Result<MemberUser, AppError> {
@@ -367,15 +437,33 @@ async fn user_named(conn: &mut SqliteConnection, username: &str) -> Result<Membe
     })
 }
 
-/// The board lists of `users` changed.
-async fn bump_lists(conn: &mut SqliteConnection, users: &[Uuid]) -> Result<(), AppError> {
-    for user in users {
-        sqlx::query("UPDATE users SET boards_seq = boards_seq + 1 WHERE id = ?")
-            .bind(user.to_string())
-            .execute(&mut *conn)
-            .await?;
+/// Each user's board list changed as said: gives each change the next `seq` of that
+/// list, as the event to publish once the transaction commits.
+async fn lists_changed(
+    conn: &mut SqliteConnection,
+    changes: Vec<(Uuid, BoardChange)>,
+) -> Result<Vec<(Uuid, BoardsEvent)>, AppError> {
+    let epoch: String = sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
+        .bind(EPOCH_KEY)
+        .fetch_one(&mut *conn)
+        .await?;
+    let mut events = Vec::with_capacity(changes.len());
+    for (user, change) in changes {
+        let seq: i64 = sqlx::query_scalar(
+            "UPDATE users SET boards_seq = boards_seq + 1 WHERE id = ? RETURNING boards_seq",
+        )
+        .bind(user.to_string())
+        .fetch_one(&mut *conn)
+        .await?;
+        let event = BoardsEvent {
+            topic: Topic::Boards,
+            epoch: epoch.clone(),
+            seq: u64::try_from(seq).map_err(|e| AppError::Internal(format!("boards_seq: {e}")))?,
+            change,
+        };
+        events.push((user, event));
     }
-    Ok(())
+    Ok(events)
 }
 
 fn member(id: &str, username: String, role: &str) -> Result<Member, AppError> {
@@ -384,7 +472,6 @@ fn member(id: &str, username: String, role: &str) -> Result<Member, AppError> {
             id: stored_id(id)?,
             username,
         },
-        role: BoardRole::parse(role)
-            .ok_or_else(|| AppError::Internal(format!("stored role {role:?}")))?,
+        role: stored_role(role)?,
     })
 }

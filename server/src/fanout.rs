@@ -1,33 +1,49 @@
-//! Fan-out: delivers each committed event to every socket of its user, and closes sockets
-//! on sign-out and shutdown.
+//! Fan-out: delivers each committed event to every socket subscribed to its topic, tells
+//! a socket when its access to a board ends, merges presence, and closes sockets on
+//! sign-out and shutdown.
 //!
-//! Behind a trait so that several server processes could share events later (PostgreSQL
-//! LISTEN/NOTIFY feeding each process's local registry); today one process holds every
-//! socket in memory.
+//! Who is subscribed to which board is held here, in memory, and kept right by the
+//! board calls (`revoke` after a member is removed or a board deleted), so a write costs
+//! no database read per recipient. Behind a trait so that several server processes could
+//! share events later (PostgreSQL LISTEN/NOTIFY feeding each process's registry).
+
+mod presence;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
-use protocol::{CloseCode, Event, ServerFrame};
+use protocol::{BoardsEvent, CloseCode, Ended, Event, MemberUser, ServerFrame, Topic};
 use tokio::sync::{Notify, mpsc};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use uuid::Uuid;
 
-/// An event on its way to one socket: the frame is serialized once and shared by every
-/// socket (cloning `Utf8Bytes` only bumps a reference count).
+use presence::Presence;
+
+/// A frame on its way to one socket, serialized once and shared by every socket
+/// (cloning `Utf8Bytes` only bumps a reference count).
 #[derive(Debug, Clone)]
 pub struct Outbound {
-    pub epoch: Arc<str>,
-    pub seq: u64,
+    pub topic: Topic,
+    pub kind: OutboundKind,
     pub frame: Utf8Bytes,
+}
+
+#[derive(Debug, Clone)]
+pub enum OutboundKind {
+    /// A logged event at this position of the topic.
+    Event { epoch: Arc<str>, seq: u64 },
+    /// `unsubscribed`: the socket's subscription to the topic is over.
+    Ended,
+    /// `presence`: not logged, sent while the socket is subscribed.
+    Presence,
 }
 
 /// What the registry and a socket's task share.
 #[derive(Debug, Default)]
 pub struct SocketShared {
-    /// Whether the socket is subscribed to `tasks`; others are skipped by `publish`.
-    pub subscribed: AtomicBool,
+    /// Whether the socket is subscribed to `boards` (its user's board list).
+    pub boards: AtomicBool,
     close: Mutex<Option<(CloseCode, &'static str)>>,
     /// Wakes the socket's task when `close` is set.
     pub closing: Notify,
@@ -54,31 +70,55 @@ impl SocketShared {
 pub struct SocketLink {
     pub id: u64,
     pub session: Uuid,
+    /// Who the socket belongs to, as presence names them.
+    pub user: MemberUser,
     pub queue: mpsc::Sender<Outbound>,
     pub shared: Arc<SocketShared>,
+}
+
+impl SocketLink {
+    /// Queues `outbound`; a socket too far behind to take it is closed, and catches up
+    /// by replay when it reconnects.
+    fn deliver(&self, outbound: Outbound) {
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.queue.try_send(outbound) {
+            self.shared.close(TOO_SLOW, "too far behind");
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
 #[error("too many open sockets for this user")]
 pub struct TooManySockets;
 
-/// What a long poll (`GET /api/changes`) waits on: woken whenever a change of its user
+/// What a long poll (`GET /api/changes`) waits on: woken whenever a change of its topic
 /// is published. Dropped with the poll.
 pub type ChangeWatch = Arc<Notify>;
 
 pub trait Fanout: Send + Sync {
-    /// A watch on `user`'s changes, for a long poll.
-    fn watch(&self, user: Uuid) -> ChangeWatch;
-    /// Adds an authenticated socket of `user`, unless the user already has the most
-    /// sockets allowed.
-    fn register(&self, user: Uuid, link: SocketLink) -> Result<(), TooManySockets>;
+    /// A watch on `board`'s changes, for a long poll.
+    fn watch(&self, board: Uuid) -> ChangeWatch;
+    /// Adds an authenticated socket, unless its user already has the most sockets
+    /// allowed.
+    fn register(&self, link: SocketLink) -> Result<(), TooManySockets>;
     /// Moves a socket to another session of its user (an in-band `auth` with a token of
     /// a newer session).
     fn rebind(&self, user: Uuid, socket: u64, session: Uuid);
+    /// Removes a socket and every subscription it holds.
     fn unregister(&self, user: Uuid, socket: u64);
-    /// Sends the event to every subscribed socket of `user`, and wakes the user's long
-    /// polls.
-    fn publish(&self, user: Uuid, event: &Event);
+    /// Subscribes a registered socket to `board`'s events, named `topic` (`tasks` or
+    /// `board:<id>`). The caller checks access after this, so that a `revoke` racing
+    /// with the subscribe is never missed.
+    fn subscribe(&self, board: Uuid, topic: Topic, user: Uuid, socket: u64);
+    fn unsubscribe(&self, board: Uuid, topic: Topic, socket: u64);
+    /// Everyone with a live `board:<id>` subscription to `board`, one entry per person.
+    fn present(&self, board: Uuid) -> Vec<MemberUser>;
+    /// Sends a board's event to every socket subscribed to it, and wakes its long polls.
+    fn publish(&self, board: Uuid, event: &Event);
+    /// Sends a change of `user`'s board list to their sockets subscribed to `boards`.
+    fn publish_boards(&self, user: Uuid, event: &BoardsEvent);
+    /// Ends the subscriptions to `board` of `user` (or of everyone, when the board is
+    /// gone) with `unsubscribed`.
+    fn revoke(&self, board: Uuid, user: Option<Uuid>, reason: Ended);
     fn close_sessions(&self, sessions: &[Uuid], code: CloseCode, reason: &'static str);
     fn close_user(&self, user: Uuid, code: CloseCode, reason: &'static str);
     fn close_all(&self, code: CloseCode, reason: &'static str);
@@ -88,45 +128,116 @@ pub trait Fanout: Send + Sync {
 /// reconnects and catches up by replay.
 const TOO_SLOW: CloseCode = CloseCode::ServerError;
 
-/// Every socket of this process, by user.
+/// One socket's subscription to a board.
 #[derive(Debug)]
-pub struct LocalFanout {
-    max_per_user: usize,
-    sockets: Mutex<HashMap<Uuid, Vec<SocketLink>>>,
-    /// The users whose long polls are waiting; an entry lives as long as one of them.
-    watches: Mutex<HashMap<Uuid, Weak<Notify>>>,
+struct Subscriber {
+    topic: Topic,
+    link: SocketLink,
 }
 
-impl LocalFanout {
-    pub fn new(max_per_user: usize) -> Self {
-        Self {
-            max_per_user: max_per_user.max(1),
-            sockets: Mutex::new(HashMap::new()),
-            watches: Mutex::new(HashMap::new()),
-        }
+/// Every socket of this process.
+#[derive(Debug, Default)]
+struct Registry {
+    users: HashMap<Uuid, Vec<SocketLink>>,
+    boards: HashMap<Uuid, Vec<Subscriber>>,
+}
+
+impl Registry {
+    fn link(&self, user: Uuid, socket: u64) -> Option<&SocketLink> {
+        self.users.get(&user)?.iter().find(|link| link.id == socket)
     }
 
     fn each(&self, mut visit: impl FnMut(&SocketLink)) {
-        for link in lock(&self.sockets).values().flatten() {
+        for link in self.users.values().flatten() {
             visit(link);
         }
     }
 }
 
-impl Fanout for LocalFanout {
-    fn watch(&self, user: Uuid) -> ChangeWatch {
+#[derive(Debug)]
+pub struct LocalFanout {
+    max_per_user: usize,
+    registry: Mutex<Registry>,
+    /// The boards whose long polls are waiting; an entry lives as long as one of them.
+    watches: Mutex<HashMap<Uuid, Weak<Notify>>>,
+    presence: Presence,
+}
+
+impl LocalFanout {
+    pub fn new(max_per_user: usize) -> Arc<Self> {
+        Arc::new_cyclic(|me: &Weak<Self>| Self {
+            max_per_user: max_per_user.max(1),
+            registry: Mutex::new(Registry::default()),
+            watches: Mutex::new(HashMap::new()),
+            presence: Presence::new(me.clone()),
+        })
+    }
+
+    /// Sends `board`'s presence to its `board:<id>` subscribers, unless it is what they
+    /// were last sent.
+    fn send_presence(&self, board: Uuid) {
+        let registry = lock(&self.registry);
+        let users = present_in(&registry, board);
+        if !self.presence.changed(board, &users) {
+            return;
+        }
+        let Some(subscribers) = registry.boards.get(&board) else {
+            return;
+        };
+        let topic = Topic::Board(board);
+        let Some(frame) = encode(&ServerFrame::Presence { topic, users }) else {
+            return;
+        };
+        for subscriber in subscribers.iter().filter(|s| s.topic == topic) {
+            subscriber.link.deliver(Outbound {
+                topic,
+                kind: OutboundKind::Presence,
+                frame: frame.clone(),
+            });
+        }
+    }
+
+    fn wake_polls(&self, board: Uuid) {
         let mut watches = lock(&self.watches);
-        if let Some(watch) = watches.get(&user).and_then(Weak::upgrade) {
+        match watches.get(&board).map(Weak::upgrade) {
+            Some(Some(watch)) => watch.notify_waiters(),
+            Some(None) => {
+                watches.remove(&board);
+            }
+            None => {}
+        }
+    }
+}
+
+/// Who is on `board` now: one entry per person with a `board:<id>` subscription.
+fn present_in(registry: &Registry, board: Uuid) -> Vec<MemberUser> {
+    let mut users: Vec<MemberUser> = registry
+        .boards
+        .get(&board)
+        .into_iter()
+        .flatten()
+        .filter(|s| s.topic == Topic::Board(board))
+        .map(|s| s.link.user.clone())
+        .collect();
+    users.sort_by(|a, b| a.username.cmp(&b.username));
+    users.dedup_by_key(|user| user.id);
+    users
+}
+
+impl Fanout for LocalFanout {
+    fn watch(&self, board: Uuid) -> ChangeWatch {
+        let mut watches = lock(&self.watches);
+        if let Some(watch) = watches.get(&board).and_then(Weak::upgrade) {
             return watch;
         }
         let watch = Arc::new(Notify::new());
-        watches.insert(user, Arc::downgrade(&watch));
+        watches.insert(board, Arc::downgrade(&watch));
         watch
     }
 
-    fn register(&self, user: Uuid, link: SocketLink) -> Result<(), TooManySockets> {
-        let mut sockets = lock(&self.sockets);
-        let links = sockets.entry(user).or_default();
+    fn register(&self, link: SocketLink) -> Result<(), TooManySockets> {
+        let mut registry = lock(&self.registry);
+        let links = registry.users.entry(link.user.id).or_default();
         if links.len() >= self.max_per_user {
             return Err(TooManySockets);
         }
@@ -135,7 +246,8 @@ impl Fanout for LocalFanout {
     }
 
     fn rebind(&self, user: Uuid, socket: u64, session: Uuid) {
-        if let Some(links) = lock(&self.sockets).get_mut(&user) {
+        let mut registry = lock(&self.registry);
+        if let Some(links) = registry.users.get_mut(&user) {
             for link in links.iter_mut().filter(|link| link.id == socket) {
                 link.session = session;
             }
@@ -143,51 +255,142 @@ impl Fanout for LocalFanout {
     }
 
     fn unregister(&self, user: Uuid, socket: u64) {
-        let mut sockets = lock(&self.sockets);
-        if let Some(links) = sockets.get_mut(&user) {
-            links.retain(|link| link.id != socket);
-            if links.is_empty() {
-                sockets.remove(&user);
+        let mut left = Vec::new();
+        {
+            let mut registry = lock(&self.registry);
+            if let Some(links) = registry.users.get_mut(&user) {
+                links.retain(|link| link.id != socket);
+                if links.is_empty() {
+                    registry.users.remove(&user);
+                }
+            }
+            registry.boards.retain(|board, subscribers| {
+                let before = subscribers.len();
+                subscribers.retain(|s| s.link.id != socket);
+                if subscribers.len() != before {
+                    left.push(*board);
+                }
+                !subscribers.is_empty()
+            });
+        }
+        for board in left {
+            self.presence.touch(board);
+        }
+    }
+
+    fn subscribe(&self, board: Uuid, topic: Topic, user: Uuid, socket: u64) {
+        {
+            let mut registry = lock(&self.registry);
+            let Some(link) = registry.link(user, socket).cloned() else {
+                return;
+            };
+            let subscribers = registry.boards.entry(board).or_default();
+            subscribers.retain(|s| !(s.link.id == socket && s.topic == topic));
+            subscribers.push(Subscriber { topic, link });
+        }
+        self.presence.touch(board);
+    }
+
+    fn unsubscribe(&self, board: Uuid, topic: Topic, socket: u64) {
+        {
+            let mut registry = lock(&self.registry);
+            if let Some(subscribers) = registry.boards.get_mut(&board) {
+                subscribers.retain(|s| !(s.link.id == socket && s.topic == topic));
+                if subscribers.is_empty() {
+                    registry.boards.remove(&board);
+                }
+            }
+        }
+        self.presence.touch(board);
+    }
+
+    fn present(&self, board: Uuid) -> Vec<MemberUser> {
+        present_in(&lock(&self.registry), board)
+    }
+
+    fn publish(&self, board: Uuid, event: &Event) {
+        self.wake_polls(board);
+        let registry = lock(&self.registry);
+        let Some(subscribers) = registry.boards.get(&board) else {
+            return;
+        };
+        let epoch: Arc<str> = Arc::from(event.epoch.as_str());
+        // At most two encodings: the v1 name `tasks` (personal board) and `board:<id>`.
+        let mut frames: Vec<(Topic, Option<Utf8Bytes>)> = Vec::with_capacity(2);
+        for subscriber in subscribers {
+            let frame = match frames.iter().find(|(topic, _)| *topic == subscriber.topic) {
+                Some((_, frame)) => frame.clone(),
+                None => {
+                    let frame = encode(&ServerFrame::Event(Event {
+                        topic: subscriber.topic,
+                        ..event.clone()
+                    }));
+                    frames.push((subscriber.topic, frame.clone()));
+                    frame
+                }
+            };
+            if let Some(frame) = frame {
+                subscriber.link.deliver(Outbound {
+                    topic: subscriber.topic,
+                    kind: OutboundKind::Event {
+                        epoch: epoch.clone(),
+                        seq: event.seq,
+                    },
+                    frame,
+                });
             }
         }
     }
 
-    fn publish(&self, user: Uuid, event: &Event) {
-        let frame = match serde_json::to_string(&ServerFrame::Event(event.clone())) {
-            Ok(text) => Utf8Bytes::from(text),
-            Err(error) => {
-                tracing::error!(%error, "cannot encode an event");
-                return;
+    fn publish_boards(&self, user: Uuid, event: &BoardsEvent) {
+        let Some(frame) = encode(&ServerFrame::BoardsEvent(event.clone())) else {
+            return;
+        };
+        let epoch: Arc<str> = Arc::from(event.epoch.as_str());
+        let registry = lock(&self.registry);
+        for link in registry.users.get(&user).into_iter().flatten() {
+            if link.shared.boards.load(Ordering::Acquire) {
+                link.deliver(Outbound {
+                    topic: Topic::Boards,
+                    kind: OutboundKind::Event {
+                        epoch: epoch.clone(),
+                        seq: event.seq,
+                    },
+                    frame: frame.clone(),
+                });
             }
-        };
-        let outbound = Outbound {
-            epoch: Arc::from(event.epoch.as_str()),
-            seq: event.seq,
-            frame,
-        };
+        }
+    }
+
+    fn revoke(&self, board: Uuid, user: Option<Uuid>, reason: Ended) {
         {
-            let mut watches = lock(&self.watches);
-            match watches.get(&user).map(Weak::upgrade) {
-                Some(Some(watch)) => watch.notify_waiters(),
-                Some(None) => {
-                    watches.remove(&user);
+            let mut registry = lock(&self.registry);
+            let Some(subscribers) = registry.boards.get_mut(&board) else {
+                return;
+            };
+            let (ended, kept): (Vec<Subscriber>, Vec<Subscriber>) = subscribers
+                .drain(..)
+                .partition(|s| user.is_none_or(|user| s.link.user.id == user));
+            *subscribers = kept;
+            if subscribers.is_empty() {
+                registry.boards.remove(&board);
+            }
+            for subscriber in ended {
+                let topic = subscriber.topic;
+                if let Some(frame) = encode(&ServerFrame::Unsubscribed { topic, reason }) {
+                    subscriber.link.deliver(Outbound {
+                        topic,
+                        kind: OutboundKind::Ended,
+                        frame,
+                    });
                 }
-                None => {}
             }
         }
-        let sockets = lock(&self.sockets);
-        for link in sockets.get(&user).into_iter().flatten() {
-            if !link.shared.subscribed.load(Ordering::Acquire) {
-                continue;
-            }
-            if let Err(mpsc::error::TrySendError::Full(_)) = link.queue.try_send(outbound.clone()) {
-                link.shared.close(TOO_SLOW, "too far behind");
-            }
-        }
+        self.presence.touch(board);
     }
 
     fn close_sessions(&self, sessions: &[Uuid], code: CloseCode, reason: &'static str) {
-        self.each(|link| {
+        lock(&self.registry).each(|link| {
             if sessions.contains(&link.session) {
                 link.shared.close(code, reason);
             }
@@ -195,13 +398,23 @@ impl Fanout for LocalFanout {
     }
 
     fn close_user(&self, user: Uuid, code: CloseCode, reason: &'static str) {
-        for link in lock(&self.sockets).get(&user).into_iter().flatten() {
+        for link in lock(&self.registry).users.get(&user).into_iter().flatten() {
             link.shared.close(code, reason);
         }
     }
 
     fn close_all(&self, code: CloseCode, reason: &'static str) {
-        self.each(|link| link.shared.close(code, reason));
+        lock(&self.registry).each(|link| link.shared.close(code, reason));
+    }
+}
+
+fn encode(frame: &ServerFrame) -> Option<Utf8Bytes> {
+    match serde_json::to_string(frame) {
+        Ok(text) => Some(Utf8Bytes::from(text)),
+        Err(error) => {
+            tracing::error!(%error, "cannot encode a frame");
+            None
+        }
     }
 }
 
@@ -216,60 +429,100 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use protocol::{Change, Topic};
+    use protocol::Change;
 
-    fn link(id: u64, session: Uuid) -> (SocketLink, mpsc::Receiver<Outbound>) {
-        let (queue, rx) = mpsc::channel(1);
-        let shared = Arc::new(SocketShared::default());
-        shared.subscribed.store(true, Ordering::Release);
+    fn link(id: u64, user: Uuid, queue: usize) -> (SocketLink, mpsc::Receiver<Outbound>) {
+        let (queue, rx) = mpsc::channel(queue);
         (
             SocketLink {
                 id,
-                session,
+                session: Uuid::nil(),
+                user: MemberUser {
+                    id: user,
+                    username: format!("user{id}"),
+                },
                 queue,
-                shared,
+                shared: Arc::new(SocketShared::default()),
             },
             rx,
         )
     }
 
-    fn event(seq: u64) -> Event {
+    fn event(board: Uuid, seq: u64) -> Event {
         Event {
-            topic: Topic::Tasks,
+            topic: Topic::Board(board),
             epoch: "e".into(),
             seq,
             change: Change::Delete { id: Uuid::nil() },
         }
     }
 
-    #[test]
-    fn one_frame_reaches_every_socket_of_the_user_only() {
+    #[tokio::test]
+    async fn one_frame_per_topic_name_reaches_every_subscriber_of_the_board_only() {
         let fanout = LocalFanout::new(2);
-        let (alice, bob, session) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
-        let (a1, mut rx1) = link(1, session);
-        let (a2, mut rx2) = link(2, session);
-        let (b1, mut rx3) = link(3, session);
-        fanout.register(alice, a1).expect("room");
-        fanout.register(alice, a2).expect("room");
-        fanout.register(bob, b1).expect("room");
-        let (a3, _rx) = link(4, session);
-        assert!(fanout.register(alice, a3).is_err());
-        fanout.publish(alice, &event(1));
-        let (one, two) = (rx1.try_recv().expect("1"), rx2.try_recv().expect("2"));
-        assert_eq!(one.frame.as_str().as_ptr(), two.frame.as_str().as_ptr());
+        let (alice, bob) = (Uuid::new_v4(), Uuid::new_v4());
+        let (a1, mut rx1) = link(1, alice, 8);
+        let (a2, mut rx2) = link(2, alice, 8);
+        let (b1, mut rx3) = link(3, bob, 8);
+        let (a3, mut rx4) = link(4, alice, 8);
+        fanout.register(a1).expect("room");
+        fanout.register(a2).expect("room");
+        fanout.register(b1).expect("room");
+        assert!(fanout.register(a3).is_err());
+        // Alice's personal board, by its v1 name on one socket and its v2 name on the
+        // other; Bob is not subscribed.
+        fanout.subscribe(alice, Topic::Tasks, alice, 1);
+        fanout.subscribe(alice, Topic::Board(alice), alice, 2);
+        fanout.publish(alice, &event(alice, 1));
+        let one = rx1.try_recv().expect("1");
+        let two = loop {
+            let next = rx2.try_recv().expect("2");
+            if matches!(next.kind, OutboundKind::Event { .. }) {
+                break next;
+            }
+        };
+        assert!(one.frame.as_str().contains(r#""topic":"tasks""#));
+        assert!(two.frame.as_str().contains(&format!("board:{alice}")));
         assert!(rx3.try_recv().is_err());
+        assert!(rx4.try_recv().is_err());
     }
 
-    #[test]
-    fn a_full_queue_closes_the_socket() {
+    #[tokio::test]
+    async fn a_full_queue_closes_the_socket() {
         let fanout = LocalFanout::new(1);
         let user = Uuid::new_v4();
-        let (slow, _rx) = link(1, Uuid::new_v4());
+        let (slow, _rx) = link(1, user, 1);
         let shared = slow.shared.clone();
-        fanout.register(user, slow).expect("room");
-        fanout.publish(user, &event(1));
+        fanout.register(slow).expect("room");
+        fanout.subscribe(user, Topic::Tasks, user, 1);
+        fanout.publish(user, &event(user, 1));
         assert_eq!(shared.close_request(), None);
-        fanout.publish(user, &event(2));
+        fanout.publish(user, &event(user, 2));
         assert_eq!(shared.close_request(), Some((TOO_SLOW, "too far behind")));
+    }
+
+    #[tokio::test]
+    async fn a_revoked_member_is_told_once_and_hears_nothing_more() {
+        let fanout = LocalFanout::new(4);
+        let (owner, member, board) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let (o, mut orx) = link(1, owner, 8);
+        let (m, mut mrx) = link(2, member, 8);
+        fanout.register(o).expect("room");
+        fanout.register(m).expect("room");
+        fanout.subscribe(board, Topic::Board(board), owner, 1);
+        fanout.subscribe(board, Topic::Board(board), member, 2);
+        fanout.revoke(board, Some(member), Ended::Removed);
+        fanout.publish(board, &event(board, 1));
+        let kinds = |rx: &mut mpsc::Receiver<Outbound>| {
+            std::iter::from_fn(|| rx.try_recv().ok())
+                .filter(|o| !matches!(o.kind, OutboundKind::Presence))
+                .map(|o| o.frame.to_string())
+                .collect::<Vec<_>>()
+        };
+        let member_frames = kinds(&mut mrx);
+        assert_eq!(member_frames.len(), 1, "{member_frames:?}");
+        assert!(member_frames[0].contains(r#""reason":"removed""#));
+        assert_eq!(kinds(&mut orx).len(), 1);
+        assert_eq!(fanout.present(board).len(), 1);
     }
 }

@@ -75,7 +75,7 @@ impl Server {
             source,
         })?;
         let log = SqliteChangeLog::open(db.clone(), config.log_events).await?;
-        let fanout: Arc<dyn Fanout> = Arc::new(LocalFanout::new(config.max_sockets_per_user));
+        let fanout: Arc<dyn Fanout> = LocalFanout::new(config.max_sockets_per_user);
         let auth = Auth::new(
             db.clone(),
             secret.as_bytes(),

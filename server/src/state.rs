@@ -51,7 +51,7 @@ impl AppState {
         let login_per_ip = KeyedLimiter::per_minute(config.login_per_ip);
         let login_per_user = KeyedLimiter::per_minute(config.login_per_user);
         Self(Arc::new(Shared {
-            boards: Boards::new(db.clone()),
+            boards: Boards::new(db.clone(), fanout.clone()),
             config,
             db,
             auth,

@@ -48,38 +48,28 @@ impl Tasks {
         Ok(applied)
     }
 
-    pub async fn snapshot(&self, user: Uuid) -> Result<TaskList, AppError> {
-        self.log.snapshot(user).await
+    pub async fn snapshot(&self, board: Uuid) -> Result<TaskList, AppError> {
+        self.log.snapshot(board).await
     }
 
-    pub async fn since(&self, user: Uuid, since: Position) -> Result<Option<Replay>, AppError> {
-        self.log.since(user, since).await
+    pub async fn since(&self, board: Uuid, since: Position) -> Result<Option<Replay>, AppError> {
+        self.log.since(board, since).await
     }
 }
 
 /// Applies the contract's input rules; titles come back trimmed.
 fn validated(call: MethodCall) -> Result<MethodCall, AppError> {
     Ok(match call {
-        MethodCall::Create(CreateParams { id, title }) => MethodCall::Create(CreateParams {
-            id,
-            title: protocol::validate_title(&title)?.to_owned(),
+        MethodCall::Create(params) => MethodCall::Create(CreateParams {
+            title: protocol::validate_title(&params.title)?.to_owned(),
+            ..params
         }),
-        MethodCall::Update(UpdateParams {
-            id,
-            title,
-            done,
-            if_version,
-        }) => {
-            let title = match title {
-                Some(title) => Some(protocol::validate_title(&title)?.to_owned()),
+        MethodCall::Update(params) => {
+            let title = match &params.title {
+                Some(title) => Some(protocol::validate_title(title)?.to_owned()),
                 None => None,
             };
-            MethodCall::Update(UpdateParams {
-                id,
-                title,
-                done,
-                if_version,
-            })
+            MethodCall::Update(UpdateParams { title, ..params })
         }
         other => other,
     })

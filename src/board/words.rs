@@ -69,6 +69,7 @@ mod tests {
     fn a_waiting_change_names_its_task_or_says_a_task() {
         let id = Uuid::nil();
         let rename = MethodCall::Update(UpdateParams {
+            board: None,
             id,
             title: Some("New".to_owned()),
             done: None,
@@ -78,9 +79,10 @@ mod tests {
             describe(&waiting(rename, Some("Old"))),
             "Rename \u{201c}Old\u{201d} to \u{201c}New\u{201d}"
         );
-        let delete = MethodCall::Delete(DeleteParams { id });
+        let delete = MethodCall::Delete(DeleteParams { board: None, id });
         assert_eq!(describe(&waiting(delete, None)), "Delete a task");
         let create = MethodCall::Create(CreateParams {
+            board: None,
             id: None,
             title: "Buy milk".to_owned(),
         });

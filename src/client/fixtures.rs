@@ -355,6 +355,7 @@ pub mod machine {
 
     pub fn create(n: u128) -> MethodCall {
         MethodCall::Create(CreateParams {
+            board: None,
             id: Some(Uuid::from_u128(n)),
             title: format!("t{n}"),
         })
@@ -362,6 +363,7 @@ pub mod machine {
 
     pub fn set_done(n: u128) -> MethodCall {
         MethodCall::Update(UpdateParams {
+            board: None,
             id: Uuid::from_u128(n),
             title: None,
             done: Some(true),

@@ -250,6 +250,7 @@ mod tests {
 
     fn create(n: u128, title: &str) -> MethodCall {
         MethodCall::Create(CreateParams {
+            board: None,
             id: Some(Uuid::from_u128(n)),
             title: title.to_owned(),
         })
@@ -265,11 +266,12 @@ mod tests {
         let a = outbox.push(create(1, "a")).unwrap();
         let b = outbox
             .push(MethodCall::Delete(DeleteParams {
+                board: None,
                 id: Uuid::from_u128(1),
             }))
             .unwrap();
         let c = outbox
-            .push(MethodCall::ClearDone(ClearDoneParams {}))
+            .push(MethodCall::ClearDone(ClearDoneParams { board: None }))
             .unwrap();
         assert_eq!((a.0, b.0, c.0), (1, 2, 3));
         assert_eq!(ids(&outbox.sendable()), [1, 2, 3]);
@@ -291,6 +293,7 @@ mod tests {
         let id = outbox.push(create(1, "  padded  ")).unwrap();
         assert_eq!(outbox.get(id).unwrap().call, create(1, "padded"));
         let update = MethodCall::Update(UpdateParams {
+            board: None,
             id: Uuid::from_u128(1),
             title: Some(" x ".to_owned()),
             done: None,
@@ -303,6 +306,7 @@ mod tests {
         assert_eq!(params.title.as_deref(), Some("x"));
         assert_eq!(
             outbox.push(MethodCall::Create(CreateParams {
+                board: None,
                 id: None,
                 title: "x".to_owned()
             })),

@@ -872,6 +872,7 @@ mod tests {
         let mut store = seeded();
         let mut list = ids(&store);
         let call = MethodCall::Create(CreateParams {
+            board: None,
             id: Some(id(8)),
             title: "new".to_owned(),
         });
@@ -910,6 +911,7 @@ mod tests {
         let mut store = seeded();
         let mut list = ids(&store);
         let update = MethodCall::Update(UpdateParams {
+            board: None,
             id: id(1),
             title: Some("renamed".to_owned()),
             done: Some(true),
@@ -918,10 +920,14 @@ mod tests {
         let changes = store.apply_local(MutationId(1), &update, 0);
         assert_eq!(changes, [RowChange::Updated(id(1))]);
         assert_eq!(store.get(id(1)).unwrap().task.title, "renamed");
-        let delete = MethodCall::Delete(DeleteParams { id: id(2) });
+        let delete = MethodCall::Delete(DeleteParams {
+            board: None,
+            id: id(2),
+        });
         let changes = store.apply_local(MutationId(2), &delete, 0);
         replay_rows(&mut list, &store, &changes);
         let create = MethodCall::Create(CreateParams {
+            board: None,
             id: Some(id(9)),
             title: "x".to_owned(),
         });
@@ -949,6 +955,7 @@ mod tests {
     fn a_foreign_event_does_not_erase_a_pending_change_but_a_reflecting_one_clears_it() {
         let mut store = seeded();
         let update = MethodCall::Update(UpdateParams {
+            board: None,
             id: id(1),
             title: None,
             done: Some(true),
@@ -980,6 +987,7 @@ mod tests {
         let mut store = seeded();
         let set = |done| {
             MethodCall::Update(UpdateParams {
+                board: None,
                 id: id(1),
                 title: None,
                 done: Some(done),
@@ -1017,7 +1025,10 @@ mod tests {
         let mut list = ids(&store);
         let changes = store.apply_local(
             MutationId(1),
-            &MethodCall::Delete(DeleteParams { id: id(2) }),
+            &MethodCall::Delete(DeleteParams {
+                board: None,
+                id: id(2),
+            }),
             0,
         );
         replay_rows(&mut list, &store, &changes);
@@ -1046,7 +1057,7 @@ mod tests {
         let mut store = seeded();
         store.apply_event(&event(11, patch(1, 2, true)));
         store.apply_event(&event(12, patch(3, 2, true)));
-        let call = MethodCall::ClearDone(ClearDoneParams {});
+        let call = MethodCall::ClearDone(ClearDoneParams { board: None });
         let changes = store.apply_local(MutationId(5), &call, 0);
         assert_eq!(changes.len(), 2);
         assert_eq!(ids(&store), [id(2)]);
@@ -1062,6 +1073,7 @@ mod tests {
     fn shows_applied_reads_the_confirmed_state_only() {
         let mut store = seeded();
         let create = MethodCall::Create(CreateParams {
+            board: None,
             id: Some(id(9)),
             title: "x".to_owned(),
         });
@@ -1071,6 +1083,7 @@ mod tests {
             "optimistic is not confirmed"
         );
         let update = MethodCall::Update(UpdateParams {
+            board: None,
             id: id(1),
             title: Some("t1".to_owned()),
             done: Some(true),
@@ -1079,7 +1092,10 @@ mod tests {
         assert!(!store.shows_applied(MutationId(2), &update));
         store.apply_event(&event(11, patch(1, 2, true)));
         assert!(store.shows_applied(MutationId(2), &update));
-        let delete = MethodCall::Delete(DeleteParams { id: id(3) });
+        let delete = MethodCall::Delete(DeleteParams {
+            board: None,
+            id: id(3),
+        });
         assert!(!store.shows_applied(MutationId(3), &delete));
         store.apply_event(&event(12, Change::Delete { id: id(3) }));
         assert!(store.shows_applied(MutationId(3), &delete));
@@ -1100,12 +1116,14 @@ mod tests {
         let mut store = seeded();
         let mut list = ids(&store);
         let create = MethodCall::Create(CreateParams {
+            board: None,
             id: Some(id(9)),
             title: "x".to_owned(),
         });
         let changes = store.apply_local(MutationId(1), &create, 1_767_225_660_000);
         replay_rows(&mut list, &store, &changes);
         let update = MethodCall::Update(UpdateParams {
+            board: None,
             id: id(2),
             title: None,
             done: Some(true),

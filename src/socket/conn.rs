@@ -47,7 +47,7 @@ pub fn live_sockets() -> usize {
 
 type Handler<E> = Closure<dyn FnMut(E)>;
 
-/// A `WebSocket` offering `taskwire.v1`, reporting every event to one callback.
+/// A `WebSocket` offering `taskwire.v2`, reporting every event to one callback.
 pub struct Socket {
     ws: WebSocket,
     _on_open: Handler<Event>,

@@ -83,6 +83,15 @@ impl SqliteChangeLog {
         call: MethodCall,
     ) -> Result<Applied, AppError> {
         let mut tx = self.db.write.begin_with("BEGIN IMMEDIATE").await?;
+        // Checked in the change's own transaction: a member removed a moment before
+        // cannot slip a change in after.
+        let role: Option<String> =
+            sqlx::query_scalar("SELECT role FROM board_members WHERE board_id = ? AND user_id = ?")
+                .bind(board.to_string())
+                .bind(actor.user.to_string())
+                .fetch_optional(&mut *tx)
+                .await?;
+        crate::boards::may_change_tasks(role.as_deref())?;
         let mut log = Appender {
             conn: &mut tx,
             board,
@@ -170,7 +179,7 @@ impl SqliteChangeLog {
             .into_iter()
             .map(|(seq, change)| {
                 Ok(Event {
-                    topic: Topic::Tasks,
+                    topic: Topic::Board(board),
                     epoch: epoch.clone(),
                     seq: u64::try_from(seq)
                         .map_err(|e| AppError::Internal(format!("stored seq: {e}")))?,
@@ -350,7 +359,7 @@ impl Appender<'_> {
                 .await?;
         }
         self.events.push(Event {
-            topic: Topic::Tasks,
+            topic: Topic::Board(self.board),
             epoch,
             seq: u64::try_from(seq).map_err(|e| AppError::Internal(format!("seq: {e}")))?,
             change,

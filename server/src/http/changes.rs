@@ -1,6 +1,6 @@
 //! `GET /api/changes`: the HTTP fallback's long poll (contract section 5), for clients
 //! whose network refuses WebSockets. It answers at once when the topic has events after
-//! `since`, else waits for the next change of the user (woken by the fan-out, like a
+//! `since`, else waits for the next change of the board (woken by the fan-out, like a
 //! socket) for up to `wait` seconds. A read: a client that goes away just stops waiting.
 
 use axum::Json as Reply;
@@ -34,13 +34,21 @@ pub async fn poll(
         )));
     }
     let since = query.since.as_deref().map(parse_since).transpose()?;
-    let user = caller.user_id();
     let topic = query.topic;
+    let board = match topic {
+        Topic::Tasks => caller.user_id(),
+        Topic::Board(board) => state.boards.access(caller.user_id(), board).await?.board,
+        Topic::Boards => {
+            return Err(AppError::bad_request(
+                "The board list is read with GET /api/boards.",
+            ));
+        }
+    };
     let Some(since) = since else {
-        return snapshot(&state, caller.user_id(), topic).await;
+        return snapshot(&state, board, topic).await;
     };
     let deadline = Instant::now() + Duration::from_secs(query.wait);
-    let watch = state.fanout.watch(user);
+    let watch = state.fanout.watch(board);
     let mut shutdown = state.shutdown.clone();
     loop {
         // Armed before the log is read, so a change committed after the read still wakes
@@ -48,12 +56,15 @@ pub async fn poll(
         let changed = watch.notified();
         tokio::pin!(changed);
         changed.as_mut().enable();
-        let Some(replay) = state.tasks.since(user, since.clone()).await? else {
-            return snapshot(&state, user, topic).await;
+        let Some(replay) = state.tasks.since(board, since.clone()).await? else {
+            return snapshot(&state, board, topic).await;
         };
         if !replay.events.is_empty() || Instant::now() >= deadline || *shutdown.borrow() {
             let mut events = replay.events;
             events.truncate(MAX_CHANGES);
+            for event in &mut events {
+                event.topic = topic;
+            }
             let seq = events.last().map_or(replay.seq, |event| event.seq);
             return Ok(Reply(Changes {
                 topic,
@@ -73,10 +84,10 @@ pub async fn poll(
 
 async fn snapshot(
     state: &AppState,
-    user: uuid::Uuid,
+    board: uuid::Uuid,
     topic: Topic,
 ) -> Result<Reply<Changes>, AppError> {
-    let list = state.tasks.snapshot(user).await?;
+    let list = state.tasks.snapshot(board).await?;
     Ok(Reply(Changes {
         topic,
         epoch: list.epoch,

@@ -61,6 +61,7 @@ pub async fn update(
     Json(patch): Json<TaskPatch>,
 ) -> Result<Response, AppError> {
     let call = MethodCall::Update(UpdateParams {
+        board: None,
         id,
         title: patch.title,
         done: patch.done,
@@ -76,7 +77,10 @@ pub async fn delete(
 ) -> Result<StatusCode, AppError> {
     state
         .tasks
-        .apply(caller.actor(), MethodCall::Delete(DeleteParams { id }))
+        .apply(
+            caller.actor(),
+            MethodCall::Delete(DeleteParams { board: None, id }),
+        )
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

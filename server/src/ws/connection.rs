@@ -5,6 +5,7 @@
 //! handling a frame, which awaits the database, runs in a boxed future of its own that
 //! exists only while that frame is handled.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -12,24 +13,30 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use protocol::{
-    ClientFrame, CloseCode, ErrorCode, MethodValue, Outcome, Position, ServerFrame, Topic,
+    ClientFrame, CloseCode, ErrorCode, MemberUser, MethodCall, MethodValue, Outcome, Position,
+    ServerFrame, Topic,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep_until, timeout};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{self, Message, Utf8Bytes};
+use uuid::Uuid;
 
 use crate::auth::Authed;
+use crate::changelog::Applied;
 use crate::clock;
 use crate::error::AppError;
-use crate::fanout::{Outbound, SocketLink, SocketShared};
+use crate::fanout::{Outbound, OutboundKind, SocketLink, SocketShared};
 use crate::limits::TokenBucket;
 use crate::state::AppState;
 use crate::ws::upgrade::Socket;
 
 /// Events queued for one socket before it counts as too slow and is closed.
 const QUEUE: usize = 256;
+/// Topics one socket may follow at once: the app needs two (its board list and the open
+/// board); a client asking for thousands is refused rather than served slowly.
+pub const MAX_SUBSCRIPTIONS: usize = 100;
 /// How long a closing socket waits for the peer's close frame.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
 
@@ -69,8 +76,11 @@ struct Connection {
     authed: Option<Authed>,
     /// When the current token expires (or, before `auth`, when the auth time is up).
     deadline: Instant,
-    /// The last event position this socket was sent; events at or before it are skipped.
-    position: Option<(Arc<str>, u64)>,
+    /// The topics this socket follows, each with the last event position it was sent
+    /// (events at or before it are skipped); `None` until the subscribe is answered.
+    subscriptions: HashMap<Topic, Option<(Arc<str>, u64)>>,
+    /// Offered `taskwire.v1`: sees only the personal board.
+    v1: bool,
     bucket: TokenBucket,
     last_heard: Instant,
 }
@@ -82,6 +92,7 @@ pub async fn run(
     subprotocol: Option<&'static str>,
 ) {
     let id = state.next_socket_id();
+    let v1 = subprotocol == Some(protocol::SUBPROTOCOL_V1);
     let subprotocol = subprotocol.unwrap_or("none");
     tracing::info!(socket = id, %peer, subprotocol, "socket open");
     let (queue_tx, queue) = mpsc::channel(QUEUE);
@@ -94,7 +105,8 @@ pub async fn run(
         shared: Arc::new(SocketShared::default()),
         authed: None,
         deadline: now + state.config.auth_timeout(),
-        position: None,
+        subscriptions: HashMap::new(),
+        v1,
         bucket: TokenBucket::new(
             state.config.socket_burst,
             f64::from(state.config.socket_rate),
@@ -238,7 +250,6 @@ impl Connection {
             };
         };
         let user = authed.user_id();
-        let actor = authed.actor();
         if !self.bucket.try_take() {
             self.send_error(None, ErrorCode::RateLimited, "Too many frames; slow down.")
                 .await?;
@@ -254,12 +265,8 @@ impl Connection {
             Ok(ClientFrame::Subscribe { id, topic, since }) => {
                 self.subscribe(user, id, topic, since).await
             }
-            Ok(ClientFrame::Unsubscribe {
-                id,
-                topic: Topic::Tasks,
-            }) => {
-                self.shared.subscribed.store(false, Ordering::Release);
-                self.position = None;
+            Ok(ClientFrame::Unsubscribe { id, topic }) => {
+                self.unsubscribe(user, topic);
                 self.send(&ServerFrame::Result {
                     id,
                     outcome: Outcome::Ok(MethodValue::default()),
@@ -267,15 +274,7 @@ impl Connection {
                 .await
             }
             Ok(ClientFrame::Request { id, call }) => {
-                // The socket's task is not cancelled when its client goes, but shutdown
-                // stops waiting for sockets after a grace period: tracked, the change
-                // still runs to its end first.
-                let state = self.state.clone();
-                let applied = self
-                    .state
-                    .run_to_end(async move { state.tasks.apply(actor, call).await })
-                    .await
-                    .and_then(|applied| applied);
+                let applied = self.request(user, call).await;
                 // This socket's own events are already queued: send them first, as in
                 // the contract's example, so the result never runs ahead of the events.
                 while let Ok(event) = self.queue.try_recv() {
@@ -287,6 +286,41 @@ impl Connection {
                 };
                 self.send(&ServerFrame::Result { id, outcome }).await
             }
+        }
+    }
+
+    /// A task change: on the personal board, or on a board the user may change (the
+    /// change log checks, in the change's transaction, so access ends the moment a member
+    /// is removed).
+    async fn request(&mut self, user: Uuid, call: MethodCall) -> Result<Applied, AppError> {
+        let actor = self
+            .authed
+            .as_ref()
+            .map(Authed::actor)
+            .ok_or_else(|| AppError::unauthorized("Send auth first."))?;
+        let board = match call.board() {
+            None => user,
+            Some(_) if self.v1 => return Err(v1_refusal()),
+            Some(board) => board,
+        };
+        // The socket's task is not cancelled when its client goes, but shutdown stops
+        // waiting for sockets after a grace period: tracked, the change still runs to its
+        // end first.
+        let state = self.state.clone();
+        self.state
+            .run_to_end(async move { state.tasks.apply_on(board, actor, call).await })
+            .await
+            .and_then(|applied| applied)
+    }
+
+    fn unsubscribe(&mut self, user: Uuid, topic: Topic) {
+        if self.subscriptions.remove(&topic).is_none() {
+            return;
+        }
+        match topic {
+            Topic::Boards => self.shared.boards.store(false, Ordering::Release),
+            Topic::Tasks => self.state.fanout.unsubscribe(user, topic, self.id),
+            Topic::Board(board) => self.state.fanout.unsubscribe(board, topic, self.id),
         }
     }
 
@@ -323,10 +357,14 @@ impl Connection {
                 let link = SocketLink {
                     id: self.id,
                     session: authed.session_id,
+                    user: MemberUser {
+                        id: authed.user.id,
+                        username: authed.user.username.clone(),
+                    },
                     queue: self.queue_tx.clone(),
                     shared: self.shared.clone(),
                 };
-                if self.state.fanout.register(authed.user_id(), link).is_err() {
+                if self.state.fanout.register(link).is_err() {
                     self.send_error(
                         Some(id),
                         ErrorCode::RateLimited,
@@ -386,66 +424,153 @@ impl Connection {
         Err(End::Closed(CloseCode::Unauthorized, "frame before auth"))
     }
 
-    /// `subscribe`: replay when the log still holds everything after `since`, else a
-    /// snapshot. Events start queueing before the read, and those the answer already
-    /// covers are skipped by `forward`, so none is lost or sent twice.
+    /// `subscribe`: to the board list, or to a board's tasks.
     async fn subscribe(
         &mut self,
-        user: uuid::Uuid,
+        user: Uuid,
         id: u64,
         topic: Topic,
         since: Option<Position>,
     ) -> Result<(), End> {
-        self.shared.subscribed.store(true, Ordering::Release);
-        let replay = match since {
-            Some(since) => self.state.tasks.since(user, since).await,
-            None => Ok(None),
+        if self.v1 && topic != Topic::Tasks {
+            let api = v1_refusal().to_api();
+            return self.send_error(Some(id), api.code, &api.message).await;
+        }
+        if !self.subscriptions.contains_key(&topic) && self.subscriptions.len() >= MAX_SUBSCRIPTIONS
+        {
+            let message = format!(
+                "A socket follows at most {MAX_SUBSCRIPTIONS} topics; unsubscribe from one first."
+            );
+            return self
+                .send_error(Some(id), ErrorCode::RateLimited, &message)
+                .await;
+        }
+        let answer = match topic {
+            Topic::Boards => self.subscribe_boards(user, id).await,
+            Topic::Tasks => self.subscribe_board(user, id, user, topic, since).await,
+            Topic::Board(board) => self.subscribe_board(user, id, board, topic, since).await,
         };
-        let frame = match replay {
-            Ok(Some(replay)) => {
-                self.position = Some((Arc::from(replay.epoch.as_str()), replay.seq));
-                Ok(ServerFrame::Replay {
-                    id,
-                    topic,
-                    epoch: replay.epoch,
-                    seq: replay.seq,
-                    events: replay.events,
-                })
-            }
-            Ok(None) => self.state.tasks.snapshot(user).await.map(|list| {
-                self.position = Some((Arc::from(list.epoch.as_str()), list.seq));
-                ServerFrame::Snapshot {
-                    id,
-                    topic,
-                    epoch: list.epoch,
-                    seq: list.seq,
-                    items: list.items,
+        match answer {
+            Ok(frames) => {
+                for frame in &frames {
+                    self.send(frame).await?;
                 }
-            }),
-            Err(error) => Err(error),
-        };
-        match frame {
-            Ok(frame) => self.send(&frame).await,
+                Ok(())
+            }
             Err(error) => {
+                self.unsubscribe(user, topic);
                 let api = error.to_api();
                 self.send_error(Some(id), api.code, &api.message).await
             }
         }
     }
 
-    /// Sends a live event unless the socket's last answer already covered it.
-    async fn forward(&mut self, event: Outbound) -> Result<(), End> {
-        if !self.shared.subscribed.load(Ordering::Acquire) {
-            return Ok(());
+    /// The board list comes whole: it is small, and never replayed.
+    async fn subscribe_boards(
+        &mut self,
+        user: Uuid,
+        id: u64,
+    ) -> Result<Vec<ServerFrame>, AppError> {
+        self.shared.boards.store(true, Ordering::Release);
+        self.subscriptions.insert(Topic::Boards, None);
+        let list = self.state.boards.list(user).await?;
+        self.subscriptions.insert(
+            Topic::Boards,
+            Some((Arc::from(list.epoch.as_str()), list.seq)),
+        );
+        Ok(vec![ServerFrame::BoardsSnapshot {
+            id,
+            topic: Topic::Boards,
+            epoch: list.epoch,
+            seq: list.seq,
+            items: list.items,
+        }])
+    }
+
+    /// A board's tasks: replay when the log still holds everything after `since`, else
+    /// a snapshot; then, on a `board:<id>` topic, who is there. The socket joins the
+    /// fan-out before access is checked and the log is read: events queue from then on
+    /// (those the answer covers are skipped by `forward`), and a removal committed
+    /// meanwhile either shows in the check or reaches the socket as `unsubscribed`.
+    async fn subscribe_board(
+        &mut self,
+        user: Uuid,
+        id: u64,
+        board: Uuid,
+        topic: Topic,
+        since: Option<Position>,
+    ) -> Result<Vec<ServerFrame>, AppError> {
+        self.state.fanout.subscribe(board, topic, user, self.id);
+        self.subscriptions.insert(topic, None);
+        if topic != Topic::Tasks {
+            self.state.boards.access(user, board).await?;
         }
-        if let Some((epoch, seq)) = &self.position
-            && **epoch == *event.epoch
-            && event.seq <= *seq
-        {
-            return Ok(());
+        let replay = match since {
+            Some(since) => self.state.tasks.since(board, since).await?,
+            None => None,
+        };
+        let mut frames = Vec::with_capacity(2);
+        let (epoch, seq) = match replay {
+            Some(mut replay) => {
+                for event in &mut replay.events {
+                    event.topic = topic;
+                }
+                let position = (replay.epoch.clone(), replay.seq);
+                frames.push(ServerFrame::Replay {
+                    id,
+                    topic,
+                    epoch: replay.epoch,
+                    seq: replay.seq,
+                    events: replay.events,
+                });
+                position
+            }
+            None => {
+                let list = self.state.tasks.snapshot(board).await?;
+                let position = (list.epoch.clone(), list.seq);
+                frames.push(ServerFrame::Snapshot {
+                    id,
+                    topic,
+                    epoch: list.epoch,
+                    seq: list.seq,
+                    items: list.items,
+                });
+                position
+            }
+        };
+        self.subscriptions
+            .insert(topic, Some((Arc::from(epoch.as_str()), seq)));
+        if topic != Topic::Tasks {
+            frames.push(ServerFrame::Presence {
+                topic,
+                users: self.state.fanout.present(board),
+            });
         }
-        self.position = Some((event.epoch, event.seq));
-        self.write(Message::Text(event.frame)).await
+        Ok(frames)
+    }
+
+    /// Sends a frame of a topic the socket follows; a live event only when the socket's
+    /// last answer did not already cover it.
+    async fn forward(&mut self, outbound: Outbound) -> Result<(), End> {
+        let Some(position) = self.subscriptions.get_mut(&outbound.topic) else {
+            return Ok(());
+        };
+        match outbound.kind {
+            OutboundKind::Event { epoch, seq } => {
+                if let Some((last_epoch, last_seq)) = position
+                    && **last_epoch == *epoch
+                    && seq <= *last_seq
+                {
+                    return Ok(());
+                }
+                *position = Some((epoch, seq));
+            }
+            OutboundKind::Ended => {
+                self.subscriptions.remove(&outbound.topic);
+            }
+            OutboundKind::Presence => {}
+        }
+        self.write(Message::Text(outbound.frame)).await
     }
 
     async fn heartbeat(&mut self) -> Result<(), End> {
@@ -541,6 +666,12 @@ impl Connection {
         let drain = async { while let Some(Ok(_)) = self.socket.next().await {} };
         let _ = timeout(CLOSE_WAIT, drain).await;
     }
+}
+
+fn v1_refusal() -> AppError {
+    AppError::bad_request(
+        "A taskwire.v1 socket sees only the personal board; offer taskwire.v2 for boards.",
+    )
 }
 
 /// A read error: a frame over the limit gets its 1009; anything else is a broken

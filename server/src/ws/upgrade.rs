@@ -62,14 +62,19 @@ impl<S: Send + Sync> FromRequestParts<S> for Upgrade {
             .remove::<OnUpgrade>()
             .ok_or_else(|| refuse("this connection cannot be upgraded"))?;
         // Subprotocol names are compared exactly (RFC 6455 section 4.2.2): echoing ours
-        // for a differently spelled offer would fail the client's own check.
-        let protocol = parts
-            .headers
-            .get_all(SEC_WEBSOCKET_PROTOCOL)
-            .iter()
-            .flat_map(|value| value.as_bytes().split(|&byte| byte == b','))
-            .any(|offer| offer.trim_ascii() == protocol::SUBPROTOCOL.as_bytes())
-            .then_some(protocol::SUBPROTOCOL);
+        // for a differently spelled offer would fail the client's own check. The newest
+        // offered wins.
+        let offered = |name: &str| {
+            parts
+                .headers
+                .get_all(SEC_WEBSOCKET_PROTOCOL)
+                .iter()
+                .flat_map(|value| value.as_bytes().split(|&byte| byte == b','))
+                .any(|offer| offer.trim_ascii() == name.as_bytes())
+        };
+        let protocol = [protocol::SUBPROTOCOL, protocol::SUBPROTOCOL_V1]
+            .into_iter()
+            .find(|name| offered(name));
         Ok(Self {
             key,
             protocol,

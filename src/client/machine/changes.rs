@@ -464,6 +464,7 @@ mod tests {
     fn bad_changes_are_refused_before_queueing() {
         let mut h = Harness::new();
         let out = h.feed(Input::Mutate(MethodCall::Create(CreateParams {
+            board: None,
             id: None,
             title: "x".to_owned(),
         })));

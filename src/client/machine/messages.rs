@@ -114,7 +114,7 @@ impl Input {
 /// What the shell must do, in the order given.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
-    /// Open a new socket (`new WebSocket(url, "taskwire.v1")`) known as `conn`; feed its
+    /// Open a new socket (`new WebSocket(url, "taskwire.v2")`) known as `conn`; feed its
     /// events back with this number.
     Open {
         conn: ConnId,

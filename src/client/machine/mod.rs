@@ -250,6 +250,10 @@ impl Machine {
                 out,
             ),
             ServerFrame::Event(event) => self.on_event(now, &event, out),
+            ServerFrame::BoardsSnapshot { .. }
+            | ServerFrame::BoardsEvent(_)
+            | ServerFrame::Unsubscribed { .. }
+            | ServerFrame::Presence { .. } => {}
             ServerFrame::Error { id, code, message } => {
                 let error = ApiError::new(code, message);
                 match id.and_then(|id| self.requests.settle(id)) {
