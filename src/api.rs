@@ -7,10 +7,11 @@
 use gloo_net::http::{Request, RequestBuilder, Response};
 use gloo_timers::callback::Timeout;
 use protocol::{
-    ApiError, CreateParams, Credentials, ErrorBody, ErrorCode, LoginAs, Session, Task, TaskList,
-    TaskPatch, User, UserList,
+    ApiError, Board, BoardPatch, CreateParams, Credentials, ErrorBody, ErrorCode, LoginAs, Member,
+    MemberList, MemberRole, NewBoard, Session, Task, TaskList, TaskPatch, User, UserList,
 };
 use serde::de::DeserializeOwned;
+use uuid::Uuid;
 use wasm_bindgen::JsValue;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen_futures::JsFuture;
@@ -213,6 +214,71 @@ impl Api {
             .header("Authorization", &bearer(token));
         json(send(with_body(request, patch)?).await?).await
     }
+
+    // ---- boards (section 4) ----
+
+    /// `POST /api/boards`: idempotent when `new.id` is given.
+    pub async fn create_board(&self, token: &str, new: &NewBoard) -> Result<Board, CallError> {
+        let request =
+            Request::post(&self.url("/api/boards")).header("Authorization", &bearer(token));
+        json(send(with_body(request, new)?).await?).await
+    }
+
+    pub async fn rename_board(
+        &self,
+        token: &str,
+        id: Uuid,
+        name: &str,
+    ) -> Result<Board, CallError> {
+        let request = Request::patch(&self.url(&format!("/api/boards/{id}")))
+            .header("Authorization", &bearer(token));
+        let patch = BoardPatch {
+            name: name.to_owned(),
+        };
+        json(send(with_body(request, &patch)?).await?).await
+    }
+
+    pub async fn delete_board(&self, token: &str, id: Uuid) -> Result<(), CallError> {
+        let url = self.url(&format!("/api/boards/{id}"));
+        empty(send(build(Request::delete(&url), Some(token))?).await?)
+    }
+
+    pub async fn members(&self, token: &str, board: Uuid) -> Result<Vec<Member>, CallError> {
+        let url = self.url(&format!("/api/boards/{board}/members"));
+        let list: MemberList = json(send(build(Request::get(&url), Some(token))?).await?).await?;
+        Ok(list.items)
+    }
+
+    /// Shares `board` with `username` as `role`, or changes their role.
+    pub async fn set_member(
+        &self,
+        token: &str,
+        board: Uuid,
+        username: &str,
+        role: MemberRole,
+    ) -> Result<Member, CallError> {
+        let request = Request::put(&self.url(&member_path(board, username)))
+            .header("Authorization", &bearer(token));
+        json(send(with_body(request, &role)?).await?).await
+    }
+
+    /// Removes `username` from `board` (the person themself: leaving it).
+    pub async fn remove_member(
+        &self,
+        token: &str,
+        board: Uuid,
+        username: &str,
+    ) -> Result<(), CallError> {
+        let url = self.url(&member_path(board, username));
+        empty(send(build(Request::delete(&url), Some(token))?).await?)
+    }
+}
+
+/// A typed username goes into the path encoded, so a `/` or `?` in it cannot reach
+/// another route.
+fn member_path(board: Uuid, username: &str) -> String {
+    let username = String::from(js_sys::encode_uri_component(username));
+    format!("/api/boards/{board}/members/{username}")
 }
 
 fn bearer(token: &str) -> String {

@@ -6,7 +6,7 @@ use leptos_router::components::{FlatRoutes, Route, Router};
 use leptos_router::path;
 
 use crate::api::Api;
-use crate::pages::{Admin, Board, Diagnostics, Login, NotFound};
+use crate::pages::{Admin, BoardPage, Diagnostics, Home, Login, NotFound};
 use crate::taskwire::Taskwire;
 
 /// The whole app. `api` is where the server lives: the page's own origin unless given
@@ -22,7 +22,8 @@ pub fn App(#[prop(optional, into)] api: Option<Api>) -> impl IntoView {
     view! {
         <Router>
             <FlatRoutes fallback=NotFound>
-                <Route path=path!("/") view=Board />
+                <Route path=path!("/") view=Home />
+                <Route path=path!("/b/:board_id") view=BoardPage />
                 <Route path=path!("/login") view=Login />
                 <Route path=path!("/diagnostics") view=Diagnostics />
                 <Route path=path!("/admin") view=Admin />

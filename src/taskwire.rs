@@ -6,13 +6,14 @@
 
 use leptos::prelude::*;
 use protocol::{
-    ClearDoneParams, CreateParams, Credentials, DeleteParams, MethodCall, Session, UpdateParams,
-    User, ValidationError, validate_title,
+    Board as BoardInfo, BoardRole, ClearDoneParams, CreateParams, Credentials, DeleteParams,
+    Member, MemberRole, MemberUser, MethodCall, NewBoard, Session, Topic, UpdateParams, User,
+    ValidationError, validate_board_name, validate_title,
 };
 use uuid::Uuid;
 
 use crate::api::{Api, CallError};
-pub use crate::board::{PendingChange, RowSignal, SocketDiagnostics, Status, TaskCounts};
+pub use crate::board::{Conflict, PendingChange, RowSignal, SocketDiagnostics, Status, TaskCounts};
 use crate::board::{TASKS, Views};
 use crate::client::machine::Config;
 use crate::socket::Service;
@@ -37,11 +38,16 @@ pub enum ChangeError {
 }
 
 impl Taskwire {
-    /// Creates the service with its one "tasks" socket, provides it through context, and
-    /// starts restoring the session through `POST /api/refresh` (a reload keeps the
-    /// session).
+    /// Creates the service with its one board socket (the board list, and the board a
+    /// page opens), provides it through context, and starts restoring the session
+    /// through `POST /api/refresh` (a reload keeps the session).
     pub fn provide(api: Api) -> Self {
-        Self::provide_with(api, &[(TASKS, Config::default())])
+        let boards = Config {
+            subscribe: None,
+            boards: true,
+            ..Config::default()
+        };
+        Self::provide_with(api, &[(TASKS, boards)])
     }
 
     /// [`Taskwire::provide`] with other named sockets; the status and the board follow
@@ -255,7 +261,7 @@ impl Taskwire {
         let title = validate_title(title)?.to_owned();
         let id = random_uuid();
         self.mutate(MethodCall::Create(CreateParams {
-            board: None,
+            board: self.open_untracked(),
             id: Some(id),
             title,
         }));
@@ -264,7 +270,7 @@ impl Taskwire {
 
     pub fn set_done(&self, id: Uuid, done: bool) {
         self.mutate(MethodCall::Update(UpdateParams {
-            board: None,
+            board: self.open_untracked(),
             id,
             title: None,
             done: Some(done),
@@ -272,14 +278,21 @@ impl Taskwire {
         }));
     }
 
-    pub fn rename(&self, id: Uuid, title: &str) -> Result<(), ChangeError> {
+    /// Renames a task, against `seen`, the version the person started editing: typed
+    /// over someone else's change, it is refused and the conflict alert lets the person
+    /// choose.
+    pub fn rename(&self, id: Uuid, title: &str, seen: u64) -> Result<(), ChangeError> {
+        self.rename_at(id, title, Some(seen))
+    }
+
+    fn rename_at(&self, id: Uuid, title: &str, version: Option<u64>) -> Result<(), ChangeError> {
         let title = validate_title(title)?.to_owned();
         self.mutate(MethodCall::Update(UpdateParams {
-            board: None,
+            board: self.open_untracked(),
             id,
             title: Some(title.clone()),
             done: None,
-            if_version: None,
+            if_version: version,
         }));
         let taken = self
             .task(id)
@@ -292,11 +305,36 @@ impl Taskwire {
     }
 
     pub fn delete(&self, id: Uuid) {
-        self.mutate(MethodCall::Delete(DeleteParams { board: None, id }));
+        self.mutate(MethodCall::Delete(DeleteParams {
+            board: self.open_untracked(),
+            id,
+        }));
     }
 
     pub fn clear_done(&self) {
-        self.mutate(MethodCall::ClearDone(ClearDoneParams { board: None }));
+        self.mutate(MethodCall::ClearDone(ClearDoneParams {
+            board: self.open_untracked(),
+        }));
+    }
+
+    /// A title edit that met someone else's change, until the person chooses.
+    pub fn conflict(&self) -> Signal<Option<Conflict>> {
+        self.views.conflict.into()
+    }
+
+    /// `Keep mine` (sent again, against the version there now) or `Keep theirs`.
+    pub fn resolve_conflict(&self, keep_mine: bool) {
+        let Some(conflict) = self.views.conflict.try_update(Option::take).flatten() else {
+            return;
+        };
+        if keep_mine && self.open_untracked() == Some(conflict.board) {
+            let version = self
+                .task(conflict.task)
+                .map(|row| row.with_untracked(|r| r.task.version))
+                .unwrap_or(conflict.version);
+            // A refusal shows in the board's alert, as any other.
+            drop(self.rename_at(conflict.task, &conflict.mine, Some(version)));
+        }
     }
 
     fn mutate(&self, call: MethodCall) {
@@ -309,6 +347,11 @@ impl Taskwire {
     /// announce; `None` when nothing.
     pub fn alert(&self) -> Signal<Option<String>> {
         self.views.alert.into()
+    }
+
+    /// Announces `text` in the board's alert.
+    pub fn show_alert(&self, text: String) {
+        self.views.alert.set(Some(text));
     }
 
     pub fn dismiss_alert(&self) {
@@ -331,6 +374,167 @@ impl Taskwire {
         if let Some(service) = self.service() {
             service.discard_pending();
         }
+    }
+}
+
+impl Taskwire {
+    // ---- boards ----
+
+    /// The person's boards, live; `None` until the list first arrives.
+    pub fn boards(&self) -> Signal<Option<Vec<BoardInfo>>> {
+        self.views.boards.into()
+    }
+
+    /// The board the page shows.
+    pub fn open_board(&self) -> Signal<Option<Uuid>> {
+        self.views.open.into()
+    }
+
+    fn open_untracked(&self) -> Option<Uuid> {
+        self.views.open.get_untracked()
+    }
+
+    /// Shows `board`: its tasks replace the last board's, and `/` lands here next time.
+    pub fn open(&self, board: Uuid) {
+        if self.views.open.get_untracked() == Some(board) {
+            return;
+        }
+        self.views.open.set(Some(board));
+        self.views.here.set(Vec::new());
+        self.views.unavailable.set(None);
+        self.views.lost.set(None);
+        self.views.conflict.set(None);
+        if let Some(service) = self.service() {
+            service.open(Topic::Board(board));
+        }
+        if let Some(user) = self.views.user.get_untracked() {
+            last_board::remember(user.id, board);
+        }
+    }
+
+    /// Where `/` lands: the last board opened here, while it is still the person's, else
+    /// their personal board. `None` until the board list is known.
+    pub fn home_board(&self) -> Option<Uuid> {
+        let user = self.views.user.get()?;
+        self.views.boards.with(|boards| {
+            let boards = boards.as_ref()?;
+            let last = last_board::recall(user.id);
+            boards
+                .iter()
+                .find(|board| Some(board.id) == last)
+                .or_else(|| boards.iter().find(|board| board.personal))
+                .map(|board| board.id)
+        })
+    }
+
+    /// The person's board `id`, as their list has it.
+    pub fn board(&self, id: Uuid) -> Option<BoardInfo> {
+        self.views.boards.with(|boards| {
+            boards
+                .as_ref()?
+                .iter()
+                .find(|board| board.id == id)
+                .cloned()
+        })
+    }
+
+    /// Who is looking at the open board now, the person included.
+    pub fn here(&self) -> Signal<Vec<MemberUser>> {
+        self.views.here.into()
+    }
+
+    /// The open board is not one of the person's.
+    pub fn unavailable(&self) -> Signal<Option<Uuid>> {
+        self.views.unavailable.into()
+    }
+
+    /// The person lost access to the open board (the alert says so).
+    pub fn lost(&self) -> Signal<Option<Uuid>> {
+        self.views.lost.into()
+    }
+
+    /// Makes a board owned by the person.
+    pub async fn create_board(&self, name: &str) -> Result<BoardInfo, CallError> {
+        let name = validate_board_name(name)
+            .map_err(|error| invalid(error.to_string()))?
+            .to_owned();
+        let (api, token) = self.session()?;
+        let new = NewBoard {
+            id: Some(random_uuid()),
+            name,
+        };
+        api.create_board(&token, &new).await
+    }
+
+    pub async fn rename_board(&self, board: Uuid, name: &str) -> Result<BoardInfo, CallError> {
+        let name = validate_board_name(name).map_err(|error| invalid(error.to_string()))?;
+        let (api, token) = self.session()?;
+        api.rename_board(&token, board, name).await
+    }
+
+    pub async fn delete_board(&self, board: Uuid) -> Result<(), CallError> {
+        let (api, token) = self.session()?;
+        api.delete_board(&token, board).await
+    }
+
+    pub async fn members(&self, board: Uuid) -> Result<Vec<Member>, CallError> {
+        let (api, token) = self.session()?;
+        api.members(&token, board).await
+    }
+
+    pub async fn share(
+        &self,
+        board: Uuid,
+        username: &str,
+        role: BoardRole,
+    ) -> Result<Member, CallError> {
+        let username = username.trim();
+        if username.is_empty() {
+            return Err(invalid("Type the username of the person to share with."));
+        }
+        let (api, token) = self.session()?;
+        api.set_member(&token, board, username, MemberRole { role })
+            .await
+    }
+
+    /// Takes `username` off the board; the person's own name leaves it.
+    pub async fn remove_member(&self, board: Uuid, username: &str) -> Result<(), CallError> {
+        let (api, token) = self.session()?;
+        api.remove_member(&token, board, username).await
+    }
+}
+
+/// A refusal made here, worded as the server's would be.
+fn invalid(message: impl Into<String>) -> CallError {
+    CallError::Api(protocol::ApiError::new(
+        protocol::ErrorCode::BadRequest,
+        message.into(),
+    ))
+}
+
+/// The last board a person opened in this browser: only its id, per person, in local
+/// storage (nothing secret).
+mod last_board {
+    use uuid::Uuid;
+
+    fn key(user: Uuid) -> String {
+        format!("taskwire.last_board.{user}")
+    }
+
+    fn storage() -> Option<web_sys::Storage> {
+        web_sys::window()?.local_storage().ok()?
+    }
+
+    pub fn remember(user: Uuid, board: Uuid) {
+        if let Some(storage) = storage() {
+            // Storage full or refused: `/` lands on the personal board instead.
+            drop(storage.set_item(&key(user), &board.to_string()));
+        }
+    }
+
+    pub fn recall(user: Uuid) -> Option<Uuid> {
+        let stored = storage()?.get_item(&key(user)).ok()??;
+        Uuid::try_parse(&stored).ok()
     }
 }
 

@@ -56,6 +56,9 @@ function row(task) {
   const title = document.createElement("span");
   title.className = "task-title";
   title.textContent = task.title;
+  const by = document.createElement("span");
+  by.className = "task-by";
+  if (task.updated_by) by.textContent = "by " + task.updated_by;
   const edit = document.createElement("button");
   edit.type = "button";
   edit.className = "icon-button task-edit";
@@ -64,7 +67,7 @@ function row(task) {
   del.type = "button";
   del.className = "icon-button danger task-delete";
   del.setAttribute("aria-label", "Delete " + task.title);
-  li.append(check, title, edit, del);
+  li.append(check, title, by, edit, del);
   return li;
 }
 

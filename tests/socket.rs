@@ -112,6 +112,7 @@ async fn create_over_http(token: &str, title: &str) -> Uuid {
         .create_task(
             token,
             &CreateParams {
+                board: None,
                 id: None,
                 title: title.to_owned(),
             },

@@ -12,7 +12,7 @@ mod words;
 use std::collections::VecDeque;
 
 use leptos::prelude::*;
-use protocol::{Topic, User};
+use protocol::{Board as BoardInfo, Ended, ErrorCode, MemberUser, Topic, User};
 use rustc_hash::FxHashMap;
 use uuid::Uuid;
 
@@ -54,6 +54,30 @@ pub struct Views {
     /// Why the last session ended without the person asking, for the sign-in page.
     pub ended: RwSignal<Option<String>>,
     pub pending: RwSignal<Vec<PendingChange>>,
+    /// The person's boards; `None` until the board list first arrives.
+    pub boards: RwSignal<Option<Vec<BoardInfo>>>,
+    /// The board the page shows (the facade writes it when a page opens one).
+    pub open: RwSignal<Option<Uuid>>,
+    /// Who is looking at the open board now.
+    pub here: RwSignal<Vec<MemberUser>>,
+    /// The open board is not one of the person's ("Not found").
+    pub unavailable: RwSignal<Option<Uuid>>,
+    /// The person lost access to this board while it was open: the page moves on.
+    pub lost: RwSignal<Option<Uuid>>,
+    /// A title edit that met someone else's change.
+    pub conflict: RwSignal<Option<Conflict>>,
+}
+
+/// A title edit refused because the task changed meanwhile.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Conflict {
+    pub board: Uuid,
+    pub task: Uuid,
+    /// What the person typed.
+    pub mine: String,
+    /// Who changed it, and the version it is at now.
+    pub by: String,
+    pub version: u64,
 }
 
 impl Default for Views {
@@ -72,6 +96,12 @@ impl Default for Views {
             alert: RwSignal::new(None),
             ended: RwSignal::new(None),
             pending: RwSignal::new(Vec::new()),
+            boards: RwSignal::new(None),
+            open: RwSignal::new(None),
+            here: RwSignal::new(Vec::new()),
+            unavailable: RwSignal::new(None),
+            lost: RwSignal::new(None),
+            conflict: RwSignal::new(None),
         }
     }
 }
@@ -186,6 +216,9 @@ pub struct Board {
     rows_owner: Owner,
     rtt: FxHashMap<String, VecDeque<(f64, f64)>>,
     closed_events: FxHashMap<String, ClosedEvent>,
+    /// Every board name seen this session, so that a board already gone from the list
+    /// can still be named when access to it ends.
+    names: FxHashMap<Uuid, String>,
 }
 
 impl Board {
@@ -195,6 +228,7 @@ impl Board {
             rows_owner: detached_owner(),
             rtt: FxHashMap::default(),
             closed_events: FxHashMap::default(),
+            names: FxHashMap::default(),
         }
     }
 
@@ -215,10 +249,44 @@ impl Board {
     pub fn notice(&mut self, socket: &str, notice: Notice) {
         let shown = socket == TASKS;
         match notice {
-            Notice::Rows {
-                topic: Topic::Tasks,
-                rows,
-            } if shown => self.apply_rows(rows),
+            Notice::Rows { rows, .. } if shown => self.apply_rows(rows),
+            Notice::Boards(boards) if shown => {
+                for board in &boards {
+                    self.names.insert(board.id, board.name.clone());
+                }
+                set_if_changed(self.views.boards, Some(boards));
+            }
+            Notice::Presence { users, .. } if shown => set_if_changed(self.views.here, users),
+            Notice::Unavailable {
+                topic: Topic::Board(board),
+                ..
+            } if shown => self.views.unavailable.set(Some(board)),
+            Notice::AccessEnded {
+                topic: Topic::Board(board),
+                reason,
+            } if shown => {
+                let name = self.names.get(&board).map_or("this board", String::as_str);
+                let text = match reason {
+                    Ended::Removed | Ended::Deleted => {
+                        format!("You no longer have access to {name}.")
+                    }
+                };
+                self.views.alert.set(Some(text));
+                self.views.here.set(Vec::new());
+                self.views.lost.set(Some(board));
+            }
+            Notice::Conflict { mine, current } if shown => {
+                let (Some(board), Some(title)) = (mine.board, mine.title) else {
+                    return;
+                };
+                self.views.conflict.set(Some(Conflict {
+                    board,
+                    task: mine.id,
+                    mine: title,
+                    by: current.updated_by,
+                    version: current.version,
+                }));
+            }
             Notice::Outbox(waiting) if shown => {
                 let pending: Vec<PendingChange> = waiting
                     .iter()
@@ -234,6 +302,8 @@ impl Board {
             } => match error {
                 // The person asked for it, or signed out: nothing to announce.
                 MutationError::Discarded | MutationError::SessionEnded => {}
+                // The conflict alert says it, with what to do.
+                MutationError::Refused(error) if error.code == ErrorCode::Conflict => {}
                 error => self.views.alert.set(Some(error.to_string())),
             },
             Notice::Problem(problem) => {
@@ -274,7 +344,12 @@ impl Board {
     pub fn signed_out(&mut self) {
         self.rtt.clear();
         self.closed_events.clear();
+        self.names.clear();
         self.views.user.set(None);
+        self.views.boards.set(None);
+        self.views.open.set(None);
+        self.views.here.set(Vec::new());
+        self.views.conflict.set(None);
     }
 
     /// The server ended the session on every device (close 4409): the sign-in page

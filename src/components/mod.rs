@@ -2,13 +2,18 @@
 
 mod acting_as;
 mod alert;
+mod board_heading;
+mod board_nav;
 mod brand;
+mod conflict_alert;
 mod connection_status;
 mod filter;
 mod header;
+mod here_now;
 mod new_task;
 mod pending;
 mod rtt_chart;
+mod share_dialog;
 mod signed_in;
 mod subscriptions;
 mod task_editor;
@@ -17,8 +22,12 @@ mod task_item;
 mod task_list;
 
 pub use alert::ServiceAlert;
+pub use board_heading::BoardHeading;
+pub use board_nav::BoardNav;
 pub use brand::Brand;
+pub use conflict_alert::ConflictAlert;
 pub use filter::Filter;
+pub use here_now::HereNow;
 pub use new_task::NewTaskForm;
 pub use pending::PendingChanges;
 pub use rtt_chart::{RttChart, whole_ms};

@@ -18,10 +18,13 @@ enum Gate {
     SignedIn,
 }
 
-/// A signed-in page titled `title`. Until the page-load refresh has answered, nobody is
-/// sent away: a reload must keep the session.
+/// A signed-in page titled `title` (a page without one gives its own heading). Until the
+/// page-load refresh has answered, nobody is sent away: a reload must keep the session.
 #[component]
-pub fn SignedInPage(title: &'static str, children: ChildrenFn) -> impl IntoView {
+pub fn SignedInPage(
+    #[prop(optional)] title: Option<&'static str>,
+    children: ChildrenFn,
+) -> impl IntoView {
     let tw = Taskwire::expect();
     let (user, restoring, switching) = (tw.user(), tw.restoring(), tw.switching());
     // A memo, so a refreshed token (the same user again) does not rebuild the page.
@@ -63,7 +66,7 @@ pub fn SignedInPage(title: &'static str, children: ChildrenFn) -> impl IntoView 
         Gate::SignedIn => view! {
             <AppHeader />
             <main class="page">
-                <h1 class="page-title">{title}</h1>
+                {title.map(|title| view! { <h1 class="page-title">{title}</h1> })}
                 {children()}
             </main>
         }

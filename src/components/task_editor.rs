@@ -30,7 +30,8 @@ pub fn TitleEditor(
     refocus: Callback<Uuid>,
 ) -> impl IntoView {
     let tw = Taskwire::expect();
-    let draft = RwSignal::new(row.with_untracked(|r| r.task.title.clone()));
+    let (title, seen) = row.with_untracked(|r| (r.task.title.clone(), r.task.version));
+    let draft = RwSignal::new(title);
     let problem = RwSignal::new(None::<String>);
     let input = NodeRef::<html::Input>::new();
     Effect::new(move || {
@@ -59,7 +60,7 @@ pub fn TitleEditor(
             finish(from_keyboard);
             return;
         }
-        match draft.with_untracked(|d| tw.rename(id, d)) {
+        match draft.with_untracked(|d| tw.rename(id, d, seen)) {
             Ok(()) => finish(from_keyboard),
             Err(_) if !from_keyboard => finish(false),
             Err(error) => problem.set(Some(error.to_string())),

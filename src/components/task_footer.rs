@@ -5,8 +5,9 @@ use leptos::prelude::*;
 use super::{Filter, focus_new_task};
 use crate::taskwire::Taskwire;
 
+/// `read_only` (a viewer's board) leaves out `Clear completed`.
 #[component]
-pub fn TaskFooter(filter: Memo<Filter>) -> impl IntoView {
+pub fn TaskFooter(filter: Memo<Filter>, #[prop(optional)] read_only: bool) -> impl IntoView {
     let tw = Taskwire::expect();
     // Counted by the board as rows change: no row is read here.
     let counts = tw.counts();
@@ -33,17 +34,22 @@ pub fn TaskFooter(filter: Memo<Filter>) -> impl IntoView {
                         }
                     })}
             </nav>
-            <button
-                type="button"
-                class="button ghost small"
-                disabled=move || counts.with(|c| c.done == 0)
-                on:click=move |ev| {
-                    tw.clear_done();
-                    focus_new_task(&ev);
-                }
-            >
-                "Clear completed"
-            </button>
+            {(!read_only)
+                .then(|| {
+                    view! {
+                        <button
+                            type="button"
+                            class="button ghost small"
+                            disabled=move || counts.with(|c| c.done == 0)
+                            on:click=move |ev| {
+                                tw.clear_done();
+                                focus_new_task(&ev);
+                            }
+                        >
+                            "Clear completed"
+                        </button>
+                    }
+                })}
         </footer>
     }
 }

@@ -21,6 +21,7 @@ pub struct RowNodes {
     pub item: NodeRef<html::Li>,
     pub check: NodeRef<html::Input>,
     pub title: NodeRef<html::Span>,
+    pub by: NodeRef<html::Span>,
     pub edit: NodeRef<html::Button>,
     pub delete: NodeRef<html::Button>,
 }
@@ -31,6 +32,7 @@ impl RowNodes {
             item: NodeRef::new(),
             check: NodeRef::new(),
             title: NodeRef::new(),
+            by: NodeRef::new(),
             edit: NodeRef::new(),
             delete: NodeRef::new(),
         }
@@ -58,6 +60,12 @@ impl RowNodes {
             && title.text_content().as_deref() != Some(row.task.title.as_str())
         {
             title.set_text_content(Some(&row.task.title));
+        }
+        if let Some(by) = self.by.get_untracked() {
+            let text = by_line(&row.task.updated_by);
+            if by.text_content() != text {
+                by.set_text_content(text.as_deref());
+            }
         }
         if let Some(delete) = self.delete.get_untracked() {
             let _ = delete.set_attribute("aria-label", &delete_label(&row.task.title));
@@ -89,24 +97,50 @@ pub fn TaskItem(
     nodes: RowNodes,
     /// `Some` for the row being edited: the edit, and where focus goes when it ends.
     edit: Option<(RwSignal<Option<Uuid>>, Callback<Uuid>)>,
+    /// A viewer's row: a disabled checkbox, and no Edit or Delete.
+    read_only: bool,
 ) -> impl IntoView {
     nodes.follow(row, edit.is_some());
-    let (title, done, pending) =
-        row.with_untracked(|r| (r.task.title.clone(), r.task.done, r.pending));
+    let (title, done, pending, by) = row.with_untracked(|r| {
+        (
+            r.task.title.clone(),
+            r.task.done,
+            r.pending,
+            by_line(&r.task.updated_by),
+        )
+    });
     let middle = match edit {
         Some((editing, refocus)) => Either::Left(view! { <TitleEditor id row editing refocus /> }),
         None => Either::Right(view! {
             <span node_ref=nodes.title class="task-title">
                 {title.clone()}
             </span>
-            <button
-                node_ref=nodes.edit
-                type="button"
-                class="icon-button task-edit"
-                aria-label="Edit"
-            ></button>
+            <span node_ref=nodes.by class="task-by">
+                {by}
+            </span>
+            {(!read_only)
+                .then(|| {
+                    view! {
+                        <button
+                            node_ref=nodes.edit
+                            type="button"
+                            class="icon-button task-edit"
+                            aria-label="Edit"
+                        ></button>
+                    }
+                })}
         }),
     };
+    let delete = (!read_only).then(|| {
+        view! {
+            <button
+                node_ref=nodes.delete
+                type="button"
+                class="icon-button danger task-delete"
+                aria-label=delete_label(&title)
+            ></button>
+        }
+    });
     view! {
         <li
             node_ref=nodes.item
@@ -120,15 +154,11 @@ pub fn TaskItem(
                 class="task-check"
                 type="checkbox"
                 prop:checked=done
+                disabled=read_only
                 aria-label=title.clone()
             />
             {middle}
-            <button
-                node_ref=nodes.delete
-                type="button"
-                class="icon-button danger task-delete"
-                aria-label=delete_label(&title)
-            ></button>
+            {delete}
         </li>
     }
 }
@@ -142,6 +172,12 @@ fn row_class(done: bool, edited: bool) -> String {
         class.push_str(" editing");
     }
     class
+}
+
+/// Who changed the task last (`by bob`); nothing for a task from a server that does
+/// not say.
+fn by_line(updated_by: &str) -> Option<String> {
+    (!updated_by.is_empty()).then(|| format!("by {updated_by}"))
 }
 
 fn delete_label(title: &str) -> String {

@@ -44,8 +44,9 @@ impl Control {
     }
 }
 
+/// `read_only` (a viewer's board) shows the rows without ways to change them.
 #[component]
-pub fn TaskList(filter: Memo<Filter>) -> impl IntoView {
+pub fn TaskList(filter: Memo<Filter>, #[prop(optional)] read_only: bool) -> impl IntoView {
     let tw = Taskwire::expect();
     let ids = tw.task_ids();
     // Under `All` no row is read, so a row's change does not recompute the list. Under
@@ -147,7 +148,9 @@ pub fn TaskList(filter: Memo<Filter>) -> impl IntoView {
         _ => {}
     };
     let on_dblclick = move |ev: Event| {
-        if let Some((id, Control::Title)) = control_of(list, rows, &ev) {
+        if let Some((id, Control::Title)) = control_of(list, rows, &ev)
+            && !read_only
+        {
             editing.set(Some(id));
         }
     };
@@ -163,7 +166,9 @@ pub fn TaskList(filter: Memo<Filter>) -> impl IntoView {
             <For each=keys key=|key| *key let((id, edited))>
                 // Looked up once here rather than by each row; the list holds only ids the
                 // service knows, and a row gone meanwhile renders nothing.
-                {tw.task(id).map(|row| view! { <ListedRow id row edited rows editing refocus /> })}
+                {tw
+                    .task(id)
+                    .map(|row| view! { <ListedRow id row edited rows editing refocus read_only /> })}
             </For>
         </ul>
         {move || empty_text().map(|text| view! { <p class="empty">{text}</p> })}
@@ -179,6 +184,7 @@ fn ListedRow(
     rows: Rows,
     editing: RwSignal<Option<Uuid>>,
     refocus: Callback<Uuid>,
+    read_only: bool,
 ) -> impl IntoView {
     let nodes = RowNodes::new();
     rows.update_value(|rows| {
@@ -192,7 +198,7 @@ fn ListedRow(
         });
     });
     let edit = edited.then_some((editing, refocus));
-    view! { <TaskItem id row nodes edit /> }
+    view! { <TaskItem id row nodes edit read_only /> }
 }
 
 fn nodes_of(rows: Rows, id: Uuid) -> Option<RowNodes> {

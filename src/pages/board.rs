@@ -1,35 +1,151 @@
-//! `/`: the task board.
+//! `/` and `/b/:board_id`: a board. `/` shows the board opened last in this browser
+//! (while it is still the person's), else their personal board.
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_location;
+use leptos_router::NavigateOptions;
+use leptos_router::hooks::{use_location, use_navigate, use_params_map};
+use protocol::BoardRole;
+use uuid::Uuid;
 
 use crate::components::{
-    Filter, NewTaskForm, PendingChanges, ServiceAlert, SignedInPage, TaskFooter, TaskList,
+    BoardHeading, BoardNav, ConflictAlert, Filter, HereNow, NewTaskForm, PendingChanges,
+    ServiceAlert, SignedInPage, TaskFooter, TaskList,
 };
+use crate::taskwire::Taskwire;
 
 #[component]
-pub fn Board() -> impl IntoView {
+pub fn Home() -> impl IntoView {
+    let tw = Taskwire::expect();
+    let home = Memo::new(move |_| tw.home_board());
     view! {
-        <SignedInPage title="Tasks">
-            <TaskBoard />
+        <SignedInPage>
+            {move || match home.get() {
+                Some(id) => view! { <OpenBoard id /> }.into_any(),
+                None => view! { <BoardsLoading /> }.into_any(),
+            }}
         </SignedInPage>
     }
 }
 
 #[component]
-fn TaskBoard() -> impl IntoView {
+pub fn BoardPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = Memo::new(move |_| {
+        params.with(|p| p.get("board_id").and_then(|id| Uuid::try_parse(&id).ok()))
+    });
+    view! {
+        <SignedInPage>
+            {move || match id.get() {
+                Some(id) => view! { <OpenBoard id /> }.into_any(),
+                None => view! { <BoardNotFound /> }.into_any(),
+            }}
+        </SignedInPage>
+    }
+}
+
+/// Until the board list arrives; a connection that fails meanwhile says why.
+#[component]
+fn BoardsLoading() -> impl IntoView {
+    view! {
+        <ServiceAlert />
+        <p class="restoring" aria-busy="true">
+            <span class="spinner" aria-hidden="true"></span>
+            "Loading your boards…"
+        </p>
+    }
+}
+
+/// The same page whether the board exists or not: nothing about it leaks.
+#[component]
+fn BoardNotFound() -> impl IntoView {
+    view! {
+        <div class="board-layout">
+            <BoardNav />
+            <div class="board-main">
+                <h1 class="page-title">"Not found"</h1>
+                <p class="muted">"There is no board of yours at this address."</p>
+                <a href="/">"Go to your tasks"</a>
+            </div>
+        </div>
+    }
+}
+
+/// Board `id`, opened on the socket while the page shows it. When the person loses it
+/// (removed, or the board deleted), the alert says so and the page moves to their
+/// personal board.
+#[component]
+fn OpenBoard(id: Uuid) -> impl IntoView {
+    let tw = Taskwire::expect();
+    let user = tw.user();
+    Effect::new(move || {
+        if user.with(Option::is_some) {
+            tw.open(id);
+        }
+    });
+    let navigate = use_navigate();
+    Effect::new(move || {
+        if tw.lost().get() != Some(id) {
+            return;
+        }
+        let personal = tw.boards().with(|boards| {
+            boards
+                .iter()
+                .flatten()
+                .find(|board| board.personal)
+                .map(|board| board.id)
+        });
+        let to = personal.map_or_else(|| "/".to_owned(), |board| format!("/b/{board}"));
+        navigate(
+            &to,
+            NavigateOptions {
+                replace: true,
+                ..NavigateOptions::default()
+            },
+        );
+    });
+    let unavailable = tw.unavailable();
+    move || {
+        if unavailable.get() == Some(id) {
+            view! { <BoardNotFound /> }.into_any()
+        } else {
+            view! { <BoardView id /> }.into_any()
+        }
+    }
+}
+
+#[component]
+fn BoardView(id: Uuid) -> impl IntoView {
+    let tw = Taskwire::expect();
     // The router's own query, current as soon as the address is: the matched route's
     // copy (`use_query_map`) follows a tick later, and a click in between (a box ticked
     // right after choosing Active) would see the filter before.
     let query = use_location().query;
     let filter = Memo::new(move |_| query.with(|q| Filter::from_query(q.get_str("filter"))));
+    // Until the board list says otherwise, nothing offers a change the server may refuse.
+    let read_only = Memo::new(move |_| {
+        tw.board(id)
+            .is_none_or(|board| board.role == BoardRole::Viewer)
+    });
     view! {
-        <ServiceAlert />
-        <PendingChanges />
-        <section class="card board" aria-label="Task board">
-            <NewTaskForm />
-            <TaskList filter />
-            <TaskFooter filter />
-        </section>
+        <div class="board-layout">
+            <BoardNav />
+            <div class="board-main">
+                <BoardHeading id />
+                <HereNow />
+                <ServiceAlert />
+                <ConflictAlert />
+                <PendingChanges />
+                <section class="card board" aria-label="Task board">
+                    {move || {
+                        let read_only = read_only.get();
+                        view! {
+                            {(!read_only).then(|| view! { <NewTaskForm /> })}
+                            <TaskList filter read_only />
+                            <TaskFooter filter read_only />
+                        }
+                    }}
+                </section>
+            </div>
+        </div>
     }
 }

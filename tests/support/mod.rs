@@ -367,6 +367,12 @@ pub async fn register_keeping_cookie(username: &str, password: &str) -> String {
     session_token("/api/register", username, password, true).await
 }
 
+/// Signs in over HTTP keeping the refresh cookie, so that an app mounted next restores
+/// this session, as a new tab would.
+pub async fn login_keeping_cookie(username: &str, password: &str) -> String {
+    session_token("/api/login", username, password, true).await
+}
+
 async fn session_token(path: &str, username: &str, password: &str, keep_cookie: bool) -> String {
     let credentials = if keep_cookie {
         web_sys::RequestCredentials::Include

@@ -90,8 +90,11 @@ fn close_when_live(socket: &mut WebSocket<TcpStream>, code: u16) {
     }
 }
 
-/// Answers `auth` and `subscribe` as the server would (an empty snapshot), and says
-/// whether the client got that far.
+/// The double's one user, whose personal board has the same id.
+const DOUBLE_USER: &str = "00000000-0000-4000-8000-000000000000";
+
+/// Answers `auth` and `subscribe` as the server would (a board list of the personal
+/// board alone, or no tasks), and says whether the client got that far.
 fn go_live(socket: &mut WebSocket<TcpStream>) -> bool {
     while let Ok(message) = socket.read() {
         let Ok(text) = message.to_text() else {
@@ -106,14 +109,22 @@ fn go_live(socket: &mut WebSocket<TcpStream>) -> bool {
                 json!({
                     "type": "auth_ok", "id": id, "heartbeat_ms": 500,
                     "expires_at": "2099-01-01T00:00:00Z",
-                    "user": {"id": "00000000-0000-4000-8000-000000000000", "username": "double", "role": "user"},
+                    "user": {"id": DOUBLE_USER, "username": "double", "role": "user"},
                 }),
                 false,
             ),
-            Some("subscribe") => (
-                json!({"type": "snapshot", "id": id, "topic": "tasks", "epoch": "double", "seq": 0, "items": []}),
-                true,
-            ),
+            Some("subscribe") => {
+                let topic = frame["topic"].clone();
+                let items = if topic == "boards" {
+                    json!([{"id": DOUBLE_USER, "name": "My tasks", "role": "owner", "personal": true}])
+                } else {
+                    json!([])
+                };
+                (
+                    json!({"type": "snapshot", "id": id, "topic": topic, "epoch": "double", "seq": 0, "items": items}),
+                    true,
+                )
+            }
             _ => continue,
         };
         if socket.send(Message::text(reply.to_string())).is_err() {

@@ -57,8 +57,9 @@ fn serve_args(flags: &[String]) -> Vec<String> {
 }
 
 /// `cargo xtask test`: every check there is, failing on the first that fails;
-/// `cargo xtask test browser [SUITE]` runs only the browser suites (or the one named, e.g.
-/// `board`) in headless Chromium.
+/// `cargo xtask test browser [SUITE [FILTER]]` runs only the browser suites (or the one
+/// named, e.g. `board`, or only its tests whose names contain FILTER) in headless
+/// Chromium.
 pub fn test(args: &[String]) -> Result {
     let start = Instant::now();
     setup::all()?;
@@ -66,8 +67,11 @@ pub fn test(args: &[String]) -> Result {
     timings.record("setup", start.elapsed());
     let result = match args {
         [] => checks(&mut timings),
-        [only] if only == "browser" => chromium_suites(&mut timings, "*"),
-        [only, suite] if only == "browser" => chromium_suites(&mut timings, suite),
+        [only] if only == "browser" => chromium_suites(&mut timings, &["--test", "*"]),
+        [only, suite] if only == "browser" => chromium_suites(&mut timings, &["--test", suite]),
+        [only, suite, filter] if only == "browser" => {
+            chromium_suites(&mut timings, &["--test", suite, "--", filter])
+        }
         [only] if only == "served" => served(&mut timings),
         [only] if only == "dev" => timings
             .run(
@@ -76,14 +80,14 @@ pub fn test(args: &[String]) -> Result {
             )
             .and_then(|()| dev_loop_check(&mut timings)),
         _ => Err(Error::Other(
-            "usage: cargo xtask test [browser [SUITE] | served | dev]".into(),
+            "usage: cargo xtask test [browser [SUITE [FILTER]] | served | dev]".into(),
         )),
     };
     timings.print();
     result
 }
 
-fn chromium_suites(timings: &mut Timings, suite: &str) -> Result {
+fn chromium_suites(timings: &mut Timings, args: &[&str]) -> Result {
     // Built every time (nothing to do when current): a stale server gives stale results.
     timings.run(
         "build the server",
@@ -92,7 +96,7 @@ fn chromium_suites(timings: &mut Timings, suite: &str) -> Result {
     let suites = BrowserSuites::start(server_binary("debug"))?;
     timings.run(
         "browser tests in headless Chromium",
-        &mut suites.cargo_test(Browser::Chromium, &["--test", suite])?,
+        &mut suites.cargo_test(Browser::Chromium, args)?,
     )
 }
 

@@ -26,7 +26,8 @@ commands:
   run         install what is missing, build the app, start the server and print its URL
   test        install what is missing and run every check: fmt, clippy, native tests,
               the release build, and the browser suites in headless Chromium and Firefox;
-              `test browser [SUITE]` runs only the browser suites (or one, e.g. `board`)
+              `test browser [SUITE [FILTER]]` runs only the browser suites (or one, e.g.
+              `board`, or its tests whose names contain FILTER)
               in headless Chromium; `test served` only checks the built app as the
               server serves it (security headers) in Chromium and Firefox; `test dev`
               only checks the development loop (trunk serve beside the server)

@@ -3,11 +3,10 @@
 //! lost with its socket) by what the next snapshot or replay shows. Nothing is applied
 //! twice; see the outbox docs for why.
 
-use protocol::{ApiError, ClientFrame, MethodCall, MethodValue, Outcome};
+use protocol::{ApiError, ClientFrame, ErrorCode, MethodCall, MethodValue, Outcome};
 use uuid::Uuid;
 
 use super::connection::Phase;
-use super::subscriptions::CHANGES_TOPIC;
 use super::{Command, Machine, MutationError, Notice, Purpose, Waiting, notice, push_rows};
 use crate::client::outbox::{MutationId, Reconciled};
 
@@ -16,9 +15,10 @@ impl Machine {
         match self.outbox.push(call) {
             Ok(mutation) => {
                 if let Some(entry) = self.outbox.get(mutation) {
+                    let topic = self.subscriptions.changes_topic();
                     let store = self.subscriptions.changes_store_mut();
                     let rows = store.apply_local(mutation, &entry.call, now);
-                    push_rows(CHANGES_TOPIC, store, rows, out);
+                    push_rows(topic, store, rows, out);
                 }
                 out.push(notice(Notice::Queued(mutation)));
                 self.push_outbox(out);
@@ -31,9 +31,10 @@ impl Machine {
     pub(super) fn discard(&mut self, mutation: MutationId, out: &mut Vec<Command>) {
         match self.outbox.discard(mutation) {
             Ok(_) => {
+                let topic = self.subscriptions.changes_topic();
                 let store = self.subscriptions.changes_store_mut();
                 let rows = store.reject(mutation);
-                push_rows(CHANGES_TOPIC, store, rows, out);
+                push_rows(topic, store, rows, out);
                 out.push(notice(Notice::Settled {
                     mutation,
                     result: Err(MutationError::Discarded),
@@ -45,27 +46,31 @@ impl Machine {
     }
 
     /// Settles the changes whose delivery the last connection left unknown, by what the
-    /// store now shows.
+    /// store now shows. A change to a board no longer open cannot be checked there, so it
+    /// is sent again (every call is safe to repeat but a delete, whose repeat is refused).
     pub(super) fn reconcile(&mut self, out: &mut Vec<Command>) {
         let store = self.subscriptions.changes_store();
-        let decided = self
-            .outbox
-            .reconcile(|mutation, call| store.shows_applied(mutation, call));
+        let open = self.subscriptions.changes_topic();
+        let decided = self.outbox.reconcile(|mutation, call| {
+            on_board(call, open) && store.shows_applied(mutation, call)
+        });
         for decision in &decided {
             match decision {
                 Reconciled::Applied(entry) => {
+                    let topic = self.subscriptions.changes_topic();
                     let store = self.subscriptions.changes_store_mut();
                     let rows = store.confirm(entry.id, None);
-                    push_rows(CHANGES_TOPIC, store, rows, out);
+                    push_rows(topic, store, rows, out);
                     out.push(notice(Notice::Settled {
                         mutation: entry.id,
                         result: Ok(()),
                     }));
                 }
                 Reconciled::GaveUp(entry) => {
+                    let topic = self.subscriptions.changes_topic();
                     let store = self.subscriptions.changes_store_mut();
                     let rows = store.reject(entry.id);
-                    push_rows(CHANGES_TOPIC, store, rows, out);
+                    push_rows(topic, store, rows, out);
                     out.push(notice(Notice::Settled {
                         mutation: entry.id,
                         result: Err(MutationError::Unconfirmed),
@@ -125,14 +130,30 @@ impl Machine {
         result: Result<MethodValue, ApiError>,
         out: &mut Vec<Command>,
     ) {
-        self.outbox.settle(mutation);
+        let entry = self.outbox.settle(mutation);
+        let topic = self.subscriptions.changes_topic();
         let store = self.subscriptions.changes_store_mut();
         let (rows, result) = match result {
             // A task for create and update; none for delete and clear.
             Ok(value) => (store.confirm(mutation, value.task), Ok(())),
-            Err(error) => (store.reject(mutation), Err(MutationError::Refused(error))),
+            Err(mut error) => {
+                let rows = store.reject(mutation);
+                // A title typed against an old version: the person chooses.
+                if let (ErrorCode::Conflict, Some(current), Some(MethodCall::Update(mine))) = (
+                    error.code,
+                    error.current.take(),
+                    entry.map(|entry| entry.call),
+                ) && mine.title.is_some()
+                {
+                    out.push(notice(Notice::Conflict {
+                        mine,
+                        current: *current,
+                    }));
+                }
+                (rows, Err(MutationError::Refused(error)))
+            }
         };
-        push_rows(CHANGES_TOPIC, store, rows, out);
+        push_rows(topic, store, rows, out);
         out.push(notice(Notice::Settled { mutation, result }));
         self.push_outbox(out);
     }
@@ -160,6 +181,16 @@ impl Machine {
             })
             .collect();
         out.push(notice(Notice::Outbox(waiting)));
+    }
+}
+
+/// Whether `call` goes to the board of `topic` (a call without `board` goes to the
+/// personal board, `tasks`).
+fn on_board(call: &MethodCall, topic: protocol::Topic) -> bool {
+    match (call.board(), topic) {
+        (None, protocol::Topic::Tasks) => true,
+        (Some(board), protocol::Topic::Board(open)) => board == open,
+        _ => false,
     }
 }
 

@@ -2,7 +2,10 @@
 //! gives back, what the UI is told, and the settings and figures the machine is built
 //! with and shows. Plain data, so the shell can match on every case.
 
-use protocol::{ApiError, ClientFrame, CloseCode, DecodeError, MethodCall, ServerFrame, Topic};
+use protocol::{
+    ApiError, Board, ClientFrame, CloseCode, DecodeError, Ended, MemberUser, MethodCall,
+    ServerFrame, Task, Topic, UpdateParams,
+};
 
 use super::timers::TimerKind;
 use crate::client::outbox::{MutationId, OUTBOX_CAPACITY, OutboxError};
@@ -95,6 +98,9 @@ pub enum Input {
     /// `/api/refresh` got no answer, or none about the session (the server away, or
     /// erring): the session may well be fine, so it is not given up.
     RefreshUnavailable,
+    /// A person opens a board (`board:<id>`, or `tasks`): its tasks replace the open
+    /// board's.
+    Open(Topic),
     /// A person's change: queued in the outbox, shown at once, sent when live.
     Mutate(MethodCall),
     /// A person gives up a change that is still waiting.
@@ -166,6 +172,29 @@ pub enum Notice {
     },
     /// The outbox's entries now, oldest first.
     Outbox(Vec<Waiting>),
+    /// The person's boards now (the `boards` topic).
+    Boards(Vec<Board>),
+    /// Everyone looking at the open board now.
+    Presence {
+        topic: Topic,
+        users: Vec<MemberUser>,
+    },
+    /// The open board cannot be opened: not a board of this person's.
+    Unavailable {
+        topic: Topic,
+        error: ApiError,
+    },
+    /// The person's access to the open board ended; nothing more of it comes.
+    AccessEnded {
+        topic: Topic,
+        reason: Ended,
+    },
+    /// A title edit was refused because the task changed meanwhile: what the person
+    /// typed, and the task as it is now.
+    Conflict {
+        mine: UpdateParams,
+        current: Task,
+    },
     /// Something to report to the person or the diagnostics page.
     Problem(Problem),
 }
@@ -240,8 +269,10 @@ pub struct Diagnostics {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     /// The topic to subscribe to after `auth_ok`; `None` for a socket that only
-    /// authenticates (it is live at `auth_ok`).
+    /// authenticates (it is live at `auth_ok`), or that waits for [`Input::Open`].
     pub subscribe: Option<Topic>,
+    /// Follows the `boards` topic (the person's board list) too.
+    pub boards: bool,
     pub request_timeout_ms: u64,
     pub subscribe_timeout_ms: u64,
     pub connect_timeout_ms: u64,
@@ -252,6 +283,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             subscribe: Some(Topic::Tasks),
+            boards: false,
             request_timeout_ms: REQUEST_TIMEOUT_MS,
             subscribe_timeout_ms: SUBSCRIBE_TIMEOUT_MS,
             connect_timeout_ms: CONNECT_TIMEOUT_MS,

@@ -21,10 +21,12 @@
 //! - `connection`: the socket's phase (connecting to live, or waiting to reconnect),
 //!   opening, closing, the close-code table, the heartbeat and the figures shown;
 //! - `session`: the access token, its refresh and the rules for a 4401;
-//! - `subscriptions`: one store and log position per topic, subscribe and resync;
+//! - `subscriptions`: the open board's store and log position, subscribe and resync;
+//! - `board_list`: the `boards` topic, the person's board list;
 //! - `changes`: a person's changes, from the outbox to the wire and back;
 //! - `timers`: the one timer of each [`TimerKind`] and what each does when it fires.
 
+mod board_list;
 mod changes;
 mod connection;
 pub mod messages;
@@ -32,7 +34,7 @@ mod session;
 mod subscriptions;
 mod timers;
 
-use protocol::{ApiError, ClientFrame, CloseCode, ServerFrame, Topic};
+use protocol::{ApiError, ClientFrame, CloseCode, Position, ServerFrame, Topic};
 
 use super::backoff::Backoff;
 use super::heartbeat::Heartbeat;
@@ -59,6 +61,8 @@ enum Purpose {
     /// A refreshed token sent on an authenticated socket.
     Reauth,
     Subscribe(Topic),
+    /// Leaving a board that is no longer open; its answer changes nothing.
+    Unsubscribe,
     Mutation(MutationId),
 }
 
@@ -84,7 +88,7 @@ pub struct Machine {
 impl Machine {
     pub fn new(config: Config) -> Self {
         let outbox = Outbox::new(config.outbox_capacity);
-        let subscriptions = Subscriptions::new(config.subscribe);
+        let subscriptions = Subscriptions::new(config.subscribe, config.boards);
         Self {
             config,
             phase: Phase::Closed,
@@ -204,6 +208,7 @@ impl Machine {
             } => self.on_token_refreshed(now, token, expires_at_ms, &mut out),
             Input::RefreshFailed => self.on_refresh_failed(&mut out),
             Input::RefreshUnavailable => self.on_refresh_unavailable(env, &mut out),
+            Input::Open(topic) => self.open_board(now, topic, &mut out),
             Input::Mutate(call) => self.mutate(now, call, &mut out),
             Input::Discard(mutation) => self.discard(mutation, &mut out),
         }
@@ -250,20 +255,30 @@ impl Machine {
                 out,
             ),
             ServerFrame::Event(event) => self.on_event(now, &event, out),
-            ServerFrame::BoardsSnapshot { .. }
-            | ServerFrame::BoardsEvent(_)
-            | ServerFrame::Unsubscribed { .. }
-            | ServerFrame::Presence { .. } => {}
+            ServerFrame::BoardsSnapshot {
+                id,
+                epoch,
+                seq,
+                items,
+                ..
+            } => self.on_boards_snapshot(now, id, Position { epoch, seq }, items, out),
+            ServerFrame::BoardsEvent(event) => self.on_boards_event(now, event, out),
+            ServerFrame::Unsubscribed { topic, reason } => self.on_unsubscribed(topic, reason, out),
+            ServerFrame::Presence { topic, users } => {
+                if self.subscriptions.follows(topic) {
+                    out.push(notice(Notice::Presence { topic, users }));
+                }
+            }
             ServerFrame::Error { id, code, message } => {
                 let error = ApiError::new(code, message);
                 match id.and_then(|id| self.requests.settle(id)) {
                     Some(Purpose::Mutation(mutation)) => {
                         self.settle_mutation(mutation, Err(error), out);
                     }
-                    Some(Purpose::Subscribe(_)) => {
-                        out.push(notice(Notice::Problem(Problem::Server(error))));
-                        self.give_up(env, CloseCode::GaveUp, "subscribe refused", out);
+                    Some(Purpose::Subscribe(topic)) => {
+                        self.on_subscribe_refused(env, topic, error, out);
                     }
+                    Some(Purpose::Unsubscribe) => {}
                     // A refused token is followed by a 4401 close, which decides: the
                     // app refreshes and carries on, so there is nothing to tell (a
                     // socket back from sleep with an expired token meets this).

@@ -1,18 +1,15 @@
-//! What the socket follows: one [`Subscription`] per topic, keyed by topic, each with
-//! its store and log position; subscribing after `auth_ok`, applying the snapshot or
-//! replay that answers, live events, and resubscribing from the last position when the
-//! log shows a gap. Only the `tasks` topic exists today; the rest is per topic so that
-//! more can follow on the same socket.
+//! What the socket follows: one [`Subscription`] per task topic, keyed by topic, each
+//! with its store and log position; subscribing after `auth_ok`, applying the snapshot
+//! or replay that answers, live events, and resubscribing from the last position when
+//! the log shows a gap. The first topic is the open board, which a person's changes go
+//! to; [`super::board_list`] follows the `boards` topic beside them.
 
-use protocol::{ClientFrame, Event, Topic};
+use protocol::{ApiError, ClientFrame, ErrorCode, Event, Topic};
 
+use super::board_list::BoardList;
 use super::connection::Phase;
 use super::{Command, Env, Machine, Notice, Problem, Purpose, notice, push_rows};
 use crate::client::store::{Applied, Store};
-
-/// The topic a person's changes are made to: its store shows them before the server
-/// confirms them, so it is held whether or not the socket subscribes to it.
-pub(super) const CHANGES_TOPIC: Topic = Topic::Tasks;
 
 /// Snapshots or replays in a row that could not be applied after which the next
 /// subscribe asks for a full snapshot (no `since`), so a bad replay cannot loop forever.
@@ -45,84 +42,131 @@ impl Subscription {
 /// Every topic of one socket.
 #[derive(Debug, Clone)]
 pub(super) struct Subscriptions {
-    /// One entry per topic; the first is always [`CHANGES_TOPIC`] (built so, and
-    /// entries are never removed).
-    topics: Vec<Subscription>,
+    /// The open board, whose store shows a person's changes before the server confirms
+    /// them (so it is held whether or not the socket subscribes to it).
+    open: Subscription,
+    /// The `boards` topic, when the socket follows it.
+    pub(super) boards: Option<BoardList>,
+    /// The topic a session starts on.
+    initial: Option<Topic>,
 }
 
 impl Subscriptions {
-    pub(super) fn new(subscribe: Option<Topic>) -> Self {
-        let mut topics = vec![Subscription::new(
-            CHANGES_TOPIC,
-            subscribe == Some(CHANGES_TOPIC),
-        )];
-        if let Some(topic) = subscribe.filter(|topic| *topic != CHANGES_TOPIC) {
-            topics.push(Subscription::new(topic, true));
+    pub(super) fn new(subscribe: Option<Topic>, boards: bool) -> Self {
+        Self {
+            open: Subscription::new(subscribe.unwrap_or(Topic::Tasks), subscribe.is_some()),
+            boards: boards.then(BoardList::default),
+            initial: subscribe,
         }
-        Self { topics }
     }
 
     fn get_mut(&mut self, topic: Topic) -> Option<&mut Subscription> {
-        self.topics.iter_mut().find(|entry| entry.topic == topic)
+        Some(&mut self.open).filter(|entry| entry.topic == topic)
+    }
+
+    /// The topic a person's changes go to: the open board.
+    pub(super) fn changes_topic(&self) -> Topic {
+        self.open.topic
+    }
+
+    /// The open board's subscription, still followed.
+    pub(super) fn follows(&self, topic: Topic) -> bool {
+        self.open.topic == topic && self.open.subscribed
     }
 
     /// The store a person's changes show in.
     pub(super) fn changes_store(&self) -> &Store {
-        &self.topics[0].store
+        &self.open.store
     }
 
     pub(super) fn changes_store_mut(&mut self) -> &mut Store {
-        &mut self.topics[0].store
+        &mut self.open.store
     }
 
     /// A subscribe for the changes topic is out.
     pub(super) fn changes_syncing(&self) -> bool {
-        self.topics[0].syncing
+        self.open.syncing
     }
 
     /// The socket is gone, and with it every subscribe that was out.
     pub(super) fn stop_syncing(&mut self) {
-        for entry in &mut self.topics {
-            entry.syncing = false;
+        self.open.syncing = false;
+        if let Some(boards) = &mut self.boards {
+            boards.syncing = false;
         }
     }
 
-    /// Empties every store (the session ended), telling the UI.
+    /// Empties every store (the session ended), telling the UI; the next session starts
+    /// on the first topic again, not on the board this person had open.
     pub(super) fn clear(&mut self, out: &mut Vec<Command>) {
-        for entry in &mut self.topics {
-            let rows = entry.store.clear();
-            push_rows(entry.topic, &entry.store, rows, out);
-            entry.failed_syncs = 0;
+        let entry = &mut self.open;
+        let rows = entry.store.clear();
+        push_rows(entry.topic, &entry.store, rows, out);
+        self.open = Subscription::new(self.initial.unwrap_or(Topic::Tasks), self.initial.is_some());
+        if let Some(boards) = &mut self.boards {
+            *boards = BoardList::default();
+            out.push(notice(Notice::Boards(Vec::new())));
         }
     }
 
     /// Every subscribed topic has had its snapshot this session.
     pub(super) fn loaded(&self) -> bool {
-        self.topics
-            .iter()
-            .filter(|entry| entry.subscribed)
-            .all(|entry| entry.store.position().is_some())
+        (!self.open.subscribed || self.open.store.position().is_some())
+            && self
+                .boards
+                .as_ref()
+                .is_none_or(|boards| boards.position.is_some())
+    }
+
+    /// Makes `topic` the open board: the old one's rows go, and its subscription is
+    /// returned for the caller to end on the wire.
+    fn open(&mut self, topic: Topic, out: &mut Vec<Command>) -> Option<Topic> {
+        let old = std::mem::replace(&mut self.open, Subscription::new(topic, true));
+        let mut old_store = old.store;
+        let rows = old_store.clear();
+        push_rows(old.topic, &old_store, rows, out);
+        old.subscribed.then_some(old.topic)
     }
 }
 
 impl Machine {
     /// Subscribes to every topic of the socket; `false` if it has none.
     pub(super) fn subscribe_all(&mut self, now: u64, out: &mut Vec<Command>) -> bool {
-        let topics: Vec<Topic> = self
-            .subscriptions
-            .topics
-            .iter()
-            .filter(|entry| entry.subscribed)
-            .map(|entry| entry.topic)
-            .collect();
-        for topic in &topics {
-            self.subscribe(now, *topic, out);
+        let boards = self.subscriptions.boards.is_some();
+        if boards {
+            self.subscribe(now, Topic::Boards, out);
         }
-        !topics.is_empty()
+        let open = self.subscriptions.open.subscribed;
+        if open {
+            self.subscribe(now, self.subscriptions.open.topic, out);
+        }
+        boards || open
+    }
+
+    /// Opens another board: its tasks replace the open board's, and the socket follows
+    /// it instead. Changes already made to the old board still go to it.
+    pub(super) fn open_board(&mut self, now: u64, topic: Topic, out: &mut Vec<Command>) {
+        if self.subscriptions.follows(topic) {
+            return;
+        }
+        let old = self.subscriptions.open(topic, out);
+        if self.phase.authed() {
+            if let Some(old) = old {
+                let id =
+                    self.requests
+                        .issue(Purpose::Unsubscribe, now, self.config.request_timeout_ms);
+                self.send(ClientFrame::Unsubscribe { id, topic: old }, out);
+            }
+            self.subscribe(now, topic, out);
+        }
     }
 
     /// Subscribes to `topic` from its last position (or afresh), if the socket follows it.
     pub(super) fn subscribe(&mut self, now: u64, topic: Topic, out: &mut Vec<Command>) {
+        if topic == Topic::Boards {
+            self.subscribe_boards(now, out);
+            return;
+        }
         let Some(entry) = self
             .subscriptions
             .get_mut(topic)
@@ -175,6 +219,48 @@ impl Machine {
                 self.subscribe(env.now_ms, topic, out);
             }
             None => self.synced(env.now_ms, out),
+        }
+    }
+
+    /// A refused subscribe: a board the person cannot open (or no longer can) is
+    /// reported and no longer followed, while the socket carries on; anything else is
+    /// the server not speaking the contract, and the socket is given up.
+    pub(super) fn on_subscribe_refused(
+        &mut self,
+        env: Env,
+        topic: Topic,
+        error: ApiError,
+        out: &mut Vec<Command>,
+    ) {
+        let unavailable = matches!(topic, Topic::Board(_))
+            && matches!(error.code, ErrorCode::NotFound | ErrorCode::Forbidden);
+        match self.subscriptions.get_mut(topic) {
+            Some(entry) if unavailable => {
+                entry.subscribed = false;
+                entry.syncing = false;
+                out.push(notice(Notice::Unavailable { topic, error }));
+                self.synced(env.now_ms, out);
+            }
+            // A board opened and left again before its answer came.
+            None if unavailable => {}
+            _ => {
+                out.push(notice(Notice::Problem(Problem::Server(error))));
+                self.give_up(env, protocol::CloseCode::GaveUp, "subscribe refused", out);
+            }
+        }
+    }
+
+    /// Access to a board ended: the server sends nothing more of it.
+    pub(super) fn on_unsubscribed(
+        &mut self,
+        topic: Topic,
+        reason: protocol::Ended,
+        out: &mut Vec<Command>,
+    ) {
+        if let Some(entry) = self.subscriptions.get_mut(topic) {
+            entry.subscribed = false;
+            entry.syncing = false;
+            out.push(notice(Notice::AccessEnded { topic, reason }));
         }
     }
 

@@ -5,7 +5,6 @@
 use protocol::CloseCode;
 
 use super::connection::Phase;
-use super::subscriptions::CHANGES_TOPIC;
 use super::{Command, Env, Machine, Notice, Problem, Purpose, notice};
 use crate::client::heartbeat::Heartbeat;
 
@@ -125,6 +124,7 @@ impl Machine {
                 Purpose::Auth | Purpose::Reauth | Purpose::Subscribe(_) => {
                     handshake = Some(failed.error);
                 }
+                Purpose::Unsubscribe => {}
             }
         }
         if let Some(error) = handshake {
@@ -135,7 +135,7 @@ impl Machine {
             // settles it either way (see the outbox docs).
             self.push_outbox(out);
             if !self.subscriptions.changes_syncing() {
-                self.subscribe(env.now_ms, CHANGES_TOPIC, out);
+                self.subscribe(env.now_ms, self.subscriptions.changes_topic(), out);
             }
         }
     }

@@ -13,7 +13,7 @@ use std::rc::{Rc, Weak};
 
 use gloo_timers::callback::{Interval, Timeout};
 use protocol::{
-    CloseCode, DecodeError, DecodeErrorKind, ErrorCode, MethodCall, ServerFrame, Session,
+    CloseCode, DecodeError, DecodeErrorKind, ErrorCode, MethodCall, ServerFrame, Session, Topic,
 };
 use rustc_hash::FxHashMap;
 
@@ -241,6 +241,11 @@ impl Service {
                 }
             }),
         }
+    }
+
+    /// A person opens a board: the board socket follows it instead of the last one.
+    pub fn open(&self, topic: Topic) {
+        self.run(Some(TASKS), Input::Open(topic));
     }
 
     /// A person's change to the tasks.

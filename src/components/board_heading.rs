@@ -1,0 +1,219 @@
+//! The board's name as the page's heading, and what the person may do to the board:
+//! owners share, rename and delete it; other members see who is on it and may leave.
+//! The personal board has none of these.
+
+use leptos::html;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::NavigateOptions;
+use leptos_router::hooks::use_navigate;
+use protocol::BoardRole;
+use uuid::Uuid;
+
+use super::share_dialog::ShareDialog;
+use crate::taskwire::Taskwire;
+
+/// What the heading shows besides the name.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Idle,
+    Renaming,
+    ConfirmingDelete,
+}
+
+#[component]
+pub fn BoardHeading(id: Uuid) -> impl IntoView {
+    let tw = Taskwire::expect();
+    let info = Memo::new(move |_| tw.board(id));
+    let name = move || info.with(|b| b.as_ref().map(|b| b.name.clone()).unwrap_or_default());
+    let role = move || info.with(|b| b.as_ref().filter(|b| !b.personal).map(|b| b.role));
+    let mode = RwSignal::new(Mode::Idle);
+    let problem = RwSignal::new(None::<String>);
+    let sharing = RwSignal::new(false);
+    let share_button = NodeRef::<html::Button>::new();
+    let navigate = use_navigate();
+    // Leaving or deleting moves to the personal board first, so that the board's end
+    // does not come back as a "you no longer have access" alert.
+    let to_personal = move || {
+        let personal = tw.boards().with_untracked(|boards| {
+            boards
+                .iter()
+                .flatten()
+                .find(|board| board.personal)
+                .map(|board| board.id)
+        });
+        let to = personal.map_or_else(|| "/".to_owned(), |board| format!("/b/{board}"));
+        navigate(
+            &to,
+            NavigateOptions {
+                replace: true,
+                ..NavigateOptions::default()
+            },
+        );
+    };
+    let leave = {
+        let to_personal = to_personal.clone();
+        move |_| {
+            let Some(me) = tw.user().get_untracked().map(|user| user.username) else {
+                return;
+            };
+            to_personal();
+            spawn_local(async move {
+                if let Err(error) = tw.remove_member(id, &me).await {
+                    tw.show_alert(format!("Could not leave the board: {error}"));
+                }
+            });
+        }
+    };
+    let delete = move |_| {
+        to_personal();
+        spawn_local(async move {
+            if let Err(error) = tw.delete_board(id).await {
+                tw.show_alert(format!("Could not delete the board: {error}"));
+            }
+        });
+    };
+    view! {
+        <div class="board-heading">
+            {move || match mode.get() {
+                Mode::Renaming => view! { <RenameForm id mode problem current=name() /> }.into_any(),
+                _ => view! { <h1 class="page-title">{name}</h1> }.into_any(),
+            }}
+            <div class="board-actions">
+                {move || match role() {
+                    None => ().into_any(),
+                    Some(BoardRole::Owner) => {
+                        view! {
+                            <button
+                                node_ref=share_button
+                                type="button"
+                                class="button small"
+                                on:click=move |_| sharing.set(true)
+                            >
+                                "Share"
+                            </button>
+                            <button
+                                type="button"
+                                class="button ghost small"
+                                on:click=move |_| mode.set(Mode::Renaming)
+                            >
+                                "Rename board"
+                            </button>
+                            <button
+                                type="button"
+                                class="button ghost small danger-text"
+                                on:click=move |_| mode.set(Mode::ConfirmingDelete)
+                            >
+                                "Delete board"
+                            </button>
+                        }
+                            .into_any()
+                    }
+                    Some(_) => {
+                        let leave = leave.clone();
+                        view! {
+                            <button
+                                node_ref=share_button
+                                type="button"
+                                class="button ghost small"
+                                on:click=move |_| sharing.set(true)
+                            >
+                                "Members"
+                            </button>
+                            <button type="button" class="button ghost small" on:click=leave>
+                                "Leave board"
+                            </button>
+                        }
+                            .into_any()
+                    }
+                }}
+            </div>
+        </div>
+        <Show when=move || mode.get() == Mode::ConfirmingDelete>
+            <div class="confirm card" role="alertdialog" aria-label=move || format!("Delete {}?", name())>
+                <p>{move || format!("Delete {} and all its tasks? This cannot be undone.", name())}</p>
+                <button type="button" class="button small danger" on:click=delete.clone()>
+                    "Confirm delete"
+                </button>
+                <button type="button" class="button ghost small" on:click=move |_| mode.set(Mode::Idle)>
+                    "Cancel"
+                </button>
+            </div>
+        </Show>
+        {move || problem.get().map(|text| view! { <p class="field-error" role="alert">{text}</p> })}
+        <Show when=move || sharing.get()>
+            <ShareDialog
+                id
+                name=Signal::derive(name)
+                owner=move || role() == Some(BoardRole::Owner)
+                on_close=move || {
+                    sharing.set(false);
+                    if let Some(button) = share_button.get_untracked() {
+                        let _ = button.focus();
+                    }
+                }
+            />
+        </Show>
+    }
+}
+
+/// The name as an input in place of the heading: Enter saves, Escape cancels.
+#[component]
+fn RenameForm(
+    id: Uuid,
+    mode: RwSignal<Mode>,
+    problem: RwSignal<Option<String>>,
+    current: String,
+) -> impl IntoView {
+    let tw = Taskwire::expect();
+    let name = RwSignal::new(current);
+    let field = NodeRef::<html::Input>::new();
+    Effect::new(move || {
+        if let Some(field) = field.get() {
+            let _ = field.focus();
+            field.select();
+        }
+    });
+    let save = move || {
+        spawn_local(async move {
+            match tw.rename_board(id, &name.get_untracked()).await {
+                Ok(_) => {
+                    problem.set(None);
+                    mode.set(Mode::Idle);
+                }
+                Err(error) => problem.set(Some(error.to_string())),
+            }
+        });
+    };
+    view! {
+        <form
+            class="rename-board"
+            on:submit=move |ev| {
+                ev.prevent_default();
+                save();
+            }
+            on:keydown=move |ev| {
+                if ev.key() == "Escape" {
+                    problem.set(None);
+                    mode.set(Mode::Idle);
+                }
+            }
+        >
+            <input
+                node_ref=field
+                type="text"
+                aria-label="Board name"
+                maxlength="80"
+                autocomplete="off"
+                prop:value=name
+                on:input=move |ev| name.set(event_target_value(&ev))
+            />
+            <button type="submit" class="button primary small">
+                "Save name"
+            </button>
+            <button type="button" class="button ghost small" on:click=move |_| mode.set(Mode::Idle)>
+                "Cancel"
+            </button>
+        </form>
+    }
+}

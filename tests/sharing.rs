@@ -1,0 +1,430 @@
+//! Shared boards in a real browser against the real server, with two people: each is an
+//! app mounted on the page with a session of their own (held in memory, as a tab holds
+//! it). What one does on a board reaches the other without any action.
+//!
+//! Every mounted app's router listens for link clicks on the whole page, and the first
+//! one mounted takes each click: so the person who clicks links is mounted first, and
+//! the other one only uses buttons and forms.
+
+#![cfg(target_arch = "wasm32")]
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::json;
+use support::{
+    Mounted, all_by_role, api_call, api_register, button, by_role, checkbox, click, field,
+    location, login_keeping_cookie, mount_at, press, text_of, type_text, unique_name, until,
+    until_found,
+};
+use wasm_bindgen::JsCast;
+use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+use web_sys::Element;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const WAIT: Duration = Duration::from_secs(10);
+const PASSWORD: &str = "correct horse battery";
+
+/// One person: a token of their own for the HTTP calls a test makes on their behalf,
+/// and, once they open it, their app.
+struct Person {
+    username: String,
+    token: String,
+    app: Option<Mounted>,
+}
+
+impl Person {
+    async fn new(prefix: &str) -> Self {
+        let username = unique_name(prefix);
+        let token = api_register(&username, PASSWORD).await;
+        Self {
+            username,
+            token,
+            app: None,
+        }
+    }
+
+    /// Opens the app at `path`, restoring the session from the refresh cookie as a new
+    /// tab does, and waits for it to be live. The cookie then belongs to this person;
+    /// the app of someone who opened it before keeps its own session in memory.
+    async fn open_at(&mut self, path: &str) {
+        login_keeping_cookie(&self.username, PASSWORD).await;
+        let app = mount_at(path);
+        let username = self.username.clone();
+        until(&format!("{username} live"), WAIT, || {
+            connection(&app.root) == "live" && text_of(&app.root).contains(&username)
+        })
+        .await;
+        self.app = Some(app);
+    }
+
+    fn root(&self) -> &Element {
+        &self.app.as_ref().expect("the person's app is open").root
+    }
+}
+
+fn connection(root: &Element) -> String {
+    root.query_selector("[role=status][data-connection]")
+        .ok()
+        .flatten()
+        .and_then(|status| status.get_attribute("data-connection"))
+        .unwrap_or_default()
+}
+
+fn heading(root: &Element) -> String {
+    root.query_selector("h1")
+        .ok()
+        .flatten()
+        .map(|h| text_of(&h))
+        .unwrap_or_default()
+}
+
+fn titles(root: &Element) -> Vec<String> {
+    let Some(list) = by_role(root, "list", "Tasks") else {
+        return Vec::new();
+    };
+    all_by_role(&list, "listitem")
+        .iter()
+        .filter_map(|item| item.query_selector(".task-title").ok().flatten())
+        .map(|title| text_of(&title))
+        .collect()
+}
+
+fn here_now(root: &Element) -> Vec<String> {
+    let Some(list) = by_role(root, "list", "Here now") else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = all_by_role(&list, "listitem").iter().map(text_of).collect();
+    names.sort();
+    names
+}
+
+fn board_links(root: &Element) -> Vec<String> {
+    by_role(root, "navigation", "Boards")
+        .map(|nav| all_by_role(&nav, "link").iter().map(text_of).collect())
+        .unwrap_or_default()
+}
+
+fn alert_text(root: &Element) -> String {
+    all_by_role(root, "alert")
+        .iter()
+        .map(text_of)
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
+fn focused() -> Option<Element> {
+    web_sys::window()?.document()?.active_element()
+}
+
+/// A board made by `owner` over HTTP, shared with `member` as `role`; its id.
+async fn shared_board(owner: &Person, member: &Person, name: &str, role: &str) -> String {
+    let (status, body) = api_call(
+        "POST",
+        "/api/boards",
+        &owner.token,
+        Some(json!({ "name": name })),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let board: serde_json::Value = serde_json::from_str(&body).expect("a board");
+    let id = board["id"].as_str().expect("its id").to_owned();
+    let (status, body) = api_call(
+        "PUT",
+        &format!("/api/boards/{id}/members/{}", member.username),
+        &owner.token,
+        Some(json!({ "role": role })),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    id
+}
+
+/// Creates a task on `board` over HTTP as `person`.
+async fn add_over_http(person: &Person, board: &str, title: &str) {
+    let (status, body) = api_call(
+        "POST",
+        &format!("/api/boards/{board}/tasks"),
+        &person.token,
+        Some(json!({ "title": title })),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+}
+
+/// Renames the board's one task over HTTP as `person`.
+async fn rename_over_http(person: &Person, board: &str, title: &str) {
+    let (_, body) = api_call(
+        "GET",
+        &format!("/api/boards/{board}/tasks"),
+        &person.token,
+        None,
+    )
+    .await;
+    let list: serde_json::Value = serde_json::from_str(&body).expect("the tasks");
+    let id = list["items"][0]["id"].as_str().expect("a task").to_owned();
+    let (status, body) = api_call(
+        "PATCH",
+        &format!("/api/boards/{board}/tasks/{id}"),
+        &person.token,
+        Some(json!({ "title": title })),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+}
+
+async fn open_link(root: &Element, name: &str) {
+    let link = until_found(&format!("the link {name}"), WAIT, || {
+        by_role(root, "navigation", "Boards").and_then(|nav| by_role(&nav, "link", name))
+    })
+    .await;
+    click(&link);
+}
+
+async fn add_task(root: &Element, title: &str) {
+    let input = until_found("New task", WAIT, || field(root, "New task")).await;
+    type_text(&input, title);
+    press(&input, "Enter");
+}
+
+fn row(root: &Element, title: &str) -> Option<Element> {
+    let list = by_role(root, "list", "Tasks")?;
+    all_by_role(&list, "listitem").into_iter().find(|item| {
+        item.query_selector(".task-title")
+            .ok()
+            .flatten()
+            .is_some_and(|t| text_of(&t) == title)
+    })
+}
+
+/// Opens the title editor of the task called `title` with its Edit button.
+async fn open_editor(root: &Element, title: &str) -> web_sys::HtmlInputElement {
+    let item = until_found(&format!("the task {title}"), WAIT, || row(root, title)).await;
+    button(&item, "Edit").expect("Edit").click();
+    until_found("the editor", WAIT, || field(root, "Edit task")).await
+}
+
+/// A makes a board and shares it from the dialog; B sees it appear and opens it; each
+/// change A makes shows in B's open board without any action, with who made it; both are
+/// listed as here now.
+#[wasm_bindgen_test]
+async fn a_board_shared_by_one_person_is_live_for_the_other() {
+    let (mut a, mut b) = (Person::new("ann").await, Person::new("bob").await);
+    b.open_at("/").await;
+    a.open_at("/").await;
+    until("A's personal board", WAIT, || {
+        heading(a.root()) == "My tasks"
+    })
+    .await;
+
+    until_found("New board", WAIT, || button(a.root(), "New board"))
+        .await
+        .click();
+    let name = "Trip <b>&";
+    let input = until_found("Board name", WAIT, || field(a.root(), "Board name")).await;
+    type_text(&input, name);
+    button(a.root(), "Create board")
+        .expect("Create board")
+        .click();
+    until("A on the new board", WAIT, || {
+        location().starts_with("/b/") && heading(a.root()) == name
+    })
+    .await;
+    let path = location();
+
+    // The dialog: focus moves in, an unknown name is refused, B is added, Escape closes
+    // and gives focus back.
+    let share = button(a.root(), "Share").expect("Share");
+    share.click();
+    let dialog = until_found("the dialog", WAIT, || {
+        by_role(a.root(), "dialog", &format!("Share {name}"))
+    })
+    .await;
+    let username = field(&dialog, "Username").expect("Username");
+    until("focus in the dialog", WAIT, || {
+        focused().is_some_and(|f| &f == username.unchecked_ref::<Element>())
+    })
+    .await;
+    type_text(&username, "nobody-here");
+    button(&dialog, "Add").expect("Add").click();
+    until("the unknown name refused", WAIT, || {
+        alert_text(&dialog).contains("No user is called nobody-here")
+    })
+    .await;
+    type_text(&username, &b.username);
+    button(&dialog, "Add").expect("Add").click();
+    until("B listed as editor", WAIT, || {
+        by_role(&dialog, "list", "Members").is_some_and(|members| {
+            let text = text_of(&members);
+            text.contains(&b.username) && text.contains("Editor")
+        })
+    })
+    .await;
+    press(&dialog, "Escape");
+    until("the dialog closed, focus back on Share", WAIT, || {
+        by_role(a.root(), "dialog", &format!("Share {name}")).is_none()
+            && focused().is_some_and(|f| f.text_content().as_deref() == Some("Share"))
+    })
+    .await;
+
+    until("the board in B's list", WAIT, || {
+        board_links(b.root()).contains(&name.to_owned())
+    })
+    .await;
+    open_link(b.root(), name).await;
+    until("B on the board", WAIT, || {
+        location() == path && heading(b.root()) == name
+    })
+    .await;
+    let both = {
+        let mut both = vec![a.username.clone(), b.username.clone()];
+        both.sort();
+        both
+    };
+    until("both here now, for both", WAIT, || {
+        here_now(a.root()) == both && here_now(b.root()) == both
+    })
+    .await;
+
+    add_task(a.root(), "Pack bags").await;
+    until("A's task in B, by A", WAIT, || {
+        row(b.root(), "Pack bags")
+            .is_some_and(|item| text_of(&item).contains(&format!("by {}", a.username)))
+    })
+    .await;
+    until_found("A's checkbox", WAIT, || checkbox(a.root(), "Pack bags"))
+        .await
+        .click();
+    until("A's tick in B", WAIT, || {
+        checkbox(b.root(), "Pack bags").is_some_and(|c| c.checked())
+    })
+    .await;
+    let editor = open_editor(a.root(), "Pack bags").await;
+    type_text(&editor, "Pack light");
+    press(&editor, "Enter");
+    until("A's rename in B", WAIT, || {
+        titles(b.root()) == ["Pack light"]
+    })
+    .await;
+    until_found("Delete", WAIT, || button(a.root(), "Delete Pack light"))
+        .await
+        .click();
+    until("A's delete in B", WAIT, || titles(b.root()).is_empty()).await;
+}
+
+/// A viewer reads the board, live, and finds no way to change it.
+#[wasm_bindgen_test]
+async fn a_viewer_sees_the_board_but_cannot_change_it() {
+    let (a, mut b) = (Person::new("ann").await, Person::new("vic").await);
+    b.open_at("/").await;
+    let board = shared_board(&a, &b, "Read only", "viewer").await;
+    add_over_http(&a, &board, "Look, do not touch").await;
+    open_link(b.root(), "Read only").await;
+    let check = until_found("the task", WAIT, || {
+        checkbox(b.root(), "Look, do not touch")
+    })
+    .await;
+    assert!(check.disabled(), "a viewer's checkbox is disabled");
+    assert!(field(b.root(), "New task").is_none(), "no New task");
+    assert!(button(b.root(), "Edit").is_none(), "no Edit");
+    assert!(
+        button(b.root(), "Delete Look, do not touch").is_none(),
+        "no Delete"
+    );
+    assert!(
+        button(b.root(), "Leave board").is_some(),
+        "a member may leave"
+    );
+    assert!(button(b.root(), "Rename board").is_none());
+    add_over_http(&a, &board, "Another").await;
+    until("A's next task in B", WAIT, || titles(b.root()).len() == 2).await;
+}
+
+/// The owner removes B from the board B is looking at: B is told, taken to their own
+/// board, and the board leaves B's list.
+#[wasm_bindgen_test]
+async fn a_removed_person_is_told_and_taken_to_their_own_board() {
+    let (a, mut b) = (Person::new("ann").await, Person::new("rex").await);
+    let board = shared_board(&a, &b, "Short stay", "editor").await;
+    b.open_at(&format!("/b/{board}")).await;
+    until("B on the board", WAIT, || heading(b.root()) == "Short stay").await;
+    let (status, body) = api_call(
+        "DELETE",
+        &format!("/api/boards/{board}/members/{}", b.username),
+        &a.token,
+        None,
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    until("B told and moved", WAIT, || {
+        alert_text(b.root()).contains("You no longer have access to Short stay.")
+            && heading(b.root()) == "My tasks"
+            && !board_links(b.root()).contains(&"Short stay".to_owned())
+    })
+    .await;
+    assert!(!location().contains(&board), "{}", location());
+}
+
+/// Two people edit one title: the second to save is told, keeps their text, and
+/// chooses; `Keep mine` sends it again, `Keep theirs` drops it. A's edits go over HTTP,
+/// from A's other device: on this one page, focus moving into A's editor would close
+/// B's.
+#[wasm_bindgen_test]
+async fn two_edits_of_one_title_conflict_and_both_choices_work() {
+    let (mut a, mut b) = (Person::new("ann").await, Person::new("cat").await);
+    let board = shared_board(&a, &b, "Words", "editor").await;
+    add_over_http(&a, &board, "Original").await;
+    b.open_at(&format!("/b/{board}")).await;
+    a.open_at(&format!("/b/{board}")).await;
+
+    // B is editing when A's change lands.
+    let b_editor = open_editor(b.root(), "Original").await;
+    rename_over_http(&a, &board, "Ann's words").await;
+    until("A's title in A's app", WAIT, || {
+        titles(a.root()) == ["Ann's words"]
+    })
+    .await;
+    type_text(&b_editor, "Cat's words");
+    press(&b_editor, "Enter");
+    let conflict = format!("{} changed this task while you were editing.", a.username);
+    until("the conflict alert", WAIT, || {
+        alert_text(b.root()).contains(&conflict)
+    })
+    .await;
+    button(b.root(), "Keep mine").expect("Keep mine").click();
+    until("B's words for both", WAIT, || {
+        titles(a.root()) == ["Cat's words"] && titles(b.root()) == ["Cat's words"]
+    })
+    .await;
+    assert!(!alert_text(b.root()).contains(&conflict));
+
+    let b_editor = open_editor(b.root(), "Cat's words").await;
+    rename_over_http(&a, &board, "Ann again").await;
+    until("A's title in A's app", WAIT, || {
+        titles(a.root()) == ["Ann again"]
+    })
+    .await;
+    type_text(&b_editor, "Cat again");
+    press(&b_editor, "Enter");
+    until("the conflict alert again", WAIT, || {
+        alert_text(b.root()).contains(&conflict)
+    })
+    .await;
+    button(b.root(), "Keep theirs")
+        .expect("Keep theirs")
+        .click();
+    until("A's words stay, for both", WAIT, || {
+        titles(a.root()) == ["Ann again"]
+            && titles(b.root()) == ["Ann again"]
+            && !alert_text(b.root()).contains(&conflict)
+    })
+    .await;
+    // Nothing was sent again: the title is A's on the server too.
+    let (_, body) = api_call("GET", &format!("/api/boards/{board}/tasks"), &a.token, None).await;
+    assert!(
+        body.contains("Ann again") && !body.contains("Cat again"),
+        "{body}"
+    );
+}
