@@ -514,4 +514,58 @@ mod tests {
             [Notice::Refused(OutboxError::Full { capacity: 1 })]
         );
     }
+
+    #[test]
+    fn a_title_typed_over_someone_elses_change_is_handed_back_as_a_conflict() {
+        let mut h = Harness::new();
+        let conn = h.live(0);
+        h.frame(conn, upsert(1, 1));
+        let mine = protocol::UpdateParams {
+            board: None,
+            id: Uuid::from_u128(1),
+            title: Some("Mine".to_owned()),
+            done: None,
+            if_version: Some(1),
+        };
+        let out = h.feed(Input::Mutate(MethodCall::Update(mine.clone())));
+        let [(id, _)] = request_ids(&out)[..] else {
+            panic!("one request: {out:?}");
+        };
+        let mut theirs = task(1);
+        theirs.title = "Theirs".to_owned();
+        theirs.version = 2;
+        theirs.updated_by = "sam".to_owned();
+        let mut error = ApiError::new(ErrorCode::Conflict, "changed meanwhile");
+        error.current = Some(Box::new(theirs.clone()));
+        let out = h.frame(
+            conn,
+            ServerFrame::Result {
+                id,
+                outcome: Outcome::Error(error),
+            },
+        );
+        assert!(notices(&out).contains(&Notice::Conflict {
+            mine,
+            current: theirs,
+        }));
+        // The row goes back to what the server confirmed; the person's text travels in
+        // the notice.
+        assert_eq!(
+            h.machine
+                .store()
+                .get(Uuid::from_u128(1))
+                .map(|t| t.task.title.clone()),
+            Some("t1".to_owned())
+        );
+        assert!(matches!(
+            settled(&out)[..],
+            [(
+                _,
+                Err(MutationError::Refused(ApiError {
+                    code: ErrorCode::Conflict,
+                    ..
+                }))
+            )]
+        ));
+    }
 }
