@@ -1,18 +1,30 @@
 //! Socket fan-out benchmark: prints figures, asserts nothing.
 //!
-//! Starts the release server as a child process (so its memory is its own) on loopback
-//! over a temporary database, opens 1,000 authenticated, subscribed sockets over 10
-//! users, then writes tasks over HTTP and measures:
+//! Two scenarios, each against its own release server started as a child process (so
+//! its memory and CPU time are its own) on loopback over a temporary database.
+//!
+//! `personal`: 1,000 authenticated sockets over 10 users, each subscribed to its user's
+//! tasks (`taskwire.v1`, topic `tasks`); tasks written over HTTP. Measures:
 //! - write-to-receipt latency (from sending the HTTP write to each socket's receipt of
 //!   its event), p50 and p99, with one write in flight at a time;
 //! - event deliveries per second, with several writers at once;
 //! - server memory per idle socket: the growth of the server's resident set while the
 //!   sockets were opened, divided by their number.
 //!
-//! Run: `cargo bench -p taskwire-server --bench sockets`. Every loop is bounded in count
-//! and time, and nothing leaves the loopback interface. It raises its own open-files
-//! limit (inherited by the server) up to the hard limit; if that is under ~2,100, raise
-//! it first (`ulimit -n 4096`).
+//! `board`: one shared board of 100 members (its owner and 99 it is shared with), each
+//! with 10 `taskwire.v2` sockets subscribed to `board:<id>` (1,000 in all). One more
+//! socket of the owner's edits a task's title 200 times, one edit every 5 ms (waiting
+//! for each result), then 200 times more, each once the last reached every socket.
+//! Measures, for each of the two:
+//! - write-to-receipt latency at every socket (from sending the `task.update` to each
+//!   socket's receipt of its event), p50 and p99;
+//! - server CPU per delivery: the server's CPU time (user and system, every thread)
+//!   from the first edit until the last event arrived, divided by the events delivered.
+//!
+//! Run: `cargo bench -p taskwire-server --bench sockets` for both, or with `-- personal`
+//! or `-- board` for one. Every loop is bounded in count and time, and nothing leaves the
+//! loopback interface. It raises its own open-files limit (inherited by the server) up
+//! to the hard limit; if that is under ~2,100, raise it first (`ulimit -n 4096`).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -31,6 +43,12 @@ const SOCKETS: usize = 1_000;
 const LATENCY_WRITES: usize = 200;
 const THROUGHPUT_WRITERS: usize = 10;
 const THROUGHPUT_WRITES_EACH: usize = 50;
+/// Members of the shared board, its owner included; each has `SOCKETS / MEMBERS`.
+const MEMBERS: usize = 100;
+const BOARD_EDITS: usize = 200;
+/// One edit this often at most: a quick typist's pace, and close enough together that
+/// one edit's deliveries overlap the next edit.
+const EDIT_EVERY: Duration = Duration::from_millis(5);
 /// No phase may take longer than this.
 const PHASE_LIMIT: Duration = Duration::from_secs(120);
 
@@ -45,6 +63,10 @@ struct Receipt {
 
 struct ServerProcess {
     child: Child,
+    /// `http://127.0.0.1:<port>`.
+    base: String,
+    /// `127.0.0.1:<port>`.
+    addr: String,
 }
 
 impl Drop for ServerProcess {
@@ -56,6 +78,40 @@ impl Drop for ServerProcess {
 }
 
 impl ServerProcess {
+    /// Starts the server over a database in `dir`, with `extra` arguments.
+    fn start(dir: &std::path::Path, extra: &[&str]) -> Bench<Self> {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_taskwire-server"))
+            .args(["serve", "--addr", "127.0.0.1:0", "--db"])
+            .arg(dir.join("bench.db"))
+            .arg("--static-dir")
+            .arg(dir)
+            .args(["--max-sockets-per-user", "200", "--login-per-ip", "1000"])
+            .args(extra)
+            // Errors only: it serves no app here, which it would warn about.
+            .env("RUST_LOG", "error")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        // Held from here on, so that the child is stopped if reading its address fails.
+        let mut server = Self {
+            child,
+            base: String::new(),
+            addr: String::new(),
+        };
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line)?;
+        server.base = line
+            .trim()
+            .strip_prefix("Taskwire is running at ")
+            .and_then(|url| url.strip_suffix('/'))
+            .ok_or_else(|| format!("unexpected first line {line:?}"))?
+            .to_owned();
+        server.addr = server.base.trim_start_matches("http://").to_owned();
+        println!("server: {} (pid {})", server.base, server.child.id());
+        Ok(server)
+    }
+
     fn rss_kib(&self) -> Bench<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
         let line = status
@@ -68,10 +124,40 @@ impl ServerProcess {
             .ok_or("bad VmRSS line")?
             .parse()?)
     }
+
+    /// CPU time the server has used so far, user and system, over all its threads
+    /// (ended ones too), in clock ticks (`ticks_per_second`).
+    fn cpu_ticks(&self) -> Bench<u64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
+        // The fields after the command name, which is in parentheses and may hold
+        // spaces: `state` (field 3) first, so `utime` and `stime` (14, 15) at 11, 12.
+        let after_name = stat.rfind(')').ok_or("bad /proc stat")? + 1;
+        let fields: Vec<&str> = stat[after_name..].split_whitespace().collect();
+        let field =
+            |n: usize| -> Bench<u64> { Ok(fields.get(n).ok_or("short /proc stat")?.parse()?) };
+        Ok(field(11)? + field(12)?)
+    }
+}
+
+/// The kernel's clock ticks per second, in which `/proc` counts CPU time.
+fn ticks_per_second() -> Bench<f64> {
+    let output = Command::new("getconf").arg("CLK_TCK").output()?;
+    Ok(String::from_utf8(output.stdout)?.trim().parse()?)
 }
 
 #[tokio::main]
 async fn main() -> Bench<()> {
+    // `cargo bench` passes `--bench`; the rest name the scenarios to run.
+    let chosen: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|arg| !arg.starts_with("--"))
+        .collect();
+    for name in &chosen {
+        if name != "personal" && name != "board" {
+            return Err(format!("unknown scenario {name:?}: expected personal or board").into());
+        }
+    }
+    let runs = |name: &str| chosen.is_empty() || chosen.iter().any(|c| c == name);
     match rlimit::increase_nofile_limit(u64::MAX) {
         Ok(limit) if limit < 2 * SOCKETS as u64 + 100 => {
             eprintln!(
@@ -81,38 +167,32 @@ async fn main() -> Bench<()> {
         Ok(_) => {}
         Err(error) => eprintln!("cannot raise the open-files limit: {error}"),
     }
-    let dir = tempfile::tempdir()?;
-    let mut server = ServerProcess {
-        child: Command::new(env!("CARGO_BIN_EXE_taskwire-server"))
-            .args(["serve", "--addr", "127.0.0.1:0", "--db"])
-            .arg(dir.path().join("bench.db"))
-            .arg("--static-dir")
-            .arg(dir.path())
-            .args(["--max-sockets-per-user", "200", "--login-per-ip", "1000"])
-            // Errors only: it serves no app here, which it would warn about.
-            .env("RUST_LOG", "error")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()?,
-    };
-    let stdout = server.child.stdout.take().ok_or("no stdout")?;
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line)?;
-    let base = line
-        .trim()
-        .strip_prefix("Taskwire is running at ")
-        .and_then(|url| url.strip_suffix('/'))
-        .ok_or_else(|| format!("unexpected first line {line:?}"))?
-        .to_owned();
-    let addr = base.trim_start_matches("http://").to_owned();
-    println!("server: {base} (pid {})", server.child.id());
+    if runs("personal") {
+        println!("personal: {SOCKETS} sockets over {USERS} users, each on its own tasks");
+        personal().await?;
+    }
+    if runs("board") {
+        println!(
+            "board: one board of {MEMBERS} members, {SOCKETS} sockets subscribed to it ({} each)",
+            SOCKETS / MEMBERS
+        );
+        board().await?;
+    }
+    Ok(())
+}
 
-    let http = reqwest::Client::new();
-    let mut tokens = Vec::new();
-    for user in 0..USERS {
+/// Registers `count` users named `prefix0`, `prefix1`, ...; their access tokens.
+async fn register(
+    http: &reqwest::Client,
+    base: &str,
+    prefix: &str,
+    count: usize,
+) -> Bench<Vec<String>> {
+    let mut tokens = Vec::with_capacity(count);
+    for user in 0..count {
         let session: Value = http
             .post(format!("{base}/api/register"))
-            .json(&json!({"username": format!("bench{user}"), "password": "benchmark password"}))
+            .json(&json!({"username": format!("{prefix}{user}"), "password": "benchmark password"}))
             .send()
             .await?
             .error_for_status()?
@@ -120,6 +200,21 @@ async fn main() -> Bench<()> {
             .await?;
         tokens.push(session["token"].as_str().ok_or("no token")?.to_owned());
     }
+    Ok(tokens)
+}
+
+/// `samples`' `q` quantile (sorting them).
+fn quantile(samples: &mut [Duration], q: f64) -> Duration {
+    samples.sort();
+    samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)]
+}
+
+async fn personal() -> Bench<()> {
+    let dir = tempfile::tempdir()?;
+    let server = ServerProcess::start(dir.path(), &[])?;
+    let (base, addr) = (server.base.clone(), server.addr.clone());
+    let http = reqwest::Client::new();
+    let tokens = register(&http, &base, "bench", USERS).await?;
     // Let the allocator settle after the (memory-hungry) password hashing.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let rss_before = server.rss_kib()?;
@@ -128,14 +223,12 @@ async fn main() -> Bench<()> {
     let opened = Instant::now();
     let tokens = Arc::new(tokens);
     let mut opening = Vec::new();
-    for batch in 0..SOCKETS / 100 {
-        for n in batch * 100..(batch + 1) * 100 {
-            let user = n % USERS;
-            let (addr, tokens, tx) = (addr.clone(), tokens.clone(), receipts_tx.clone());
-            opening.push(tokio::spawn(async move {
-                open_socket(&addr, &tokens[user], user, tx).await
-            }));
-        }
+    for n in 0..SOCKETS {
+        let user = n % USERS;
+        let (addr, tokens, tx) = (addr.clone(), tokens.clone(), receipts_tx.clone());
+        opening.push(tokio::spawn(async move {
+            open_socket(&addr, &tokens[user], user, "taskwire.v1", "tasks", tx).await
+        }));
     }
     for task in opening {
         tokio::time::timeout(PHASE_LIMIT, task).await???;
@@ -177,23 +270,19 @@ async fn main() -> Bench<()> {
             }
         }
     }
-    let at = |samples: &mut Vec<Duration>, q: f64| {
-        samples.sort();
-        samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)]
-    };
     println!(
         "write-to-receipt latency over {} deliveries ({LATENCY_WRITES} writes x {per_user} sockets): p50 {:.2?}, p99 {:.2?}, max {:.2?}",
         latencies.len(),
-        at(&mut latencies, 0.50),
-        at(&mut latencies, 0.99),
+        quantile(&mut latencies, 0.50),
+        quantile(&mut latencies, 0.99),
         latencies.last().copied().unwrap_or_default()
     );
     println!(
         "  of which: HTTP answer p50 {:.2?} p99 {:.2?}; first socket's receipt p50 {:.2?} p99 {:.2?}",
-        at(&mut answers, 0.5),
-        at(&mut answers, 0.99),
-        at(&mut firsts, 0.5),
-        at(&mut firsts, 0.99)
+        quantile(&mut answers, 0.5),
+        quantile(&mut answers, 0.99),
+        quantile(&mut firsts, 0.5),
+        quantile(&mut firsts, 0.99)
     );
 
     // Throughput: several writers at once; count deliveries until all have arrived.
@@ -227,6 +316,209 @@ async fn main() -> Bench<()> {
     Ok(())
 }
 
+async fn board() -> Bench<()> {
+    let dir = tempfile::tempdir()?;
+    // The writer's socket sends up to 200 edits a second, over the default 50 frames a
+    // second one socket may send.
+    let server = ServerProcess::start(dir.path(), &["--socket-rate", "1000"])?;
+    let (base, addr) = (server.base.clone(), server.addr.clone());
+    let http = reqwest::Client::new();
+    let tokens = register(&http, &base, "member", MEMBERS).await?;
+    let owner = &tokens[0];
+    let made: Value = http
+        .post(format!("{base}/api/boards"))
+        .bearer_auth(owner)
+        .json(&json!({"name": "Everyone"}))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let board = made["id"].as_str().ok_or("no board id")?.to_owned();
+    for member in 1..MEMBERS {
+        http.put(format!("{base}/api/boards/{board}/members/member{member}"))
+            .bearer_auth(owner)
+            .json(&json!({"role": "editor"}))
+            .send()
+            .await?
+            .error_for_status()?;
+    }
+    let tasks = format!("{base}/api/boards/{board}/tasks");
+    let task: Value = http
+        .post(&tasks)
+        .bearer_auth(owner)
+        .json(&json!({"title": "edit me"}))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let task = task["id"].as_str().ok_or("no task id")?.to_owned();
+    let listed: Value = http
+        .get(&tasks)
+        .bearer_auth(owner)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    // Only the writer changes the board from here on: edit n gets `seq` first + n.
+    let first = listed["seq"].as_u64().ok_or("no seq")? + 1;
+
+    let (receipts_tx, receipts) = mpsc::unbounded_channel::<Receipt>();
+    let opened = Instant::now();
+    let tokens = Arc::new(tokens);
+    let topic = Arc::<str>::from(format!("board:{board}"));
+    let mut opening = Vec::new();
+    for n in 0..SOCKETS {
+        let member = n % MEMBERS;
+        let (addr, tokens, topic, tx) = (
+            addr.clone(),
+            tokens.clone(),
+            topic.clone(),
+            receipts_tx.clone(),
+        );
+        opening.push(tokio::spawn(async move {
+            open_socket(&addr, &tokens[member], member, "taskwire.v2", &topic, tx).await
+        }));
+    }
+    for task in opening {
+        tokio::time::timeout(PHASE_LIMIT, task).await???;
+    }
+    println!(
+        "opened {SOCKETS} taskwire.v2 sockets of {MEMBERS} members, subscribed to {topic}, in {:.2?}",
+        opened.elapsed()
+    );
+    // Presence goes out at most once a second: let the last of it pass.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+
+    let mut writer = connect(&addr, "taskwire.v2").await?;
+    writer
+        .send(Message::text(
+            json!({"type": "auth", "id": 1, "token": tokens[0]}).to_string(),
+        ))
+        .await?;
+    answer(&mut writer, "auth_ok").await?;
+    let mut edits = Edits {
+        server: &server,
+        writer,
+        receipts,
+        board,
+        task,
+        next_seq: first,
+    };
+    edits.run(Pace::Every(EDIT_EVERY)).await?;
+    edits.run(Pace::OneAtATime).await
+}
+
+/// How the writer spaces its edits.
+#[derive(Debug, Clone, Copy)]
+enum Pace {
+    /// One edit this often, whether or not the last has reached every socket yet.
+    Every(Duration),
+    /// The next edit once the last has reached every socket: latency without a backlog.
+    OneAtATime,
+}
+
+/// The board scenario's writer, and what the sockets report.
+struct Edits<'a> {
+    server: &'a ServerProcess,
+    writer: Socket,
+    receipts: mpsc::UnboundedReceiver<Receipt>,
+    board: String,
+    task: String,
+    /// The board's `seq` of the next edit: only the writer changes the board.
+    next_seq: u64,
+}
+
+impl Edits<'_> {
+    /// Makes `BOARD_EDITS` edits at `pace`; prints their latencies and CPU cost.
+    async fn run(&mut self, pace: Pace) -> Bench<()> {
+        let first = self.next_seq;
+        let expected = BOARD_EDITS * SOCKETS;
+        let mut sent = Vec::with_capacity(BOARD_EDITS);
+        let mut answers = Vec::with_capacity(BOARD_EDITS);
+        let mut latencies = Vec::with_capacity(expected);
+        let mut firsts = vec![Duration::MAX; BOARD_EDITS];
+        let cpu_before = self.server.cpu_ticks()?;
+        let phase = Instant::now();
+        for edit in 0..BOARD_EDITS {
+            let started = Instant::now();
+            sent.push(started);
+            let request = json!({"type": "request", "id": self.next_seq, "method": "task.update",
+                "params": {"board": self.board, "id": self.task, "title": format!("edit {}", self.next_seq)}});
+            self.next_seq += 1;
+            self.writer.send(Message::text(request.to_string())).await?;
+            let result = answer(&mut self.writer, "result").await?;
+            if !result.contains("\"ok\"") {
+                return Err(format!("edit {edit} refused: {result}").into());
+            }
+            answers.push(started.elapsed());
+            match pace {
+                Pace::Every(every) => tokio::time::sleep_until((started + every).into()).await,
+                Pace::OneAtATime => {
+                    while latencies.len() < (edit + 1) * SOCKETS {
+                        self.receive(first, &sent, &mut latencies, &mut firsts, phase)
+                            .await?;
+                    }
+                }
+            }
+        }
+        while latencies.len() < expected {
+            self.receive(first, &sent, &mut latencies, &mut firsts, phase)
+                .await?;
+        }
+        let elapsed = phase.elapsed();
+        let cpu = (self.server.cpu_ticks()? - cpu_before) as f64 / ticks_per_second()?;
+        let pace = match pace {
+            Pace::Every(every) => format!("one every {every:?}"),
+            Pace::OneAtATime => "one at a time".to_owned(),
+        };
+        println!(
+            "write-to-receipt latency over {} deliveries ({BOARD_EDITS} edits, {pace}, x {SOCKETS} sockets): p50 {:.2?}, p99 {:.2?}, max {:.2?}",
+            latencies.len(),
+            quantile(&mut latencies, 0.50),
+            quantile(&mut latencies, 0.99),
+            latencies.last().copied().unwrap_or_default()
+        );
+        println!(
+            "  of which: the writer's result p50 {:.2?} p99 {:.2?}; first socket's receipt p50 {:.2?} p99 {:.2?}",
+            quantile(&mut answers, 0.5),
+            quantile(&mut answers, 0.99),
+            quantile(&mut firsts, 0.5),
+            quantile(&mut firsts, 0.99)
+        );
+        println!(
+            "  server CPU: {:.0} ms over the {elapsed:.2?} of edits and deliveries: {:.1} us per delivery",
+            cpu * 1e3,
+            cpu * 1e6 / latencies.len() as f64
+        );
+        Ok(())
+    }
+
+    /// Takes one receipt of this run's edits (the first has `seq` `first`).
+    async fn receive(
+        &mut self,
+        first: u64,
+        sent: &[Instant],
+        latencies: &mut Vec<Duration>,
+        firsts: &mut [Duration],
+        phase: Instant,
+    ) -> Bench<()> {
+        let receipt = next_receipt(&mut self.receipts, phase).await?;
+        let edit = receipt
+            .seq
+            .checked_sub(first)
+            .and_then(|edit| usize::try_from(edit).ok())
+            .filter(|edit| *edit < sent.len())
+            .ok_or_else(|| format!("an event of no edit sent: seq {}", receipt.seq))?;
+        let latency = receipt.at.duration_since(sent[edit]);
+        firsts[edit] = firsts[edit].min(latency);
+        latencies.push(latency);
+        Ok(())
+    }
+}
+
 async fn next_receipt(
     receipts: &mut mpsc::UnboundedReceiver<Receipt>,
     phase: Instant,
@@ -247,43 +539,55 @@ async fn create_task(http: &reqwest::Client, base: &str, token: &str, n: usize) 
     Ok(())
 }
 
-/// Opens, authenticates and subscribes one socket, then leaves a task reading it that
-/// reports each event's `seq`.
+async fn connect(addr: &str, protocol: &str) -> Bench<Socket> {
+    let mut request = format!("ws://{addr}/ws").into_client_request()?;
+    request
+        .headers_mut()
+        .insert("sec-websocket-protocol", protocol.parse()?);
+    let config = WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(0);
+    let (ws, _) = tokio_tungstenite::connect_async_with_config(request, Some(config), true).await?;
+    Ok(ws)
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The next frame of `kind` (`"type"`), skipping `presence`; any other frame is an error.
+async fn answer(ws: &mut Socket, kind: &str) -> Bench<String> {
+    let wanted = format!("{{\"type\":\"{kind}\"");
+    loop {
+        match ws.next().await.ok_or("closed while waiting")?? {
+            Message::Text(text) if text.starts_with(&wanted) => return Ok(text.to_string()),
+            Message::Text(text) if text.starts_with("{\"type\":\"presence\"") => {}
+            Message::Text(text) => return Err(format!("unexpected frame {text}").into()),
+            _ => {}
+        }
+    }
+}
+
+/// Opens, authenticates and subscribes one socket offering `protocol`, then leaves a
+/// task reading it that reports each event's `seq`.
 async fn open_socket(
     addr: &str,
     token: &str,
     user: usize,
+    protocol: &str,
+    topic: &str,
     receipts: mpsc::UnboundedSender<Receipt>,
 ) -> Bench<()> {
-    let mut request = format!("ws://{addr}/ws").into_client_request()?;
-    request
-        .headers_mut()
-        .insert("sec-websocket-protocol", "taskwire.v1".parse()?);
-    let config = WebSocketConfig::default()
-        .read_buffer_size(4096)
-        .write_buffer_size(0);
-    let (mut ws, _) =
-        tokio_tungstenite::connect_async_with_config(request, Some(config), true).await?;
+    let mut ws = connect(addr, protocol).await?;
     ws.send(Message::text(
         json!({"type": "auth", "id": 1, "token": token}).to_string(),
     ))
     .await?;
     ws.send(Message::text(
-        json!({"type": "subscribe", "id": 2, "topic": "tasks"}).to_string(),
+        json!({"type": "subscribe", "id": 2, "topic": topic}).to_string(),
     ))
     .await?;
-    let mut answered = 0;
-    while answered < 2 {
-        match ws.next().await.ok_or("closed while opening")?? {
-            Message::Text(text)
-                if text.contains("\"auth_ok\"") || text.contains("\"snapshot\"") =>
-            {
-                answered += 1;
-            }
-            Message::Text(text) => return Err(format!("unexpected frame {text}").into()),
-            _ => {}
-        }
-    }
+    answer(&mut ws, "auth_ok").await?;
+    answer(&mut ws, "snapshot").await?;
     tokio::spawn(async move {
         while let Some(Ok(message)) = ws.next().await {
             if let Message::Text(text) = message

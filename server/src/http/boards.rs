@@ -159,8 +159,6 @@ pub async fn delete_task(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The board, when the caller may change its tasks.
-
 /// A board id; anything that is not one names no board anyone can see.
 fn board_id(id: &str) -> Result<Uuid, AppError> {
     Uuid::parse_str(id).map_err(|_| AppError::NotFound("No such board.".into()))

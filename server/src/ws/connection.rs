@@ -488,10 +488,11 @@ impl Connection {
     }
 
     /// A board's tasks: replay when the log still holds everything after `since`, else
-    /// a snapshot; then, on a `board:<id>` topic, who is there. The socket joins the
-    /// fan-out before access is checked and the log is read: events queue from then on
-    /// (those the answer covers are skipped by `forward`), and a removal committed
-    /// meanwhile either shows in the check or reaches the socket as `unsubscribed`.
+    /// a snapshot; then, on a `board:<id>` topic, who is there. Access is checked before
+    /// the socket joins the fan-out, so a stranger never shows in the board's presence,
+    /// and again after: events queue from the join on (those the answer covers are
+    /// skipped by `forward`), and a removal committed meanwhile either shows in the
+    /// second check or reaches the socket as `unsubscribed`.
     async fn subscribe_board(
         &mut self,
         user: Uuid,
@@ -500,6 +501,9 @@ impl Connection {
         topic: Topic,
         since: Option<Position>,
     ) -> Result<Vec<ServerFrame>, AppError> {
+        if topic != Topic::Tasks {
+            self.state.boards.access(user, board).await?;
+        }
         self.state.fanout.subscribe(board, topic, user, self.id);
         self.subscriptions.insert(topic, None);
         if topic != Topic::Tasks {

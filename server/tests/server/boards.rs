@@ -14,20 +14,20 @@ const PATCH: Method = Method::PATCH;
 const DELETE: Method = Method::DELETE;
 
 /// One person's calls.
-struct Person {
-    client: Client,
-    token: String,
+pub(crate) struct Person {
+    pub(crate) client: Client,
+    pub(crate) token: String,
 }
 
 impl Person {
-    async fn register(server: &TestServer, name: &str) -> Self {
+    pub(crate) async fn register(server: &TestServer, name: &str) -> Self {
         Self {
             client: server.client(),
             token: server.register(name).await.token,
         }
     }
 
-    async fn call(&self, method: Method, path: &str, body: Value) -> reqwest::Response {
+    pub(crate) async fn call(&self, method: Method, path: &str, body: Value) -> reqwest::Response {
         let body = (!body.is_null()).then_some(body);
         self.client
             .send(method, path, Some(&self.token), body)
@@ -35,14 +35,14 @@ impl Person {
     }
 
     /// The call succeeds with `status`; its body, if any.
-    async fn ok(&self, method: Method, path: &str, body: Value, status: u16) -> Value {
+    pub(crate) async fn ok(&self, method: Method, path: &str, body: Value, status: u16) -> Value {
         let response = self.call(method, path, body).await;
         assert_eq!(response.status().as_u16(), status, "{path}");
         response.json().await.unwrap_or(Value::Null)
     }
 
     /// The call is refused with `status` and the contract's `code`.
-    async fn refused(
+    pub(crate) async fn refused(
         &self,
         method: Method,
         path: &str,

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod binary;
+mod board_sockets;
 mod boards;
 mod cancel;
 mod changes;

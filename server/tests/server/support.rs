@@ -129,15 +129,32 @@ impl TestServer {
         (ws, snapshot)
     }
 
+    /// A socket that offered `taskwire.v2` (shared boards), authenticated as `token`.
+    pub async fn socket_v2(&self, token: &str) -> Ws {
+        let mut ws = self.connect_offering(Some("taskwire.v2")).await;
+        assert_eq!(ws.protocol.as_deref(), Some("taskwire.v2"));
+        ws.send(json!({"type": "auth", "id": 1, "token": token}))
+            .await;
+        let ok = ws.recv().await;
+        assert_eq!(ok["type"], "auth_ok", "{ok}");
+        ws
+    }
+
+    /// Offers `taskwire.v1`, or no subprotocol at all.
     pub async fn connect(&self, offer_protocol: bool) -> Ws {
+        self.connect_offering(offer_protocol.then_some("taskwire.v1"))
+            .await
+    }
+
+    /// Offers `offer` (a `Sec-WebSocket-Protocol` value) when given.
+    pub async fn connect_offering(&self, offer: Option<&'static str>) -> Ws {
         let mut request = format!("ws://{}/ws", self.addr)
             .into_client_request()
             .expect("request");
-        if offer_protocol {
-            request.headers_mut().insert(
-                "sec-websocket-protocol",
-                HeaderValue::from_static("taskwire.v1"),
-            );
+        if let Some(offer) = offer {
+            request
+                .headers_mut()
+                .insert("sec-websocket-protocol", HeaderValue::from_static(offer));
         }
         let (stream, response) = tokio_tungstenite::connect_async(request)
             .await
