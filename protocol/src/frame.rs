@@ -271,8 +271,10 @@ pub enum Ended {
 }
 
 /// One change of a board list: a board made, renamed, shared or re-roled (`upsert`), or
-/// gone from the list (`delete`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// gone from the list (`delete`). Read by `server_reader`, field by field: a derived
+/// reader of the flattened, tagged change would bring serde's buffering back into the
+/// browser bundle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BoardsEvent {
     pub topic: Topic,
     pub epoch: String,
@@ -281,7 +283,7 @@ pub struct BoardsEvent {
     pub change: BoardChange,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum BoardChange {
     Upsert { item: Board },

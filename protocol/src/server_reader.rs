@@ -15,7 +15,9 @@ use serde::{Deserialize, Deserializer};
 use uuid::Uuid;
 
 use crate::board::{Board, MemberUser};
-use crate::frame::{BoardsEvent, Change, Ended, Event, MethodValue, Outcome, ServerFrame, Topic};
+use crate::frame::{
+    BoardChange, BoardsEvent, Change, Ended, Event, MethodValue, Outcome, ServerFrame, Topic,
+};
 use crate::http::{ApiError, ErrorCode, User};
 use crate::task::{Task, TaskFields};
 
@@ -110,6 +112,43 @@ struct FlatEvent {
     id: Option<Uuid>,
     version: Option<u64>,
     fields: Option<TaskFields>,
+}
+
+/// A board list's event as it is on the wire.
+#[derive(Deserialize)]
+struct FlatBoardsEvent {
+    topic: Topic,
+    epoch: String,
+    seq: u64,
+    op: Op,
+    item: Option<Board>,
+    id: Option<Uuid>,
+}
+
+impl TryFrom<FlatBoardsEvent> for BoardsEvent {
+    type Error = serde_json::Error;
+
+    fn try_from(e: FlatBoardsEvent) -> Result<Self, Self::Error> {
+        let change = match e.op {
+            Op::Upsert => BoardChange::Upsert {
+                item: required(e.item, "item")?,
+            },
+            Op::Delete => BoardChange::Delete {
+                id: required(e.id, "id")?,
+            },
+            Op::Patch => {
+                return Err(serde_json::Error::custom(
+                    "a board list changes by upsert or delete, not patch",
+                ));
+            }
+        };
+        Ok(BoardsEvent {
+            topic: e.topic,
+            epoch: e.epoch,
+            seq: e.seq,
+            change,
+        })
+    }
 }
 
 #[derive(Deserialize)]
@@ -223,7 +262,7 @@ pub(crate) fn read(text: &str) -> Result<ServerFrame, serde_json::Error> {
             }
         }
         "event" if tag.topic == Some(Topic::Boards) => {
-            ServerFrame::BoardsEvent(serde_json::from_str::<BoardsEvent>(text)?)
+            ServerFrame::BoardsEvent(serde_json::from_str::<FlatBoardsEvent>(text)?.try_into()?)
         }
         "event" => ServerFrame::Event(serde_json::from_str::<FlatEvent>(text)?.try_into()?),
         "unsubscribed" => {

@@ -44,7 +44,7 @@ pub fn measure() -> Result<Size> {
         total.brotli += size.brotli;
     }
     println!(
-        "    {:<40} {:>8} B raw {:>8} B gzip {:>8} B brotli ({:.1} kB brotli; budget 120 kB)",
+        "    {:<40} {:>8} B raw {:>8} B gzip {:>8} B brotli ({:.1} kB brotli)",
         "wasm + JS",
         total.raw,
         total.gzip,

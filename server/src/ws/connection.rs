@@ -34,6 +34,8 @@ use crate::ws::upgrade::Socket;
 
 /// Events queued for one socket before it counts as too slow and is closed.
 const QUEUE: usize = 256;
+/// Queued frames written before one flush.
+const BATCH: usize = 64;
 /// Topics one socket may follow at once: the app needs two (its board list and the open
 /// board); a client asking for thousands is refused rather than served slowly.
 pub const MAX_SUBSCRIPTIONS: usize = 100;
@@ -553,19 +555,41 @@ impl Connection {
         Ok(frames)
     }
 
-    /// Sends a frame of a topic the socket follows; a live event only when the socket's
-    /// last answer did not already cover it.
-    async fn forward(&mut self, outbound: Outbound) -> Result<(), End> {
-        let Some(position) = self.subscriptions.get_mut(&outbound.topic) else {
-            return Ok(());
-        };
+    /// Sends `first` and what else is queued behind it (up to [`BATCH`] frames) in one
+    /// write: a socket behind by a burst of changes catches up in a few system calls
+    /// rather than one per frame.
+    async fn forward(&mut self, first: Outbound) -> Result<(), End> {
+        let mut next = Some(first);
+        let mut fed = 0;
+        while let Some(outbound) = next.take() {
+            if let Some(frame) = self.admit(outbound) {
+                self.socket
+                    .feed(Message::Text(frame))
+                    .await
+                    .map_err(|_| End::Dropped("write failed"))?;
+                fed += 1;
+            }
+            if fed < BATCH {
+                next = self.queue.try_recv().ok();
+            }
+        }
+        self.socket
+            .flush()
+            .await
+            .map_err(|_| End::Dropped("write failed"))
+    }
+
+    /// The frame to send, if it is of a topic the socket follows and, for a live event,
+    /// not already covered by the socket's last answer.
+    fn admit(&mut self, outbound: Outbound) -> Option<Utf8Bytes> {
+        let position = self.subscriptions.get_mut(&outbound.topic)?;
         match outbound.kind {
             OutboundKind::Event { epoch, seq } => {
                 if let Some((last_epoch, last_seq)) = position
                     && **last_epoch == *epoch
                     && seq <= *last_seq
                 {
-                    return Ok(());
+                    return None;
                 }
                 *position = Some((epoch, seq));
             }
@@ -574,7 +598,7 @@ impl Connection {
             }
             OutboundKind::Presence => {}
         }
-        self.write(Message::Text(outbound.frame)).await
+        Some(outbound.frame)
     }
 
     async fn heartbeat(&mut self) -> Result<(), End> {

@@ -121,7 +121,7 @@ mod tests {
     use uuid::Uuid;
 
     use crate::client::fixtures::machine::{Harness, auth_ok, notices, sent};
-    use crate::client::machine::{Config, ConnectionState, Input, Notice};
+    use crate::client::machine::{Config, ConnectionState, Input, Notice, TimerKind};
 
     fn board(n: u128, name: &str) -> Board {
         Board {
@@ -277,5 +277,70 @@ mod tests {
         );
         // The socket stays: only that board is out of reach.
         assert_eq!(h.state(), ConnectionState::Live);
+    }
+
+    #[test]
+    fn presence_shows_and_a_board_whose_access_ends_is_not_followed_again() {
+        let (mut h, conn) = live_on_boards();
+        let board = Topic::Board(Uuid::from_u128(2));
+        let out = h.feed(Input::Open(board));
+        let [ClientFrame::Subscribe { id, .. }] = sent(&out)[..] else {
+            panic!("one subscribe: {out:?}");
+        };
+        h.frame(
+            conn,
+            ServerFrame::Snapshot {
+                id,
+                topic: board,
+                epoch: "e1".to_owned(),
+                seq: 0,
+                items: vec![],
+            },
+        );
+        let users = vec![protocol::MemberUser {
+            id: Uuid::from_u128(9),
+            username: "ann".to_owned(),
+        }];
+        let out = h.frame(
+            conn,
+            ServerFrame::Presence {
+                topic: board,
+                users: users.clone(),
+            },
+        );
+        assert_eq!(
+            notices(&out),
+            [Notice::Presence {
+                topic: board,
+                users
+            }]
+        );
+        let out = h.frame(
+            conn,
+            ServerFrame::Unsubscribed {
+                topic: board,
+                reason: protocol::Ended::Removed,
+            },
+        );
+        assert_eq!(
+            notices(&out),
+            [Notice::AccessEnded {
+                topic: board,
+                reason: protocol::Ended::Removed
+            }]
+        );
+        // After a reconnect only the board list is asked for.
+        let out = h.feed(crate::client::fixtures::machine::closed(conn, 1006));
+        let delay = crate::client::fixtures::machine::timer(&out, TimerKind::Reconnect).unwrap();
+        let out = h.at(h.now + delay, Input::TimerFired(TimerKind::Reconnect));
+        let conn = h.open(&out);
+        let out = h.frame(conn, auth_ok(1));
+        assert!(matches!(
+            sent(&out)[..],
+            [ClientFrame::Subscribe {
+                topic: Topic::Boards,
+                ..
+            }]
+        ));
     }
 }
