@@ -427,6 +427,18 @@ impl Taskwire {
         })
     }
 
+    /// The address of the person's own board (`/` until the board list is known).
+    pub fn personal_path(&self) -> String {
+        let personal = self.views.boards.with_untracked(|boards| {
+            boards
+                .iter()
+                .flatten()
+                .find(|board| board.personal)
+                .map(|board| board.id)
+        });
+        personal.map_or_else(|| "/".to_owned(), |board| format!("/b/{board}"))
+    }
+
     /// The person's board `id`, as their list has it.
     pub fn board(&self, id: Uuid) -> Option<BoardInfo> {
         self.views.boards.with(|boards| {

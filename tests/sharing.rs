@@ -254,6 +254,12 @@ async fn a_board_shared_by_one_person_is_live_for_the_other() {
     })
     .await;
     type_text(&username, &b.username);
+    let role = by_role(&dialog, "combobox", "Role").expect("the Role select");
+    assert_eq!(
+        role.dyn_ref::<web_sys::HtmlSelectElement>()
+            .map(|s| s.value()),
+        Some("editor".to_owned())
+    );
     button(&dialog, "Add").expect("Add").click();
     until("B listed as editor", WAIT, || {
         by_role(&dialog, "list", "Members").is_some_and(|members| {

@@ -35,16 +35,8 @@ pub fn BoardHeading(id: Uuid) -> impl IntoView {
     // Leaving or deleting moves to the personal board first, so that the board's end
     // does not come back as a "you no longer have access" alert.
     let to_personal = move || {
-        let personal = tw.boards().with_untracked(|boards| {
-            boards
-                .iter()
-                .flatten()
-                .find(|board| board.personal)
-                .map(|board| board.id)
-        });
-        let to = personal.map_or_else(|| "/".to_owned(), |board| format!("/b/{board}"));
         navigate(
-            &to,
+            &tw.personal_path(),
             NavigateOptions {
                 replace: true,
                 ..NavigateOptions::default()

@@ -1,7 +1,8 @@
 //! The board's members in a dialog: owners add people by username (as editor or
-//! viewer) and remove them; everyone else sees who is on the board. Focus moves into
-//! the dialog when it opens and back to the button that opened it when it closes;
-//! Escape closes it.
+//! viewer) and remove them; everyone else sees who is on the board. A modal `<dialog>`:
+//! the browser keeps focus and the screen reader inside it while it is open and Escape
+//! closes it; focus moves into it when it opens and back to the button that opened it
+//! when it closes.
 
 use leptos::html;
 use leptos::prelude::*;
@@ -26,6 +27,15 @@ pub fn ShareDialog(
     let busy = RwSignal::new(false);
     let first = NodeRef::<html::Input>::new();
     let close_button = NodeRef::<html::Button>::new();
+    let dialog = NodeRef::<html::Dialog>::new();
+    // Closed here first: while it is modal, the page outside it cannot take the focus
+    // that `on_close` gives back.
+    let close = move || {
+        if let Some(dialog) = dialog.get_untracked() {
+            dialog.close();
+        }
+        on_close.run(());
+    };
     let reload = move || {
         spawn_local(async move {
             match tw.members(id).await {
@@ -36,6 +46,12 @@ pub fn ShareDialog(
     };
     reload();
     Effect::new(move || {
+        if let Some(dialog) = dialog.get()
+            && !dialog.open()
+        {
+            // Only fails for a dialog not in the document, or open already.
+            drop(dialog.show_modal());
+        }
         // The username field for owners, else the close button.
         if let Some(field) = first.get() {
             let _ = field.focus();
@@ -77,20 +93,31 @@ pub fn ShareDialog(
         }
     };
     view! {
-        <div class="dialog-backdrop" on:click=move |_| on_close.run(())>
-            <div
-                class="dialog card"
-                role="dialog"
-                aria-modal="true"
-                aria-label=heading
-                on:click=|ev| ev.stop_propagation()
-                on:keydown=move |ev| {
-                    if ev.key() == "Escape" {
-                        ev.prevent_default();
-                        on_close.run(());
-                    }
+        <dialog
+            node_ref=dialog
+            class="dialog card"
+            aria-label=heading
+            // Escape: the page closes it, so that focus goes back where it came from (the
+            // keydown is what a keyboard sends; `cancel` covers the browser's other ways).
+            on:keydown=move |ev| {
+                if ev.key() == "Escape" {
+                    ev.prevent_default();
+                    close();
                 }
-            >
+            }
+            on:cancel=move |ev: web_sys::Event| {
+                ev.prevent_default();
+                close();
+            }
+            // A click on the backdrop lands on the dialog itself.
+            on:click=move |ev| {
+                let target = ev.target();
+                if dialog.get_untracked().is_some_and(|d| target.as_ref() == Some(d.as_ref())) {
+                    close();
+                }
+            }
+        >
+            <div class="dialog-body">
                 <h2 class="dialog-title">{heading}</h2>
                 <Show when=move || owner.get()>
                     <form
@@ -116,7 +143,7 @@ pub fn ShareDialog(
                         </label>
                         <label class="field">
                             <span>"Role"</span>
-                            <select on:change=move |ev| {
+                            <select aria-label="Role" on:change=move |ev| {
                                 role.set(
                                     if event_target_value(&ev) == "viewer" {
                                         BoardRole::Viewer
@@ -176,12 +203,12 @@ pub fn ShareDialog(
                     node_ref=close_button
                     type="button"
                     class="button ghost small"
-                    on:click=move |_| on_close.run(())
+                    on:click=move |_| close()
                 >
                     "Close"
                 </button>
             </div>
-        </div>
+        </dialog>
     }
 }
 

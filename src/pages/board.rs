@@ -84,24 +84,15 @@ fn OpenBoard(id: Uuid) -> impl IntoView {
     });
     let navigate = use_navigate();
     Effect::new(move || {
-        if tw.lost().get() != Some(id) {
-            return;
+        if tw.lost().get() == Some(id) {
+            navigate(
+                &tw.personal_path(),
+                NavigateOptions {
+                    replace: true,
+                    ..NavigateOptions::default()
+                },
+            );
         }
-        let personal = tw.boards().with(|boards| {
-            boards
-                .iter()
-                .flatten()
-                .find(|board| board.personal)
-                .map(|board| board.id)
-        });
-        let to = personal.map_or_else(|| "/".to_owned(), |board| format!("/b/{board}"));
-        navigate(
-            &to,
-            NavigateOptions {
-                replace: true,
-                ..NavigateOptions::default()
-            },
-        );
     });
     let unavailable = tw.unavailable();
     move || {

@@ -174,6 +174,8 @@ pub fn role_of(element: &Element) -> Option<String> {
         "MAIN" => "main",
         "SECTION" if element.has_attribute("aria-label") => "region",
         "ASIDE" => "complementary",
+        "DIALOG" => "dialog",
+        "SELECT" => "combobox",
         _ => return None,
     };
     Some(role.to_owned())
