@@ -91,7 +91,7 @@ pub struct ServeArgs {
     /// in the database, so tokens survive restarts.
     #[arg(long, env = "TASKWIRE_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
-    /// Events kept per user for replay; older ones are dropped (clients get a snapshot).
+    /// Events kept per board for replay; older ones are dropped (clients get a snapshot).
     #[arg(long, env = "TASKWIRE_LOG_EVENTS", default_value_t = 1000)]
     pub log_events: u32,
     /// Lifetime of an access token, in seconds.
