@@ -430,6 +430,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 mod tests {
     use super::*;
     use protocol::Change;
+    use std::time::Duration;
 
     fn link(id: u64, user: Uuid, queue: usize) -> (SocketLink, mpsc::Receiver<Outbound>) {
         let (queue, rx) = mpsc::channel(queue);
@@ -524,5 +525,60 @@ mod tests {
         assert!(member_frames[0].contains(r#""reason":"removed""#));
         assert_eq!(kinds(&mut orx).len(), 1);
         assert_eq!(fanout.present(board).len(), 1);
+    }
+
+    /// Presence frames one socket got, each as the usernames it lists.
+    fn presences(rx: &mut mpsc::Receiver<Outbound>) -> Vec<Vec<String>> {
+        std::iter::from_fn(|| rx.try_recv().ok())
+            .filter(|o| matches!(o.kind, OutboundKind::Presence))
+            .map(|o| {
+                let frame: serde_json::Value =
+                    serde_json::from_str(o.frame.as_str()).expect("a presence frame");
+                frame["users"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|u| u["username"].as_str().unwrap_or_default().to_owned())
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn presence_goes_out_at_once_then_at_most_once_a_second_with_changes_merged() {
+        let fanout = LocalFanout::new(4);
+        let board = Uuid::new_v4();
+        let mut first = None;
+        for n in 1..=4 {
+            let (socket, rx) = link(n, Uuid::new_v4(), 16);
+            let user = socket.user.id;
+            fanout.register(socket).expect("room");
+            fanout.subscribe(board, Topic::Board(board), user, n);
+            if n == 1 {
+                first = Some(rx);
+            }
+        }
+        let mut first = first.expect("the first socket");
+        // The first join goes out at once; the three within the same second wait.
+        assert_eq!(presences(&mut first), [vec!["user1"]]);
+        tokio::time::sleep(Duration::from_millis(900)).await;
+        assert!(presences(&mut first).is_empty());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(
+            presences(&mut first),
+            [vec!["user1", "user2", "user3", "user4"]]
+        );
+        // A leave and a join within the next second: one frame once it is over.
+        fanout.unsubscribe(board, Topic::Board(board), 4);
+        let (late, _rx) = link(5, Uuid::new_v4(), 16);
+        let late_user = late.user.id;
+        fanout.register(late).expect("room");
+        fanout.subscribe(board, Topic::Board(board), late_user, 5);
+        assert!(presences(&mut first).is_empty());
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        assert_eq!(
+            presences(&mut first),
+            [vec!["user1", "user2", "user3", "user5"]]
+        );
     }
 }
