@@ -12,7 +12,7 @@ use sqlx::SqliteConnection;
 use uuid::Uuid;
 
 use crate::clock;
-use crate::db::{Db, stored_id};
+use crate::db::{self, Db, stored_id};
 use crate::error::AppError;
 use crate::fanout::Fanout;
 
@@ -20,8 +20,6 @@ use crate::fanout::Fanout;
 pub const MAX_OWNED_BOARDS: i64 = 200;
 /// Members of one board, its owner included.
 pub const MAX_MEMBERS: i64 = 1_000;
-/// The change log's epoch, which the board lists share.
-const EPOCH_KEY: &str = "epoch";
 
 pub struct Boards {
     db: Db,
@@ -120,10 +118,7 @@ impl Boards {
 
     pub async fn list(&self, user: Uuid) -> Result<BoardList, AppError> {
         let mut tx = self.db.read.begin().await?;
-        let epoch: String = sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
-            .bind(EPOCH_KEY)
-            .fetch_one(&mut *tx)
-            .await?;
+        let epoch = db::epoch(&mut tx).await?;
         let seq: i64 = sqlx::query_scalar("SELECT boards_seq FROM users WHERE id = ?")
             .bind(user.to_string())
             .fetch_one(&mut *tx)
@@ -443,10 +438,7 @@ async fn lists_changed(
     conn: &mut SqliteConnection,
     changes: Vec<(Uuid, BoardChange)>,
 ) -> Result<Vec<(Uuid, BoardsEvent)>, AppError> {
-    let epoch: String = sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
-        .bind(EPOCH_KEY)
-        .fetch_one(&mut *conn)
-        .await?;
+    let epoch = db::epoch(&mut *conn).await?;
     let mut events = Vec::with_capacity(changes.len());
     for (user, change) in changes {
         let seq: i64 = sqlx::query_scalar(

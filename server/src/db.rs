@@ -104,6 +104,18 @@ impl Db {
     }
 }
 
+/// The setting that names the change log's epoch, which every topic's position shares.
+pub const EPOCH_KEY: &str = "epoch";
+
+/// The change log's current epoch, read on `conn` (inside the caller's transaction, so
+/// that it goes with the `seq` read beside it).
+pub async fn epoch(conn: &mut SqliteConnection) -> Result<String, sqlx::Error> {
+    sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
+        .bind(EPOCH_KEY)
+        .fetch_one(conn)
+        .await
+}
+
 /// A pool's check on every acquire: a connection still inside a transaction was left
 /// there by a future dropped inside `begin`. sqlx rolls back a `BEGIN` whose answer the
 /// dropped future never took, but `begin_with` awaits once more after its `BEGIN` (to

@@ -10,10 +10,9 @@ use uuid::Uuid;
 use super::{Actor, Applied, BoxFuture, ChangeLog, Outcome, Replay};
 use crate::auth::refresh::random_base64;
 use crate::clock;
-use crate::db::{Db, set_setting, stored_id};
+use crate::db::{self, Db, EPOCH_KEY, set_setting, stored_id};
 use crate::error::AppError;
 
-const EPOCH_KEY: &str = "epoch";
 /// The log is trimmed on every this many appends of a board (fewer when it keeps fewer).
 const TRIM_EVERY: i64 = 16;
 
@@ -370,10 +369,7 @@ impl Appender<'_> {
 
 /// The current epoch and `board`'s last `seq`.
 async fn position(conn: &mut SqliteConnection, board: Uuid) -> Result<(String, u64), AppError> {
-    let epoch: String = sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
-        .bind(EPOCH_KEY)
-        .fetch_one(&mut *conn)
-        .await?;
+    let epoch = db::epoch(&mut *conn).await?;
     let seq: Option<i64> = sqlx::query_scalar("SELECT log_seq FROM boards WHERE id = ?")
         .bind(board.to_string())
         .fetch_optional(&mut *conn)
