@@ -434,3 +434,71 @@ async fn two_edits_of_one_title_conflict_and_both_choices_work() {
         "{body}"
     );
 }
+
+/// The owner renames the board (its members see the new name), a member leaves it (and
+/// lands on their own board, with no alert about losing it), and the owner deletes it
+/// after confirming.
+#[wasm_bindgen_test]
+async fn an_owner_renames_and_deletes_a_board_and_a_member_leaves_it() {
+    let (mut a, mut b) = (Person::new("ann").await, Person::new("lea").await);
+    let board = shared_board(&a, &b, "Old name", "editor").await;
+    b.open_at(&format!("/b/{board}")).await;
+    a.open_at(&format!("/b/{board}")).await;
+    until("both on the board", WAIT, || {
+        heading(a.root()) == "Old name" && heading(b.root()) == "Old name"
+    })
+    .await;
+    assert!(
+        button(b.root(), "Rename board").is_none(),
+        "only owners rename"
+    );
+    assert!(
+        button(b.root(), "Delete board").is_none(),
+        "only owners delete"
+    );
+
+    button(a.root(), "Rename board")
+        .expect("Rename board")
+        .click();
+    let name = until_found("Board name", WAIT, || field(a.root(), "Board name")).await;
+    assert_eq!(name.value(), "Old name");
+    type_text(&name, "New name");
+    button(a.root(), "Save name").expect("Save name").click();
+    until("the new name for both", WAIT, || {
+        heading(a.root()) == "New name"
+            && heading(b.root()) == "New name"
+            && board_links(b.root()).contains(&"New name".to_owned())
+    })
+    .await;
+
+    button(b.root(), "Leave board")
+        .expect("Leave board")
+        .click();
+    until(
+        "B on their own board, the board gone from their list",
+        WAIT,
+        || {
+            heading(b.root()) == "My tasks"
+                && !board_links(b.root()).contains(&"New name".to_owned())
+        },
+    )
+    .await;
+    assert!(alert_text(b.root()).is_empty(), "{}", alert_text(b.root()));
+
+    button(a.root(), "Delete board")
+        .expect("Delete board")
+        .click();
+    let confirm = until_found("the confirmation", WAIT, || {
+        by_role(a.root(), "alertdialog", "Delete New name?")
+    })
+    .await;
+    button(&confirm, "Confirm delete")
+        .expect("Confirm delete")
+        .click();
+    until("A on their own board, the board gone", WAIT, || {
+        heading(a.root()) == "My tasks" && board_links(a.root()) == ["My tasks"]
+    })
+    .await;
+    let (status, _) = api_call("GET", &format!("/api/boards/{board}/tasks"), &a.token, None).await;
+    assert_eq!(status, 404);
+}
