@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::board::Board;
 use crate::frame::{Event, Topic};
 use crate::task::Task;
 
@@ -148,10 +149,19 @@ pub enum ChangesBody {
     Snapshot(TopicSnapshot),
 }
 
-/// A whole topic: for `tasks`, every task.
+/// A whole topic: a board's tasks, or the board list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TopicSnapshot {
-    pub items: Vec<Task>,
+    pub items: SnapshotItems,
+}
+
+/// Tasks or boards, as the topic holds. Told apart by their fields: a board list is
+/// never empty (the personal board is always on it), and an empty list reads as tasks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SnapshotItems {
+    Tasks(Vec<Task>),
+    Boards(Vec<Board>),
 }
 
 /// The most events one `GET /api/changes` answers with; the client asks again for more.

@@ -28,7 +28,8 @@ pub use frame::{
 };
 pub use http::{
     ApiError, Changes, ChangesBody, Credentials, ErrorBody, ErrorCode, LoginAs, MAX_CHANGES,
-    MAX_WAIT_SECS, Role, Session, TaskList, TaskPatch, TopicSnapshot, User, UserList,
+    MAX_WAIT_SECS, Role, Session, SnapshotItems, TaskList, TaskPatch, TopicSnapshot, User,
+    UserList,
 };
 pub use task::{Task, TaskFields};
 pub use validate::{

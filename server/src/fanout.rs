@@ -94,9 +94,38 @@ pub struct TooManySockets;
 /// is published. Dropped with the poll.
 pub type ChangeWatch = Arc<Notify>;
 
+/// The long polls waiting, by board or by user; an entry lives as long as one of them.
+#[derive(Debug, Default)]
+struct Watches(Mutex<HashMap<Uuid, Weak<Notify>>>);
+
+impl Watches {
+    fn watch(&self, key: Uuid) -> ChangeWatch {
+        let mut watches = lock(&self.0);
+        if let Some(watch) = watches.get(&key).and_then(Weak::upgrade) {
+            return watch;
+        }
+        let watch = Arc::new(Notify::new());
+        watches.insert(key, Arc::downgrade(&watch));
+        watch
+    }
+
+    fn wake(&self, key: Uuid) {
+        let mut watches = lock(&self.0);
+        match watches.get(&key).map(Weak::upgrade) {
+            Some(Some(watch)) => watch.notify_waiters(),
+            Some(None) => {
+                watches.remove(&key);
+            }
+            None => {}
+        }
+    }
+}
+
 pub trait Fanout: Send + Sync {
     /// A watch on `board`'s changes, for a long poll.
     fn watch(&self, board: Uuid) -> ChangeWatch;
+    /// A watch on `user`'s board list, for a long poll.
+    fn watch_boards(&self, user: Uuid) -> ChangeWatch;
     /// Adds an authenticated socket, unless its user already has the most sockets
     /// allowed.
     fn register(&self, link: SocketLink) -> Result<(), TooManySockets>;
@@ -114,7 +143,8 @@ pub trait Fanout: Send + Sync {
     fn present(&self, board: Uuid) -> Vec<MemberUser>;
     /// Sends a board's event to every socket subscribed to it, and wakes its long polls.
     fn publish(&self, board: Uuid, event: &Event);
-    /// Sends a change of `user`'s board list to their sockets subscribed to `boards`.
+    /// Sends a change of `user`'s board list to their sockets subscribed to `boards`, and
+    /// wakes their long polls on it.
     fn publish_boards(&self, user: Uuid, event: &BoardsEvent);
     /// Ends the subscriptions to `board` of `user` (or of everyone, when the board is
     /// gone) with `unsubscribed`.
@@ -158,8 +188,10 @@ impl Registry {
 pub struct LocalFanout {
     max_per_user: usize,
     registry: Mutex<Registry>,
-    /// The boards whose long polls are waiting; an entry lives as long as one of them.
-    watches: Mutex<HashMap<Uuid, Weak<Notify>>>,
+    /// Long polls on a board's tasks, by board.
+    board_polls: Watches,
+    /// Long polls on a board list, by user.
+    list_polls: Watches,
     presence: Presence,
 }
 
@@ -168,7 +200,8 @@ impl LocalFanout {
         Arc::new_cyclic(|me: &Weak<Self>| Self {
             max_per_user: max_per_user.max(1),
             registry: Mutex::new(Registry::default()),
-            watches: Mutex::new(HashMap::new()),
+            board_polls: Watches::default(),
+            list_polls: Watches::default(),
             presence: Presence::new(me.clone()),
         })
     }
@@ -196,17 +229,6 @@ impl LocalFanout {
             });
         }
     }
-
-    fn wake_polls(&self, board: Uuid) {
-        let mut watches = lock(&self.watches);
-        match watches.get(&board).map(Weak::upgrade) {
-            Some(Some(watch)) => watch.notify_waiters(),
-            Some(None) => {
-                watches.remove(&board);
-            }
-            None => {}
-        }
-    }
 }
 
 /// Who is on `board` now: one entry per person with a `board:<id>` subscription.
@@ -226,13 +248,11 @@ fn present_in(registry: &Registry, board: Uuid) -> Vec<MemberUser> {
 
 impl Fanout for LocalFanout {
     fn watch(&self, board: Uuid) -> ChangeWatch {
-        let mut watches = lock(&self.watches);
-        if let Some(watch) = watches.get(&board).and_then(Weak::upgrade) {
-            return watch;
-        }
-        let watch = Arc::new(Notify::new());
-        watches.insert(board, Arc::downgrade(&watch));
-        watch
+        self.board_polls.watch(board)
+    }
+
+    fn watch_boards(&self, user: Uuid) -> ChangeWatch {
+        self.list_polls.watch(user)
     }
 
     fn register(&self, link: SocketLink) -> Result<(), TooManySockets> {
@@ -309,7 +329,7 @@ impl Fanout for LocalFanout {
     }
 
     fn publish(&self, board: Uuid, event: &Event) {
-        self.wake_polls(board);
+        self.board_polls.wake(board);
         let registry = lock(&self.registry);
         let Some(subscribers) = registry.boards.get(&board) else {
             return;
@@ -343,6 +363,7 @@ impl Fanout for LocalFanout {
     }
 
     fn publish_boards(&self, user: Uuid, event: &BoardsEvent) {
+        self.list_polls.wake(user);
         let Some(frame) = encode(&ServerFrame::BoardsEvent(event.clone())) else {
             return;
         };

@@ -1,11 +1,14 @@
 //! `GET /api/changes`: the HTTP fallback's long poll (contract section 5), for clients
 //! whose network refuses WebSockets. It answers at once when the topic has events after
-//! `since`, else waits for the next change of the board (woken by the fan-out, like a
-//! socket) for up to `wait` seconds. A read: a client that goes away just stops waiting.
+//! `since`, else waits for the next change of the board or board list (woken by the
+//! fan-out, like a socket) for up to `wait` seconds. A read: a client that goes away just
+//! stops waiting.
 
 use axum::Json as Reply;
 use axum::extract::{Query, State};
-use protocol::{Changes, ChangesBody, MAX_CHANGES, MAX_WAIT_SECS, Position, Topic, TopicSnapshot};
+use protocol::{
+    Changes, ChangesBody, MAX_CHANGES, MAX_WAIT_SECS, Position, SnapshotItems, Topic, TopicSnapshot,
+};
 use serde::Deserialize;
 use tokio::time::{Duration, Instant, sleep_until};
 
@@ -35,19 +38,15 @@ pub async fn poll(
     }
     let since = query.since.as_deref().map(parse_since).transpose()?;
     let topic = query.topic;
+    let deadline = Instant::now() + Duration::from_secs(query.wait);
     let board = match topic {
         Topic::Tasks => caller.user_id(),
         Topic::Board(board) => state.boards.access(caller.user_id(), board).await?.board,
-        Topic::Boards => {
-            return Err(AppError::bad_request(
-                "The board list is read with GET /api/boards.",
-            ));
-        }
+        Topic::Boards => return board_list(&state, caller.user_id(), since, deadline).await,
     };
     let Some(since) = since else {
         return snapshot(&state, board, topic).await;
     };
-    let deadline = Instant::now() + Duration::from_secs(query.wait);
     let watch = state.fanout.watch(board);
     let mut shutdown = state.shutdown.clone();
     loop {
@@ -92,8 +91,52 @@ async fn snapshot(
         topic,
         epoch: list.epoch,
         seq: list.seq,
-        body: ChangesBody::Snapshot(TopicSnapshot { items: list.items }),
+        body: ChangesBody::Snapshot(TopicSnapshot {
+            items: SnapshotItems::Tasks(list.items),
+        }),
     }))
+}
+
+/// The board list: kept in no log (as on the socket), so it comes whole whenever it is
+/// not at `since`; at `since`, the poll waits for its next change.
+async fn board_list(
+    state: &AppState,
+    user: uuid::Uuid,
+    since: Option<Position>,
+    deadline: Instant,
+) -> Result<Reply<Changes>, AppError> {
+    let watch = state.fanout.watch_boards(user);
+    let mut shutdown = state.shutdown.clone();
+    loop {
+        // Armed before the list is read, as for tasks.
+        let changed = watch.notified();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
+        let list = state.boards.list(user).await?;
+        let unchanged = since
+            .as_ref()
+            .is_some_and(|since| since.epoch == list.epoch && since.seq == list.seq);
+        let body = if !unchanged {
+            ChangesBody::Snapshot(TopicSnapshot {
+                items: SnapshotItems::Boards(list.items),
+            })
+        } else if Instant::now() >= deadline || *shutdown.borrow() {
+            ChangesBody::Events(Vec::new())
+        } else {
+            tokio::select! {
+                () = &mut changed => {}
+                () = sleep_until(deadline) => {}
+                _ = shutdown.changed() => {}
+            }
+            continue;
+        };
+        return Ok(Reply(Changes {
+            topic: Topic::Boards,
+            epoch: list.epoch,
+            seq: list.seq,
+            body,
+        }));
+    }
 }
 
 /// `<epoch>:<seq>`; epochs hold no `:`.

@@ -182,3 +182,79 @@ async fn shutting_down_answers_waiting_polls() {
         stopping.elapsed()
     );
 }
+
+/// The board list over the long poll: whole without `since` or from a position it has
+/// moved past; from where it is, the poll waits, and a board shared with the person
+/// meanwhile answers it at once with the new list. A poll that waits out its time gets
+/// no events and the same position.
+#[tokio::test]
+async fn the_board_list_comes_whole_and_a_waiting_poll_wakes_when_a_board_is_shared() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    let first = changes_json(&server, &bob, "topic=boards").await;
+    let names = |answer: &Value| -> Vec<String> {
+        answer["snapshot"]["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|board| board["name"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    assert_eq!(names(&first), ["My tasks"]);
+    let since = format!(
+        "topic=boards&since={}:{}",
+        first["epoch"].as_str().expect("epoch"),
+        first["seq"]
+    );
+    let quiet = changes_json(&server, &bob, &format!("{since}&wait=1")).await;
+    assert_eq!(quiet["events"], json!([]), "{quiet}");
+    assert_eq!(quiet["seq"], first["seq"]);
+
+    let client = server.client();
+    let token = bob.token.clone();
+    let query = format!("/api/changes?{since}&wait=25");
+    let waiting = tokio::spawn(async move {
+        let asked = Instant::now();
+        let answer: Value = client
+            .get(&query, Some(&token))
+            .await
+            .json()
+            .await
+            .expect("JSON");
+        (answer, asked.elapsed())
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let board: Value = server
+        .client()
+        .post("/api/boards", Some(&alice.token), json!({ "name": "Trip" }))
+        .await
+        .json()
+        .await
+        .expect("a board");
+    let shared = server
+        .client()
+        .send(
+            reqwest::Method::PUT,
+            &format!(
+                "/api/boards/{}/members/bob",
+                board["id"].as_str().expect("id")
+            ),
+            Some(&alice.token),
+            Some(json!({ "role": "viewer" })),
+        )
+        .await;
+    assert_eq!(shared.status(), 200);
+    let (answer, took) = waiting.await.expect("the poll");
+    assert!(took < Duration::from_secs(5), "answered after {took:?}");
+    assert_eq!(names(&answer), ["My tasks", "Trip"]);
+    assert_eq!(answer["snapshot"]["items"][1]["role"], "viewer");
+    assert!(answer["seq"].as_u64() > first["seq"].as_u64(), "{answer}");
+
+    // The board's tasks poll as `board:<id>`, for members only.
+    let topic = format!("topic=board:{}", board["id"].as_str().expect("id"));
+    let tasks = changes_json(&server, &bob, &topic).await;
+    assert_eq!(tasks["snapshot"]["items"], json!([]), "{tasks}");
+    let carol = server.register("carol").await;
+    assert_error(changes(&server, &carol, &topic).await, 404, "not_found").await;
+}
