@@ -7,8 +7,9 @@
 use gloo_net::http::{Request, RequestBuilder, Response};
 use gloo_timers::callback::Timeout;
 use protocol::{
-    ApiError, Board, BoardPatch, CreateParams, Credentials, ErrorBody, ErrorCode, LoginAs, Member,
-    MemberList, MemberRole, NewBoard, Session, Task, TaskList, TaskPatch, User, UserList,
+    ApiError, Board, BoardPatch, Changes, CreateParams, Credentials, ErrorBody, ErrorCode, LoginAs,
+    Member, MemberList, MemberRole, MethodCall, MethodValue, NewBoard, Position, Session, Task,
+    TaskList, TaskPatch, Topic, User, UserList,
 };
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
@@ -58,9 +59,6 @@ pub enum CallError {
     /// An answer that is not what the contract promises.
     #[error("The server sent an answer the app does not understand ({0}).")]
     Unexpected(String),
-    /// Signed in over HTTP, but the live connection could not be set up.
-    #[error("Signed in, but the live connection failed: {0}.")]
-    Connection(crate::client::registry::SignInError),
     /// The person signed out (or signed in again) before this finished.
     #[error("Signed out before the connection was ready.")]
     Cancelled,
@@ -153,6 +151,12 @@ impl Api {
         empty(send(build(Request::post(&self.url("/api/logout")), Some(token))?).await?)
     }
 
+    /// `POST /api/logout` with the refresh cookie alone: ends the session this browser
+    /// holds without any token in memory (a sign-out finished after a reload).
+    pub async fn logout_by_cookie(&self) -> Result<(), CallError> {
+        empty(send(build(Request::post(&self.url("/api/logout")), None)?).await?)
+    }
+
     pub async fn logout_all(&self, token: &str) -> Result<(), CallError> {
         empty(
             send(build(
@@ -213,6 +217,80 @@ impl Api {
         let request = Request::patch(&self.url(&format!("/api/tasks/{id}")))
             .header("Authorization", &bearer(token));
         json(send(with_body(request, patch)?).await?).await
+    }
+
+    // ---- the HTTP fallback (section 5) ----
+
+    /// `GET /api/changes`: `topic`'s events after `since` (or the whole topic), waiting
+    /// up to `wait_s` for one. `abort` cancels it (the machine no longer wants it); it
+    /// is also aborted once the wait and the usual call timeout have passed.
+    pub async fn changes(
+        &self,
+        token: &str,
+        topic: Topic,
+        since: Option<&Position>,
+        wait_s: u64,
+        abort: AbortController,
+    ) -> Result<Changes, CallError> {
+        let topic = String::from(js_sys::encode_uri_component(&topic.to_string()));
+        let mut path = format!("/api/changes?topic={topic}&wait={wait_s}");
+        if let Some(since) = since {
+            let since = format!("{}:{}", since.epoch, since.seq);
+            path.push_str("&since=");
+            path.push_str(&String::from(js_sys::encode_uri_component(&since)));
+        }
+        let wait_ms = u32::try_from(wait_s.saturating_mul(1_000)).unwrap_or(u32::MAX);
+        let deadline = Deadline::on(abort, wait_ms.saturating_add(CALL_TIMEOUT_MS));
+        let (request, deadline) = prepare_with(Request::get(&self.url(&path)), deadline)?;
+        json(send(finish(request, Some(token), deadline)?).await?).await
+    }
+
+    /// A change the socket would carry, over the HTTP calls of sections 1 and 4 (and
+    /// `clear-done`, which the server adds for the fallback); answers as the socket's
+    /// `result` would.
+    pub async fn call(&self, token: &str, call: &MethodCall) -> Result<MethodValue, CallError> {
+        let tasks = match call.board() {
+            Some(board) => format!("/api/boards/{board}/tasks"),
+            None => "/api/tasks".to_owned(),
+        };
+        let task = |task: Option<Task>| MethodValue {
+            task,
+            ..MethodValue::default()
+        };
+        match call {
+            MethodCall::Create(params) => {
+                let body = CreateParams {
+                    board: None,
+                    ..params.clone()
+                };
+                let request =
+                    Request::post(&self.url(&tasks)).header("Authorization", &bearer(token));
+                Ok(task(Some(
+                    json(send(with_body(request, &body)?).await?).await?,
+                )))
+            }
+            MethodCall::Update(params) => {
+                let url = self.url(&format!("{tasks}/{}", params.id));
+                let patch = TaskPatch {
+                    title: params.title.clone(),
+                    done: params.done,
+                    if_version: params.if_version,
+                };
+                let request = Request::patch(&url).header("Authorization", &bearer(token));
+                Ok(task(Some(
+                    json(send(with_body(request, &patch)?).await?).await?,
+                )))
+            }
+            MethodCall::Delete(params) => {
+                let url = self.url(&format!("{tasks}/{}", params.id));
+                send(build(Request::delete(&url), Some(token))?).await?;
+                Ok(task(None))
+            }
+            MethodCall::ClearDone(_) => {
+                let url = self.url(&format!("{tasks}/clear-done"));
+                json(send(build(Request::post(&url), Some(token))?).await?).await
+            }
+        }
     }
 
     // ---- boards (section 4) ----
@@ -291,8 +369,8 @@ struct Call {
     _deadline: Deadline,
 }
 
-/// Aborts a call's fetch once [`CALL_TIMEOUT_MS`] have passed; dropped (and so
-/// cancelled) with the answer.
+/// Aborts a call's fetch once its time is up; dropped (and so cancelled) with the
+/// answer.
 struct Deadline {
     controller: AbortController,
     _timer: Timeout,
@@ -300,20 +378,35 @@ struct Deadline {
 
 impl Deadline {
     fn start() -> Result<Self, CallError> {
-        let controller = AbortController::new()
-            .map_err(|_| CallError::Unexpected("no AbortController in this browser".into()))?;
+        Ok(Self::on(abort_controller()?, CALL_TIMEOUT_MS))
+    }
+
+    /// A deadline of `after_ms` on `controller`, which the caller may also abort.
+    fn on(controller: AbortController, after_ms: u32) -> Self {
         let abort = controller.clone();
-        let timer = Timeout::new(CALL_TIMEOUT_MS, move || abort.abort());
-        Ok(Self {
+        let timer = Timeout::new(after_ms, move || abort.abort());
+        Self {
             controller,
             _timer: timer,
-        })
+        }
     }
+}
+
+/// A controller to abort a call with ([`Api::changes`] takes one).
+pub fn abort_controller() -> Result<AbortController, CallError> {
+    AbortController::new()
+        .map_err(|_| CallError::Unexpected("no AbortController in this browser".into()))
 }
 
 /// Credentials (the refresh cookie) and a deadline, which every call has.
 fn prepare(request: RequestBuilder) -> Result<(RequestBuilder, Deadline), CallError> {
-    let deadline = Deadline::start()?;
+    prepare_with(request, Deadline::start()?)
+}
+
+fn prepare_with(
+    request: RequestBuilder,
+    deadline: Deadline,
+) -> Result<(RequestBuilder, Deadline), CallError> {
     let request = request
         .credentials(RequestCredentials::Include)
         .abort_signal(Some(&deadline.controller.signal()));
@@ -321,11 +414,19 @@ fn prepare(request: RequestBuilder) -> Result<(RequestBuilder, Deadline), CallEr
 }
 
 fn build(request: RequestBuilder, token: Option<&str>) -> Result<Call, CallError> {
+    let (request, deadline) = prepare(request)?;
+    finish(request, token, deadline)
+}
+
+fn finish(
+    request: RequestBuilder,
+    token: Option<&str>,
+    deadline: Deadline,
+) -> Result<Call, CallError> {
     let request = match token {
         Some(token) => request.header("Authorization", &bearer(token)),
         None => request,
     };
-    let (request, deadline) = prepare(request)?;
     Ok(Call {
         request: request
             .build()

@@ -20,5 +20,7 @@ pub mod board;
 pub mod client;
 mod components;
 mod pages;
+mod pending_sign_out;
+pub mod saved_changes;
 pub mod socket;
 pub mod taskwire;

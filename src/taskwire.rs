@@ -16,6 +16,7 @@ use crate::api::{Api, CallError};
 pub use crate::board::{Conflict, PendingChange, RowSignal, SocketDiagnostics, Status, TaskCounts};
 use crate::board::{TASKS, Views};
 use crate::client::machine::Config;
+use crate::pending_sign_out;
 use crate::socket::Service;
 
 /// Everything the pages read and do. A Copy handle (signals + stored values), provided
@@ -61,6 +62,7 @@ impl Taskwire {
         };
         provide_context(this);
         this.restore();
+        this.follow_sign_outs();
         this
     }
 
@@ -72,7 +74,8 @@ impl Taskwire {
         self.service.try_get_value()
     }
 
-    /// Page load: the refresh cookie, if any, gives the session back.
+    /// Page load: the refresh cookie, if any, gives the session back; unless a sign-out
+    /// is still owed to the server, which is settled first (see [`pending_sign_out`]).
     fn restore(self) {
         let Some(service) = self.service() else {
             return;
@@ -80,15 +83,42 @@ impl Taskwire {
         let generation = service.generation();
         let api = service.api();
         wasm_bindgen_futures::spawn_local(async move {
-            if let Ok(session) = api.refresh().await
+            if !pending_sign_out::settle(&api).await {
+                self.views.sign_out_owed.set(true);
+            } else if let Ok(session) = api.refresh().await
                 && service.generation() == generation
             {
                 self.views.user.set(Some(session.user.clone()));
-                // The outcome matters to a sign-in page, not to a reload: the status
-                // element shows how the connection goes.
-                drop(service.start(&session));
+                service.start(&session);
             }
             self.views.restoring.set(false);
+        });
+    }
+
+    /// An owed sign-out is settled when the browser comes back online; a sign-out in
+    /// another tab signs this one out too (a shared computer is left signed out).
+    fn follow_sign_outs(self) {
+        let online = window_event_listener(leptos::ev::online, move |_| {
+            if let Some(service) = self.service() {
+                let api = service.api();
+                wasm_bindgen_futures::spawn_local(async move {
+                    if pending_sign_out::settle(&api).await {
+                        self.views.sign_out_owed.set(false);
+                    }
+                });
+            }
+        });
+        let storage = window_event_listener(leptos::ev::storage, move |event| {
+            if pending_sign_out::is_owed_by(&event)
+                && let Some(service) = self.service()
+            {
+                service.stop();
+                self.views.sign_out_owed.set(true);
+            }
+        });
+        on_cleanup(move || {
+            online.remove();
+            storage.remove();
         });
     }
 
@@ -104,57 +134,39 @@ impl Taskwire {
         self.views.restoring.into()
     }
 
-    /// True while one session gives way to another: pages wait, as for `restoring`.
-    pub fn switching(&self) -> Signal<bool> {
-        self.views.switching.into()
-    }
-
-    /// Resolves when signed in and every socket is live, or with the reason.
+    /// Signs in: done when the server accepts the credentials; the connection follows,
+    /// as the status shows.
     pub async fn sign_in(&self, username: String, password: String) -> Result<(), CallError> {
         let api = self.service().ok_or(CallError::Cancelled)?.api();
+        pending_sign_out::settle(&api).await;
         let session = api.login(&Credentials { username, password }).await?;
-        self.enter(session).await
+        self.enter(session)
     }
 
     pub async fn register(&self, username: String, password: String) -> Result<(), CallError> {
         let api = self.service().ok_or(CallError::Cancelled)?.api();
+        pending_sign_out::settle(&api).await;
         let session = api.register(&Credentials { username, password }).await?;
-        self.enter(session).await
+        self.enter(session)
     }
 
-    /// Switches to `session`: the sockets connect with it; on failure the session is
-    /// given up (and logged out on the server) so a reload does not bring it back.
-    async fn enter(&self, session: Session) -> Result<(), CallError> {
+    /// Switches to `session`: signed in from here on. The sockets connect after (or the
+    /// HTTP fallback does), and no transport failure undoes it: only the server refusing
+    /// the session ends it.
+    fn enter(&self, session: Session) -> Result<(), CallError> {
         let service = self.service().ok_or(CallError::Cancelled)?;
-        let switching = service.token().is_some();
-        if switching {
-            self.views.switching.set(true);
+        if service.token().is_some() {
             service.stop();
         }
+        // The new session's cookie replaced the one a sign-out was owed for.
+        pending_sign_out::forget();
+        self.views.sign_out_owed.set(false);
         self.views.restoring.set(false);
-        let result = match service.start(&session).await {
-            Ok(()) => {
-                self.views.alert.set(None);
-                self.views.ended.set(None);
-                self.views.user.set(Some(session.user));
-                Ok(())
-            }
-            Err(CallError::Cancelled) => Err(CallError::Cancelled),
-            Err(error) => {
-                if let Some(token) = service.stop() {
-                    let _ = service.api().logout(&token).await;
-                }
-                if switching {
-                    // The page that asked is gone by now: the sign-in page says why.
-                    self.views
-                        .ended
-                        .set(Some(format!("Could not switch accounts: {error}")));
-                }
-                Err(error)
-            }
-        };
-        self.views.switching.set(false);
-        result
+        self.views.alert.set(None);
+        self.views.ended.set(None);
+        self.views.user.set(Some(session.user.clone()));
+        service.start(&session);
+        Ok(())
     }
 
     /// `POST /api/logout`, after closing every socket with 1000 and clearing all state.
@@ -167,24 +179,41 @@ impl Taskwire {
         self.leave(true).await;
     }
 
+    /// Signed out here at once, whatever the server says; the server's session ends too,
+    /// now or (offline) at the next occasion, so the next person at this computer is
+    /// never signed in as this one.
     async fn leave(&self, everywhere: bool) {
         let Some(service) = self.service() else {
             return;
         };
         self.views.alert.set(None);
         self.views.ended.set(None);
+        service.forget_kept_changes();
         let Some(token) = service.stop() else {
             return;
         };
         let api = service.api();
         let result = if everywhere {
-            api.logout_all(&token).await
+            match api.logout_all(&token).await {
+                // An expired token cannot sign out everywhere: a fresh one can.
+                Err(CallError::Api(error)) if error.code == protocol::ErrorCode::Unauthorized => {
+                    match api.refresh().await {
+                        Ok(session) => api.logout_all(&session.token).await,
+                        Err(_) => api.logout_by_cookie().await,
+                    }
+                }
+                result => result,
+            }
         } else {
+            // The server ends the session by its cookie when the token has expired.
             api.logout(&token).await
         };
-        // Signed out here either way; the server forgets the session when it expires.
-        if let Err(error) = result {
-            web_sys::console::warn_1(&format!("logout: {error}").into());
+        match result {
+            Ok(()) => {}
+            Err(CallError::Network(_)) => {
+                self.views.sign_out_owed.set(pending_sign_out::owe());
+            }
+            Err(error) => web_sys::console::warn_1(&format!("logout: {error}").into()),
         }
     }
 
@@ -192,14 +221,14 @@ impl Taskwire {
     pub async fn login_as(&self, username: String) -> Result<(), CallError> {
         let (api, token) = self.session()?;
         let session = api.login_as(&token, &username).await?;
-        self.enter(session).await
+        self.enter(session)
     }
 
     /// Back to the admin's own account.
     pub async fn exit_login_as(&self) -> Result<(), CallError> {
         let (api, token) = self.session()?;
         let session = api.exit_login_as(&token).await?;
-        self.enter(session).await
+        self.enter(session)
     }
 
     /// Every user (admins only).
@@ -356,6 +385,12 @@ impl Taskwire {
 
     pub fn dismiss_alert(&self) {
         self.views.alert.set(None);
+    }
+
+    /// A sign-out the server has not heard of yet: the session ends there once this
+    /// device is back online.
+    pub fn sign_out_owed(&self) -> Signal<bool> {
+        self.views.sign_out_owed.into()
     }
 
     /// Why the last session ended without the person asking (signed out elsewhere, lost,

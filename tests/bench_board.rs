@@ -15,6 +15,8 @@
 //! - the time from an HTTP write to its change in the DOM of a mounted app (p50/p99 of
 //!   200 writes), split at the moment the socket frame reaches the page: the part before
 //!   is the server and the network, the part after is the app;
+//! - the same on the HTTP fallback (the app's socket behind the gate, which refuses it):
+//!   a write reaches the app through its long poll;
 //! - on the 10,000-task board, the app's part of a rename and of a new task (50 each).
 //!
 //! Prints figures with `console_log!` (shown with `--nocapture`); asserts nothing about
@@ -388,6 +390,46 @@ async fn an_http_write_reaches_a_mounted_app() {
         percentiles("in app", &mut in_app)
     );
     let _ = restore.call0(&JsValue::NULL);
+}
+
+#[wasm_bindgen_test]
+async fn an_http_write_reaches_an_app_on_the_http_fallback() {
+    let gate = unique_name("bench-gate");
+    set_gate(&gate, false).await;
+    let (_, token) = register_with_cookie().await;
+    let id = api_create_task(&token, "v0").await;
+    let api = taskwire::api::Api::new(server()).with_socket_url(gate_socket_url(&gate));
+    let app = mount_with("/", api);
+    JsFuture::from(when_labelled(&app.root, "v0"))
+        .await
+        .expect("the first title");
+    let on_http = |root: &Element| {
+        root.query_selector("[role=status][data-transport=http][data-connection=live]")
+            .ok()
+            .flatten()
+            .is_some()
+    };
+    until("live on the HTTP fallback", Duration::from_secs(30), || {
+        on_http(&app.root)
+    })
+    .await;
+    let path = format!("/api/tasks/{id}");
+    let mut total = Vec::new();
+    for i in 1..=WRITES {
+        let title = format!("v{i}");
+        let shown = JsFuture::from(when_labelled(&app.root, &title));
+        let start = now();
+        let body = serde_json::json!({ "title": title });
+        let (status, _) = api_call("PATCH", &path, &token, Some(body)).await;
+        assert_eq!(status, 200);
+        let at = shown.await.expect("the change shown");
+        total.push(at.as_f64().unwrap_or(f64::NAN) - start);
+    }
+    assert!(on_http(&app.root), "still on the fallback");
+    console_log!(
+        "HTTP write -> DOM of an app on the HTTP fallback (long polls), {WRITES} writes: {}",
+        percentiles("total", &mut total)
+    );
 }
 
 // ---- Helpers

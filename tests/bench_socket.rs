@@ -61,9 +61,12 @@ async fn time_to_live_against_the_real_server() {
         let start = now();
         tw.sign_in(username.clone(), PASSWORD.to_owned())
             .await
-            .expect("signed in and live");
+            .expect("signed in");
+        until("live", Duration::from_secs(10), || {
+            tw.status().get_untracked().state == ConnectionState::Live
+        })
+        .await;
         from_login.push(now() - start);
-        assert_eq!(tw.status().get_untracked().state, ConnectionState::Live);
         // The socket alone: reconnect after a drop (offline, online) until live again.
         let window = web_sys::window().expect("a window");
         let offline = web_sys::Event::new("offline").expect("an event");

@@ -64,7 +64,11 @@ async fn creating_an_account_lands_on_a_live_empty_board() {
     let username = unique_name("new");
     create_account(&app.root, &username).await;
     until("the board at /", WAIT, || location() == "/").await;
-    assert!(by_role(&app.root, "heading", "My tasks").is_some());
+    // Signed in once the server took the account; the board follows the connection.
+    until_found("the heading My tasks", WAIT, || {
+        by_role(&app.root, "heading", "My tasks")
+    })
+    .await;
     assert!(
         text_of(&app.root).contains(&username),
         "the header names the user"
@@ -1305,8 +1309,9 @@ async fn until_live_within(root: &Element, timeout: Duration) {
 }
 
 /// Signed in, and the app has written nothing to local or session storage but the id
-/// of the board opened last, nor a cookie a script can read: the access token lives in
-/// memory only, and a reload gets a new one through the HttpOnly refresh cookie.
+/// of the board opened last and this tab's id (which names the tab's saved changes),
+/// nor a cookie a script can read: the access token lives in memory only, and a reload
+/// gets a new one through the HttpOnly refresh cookie.
 fn assert_no_token_in_storage() {
     let window = web_sys::window().expect("a window");
     for storage in [window.local_storage(), window.session_storage()] {
@@ -1315,7 +1320,8 @@ fn assert_no_token_in_storage() {
             let key = storage.key(i).ok().flatten().expect("a key");
             let value = storage.get_item(&key).ok().flatten().unwrap_or_default();
             assert!(
-                key.starts_with("taskwire.last_board.") && uuid::Uuid::try_parse(&value).is_ok(),
+                (key.starts_with("taskwire.last_board.") || key == "taskwire.tab")
+                    && uuid::Uuid::try_parse(&value).is_ok(),
                 "stored: {key} = {value}"
             );
         }

@@ -26,8 +26,9 @@
 //! loopback interface. It raises its own open-files limit (inherited by the server) up
 //! to the hard limit; if that is under ~2,100, raise it first (`ulimit -n 4096`).
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -37,6 +38,8 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+use common::{Bench, ServerProcess, create_task, quantile, raise_open_files, register};
 
 const USERS: usize = 10;
 const SOCKETS: usize = 1_000;
@@ -52,8 +55,6 @@ const EDIT_EVERY: Duration = Duration::from_millis(5);
 /// No phase may take longer than this.
 const PHASE_LIMIT: Duration = Duration::from_secs(120);
 
-type Bench<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
-
 /// One event receipt: which user's change (its `seq`) reached a socket, and when.
 struct Receipt {
     user: usize,
@@ -61,74 +62,11 @@ struct Receipt {
     at: Instant,
 }
 
-struct ServerProcess {
-    child: Child,
-    /// `http://127.0.0.1:<port>`.
-    base: String,
-    /// `127.0.0.1:<port>`.
-    addr: String,
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        // A failed kill means it already exited.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 impl ServerProcess {
-    /// Starts the server over a database in `dir`, with `extra` arguments.
-    fn start(dir: &std::path::Path, extra: &[&str]) -> Bench<Self> {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_taskwire-server"))
-            .args(["serve", "--addr", "127.0.0.1:0", "--db"])
-            .arg(dir.join("bench.db"))
-            .arg("--static-dir")
-            .arg(dir)
-            .args(["--max-sockets-per-user", "200", "--login-per-ip", "1000"])
-            .args(extra)
-            // Errors only: it serves no app here, which it would warn about.
-            .env("RUST_LOG", "error")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()?;
-        let stdout = child.stdout.take().ok_or("no stdout")?;
-        // Held from here on, so that the child is stopped if reading its address fails.
-        let mut server = Self {
-            child,
-            base: String::new(),
-            addr: String::new(),
-        };
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line)?;
-        server.base = line
-            .trim()
-            .strip_prefix("Taskwire is running at ")
-            .and_then(|url| url.strip_suffix('/'))
-            .ok_or_else(|| format!("unexpected first line {line:?}"))?
-            .to_owned();
-        server.addr = server.base.trim_start_matches("http://").to_owned();
-        println!("server: {} (pid {})", server.base, server.child.id());
-        Ok(server)
-    }
-
-    fn rss_kib(&self) -> Bench<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
-        let line = status
-            .lines()
-            .find(|line| line.starts_with("VmRSS:"))
-            .ok_or("no VmRSS line")?;
-        Ok(line
-            .split_whitespace()
-            .nth(1)
-            .ok_or("bad VmRSS line")?
-            .parse()?)
-    }
-
     /// CPU time the server has used so far, user and system, over all its threads
     /// (ended ones too), in clock ticks (`ticks_per_second`).
     fn cpu_ticks(&self) -> Bench<u64> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid()))?;
         // The fields after the command name, which is in parentheses and may hold
         // spaces: `state` (field 3) first, so `utime` and `stime` (14, 15) at 11, 12.
         let after_name = stat.rfind(')').ok_or("bad /proc stat")? + 1;
@@ -158,15 +96,7 @@ async fn main() -> Bench<()> {
         }
     }
     let runs = |name: &str| chosen.is_empty() || chosen.iter().any(|c| c == name);
-    match rlimit::increase_nofile_limit(u64::MAX) {
-        Ok(limit) if limit < 2 * SOCKETS as u64 + 100 => {
-            eprintln!(
-                "open-files limit is {limit}; raise it (ulimit -n 4096) for {SOCKETS} sockets"
-            );
-        }
-        Ok(_) => {}
-        Err(error) => eprintln!("cannot raise the open-files limit: {error}"),
-    }
+    raise_open_files(SOCKETS);
     if runs("personal") {
         println!("personal: {SOCKETS} sockets over {USERS} users, each on its own tasks");
         personal().await?;
@@ -181,38 +111,10 @@ async fn main() -> Bench<()> {
     Ok(())
 }
 
-/// Registers `count` users named `prefix0`, `prefix1`, ...; their access tokens.
-async fn register(
-    http: &reqwest::Client,
-    base: &str,
-    prefix: &str,
-    count: usize,
-) -> Bench<Vec<String>> {
-    let mut tokens = Vec::with_capacity(count);
-    for user in 0..count {
-        let session: Value = http
-            .post(format!("{base}/api/register"))
-            .json(&json!({"username": format!("{prefix}{user}"), "password": "benchmark password"}))
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
-        tokens.push(session["token"].as_str().ok_or("no token")?.to_owned());
-    }
-    Ok(tokens)
-}
-
-/// `samples`' `q` quantile (sorting them).
-fn quantile(samples: &mut [Duration], q: f64) -> Duration {
-    samples.sort();
-    samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)]
-}
-
 async fn personal() -> Bench<()> {
     let dir = tempfile::tempdir()?;
     let server = ServerProcess::start(dir.path(), &[])?;
-    let (base, addr) = (server.base.clone(), server.addr.clone());
+    let (base, addr) = (server.base.clone(), address(&server));
     let http = reqwest::Client::new();
     let tokens = register(&http, &base, "bench", USERS).await?;
     // Let the allocator settle after the (memory-hungry) password hashing.
@@ -321,7 +223,7 @@ async fn board() -> Bench<()> {
     // The writer's socket sends up to 200 edits a second, over the default 50 frames a
     // second one socket may send.
     let server = ServerProcess::start(dir.path(), &["--socket-rate", "1000"])?;
-    let (base, addr) = (server.base.clone(), server.addr.clone());
+    let (base, addr) = (server.base.clone(), address(&server));
     let http = reqwest::Client::new();
     let tokens = register(&http, &base, "member", MEMBERS).await?;
     let owner = &tokens[0];
@@ -529,14 +431,9 @@ async fn next_receipt(
         .ok_or("every socket ended")?)
 }
 
-async fn create_task(http: &reqwest::Client, base: &str, token: &str, n: usize) -> Bench<()> {
-    http.post(format!("{base}/api/tasks"))
-        .bearer_auth(token)
-        .json(&json!({"title": format!("bench task {n}")}))
-        .send()
-        .await?
-        .error_for_status()?;
-    Ok(())
+/// `127.0.0.1:<port>`, where the sockets connect.
+fn address(server: &ServerProcess) -> String {
+    server.base.trim_start_matches("http://").to_owned()
 }
 
 async fn connect(addr: &str, protocol: &str) -> Bench<Socket> {

@@ -17,7 +17,7 @@ use rustc_hash::FxHashMap;
 use uuid::Uuid;
 
 use crate::client::machine::{
-    ConnectionState, Diagnostics, LastClose, MutationError, Notice, Problem,
+    ConnectionState, Diagnostics, LastClose, MutationError, Notice, Problem, Transport,
 };
 pub use crate::client::rows::TaskRow;
 
@@ -31,15 +31,14 @@ const SIGNED_OUT_EVERYWHERE: &str = "You were signed out on every device.";
 const SESSION_ENDED: &str = "Your session has ended. Sign in again.";
 
 /// The signals the views read. [`Board`] writes what the socket service reports; the
-/// facade ([`crate::taskwire`]) writes the sign-in flow's: `restoring`, `switching`, and
+/// facade ([`crate::taskwire`]) writes the sign-in flow's: `restoring`, and
 /// `user`, `alert` and `ended` as a sign-in, a sign-out or a dismissal goes.
 #[derive(Clone, Copy)]
 pub struct Views {
     pub user: RwSignal<Option<User>>,
     pub restoring: RwSignal<bool>,
-    /// True while one session gives way to another (an admin logging in as someone, or
-    /// back): pages wait instead of sending anyone to /login in between.
-    pub switching: RwSignal<bool>,
+    /// A sign-out the server has not heard of yet ([`crate::pending_sign_out`]).
+    pub sign_out_owed: RwSignal<bool>,
     pub status: RwSignal<Status>,
     pub diagnostics: RwSignal<Vec<SocketDiagnostics>>,
     pub task_ids: RwSignal<Vec<Uuid>>,
@@ -86,7 +85,7 @@ impl Default for Views {
         Self {
             user: RwSignal::new(None),
             restoring: RwSignal::new(true),
-            switching: RwSignal::new(false),
+            sign_out_owed: RwSignal::new(false),
             status: RwSignal::new(Status::default()),
             diagnostics: RwSignal::new(Vec::new()),
             task_ids: RwSignal::new(Vec::new()),
@@ -156,6 +155,8 @@ pub struct TaskCounts {
 pub struct Status {
     /// `as_str()` gives the `data-connection` attribute.
     pub state: ConnectionState,
+    /// `as_str()` gives the `data-transport` attribute.
+    pub transport: Transport,
     /// "Live", "Reconnecting in 4 s (attempt 3)", ...; updates every second while
     /// reconnecting.
     pub text: String,
@@ -168,7 +169,8 @@ impl Default for Status {
     fn default() -> Self {
         Self {
             state: ConnectionState::Closed,
-            text: words::status_text(ConnectionState::Closed, None, 0),
+            transport: Transport::WebSocket,
+            text: words::status_text(ConnectionState::Closed, Transport::WebSocket, None, 0),
             retry_in_s: None,
             attempt: 0,
             last_close: None,
@@ -192,6 +194,11 @@ pub struct SocketDiagnostics {
     /// The browser's last close event for this name, including sockets the client
     /// closed itself (so a sign-out shows the handshake finished with 1000).
     pub closed_event: Option<ClosedEvent>,
+    pub transport: Transport,
+    /// On the HTTP fallback: the last short poll's round trip.
+    pub poll_rtt_ms: Option<u64>,
+    /// When a socket was last tried from the fallback (epoch ms).
+    pub last_socket_try_ms: Option<u64>,
 }
 
 /// The browser's close event of a socket, as the diagnostics page shows it.
@@ -384,7 +391,8 @@ impl Board {
                 });
                 Status {
                     state: d.state,
-                    text: words::status_text(d.state, retry_in_s, d.failed_attempts),
+                    transport: d.transport,
+                    text: words::status_text(d.state, d.transport, retry_in_s, d.failed_attempts),
                     retry_in_s,
                     attempt: d.failed_attempts,
                     last_close: d.last_close.clone().map(shown_close),
@@ -409,6 +417,9 @@ impl Board {
                 reconnects: d.reconnect_attempts,
                 last_close: d.last_close.map(shown_close),
                 closed_event: self.closed_events.get(&name).cloned(),
+                transport: d.transport,
+                poll_rtt_ms: d.poll_rtt_ms,
+                last_socket_try_ms: d.last_socket_try_ms,
                 name,
             })
             .collect();

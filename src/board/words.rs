@@ -3,11 +3,22 @@
 
 use protocol::{CloseCode, MethodCall};
 
-use crate::client::machine::{ConnectionState, Waiting};
+use crate::client::machine::{ConnectionState, Transport, Waiting};
 
-pub(super) fn status_text(state: ConnectionState, retry_in_s: Option<u32>, attempt: u32) -> String {
+pub(super) fn status_text(
+    state: ConnectionState,
+    transport: Transport,
+    retry_in_s: Option<u32>,
+    attempt: u32,
+) -> String {
     match (state, retry_in_s) {
+        (ConnectionState::Live, _) if transport == Transport::Http => {
+            "Live (HTTP fallback)".to_owned()
+        }
         (ConnectionState::Live, _) => "Live".to_owned(),
+        (ConnectionState::Connecting, _) if transport == Transport::Http => {
+            "Connecting over HTTP".to_owned()
+        }
         (ConnectionState::Connecting, _) => "Connecting".to_owned(),
         (ConnectionState::Authenticating, _) => "Authenticating".to_owned(),
         (ConnectionState::Reconnecting, Some(seconds)) => {
@@ -60,6 +71,7 @@ mod tests {
 
     fn waiting(call: MethodCall, title: Option<&str>) -> Waiting {
         Waiting {
+            sends: 0,
             call,
             title: title.map(str::to_owned),
         }
@@ -94,11 +106,16 @@ mod tests {
 
     #[test]
     fn the_status_counts_down_and_names_the_attempt() {
-        let text = status_text(ConnectionState::Reconnecting, Some(4), 3);
+        let socket = Transport::WebSocket;
+        let text = status_text(ConnectionState::Reconnecting, socket, Some(4), 3);
         assert_eq!(text, "Reconnecting in 4 s (attempt 3)");
         assert_eq!(
-            status_text(ConnectionState::Reconnecting, None, 0),
+            status_text(ConnectionState::Reconnecting, socket, None, 0),
             "Reconnecting"
+        );
+        assert_eq!(
+            status_text(ConnectionState::Live, Transport::Http, None, 0),
+            "Live (HTTP fallback)"
         );
     }
 }

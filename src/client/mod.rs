@@ -18,7 +18,7 @@
 //!    `ClientFrame` with `serde_json`), close, start/cancel the one timer of each
 //!    [`machine::TimerKind`], refresh the token over HTTP, go to the login page, clear
 //!    the session, and [`machine::Notice`]s for the UI ([`crate::board`]): the
-//!    connection state (the `data-connection` attribute), [`store::RowUpdate`]s (exactly
+//!    connection state (the `data-connection` attribute), [`rows::RowUpdate`]s (exactly
 //!    the rows that changed, with their values), settled changes, the outbox and
 //!    problems. A notice carries what it reports: nothing reads the machine back.
 //!

@@ -77,6 +77,16 @@ pub struct Entry {
     pub sends: u8,
 }
 
+/// A waiting change as it is kept across a reload (see `crate::saved_changes`): the
+/// call, and how many times it went on the wire. One that went may have been applied, so
+/// after a reload it is of unknown delivery, settled by what the server shows: a change
+/// kept across a reload is made once, never twice.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Kept {
+    pub call: MethodCall,
+    pub sends: u8,
+}
+
 /// What reconciliation decided for an entry whose delivery was unknown.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reconciled {
@@ -136,6 +146,19 @@ impl Outbox {
             delivery: Delivery::Queued,
             sends: 0,
         });
+        Ok(id)
+    }
+
+    /// Takes back a change kept across a reload, checked like a new one; one that went on
+    /// the wire before is of unknown delivery.
+    pub fn restore(&mut self, kept: Kept) -> Result<MutationId, OutboxError> {
+        let id = self.push(kept.call)?;
+        if let Some(entry) = self.entries.back_mut()
+            && kept.sends > 0
+        {
+            entry.delivery = Delivery::Unknown;
+            entry.sends = kept.sends.min(MAX_SENDS);
+        }
         Ok(id)
     }
 
@@ -254,6 +277,44 @@ mod tests {
             id: Some(Uuid::from_u128(n)),
             title: title.to_owned(),
         })
+    }
+
+    #[test]
+    fn a_kept_change_comes_back_checked_and_one_that_went_out_is_of_unknown_delivery() {
+        let mut outbox = Outbox::new(2);
+        let waiting = outbox
+            .restore(Kept {
+                call: create(1, "  waited "),
+                sends: 0,
+            })
+            .unwrap();
+        let went = outbox
+            .restore(Kept {
+                call: create(2, "went"),
+                sends: 1,
+            })
+            .unwrap();
+        assert_eq!(outbox.get(waiting).unwrap().call, create(1, "waited"));
+        assert_eq!(outbox.get(waiting).unwrap().delivery, Delivery::Queued);
+        assert_eq!(outbox.get(went).unwrap().delivery, Delivery::Unknown);
+        // Waiting entries behind one of unknown delivery wait for it.
+        assert_eq!(ids(&outbox.sendable()), [1]);
+        let refused = Kept {
+            call: create(3, "   "),
+            sends: 0,
+        };
+        assert!(matches!(
+            outbox.restore(refused),
+            Err(OutboxError::Full { .. })
+        ));
+        let mut fresh = Outbox::new(5);
+        assert!(matches!(
+            fresh.restore(Kept {
+                call: create(3, "   "),
+                sends: 0
+            }),
+            Err(OutboxError::Invalid(_))
+        ));
     }
 
     fn ids(calls: &[(MutationId, MethodCall)]) -> Vec<u64> {

@@ -2,20 +2,19 @@
 //!
 //! They share one session, so the registry does for them what must happen once per
 //! session: one `/api/refresh` at a time (each refresh token works once; two refreshes
-//! racing would revoke the session as stolen), one trip to the login page, and one
-//! sign-in outcome: "signed in and every socket live", or the first reason it failed.
+//! racing would revoke the session as stolen) and one trip to the login page.
+//!
+//! A sign-in is done when the server accepts the credentials: how the sockets (or the
+//! HTTP fallback) then connect is the status's to show, and never undoes it. Only the
+//! server refusing the session ends it.
 
 use thiserror::Error;
 
-use super::machine::{
-    Command, Config, ConnectionState, Diagnostics, Env, Input, LastClose, Machine,
-};
-
-/// A socket still not live after this many reconnects counts as a failed sign-in (it
-/// keeps trying; the outcome only tells the sign-in page what happened).
-pub const SIGN_IN_ATTEMPTS: u64 = 3;
+use super::machine::{Command, Config, Diagnostics, Env, Input, Machine};
 
 /// What the shell must do, routed.
+// Nearly every value is a socket's command, so boxing it would allocate for nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Routed {
     /// A command of the socket called `name` (see [`Command`]).
@@ -28,37 +27,6 @@ pub enum Routed {
     RefreshToken,
     GoToLogin,
     ClearSession,
-    /// The sign-in's outcome, once per [`Registry::sign_in`].
-    SignedIn(Result<(), SignInError>),
-}
-
-/// Why a sign-in did not end with every socket live.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum SignInError {
-    #[error("the {socket} connection was closed and will stay closed{}", describe(.last_close))]
-    Stopped {
-        socket: String,
-        last_close: Option<LastClose>,
-    },
-    #[error("the {socket} connection failed {attempts} times{}", describe(.last_close))]
-    Unreachable {
-        socket: String,
-        attempts: u64,
-        last_close: Option<LastClose>,
-    },
-    #[error("the session was refused: sign in again")]
-    LoginRequired,
-    /// The browser went offline before every socket was live: the sign-in (or switch)
-    /// ends here rather than waiting for the network with nothing on the page to leave by.
-    #[error("the browser is offline")]
-    Offline,
-}
-
-fn describe(close: &Option<LastClose>) -> String {
-    close
-        .as_ref()
-        .map(|close| format!(" ({}: {})", close.code, close.reason))
-        .unwrap_or_default()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -73,17 +41,12 @@ pub enum RegistryError {
 struct Slot {
     name: String,
     machine: Machine,
-    live_once: bool,
-    /// `reconnect_attempts` when the sign-in began.
-    attempts_at_sign_in: u64,
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct Registry {
     /// In name order. A session has a socket or two, so a sorted list serves them.
     sockets: Vec<Slot>,
-    /// A sign-in whose outcome is not told yet.
-    signing_in: bool,
     refreshing: bool,
 }
 
@@ -102,8 +65,6 @@ impl Registry {
             Slot {
                 name: name.to_owned(),
                 machine: Machine::new(config),
-                live_once: false,
-                attempts_at_sign_in: 0,
             },
         );
         Ok(())
@@ -139,12 +100,7 @@ impl Registry {
 
     /// Opens every socket with the session's token.
     pub fn sign_in(&mut self, env: Env, token: &str, expires_at_ms: u64) -> Vec<Routed> {
-        self.signing_in = true;
         self.refreshing = false;
-        for slot in &mut self.sockets {
-            slot.live_once = false;
-            slot.attempts_at_sign_in = slot.machine.diagnostics().reconnect_attempts;
-        }
         self.broadcast(
             env,
             Input::SignIn {
@@ -156,7 +112,6 @@ impl Registry {
 
     /// Closes every socket with 1000 and forgets all their state.
     pub fn sign_out(&mut self, env: Env) -> Vec<Routed> {
-        self.signing_in = false;
         self.refreshing = false;
         self.broadcast(env, Input::SignOut)
     }
@@ -212,13 +167,9 @@ impl Registry {
                 },
             });
         }
-        if slot.machine.state() == ConnectionState::Live {
-            slot.live_once = true;
-        }
     }
 
-    /// Session-wide commands once each; a lost session closes every socket; the
-    /// sign-in outcome when it is known.
+    /// Session-wide commands once each; a lost session closes every socket.
     fn finish(&mut self, env: Env, mut out: Vec<Routed>) -> Vec<Routed> {
         let login = out.contains(&Routed::GoToLogin);
         let clear = out.contains(&Routed::ClearSession);
@@ -240,48 +191,7 @@ impl Registry {
             self.refreshing = true;
             out.push(Routed::RefreshToken);
         }
-        if self.signing_in
-            && let Some(outcome) = self.outcome(login)
-        {
-            self.signing_in = false;
-            out.push(Routed::SignedIn(outcome));
-        }
         out
-    }
-
-    fn outcome(&self, login: bool) -> Option<Result<(), SignInError>> {
-        if login {
-            return Some(Err(SignInError::LoginRequired));
-        }
-        for slot in &self.sockets {
-            if slot.live_once {
-                continue;
-            }
-            let diagnostics = slot.machine.diagnostics();
-            let attempts = diagnostics
-                .reconnect_attempts
-                .saturating_sub(slot.attempts_at_sign_in);
-            if diagnostics.state == ConnectionState::Offline {
-                return Some(Err(SignInError::Offline));
-            }
-            if diagnostics.state == ConnectionState::Closed {
-                return Some(Err(SignInError::Stopped {
-                    socket: slot.name.clone(),
-                    last_close: diagnostics.last_close,
-                }));
-            }
-            if attempts >= SIGN_IN_ATTEMPTS {
-                return Some(Err(SignInError::Unreachable {
-                    socket: slot.name.clone(),
-                    attempts,
-                    last_close: diagnostics.last_close,
-                }));
-            }
-        }
-        self.sockets
-            .iter()
-            .all(|slot| slot.live_once)
-            .then_some(Ok(()))
     }
 }
 
@@ -289,7 +199,7 @@ impl Registry {
 #[allow(clippy::unwrap_used)] // a test that unwraps fails loudly, which is its job
 mod tests {
     use super::*;
-    use crate::client::machine::{ConnId, Notice, TimerKind};
+    use crate::client::machine::{ConnId, ConnectionState, Notice, TimerKind};
     use protocol::CloseCode;
     use protocol::{ClientFrame, Role, ServerFrame, Topic, User};
     use uuid::Uuid;
@@ -367,14 +277,6 @@ mod tests {
         }
     }
 
-    fn outcome(out: &[Routed]) -> Option<&Result<(), SignInError>> {
-        out.iter().find_map(|routed| match routed {
-            Routed::SignedIn(outcome) => Some(outcome),
-            _ => None,
-        })
-    }
-
-    /// Signs in and brings `name` live; returns its socket.
     fn bring_live(registry: &mut Registry, out: &[Routed], name: &str) -> (ConnId, Vec<Routed>) {
         let conn = opened(out, name);
         registry
@@ -404,18 +306,14 @@ mod tests {
     }
 
     #[test]
-    fn sign_in_opens_every_socket_and_tells_once_when_all_are_live() {
+    fn sign_in_opens_every_socket() {
         let mut registry = registry();
         let out = registry.sign_in(env(0), "t", HOUR);
         assert_eq!(opened(&out, "admin"), ConnId(1));
         assert_eq!(opened(&out, "tasks"), ConnId(1));
-        assert!(outcome(&out).is_none());
-        let (_, admin) = bring_live(&mut registry, &out, "admin");
-        assert!(outcome(&admin).is_none(), "tasks is not live yet");
-        let (tasks, live) = bring_live(&mut registry, &out, "tasks");
-        assert_eq!(outcome(&live), Some(&Ok(())));
-        // Told once only.
-        let later = registry
+        bring_live(&mut registry, &out, "admin");
+        let (tasks, _) = bring_live(&mut registry, &out, "tasks");
+        registry
             .handle(
                 env(0),
                 "tasks",
@@ -426,52 +324,20 @@ mod tests {
                 },
             )
             .unwrap();
-        assert!(outcome(&later).is_none());
         let diagnostics = registry.diagnostics();
         assert_eq!(diagnostics.len(), 2);
         assert_eq!(diagnostics[1].0, "tasks");
         assert_eq!(diagnostics[1].1.state, ConnectionState::Reconnecting);
     }
 
+    /// Sockets that never get through (the server away, or a proxy refusing them) never
+    /// sign the person out: only the server refusing the session does.
     #[test]
-    fn a_socket_refused_for_good_fails_the_sign_in() {
-        let mut registry = registry();
-        let out = registry.sign_in(env(0), "t", HOUR);
-        let conn = opened(&out, "admin");
-        let out = registry
-            .handle(
-                env(0),
-                "admin",
-                Input::Closed {
-                    conn,
-                    code: CloseCode::Forbidden,
-                    reason: "role".to_owned(),
-                },
-            )
-            .unwrap();
-        let Some(Err(error)) = outcome(&out) else {
-            panic!("an outcome: {out:?}");
-        };
-        assert_eq!(
-            error.to_string(),
-            "the admin connection was closed and will stay closed (4403: role)"
-        );
-    }
-
-    #[test]
-    fn going_offline_before_live_fails_the_sign_in() {
-        let mut registry = registry();
-        registry.sign_in(env(0), "t", HOUR);
-        let out = registry.broadcast(env(0), Input::Offline);
-        assert_eq!(outcome(&out), Some(&Err(SignInError::Offline)));
-    }
-
-    #[test]
-    fn an_unreachable_server_fails_the_sign_in_after_a_few_tries() {
+    fn sockets_that_never_connect_never_end_the_session() {
         let mut registry = registry();
         let mut out = registry.sign_in(env(0), "t", HOUR);
         let mut now = 0;
-        for attempt in 1..=SIGN_IN_ATTEMPTS {
+        for _ in 0..10 {
             let conn = opened(&out, "tasks");
             let closed = registry
                 .handle(
@@ -484,20 +350,21 @@ mod tests {
                     },
                 )
                 .unwrap();
-            if attempt < SIGN_IN_ATTEMPTS {
-                assert!(outcome(&closed).is_none());
-            } else {
-                assert!(matches!(
-                    outcome(&closed),
-                    Some(Err(SignInError::Unreachable { attempts: 3, .. }))
-                ));
-                return;
-            }
-            now += 60_000;
+            assert!(
+                closed
+                    .iter()
+                    .all(|routed| matches!(routed, Routed::Socket { .. })),
+                "{closed:?}"
+            );
+            now += 120_000;
             out = registry
                 .handle(env(now), "tasks", Input::TimerFired(TimerKind::Reconnect))
                 .unwrap();
         }
+        assert_eq!(
+            registry.machine("tasks").unwrap().state(),
+            ConnectionState::Connecting
+        );
     }
 
     #[test]
@@ -563,28 +430,6 @@ mod tests {
     }
 
     #[test]
-    fn a_lost_session_during_sign_in_says_so() {
-        let mut registry = registry();
-        let out = registry.sign_in(env(0), "t", HOUR);
-        let conn = opened(&out, "tasks");
-        registry
-            .handle(
-                env(0),
-                "tasks",
-                Input::Closed {
-                    conn,
-                    code: CloseCode::Unauthorized,
-                    reason: String::new(),
-                },
-            )
-            .unwrap();
-        let out = registry.broadcast(env(0), Input::RefreshFailed);
-        assert_eq!(outcome(&out), Some(&Err(SignInError::LoginRequired)));
-        assert!(out.contains(&Routed::GoToLogin));
-        assert!(!out.contains(&Routed::ClearSession));
-    }
-
-    #[test]
     fn sign_out_closes_all_with_1000_and_clears_all_state() {
         let mut registry = registry();
         let out = registry.sign_in(env(0), "t", HOUR);
@@ -607,7 +452,6 @@ mod tests {
             );
             assert!(registry.machine(name).unwrap().store().is_empty());
         }
-        assert!(outcome(&out).is_none());
     }
 
     #[test]
@@ -620,10 +464,5 @@ mod tests {
         let error = registry.handle(env(0), "nope", Input::Online).unwrap_err();
         assert_eq!(error.to_string(), "no socket named \"nope\"");
         assert!(registry.machine("nope").is_none());
-        assert!(
-            Registry::new()
-                .sign_in(env(0), "t", HOUR)
-                .contains(&Routed::SignedIn(Ok(())))
-        );
     }
 }

@@ -53,11 +53,16 @@ pub fn AppHeader() -> impl IntoView {
 
 /// `Sign out` ends this session; `Sign out everywhere` every session of the user. The
 /// page follows on its own: without a user the signed-in frame goes to the sign-in page.
+/// With changes not sent yet, signing out asks first: they would be lost.
 #[component]
 fn SignOutButtons() -> impl IntoView {
     let tw = Taskwire::expect();
     let busy = RwSignal::new(false);
+    // The sign-out waiting for the person's word: `Some(everywhere)`.
+    let asking = RwSignal::new(None::<bool>);
+    let waiting = move || tw.pending().with(Vec::len);
     let sign_out = move |everywhere: bool| {
+        asking.set(None);
         busy.set(true);
         spawn_local(async move {
             if everywhere {
@@ -68,12 +73,52 @@ fn SignOutButtons() -> impl IntoView {
             busy.set(false);
         });
     };
+    let ask = move |everywhere: bool| {
+        if waiting() == 0 {
+            sign_out(everywhere);
+        } else {
+            asking.set(Some(everywhere));
+        }
+    };
+    let unsent = move || match waiting() {
+        1 => "1 change not sent yet".to_owned(),
+        n => format!("{n} changes not sent yet"),
+    };
     view! {
-        <button type="button" class="button ghost" disabled=busy on:click=move |_| sign_out(false)>
+        <button type="button" class="button ghost" disabled=busy on:click=move |_| ask(false)>
             "Sign out"
         </button>
-        <button type="button" class="button ghost" disabled=busy on:click=move |_| sign_out(true)>
+        <button type="button" class="button ghost" disabled=busy on:click=move |_| ask(true)>
             "Sign out everywhere"
         </button>
+        {move || {
+            asking
+                .get()
+                .map(|everywhere| {
+                    view! {
+                        <div class="confirm card sign-out-confirm" role="alertdialog" aria-label="Sign out?">
+                            <p>
+                                {unsent}
+                                ". Signing out now loses them."
+                            </p>
+                            <button
+                                type="button"
+                                class="button small danger"
+                                on:click=move |_| sign_out(everywhere)
+                            >
+                                "Sign out anyway"
+                            </button>
+                            <button
+                                type="button"
+                                class="button ghost small"
+                                autofocus
+                                on:click=move |_| asking.set(None)
+                            >
+                                "Stay"
+                            </button>
+                        </div>
+                    }
+                })
+        }}
     }
 }

@@ -26,13 +26,11 @@ pub fn SignedInPage(
     children: ChildrenFn,
 ) -> impl IntoView {
     let tw = Taskwire::expect();
-    let (user, restoring, switching) = (tw.user(), tw.restoring(), tw.switching());
+    let (user, restoring) = (tw.user(), tw.restoring());
     // A memo, so a refreshed token (the same user again) does not rebuild the page.
     let gate = Memo::new(move |_| {
         if user.with(Option::is_some) {
             Gate::SignedIn
-        } else if switching.get() {
-            Gate::Waiting("Switching accounts…")
         } else if restoring.get() {
             Gate::Waiting("Restoring your session…")
         } else {

@@ -1,18 +1,35 @@
 //! One task: its checkbox (named by the title), the title, editing in place, delete.
 
+use std::sync::atomic::{AtomicU32, Ordering};
+
 use leptos::either::Either;
 use leptos::html;
 use leptos::prelude::*;
 use leptos::reactive::effect::ImmediateEffect;
 use leptos::reactive::graph::ToAnySubscriber;
 use uuid::Uuid;
+use web_sys::Element;
 
 use super::task_editor::TitleEditor;
 use super::unsubscribe_on_cleanup;
 use crate::board::{RowSignal, TaskRow};
 
-/// What a row waiting for the server says when pointed at.
+/// What a row waiting for the server says: when pointed at (its `title`), and to a
+/// screen reader, in a note inside the row that also describes the checkbox (so the
+/// note is read when the checkbox gets focus, and its name stays the title).
 const WAITING: &str = "Waiting for the server";
+
+/// Numbers the notes: `aria-describedby` needs an id, unique even when two apps on one
+/// page (tests, say) show the same task.
+static NEXT_NOTE: AtomicU32 = AtomicU32::new(0);
+
+/// The note's classes: `sr-only` keeps it off the screen (the dot shows it there) but
+/// in the accessibility tree; `task-note` finds it again.
+const NOTE_CLASS: &str = "sr-only task-note";
+
+fn note_id() -> String {
+    format!("task-note-{}", NEXT_NOTE.fetch_add(1, Ordering::Relaxed))
+}
 
 /// The elements of one row that the list reaches for: where its events happened, and
 /// where focus goes next.
@@ -44,14 +61,9 @@ impl RowNodes {
             return;
         };
         item.set_class_name(&row_class(row.task.done, edited));
-        let _ = match row.pending {
-            true => item
-                .set_attribute("data-pending", "true")
-                .and_then(|()| item.set_attribute("title", WAITING)),
-            false => item
-                .remove_attribute("data-pending")
-                .and_then(|()| item.remove_attribute("title")),
-        };
+        if row.pending != item.has_attribute("data-pending") {
+            self.mark_pending(&item, row.pending);
+        }
         if let Some(check) = self.check.get_untracked() {
             check.set_checked(row.task.done);
             let _ = check.set_attribute("aria-label", &row.task.title);
@@ -69,6 +81,40 @@ impl RowNodes {
         }
         if let Some(delete) = self.delete.get_untracked() {
             let _ = delete.set_attribute("aria-label", &delete_label(&row.task.title));
+        }
+    }
+
+    /// Marks the row as waiting for the server, or no longer: `data-pending` (which
+    /// also draws the dot), the tooltip, and the note with the checkbox's description.
+    /// The note exists only while the row waits, as the dot does: no element in every
+    /// row for it.
+    fn mark_pending(&self, item: &Element, pending: bool) {
+        let check = self.check.get_untracked();
+        if !pending {
+            let _ = item.remove_attribute("data-pending");
+            let _ = item.remove_attribute("title");
+            if let Ok(Some(note)) = item.query_selector(".task-note") {
+                note.remove();
+            }
+            if let Some(check) = check {
+                let _ = check.remove_attribute("aria-describedby");
+            }
+            return;
+        }
+        let _ = item.set_attribute("data-pending", "true");
+        let _ = item.set_attribute("title", WAITING);
+        let (Some(check), Some(document)) = (check, item.owner_document()) else {
+            return;
+        };
+        let Ok(note) = document.create_element("span") else {
+            return;
+        };
+        let id = note_id();
+        note.set_class_name(NOTE_CLASS);
+        note.set_id(&id);
+        note.set_text_content(Some(WAITING));
+        if check.after_with_node_1(&note).is_ok() {
+            let _ = check.set_attribute("aria-describedby", &id);
         }
     }
 
@@ -141,6 +187,16 @@ pub fn TaskItem(
             ></button>
         }
     });
+    // Built here for a row that waits from the start (one just added); later changes
+    // are `RowNodes::mark_pending`'s.
+    let note = pending.then(note_id);
+    let note_view = note.clone().map(|id| {
+        view! {
+            <span class=NOTE_CLASS id=id>
+                {WAITING}
+            </span>
+        }
+    });
     view! {
         <li
             node_ref=nodes.item
@@ -156,7 +212,9 @@ pub fn TaskItem(
                 prop:checked=done
                 disabled=read_only
                 aria-label=title.clone()
+                aria-describedby=note
             />
+            {note_view}
             {middle}
             {delete}
         </li>

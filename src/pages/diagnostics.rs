@@ -2,6 +2,7 @@
 
 use leptos::prelude::*;
 
+use crate::client::machine::Transport;
 use crate::components::{RttChart, SignedInPage, whole_ms};
 use crate::taskwire::{SocketDiagnostics, Taskwire};
 
@@ -40,6 +41,16 @@ fn SocketCard(socket: SocketDiagnostics, now_ms: f64) -> impl IntoView {
         |(code, reason)| format!("{code} {reason}"),
     );
     let label = format!("Socket {}", socket.name);
+    let transport = match socket.transport {
+        Transport::WebSocket => "WebSocket",
+        Transport::Http => "HTTP fallback",
+    };
+    let poll_rtt = socket
+        .poll_rtt_ms
+        .map_or_else(|| "–".to_owned(), |ms| format!("{ms} ms"));
+    let socket_try = socket
+        .last_socket_try_ms
+        .map_or_else(|| "–".to_owned(), |at| clock_time(at as f64));
     view! {
         <section class="card socket" aria-label=label>
             <header class="socket-head">
@@ -49,7 +60,10 @@ fn SocketCard(socket: SocketDiagnostics, now_ms: f64) -> impl IntoView {
                 </span>
             </header>
             <dl class="figures">
+                <div><dt>"Transport"</dt><dd data-transport=socket.transport.as_str()>{transport}</dd></div>
                 <div><dt>"Round trip"</dt><dd>{rtt}</dd></div>
+                <div><dt>"Poll round trip"</dt><dd>{poll_rtt}</dd></div>
+                <div><dt>"Last WebSocket try"</dt><dd>{socket_try}</dd></div>
                 <div><dt>"Frames in"</dt><dd>{socket.frames_in}</dd></div>
                 <div><dt>"Frames out"</dt><dd>{socket.frames_out}</dd></div>
                 <div><dt>"Reconnects"</dt><dd>{socket.reconnects}</dd></div>
@@ -58,4 +72,10 @@ fn SocketCard(socket: SocketDiagnostics, now_ms: f64) -> impl IntoView {
             <RttChart history=socket.rtt_history now_ms />
         </section>
     }
+}
+
+/// An epoch-ms time as the browser's local wall-clock time, e.g. `14:03:27`.
+fn clock_time(epoch_ms: f64) -> String {
+    let date = js_sys::Date::new(&epoch_ms.into());
+    String::from(date.to_locale_time_string("default"))
 }

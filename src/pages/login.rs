@@ -33,6 +33,7 @@ pub fn Login() -> impl IntoView {
     let problem = RwSignal::new(tw.take_ended());
     let busy = RwSignal::new(false);
     let restoring = tw.restoring();
+    let owed = tw.sign_out_owed();
     // In place of /login, so that Back does not return to the form.
     let to_board = {
         let navigate = use_navigate();
@@ -127,6 +128,11 @@ pub fn Login() -> impl IntoView {
                         />
                     </label>
                     {move || problem.get().map(|text| view! { <p class="alert" role="alert">{text}</p> })}
+                <Show when=move || owed.get()>
+                    <p class="notice" role="status">
+                        "You are signed out on this device. The session will end on the server as soon as this device is back online."
+                    </p>
+                </Show>
                     // Also held while the page-load refresh runs, so its answer cannot
                     // land on top of a fresh sign-in.
                     <button

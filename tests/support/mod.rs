@@ -477,3 +477,31 @@ pub fn close_codes() -> Vec<u16> {
         .map(|code| code as u16)
         .collect()
 }
+
+// ---- The gate: the real server's socket behind a proxy that refuses WebSocket upgrades.
+
+/// The gate's `http://` address, from `cargo xtask test`.
+fn gate() -> &'static str {
+    match option_env!("TASKWIRE_TEST_GATE") {
+        Some(address) => address,
+        None => {
+            panic!("TASKWIRE_TEST_GATE is unset: run the browser suites with `cargo xtask test`")
+        }
+    }
+}
+
+/// The real server's socket behind gate `key` (`ws://…/gate/<key>`): refused as a proxy
+/// would refuse it until [`set_gate`] opens the gate, so a test can force the fallback.
+pub fn gate_socket_url(key: &str) -> String {
+    format!("{}/gate/{key}", gate().replacen("http", "ws", 1))
+}
+
+/// Opens or closes gate `key`; closing also cuts the sockets already through it.
+pub async fn set_gate(key: &str, open: bool) {
+    let action = if open { "open" } else { "close" };
+    let response = gloo_net::http::Request::post(&format!("{}/{action}/{key}", gate()))
+        .send()
+        .await
+        .expect("the gate answers");
+    assert_eq!(response.status(), 200, "gate /{action}/{key}");
+}

@@ -10,7 +10,7 @@ use crate::error::Error;
 use crate::local_server::{LocalServer, free_port};
 use crate::steps::Timings;
 use crate::webdriver::Browser;
-use crate::{Result, bundle, control, dev_loop, fault_socket, root, served_page, setup};
+use crate::{Result, bundle, control, dev_loop, fault_socket, gate, root, served_page, setup};
 
 /// `cargo xtask run [server flags…]`: build the app and serve it on a SQLite file.
 pub fn run(server_args: &[String]) -> Result {
@@ -200,6 +200,10 @@ pub fn bench(args: &[String]) -> Result {
             &mut cargo(&["bench", "-p", "taskwire-server", "--bench", "sockets"]),
         )?;
         timings.run(
+            "server: 1,000 waiting long polls (cargo bench -p taskwire-server --bench long_polls)",
+            &mut cargo(&["bench", "-p", "taskwire-server", "--bench", "long_polls"]),
+        )?;
+        timings.run(
             "app: task store merge, native (cargo bench -p taskwire --features fixtures --bench store)",
             &mut cargo(&[
                 "bench",
@@ -246,10 +250,10 @@ pub fn bench(args: &[String]) -> Result {
 
 /// What the browser suites run against: the real server (restartable through the
 /// control endpoint), a second one whose access tokens live four seconds (token
-/// refresh), and the socket double, each on its own loopback port. Cookies ignore the
-/// port, so the two servers' refresh cookies overwrite each other: harmless, as every
-/// test signs in afresh and a page-load refresh with the other server's cookie is just
-/// refused.
+/// refresh), the socket double, and the gate in front of the first one's socket, each on
+/// its own loopback port. Cookies ignore the port, so the two servers' refresh cookies
+/// overwrite each other: harmless, as every test signs in afresh and a page-load refresh
+/// with the other server's cookie is just refused.
 struct BrowserSuites {
     page: u16,
     server_url: String,
@@ -257,6 +261,7 @@ struct BrowserSuites {
     control: String,
     faults: String,
     unanswering: String,
+    gate: String,
     /// Held so the servers live as long as the suites, and stop with them (the control
     /// endpoint holds the first only weakly).
     _server: Arc<Mutex<LocalServer>>,
@@ -275,6 +280,7 @@ impl BrowserSuites {
             &["--allow-origin", &page_origin],
         )?;
         let server_url = server.url();
+        let gate = gate::start(server.address())?;
         create_admin(&server, &binary)?;
         let short_ttl = LocalServer::start(
             "browser-tests-short-ttl",
@@ -289,6 +295,7 @@ impl BrowserSuites {
             control: control::start(Arc::downgrade(&server), page_origin)?,
             faults: fault_socket::start()?,
             unanswering: fault_socket::start_unanswering()?,
+            gate,
             _server: server,
             _short_ttl: short_ttl,
             browser_tmp: BrowserTmp::create("browser-tmp")?,
@@ -311,6 +318,7 @@ impl BrowserSuites {
             .env("TASKWIRE_TEST_CONTROL", &self.control)
             .env("TASKWIRE_TEST_FAULTS", &self.faults)
             .env("TASKWIRE_TEST_UNANSWERING", &self.unanswering)
+            .env("TASKWIRE_TEST_GATE", &self.gate)
             .env("TASKWIRE_TEST_ADMIN_USER", ADMIN.0)
             .env("TASKWIRE_TEST_ADMIN_PASSWORD", ADMIN.1)
             .env(

@@ -7,6 +7,7 @@ mod control;
 mod dev_loop;
 mod error;
 mod fault_socket;
+mod gate;
 mod harness;
 mod http;
 mod local_server;

@@ -6,13 +6,13 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use protocol::{
-    Board, BoardList, BoardPatch, CreateParams, DeleteParams, Member, MemberList, MemberRole,
-    MethodCall, NewBoard, TaskList, TaskPatch, UpdateParams,
+    Board, BoardList, BoardPatch, ClearDoneParams, CreateParams, DeleteParams, Member, MemberList,
+    MemberRole, MethodCall, MethodValue, NewBoard, TaskList, TaskPatch, UpdateParams,
 };
 use uuid::Uuid;
 
 use super::extract::{Caller, Json, task_id};
-use super::tasks::{created, updated};
+use super::tasks::{cleared, created, updated};
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -157,6 +157,23 @@ pub async fn delete_task(
     });
     state.tasks.apply_on(board, caller.actor(), call).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/boards/{id}/tasks/clear-done`, as [`super::tasks::clear_done`].
+pub async fn clear_done(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(board): Path<String>,
+) -> Result<Reply<MethodValue>, AppError> {
+    let board = board_id(&board)?;
+    let call = MethodCall::ClearDone(ClearDoneParams { board: None });
+    cleared(
+        state
+            .tasks
+            .apply_on(board, caller.actor(), call)
+            .await?
+            .outcome,
+    )
 }
 
 /// A board id; anything that is not one names no board anyone can see.

@@ -43,6 +43,7 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/users", get(account::users))
         .route("/tasks", get(tasks::list).post(tasks::create))
         .route("/changes", get(changes::poll))
+        .route("/tasks/clear-done", post(tasks::clear_done))
         .route("/tasks/{id}", patch(tasks::update).delete(tasks::delete))
         .route("/boards", get(boards::list).post(boards::create))
         .route(
@@ -58,6 +59,7 @@ pub fn router(state: AppState) -> Router {
             "/boards/{board}/tasks",
             get(boards::tasks).post(boards::create_task),
         )
+        .route("/boards/{board}/tasks/clear-done", post(boards::clear_done))
         .route(
             "/boards/{board}/tasks/{task}",
             patch(boards::update_task).delete(boards::delete_task),

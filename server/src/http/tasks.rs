@@ -5,7 +5,10 @@ use axum::Json as Reply;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use protocol::{CreateParams, DeleteParams, MethodCall, TaskList, TaskPatch, UpdateParams};
+use protocol::{
+    ClearDoneParams, CreateParams, DeleteParams, MethodCall, MethodValue, TaskList, TaskPatch,
+    UpdateParams,
+};
 
 use super::extract::{Caller, Json, TaskId};
 use crate::changelog::Outcome;
@@ -83,6 +86,25 @@ pub async fn delete(
         )
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/tasks/clear-done`: `task.clear_done` over HTTP, which sections 1 and 4 of
+/// the contract lack. The HTTP fallback carries every change a socket can make, so it
+/// needs this one too; the answer is the socket's, `{"deleted":n}`.
+pub async fn clear_done(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+) -> Result<Reply<MethodValue>, AppError> {
+    let call = MethodCall::ClearDone(ClearDoneParams { board: None });
+    cleared(state.tasks.apply(caller.actor(), call).await?.outcome)
+}
+
+/// A clear's answer: how many tasks went.
+pub(super) fn cleared(outcome: Outcome) -> Result<Reply<MethodValue>, AppError> {
+    match outcome {
+        Outcome::Cleared(_) => Ok(Reply(outcome.value())),
+        other => Err(unexpected(&other)),
+    }
 }
 
 fn unexpected(outcome: &Outcome) -> AppError {

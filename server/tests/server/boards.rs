@@ -349,6 +349,58 @@ async fn the_v1_calls_act_on_the_personal_board() {
     );
 }
 
+/// `task.clear_done` over HTTP (the fallback carries every change a socket can make):
+/// on the personal board and a shared one, where a viewer may not.
+#[tokio::test]
+async fn clear_done_over_http_removes_only_what_is_done() {
+    let server = TestServer::start().await;
+    let olga = Person::register(&server, "olga").await;
+    let vic = Person::register(&server, "vic").await;
+    let none = Value::Null;
+    for (title, done) in [("Done", true), ("Open", false)] {
+        let task = olga
+            .ok(POST, "/api/tasks", json!({"title": title}), 201)
+            .await;
+        if done {
+            let path = format!("/api/tasks/{}", task["id"].as_str().unwrap());
+            olga.ok(PATCH, &path, json!({"done": true}), 200).await;
+        }
+    }
+    let cleared = olga
+        .ok(POST, "/api/tasks/clear-done", none.clone(), 200)
+        .await;
+    assert_eq!(cleared, json!({"deleted": 1}));
+    let left = olga.ok(GET, "/api/tasks", none.clone(), 200).await;
+    assert_eq!(left["items"].as_array().unwrap().len(), 1);
+    assert_eq!(left["items"][0]["title"], "Open");
+
+    let id = Uuid::new_v4();
+    olga.ok(POST, "/api/boards", json!({"id": id, "name": "Team"}), 201)
+        .await;
+    let tasks = format!("/api/boards/{id}/tasks");
+    let task = olga.ok(POST, &tasks, json!({"title": "Ship"}), 201).await;
+    let path = format!("{tasks}/{}", task["id"].as_str().unwrap());
+    olga.ok(PATCH, &path, json!({"done": true}), 200).await;
+    olga.ok(
+        PUT,
+        &format!("/api/boards/{id}/members/vic"),
+        json!({"role": "viewer"}),
+        200,
+    )
+    .await;
+    let clear = format!("{tasks}/clear-done");
+    vic.refused(POST, &clear, none.clone(), 403, "forbidden")
+        .await;
+    let random = format!("/api/boards/{}/tasks/clear-done", Uuid::new_v4());
+    olga.refused(POST, &random, none.clone(), 404, "not_found")
+        .await;
+    assert_eq!(
+        olga.ok(POST, &clear, none.clone(), 200).await,
+        json!({"deleted": 1})
+    );
+    assert_eq!(olga.ok(GET, &tasks, none, 200).await["items"], json!([]));
+}
+
 /// One person owns at most 200 boards (My tasks aside), and is told so.
 #[tokio::test]
 async fn the_201st_board_is_refused_with_the_reason() {

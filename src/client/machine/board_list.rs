@@ -16,6 +16,19 @@ pub(super) struct BoardList {
 }
 
 impl BoardList {
+    /// The whole list, from a subscribe's snapshot or a poll: shown as it is.
+    pub(super) fn replace(
+        &mut self,
+        position: Position,
+        items: Vec<Board>,
+        out: &mut Vec<Command>,
+    ) {
+        self.items = items;
+        self.position = Some(position);
+        self.syncing = false;
+        out.push(notice(Notice::Boards(self.items.clone())));
+    }
+
     /// Applies one event in step with the log; says what is wrong when it is not.
     fn apply(&mut self, event: BoardsEvent) -> Result<bool, SyncError> {
         let Some(position) = &mut self.position else {
@@ -86,10 +99,7 @@ impl Machine {
         let (Some(_), Some(boards)) = (answered, &mut self.subscriptions.boards) else {
             return;
         };
-        boards.items = items;
-        boards.position = Some(position);
-        boards.syncing = false;
-        out.push(notice(Notice::Boards(boards.items.clone())));
+        boards.replace(position, items, out);
         self.synced(now, out);
     }
 

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::connection::Phase;
 use super::{Command, Machine, MutationError, Notice, Purpose, Waiting, notice, push_rows};
-use crate::client::outbox::{MutationId, Reconciled};
+use crate::client::outbox::{Delivery, Kept, MutationId, Reconciled};
 
 impl Machine {
     pub(super) fn mutate(&mut self, now: u64, call: MethodCall, out: &mut Vec<Command>) {
@@ -26,6 +26,38 @@ impl Machine {
             }
             Err(error) => out.push(notice(Notice::Refused(error))),
         }
+    }
+
+    /// Changes kept across a reload come back into the outbox, in order, shown at once
+    /// where they belong to the open board. Those that may have reached the server
+    /// already wait for what it shows (a live socket resubscribes to learn it now).
+    pub(super) fn restore(&mut self, now: u64, kept: Vec<Kept>, out: &mut Vec<Command>) {
+        let mut unknown = false;
+        for kept in kept {
+            match self.outbox.restore(kept) {
+                Ok(mutation) => {
+                    let Some(entry) = self.outbox.get(mutation) else {
+                        continue;
+                    };
+                    unknown |= entry.delivery == Delivery::Unknown;
+                    let topic = self.subscriptions.changes_topic();
+                    if on_board(&entry.call, topic) {
+                        let store = self.subscriptions.changes_store_mut();
+                        let rows = store.apply_local(mutation, &entry.call, now);
+                        push_rows(topic, store, rows, out);
+                    }
+                }
+                Err(error) => out.push(notice(Notice::Refused(error))),
+            }
+        }
+        self.push_outbox(out);
+        if unknown
+            && matches!(self.phase, Phase::Live { .. })
+            && !self.subscriptions.changes_syncing()
+        {
+            self.subscribe(now, self.subscriptions.changes_topic(), out);
+        }
+        self.flush(now, out);
     }
 
     pub(super) fn discard(&mut self, mutation: MutationId, out: &mut Vec<Command>) {
@@ -84,9 +116,15 @@ impl Machine {
         }
     }
 
-    /// Sends every waiting change, in order, while live.
+    /// Sends every waiting change, in order, while live: on the socket, or one at a time
+    /// over HTTP on the fallback. The socket waits for a change still out over HTTP, so
+    /// that none overtakes it.
     pub(super) fn flush(&mut self, now: u64, out: &mut Vec<Command>) {
-        if !matches!(self.phase, Phase::Live { .. }) {
+        if self.fallback.as_ref().is_some_and(|f| f.carries_changes()) {
+            self.flush_http(out);
+            return;
+        }
+        if !matches!(self.phase, Phase::Live { .. }) || self.http_call.is_some() {
             return;
         }
         let sendable = self.outbox.sendable();
@@ -178,6 +216,7 @@ impl Machine {
                     MethodCall::Create(_) | MethodCall::ClearDone(_) => None,
                 },
                 call: entry.call.clone(),
+                sends: entry.sends,
             })
             .collect();
         out.push(notice(Notice::Outbox(waiting)));
@@ -211,8 +250,8 @@ mod tests {
     use crate::client::machine::{
         Command, Config, ConnectionState, Input, MutationError, Notice, Problem, TimerKind,
     };
-    use crate::client::outbox::MutationId;
     use crate::client::outbox::OutboxError;
+    use crate::client::outbox::{Kept, MutationId};
     use crate::client::requests::REQUEST_TIMEOUT_MS;
     use crate::client::rows::RowUpdate;
 
@@ -252,6 +291,63 @@ mod tests {
             [create(1), set_done(1), create(2)]
         );
         assert!(h.machine.store().get(Uuid::from_u128(1)).unwrap().task.done);
+    }
+
+    #[test]
+    fn changes_kept_across_a_reload_are_made_once() {
+        let mut h = Harness::new();
+        let out = h.feed(Input::SignIn {
+            token: TOKEN.to_owned(),
+            expires_at_ms: h.now + HOUR,
+        });
+        // One went out before the reload (its answer lost with the page), one did not.
+        let out2 = h.feed(Input::Restore(vec![
+            Kept {
+                call: create(1),
+                sends: 1,
+            },
+            Kept {
+                call: create(2),
+                sends: 0,
+            },
+        ]));
+        assert_eq!(rows(&out2).len(), 2, "both shown at once, pending");
+        assert!(h.machine.store().get(Uuid::from_u128(2)).unwrap().pending);
+        let conn = h.open(&out);
+        let out = h.frame(conn, auth_ok(1));
+        // The server shows the first: it is settled, not sent again; the second goes.
+        let out = h.frame(conn, snapshot(subscribe_id(&out), 1, vec![task(1)]));
+        assert_eq!(settled(&out), [(MutationId(1), Ok(()))]);
+        assert_eq!(
+            request_ids(&out)
+                .into_iter()
+                .map(|(_, call)| call)
+                .collect::<Vec<_>>(),
+            [create(2)]
+        );
+    }
+
+    #[test]
+    fn changes_kept_across_a_reload_that_come_back_once_live_resubscribe_to_settle() {
+        let mut h = Harness::new();
+        let conn = h.live(1);
+        let out = h.feed(Input::Restore(vec![Kept {
+            call: create(1),
+            sends: 1,
+        }]));
+        assert_eq!(
+            since_of(&out),
+            Some(Position {
+                epoch: "e1".to_owned(),
+                seq: 1
+            })
+        );
+        assert!(request_ids(&out).is_empty(), "not sent blindly");
+        let out = h.frame(conn, replay(subscribe_id(&out), 1, vec![]));
+        let [(_, ref call)] = request_ids(&out)[..] else {
+            panic!("not shown by the server: sent once more: {out:?}");
+        };
+        assert_eq!(*call, create(1));
     }
 
     #[test]

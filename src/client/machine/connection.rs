@@ -69,6 +69,8 @@ impl Phase {
 pub(super) enum Wait {
     Backoff,
     Longest,
+    /// On the HTTP fallback: the next socket try.
+    SocketTry,
 }
 
 /// What the sockets saw, for the diagnostics page. The frame and reconnect counts are
@@ -80,6 +82,8 @@ pub(super) struct Stats {
     pub(super) reconnect_attempts: u64,
     pub(super) last_close: Option<LastClose>,
     pub(super) last_rtt_ms: Option<u64>,
+    pub(super) poll_rtt_ms: Option<u64>,
+    pub(super) last_socket_try_ms: Option<u64>,
 }
 
 impl Machine {
@@ -115,6 +119,9 @@ impl Machine {
         } else {
             let conn = ConnId(self.next_conn);
             self.next_conn += 1;
+            if self.fallback.is_some() {
+                self.stats.last_socket_try_ms = Some(now);
+            }
             self.phase = Phase::Connecting {
                 conn,
                 deadline_ms: now.saturating_add(self.config.connect_timeout_ms),
@@ -143,12 +150,17 @@ impl Machine {
         match self.phase {
             Phase::Offline => self.connect_or_wait(now, out),
             Phase::Live { .. } => self.probe(now, out),
+            // On the fallback, a network that changed may let a socket through now.
+            Phase::Reconnecting { at_ms: Some(_) } if self.fallback.is_some() => {
+                self.connect_or_wait(now, out);
+            }
             _ => {}
         }
     }
 
     pub(super) fn on_offline(&mut self, now: u64, out: &mut Vec<Command>) {
         self.navigator_offline = true;
+        self.leave_fallback(out);
         if let Some(conn) = self.phase.conn() {
             self.close_socket(conn, CloseCode::GaveUp, "browser offline", out);
             self.lose_connection(now, out);
@@ -223,11 +235,21 @@ impl Machine {
         if let Some(conn) = self.phase.conn() {
             self.close_socket(conn, code, reason, out);
             self.lose_connection(env.now_ms, out);
-            self.reconnect_later(env, Wait::Backoff);
+            self.reconnect_later(env, Wait::Backoff, out);
         }
     }
 
-    pub(super) fn reconnect_later(&mut self, env: Env, wait: Wait) {
+    /// Waits for the next socket: the current one (if any) failed, which may move the
+    /// machine onto the HTTP fallback or back to polling (see [`super::fallback`]).
+    pub(super) fn reconnect_later(&mut self, env: Env, wait: Wait, out: &mut Vec<Command>) {
+        let wait = match self.phase {
+            Phase::Connecting { .. } | Phase::Authenticating { .. } | Phase::Live { .. } => {
+                let before_auth = !self.phase.authed();
+                self.socket_failed(env.now_ms, before_auth, out)
+                    .unwrap_or(wait)
+            }
+            _ => wait,
+        };
         if !self.session.has_token() {
             self.phase = Phase::Closed;
         } else if self.navigator_offline {
@@ -236,6 +258,7 @@ impl Machine {
             let delay = match wait {
                 Wait::Backoff => self.backoff.next_delay_ms(env.random),
                 Wait::Longest => self.backoff.longest_ms(),
+                Wait::SocketTry => super::fallback::SOCKET_TRY_MS,
             };
             self.stats.reconnect_attempts += 1;
             self.phase = Phase::Reconnecting {
@@ -270,9 +293,9 @@ impl Machine {
                 if tell {
                     out.push(notice(report));
                 }
-                self.reconnect_later(env, Wait::Backoff);
+                self.reconnect_later(env, Wait::Backoff, out);
             }
-            CloseAction::ReconnectAfterMaxBackoff => self.reconnect_later(env, Wait::Longest),
+            CloseAction::ReconnectAfterMaxBackoff => self.reconnect_later(env, Wait::Longest, out),
             CloseAction::RefreshThenLogin => self.on_unauthorized(out),
             CloseAction::ClearSession => {
                 self.end_session(out);
@@ -294,8 +317,8 @@ mod tests {
     };
     use crate::client::fixtures::{event, task};
     use crate::client::machine::{
-        CONNECT_TIMEOUT_MS, Command, ConnId, ConnectionState, Input, LastClose, Notice, Problem,
-        TimerKind,
+        CONNECT_TIMEOUT_MS, Command, ConnId, ConnectionState, HttpFailure, Input, LastClose,
+        Notice, Problem, TimerKind,
     };
     use crate::client::requests::REQUEST_TIMEOUT_MS;
     use crate::client::rows::{RowUpdate, TaskRow};
@@ -625,7 +648,19 @@ mod tests {
         let mut conn = opened(&out).unwrap();
         let mut ceilings = Vec::new();
         for _ in 0..4 {
-            let out = h.feed(closed(conn, 1006));
+            let mut out = h.feed(closed(conn, 1006));
+            // From the second socket refused in a row, HTTP is tried: the server is down,
+            // so that fails too, and the backoff goes on.
+            let poll = out.iter().find_map(|command| match command {
+                Command::Poll { poll, .. } => Some(*poll),
+                _ => None,
+            });
+            if let Some(poll) = poll {
+                out = h.feed(Input::Polled {
+                    poll,
+                    result: Err(HttpFailure::Unreachable),
+                });
+            }
             let delay = timer(&out, TimerKind::Reconnect).unwrap();
             ceilings.push(delay);
             let out = h.at(h.now + delay, Input::TimerFired(TimerKind::Reconnect));

@@ -3,12 +3,12 @@
 //! with and shows. Plain data, so the shell can match on every case.
 
 use protocol::{
-    ApiError, Board, ClientFrame, CloseCode, DecodeError, Ended, MemberUser, MethodCall,
-    ServerFrame, Task, Topic, UpdateParams,
+    ApiError, Board, Changes, ClientFrame, CloseCode, DecodeError, Ended, MemberUser, MethodCall,
+    MethodValue, Position, ServerFrame, Task, Topic, UpdateParams,
 };
 
 use super::timers::TimerKind;
-use crate::client::outbox::{MutationId, OUTBOX_CAPACITY, OutboxError};
+use crate::client::outbox::{Kept, MutationId, OUTBOX_CAPACITY, OutboxError};
 use crate::client::requests::{REQUEST_TIMEOUT_MS, RequestError};
 use crate::client::rows::RowUpdate;
 use crate::client::store::SyncError;
@@ -32,6 +32,37 @@ pub struct ConnId(pub u64);
 pub struct Env {
     pub now_ms: u64,
     pub random: f64,
+}
+
+/// How the machine reaches the server (the `data-transport` attribute): a socket, or the
+/// HTTP fallback's long polls and calls where sockets cannot get through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Transport {
+    WebSocket,
+    Http,
+}
+
+impl Transport {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::WebSocket => "websocket",
+            Self::Http => "http",
+        }
+    }
+}
+
+/// A long poll's number, given by the machine in [`Command::Poll`]; an answer to a poll
+/// the machine no longer waits for is dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PollId(pub u64);
+
+/// Why an HTTP call of the fallback failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HttpFailure {
+    /// The server answered with the contract's error (a 401 included).
+    Refused(ApiError),
+    /// No answer (offline, the server away, a timeout), or one outside the contract.
+    Unreachable,
 }
 
 /// The state the UI shows (the `data-connection` attribute).
@@ -105,6 +136,18 @@ pub enum Input {
     Mutate(MethodCall),
     /// A person gives up a change that is still waiting.
     Discard(MutationId),
+    /// Changes kept across a reload (`crate::saved_changes`), oldest first.
+    Restore(Vec<Kept>),
+    /// `GET /api/changes` answered (or failed) after [`Command::Poll`].
+    Polled {
+        poll: PollId,
+        result: Result<Changes, HttpFailure>,
+    },
+    /// A change's HTTP call answered (or failed) after [`Command::Call`].
+    Called {
+        mutation: MutationId,
+        result: Result<MethodValue, HttpFailure>,
+    },
 }
 
 impl Input {
@@ -142,6 +185,22 @@ pub enum Command {
         after_ms: u64,
     },
     CancelTimer(TimerKind),
+    /// `GET /api/changes?topic=..&since=..&wait=..` with the session's token; feed the
+    /// answer back as `Polled` with this number.
+    Poll {
+        poll: PollId,
+        topic: Topic,
+        since: Option<Position>,
+        wait_s: u64,
+    },
+    /// Abort that poll: its answer is no longer wanted (and would hold a connection).
+    CancelPoll(PollId),
+    /// Make the change over the HTTP API (contract sections 1 and 4); feed the answer
+    /// back as `Called`.
+    Call {
+        mutation: MutationId,
+        call: MethodCall,
+    },
     /// `POST /api/refresh`, then feed `TokenRefreshed` or `RefreshFailed`.
     RefreshToken,
     /// Show the login page.
@@ -156,6 +215,7 @@ pub enum Command {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Notice {
     Status(ConnectionState),
+    Transport(Transport),
     /// The rows of `topic`'s list changed: apply `rows` in order.
     Rows {
         topic: Topic,
@@ -205,6 +265,8 @@ pub enum Notice {
 pub struct Waiting {
     pub call: MethodCall,
     pub title: Option<String>,
+    /// How many times it went on the wire (kept across a reload with the call).
+    pub sends: u8,
 }
 
 /// Why a person's change did not happen, in the words of the alert that says so (the
@@ -263,6 +325,11 @@ pub struct Diagnostics {
     pub pending_requests: usize,
     /// The tasks are known: the store has had a snapshot this session.
     pub loaded: bool,
+    pub transport: Transport,
+    /// The last short poll's round trip, on the HTTP fallback.
+    pub poll_rtt_ms: Option<u64>,
+    /// When a socket was last tried from the fallback (epoch ms).
+    pub last_socket_try_ms: Option<u64>,
 }
 
 /// Tunables; the defaults are the contract's.

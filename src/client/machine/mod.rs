@@ -24,11 +24,14 @@
 //! - `subscriptions`: the open board's store and log position, subscribe and resync;
 //! - `board_list`: the `boards` topic, the person's board list;
 //! - `changes`: a person's changes, from the outbox to the wire and back;
+//! - `fallback`: the HTTP fallback, the same subscriptions and changes over long polls
+//!   and HTTP calls where sockets cannot get through;
 //! - `timers`: the one timer of each [`TimerKind`] and what each does when it fires.
 
 mod board_list;
 mod changes;
 mod connection;
+mod fallback;
 pub mod messages;
 mod session;
 mod subscriptions;
@@ -42,13 +45,16 @@ use super::outbox::{MutationId, Outbox};
 use super::requests::Requests;
 use super::store::{RowChange, Store};
 use connection::{Phase, Stats};
+use fallback::Fallback;
 use session::Session;
 use subscriptions::Subscriptions;
 use timers::Timers;
 
+pub use fallback::{FALL_BACK_AFTER, POLL_WAIT_S, SOCKET_TRY_MS};
 pub use messages::{
-    CONNECT_TIMEOUT_MS, Command, Config, ConnId, ConnectionState, Diagnostics, Env, Input,
-    LastClose, MutationError, Notice, Problem, SUBSCRIBE_TIMEOUT_MS, Waiting,
+    CONNECT_TIMEOUT_MS, Command, Config, ConnId, ConnectionState, Diagnostics, Env, HttpFailure,
+    Input, LastClose, MutationError, Notice, PollId, Problem, SUBSCRIBE_TIMEOUT_MS, Transport,
+    Waiting,
 };
 pub use session::REFRESH_LEAD_MS;
 pub use timers::TimerKind;
@@ -73,6 +79,8 @@ pub struct Machine {
     phase: Phase,
     /// The state last announced with [`Notice::Status`].
     shown: ConnectionState,
+    /// The transport last announced with [`Notice::Transport`].
+    shown_transport: Transport,
     next_conn: u64,
     navigator_offline: bool,
     backoff: Backoff,
@@ -83,6 +91,13 @@ pub struct Machine {
     outbox: Outbox,
     timers: Timers,
     stats: Stats,
+    /// The HTTP fallback, while sockets do not get through.
+    fallback: Option<Fallback>,
+    /// Sockets that failed before `auth_ok`, in a row.
+    socket_failures: u8,
+    /// The change out over HTTP, one at a time (it may outlive the fallback).
+    http_call: Option<MutationId>,
+    next_poll: u64,
 }
 
 impl Machine {
@@ -93,6 +108,7 @@ impl Machine {
             config,
             phase: Phase::Closed,
             shown: ConnectionState::Closed,
+            shown_transport: Transport::WebSocket,
             next_conn: 1,
             navigator_offline: false,
             backoff: Backoff::new(),
@@ -103,11 +119,33 @@ impl Machine {
             outbox,
             timers: Timers::default(),
             stats: Stats::default(),
+            fallback: None,
+            socket_failures: 0,
+            http_call: None,
+            next_poll: 1,
         }
     }
 
+    /// On the fallback, what the polls show until a socket is live.
     pub fn state(&self) -> ConnectionState {
-        self.phase.state()
+        match &self.fallback {
+            Some(fallback) if !matches!(self.phase, Phase::Live { .. }) => {
+                if fallback.live() {
+                    ConnectionState::Live
+                } else {
+                    ConnectionState::Connecting
+                }
+            }
+            _ => self.phase.state(),
+        }
+    }
+
+    pub fn transport(&self) -> Transport {
+        if self.fallback.is_some() && !matches!(self.phase, Phase::Live { .. }) {
+            Transport::Http
+        } else {
+            Transport::WebSocket
+        }
     }
 
     /// The tasks to render.
@@ -128,13 +166,16 @@ impl Machine {
             reconnect_attempts: self.stats.reconnect_attempts,
             failed_attempts: self.backoff.attempt(),
             reconnect_at_ms: match self.phase {
-                Phase::Reconnecting { at_ms } => at_ms,
+                Phase::Reconnecting { at_ms } if self.fallback.is_none() => at_ms,
                 _ => None,
             },
             last_close: self.stats.last_close.clone(),
             last_rtt_ms: self.stats.last_rtt_ms,
             pending_requests: self.requests.len(),
             loaded: self.subscriptions.loaded(),
+            transport: self.transport(),
+            poll_rtt_ms: self.stats.poll_rtt_ms,
+            last_socket_try_ms: self.stats.last_socket_try_ms,
         }
     }
 
@@ -211,8 +252,16 @@ impl Machine {
             Input::Open(topic) => self.open_board(now, topic, &mut out),
             Input::Mutate(call) => self.mutate(now, call, &mut out),
             Input::Discard(mutation) => self.discard(mutation, &mut out),
+            Input::Restore(kept) => self.restore(now, kept, &mut out),
+            Input::Polled { poll, result } => self.on_polled(env, poll, result, &mut out),
+            Input::Called { mutation, result } => self.on_called(env, mutation, result, &mut out),
         }
         self.sync_timers(now, &mut out);
+        let transport = self.transport();
+        if transport != self.shown_transport {
+            self.shown_transport = transport;
+            out.push(notice(Notice::Transport(transport)));
+        }
         let state = self.state();
         if state != self.shown {
             self.shown = state;
@@ -312,6 +361,9 @@ impl Machine {
             self.push_outbox(out);
         }
         self.subscriptions.clear(out);
+        self.leave_fallback(out);
+        self.socket_failures = 0;
+        self.http_call = None;
         self.requests.close();
         self.heartbeat = None;
         self.session.forget();

@@ -138,6 +138,7 @@ impl Machine {
             self.session.refreshed_for_unauthorized = false;
             self.heartbeat = Some(Heartbeat::new(heartbeat_ms, now));
             self.phase = Phase::Authenticating { conn, authed: true };
+            self.hand_over(out);
             if std::mem::take(&mut self.session.stale_auth) {
                 self.send_auth(now, Purpose::Reauth, out);
             }
@@ -221,7 +222,7 @@ impl Machine {
             // Reconnect after the backoff, as for any lost connection; if the token is
             // still refused then, that 4401 asks for a new one again.
             self.session.refresh = Refresh::Idle;
-            self.reconnect_later(env, Wait::Backoff);
+            self.reconnect_later(env, Wait::Backoff, out);
         } else {
             self.on_refresh_failed(out);
         }

@@ -4,7 +4,7 @@
 //! the log shows a gap. The first topic is the open board, which a person's changes go
 //! to; [`super::board_list`] follows the `boards` topic beside them.
 
-use protocol::{ApiError, ClientFrame, ErrorCode, Event, Topic};
+use protocol::{ApiError, ClientFrame, ErrorCode, Event, Position, Topic};
 
 use super::board_list::BoardList;
 use super::connection::Phase;
@@ -118,6 +118,63 @@ impl Subscriptions {
                 .is_none_or(|boards| boards.position.is_some())
     }
 
+    /// Applies a snapshot or replay (from a socket or a poll) to `topic`'s store and
+    /// tells the UI; `Err` when it could not be applied and must be asked for again
+    /// (reported), `None` when the topic is not followed.
+    pub(super) fn apply_sync(
+        &mut self,
+        topic: Topic,
+        apply: impl FnOnce(&mut Store) -> Applied,
+        out: &mut Vec<Command>,
+    ) -> Option<Result<(), ()>> {
+        let entry = self.get_mut(topic)?;
+        let applied = apply(&mut entry.store);
+        entry.syncing = false;
+        if applied.resync.is_some() {
+            entry.failed_syncs = entry.failed_syncs.saturating_add(1);
+        } else {
+            entry.failed_syncs = 0;
+        }
+        push_rows(topic, &entry.store, applied.rows, out);
+        Some(match applied.resync {
+            Some(error) => {
+                out.push(notice(Notice::Problem(Problem::Resync(error))));
+                Err(())
+            }
+            None => Ok(()),
+        })
+    }
+
+    /// Where `topic`'s next subscribe or poll starts: its last position, or afresh
+    /// after failed syncs in a row; `None` when the topic is not followed.
+    pub(super) fn resume_from(&self, topic: Topic) -> Option<Option<Position>> {
+        if topic == Topic::Boards {
+            return self.boards.as_ref().map(|boards| boards.position.clone());
+        }
+        let entry = Some(&self.open).filter(|entry| entry.topic == topic && entry.subscribed)?;
+        Some(if entry.failed_syncs >= FAILED_SYNCS_BEFORE_SNAPSHOT {
+            None
+        } else {
+            entry.store.position().cloned()
+        })
+    }
+
+    /// The topics followed now: the board list, then the open board.
+    pub(super) fn followed(&self) -> Vec<Topic> {
+        let boards = self.boards.as_ref().map(|_| Topic::Boards);
+        let open = self.open.subscribed.then_some(self.open.topic);
+        boards.into_iter().chain(open).collect()
+    }
+
+    /// The open board can no longer be read: not followed any more, and the person told.
+    pub(super) fn unavailable(&mut self, topic: Topic, error: ApiError, out: &mut Vec<Command>) {
+        if let Some(entry) = self.get_mut(topic) {
+            entry.subscribed = false;
+            entry.syncing = false;
+            out.push(notice(Notice::Unavailable { topic, error }));
+        }
+    }
+
     /// Makes `topic` the open board: the old one's rows go, and its subscription is
     /// returned for the caller to end on the wire.
     fn open(&mut self, topic: Topic, out: &mut Vec<Command>) -> Option<Topic> {
@@ -150,6 +207,7 @@ impl Machine {
             return;
         }
         let old = self.subscriptions.open(topic, out);
+        self.repoll(now, old, out);
         if self.phase.authed() {
             if let Some(old) = old {
                 let id =
@@ -167,19 +225,12 @@ impl Machine {
             self.subscribe_boards(now, out);
             return;
         }
-        let Some(entry) = self
-            .subscriptions
-            .get_mut(topic)
-            .filter(|entry| entry.subscribed)
-        else {
+        let Some(since) = self.subscriptions.resume_from(topic) else {
             return;
         };
-        let since = if entry.failed_syncs >= FAILED_SYNCS_BEFORE_SNAPSHOT {
-            None
-        } else {
-            entry.store.position().cloned()
-        };
-        entry.syncing = true;
+        if let Some(entry) = self.subscriptions.get_mut(topic) {
+            entry.syncing = true;
+        }
         let id = self.requests.issue(
             Purpose::Subscribe(topic),
             now,
@@ -202,23 +253,10 @@ impl Machine {
         else {
             return;
         };
-        let Some(entry) = self.subscriptions.get_mut(topic) else {
-            return;
-        };
-        let applied = apply(&mut entry.store);
-        entry.syncing = false;
-        if applied.resync.is_some() {
-            entry.failed_syncs = entry.failed_syncs.saturating_add(1);
-        } else {
-            entry.failed_syncs = 0;
-        }
-        push_rows(topic, &entry.store, applied.rows, out);
-        match applied.resync {
-            Some(error) => {
-                out.push(notice(Notice::Problem(Problem::Resync(error))));
-                self.subscribe(env.now_ms, topic, out);
-            }
-            None => self.synced(env.now_ms, out),
+        match self.subscriptions.apply_sync(topic, apply, out) {
+            Some(Err(())) => self.subscribe(env.now_ms, topic, out),
+            Some(Ok(())) => self.synced(env.now_ms, out),
+            None => {}
         }
     }
 
@@ -232,21 +270,13 @@ impl Machine {
         error: ApiError,
         out: &mut Vec<Command>,
     ) {
-        let unavailable = matches!(topic, Topic::Board(_))
-            && matches!(error.code, ErrorCode::NotFound | ErrorCode::Forbidden);
-        match self.subscriptions.get_mut(topic) {
-            Some(entry) if unavailable => {
-                entry.subscribed = false;
-                entry.syncing = false;
-                out.push(notice(Notice::Unavailable { topic, error }));
-                self.synced(env.now_ms, out);
-            }
-            // A board opened and left again before its answer came.
-            None if unavailable => {}
-            _ => {
-                out.push(notice(Notice::Problem(Problem::Server(error))));
-                self.give_up(env, protocol::CloseCode::GaveUp, "subscribe refused", out);
-            }
+        if !board_unavailable(topic, &error) {
+            out.push(notice(Notice::Problem(Problem::Server(error))));
+            self.give_up(env, protocol::CloseCode::GaveUp, "subscribe refused", out);
+        } else if self.subscriptions.follows(topic) {
+            // (Not followed: a board opened and left again before its answer came.)
+            self.subscriptions.unavailable(topic, error, out);
+            self.synced(env.now_ms, out);
         }
     }
 
@@ -292,6 +322,7 @@ impl Machine {
                 conn,
                 since_ms: now,
             };
+            self.socket_live(out);
         }
         self.reconcile(out);
         self.flush(now, out);
@@ -302,6 +333,13 @@ impl Machine {
             self.ping(now, out);
         }
     }
+}
+
+/// The server's answer for a board this person cannot read (any more): reported, and
+/// the board no longer followed, whatever the transport.
+pub(super) fn board_unavailable(topic: Topic, error: &ApiError) -> bool {
+    matches!(topic, Topic::Board(_))
+        && matches!(error.code, ErrorCode::NotFound | ErrorCode::Forbidden)
 }
 
 #[cfg(test)]

@@ -18,16 +18,17 @@ use protocol::{
 use rustc_hash::FxHashMap;
 
 mod listeners;
-mod outcome;
 
 use super::conn::{Socket, SocketEvent};
+use super::keeper::Keeper;
 use crate::api::{Api, CallError};
 use crate::board::{Board, ClosedEvent, TASKS, Views};
-use crate::client::machine::{Command, Config, ConnId, Env, Input, TimerKind};
+use crate::client::machine::{
+    Command, Config, ConnId, Env, HttpFailure, Input, Notice, PollId, TimerKind,
+};
 use crate::client::registry::{Registry, Routed};
 use crate::client::token_life;
 use listeners::{Listener, window_listeners};
-use outcome::{Outcome, OutcomeSlot};
 
 /// Sockets closed by the client whose close event has not come yet; past this many the
 /// oldest is released without waiting (its handlers are dropped either way).
@@ -56,12 +57,15 @@ struct Shell {
     timers: FxHashMap<(String, TimerKind), Timeout>,
     /// Ticks once a second while the status counts down to a reconnect.
     ticker: Option<Interval>,
+    /// The HTTP fallback's polls on their way, to abort the ones no longer wanted.
+    polls: FxHashMap<PollId, web_sys::AbortController>,
     /// The access token, in memory only.
     token: Option<String>,
+    /// The board socket's outbox, kept across reloads for the session's person.
+    keeper: Option<Keeper>,
     /// Bumped whenever the session changes, so late HTTP answers for an old session
     /// are dropped.
     generation: u64,
-    waiters: Vec<Rc<OutcomeSlot>>,
     _listeners: Vec<Listener>,
 }
 
@@ -112,9 +116,10 @@ impl Service {
                 closing: VecDeque::new(),
                 timers: FxHashMap::default(),
                 ticker: None,
+                polls: FxHashMap::default(),
                 token: None,
+                keeper: None,
                 generation: 0,
-                waiters: Vec::new(),
                 _listeners: window_listeners(weak),
             }),
             queue: RefCell::new(VecDeque::new()),
@@ -189,19 +194,34 @@ impl Service {
         shell.tick(self);
     }
 
-    /// Starts the session: every socket connects; resolves with the sign-in's outcome
-    /// (every socket live, or why not).
-    pub fn start(&self, session: &Session) -> impl Future<Output = Result<(), CallError>> {
-        let slot = Rc::new(OutcomeSlot::default());
-        self.with_shell(|shell| {
+    /// Starts the session: every socket connects (or falls back to HTTP); the status
+    /// shows how that goes.
+    pub fn start(&self, session: &Session) {
+        let generation = self.with_shell(|shell| {
             shell.generation += 1;
             shell.token = Some(session.token.clone());
-            shell.waiters.push(slot.clone());
+            shell.generation
         });
         let (token, expires) = (session.token.clone(), expiry_ms(session));
         let routed = self.with_shell(|shell| shell.registry.sign_in(env(), &token, expires));
         self.execute_all(routed);
-        Outcome { slot }
+        // The changes a reload (or a closed tab) left, back into the outbox.
+        let weak = self.weak();
+        let keeper = Keeper::start(session.user.id, move |kept| {
+            if let Some(service) = Service::from_weak(&weak)
+                && service.generation() == generation
+            {
+                service.run(Some(TASKS), Input::Restore(kept));
+            }
+        });
+        self.with_shell(|shell| shell.keeper = Some(keeper));
+    }
+
+    /// Sign-out: the person's changes kept for a reload go too.
+    pub fn forget_kept_changes(&self) {
+        if let Some(keeper) = self.with_shell(|shell| shell.keeper.clone()) {
+            keeper.clear();
+        }
     }
 
     /// Closes every socket with 1000 and forgets the session's state; gives back the
@@ -210,7 +230,6 @@ impl Service {
         let routed = self.with_shell(|shell| shell.registry.sign_out(env()));
         self.execute_all(routed);
         self.with_shell(|shell| {
-            shell.resolve(Err(CallError::Cancelled));
             let token = shell.token.take();
             shell.end_session();
             token
@@ -359,7 +378,6 @@ impl Shell {
                 self.end_session();
                 self.board.session_lost();
             }
-            Routed::SignedIn(outcome) => self.resolve(outcome.map_err(CallError::Connection)),
         }
     }
 
@@ -367,6 +385,10 @@ impl Shell {
     /// answers for it are dropped.
     fn end_session(&mut self) {
         self.generation += 1;
+        self.keeper = None;
+        for (_, abort) in self.polls.drain() {
+            abort.abort();
+        }
         self.token = None;
         self.board.signed_out();
     }
@@ -385,12 +407,6 @@ impl Shell {
     /// Shows the registry's figures.
     fn publish(&mut self) {
         self.board.publish(now_ms(), self.registry.diagnostics());
-    }
-
-    fn resolve(&mut self, outcome: Result<(), CallError>) {
-        for slot in self.waiters.drain(..) {
-            slot.fill(outcome.clone());
-        }
     }
 
     fn command(&mut self, service: &Service, name: String, command: Command) {
@@ -458,14 +474,101 @@ impl Shell {
             Command::CancelTimer(kind) => {
                 self.timers.remove(&(name, kind));
             }
+            Command::Poll {
+                poll,
+                topic,
+                since,
+                wait_s,
+            } => self.poll(service, name, poll, topic, since, wait_s),
+            Command::CancelPoll(poll) => {
+                if let Some(abort) = self.polls.remove(&poll) {
+                    abort.abort();
+                }
+            }
+            Command::Call { mutation, call } => {
+                let (api, token) = (self.api.clone(), self.token.clone().unwrap_or_default());
+                self.spawn_http(service, name, async move {
+                    let result = api.call(&token, &call).await;
+                    Input::Called {
+                        mutation,
+                        result: result.map_err(http_failure),
+                    }
+                });
+            }
             // The registry routes these session-wide; a lone machine's would land here.
             Command::RefreshToken => self.refresh(service),
             Command::GoToLogin | Command::ClearSession => {
                 self.token = None;
                 self.board.signed_out();
             }
-            Command::Notify(notice) => self.board.notice(&name, notice),
+            Command::Notify(notice) => {
+                if let (Notice::Outbox(waiting), Some(keeper)) = (&notice, &self.keeper)
+                    && name == TASKS
+                {
+                    keeper.save(waiting);
+                }
+                self.board.notice(&name, notice);
+            }
         }
+    }
+
+    /// `GET /api/changes` for the fallback, abortable until it answers.
+    fn poll(
+        &mut self,
+        service: &Service,
+        name: String,
+        poll: PollId,
+        topic: Topic,
+        since: Option<protocol::Position>,
+        wait_s: u64,
+    ) {
+        let abort = match crate::api::abort_controller() {
+            Ok(abort) => abort,
+            Err(error) => {
+                service.queue(
+                    &name,
+                    Input::Polled {
+                        poll,
+                        result: Err(http_failure(error)),
+                    },
+                );
+                return;
+            }
+        };
+        self.polls.insert(poll, abort.clone());
+        let (api, token) = (self.api.clone(), self.token.clone().unwrap_or_default());
+        let weak = service.weak();
+        self.spawn_http(service, name, async move {
+            let result = api
+                .changes(&token, topic, since.as_ref(), wait_s, abort)
+                .await;
+            if let Some(service) = Service::from_weak(&weak) {
+                service.with_shell(|shell| shell.polls.remove(&poll));
+            }
+            Input::Polled {
+                poll,
+                result: result.map_err(http_failure),
+            }
+        });
+    }
+
+    /// Runs an HTTP call of the fallback and feeds its answer to socket `name`'s machine,
+    /// unless the session changed meanwhile.
+    fn spawn_http(
+        &self,
+        service: &Service,
+        name: String,
+        call: impl Future<Output = Input> + 'static,
+    ) {
+        let (weak, generation) = (service.weak(), self.generation);
+        wasm_bindgen_futures::spawn_local(async move {
+            let input = call.await;
+            if let Some(service) = Service::from_weak(&weak)
+                && service.generation() == generation
+            {
+                service.run(Some(&name), input);
+            }
+        });
     }
 
     fn keep_closing(&mut self, name: String, conn: ConnId, socket: Socket) {
@@ -510,6 +613,15 @@ impl Shell {
                 }
             }));
         }
+    }
+}
+
+/// A fallback call's failure, as the machine tells them apart: the server's refusal, or
+/// no usable answer.
+fn http_failure(error: CallError) -> HttpFailure {
+    match error {
+        CallError::Api(error) => HttpFailure::Refused(error),
+        _ => HttpFailure::Unreachable,
     }
 }
 

@@ -1,0 +1,129 @@
+//! What the server benchmarks share: the release server as a child process (so its
+//! memory and CPU time are its own), accounts, writes, and quantiles.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+pub type Bench<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+pub struct ServerProcess {
+    child: Child,
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        // A failed kill means it already exited.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl ServerProcess {
+    /// Starts the server over a database in `dir`, with `extra` arguments.
+    pub fn start(dir: &std::path::Path, extra: &[&str]) -> Bench<Self> {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_taskwire-server"))
+            .args(["serve", "--addr", "127.0.0.1:0", "--db"])
+            .arg(dir.join("bench.db"))
+            .arg("--static-dir")
+            .arg(dir)
+            .args(["--max-sockets-per-user", "200", "--login-per-ip", "1000"])
+            .args(extra)
+            // Errors only: it serves no app here, which it would warn about.
+            .env("RUST_LOG", "error")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        // Held from here on, so that the child is stopped if reading its address fails.
+        let mut server = Self {
+            child,
+            base: String::new(),
+        };
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line)?;
+        server.base = line
+            .trim()
+            .strip_prefix("Taskwire is running at ")
+            .and_then(|url| url.strip_suffix('/'))
+            .ok_or_else(|| format!("unexpected first line {line:?}"))?
+            .to_owned();
+        println!("server: {} (pid {})", server.base, server.pid());
+        Ok(server)
+    }
+
+    /// The server's process id, for reading its figures under `/proc`.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn rss_kib(&self) -> Bench<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))?;
+        let line = status
+            .lines()
+            .find(|line| line.starts_with("VmRSS:"))
+            .ok_or("no VmRSS line")?;
+        Ok(line
+            .split_whitespace()
+            .nth(1)
+            .ok_or("bad VmRSS line")?
+            .parse()?)
+    }
+}
+
+/// Raises this process's open-files limit (which the server inherits) to the hard limit,
+/// warning when that is still too low for `connections` loopback connections, both ends.
+pub fn raise_open_files(connections: usize) {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) if limit < 2 * connections as u64 + 100 => {
+            eprintln!(
+                "open-files limit is {limit}; raise it (ulimit -n 4096) for {connections} connections"
+            );
+        }
+        Ok(_) => {}
+        Err(error) => eprintln!("cannot raise the open-files limit: {error}"),
+    }
+}
+
+/// Registers `count` users named `prefix0`, `prefix1`, ...; their access tokens.
+pub async fn register(
+    http: &reqwest::Client,
+    base: &str,
+    prefix: &str,
+    count: usize,
+) -> Bench<Vec<String>> {
+    let mut tokens = Vec::with_capacity(count);
+    for user in 0..count {
+        let session: Value = http
+            .post(format!("{base}/api/register"))
+            .json(&json!({"username": format!("{prefix}{user}"), "password": "benchmark password"}))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        tokens.push(session["token"].as_str().ok_or("no token")?.to_owned());
+    }
+    Ok(tokens)
+}
+
+/// Creates a task on the user's own board over HTTP.
+pub async fn create_task(http: &reqwest::Client, base: &str, token: &str, n: usize) -> Bench<()> {
+    http.post(format!("{base}/api/tasks"))
+        .bearer_auth(token)
+        .json(&json!({"title": format!("bench task {n}")}))
+        .send()
+        .await?
+        .error_for_status()?;
+    Ok(())
+}
+
+/// `samples`' `q` quantile (sorting them).
+pub fn quantile(samples: &mut [Duration], q: f64) -> Duration {
+    samples.sort();
+    samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)]
+}

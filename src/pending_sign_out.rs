@@ -1,0 +1,62 @@
+//! A sign-out the server has not heard of yet.
+//!
+//! Signing out always ends the session on this device at once. When `POST /api/logout`
+//! cannot be made (offline), the refresh cookie would otherwise stay valid for weeks and
+//! sign the next person at this computer in as the last one. So the app remembers, in
+//! local storage, only *that* a sign-out is owed (never a token: the HttpOnly cookie is
+//! what ends the session), refuses to restore a session while it is owed, and finishes
+//! it with the cookie alone at the next occasion: a page load, the browser coming
+//! online, or a sign-in, before anything else.
+
+use crate::api::{Api, CallError};
+
+const KEY: &str = "taskwire.sign_out_pending";
+
+fn storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok()?
+}
+
+/// Remembers that the server still has to end the session; false if the browser would
+/// not store it (private modes may refuse).
+pub fn owe() -> bool {
+    storage().is_some_and(|storage| storage.set_item(KEY, "1").is_ok())
+}
+
+pub fn owed() -> bool {
+    storage().is_some_and(|storage| matches!(storage.get_item(KEY), Ok(Some(_))))
+}
+
+/// Forgets the debt: the session ended, or a new sign-in replaced its cookie.
+pub fn forget() {
+    if let Some(storage) = storage() {
+        drop(storage.remove_item(KEY));
+    }
+}
+
+/// Whether a storage event from another tab says it owes a sign-out now (that tab
+/// signed out: this one follows).
+pub fn is_owed_by(event: &web_sys::StorageEvent) -> bool {
+    event.key().as_deref() == Some(KEY) && event.new_value().is_some()
+}
+
+/// Ends the owed session on the server, if one is owed; true when nothing is owed any
+/// more. A 401 means the server holds no session for the cookie: nothing left to end.
+pub async fn settle(api: &Api) -> bool {
+    if !owed() {
+        return true;
+    }
+    match api.logout_by_cookie().await {
+        Ok(()) => {
+            forget();
+            true
+        }
+        Err(CallError::Api(error)) if error.code == protocol::ErrorCode::Unauthorized => {
+            forget();
+            true
+        }
+        Err(error) => {
+            web_sys::console::warn_1(&format!("sign-out still owed: {error}").into());
+            false
+        }
+    }
+}

@@ -1,0 +1,407 @@
+//! Nothing lost, nobody locked out (issue 15), in a real browser against the real server:
+//! the HTTP fallback behind a proxy that refuses WebSocket upgrades (the gate double),
+//! changes that survive a reload, and sign-outs that end the session on the server even
+//! when it cannot be told at once.
+
+#![cfg(target_arch = "wasm32")]
+
+mod support;
+
+use std::time::Duration;
+
+use leptos::prelude::*;
+use support::{
+    api_call, api_create_task, api_register, button, by_role, control, field, gate_socket_url,
+    location, mount_with, press, server, set_gate, short_ttl_server, text_of, type_text,
+    unique_name, until, until_found,
+};
+use taskwire::api::Api;
+use taskwire::client::machine::{Config, ConnectionState};
+use taskwire::taskwire::Taskwire;
+use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+use web_sys::Element;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const WAIT: Duration = Duration::from_secs(10);
+/// Reconnecting after the server comes back may wait out a backoff of several seconds.
+const RECONNECT: Duration = Duration::from_secs(40);
+const PASSWORD: &str = "correct horse battery";
+/// What local storage holds while a sign-out is owed to the server.
+const OWED: &str = "taskwire.sign_out_pending";
+
+#[wasm_bindgen_test]
+async fn behind_a_proxy_refusing_sockets_the_board_is_live_over_http_and_returns_to_a_socket() {
+    let gate = unique_name("gate");
+    set_gate(&gate, false).await;
+    let api = || Api::new(server()).with_socket_url(gate_socket_url(&gate));
+    let username = unique_name("fb");
+    let elsewhere = api_register(&username, PASSWORD).await;
+    let app = mount_with("/login", api());
+    sign_in(&app.root, &username).await;
+    until_on_http(&app.root).await;
+    assert!(status_text(&app.root).starts_with("Live (HTTP fallback)"));
+
+    // Changes both ways.
+    add_task(&app.root, "Made on the fallback").await;
+    until_confirmed(&app.root).await;
+    assert_eq!(server_titles(&elsewhere).await, ["Made on the fallback"]);
+    api_create_task(&elsewhere, "Made elsewhere").await;
+    until("the change made elsewhere", WAIT, || {
+        titles(&app.root).contains(&"Made elsewhere".to_owned())
+    })
+    .await;
+
+    // A reload keeps the session, on the fallback still.
+    drop(app);
+    let app = mount_with("/", api());
+    until_on_http(&app.root).await;
+    until("both tasks after the reload", WAIT, || {
+        titles(&app.root).len() == 2
+    })
+    .await;
+
+    // Upgrades allowed again (the network changed): back on a socket, nothing missed
+    // or doubled.
+    set_gate(&gate, true).await;
+    api_create_task(&elsewhere, "Made during the switch").await;
+    dispatch("online");
+    until("live on a WebSocket again", RECONNECT, || {
+        connection(&app.root) == ("live".to_owned(), "websocket".to_owned())
+    })
+    .await;
+    assert!(!status_text(&app.root).contains("HTTP"));
+    api_create_task(&elsewhere, "Made after the switch").await;
+    until("the change made after the switch", WAIT, || {
+        titles(&app.root).len() == 4
+    })
+    .await;
+    let mut shown = titles(&app.root);
+    shown.sort();
+    let mut on_server = server_titles(&elsewhere).await;
+    on_server.sort();
+    assert_eq!(shown, on_server, "the DOM equals the server");
+}
+
+#[wasm_bindgen_test]
+async fn changes_made_offline_survive_a_reload_and_reach_the_server_once() {
+    let username = unique_name("kept");
+    let elsewhere = api_register(&username, PASSWORD).await;
+    api_create_task(&elsewhere, "Already there").await;
+    let app = mount_with("/login", Api::new(server()));
+    sign_in(&app.root, &username).await;
+    until("the task from the server", WAIT, || {
+        titles(&app.root).len() == 1
+    })
+    .await;
+
+    dispatch("offline");
+    until("offline", WAIT, || connection(&app.root).0 == "offline").await;
+    add_task(&app.root, "Kept one").await;
+    add_task(&app.root, "Kept two").await;
+    checkbox(&app.root, "Already there").click();
+    until("three changes waiting", WAIT, || {
+        pending_rows(&app.root) == 3
+    })
+    .await;
+    // What a closing tab would have had time for: the saves land at once.
+    gloo_timers::future::sleep(Duration::from_millis(300)).await;
+    drop(app);
+
+    // The reload (online again) sends them; the server shows each once.
+    let app = mount_with("/", Api::new(server()));
+    until("the kept changes made", WAIT, || {
+        titles(&app.root).len() == 3 && pending_rows(&app.root) == 0
+    })
+    .await;
+    let mut on_server = server_titles(&elsewhere).await;
+    on_server.sort();
+    assert_eq!(on_server, ["Already there", "Kept one", "Kept two"]);
+    let (_, body) = api_call("GET", "/api/tasks", &elsewhere, None).await;
+    let list: protocol::TaskList = serde_json::from_str(&body).expect("a task list");
+    assert!(
+        list.items
+            .iter()
+            .any(|task| task.title == "Already there" && task.done),
+        "the toggle made offline reached the server"
+    );
+
+    // Nothing is kept once sent: another reload sends nothing again.
+    drop(app);
+    let app = mount_with("/", Api::new(server()));
+    until("the board after a second reload", WAIT, || {
+        titles(&app.root).len() == 3 && connection(&app.root).0 == "live"
+    })
+    .await;
+    gloo_timers::future::sleep(Duration::from_millis(500)).await;
+    assert_eq!(server_titles(&elsewhere).await.len(), 3);
+    assert_eq!(pending_rows(&app.root), 0);
+}
+
+#[wasm_bindgen_test]
+async fn signing_out_with_changes_not_sent_asks_first_and_leaves_nothing_behind() {
+    let username = unique_name("ask");
+    let elsewhere = api_register(&username, PASSWORD).await;
+    let app = mount_with("/login", Api::new(server()));
+    sign_in(&app.root, &username).await;
+    dispatch("offline");
+    until("offline", WAIT, || connection(&app.root).0 == "offline").await;
+    add_task(&app.root, "Not sent").await;
+
+    button(&app.root, "Sign out").expect("Sign out").click();
+    let dialog = until_found("the question", WAIT, || {
+        by_role(&app.root, "alertdialog", "Sign out?")
+    })
+    .await;
+    assert!(
+        text_of(&dialog).contains("1 change not sent yet"),
+        "{}",
+        text_of(&dialog)
+    );
+    button(&dialog, "Stay").expect("Stay").click();
+    until("the question gone", WAIT, || {
+        by_role(&app.root, "alertdialog", "Sign out?").is_none()
+    })
+    .await;
+    assert_eq!(location(), "/");
+    assert_eq!(pending_rows(&app.root), 1, "the change still waits");
+
+    button(&app.root, "Sign out").expect("Sign out").click();
+    let dialog = until_found("the question again", WAIT, || {
+        by_role(&app.root, "alertdialog", "Sign out?")
+    })
+    .await;
+    button(&dialog, "Sign out anyway")
+        .expect("Sign out anyway")
+        .click();
+    until("the sign-in page", WAIT, || location() == "/login").await;
+    drop(app);
+
+    // Signing in again brings nothing back, and nothing reached the server.
+    let app = mount_with("/login", Api::new(server()));
+    sign_in(&app.root, &username).await;
+    until("an empty board", WAIT, || {
+        text_of(&app.root).contains("No tasks yet")
+    })
+    .await;
+    gloo_timers::future::sleep(Duration::from_millis(500)).await;
+    assert!(titles(&app.root).is_empty());
+    assert!(server_titles(&elsewhere).await.is_empty());
+}
+
+#[wasm_bindgen_test]
+async fn a_sign_out_the_server_cannot_hear_ends_the_session_once_it_can() {
+    let username = unique_name("owed");
+    api_register(&username, PASSWORD).await;
+    let app = mount_with("/login", Api::new(server()));
+    sign_in(&app.root, &username).await;
+    // Another tab of the same session, to see the server end it.
+    let tab = Tab::restored(Api::new(server())).await;
+
+    control("stop").await;
+    button(&app.root, "Sign out").expect("Sign out").click();
+    until("the sign-in page saying why", WAIT, || {
+        location() == "/login" && text_of(&app.root).contains("will end on the server")
+    })
+    .await;
+    assert_eq!(stored(OWED).as_deref(), Some("1"));
+    assert_no_token_stored();
+
+    // Back online: the owed sign-out ends the session on the server, and with it the
+    // other tab's.
+    control("start").await;
+    dispatch("online");
+    until("the sign-out settled", RECONNECT, || stored(OWED).is_none()).await;
+    until("the other tab signed out by the server", RECONNECT, || {
+        tab.tw.user().get_untracked().is_none()
+    })
+    .await;
+    drop(tab);
+    drop(app);
+    // A page load finds no session to restore.
+    let app = mount_with("/", Api::new(server()));
+    until("the sign-in page", WAIT, || location() == "/login").await;
+    drop(app);
+}
+
+#[wasm_bindgen_test]
+async fn signing_out_with_an_expired_access_token_ends_the_session() {
+    let username = unique_name("exp");
+    let app = mount_with("/login", Api::new(short_ttl_server()));
+    until_found("Create one", WAIT, || button(&app.root, "Create one"))
+        .await
+        .click();
+    fill_and_submit(&app.root, "Create account", &username).await;
+    until("live", WAIT, || connection(&app.root).0 == "live").await;
+    // Offline, the app does not refresh its four-second token: it expires.
+    dispatch("offline");
+    let tab = Tab::restored(Api::new(short_ttl_server())).await;
+    gloo_timers::future::sleep(Duration::from_secs(5)).await;
+
+    button(&app.root, "Sign out").expect("Sign out").click();
+    until("the sign-in page", WAIT, || location() == "/login").await;
+    until("the other tab signed out by the server", WAIT, || {
+        tab.tw.user().get_untracked().is_none()
+    })
+    .await;
+    assert!(stored(OWED).is_none(), "the server heard it: nothing owed");
+}
+
+// ---- helpers
+
+/// A second tab of the page's session, restored from the refresh cookie, without pages.
+struct Tab {
+    tw: Taskwire,
+    owner: Owner,
+}
+
+impl Tab {
+    async fn restored(api: Api) -> Self {
+        let owner = Owner::new();
+        let tw = owner.with(|| Taskwire::provide_with(api, &[("tasks", Config::default())]));
+        until("the other tab live", WAIT, || {
+            tw.user().get_untracked().is_some()
+                && tw.status().get_untracked().state == ConnectionState::Live
+        })
+        .await;
+        Self { tw, owner }
+    }
+}
+
+impl Drop for Tab {
+    fn drop(&mut self) {
+        self.owner.cleanup();
+    }
+}
+
+/// Signs in with the form and waits for the board, loaded (the connection follows the
+/// sign-in, over a socket or the fallback).
+async fn sign_in(root: &Element, username: &str) {
+    fill_and_submit(root, "Sign in", username).await;
+    until("the board at /, loaded", RECONNECT, || {
+        location() == "/" && field(root, "New task").is_some()
+    })
+    .await;
+}
+
+async fn fill_and_submit(root: &Element, action: &str, username: &str) {
+    let submit = until_found("the form", WAIT, || {
+        button(root, action).filter(|b| !b.disabled())
+    })
+    .await;
+    type_text(&field(root, "Username").expect("Username"), username);
+    type_text(&field(root, "Password").expect("Password"), PASSWORD);
+    submit.click();
+}
+
+async fn until_on_http(root: &Element) {
+    until("live on the HTTP fallback", RECONNECT, || {
+        connection(root) == ("live".to_owned(), "http".to_owned())
+    })
+    .await;
+}
+
+/// The status element's `data-connection` and `data-transport`.
+fn connection(root: &Element) -> (String, String) {
+    let status = root
+        .query_selector("[role=status][data-connection]")
+        .ok()
+        .flatten();
+    let attribute = |name: &str| {
+        status
+            .as_ref()
+            .and_then(|status| status.get_attribute(name))
+            .unwrap_or_default()
+    };
+    (attribute("data-connection"), attribute("data-transport"))
+}
+
+/// What the status says, as a screen reader names it.
+fn status_text(root: &Element) -> String {
+    root.query_selector("[role=status]")
+        .ok()
+        .flatten()
+        .map(|status| support::name_of(&status))
+        .unwrap_or_default()
+}
+
+async fn add_task(root: &Element, title: &str) {
+    let input = field(root, "New task").expect("a New task field");
+    type_text(&input, title);
+    press(&input, "Enter");
+    until(&format!("the row {title:?}"), WAIT, || {
+        titles(root).contains(&title.to_owned())
+    })
+    .await;
+}
+
+fn rows(root: &Element) -> Vec<Element> {
+    root.query_selector("ul[aria-label=\"Tasks\"]")
+        .ok()
+        .flatten()
+        .map(|list| support::all_by_role(&list, "listitem"))
+        .unwrap_or_default()
+}
+
+fn titles(root: &Element) -> Vec<String> {
+    rows(root)
+        .iter()
+        .filter_map(|row| {
+            support::all_by_role(row, "checkbox")
+                .first()
+                .map(support::name_of)
+        })
+        .collect()
+}
+
+fn checkbox(root: &Element, title: &str) -> web_sys::HtmlInputElement {
+    support::checkbox(root, title).expect("the task's checkbox")
+}
+
+fn pending_rows(root: &Element) -> usize {
+    rows(root)
+        .iter()
+        .filter(|row| row.get_attribute("data-pending").as_deref() == Some("true"))
+        .count()
+}
+
+async fn until_confirmed(root: &Element) {
+    until("every change confirmed", WAIT, || pending_rows(root) == 0).await;
+}
+
+async fn server_titles(token: &str) -> Vec<String> {
+    let (status, body) = api_call("GET", "/api/tasks", token, None).await;
+    assert_eq!(status, 200, "{body}");
+    let list: protocol::TaskList = serde_json::from_str(&body).expect("a task list");
+    list.items.into_iter().map(|task| task.title).collect()
+}
+
+/// A window event, as the browser fires it when the network goes or comes back.
+fn dispatch(name: &str) {
+    let window = web_sys::window().expect("a window");
+    let event = web_sys::Event::new(name).expect("an event");
+    window.dispatch_event(&event).expect("dispatched");
+}
+
+fn stored(key: &str) -> Option<String> {
+    web_sys::window()?
+        .local_storage()
+        .ok()??
+        .get_item(key)
+        .ok()?
+}
+
+/// Local storage holds no token: only the ids and flags the app keeps there.
+fn assert_no_token_stored() {
+    let storage = web_sys::window()
+        .and_then(|window| window.local_storage().ok().flatten())
+        .expect("local storage");
+    for i in 0..storage.length().expect("its length") {
+        let key = storage.key(i).ok().flatten().expect("a key");
+        let value = storage.get_item(&key).ok().flatten().unwrap_or_default();
+        assert!(
+            !value.contains("eyJ"),
+            "a token in storage: {key} = {value}"
+        );
+    }
+}
