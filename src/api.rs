@@ -242,7 +242,12 @@ impl Api {
         let wait_ms = u32::try_from(wait_s.saturating_mul(1_000)).unwrap_or(u32::MAX);
         let deadline = Deadline::on(abort, wait_ms.saturating_add(CALL_TIMEOUT_MS));
         let (request, deadline) = prepare_with(Request::get(&self.url(&path)), deadline)?;
-        json(send(finish(request, Some(token), deadline)?).await?).await
+        let response = send(finish(request, Some(token), deadline)?).await?;
+        let text = response
+            .text()
+            .await
+            .map_err(|e| CallError::Network(e.to_string()))?;
+        protocol::read_changes(&text).map_err(|e| CallError::Unexpected(e.to_string()))
     }
 
     /// A change the socket would carry, over the HTTP calls of sections 1 and 4 (and

@@ -369,14 +369,7 @@ async fn an_http_write_reaches_a_mounted_app() {
     let path = format!("/api/tasks/{id}");
     let (mut total, mut to_frame, mut in_app) = (Vec::new(), Vec::new(), Vec::new());
     for i in 1..=WRITES {
-        let title = format!("v{i}");
-        let shown = JsFuture::from(when_labelled(&app.root, &title));
-        let start = now();
-        let body = serde_json::json!({ "title": title });
-        let (status, _) = api_call("PATCH", &path, &token, Some(body)).await;
-        assert_eq!(status, 200);
-        let at = shown.await.expect("the change shown");
-        let at = at.as_f64().unwrap_or(f64::NAN);
+        let (start, at) = rename_until_shown(&app.root, &path, &token, i).await;
         let frame = last_frame();
         total.push(at - start);
         to_frame.push(frame - start);
@@ -416,14 +409,8 @@ async fn an_http_write_reaches_an_app_on_the_http_fallback() {
     let path = format!("/api/tasks/{id}");
     let mut total = Vec::new();
     for i in 1..=WRITES {
-        let title = format!("v{i}");
-        let shown = JsFuture::from(when_labelled(&app.root, &title));
-        let start = now();
-        let body = serde_json::json!({ "title": title });
-        let (status, _) = api_call("PATCH", &path, &token, Some(body)).await;
-        assert_eq!(status, 200);
-        let at = shown.await.expect("the change shown");
-        total.push(at.as_f64().unwrap_or(f64::NAN) - start);
+        let (start, at) = rename_until_shown(&app.root, &path, &token, i).await;
+        total.push(at - start);
     }
     assert!(on_http(&app.root), "still on the fallback");
     console_log!(
@@ -433,6 +420,19 @@ async fn an_http_write_reaches_an_app_on_the_http_fallback() {
 }
 
 // ---- Helpers
+
+/// Renames the task at `path` to `v<i>` over HTTP; gives back when the call started and
+/// when the new title showed in `root` (`performance.now()` times).
+async fn rename_until_shown(root: &Element, path: &str, token: &str, i: usize) -> (f64, f64) {
+    let title = format!("v{i}");
+    let shown = JsFuture::from(when_labelled(root, &title));
+    let start = now();
+    let body = serde_json::json!({ "title": title });
+    let (status, _) = api_call("PATCH", path, token, Some(body)).await;
+    assert_eq!(status, 200);
+    let at = shown.await.expect("the change shown");
+    (start, at.as_f64().unwrap_or(f64::NAN))
+}
 
 /// A new account whose refresh cookie the browser keeps, so a mounted app restores it.
 async fn register_with_cookie() -> (String, String) {

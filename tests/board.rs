@@ -1348,38 +1348,6 @@ fn tasks_list(root: &Element) -> Option<Element> {
         .expect("a selector")
 }
 
-/// The rows shown; none while the board is not (yet) on the page.
-fn rows(root: &Element) -> Vec<Element> {
-    match tasks_list(root) {
-        Some(list) if is_shown(&list) => all_by_role(&list, "listitem"),
-        _ => Vec::new(),
-    }
-}
-
-/// The titles on the board, top to bottom, as the checkboxes name them.
-fn titles(root: &Element) -> Vec<String> {
-    rows(root)
-        .iter()
-        .filter_map(|row| all_by_role(row, "checkbox").first().map(name_of))
-        .collect()
-}
-
-fn task_row(root: &Element, title: &str) -> Option<Element> {
-    rows(root)
-        .into_iter()
-        .find(|row| by_role(row, "checkbox", title).is_some())
-}
-
-/// Waits until the server has confirmed every change on the board.
-async fn until_confirmed(root: &Element) {
-    until("every change confirmed", WAIT, || {
-        rows(root)
-            .iter()
-            .all(|r| r.get_attribute("data-pending").is_none())
-    })
-    .await;
-}
-
 fn items_left(root: &Element) -> String {
     let pattern = |t: &str| t.ends_with(" left") && t.split(' ').count() == 3;
     let nodes = root.query_selector_all("*").expect("querySelectorAll");

@@ -12,8 +12,8 @@ use std::time::Duration;
 use leptos::prelude::*;
 use support::{
     api_call, api_create_task, api_register, button, by_role, control, field, gate_socket_url,
-    location, mount_with, press, server, set_gate, short_ttl_server, text_of, type_text,
-    unique_name, until, until_found,
+    is_pending, location, mount_with, press, rows, server, set_gate, short_ttl_server, text_of,
+    titles, type_text, unique_name, until, until_confirmed, until_found,
 };
 use taskwire::api::Api;
 use taskwire::client::machine::{Config, ConnectionState};
@@ -335,38 +335,12 @@ async fn add_task(root: &Element, title: &str) {
     .await;
 }
 
-fn rows(root: &Element) -> Vec<Element> {
-    root.query_selector("ul[aria-label=\"Tasks\"]")
-        .ok()
-        .flatten()
-        .map(|list| support::all_by_role(&list, "listitem"))
-        .unwrap_or_default()
-}
-
-fn titles(root: &Element) -> Vec<String> {
-    rows(root)
-        .iter()
-        .filter_map(|row| {
-            support::all_by_role(row, "checkbox")
-                .first()
-                .map(support::name_of)
-        })
-        .collect()
-}
-
 fn checkbox(root: &Element, title: &str) -> web_sys::HtmlInputElement {
     support::checkbox(root, title).expect("the task's checkbox")
 }
 
 fn pending_rows(root: &Element) -> usize {
-    rows(root)
-        .iter()
-        .filter(|row| row.get_attribute("data-pending").as_deref() == Some("true"))
-        .count()
-}
-
-async fn until_confirmed(root: &Element) {
-    until("every change confirmed", WAIT, || pending_rows(root) == 0).await;
+    rows(root).iter().filter(|row| is_pending(row)).count()
 }
 
 async fn server_titles(token: &str) -> Vec<String> {

@@ -495,37 +495,3 @@ async fn add_task(root: &Element, title: &str) -> Element {
     })
     .await
 }
-
-/// The rows shown; none while the board is not (yet) on the page.
-fn rows(root: &Element) -> Vec<Element> {
-    match by_role(root, "list", "Tasks") {
-        Some(list) => all_by_role(&list, "listitem"),
-        None => Vec::new(),
-    }
-}
-
-/// The titles on the board, top to bottom, as the checkboxes name them.
-fn titles(root: &Element) -> Vec<String> {
-    rows(root)
-        .iter()
-        .filter_map(|row| all_by_role(row, "checkbox").first().map(name_of))
-        .collect()
-}
-
-fn task_row(root: &Element, title: &str) -> Option<Element> {
-    rows(root)
-        .into_iter()
-        .find(|row| by_role(row, "checkbox", title).is_some())
-}
-
-fn is_pending(row: &Element) -> bool {
-    row.get_attribute("data-pending").as_deref() == Some("true")
-}
-
-/// Waits until the server has confirmed every change on the board.
-async fn until_confirmed(root: &Element) {
-    until("every change confirmed", WAIT, || {
-        rows(root).iter().all(|r| !is_pending(r))
-    })
-    .await;
-}

@@ -31,6 +31,7 @@ pub use http::{
     MAX_WAIT_SECS, Role, Session, SnapshotItems, TaskList, TaskPatch, TopicSnapshot, User,
     UserList,
 };
+pub use server_reader::read_changes;
 pub use task::{Task, TaskFields};
 pub use validate::{
     ValidationError, validate_board_name, validate_password, validate_title, validate_username,

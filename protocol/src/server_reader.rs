@@ -18,7 +18,7 @@ use crate::board::{Board, MemberUser};
 use crate::frame::{
     BoardChange, BoardsEvent, Change, Ended, Event, MethodValue, Outcome, ServerFrame, Topic,
 };
-use crate::http::{ApiError, ErrorCode, User};
+use crate::http::{ApiError, Changes, ChangesBody, ErrorCode, SnapshotItems, TopicSnapshot, User};
 use crate::task::{Task, TaskFields};
 
 /// What says how to read the rest: the type and, for frames whose items depend on it,
@@ -193,6 +193,86 @@ impl TryFrom<FlatEvent> for Event {
 }
 
 /// The frame in `text`; errors are serde's, for the caller to classify.
+/// The head of `GET /api/changes`'s answer: the topic says what the rest holds.
+#[derive(Deserialize)]
+struct ChangesHead {
+    topic: Topic,
+    epoch: String,
+    seq: u64,
+}
+
+#[derive(Deserialize)]
+struct TaskChanges {
+    #[serde(default)]
+    events: Option<Vec<FlatEvent>>,
+    #[serde(default)]
+    snapshot: Option<Items<Task>>,
+}
+
+#[derive(Deserialize)]
+struct BoardChanges {
+    #[serde(default)]
+    events: Option<Vec<serde::de::IgnoredAny>>,
+    #[serde(default)]
+    snapshot: Option<Items<Board>>,
+}
+
+#[derive(Deserialize)]
+struct Items<T> {
+    items: Vec<T>,
+}
+
+/// `GET /api/changes`'s answer (the HTTP fallback), read like a frame rather than by
+/// [`Changes`]'s derived `Deserialize`, whose flattened, untagged body would bring the
+/// `Content` machinery back into the app: the topic first, then its events (as a
+/// replay's) or its snapshot (tasks, or the board list for `boards`).
+pub fn read_changes(text: &str) -> Result<Changes, serde_json::Error> {
+    let head: ChangesHead = serde_json::from_str(text)?;
+    let body = if head.topic == Topic::Boards {
+        let f: BoardChanges = serde_json::from_str(text)?;
+        match (f.events, f.snapshot) {
+            (None, Some(snapshot)) => ChangesBody::Snapshot(TopicSnapshot {
+                items: SnapshotItems::Boards(snapshot.items),
+            }),
+            (Some(events), None) if events.is_empty() => ChangesBody::Events(Vec::new()),
+            (Some(_), None) => {
+                return Err(serde_json::Error::custom(
+                    "the boards topic is never replayed; it comes as a snapshot",
+                ));
+            }
+            (events, _) => return Err(either_or(events.is_some())),
+        }
+    } else {
+        let f: TaskChanges = serde_json::from_str(text)?;
+        match (f.events, f.snapshot) {
+            (Some(events), None) => ChangesBody::Events(
+                events
+                    .into_iter()
+                    .map(Event::try_from)
+                    .collect::<Result<_, _>>()?,
+            ),
+            (None, Some(snapshot)) => ChangesBody::Snapshot(TopicSnapshot {
+                items: SnapshotItems::Tasks(snapshot.items),
+            }),
+            (events, _) => return Err(either_or(events.is_some())),
+        }
+    };
+    Ok(Changes {
+        topic: head.topic,
+        epoch: head.epoch,
+        seq: head.seq,
+        body,
+    })
+}
+
+fn either_or(both: bool) -> serde_json::Error {
+    if both {
+        serde_json::Error::custom("changes carry \"events\" or a \"snapshot\", not both")
+    } else {
+        serde_json::Error::missing_field("events")
+    }
+}
+
 pub(crate) fn read(text: &str) -> Result<ServerFrame, serde_json::Error> {
     let tag: Tag = serde_json::from_str(text)?;
     Ok(match tag.kind.as_str() {

@@ -378,3 +378,46 @@ fn a_topic_is_tasks_boards_or_a_board_id() {
             if id.to_string() == BOARD
     ));
 }
+
+/// The fallback's `GET /api/changes` answers, as the server writes them, read back by
+/// the app's reader: events of a board, its snapshot, the board list whole or unmoved.
+#[test]
+fn every_changes_answer_reads_back_as_written() {
+    let task = json!({
+        "id": "6f1f1c9e-0000-4000-8000-000000000001", "title": "Ship", "done": false,
+        "version": 1, "created_at": "2026-01-01T00:00:00Z",
+        "updated_at": "2026-01-01T00:00:00Z", "updated_by": "maya"
+    });
+    let board = json!({
+        "id": "6f1f1c9e-0000-4000-8000-000000000002", "name": "My tasks",
+        "role": "owner", "personal": true
+    });
+    let answers = [
+        json!({"topic": "tasks", "epoch": "e1", "seq": 3, "events": [
+            {"topic": "tasks", "epoch": "e1", "seq": 2, "op": "upsert", "item": task},
+            {"topic": "tasks", "epoch": "e1", "seq": 3, "op": "delete",
+             "id": "6f1f1c9e-0000-4000-8000-000000000001"}
+        ]}),
+        json!({"topic": "tasks", "epoch": "e1", "seq": 0, "events": []}),
+        json!({"topic": "board:6f1f1c9e-0000-4000-8000-000000000002", "epoch": "e1", "seq": 9,
+               "snapshot": {"items": [task]}}),
+        json!({"topic": "boards", "epoch": "e1", "seq": 4, "snapshot": {"items": [board]}}),
+        json!({"topic": "boards", "epoch": "e1", "seq": 4, "events": []}),
+    ];
+    for answer in answers {
+        let read = taskwire_protocol::read_changes(&answer.to_string()).expect("read");
+        assert_eq!(serde_json::to_value(&read).expect("written"), answer);
+    }
+    for broken in [
+        json!({"topic": "tasks", "epoch": "e1", "seq": 1}),
+        json!({"topic": "tasks", "epoch": "e1", "seq": 1, "events": [], "snapshot": {"items": []}}),
+        json!({"topic": "boards", "epoch": "e1", "seq": 1, "events": [{"op": "upsert"}]}),
+        json!({"topic": "tasks", "epoch": "e1", "seq": 1, "events": [{"op": "patch"}]}),
+        json!({"topic": "nope", "epoch": "e1", "seq": 1, "events": []}),
+    ] {
+        assert!(
+            taskwire_protocol::read_changes(&broken.to_string()).is_err(),
+            "{broken}"
+        );
+    }
+}

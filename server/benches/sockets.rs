@@ -36,10 +36,10 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
-use common::{Bench, ServerProcess, create_task, quantile, raise_open_files, register};
+use common::{
+    Bench, ServerProcess, Socket, connect, create_task, quantile, raise_open_files, register,
+};
 
 const USERS: usize = 10;
 const SOCKETS: usize = 1_000;
@@ -435,21 +435,6 @@ async fn next_receipt(
 fn address(server: &ServerProcess) -> String {
     server.base.trim_start_matches("http://").to_owned()
 }
-
-async fn connect(addr: &str, protocol: &str) -> Bench<Socket> {
-    let mut request = format!("ws://{addr}/ws").into_client_request()?;
-    request
-        .headers_mut()
-        .insert("sec-websocket-protocol", protocol.parse()?);
-    let config = WebSocketConfig::default()
-        .read_buffer_size(4096)
-        .write_buffer_size(0);
-    let (ws, _) = tokio_tungstenite::connect_async_with_config(request, Some(config), true).await?;
-    Ok(ws)
-}
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// The next frame of `kind` (`"type"`), skipping `presence`; any other frame is an error.
 async fn answer(ws: &mut Socket, kind: &str) -> Bench<String> {

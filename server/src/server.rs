@@ -26,6 +26,9 @@ const CHECKPOINT_EVERY: Duration = Duration::from_secs(2);
 const SOCKETS_GRACE: Duration = Duration::from_secs(5);
 /// How long shutdown waits for changes whose clients have gone to finish.
 const CHANGES_GRACE: Duration = Duration::from_secs(10);
+/// How long shutdown waits for HTTP connections to finish their requests: a client that
+/// trickles a request in (or never finishes it) would otherwise hold it for good.
+const HTTP_GRACE: Duration = Duration::from_secs(5);
 /// The shortest configured JWT secret accepted (HS256 wants 256 bits of key).
 const MIN_SECRET_BYTES: usize = 32;
 
@@ -93,6 +96,7 @@ impl Server {
         tracing::info!(?origins, "allowed origins");
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         tokio::spawn(checkpoints(db.clone(), shutdown_rx.clone()));
+        let mut stopping = shutdown_rx.clone();
         let state = AppState::new(
             config,
             db.clone(),
@@ -120,8 +124,15 @@ impl Server {
                     let shutdown_tx = signal.await;
                     let _ = signal_tx.send(shutdown_tx);
                 });
-            if let Err(error) = serving.await {
-                tracing::error!(%error, "server failed");
+            let http_grace = async move {
+                let _ = stopping.wait_for(|stopping| *stopping).await;
+                tokio::time::sleep(HTTP_GRACE).await;
+            };
+            tokio::select! {
+                served = serving.into_future() => if let Err(error) = served {
+                    tracing::error!(%error, "server failed");
+                },
+                () = http_grace => tracing::warn!("some HTTP requests did not finish in time"),
             }
             // Changes whose clients went away are not requests the server waits for.
             changes.close();

@@ -47,14 +47,16 @@
 //! `machine/`: messages, connection, session, subscriptions, changes, timers), [`store`]
 //! (tasks, order, optimistic changes, row changes), [`outbox`] (changes waiting for the
 //! server; nothing applied twice), [`registry`] (named sockets of one session),
-//! [`token_life`] (a token's life, whatever the browser's clock says); internally the
-//! backoff, the heartbeat and the request table; and `fixtures`, the test and benchmark
+//! [`token_life`] (a token's life, whatever the browser's clock says), [`backoff`]
+//! (reconnect delays, public for the server's `storm` benchmark); internally the
+//! heartbeat and the request table; and `fixtures`, the test and benchmark
 //! data (tests, or the `fixtures` feature). RFC 3339 times are `protocol::time`.
 
-mod backoff;
+pub mod backoff;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
 mod heartbeat;
+pub mod kept;
 pub mod machine;
 pub mod outbox;
 pub mod registry;

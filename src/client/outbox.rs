@@ -31,6 +31,8 @@ use std::collections::VecDeque;
 
 use protocol::{MethodCall, ValidationError, validate_title};
 
+pub use super::kept::Kept;
+
 /// How many mutations may wait; past this the person is told to wait for the connection.
 pub const OUTBOX_CAPACITY: usize = 500;
 /// First send plus at most one resend after reconciliation.
@@ -74,16 +76,6 @@ pub struct Entry {
     pub call: MethodCall,
     pub delivery: Delivery,
     /// How many times it was put on the wire.
-    pub sends: u8,
-}
-
-/// A waiting change as it is kept across a reload (see `crate::saved_changes`): the
-/// call, and how many times it went on the wire. One that went may have been applied, so
-/// after a reload it is of unknown delivery, settled by what the server shows: a change
-/// kept across a reload is made once, never twice.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Kept {
-    pub call: MethodCall,
     pub sends: u8,
 }
 

@@ -14,8 +14,8 @@ use std::rc::Rc;
 
 use uuid::Uuid;
 
+use crate::client::kept::{self, Kept};
 use crate::client::machine::Waiting;
-use crate::client::outbox::Kept;
 use crate::saved_changes::{RecordKey, SavedChanges};
 
 /// The session's saved changes: cheap to clone, shared with the loading task.
@@ -54,7 +54,7 @@ impl Keeper {
             let mut kept = Vec::new();
             let mut adopted = Vec::new();
             for (key, json) in records {
-                match serde_json::from_str::<Vec<Kept>>(&json) {
+                match kept::from_json(&json) {
                     Ok(changes) => kept.extend(changes),
                     Err(error) => warn(&format!("a saved record is unreadable, dropped: {error}")),
                 }
@@ -92,7 +92,7 @@ impl Keeper {
                 sends: waiting.sends,
             })
             .collect();
-        let json = match serde_json::to_string(&kept) {
+        let json = match kept::to_json(&kept) {
             Ok(json) => json,
             Err(error) => return warn(&format!("changes could not be saved: {error}")),
         };

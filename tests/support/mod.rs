@@ -505,3 +505,41 @@ pub async fn set_gate(key: &str, open: bool) {
         .expect("the gate answers");
     assert_eq!(response.status(), 200, "gate /{action}/{key}");
 }
+
+// ---- The board's rows, as a person reads them.
+
+/// The rows of the board's `Tasks` list, top to bottom; none while the board is not
+/// (yet) on the page.
+pub fn rows(root: &Element) -> Vec<Element> {
+    match by_role(root, "list", "Tasks") {
+        Some(list) if is_shown(&list) => all_by_role(&list, "listitem"),
+        _ => Vec::new(),
+    }
+}
+
+/// The titles on the board, top to bottom, as the checkboxes name them.
+pub fn titles(root: &Element) -> Vec<String> {
+    rows(root)
+        .iter()
+        .filter_map(|row| all_by_role(row, "checkbox").first().map(name_of))
+        .collect()
+}
+
+pub fn task_row(root: &Element, title: &str) -> Option<Element> {
+    rows(root)
+        .into_iter()
+        .find(|row| by_role(row, "checkbox", title).is_some())
+}
+
+/// The row shows a change the server has not confirmed yet.
+pub fn is_pending(row: &Element) -> bool {
+    row.get_attribute("data-pending").as_deref() == Some("true")
+}
+
+/// Waits until the server has confirmed every change on the board.
+pub async fn until_confirmed(root: &Element) {
+    until("every change confirmed", Duration::from_secs(10), || {
+        rows(root).iter().all(|row| !is_pending(row))
+    })
+    .await;
+}

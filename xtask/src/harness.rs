@@ -200,6 +200,10 @@ pub fn bench(args: &[String]) -> Result {
             &mut cargo(&["bench", "-p", "taskwire-server", "--bench", "sockets"]),
         )?;
         timings.run(
+            "server: reconnect storm, 1,000 sockets (cargo bench -p taskwire-server --bench storm)",
+            &mut cargo(&["bench", "-p", "taskwire-server", "--bench", "storm"]),
+        )?;
+        timings.run(
             "server: 1,000 waiting long polls (cargo bench -p taskwire-server --bench long_polls)",
             &mut cargo(&["bench", "-p", "taskwire-server", "--bench", "long_polls"]),
         )?;
@@ -214,6 +218,10 @@ pub fn bench(args: &[String]) -> Result {
                 "--bench",
                 "store",
             ]),
+        )?;
+        timings.run(
+            "fuzz: 10 million executions (cargo run --release -p taskwire-fuzz)",
+            &mut cargo(&["run", "--release", "-p", "taskwire-fuzz"]),
         )?;
     }
     // The browser benchmarks need only the server (reused if built); a full run also

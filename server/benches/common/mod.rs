@@ -1,11 +1,13 @@
 //! What the server benchmarks share: the release server as a child process (so its
-//! memory and CPU time are its own), accounts, writes, and quantiles.
+//! memory and CPU time are its own), accounts, writes, sockets, and quantiles.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 pub type Bench<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
@@ -26,8 +28,13 @@ impl Drop for ServerProcess {
 impl ServerProcess {
     /// Starts the server over a database in `dir`, with `extra` arguments.
     pub fn start(dir: &std::path::Path, extra: &[&str]) -> Bench<Self> {
+        Self::start_at(dir, "127.0.0.1:0", extra)
+    }
+
+    /// Starts the server on `addr` (say the one a killed server had, to restart it).
+    pub fn start_at(dir: &std::path::Path, addr: &str, extra: &[&str]) -> Bench<Self> {
         let mut child = Command::new(env!("CARGO_BIN_EXE_taskwire-server"))
-            .args(["serve", "--addr", "127.0.0.1:0", "--db"])
+            .args(["serve", "--addr", addr, "--db"])
             .arg(dir.join("bench.db"))
             .arg("--static-dir")
             .arg(dir)
@@ -121,6 +128,25 @@ pub async fn create_task(http: &reqwest::Client, base: &str, token: &str, n: usi
         .error_for_status()?;
     Ok(())
 }
+
+/// A client socket to `ws://{addr}/ws` offering `protocol`, with small buffers, as a
+/// thousand of them are open at once.
+#[allow(dead_code, reason = "long_polls opens no socket")]
+pub async fn connect(addr: &str, protocol: &str) -> Bench<Socket> {
+    let mut request = format!("ws://{addr}/ws").into_client_request()?;
+    request
+        .headers_mut()
+        .insert("sec-websocket-protocol", protocol.parse()?);
+    let config = WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(0);
+    let (ws, _) = tokio_tungstenite::connect_async_with_config(request, Some(config), true).await?;
+    Ok(ws)
+}
+
+#[allow(dead_code, reason = "long_polls opens no socket")]
+pub type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// `samples`' `q` quantile (sorting them).
 pub fn quantile(samples: &mut [Duration], q: f64) -> Duration {

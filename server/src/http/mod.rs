@@ -124,11 +124,53 @@ fn app_files(dir: &Path) -> Router {
         .fallback(index);
     Router::new()
         .fallback_service(files)
+        .layer(middleware::from_fn(unservable_as_unknown))
         .layer(middleware::from_fn_with_state(
             headers::AppPolicy::new(dir.join("index.html")),
             headers::app,
         ))
         .layer(CompressionLayer::new())
+}
+
+/// The longest file name the file system takes (`NAME_MAX`).
+const MAX_NAME_BYTES: usize = 255;
+/// The longest request path looked up as a file: well under `PATH_MAX` (4,096) with the
+/// static directory before it, and far over any path of the app's.
+const MAX_PATH_BYTES: usize = 1024;
+
+/// Answers a path that names no file of the app as an unknown path (index.html): a
+/// hidden file or folder (`.git/`, `.env`), which a build never means to publish but the
+/// file service would serve, and a name too long for the file system, whose error the
+/// file service turned into a 500.
+async fn unservable_as_unknown(mut request: Request, next: Next) -> Response {
+    if !servable(request.uri().path()) {
+        *request.uri_mut() = axum::http::Uri::from_static("/");
+    }
+    next.run(request).await
+}
+
+/// Whether `path`, decoded as the file service decodes it, may name an app file.
+fn servable(path: &str) -> bool {
+    let path = percent_decoded(path);
+    path.len() <= MAX_PATH_BYTES
+        && path
+            .split(|&byte| byte == b'/')
+            .all(|name| name.len() <= MAX_NAME_BYTES && !name.starts_with(b"."))
+}
+
+/// `path` with its `%XX` escapes decoded (an invalid escape stays as it is).
+fn percent_decoded(path: &str) -> Vec<u8> {
+    let mut decoded = Vec::with_capacity(path.len());
+    let mut at = 0;
+    while let Some(&byte) = path.as_bytes().get(at) {
+        let escaped = path
+            .get(at + 1..at + 3)
+            .filter(|hex| byte == b'%' && hex.bytes().all(|digit| digit.is_ascii_hexdigit()))
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        decoded.push(escaped.unwrap_or(byte));
+        at += if escaped.is_some() { 3 } else { 1 };
+    }
+    decoded
 }
 
 async fn healthz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, AppError> {

@@ -7,6 +7,7 @@ mod binary;
 mod board_sockets;
 mod boards;
 mod cancel;
+mod catalogue;
 mod changes;
 mod cut;
 mod headers;

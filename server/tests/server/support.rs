@@ -409,3 +409,33 @@ impl Ws {
         }
     }
 }
+
+/// An answer read off a raw HTTP connection.
+#[derive(Debug)]
+pub struct RawAnswer {
+    pub status: u16,
+    pub body: String,
+}
+
+/// Sends `request` as bytes over a new TCP connection (for what an HTTP client would
+/// tidy up first: `..` in a path, a false `Content-Length`) and reads the answer until
+/// the server closes. The request should say `Connection: close`. A server that answers
+/// before reading the whole request may reset the connection: what was read counts.
+pub async fn raw_http(addr: SocketAddr, request: &[u8]) -> RawAnswer {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = TcpStream::connect(addr).await.expect("connect");
+    let _ = tcp.write_all(request).await;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(WAIT, tcp.read_to_end(&mut answer)).await;
+    let answer = String::from_utf8_lossy(&answer);
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|status| status.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP answer: {head:?}"));
+    RawAnswer {
+        status,
+        body: body.to_owned(),
+    }
+}

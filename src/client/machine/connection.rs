@@ -126,6 +126,7 @@ impl Machine {
                 conn,
                 deadline_ms: now.saturating_add(self.config.connect_timeout_ms),
             };
+            self.backoff.note_connecting();
             out.push(Command::Open { conn });
         }
     }
@@ -134,6 +135,8 @@ impl Machine {
         if let Phase::Connecting { conn: current, .. } = self.phase
             && current == conn
         {
+            // The server answered: if it closes this socket, the backoff grows in full.
+            self.backoff.note_opened();
             // Ids are unique per connection: a fresh table starts at 1.
             self.requests = Requests::new();
             self.phase = Phase::Authenticating {
@@ -647,7 +650,7 @@ mod tests {
         });
         let mut conn = opened(&out).unwrap();
         let mut ceilings = Vec::new();
-        for _ in 0..4 {
+        for _ in 0..6 {
             let mut out = h.feed(closed(conn, 1006));
             // From the second socket refused in a row, HTTP is tried: the server is down,
             // so that fails too, and the backoff goes on.
@@ -666,7 +669,16 @@ mod tests {
             let out = h.at(h.now + delay, Input::TimerFired(TimerKind::Reconnect));
             conn = opened(&out).unwrap();
         }
-        assert_eq!(ceilings, [500, 1000, 2000, 4000]);
+        // Refused sockets: the ceiling stops at 4 s, so the server's return is seen soon.
+        assert_eq!(ceilings, [500, 1000, 2000, 4000, 4000, 4000]);
+        // A server that opens the socket and then closes it gets the grown ceiling.
+        h.feed(Input::Opened { conn });
+        h.frame(conn, auth_ok(1));
+        let out = h.feed(closed(conn, 1011));
+        let delay = timer(&out, TimerKind::Reconnect).unwrap();
+        assert_eq!(delay, 30_000);
+        let out = h.at(h.now + delay, Input::TimerFired(TimerKind::Reconnect));
+        conn = opened(&out).unwrap();
         // Live for 10 s: the next drop starts over.
         h.feed(Input::Opened { conn });
         let out = h.frame(conn, auth_ok(1));
@@ -674,7 +686,7 @@ mod tests {
         let out = h.at(h.now + 10_000, closed(conn, 1001));
         assert_eq!(timer(&out, TimerKind::Reconnect), Some(500));
         let diagnostics = h.machine.diagnostics();
-        assert_eq!(diagnostics.reconnect_attempts, 5);
+        assert_eq!(diagnostics.reconnect_attempts, 8);
         assert_eq!(diagnostics.state, ConnectionState::Reconnecting);
     }
 

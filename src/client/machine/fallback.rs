@@ -218,8 +218,7 @@ impl Machine {
                 self.flush(now, out);
             }
             Err(HttpFailure::Refused(error)) if error.code == ErrorCode::Unauthorized => {
-                self.leave_fallback(out);
-                self.on_unauthorized(out);
+                self.token_refused(now, out);
             }
             Err(HttpFailure::Refused(error)) if board_unavailable(topic, &error) => {
                 self.subscriptions.unavailable(topic, error, out);
@@ -314,10 +313,7 @@ impl Machine {
                 }
                 match (failure, self.fallback.is_some()) {
                     (HttpFailure::Unreachable, true) => self.http_unreachable(env, out),
-                    (HttpFailure::Refused(_), true) => {
-                        self.leave_fallback(out);
-                        self.on_unauthorized(out);
-                    }
+                    (HttpFailure::Refused(_), true) => self.token_refused(env.now_ms, out),
                     // Back on a socket already: its resubscribe brings that state.
                     (_, false) => {
                         if !self.subscriptions.changes_syncing() {
@@ -328,6 +324,18 @@ impl Machine {
             }
         }
         self.flush(env.now_ms, out);
+    }
+
+    /// The server refused the token on a poll or a call: as for a 4401, it is refreshed
+    /// once and the machine connects again (falling back again if sockets still fail).
+    /// A socket being tried meanwhile is given up: it would authenticate with the old one.
+    fn token_refused(&mut self, now: u64, out: &mut Vec<Command>) {
+        self.leave_fallback(out);
+        if let Some(conn) = self.phase.conn() {
+            self.close_socket(conn, protocol::CloseCode::GaveUp, "token refused", out);
+            self.lose_connection(now, out);
+        }
+        self.on_unauthorized(out);
     }
 
     /// HTTP does not get through either: the server is away, not just sockets blocked.
