@@ -54,7 +54,6 @@ extern "C" {
 const WAIT: Duration = Duration::from_secs(10);
 /// Reconnecting after the server comes back may wait out a backoff of several seconds.
 const RECONNECT: Duration = Duration::from_secs(40);
-const PASSWORD: &str = "correct horse battery";
 
 // ---- Sign-in
 
@@ -1233,79 +1232,12 @@ async fn board_on_the_double(path: &str) -> Mounted {
     app
 }
 
-/// A new account, signed in through the form, on a live board.
-async fn signed_in_board() -> (Mounted, String) {
-    let app = mount_at("/login");
-    let username = unique_name("u");
-    create_account(&app.root, &username).await;
-    until("the board at /", WAIT, || location() == "/").await;
-    until_live(&app.root).await;
-    (app, username)
-}
-
-async fn create_account(root: &Element, username: &str) {
-    until_found("Create one", WAIT, || button(root, "Create one"))
-        .await
-        .click();
-    fill_and_submit(root, "Create account", username, PASSWORD).await;
-}
-
-async fn sign_in(root: &Element, username: &str, password: &str) {
-    fill_and_submit(root, "Sign in", username, password).await;
-    until("the board at /", WAIT, || location() == "/").await;
-    until_live(root).await;
-}
-
-async fn fill_and_submit(root: &Element, action: &str, username: &str, password: &str) {
-    let submit = until_found("the form", WAIT, || {
-        button(root, action).filter(|b| !b.disabled())
-    })
-    .await;
-    type_text(&field(root, "Username").expect("Username"), username);
-    type_text(&field(root, "Password").expect("Password"), password);
-    submit.click();
-}
-
 /// Presses the row's Edit and waits for the title editor, focused.
 async fn open_editor(root: &Element, row: &Element) -> web_sys::HtmlInputElement {
     button(row, "Edit").expect("an Edit button").click();
     let editor = until_found("the Edit task field", WAIT, || field(root, "Edit task")).await;
     until("the field focused", WAIT, || is_focused(&editor)).await;
     editor
-}
-
-/// Types `title` into `New task`, presses Enter, and gives back the new row.
-async fn add_task(root: &Element, title: &str) -> Element {
-    let input = field(root, "New task").expect("a New task field");
-    type_text(&input, title);
-    press(&input, "Enter");
-    until_found(&format!("the row {title:?}"), WAIT, || {
-        task_row(root, title)
-    })
-    .await
-}
-
-fn status(root: &Element) -> Element {
-    let found = all_by_role(root, "status");
-    assert_eq!(found.len(), 1, "one status element");
-    found.into_iter().next().expect("a status")
-}
-
-fn connection(root: &Element) -> String {
-    status(root)
-        .get_attribute("data-connection")
-        .unwrap_or_default()
-}
-
-async fn until_live(root: &Element) {
-    until_live_within(root, WAIT).await;
-}
-
-async fn until_live_within(root: &Element, timeout: Duration) {
-    until("the connection live", timeout, || {
-        all_by_role(root, "status").len() == 1 && connection(root) == "live"
-    })
-    .await;
 }
 
 /// Signed in, and the app has written nothing to local or session storage but the id
@@ -1372,11 +1304,4 @@ fn by_text(root: &Element, text: &str) -> Option<Element> {
     (0..nodes.length())
         .filter_map(|i| nodes.item(i)?.dyn_into::<Element>().ok())
         .rfind(|e| e.child_element_count() == 0 && text_of(e) == text)
-}
-
-fn is_focused(element: &Element) -> bool {
-    let document = web_sys::window()
-        .and_then(|w| w.document())
-        .expect("a document");
-    document.active_element().as_ref() == Some(element)
 }

@@ -11,9 +11,10 @@ use std::time::Duration;
 
 use leptos::prelude::*;
 use support::{
-    api_call, api_create_task, api_register, button, by_role, control, field, gate_socket_url,
-    is_pending, location, mount_with, press, rows, server, set_gate, short_ttl_server, text_of,
-    titles, type_text, unique_name, until, until_confirmed, until_found,
+    PASSWORD, add_task, api_call, api_create_task, api_register, button, by_role, connection,
+    control, fill_and_submit, gate_socket_url, is_pending, location, mount_with, rows, server,
+    set_gate, short_ttl_server, sign_in, text_of, titles, unique_name, until, until_confirmed,
+    until_found,
 };
 use taskwire::api::Api;
 use taskwire::client::machine::{Config, ConnectionState};
@@ -26,7 +27,6 @@ wasm_bindgen_test_configure!(run_in_browser);
 const WAIT: Duration = Duration::from_secs(10);
 /// Reconnecting after the server comes back may wait out a backoff of several seconds.
 const RECONNECT: Duration = Duration::from_secs(40);
-const PASSWORD: &str = "correct horse battery";
 /// What local storage holds while a sign-out is owed to the server.
 const OWED: &str = "taskwire.sign_out_pending";
 
@@ -38,7 +38,7 @@ async fn behind_a_proxy_refusing_sockets_the_board_is_live_over_http_and_returns
     let username = unique_name("fb");
     let elsewhere = api_register(&username, PASSWORD).await;
     let app = mount_with("/login", api());
-    sign_in(&app.root, &username).await;
+    sign_in(&app.root, &username, PASSWORD).await;
     until_on_http(&app.root).await;
     assert!(status_text(&app.root).starts_with("Live (HTTP fallback)"));
 
@@ -67,7 +67,7 @@ async fn behind_a_proxy_refusing_sockets_the_board_is_live_over_http_and_returns
     api_create_task(&elsewhere, "Made during the switch").await;
     dispatch("online");
     until("live on a WebSocket again", RECONNECT, || {
-        connection(&app.root) == ("live".to_owned(), "websocket".to_owned())
+        state_and_transport(&app.root) == ("live".to_owned(), "websocket".to_owned())
     })
     .await;
     assert!(!status_text(&app.root).contains("HTTP"));
@@ -89,14 +89,14 @@ async fn changes_made_offline_survive_a_reload_and_reach_the_server_once() {
     let elsewhere = api_register(&username, PASSWORD).await;
     api_create_task(&elsewhere, "Already there").await;
     let app = mount_with("/login", Api::new(server()));
-    sign_in(&app.root, &username).await;
+    sign_in(&app.root, &username, PASSWORD).await;
     until("the task from the server", WAIT, || {
         titles(&app.root).len() == 1
     })
     .await;
 
     dispatch("offline");
-    until("offline", WAIT, || connection(&app.root).0 == "offline").await;
+    until("offline", WAIT, || connection(&app.root) == "offline").await;
     add_task(&app.root, "Kept one").await;
     add_task(&app.root, "Kept two").await;
     checkbox(&app.root, "Already there").click();
@@ -130,7 +130,7 @@ async fn changes_made_offline_survive_a_reload_and_reach_the_server_once() {
     drop(app);
     let app = mount_with("/", Api::new(server()));
     until("the board after a second reload", WAIT, || {
-        titles(&app.root).len() == 3 && connection(&app.root).0 == "live"
+        titles(&app.root).len() == 3 && connection(&app.root) == "live"
     })
     .await;
     gloo_timers::future::sleep(Duration::from_millis(500)).await;
@@ -143,9 +143,9 @@ async fn signing_out_with_changes_not_sent_asks_first_and_leaves_nothing_behind(
     let username = unique_name("ask");
     let elsewhere = api_register(&username, PASSWORD).await;
     let app = mount_with("/login", Api::new(server()));
-    sign_in(&app.root, &username).await;
+    sign_in(&app.root, &username, PASSWORD).await;
     dispatch("offline");
-    until("offline", WAIT, || connection(&app.root).0 == "offline").await;
+    until("offline", WAIT, || connection(&app.root) == "offline").await;
     add_task(&app.root, "Not sent").await;
 
     button(&app.root, "Sign out").expect("Sign out").click();
@@ -179,7 +179,7 @@ async fn signing_out_with_changes_not_sent_asks_first_and_leaves_nothing_behind(
 
     // Signing in again brings nothing back, and nothing reached the server.
     let app = mount_with("/login", Api::new(server()));
-    sign_in(&app.root, &username).await;
+    sign_in(&app.root, &username, PASSWORD).await;
     until("an empty board", WAIT, || {
         text_of(&app.root).contains("No tasks yet")
     })
@@ -194,7 +194,7 @@ async fn a_sign_out_the_server_cannot_hear_ends_the_session_once_it_can() {
     let username = unique_name("owed");
     api_register(&username, PASSWORD).await;
     let app = mount_with("/login", Api::new(server()));
-    sign_in(&app.root, &username).await;
+    sign_in(&app.root, &username, PASSWORD).await;
     // Another tab of the same session, to see the server end it.
     let tab = Tab::restored(Api::new(server())).await;
 
@@ -231,8 +231,8 @@ async fn signing_out_with_an_expired_access_token_ends_the_session() {
     until_found("Create one", WAIT, || button(&app.root, "Create one"))
         .await
         .click();
-    fill_and_submit(&app.root, "Create account", &username).await;
-    until("live", WAIT, || connection(&app.root).0 == "live").await;
+    fill_and_submit(&app.root, "Create account", &username, PASSWORD).await;
+    until("live", WAIT, || connection(&app.root) == "live").await;
     // Offline, the app does not refresh its four-second token: it expires.
     dispatch("offline");
     let tab = Tab::restored(Api::new(short_ttl_server())).await;
@@ -274,35 +274,15 @@ impl Drop for Tab {
     }
 }
 
-/// Signs in with the form and waits for the board, loaded (the connection follows the
-/// sign-in, over a socket or the fallback).
-async fn sign_in(root: &Element, username: &str) {
-    fill_and_submit(root, "Sign in", username).await;
-    until("the board at /, loaded", RECONNECT, || {
-        location() == "/" && field(root, "New task").is_some()
-    })
-    .await;
-}
-
-async fn fill_and_submit(root: &Element, action: &str, username: &str) {
-    let submit = until_found("the form", WAIT, || {
-        button(root, action).filter(|b| !b.disabled())
-    })
-    .await;
-    type_text(&field(root, "Username").expect("Username"), username);
-    type_text(&field(root, "Password").expect("Password"), PASSWORD);
-    submit.click();
-}
-
 async fn until_on_http(root: &Element) {
     until("live on the HTTP fallback", RECONNECT, || {
-        connection(root) == ("live".to_owned(), "http".to_owned())
+        state_and_transport(root) == ("live".to_owned(), "http".to_owned())
     })
     .await;
 }
 
 /// The status element's `data-connection` and `data-transport`.
-fn connection(root: &Element) -> (String, String) {
+fn state_and_transport(root: &Element) -> (String, String) {
     let status = root
         .query_selector("[role=status][data-connection]")
         .ok()
@@ -323,16 +303,6 @@ fn status_text(root: &Element) -> String {
         .flatten()
         .map(|status| support::name_of(&status))
         .unwrap_or_default()
-}
-
-async fn add_task(root: &Element, title: &str) {
-    let input = field(root, "New task").expect("a New task field");
-    type_text(&input, title);
-    press(&input, "Enter");
-    until(&format!("the row {title:?}"), WAIT, || {
-        titles(root).contains(&title.to_owned())
-    })
-    .await;
 }
 
 fn checkbox(root: &Element, title: &str) -> web_sys::HtmlInputElement {

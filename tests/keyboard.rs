@@ -19,7 +19,6 @@ wasm_bindgen_test_configure!(run_in_browser);
 const WAIT: Duration = Duration::from_secs(10);
 /// Reconnecting after the server comes back may wait out a backoff of several seconds.
 const RECONNECT: Duration = Duration::from_secs(40);
-const PASSWORD: &str = "correct horse battery";
 /// What a row waiting for the server says (ui.md: the pending mark).
 const WAITING: &str = "Waiting for the server";
 
@@ -356,10 +355,6 @@ fn active_element() -> Option<HtmlElement> {
         .and_then(|e| e.dyn_into().ok())
 }
 
-fn is_focused(element: &HtmlElement) -> bool {
-    active_element().as_ref() == Some(element)
-}
-
 // ---- What assistive tech gets
 
 /// The text a screen reader gets from `element`: its text, leaving out what is hidden
@@ -404,31 +399,6 @@ fn description(element: &Element) -> String {
 
 // ---- The status
 
-/// The one status element; `None` if there is none, or more than one.
-fn the_status(root: &Element) -> Option<Element> {
-    let found = all_by_role(root, "status");
-    match found.as_slice() {
-        [status] => Some(status.clone()),
-        _ => None,
-    }
-}
-
-fn status(root: &Element) -> Element {
-    the_status(root).expect("one status element")
-}
-
-fn connection(root: &Element) -> String {
-    the_status(root)
-        .and_then(|s| s.get_attribute("data-connection"))
-        .unwrap_or_default()
-}
-
-async fn until_live_within(root: &Element, timeout: Duration) {
-    let live = wait_for(timeout, || connection(root) == "live").await;
-    let now = the_status(root).map(|s| text_of(&s));
-    assert!(live, "not live after {timeout:?}: {now:?}");
-}
-
 /// The seconds of "Reconnecting in 4 s (attempt 3)" at the start of `text`.
 fn countdown_seconds(text: &str) -> Option<u32> {
     let (seconds, rest) = text
@@ -464,34 +434,3 @@ async fn wait_found<T>(timeout: Duration, mut find: impl FnMut() -> Option<T>) -
 }
 
 // ---- The board
-
-/// A new account, signed in through the form, on a live board.
-async fn signed_in_board() -> (Mounted, String) {
-    let app = mount_at("/login");
-    let root = &app.root;
-    let username = unique_name("kb");
-    until_found("Create one", WAIT, || button(root, "Create one"))
-        .await
-        .click();
-    let submit = until_found("the form", WAIT, || {
-        button(root, "Create account").filter(|b| !b.disabled())
-    })
-    .await;
-    type_text(&field(root, "Username").expect("Username"), &username);
-    type_text(&field(root, "Password").expect("Password"), PASSWORD);
-    submit.click();
-    until("the board at /", WAIT, || location() == "/").await;
-    until_live_within(root, WAIT).await;
-    (app, username)
-}
-
-/// Types `title` into `New task`, presses Enter, and gives back the new row.
-async fn add_task(root: &Element, title: &str) -> Element {
-    let input = field(root, "New task").expect("a New task field");
-    type_text(&input, title);
-    press(&input, "Enter");
-    until_found(&format!("the row {title:?}"), WAIT, || {
-        task_row(root, title)
-    })
-    .await
-}

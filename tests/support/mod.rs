@@ -543,3 +543,92 @@ pub async fn until_confirmed(root: &Element) {
     })
     .await;
 }
+
+// ---- Signing in and the board, through the pages, as a person does.
+
+/// The password every suite's accounts use.
+pub const PASSWORD: &str = "correct horse battery";
+const WAIT: Duration = Duration::from_secs(10);
+
+/// The one status element; `None` if there is none, or more than one.
+pub fn the_status(root: &Element) -> Option<Element> {
+    match all_by_role(root, "status").as_slice() {
+        [status] => Some(status.clone()),
+        _ => None,
+    }
+}
+
+pub fn status(root: &Element) -> Element {
+    the_status(root).expect("one status element")
+}
+
+/// The status's `data-connection`; empty while there is not exactly one status.
+pub fn connection(root: &Element) -> String {
+    the_status(root)
+        .and_then(|status| status.get_attribute("data-connection"))
+        .unwrap_or_default()
+}
+
+pub async fn until_live_within(root: &Element, timeout: Duration) {
+    until("the connection live", timeout, || {
+        connection(root) == "live"
+    })
+    .await;
+}
+
+pub async fn until_live(root: &Element) {
+    until_live_within(root, WAIT).await;
+}
+
+pub fn is_focused(element: &Element) -> bool {
+    let document = web_sys::window()
+        .and_then(|w| w.document())
+        .expect("a document");
+    document.active_element().as_ref() == Some(element)
+}
+
+pub async fn fill_and_submit(root: &Element, action: &str, username: &str, password: &str) {
+    let submit = until_found("the form", WAIT, || {
+        button(root, action).filter(|b| !b.disabled())
+    })
+    .await;
+    type_text(&field(root, "Username").expect("Username"), username);
+    type_text(&field(root, "Password").expect("Password"), password);
+    submit.click();
+}
+
+pub async fn create_account(root: &Element, username: &str) {
+    until_found("Create one", WAIT, || button(root, "Create one"))
+        .await
+        .click();
+    fill_and_submit(root, "Create account", username, PASSWORD).await;
+}
+
+/// Signs in with the form and waits for the board, live (over a socket or the HTTP
+/// fallback: the connection follows the sign-in).
+pub async fn sign_in(root: &Element, username: &str, password: &str) {
+    fill_and_submit(root, "Sign in", username, password).await;
+    until("the board at /", WAIT, || location() == "/").await;
+    until_live(root).await;
+}
+
+/// A new account, signed in through the form, on a live board.
+pub async fn signed_in_board() -> (Mounted, String) {
+    let app = mount_at("/login");
+    let username = unique_name("u");
+    create_account(&app.root, &username).await;
+    until("the board at /", WAIT, || location() == "/").await;
+    until_live(&app.root).await;
+    (app, username)
+}
+
+/// Types `title` into `New task`, presses Enter, and gives back the new row.
+pub async fn add_task(root: &Element, title: &str) -> Element {
+    let input = field(root, "New task").expect("a New task field");
+    type_text(&input, title);
+    press(&input, "Enter");
+    until_found(&format!("the row {title:?}"), WAIT, || {
+        task_row(root, title)
+    })
+    .await
+}
