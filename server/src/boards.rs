@@ -8,11 +8,11 @@ use protocol::{
     Board, BoardChange, BoardList, BoardRole, BoardsEvent, Ended, Member, MemberList, MemberUser,
     NewBoard, Topic, validate_board_name,
 };
-use sqlx::SqliteConnection;
 use uuid::Uuid;
 
 use crate::clock;
-use crate::db::{self, Db, stored_id};
+use crate::cluster::Hint;
+use crate::db::{self, Db, Tx, query, stored_id};
 use crate::error::AppError;
 use crate::fanout::Fanout;
 
@@ -92,9 +92,6 @@ impl TryFrom<AccessRow> for Access {
     }
 }
 
-const ACCESS_SELECT: &str = "SELECT b.id, b.name, m.role, b.personal FROM boards b \
-     JOIN board_members m ON m.board_id = b.id";
-
 impl Boards {
     pub fn new(db: Db, fanout: Arc<dyn Fanout>) -> Self {
         Self {
@@ -112,22 +109,23 @@ impl Boards {
 
     /// The caller's standing on `board`; `not_found` for anyone not a member.
     pub async fn access(&self, user: Uuid, board: Uuid) -> Result<Access, AppError> {
-        let mut conn = self.db.read.acquire().await?;
-        access_in(&mut conn, user, board).await
+        access_on(self.db.read(), user, board).await
     }
 
     pub async fn list(&self, user: Uuid) -> Result<BoardList, AppError> {
-        let mut tx = self.db.read.begin().await?;
+        let mut tx = self.db.begin_read().await?;
         let epoch = db::epoch(&mut tx).await?;
-        let seq: i64 = sqlx::query_scalar("SELECT boards_seq FROM users WHERE id = ?")
+        let seq: i64 = query("SELECT boards_seq FROM users WHERE id = $1")
             .bind(user.to_string())
-            .fetch_one(&mut *tx)
+            .scalar(tx.on())
             .await?;
-        let rows: Vec<AccessRow> = sqlx::query_as(&format!(
-            "{ACCESS_SELECT} WHERE m.user_id = ? ORDER BY b.personal DESC, b.created_at, b.id"
-        ))
+        let rows: Vec<AccessRow> = query(
+            "SELECT b.id, b.name, m.role, b.personal FROM boards b \
+             JOIN board_members m ON m.board_id = b.id \
+             WHERE m.user_id = $1 ORDER BY b.personal DESC, b.created_at, b.id",
+        )
         .bind(user.to_string())
-        .fetch_all(&mut *tx)
+        .fetch_all(tx.on())
         .await?;
         tx.commit().await?;
         let items = rows
@@ -147,10 +145,15 @@ impl Boards {
         let name = validate_board_name(&new.name)?.to_owned();
         let id = new.id.unwrap_or_else(Uuid::new_v4);
         let _order = self.publish_order.lock().await;
-        let mut tx = self.db.write.begin_with("BEGIN IMMEDIATE").await?;
-        let exists: Option<String> = sqlx::query_scalar("SELECT id FROM boards WHERE id = ?")
+        let mut tx = self.db.begin_write().await?;
+        // The owner's row, locked: their boards are counted one change at a time.
+        query("UPDATE users SET boards_seq = boards_seq WHERE id = $1")
+            .bind(user.to_string())
+            .execute(tx.on())
+            .await?;
+        let exists: Option<String> = query("SELECT id FROM boards WHERE id = $1")
             .bind(id.to_string())
-            .fetch_optional(&mut *tx)
+            .optional_scalar(tx.on())
             .await?;
         if exists.is_some() {
             let mine = access_in(&mut tx, user, id).await.ok();
@@ -159,28 +162,27 @@ impl Boards {
                 _ => Err(AppError::Conflict("That board id is taken.".into())),
             };
         }
-        let owned: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM board_members WHERE user_id = ? AND role = 'owner'",
-        )
-        .bind(user.to_string())
-        .fetch_one(&mut *tx)
-        .await?;
+        let owned: i64 =
+            query("SELECT COUNT(*) FROM board_members WHERE user_id = $1 AND role = 'owner'")
+                .bind(user.to_string())
+                .scalar(tx.on())
+                .await?;
         // The personal board does not count.
         if owned > MAX_OWNED_BOARDS {
             return Err(AppError::forbidden(format!(
                 "You own {MAX_OWNED_BOARDS} boards, the most one person may. Delete one first."
             )));
         }
-        sqlx::query("INSERT INTO boards (id, name, personal, created_at) VALUES (?, ?, 0, ?)")
+        query("INSERT INTO boards (id, name, personal, created_at) VALUES ($1, $2, FALSE, $3)")
             .bind(id.to_string())
             .bind(&name)
             .bind(clock::now_rfc3339())
-            .execute(&mut *tx)
+            .execute(tx.on())
             .await?;
-        sqlx::query("INSERT INTO board_members (board_id, user_id, role) VALUES (?, ?, 'owner')")
+        query("INSERT INTO board_members (board_id, user_id, role) VALUES ($1, $2, 'owner')")
             .bind(id.to_string())
             .bind(user.to_string())
-            .execute(&mut *tx)
+            .execute(tx.on())
             .await?;
         let board = Board {
             id,
@@ -206,15 +208,16 @@ impl Boards {
     pub async fn rename(&self, user: Uuid, board: Uuid, name: &str) -> Result<Board, AppError> {
         let name = validate_board_name(name)?.to_owned();
         let _order = self.publish_order.lock().await;
-        let mut tx = self.db.write.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.db.begin_write().await?;
+        tx.lock_board(&board.to_string()).await?;
         let mut access = access_in(&mut tx, user, board).await?;
         access.require_owner("renamed")?;
         let mut events = Vec::new();
         if access.name != name {
-            sqlx::query("UPDATE boards SET name = ? WHERE id = ?")
+            query("UPDATE boards SET name = $1 WHERE id = $2")
                 .bind(&name)
                 .bind(board.to_string())
-                .execute(&mut *tx)
+                .execute(tx.on())
                 .await?;
             let changes = members_of(&mut tx, board)
                 .await?
@@ -240,7 +243,8 @@ impl Boards {
     /// Deletes the board and its tasks; every member's sockets are told.
     pub async fn delete(&self, user: Uuid, board: Uuid) -> Result<(), AppError> {
         let _order = self.publish_order.lock().await;
-        let mut tx = self.db.write.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.db.begin_write().await?;
+        tx.lock_board(&board.to_string()).await?;
         access_in(&mut tx, user, board)
             .await?
             .require_owner("deleted")?;
@@ -250,10 +254,16 @@ impl Boards {
             .map(|(member, _)| (member, BoardChange::Delete { id: board }))
             .collect();
         let events = lists_changed(&mut tx, changes).await?;
-        sqlx::query("DELETE FROM boards WHERE id = ?")
+        query("DELETE FROM boards WHERE id = $1")
             .bind(board.to_string())
-            .execute(&mut *tx)
+            .execute(tx.on())
             .await?;
+        let ended = Hint::Revoke {
+            board,
+            user: None,
+            reason: Ended::Deleted,
+        };
+        tx.notify(&ended.to_string()).await?;
         tx.commit().await?;
         self.fanout.revoke(board, None, Ended::Deleted);
         self.publish(&events);
@@ -261,15 +271,15 @@ impl Boards {
     }
 
     pub async fn members(&self, user: Uuid, board: Uuid) -> Result<MemberList, AppError> {
-        let mut tx = self.db.read.begin().await?;
+        let mut tx = self.db.begin_read().await?;
         access_in(&mut tx, user, board).await?;
-        let rows: Vec<(String, String, String)> = sqlx::query_as(
+        let rows: Vec<(String, String, String)> = query(
             "SELECT u.id, u.username, m.role FROM board_members m \
-             JOIN users u ON u.id = m.user_id WHERE m.board_id = ? \
+             JOIN users u ON u.id = m.user_id WHERE m.board_id = $1 \
              ORDER BY m.role = 'owner' DESC, u.username",
         )
         .bind(board.to_string())
-        .fetch_all(&mut *tx)
+        .fetch_all(tx.on())
         .await?;
         tx.commit().await?;
         let items = rows
@@ -293,7 +303,8 @@ impl Boards {
             ));
         }
         let _order = self.publish_order.lock().await;
-        let mut tx = self.db.write.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.db.begin_write().await?;
+        tx.lock_board(&board.to_string()).await?;
         let access = access_in(&mut tx, user, board).await?;
         access.require_owner("shared")?;
         let target = user_named(&mut tx, username).await?;
@@ -301,17 +312,16 @@ impl Boards {
             return Err(AppError::bad_request("The owner's role cannot change."));
         }
         let current: Option<String> =
-            sqlx::query_scalar("SELECT role FROM board_members WHERE board_id = ? AND user_id = ?")
+            query("SELECT role FROM board_members WHERE board_id = $1 AND user_id = $2")
                 .bind(board.to_string())
                 .bind(target.id.to_string())
-                .fetch_optional(&mut *tx)
+                .optional_scalar(tx.on())
                 .await?;
         if current.is_none() {
-            let count: i64 =
-                sqlx::query_scalar("SELECT COUNT(*) FROM board_members WHERE board_id = ?")
-                    .bind(board.to_string())
-                    .fetch_one(&mut *tx)
-                    .await?;
+            let count: i64 = query("SELECT COUNT(*) FROM board_members WHERE board_id = $1")
+                .bind(board.to_string())
+                .scalar(tx.on())
+                .await?;
             if count >= MAX_MEMBERS {
                 return Err(AppError::forbidden(format!(
                     "A board has at most {MAX_MEMBERS} members."
@@ -320,14 +330,14 @@ impl Boards {
         }
         let mut events = Vec::new();
         if current.as_deref() != Some(role.as_str()) {
-            sqlx::query(
-                "INSERT INTO board_members (board_id, user_id, role) VALUES (?, ?, ?) \
+            query(
+                "INSERT INTO board_members (board_id, user_id, role) VALUES ($1, $2, $3) \
                  ON CONFLICT (board_id, user_id) DO UPDATE SET role = excluded.role",
             )
             .bind(board.to_string())
             .bind(target.id.to_string())
             .bind(role.as_str())
-            .execute(&mut *tx)
+            .execute(tx.on())
             .await?;
             let item = Board {
                 role,
@@ -350,7 +360,8 @@ impl Boards {
         username: &str,
     ) -> Result<(), AppError> {
         let _order = self.publish_order.lock().await;
-        let mut tx = self.db.write.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.db.begin_write().await?;
+        tx.lock_board(&board.to_string()).await?;
         let access = access_in(&mut tx, user, board).await?;
         let target = user_named(&mut tx, username).await?;
         if target.id == user {
@@ -362,12 +373,12 @@ impl Boards {
         } else {
             access.require_owner("shared or unshared")?;
         }
-        let removed = sqlx::query("DELETE FROM board_members WHERE board_id = ? AND user_id = ?")
+        let removed = query("DELETE FROM board_members WHERE board_id = $1 AND user_id = $2")
             .bind(board.to_string())
             .bind(target.id.to_string())
-            .execute(&mut *tx)
+            .execute(tx.on())
             .await?;
-        if removed.rows_affected() == 0 {
+        if removed == 0 {
             return Err(AppError::NotFound(format!(
                 "{username} is not on this board."
             )));
@@ -377,6 +388,12 @@ impl Boards {
             vec![(target.id, BoardChange::Delete { id: board })],
         )
         .await?;
+        let ended = Hint::Revoke {
+            board,
+            user: Some(target.id),
+            reason: Ended::Removed,
+        };
+        tx.notify(&ended.to_string()).await?;
         tx.commit().await?;
         self.fanout.revoke(board, Some(target.id), Ended::Removed);
         self.publish(&events);
@@ -384,17 +401,19 @@ impl Boards {
     }
 }
 
-async fn access_in(
-    conn: &mut SqliteConnection,
-    user: Uuid,
-    board: Uuid,
-) -> Result<Access, AppError> {
-    let row: Option<AccessRow> =
-        sqlx::query_as(&format!("{ACCESS_SELECT} WHERE b.id = ? AND m.user_id = ?"))
-            .bind(board.to_string())
-            .bind(user.to_string())
-            .fetch_optional(&mut *conn)
-            .await?;
+async fn access_in(tx: &mut Tx, user: Uuid, board: Uuid) -> Result<Access, AppError> {
+    access_on(tx.on(), user, board).await
+}
+
+async fn access_on(on: db::On<'_>, user: Uuid, board: Uuid) -> Result<Access, AppError> {
+    let row: Option<AccessRow> = query(
+        "SELECT b.id, b.name, m.role, b.personal FROM boards b \
+         JOIN board_members m ON m.board_id = b.id WHERE b.id = $1 AND m.user_id = $2",
+    )
+    .bind(board.to_string())
+    .bind(user.to_string())
+    .fetch_optional(on)
+    .await?;
     row.ok_or_else(no_such_board)?.try_into()
 }
 
@@ -402,14 +421,11 @@ fn no_such_board() -> AppError {
     AppError::NotFound("No such board.".into())
 }
 
-async fn members_of(
-    conn: &mut SqliteConnection,
-    board: Uuid,
-) -> Result<Vec<(Uuid, BoardRole)>, AppError> {
+async fn members_of(tx: &mut Tx, board: Uuid) -> Result<Vec<(Uuid, BoardRole)>, AppError> {
     let rows: Vec<(String, String)> =
-        sqlx::query_as("SELECT user_id, role FROM board_members WHERE board_id = ?")
+        query("SELECT user_id, role FROM board_members WHERE board_id = $1")
             .bind(board.to_string())
-            .fetch_all(&mut *conn)
+            .fetch_all(tx.on())
             .await?;
     rows.iter()
         .map(|(id, role)| Ok((stored_id(id)?, stored_role(role)?)))
@@ -420,10 +436,10 @@ fn stored_role(role: &str) -> Result<BoardRole, AppError> {
     BoardRole::parse(role).ok_or_else(|| AppError::Internal(format!("stored role {role:?}")))
 }
 
-async fn user_named(conn: &mut SqliteConnection, username: &str) -> Result<MemberUser, AppError> {
-    let id: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE username = ?")
+async fn user_named(tx: &mut Tx, username: &str) -> Result<MemberUser, AppError> {
+    let id: Option<String> = query("SELECT id FROM users WHERE username = $1")
         .bind(username)
-        .fetch_optional(&mut *conn)
+        .optional_scalar(tx.on())
         .await?;
     let id = id.ok_or_else(|| AppError::NotFound(format!("No user is called {username}.")))?;
     Ok(MemberUser {
@@ -433,19 +449,22 @@ async fn user_named(conn: &mut SqliteConnection, username: &str) -> Result<Membe
 }
 
 /// Each user's board list changed as said: gives each change the next `seq` of that
-/// list, as the event to publish once the transaction commits.
+/// list, as the event to publish once the transaction commits, and tells the other nodes
+/// (the board list keeps no log, so the hint carries the event). Users are taken in id
+/// order, so that two changes locking the same users' rows cannot deadlock.
 async fn lists_changed(
-    conn: &mut SqliteConnection,
-    changes: Vec<(Uuid, BoardChange)>,
+    tx: &mut Tx,
+    mut changes: Vec<(Uuid, BoardChange)>,
 ) -> Result<Vec<(Uuid, BoardsEvent)>, AppError> {
-    let epoch = db::epoch(&mut *conn).await?;
+    changes.sort_by_key(|(user, _)| *user);
+    let epoch = db::epoch(tx).await?;
     let mut events = Vec::with_capacity(changes.len());
     for (user, change) in changes {
-        let seq: i64 = sqlx::query_scalar(
-            "UPDATE users SET boards_seq = boards_seq + 1 WHERE id = ? RETURNING boards_seq",
+        let seq: i64 = query(
+            "UPDATE users SET boards_seq = boards_seq + 1 WHERE id = $1 RETURNING boards_seq",
         )
         .bind(user.to_string())
-        .fetch_one(&mut *conn)
+        .scalar(tx.on())
         .await?;
         let event = BoardsEvent {
             topic: Topic::Boards,
@@ -453,6 +472,8 @@ async fn lists_changed(
             seq: u64::try_from(seq).map_err(|e| AppError::Internal(format!("boards_seq: {e}")))?,
             change,
         };
+        tx.notify(&Hint::Boards { user, event: event.clone() }.to_string())
+            .await?;
         events.push((user, event));
     }
     Ok(events)

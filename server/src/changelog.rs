@@ -3,10 +3,10 @@
 //!
 //! The tasks and their log live behind one trait because a change and its event must
 //! commit in the same transaction: a store that could write one without the other would
-//! let clients miss or invent changes. SQLite implements it today; a PostgreSQL one
-//! (with LISTEN/NOTIFY feeding the fan-out) would implement the same trait.
+//! let clients miss or invent changes. `SqlChangeLog` implements it on SQLite and on
+//! PostgreSQL, where the same transaction also tells the other nodes (`cluster`).
 
-mod sqlite;
+mod store;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -15,7 +15,7 @@ use protocol::{Event, MethodCall, MethodValue, Position, Task, TaskList};
 use uuid::Uuid;
 
 use crate::error::AppError;
-pub use sqlite::SqliteChangeLog;
+pub use store::SqlChangeLog;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 

@@ -1,10 +1,9 @@
 //! The commands of the `taskwire-server` binary.
 
 use std::io::Write;
-use std::path::Path;
 use std::process::ExitCode;
 
-use crate::config::{Cli, Command, LogCommand, ServeArgs, UserCommand};
+use crate::config::{Cli, Command, DbTarget, LogCommand, ServeArgs, UserCommand};
 use crate::server::Server;
 use crate::shutdown;
 
@@ -43,7 +42,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     Ok(())
 }
 
-async fn promote(db: &Path, username: &str) -> Result<(), String> {
+async fn promote(db: &DbTarget, username: &str) -> Result<(), String> {
     if crate::admin::promote(db, username).await? {
         println!("{username} is now an admin");
         Ok(())
@@ -52,7 +51,7 @@ async fn promote(db: &Path, username: &str) -> Result<(), String> {
     }
 }
 
-async fn reset_log(db: &Path) -> Result<(), String> {
+async fn reset_log(db: &DbTarget) -> Result<(), String> {
     let epoch = crate::admin::reset_log(db).await?;
     println!("change log reset; new epoch {epoch}");
     Ok(())

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+pub use crate::db::DbTarget;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "taskwire-server",
@@ -29,27 +31,27 @@ pub enum Command {
     User {
         #[command(subcommand)]
         command: UserCommand,
-        /// SQLite database file.
+        /// SQLite database file or `postgres://` URL.
         #[arg(
             long,
             env = "TASKWIRE_DB",
             default_value = "./taskwire.db",
             global = true
         )]
-        db: PathBuf,
+        db: DbTarget,
     },
     /// Manage the change log.
     Log {
         #[command(subcommand)]
         command: LogCommand,
-        /// SQLite database file.
+        /// SQLite database file or `postgres://` URL.
         #[arg(
             long,
             env = "TASKWIRE_DB",
             default_value = "./taskwire.db",
             global = true
         )]
-        db: PathBuf,
+        db: DbTarget,
     },
 }
 
@@ -73,9 +75,15 @@ pub struct ServeArgs {
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, env = "TASKWIRE_ADDR", default_value = "127.0.0.1:8080")]
     pub addr: SocketAddr,
-    /// SQLite database file, created if missing.
-    #[arg(long, env = "TASKWIRE_DB", default_value = "./taskwire.db")]
-    pub db: PathBuf,
+    /// SQLite database file, created if missing; or a `postgres://` URL, which several
+    /// server nodes may share.
+    #[arg(
+        long,
+        env = "TASKWIRE_DB",
+        default_value = "./taskwire.db",
+        hide_env_values = true
+    )]
+    pub db: DbTarget,
     /// Directory of the built app; unknown paths outside /api and /ws get its index.html.
     #[arg(long, env = "TASKWIRE_STATIC_DIR", default_value = "./dist")]
     pub static_dir: PathBuf,
@@ -133,7 +141,7 @@ impl ServeArgs {
     /// The defaults, with a database file and a free loopback port: what tests start from.
     pub fn for_tests(db: impl Into<PathBuf>) -> Self {
         let mut args = Self::defaults();
-        args.db = db.into();
+        args.db = DbTarget::Sqlite(db.into());
         args.addr = SocketAddr::from(([127, 0, 0, 1], 0));
         args
     }

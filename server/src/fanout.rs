@@ -4,8 +4,8 @@
 //!
 //! Who is subscribed to which board is held here, in memory, and kept right by the
 //! board calls (`revoke` after a member is removed or a board deleted), so a write costs
-//! no database read per recipient. Behind a trait so that several server processes could
-//! share events later (PostgreSQL LISTEN/NOTIFY feeding each process's registry).
+//! no database read per recipient. Behind a trait: on PostgreSQL, `cluster::ClusterFanout`
+//! wraps this one and feeds it what the other nodes did.
 
 mod presence;
 
@@ -109,6 +109,12 @@ impl Watches {
         watch
     }
 
+    fn wake_all(&self) {
+        for watch in lock(&self.0).values().filter_map(Weak::upgrade) {
+            watch.notify_waiters();
+        }
+    }
+
     fn wake(&self, key: Uuid) {
         let mut watches = lock(&self.0);
         match watches.get(&key).map(Weak::upgrade) {
@@ -146,6 +152,11 @@ pub trait Fanout: Send + Sync {
     /// Sends a change of `user`'s board list to their sockets subscribed to `boards`, and
     /// wakes their long polls on it.
     fn publish_boards(&self, user: Uuid, event: &BoardsEvent);
+    /// A socket's subscribe answer put it at `seq` of `board`'s log: where the node's
+    /// own delivery of the board can start, if it has none yet (`ClusterFanout`).
+    fn seen(&self, _board: Uuid, _epoch: &str, _seq: u64) {}
+    /// A socket's `boards` subscribe answer was the list at `seq`.
+    fn seen_boards(&self, _user: Uuid, _seq: u64) {}
     /// Ends the subscriptions to `board` of `user` (or of everyone, when the board is
     /// gone) with `unsubscribed`.
     fn revoke(&self, board: Uuid, user: Option<Uuid>, reason: Ended);
@@ -193,6 +204,8 @@ pub struct LocalFanout {
     /// Long polls on a board list, by user.
     list_polls: Watches,
     presence: Presence,
+    /// Who is on each board through other server nodes (`ClusterFanout`).
+    remote: Mutex<HashMap<Uuid, Vec<MemberUser>>>,
 }
 
 impl LocalFanout {
@@ -203,14 +216,119 @@ impl LocalFanout {
             board_polls: Watches::default(),
             list_polls: Watches::default(),
             presence: Presence::new(me.clone()),
+            remote: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Who is on `board` through this node's sockets only.
+    pub fn present_here(&self, board: Uuid) -> Vec<MemberUser> {
+        present_in(&lock(&self.registry), board, &[])
+    }
+
+    /// Who is on `board` through other nodes; presence goes out if that changed what
+    /// this node's subscribers see.
+    pub fn set_remote(&self, board: Uuid, users: Vec<MemberUser>) {
+        let changed = {
+            let mut remote = lock(&self.remote);
+            let before = remote.get(&board).map_or(&[][..], Vec::as_slice);
+            if before == users.as_slice() {
+                false
+            } else {
+                if users.is_empty() {
+                    remote.remove(&board);
+                } else {
+                    remote.insert(board, users);
+                }
+                true
+            }
+        };
+        if changed {
+            self.presence.touch(board);
+        }
+    }
+
+    /// Boards some socket here is subscribed to.
+    pub fn subscribed_boards(&self) -> Vec<Uuid> {
+        lock(&self.registry).boards.keys().copied().collect()
+    }
+
+    /// Users with a socket here subscribed to their board list.
+    pub fn list_subscribers(&self) -> Vec<Uuid> {
+        let registry = lock(&self.registry);
+        registry
+            .users
+            .iter()
+            .filter(|(_, links)| {
+                links
+                    .iter()
+                    .any(|link| link.shared.boards.load(Ordering::Acquire))
+            })
+            .map(|(user, _)| *user)
+            .collect()
+    }
+
+    /// Wakes the long polls on `board` (another node changed it; they read the log).
+    pub fn wake_polls(&self, board: Uuid) {
+        self.board_polls.wake(board);
+    }
+
+    /// Wakes every long poll, to read again what they may have missed.
+    pub fn wake_all_polls(&self) {
+        self.board_polls.wake_all();
+        self.list_polls.wake_all();
+    }
+
+    /// Closes the sockets subscribed to `board`: they missed events this node can no
+    /// longer replay, and resume by replay or snapshot when they reconnect.
+    pub fn close_board_subscribers(&self, board: Uuid, code: CloseCode, reason: &'static str) {
+        let registry = lock(&self.registry);
+        for subscriber in registry.boards.get(&board).into_iter().flatten() {
+            subscriber.link.shared.close(code, reason);
+        }
+    }
+
+    /// Closes `user`'s sockets subscribed to their board list: it changed in a way
+    /// this node did not hear of, and they get it whole when they reconnect.
+    pub fn close_list_subscribers(&self, user: Uuid, code: CloseCode, reason: &'static str) {
+        let registry = lock(&self.registry);
+        for link in registry.users.get(&user).into_iter().flatten() {
+            if link.shared.boards.load(Ordering::Acquire) {
+                link.shared.close(code, reason);
+            }
+        }
+    }
+
+    /// Removes a socket; returns the boards it was on.
+    pub fn unregister_from(&self, user: Uuid, socket: u64) -> Vec<Uuid> {
+        let mut left = Vec::new();
+        {
+            let mut registry = lock(&self.registry);
+            if let Some(links) = registry.users.get_mut(&user) {
+                links.retain(|link| link.id != socket);
+                if links.is_empty() {
+                    registry.users.remove(&user);
+                }
+            }
+            registry.boards.retain(|board, subscribers| {
+                let before = subscribers.len();
+                subscribers.retain(|s| s.link.id != socket);
+                if subscribers.len() != before {
+                    left.push(*board);
+                }
+                !subscribers.is_empty()
+            });
+        }
+        for board in &left {
+            self.presence.touch(*board);
+        }
+        left
     }
 
     /// Sends `board`'s presence to its `board:<id>` subscribers, unless it is what they
     /// were last sent.
     fn send_presence(&self, board: Uuid) {
         let registry = lock(&self.registry);
-        let users = present_in(&registry, board);
+        let users = present_in(&registry, board, &self.remote_on(board));
         if !self.presence.changed(board, &users) {
             return;
         }
@@ -231,8 +349,15 @@ impl LocalFanout {
     }
 }
 
-/// Who is on `board` now: one entry per person with a `board:<id>` subscription.
-fn present_in(registry: &Registry, board: Uuid) -> Vec<MemberUser> {
+impl LocalFanout {
+    fn remote_on(&self, board: Uuid) -> Vec<MemberUser> {
+        lock(&self.remote).get(&board).cloned().unwrap_or_default()
+    }
+}
+
+/// Who is on `board` now: one entry per person with a `board:<id>` subscription here, or
+/// on another node (`remote`).
+fn present_in(registry: &Registry, board: Uuid, remote: &[MemberUser]) -> Vec<MemberUser> {
     let mut users: Vec<MemberUser> = registry
         .boards
         .get(&board)
@@ -240,6 +365,7 @@ fn present_in(registry: &Registry, board: Uuid) -> Vec<MemberUser> {
         .flatten()
         .filter(|s| s.topic == Topic::Board(board))
         .map(|s| s.link.user.clone())
+        .chain(remote.iter().cloned())
         .collect();
     users.sort_by(|a, b| a.username.cmp(&b.username));
     users.dedup_by_key(|user| user.id);
@@ -275,27 +401,7 @@ impl Fanout for LocalFanout {
     }
 
     fn unregister(&self, user: Uuid, socket: u64) {
-        let mut left = Vec::new();
-        {
-            let mut registry = lock(&self.registry);
-            if let Some(links) = registry.users.get_mut(&user) {
-                links.retain(|link| link.id != socket);
-                if links.is_empty() {
-                    registry.users.remove(&user);
-                }
-            }
-            registry.boards.retain(|board, subscribers| {
-                let before = subscribers.len();
-                subscribers.retain(|s| s.link.id != socket);
-                if subscribers.len() != before {
-                    left.push(*board);
-                }
-                !subscribers.is_empty()
-            });
-        }
-        for board in left {
-            self.presence.touch(board);
-        }
+        self.unregister_from(user, socket);
     }
 
     fn subscribe(&self, board: Uuid, topic: Topic, user: Uuid, socket: u64) {
@@ -325,7 +431,8 @@ impl Fanout for LocalFanout {
     }
 
     fn present(&self, board: Uuid) -> Vec<MemberUser> {
-        present_in(&lock(&self.registry), board)
+        let remote = self.remote_on(board);
+        present_in(&lock(&self.registry), board, &remote)
     }
 
     fn publish(&self, board: Uuid, event: &Event) {
@@ -441,7 +548,7 @@ fn encode(frame: &ServerFrame) -> Option<Utf8Bytes> {
 
 /// Locks a mutex of plain data; a panic elsewhere while it was held leaves nothing
 /// half-done that matters here, so a poisoned lock is used as is.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())

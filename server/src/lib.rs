@@ -1,11 +1,12 @@
 //! The Taskwire server: the HTTP API, the real-time socket, and the app's static files,
-//! over one SQLite database. `Server::start` runs it in-process (the binary, the tests
+//! over one SQLite database, or as one of several nodes on PostgreSQL (`cluster`). `Server::start` runs it in-process (the binary, the tests
 //! and the benchmark all start it this way or through the binary).
 
 mod auth;
 mod boards;
 mod changelog;
 pub mod cli;
+mod cluster;
 mod clock;
 pub mod config;
 mod db;
@@ -19,16 +20,16 @@ mod state;
 mod tasks;
 mod ws;
 
-pub use config::ServeArgs;
+pub use config::{DbTarget, ServeArgs};
 pub use server::{Server, StartError};
 
 /// The change-log and account commands, for tests that act as an operator would
 /// between two runs of the server.
 pub mod admin {
-    use std::path::Path;
+    use crate::config::DbTarget;
 
     /// `taskwire-server user promote NAME`.
-    pub async fn promote(db: &Path, username: &str) -> Result<bool, String> {
+    pub async fn promote(db: &DbTarget, username: &str) -> Result<bool, String> {
         let db = crate::db::Db::open(db).await.map_err(|e| e.to_string())?;
         let found = crate::auth::promote(&db, username)
             .await
@@ -38,10 +39,10 @@ pub mod admin {
     }
 
     /// `taskwire-server log reset`: returns the new epoch.
-    pub async fn reset_log(db: &Path) -> Result<String, String> {
+    pub async fn reset_log(db: &DbTarget) -> Result<String, String> {
         let db = crate::db::Db::open(db).await.map_err(|e| e.to_string())?;
         let result = async {
-            let log = crate::changelog::SqliteChangeLog::open(db.clone(), 0)
+            let log = crate::changelog::SqlChangeLog::open(db.clone(), 0)
                 .await
                 .map_err(|e| e.to_string())?;
             log.reset().await.map_err(|e| e.to_string())

@@ -12,7 +12,8 @@ use tokio::task::JoinHandle;
 
 use crate::auth::Auth;
 use crate::auth::refresh::random_base64;
-use crate::changelog::SqliteChangeLog;
+use crate::changelog::{ChangeLog, SqlChangeLog};
+use crate::cluster::ClusterFanout;
 use crate::config::ServeArgs;
 use crate::db::{Db, DbError};
 use crate::fanout::{Fanout, LocalFanout};
@@ -45,6 +46,8 @@ pub enum StartError {
     ShortSecret,
     #[error("cannot start the password hashing threads: {0}")]
     Threads(std::io::Error),
+    #[error("cannot join the other server nodes on PostgreSQL: {0}")]
+    Cluster(sqlx::Error),
 }
 
 /// A running server.
@@ -77,8 +80,20 @@ impl Server {
             addr: config.addr,
             source,
         })?;
-        let log = SqliteChangeLog::open(db.clone(), config.log_events).await?;
-        let fanout: Arc<dyn Fanout> = LocalFanout::new(config.max_sockets_per_user);
+        let log: Arc<dyn ChangeLog> =
+            Arc::new(SqlChangeLog::open(db.clone(), config.log_events).await?);
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let fanout: Arc<dyn Fanout> = match db.postgres() {
+            Some(pool) => ClusterFanout::start(
+                pool.clone(),
+                log.clone(),
+                config.max_sockets_per_user,
+                shutdown_rx.clone(),
+            )
+            .await
+            .map_err(StartError::Cluster)?,
+            None => LocalFanout::new(config.max_sockets_per_user),
+        };
         let auth = Auth::new(
             db.clone(),
             secret.as_bytes(),
@@ -91,11 +106,12 @@ impl Server {
             Ok(_) => {}
             Err(error) => tracing::warn!(%error, "cannot remove expired sessions"),
         }
-        let tasks = Tasks::new(Arc::new(log), fanout.clone());
+        let tasks = Tasks::new(log, fanout.clone());
         let origins = config.allowed_origins(addr);
         tracing::info!(?origins, "allowed origins");
-        let (shutdown_tx, shutdown_rx) = watch::channel(false);
-        tokio::spawn(checkpoints(db.clone(), shutdown_rx.clone()));
+        if db.postgres().is_none() {
+            tokio::spawn(checkpoints(db.clone(), shutdown_rx.clone()));
+        }
         let mut stopping = shutdown_rx.clone();
         let state = AppState::new(
             config,
@@ -171,7 +187,7 @@ impl Server {
     }
 }
 
-/// Checkpoints the WAL every few seconds until shutdown.
+/// Checkpoints SQLite's WAL every few seconds until shutdown.
 async fn checkpoints(db: Db, mut shutdown: watch::Receiver<bool>) {
     let mut every = tokio::time::interval(CHECKPOINT_EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

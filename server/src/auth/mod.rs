@@ -9,12 +9,11 @@ pub mod token;
 use std::time::Duration;
 
 use protocol::{Credentials, Role, Session, User};
-use sqlx::SqliteConnection;
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
 use crate::clock;
-use crate::db::{Db, stored_id};
+use crate::db::{Db, Tx, query, stored_id};
 use crate::error::AppError;
 pub use refresh::RefreshToken;
 use token::{TokenError, TokenKeys};
@@ -117,7 +116,7 @@ struct SessionRow {
 const SESSION_QUERY: &str = "SELECT s.user_id, u.username, u.role, s.acting_admin_id, \
      a.username AS acting_admin_name, s.parent_session_id \
      FROM sessions s JOIN users u ON u.id = s.user_id \
-     LEFT JOIN users a ON a.id = s.acting_admin_id WHERE s.id = ?";
+     LEFT JOIN users a ON a.id = s.acting_admin_id WHERE s.id = $1";
 
 pub struct Auth {
     db: Db,
@@ -153,11 +152,11 @@ impl Auth {
 
     /// Forgets sessions whose refresh token has expired.
     pub async fn prune_expired(&self) -> Result<u64, AppError> {
-        let done = sqlx::query("DELETE FROM sessions WHERE expires_at < ?")
+        let done = query("DELETE FROM sessions WHERE expires_at < $1")
             .bind(clock::unix_now())
-            .execute(&self.db.write)
+            .execute(self.db.write())
             .await?;
-        Ok(done.rows_affected())
+        Ok(done)
     }
 
     pub async fn register(&self, credentials: Credentials) -> Result<Issued, AppError> {
@@ -165,18 +164,18 @@ impl Auth {
         protocol::validate_password(&credentials.password)?;
         let hash = self.hasher.hash(credentials.password).await?;
         let id = Uuid::new_v4();
-        let mut tx = self.db.write.begin_with("BEGIN IMMEDIATE").await?;
-        let inserted = sqlx::query(
-            "INSERT INTO users (id, username, password_hash, created_at) VALUES (?, ?, ?, ?) \
+        let mut tx = self.db.begin_write().await?;
+        let inserted = query(
+            "INSERT INTO users (id, username, password_hash, created_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (username) DO NOTHING",
         )
         .bind(id.to_string())
         .bind(&credentials.username)
         .bind(hash)
         .bind(clock::now_rfc3339())
-        .execute(&mut *tx)
+        .execute(tx.on())
         .await?;
-        if inserted.rows_affected() == 0 {
+        if inserted == 0 {
             return Err(AppError::Conflict("That username is taken.".into()));
         }
         let user = User {
@@ -192,11 +191,11 @@ impl Auth {
 
     pub async fn login(&self, credentials: Credentials) -> Result<Issued, AppError> {
         let wrong = || AppError::unauthorized("Wrong username or password.");
-        let row: Option<(String, String, String, String)> = sqlx::query_as(
-            "SELECT id, username, role, password_hash FROM users WHERE username = ?",
+        let row: Option<(String, String, String, String)> = query(
+            "SELECT id, username, role, password_hash FROM users WHERE username = $1",
         )
         .bind(&credentials.username)
-        .fetch_optional(&self.db.read)
+        .fetch_optional(self.db.read())
         .await?;
         let Some((id, username, role, hash)) = row else {
             // Spend the same time as for a wrong password: names stay secret.
@@ -213,7 +212,7 @@ impl Auth {
             return Err(wrong());
         }
         let user = UserRow { id, username, role }.into_user(None)?;
-        let mut tx = self.db.write.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.db.begin_write().await?;
         let issued = self.start_session(&mut tx, user, None).await?;
         tx.commit().await?;
         Ok(issued)
@@ -225,9 +224,9 @@ impl Auth {
             TokenError::Expired => AppError::unauthorized("The token has expired."),
             _ => AppError::unauthorized("The token is not valid."),
         })?;
-        let row: Option<SessionRow> = sqlx::query_as(SESSION_QUERY)
+        let row: Option<SessionRow> = query(SESSION_QUERY)
             .bind(claims.sid.to_string())
-            .fetch_optional(&self.db.read)
+            .fetch_optional(self.db.read())
             .await?;
         let Some(row) = row else {
             return Err(AppError::unauthorized("The session has ended."));
@@ -264,9 +263,9 @@ impl Auth {
     /// closes, so that a logout that ran between the token check and the registration
     /// cannot leave the socket open (its closing sweep ran before the socket was there).
     pub async fn session_alive(&self, session_id: Uuid) -> Result<bool, AppError> {
-        let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM sessions WHERE id = ?")
+        let found: Option<String> = query("SELECT id FROM sessions WHERE id = $1")
             .bind(session_id.to_string())
-            .fetch_optional(&self.db.read)
+            .optional_scalar(self.db.read())
             .await?;
         Ok(found.is_some())
     }
@@ -274,41 +273,41 @@ impl Auth {
     /// Exchanges a refresh token for a new access token and a new refresh token.
     pub async fn refresh(&self, presented: &str) -> Result<RefreshOutcome, AppError> {
         let hash = RefreshToken::hash_of(presented);
-        let mut tx = self.db.write.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.db.begin_write().await?;
         let live: Option<(String, i64)> =
-            sqlx::query_as("SELECT id, expires_at FROM sessions WHERE refresh_hash = ?")
+            query("SELECT id, expires_at FROM sessions WHERE refresh_hash = $1")
                 .bind(&hash)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(tx.on())
                 .await?;
         if let Some((session_id, expires_at)) = live {
             if expires_at < clock::unix_now() {
-                sqlx::query("DELETE FROM sessions WHERE id = ?")
+                query("DELETE FROM sessions WHERE id = $1")
                     .bind(&session_id)
-                    .execute(&mut *tx)
+                    .execute(tx.on())
                     .await?;
                 tx.commit().await?;
                 return Ok(RefreshOutcome::Unknown);
             }
-            sqlx::query("INSERT INTO spent_refresh_tokens (hash, session_id) VALUES (?, ?)")
+            query("INSERT INTO spent_refresh_tokens (hash, session_id) VALUES ($1, $2)")
                 .bind(&hash)
                 .bind(&session_id)
-                .execute(&mut *tx)
+                .execute(tx.on())
                 .await?;
             let issued = self.rotate(&mut tx, stored_id(&session_id)?).await?;
             tx.commit().await?;
             return Ok(RefreshOutcome::Rotated(issued));
         }
         let spent: Option<String> =
-            sqlx::query_scalar("SELECT session_id FROM spent_refresh_tokens WHERE hash = ?")
+            query("SELECT session_id FROM spent_refresh_tokens WHERE hash = $1")
                 .bind(&hash)
-                .fetch_optional(&mut *tx)
+                .optional_scalar(tx.on())
                 .await?;
         let Some(session_id) = spent else {
             return Ok(RefreshOutcome::Unknown);
         };
-        sqlx::query("DELETE FROM sessions WHERE id = ?")
+        query("DELETE FROM sessions WHERE id = $1")
             .bind(&session_id)
-            .execute(&mut *tx)
+            .execute(tx.on())
             .await?;
         tx.commit().await?;
         tracing::warn!(session = %session_id, "refresh token reused: session revoked");
@@ -321,21 +320,21 @@ impl Auth {
     /// with the cookie alone, so that an access token that has expired cannot keep a
     /// session alive. Returns the ended session, if there was one.
     pub async fn logout_by_refresh(&self, presented: &str) -> Result<Option<Uuid>, AppError> {
-        let ended: Option<String> = sqlx::query_scalar(
-            "DELETE FROM sessions WHERE refresh_hash = ?1 \
-             OR id = (SELECT session_id FROM spent_refresh_tokens WHERE hash = ?1) RETURNING id",
+        let ended: Option<String> = query(
+            "DELETE FROM sessions WHERE refresh_hash = $1 \
+             OR id = (SELECT session_id FROM spent_refresh_tokens WHERE hash = $1) RETURNING id",
         )
         .bind(RefreshToken::hash_of(presented))
-        .fetch_optional(&self.db.write)
+        .optional_scalar(self.db.write())
         .await?;
         ended.as_deref().map(stored_id).transpose()
     }
 
     /// Ends one session.
     pub async fn logout(&self, authed: &Authed) -> Result<(), AppError> {
-        sqlx::query("DELETE FROM sessions WHERE id = ?")
+        query("DELETE FROM sessions WHERE id = $1")
             .bind(authed.session_id.to_string())
-            .execute(&self.db.write)
+            .execute(self.db.write())
             .await?;
         Ok(())
     }
@@ -344,12 +343,12 @@ impl Auth {
     /// when the user is that admin. Returns the ended sessions.
     pub async fn logout_all(&self, authed: &Authed) -> Result<Vec<Uuid>, AppError> {
         let user = authed.user_id().to_string();
-        let ended: Vec<String> = sqlx::query_scalar(
-            "DELETE FROM sessions WHERE user_id = ? OR acting_admin_id = ? RETURNING id",
+        let ended: Vec<String> = query(
+            "DELETE FROM sessions WHERE user_id = $1 OR acting_admin_id = $2 RETURNING id",
         )
         .bind(&user)
         .bind(&user)
-        .fetch_all(&self.db.write)
+        .scalars(self.db.write())
         .await?;
         ended.iter().map(|id| stored_id(id)).collect()
     }
@@ -358,9 +357,9 @@ impl Auth {
     pub async fn login_as(&self, admin: &Authed, username: &str) -> Result<Issued, AppError> {
         admin.require_admin()?;
         let row: Option<UserRow> =
-            sqlx::query_as("SELECT id, username, role FROM users WHERE username = ?")
+            query("SELECT id, username, role FROM users WHERE username = $1")
                 .bind(username)
-                .fetch_optional(&self.db.read)
+                .fetch_optional(self.db.read())
                 .await?;
         let Some(row) = row else {
             return Err(AppError::NotFound("No such user.".into()));
@@ -375,7 +374,7 @@ impl Auth {
             admin_id: admin.user_id(),
             parent_session: Some(admin.session_id),
         };
-        let mut tx = self.db.write.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.db.begin_write().await?;
         let issued = self.start_session(&mut tx, user, Some(acting)).await?;
         tx.commit().await?;
         Ok(issued)
@@ -389,18 +388,18 @@ impl Auth {
                 "This session is not acting as anyone.",
             ));
         };
-        let mut tx = self.db.write.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query("DELETE FROM sessions WHERE id = ?")
+        let mut tx = self.db.begin_write().await?;
+        query("DELETE FROM sessions WHERE id = $1")
             .bind(authed.session_id.to_string())
-            .execute(&mut *tx)
+            .execute(tx.on())
             .await?;
         let parent_alive = match acting.parent_session {
-            Some(parent) => sqlx::query_scalar::<_, i64>(
-                "SELECT COUNT(*) FROM sessions WHERE id = ? AND user_id = ?",
+            Some(parent) => query(
+                "SELECT COUNT(*) FROM sessions WHERE id = $1 AND user_id = $2",
             )
             .bind(parent.to_string())
             .bind(acting.admin_id.to_string())
-            .fetch_one(&mut *tx)
+            .scalar::<i64>(tx.on())
             .await?
             .eq(&1)
             .then_some(parent),
@@ -412,12 +411,12 @@ impl Auth {
         };
         // The admin's old refresh token is spent: the browser no longer holds it, so
         // anyone presenting it took it.
-        sqlx::query(
+        query(
             "INSERT INTO spent_refresh_tokens (hash, session_id) \
-             SELECT refresh_hash, id FROM sessions WHERE id = ?",
+             SELECT refresh_hash, id FROM sessions WHERE id = $1",
         )
         .bind(parent.to_string())
-        .execute(&mut *tx)
+        .execute(tx.on())
         .await?;
         let issued = self.rotate(&mut tx, parent).await?;
         tx.commit().await?;
@@ -427,23 +426,23 @@ impl Auth {
     pub async fn list_users(&self, admin: &Authed) -> Result<Vec<User>, AppError> {
         admin.require_admin()?;
         let rows: Vec<UserRow> =
-            sqlx::query_as("SELECT id, username, role FROM users ORDER BY username")
-                .fetch_all(&self.db.read)
+            query("SELECT id, username, role FROM users ORDER BY username")
+                .fetch_all(self.db.read())
                 .await?;
         rows.into_iter().map(|row| row.into_user(None)).collect()
     }
 
     async fn start_session(
         &self,
-        conn: &mut SqliteConnection,
+        tx: &mut Tx,
         user: User,
         acting: Option<Acting>,
     ) -> Result<Issued, AppError> {
         let session_id = Uuid::new_v4();
         let refresh = RefreshToken::generate();
-        sqlx::query(
+        query(
             "INSERT INTO sessions (id, user_id, acting_admin_id, parent_session_id, refresh_hash, \
-             expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+             expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(session_id.to_string())
         .bind(user.id.to_string())
@@ -456,7 +455,7 @@ impl Auth {
         .bind(refresh.hash())
         .bind(self.session_expiry())
         .bind(clock::now_rfc3339())
-        .execute(conn)
+        .execute(tx.on())
         .await?;
         self.issue(user, session_id, refresh)
     }
@@ -464,19 +463,19 @@ impl Auth {
     /// Gives a live session a new refresh token (the caller has spent the old one).
     async fn rotate(
         &self,
-        conn: &mut SqliteConnection,
+        tx: &mut Tx,
         session_id: Uuid,
     ) -> Result<Issued, AppError> {
         let refresh = RefreshToken::generate();
-        sqlx::query("UPDATE sessions SET refresh_hash = ?, expires_at = ? WHERE id = ?")
+        query("UPDATE sessions SET refresh_hash = $1, expires_at = $2 WHERE id = $3")
             .bind(refresh.hash())
             .bind(self.session_expiry())
             .bind(session_id.to_string())
-            .execute(&mut *conn)
+            .execute(tx.on())
             .await?;
-        let row: SessionRow = sqlx::query_as(SESSION_QUERY)
+        let row: SessionRow = query(SESSION_QUERY)
             .bind(session_id.to_string())
-            .fetch_one(&mut *conn)
+            .fetch_one(tx.on())
             .await?;
         let user = UserRow {
             id: row.user_id,
@@ -515,11 +514,11 @@ impl Auth {
 
 /// Makes `username` an admin (the `user promote` command). Returns whether it exists.
 pub async fn promote(db: &Db, username: &str) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("UPDATE users SET role = 'admin' WHERE username = ?")
+    let done = query("UPDATE users SET role = 'admin' WHERE username = $1")
         .bind(username)
-        .execute(&db.write)
+        .execute(db.write())
         .await?;
-    Ok(done.rows_affected() == 1)
+    Ok(done == 1)
 }
 
 fn parse_role(text: &str) -> Result<Role, AppError> {

@@ -476,6 +476,7 @@ impl Connection {
         self.shared.boards.store(true, Ordering::Release);
         self.subscriptions.insert(Topic::Boards, None);
         let list = self.state.boards.list(user).await?;
+        self.state.fanout.seen_boards(user, list.seq);
         self.subscriptions.insert(
             Topic::Boards,
             Some((Arc::from(list.epoch.as_str()), list.seq)),
@@ -544,6 +545,7 @@ impl Connection {
                 position
             }
         };
+        self.state.fanout.seen(board, &epoch, seq);
         self.subscriptions
             .insert(topic, Some((Arc::from(epoch.as_str()), seq)));
         if topic != Topic::Tasks {
@@ -580,16 +582,26 @@ impl Connection {
     }
 
     /// The frame to send, if it is of a topic the socket follows and, for a live event,
-    /// not already covered by the socket's last answer.
+    /// not already covered by the socket's last answer. An event past the next `seq`
+    /// closes the socket instead (events reach a node through the log in order, so this
+    /// is the net under that, not a path taken).
     fn admit(&mut self, outbound: Outbound) -> Option<Utf8Bytes> {
         let position = self.subscriptions.get_mut(&outbound.topic)?;
         match outbound.kind {
             OutboundKind::Event { epoch, seq } => {
                 if let Some((last_epoch, last_seq)) = position
                     && **last_epoch == *epoch
-                    && seq <= *last_seq
                 {
-                    return None;
+                    if seq <= *last_seq {
+                        return None;
+                    }
+                    if seq > *last_seq + 1 {
+                        // Never fed a gap: the client resumes from what it has, by
+                        // replay, when it reconnects.
+                        self.shared
+                            .close(CloseCode::ServerError, "missed changes; resume");
+                        return None;
+                    }
                 }
                 *position = Some((epoch, seq));
             }

@@ -1019,26 +1019,27 @@ async fn static_files() {
     for hidden in [".env", ".git/config", "assets/.secret"] {
         std::fs::write(dist.join(hidden), "SECRET").unwrap();
     }
-    // The database lies next to the static directory, one `..` away.
-    assert_eq!(server.db().parent(), dist.parent());
+    // A secret lies next to the static directory, one `..` away, as the database file
+    // does by default.
+    std::fs::write(dist.parent().unwrap().join("beside.txt"), "SECRET").unwrap();
     server.register("alice").await;
 
     let long_name = "x".repeat(300);
     let long_path = "ab/".repeat(1_500);
     let app = [
-        ("F1 dot-dot", "/../taskwire.db".to_owned()),
-        ("F2 encoded dot-dot", "/%2e%2e/taskwire.db".into()),
+        ("F1 dot-dot", "/../beside.txt".to_owned()),
+        ("F2 encoded dot-dot", "/%2e%2e/beside.txt".into()),
         (
             "F3 encoded dot-dot and slash",
-            "/%2E%2E%2Ftaskwire.db".into(),
+            "/%2E%2E%2Fbeside.txt".into(),
         ),
-        ("F4 encoded backslash", "/..%5ctaskwire.db".into()),
-        ("F5 raw backslashes", "/assets/..\\..\\taskwire.db".into()),
+        ("F4 encoded backslash", "/..%5cbeside.txt".into()),
+        ("F5 raw backslashes", "/assets/..\\..\\beside.txt".into()),
         ("F6 an absolute path", "//etc/passwd".into()),
         ("F7 an encoded absolute path", "/%2fetc%2fpasswd".into()),
         (
             "F8 an absolute-form target",
-            "http://evil.example/../taskwire.db".into(),
+            "http://evil.example/../beside.txt".into(),
         ),
         ("F9 a NUL byte", "/app.js%00.html".into()),
         ("F10 a hidden file", "/.env".into()),
@@ -1061,7 +1062,7 @@ async fn static_files() {
     }
     let api = raw_http(
         server.addr,
-        &raw_request("GET", "/api/../../taskwire.db", &[], b""),
+        &raw_request("GET", "/api/../../beside.txt", &[], b""),
     )
     .await;
     assert_eq!(api.status, 404, "F16 dot-dot after /api: {api:?}");

@@ -27,7 +27,9 @@ const REFRESH: &str = "a-refresh-token-the-old-release-handed-out";
 /// events that made them.
 async fn released_database(path: &Path) {
     let migrations = tempfile::tempdir().unwrap();
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join("sqlite");
     for name in RELEASED {
         std::fs::copy(source.join(name), migrations.path().join(name)).unwrap();
     }
@@ -98,7 +100,9 @@ async fn a_database_from_the_release_before_boards_opens_with_nothing_lost() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("released.db");
     released_database(&path).await;
-    let server = TestServer::start_with(|args| args.db = path.clone()).await;
+    let server =
+        TestServer::start_with(|args| args.db = taskwire_server::DbTarget::Sqlite(path.clone()))
+            .await;
     let client = server.client();
 
     let refreshed = client.refresh(REFRESH).await;

@@ -2,20 +2,35 @@
 //! WebSocket clients to talk to it.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use reqwest::header::{HeaderMap, HeaderValue, SET_COOKIE};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
-use taskwire_server::{ServeArgs, Server};
+use taskwire_server::{DbTarget, ServeArgs, Server};
 use tempfile::TempDir;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// A new, empty database on the PostgreSQL server at `server` (a `postgres://` URL
+/// without a database name), for one test.
+pub async fn fresh_postgres_database(server: &str) -> DbTarget {
+    use sqlx::Connection;
+    let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(&format!("{server}/postgres"))
+        .await
+        .expect("the test PostgreSQL server answers");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .expect("a test database");
+    admin.close().await.expect("close");
+    DbTarget::Postgres(format!("{server}/{name}"))
+}
 
 /// How long a test waits for something that should arrive promptly.
 pub const WAIT: Duration = Duration::from_secs(5);
@@ -33,9 +48,15 @@ impl TestServer {
         Self::start_with(|_| {}).await
     }
 
+    /// A server on a fresh database: a SQLite file, or, when `TASKWIRE_TEST_PG` names a
+    /// PostgreSQL server (`cargo xtask test` runs the suite once each way), a database
+    /// of its own there.
     pub async fn start_with(configure: impl FnOnce(&mut ServeArgs)) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut args = ServeArgs::for_tests(dir.path().join("taskwire.db"));
+        if let Ok(server) = std::env::var("TASKWIRE_TEST_PG") {
+            args.db = fresh_postgres_database(&server).await;
+        }
         args.static_dir = dir.path().join("dist");
         configure(&mut args);
         let server = Server::start(args.clone()).await.expect("server starts");
@@ -47,7 +68,7 @@ impl TestServer {
         }
     }
 
-    pub fn db(&self) -> PathBuf {
+    pub fn db(&self) -> DbTarget {
         self.args.db.clone()
     }
 

@@ -1,39 +1,76 @@
-//! The SQLite database: opening it, migrating it, and the few settings it keeps.
+//! The database: SQLite (one file, the default) or PostgreSQL (several server nodes),
+//! opened, migrated, and the few settings it keeps.
+
+pub mod sql;
+pub mod target;
 
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Connection, SqliteConnection, SqlitePool};
+use sqlx::{Connection, PgPool, SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
 use crate::error::AppError;
+pub use sql::{On, Tx, query};
+pub use target::DbTarget;
+
+/// The PostgreSQL channel on which nodes tell each other what changed (`cluster`).
+pub const CHANNEL: &str = "taskwire";
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
-    #[error("cannot open the database {path}: {source}")]
-    Open { path: String, source: sqlx::Error },
+    #[error("cannot open the database {target}: {source}")]
+    Open { target: String, source: sqlx::Error },
     #[error("cannot migrate the database: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database: {0}")]
     Query(#[from] sqlx::Error),
 }
 
-/// Two pools over one file. SQLite has one writer at a time, so writes go through a
-/// pool of exactly one connection and queue in-process instead of failing with
-/// SQLITE_BUSY; reads use a pool of their own and run beside it (WAL mode).
 #[derive(Debug, Clone)]
-pub struct Db {
-    pub write: SqlitePool,
-    pub read: SqlitePool,
+pub enum Db {
+    /// Two pools over one file. SQLite has one writer at a time, so writes go through a
+    /// pool of exactly one connection and queue in-process instead of failing with
+    /// SQLITE_BUSY; reads use a pool of their own and run beside it (WAL mode).
+    Sqlite { write: SqlitePool, read: SqlitePool },
+    /// One pool: PostgreSQL runs writers side by side and orders them with row locks.
+    Postgres(PgPool),
 }
 
+/// Connections one node keeps to PostgreSQL (its listener takes one more).
+const PG_CONNECTIONS: u32 = 16;
+
 impl Db {
-    /// Opens (creating if missing) and migrates the database.
-    pub async fn open(path: &Path) -> Result<Self, DbError> {
+    /// Opens (creating a SQLite file if missing) and migrates the database.
+    pub async fn open(target: &DbTarget) -> Result<Self, DbError> {
+        match target {
+            DbTarget::Sqlite(path) => Self::open_sqlite(path).await,
+            DbTarget::Postgres(url) => {
+                let pool = PgPoolOptions::new()
+                    .max_connections(PG_CONNECTIONS)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .before_acquire(|conn: &mut sqlx::PgConnection, _| {
+                        let free = !conn.is_in_transaction();
+                        Box::pin(async move { Ok(free) })
+                    })
+                    .connect(url.as_str())
+                    .await
+                    .map_err(|source| DbError::Open {
+                        target: target.to_string(),
+                        source,
+                    })?;
+                sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+                Ok(Self::Postgres(pool))
+            }
+        }
+    }
+
+    async fn open_sqlite(path: &Path) -> Result<Self, DbError> {
         let open_error = |source| DbError::Open {
-            path: path.display().to_string(),
+            target: path.display().to_string(),
             source,
         };
         let options = SqliteConnectOptions::from_str("sqlite:")
@@ -58,7 +95,7 @@ impl Db {
             .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
             .await
             .map_err(open_error)?;
-        sqlx::migrate!("./migrations").run(&write).await?;
+        sqlx::migrate!("./migrations/sqlite").run(&write).await?;
         let read = SqlitePoolOptions::new()
             .max_connections(4)
             .test_before_acquire(false)
@@ -66,21 +103,37 @@ impl Db {
             .connect_with(options)
             .await
             .map_err(open_error)?;
-        Ok(Self { write, read })
+        Ok(Self::Sqlite { write, read })
     }
 
-    /// Copies what the WAL holds into the database file without blocking readers or the
-    /// writer (a passive checkpoint); run every few seconds while serving.
+    /// The PostgreSQL pool, when the server runs on PostgreSQL (several nodes may).
+    pub fn postgres(&self) -> Option<&PgPool> {
+        match self {
+            Self::Sqlite { .. } => None,
+            Self::Postgres(pool) => Some(pool),
+        }
+    }
+
+    /// On SQLite, copies what the WAL holds into the database file without blocking
+    /// readers or the writer (a passive checkpoint); run every few seconds while serving.
+    /// PostgreSQL checkpoints by itself.
     pub async fn checkpoint(&self) -> Result<(), sqlx::Error> {
-        sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .execute(&self.read)
-            .await?;
+        if let Self::Sqlite { read, .. } = self {
+            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(read)
+                .await?;
+        }
         Ok(())
     }
 
     pub async fn close(&self) {
-        self.write.close().await;
-        self.read.close().await;
+        match self {
+            Self::Sqlite { write, read } => {
+                write.close().await;
+                read.close().await;
+            }
+            Self::Postgres(pool) => pool.close().await,
+        }
     }
 
     /// The value of `key`, storing `make()` first if it has none: values made once and
@@ -90,29 +143,27 @@ impl Db {
         key: &str,
         make: impl FnOnce() -> String,
     ) -> Result<String, DbError> {
-        sqlx::query("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING")
+        query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
             .bind(key)
             .bind(make())
-            .execute(&self.write)
+            .execute(self.write())
             .await?;
-        Ok(
-            sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
-                .bind(key)
-                .fetch_one(&self.write)
-                .await?,
-        )
+        Ok(query("SELECT value FROM settings WHERE key = $1")
+            .bind(key)
+            .scalar(self.write())
+            .await?)
     }
 }
 
 /// The setting that names the change log's epoch, which every topic's position shares.
 pub const EPOCH_KEY: &str = "epoch";
 
-/// The change log's current epoch, read on `conn` (inside the caller's transaction, so
-/// that it goes with the `seq` read beside it).
-pub async fn epoch(conn: &mut SqliteConnection) -> Result<String, sqlx::Error> {
-    sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
+/// The change log's current epoch, read inside the caller's transaction, so that it goes
+/// with the `seq` read beside it.
+pub async fn epoch(tx: &mut Tx) -> Result<String, sqlx::Error> {
+    query("SELECT value FROM settings WHERE key = $1")
         .bind(EPOCH_KEY)
-        .fetch_one(conn)
+        .scalar(tx.on())
         .await
 }
 
@@ -134,16 +185,15 @@ fn refuse_open_transaction(
 }
 
 /// Sets a setting inside a caller's transaction.
-pub async fn set_setting(
-    conn: &mut SqliteConnection,
-    key: &str,
-    value: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
-        .bind(key)
-        .bind(value)
-        .execute(conn)
-        .await?;
+pub async fn set_setting(tx: &mut Tx, key: &str, value: &str) -> Result<(), sqlx::Error> {
+    query(
+        "INSERT INTO settings (key, value) VALUES ($1, $2) \
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )
+    .bind(key)
+    .bind(value)
+    .execute(tx.on())
+    .await?;
     Ok(())
 }
 
@@ -162,10 +212,13 @@ mod tests {
     #[tokio::test]
     async fn a_writer_left_inside_a_transaction_is_replaced() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let db = Db::open(&dir.path().join("taskwire.db"))
+        let db = Db::open(&DbTarget::Sqlite(dir.path().join("taskwire.db")))
             .await
             .expect("open");
-        let mut conn = db.write.acquire().await.expect("the writer");
+        let Db::Sqlite { write, .. } = &db else {
+            unreachable!("a SQLite target opens SQLite")
+        };
+        let mut conn = write.acquire().await.expect("the writer");
         // What a future dropped inside `begin_with` leaves behind: `BEGIN` ran, and no
         // transaction guard exists to roll it back.
         SqliteTransactionManager::begin(&mut conn, Some("BEGIN IMMEDIATE".into()))
@@ -173,10 +226,7 @@ mod tests {
             .expect("begin");
         assert!(conn.is_in_transaction());
         drop(conn);
-        let mut tx = tokio::time::timeout(
-            Duration::from_secs(8),
-            db.write.begin_with("BEGIN IMMEDIATE"),
-        )
+        let mut tx = tokio::time::timeout(Duration::from_secs(8), db.begin_write())
         .await
         .expect("the writer is free in time")
         .expect("a new transaction");

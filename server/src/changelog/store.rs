@@ -1,23 +1,23 @@
-//! The change log in SQLite: `tasks`, `events` (the last N per board) and `boards.log_seq`.
+//! The change log in the database (SQLite or PostgreSQL): `tasks`, `events` (the last N
+//! per board) and `boards.log_seq`.
 
 use protocol::{
     Change, CreateParams, Event, MethodCall, Position, Task, TaskFields, TaskList, Topic,
     UpdateParams,
 };
-use sqlx::SqliteConnection;
 use uuid::Uuid;
 
 use super::{Actor, Applied, BoxFuture, ChangeLog, Outcome, Replay};
 use crate::auth::refresh::random_base64;
 use crate::clock;
-use crate::db::{self, Db, EPOCH_KEY, set_setting, stored_id};
+use crate::db::{self, Db, EPOCH_KEY, Tx, query, set_setting, stored_id};
 use crate::error::AppError;
 
 /// The log is trimmed on every this many appends of a board (fewer when it keeps fewer).
 const TRIM_EVERY: i64 = 16;
 
 #[derive(Debug, Clone)]
-pub struct SqliteChangeLog {
+pub struct SqlChangeLog {
     db: Db,
     /// Events kept per board.
     keep: i64,
@@ -51,7 +51,7 @@ impl TryFrom<TaskRow> for Task {
     }
 }
 
-impl SqliteChangeLog {
+impl SqlChangeLog {
     /// Opens the log over `db`, creating its epoch on first use.
     pub async fn open(db: Db, keep: u32) -> Result<Self, crate::db::DbError> {
         db.setting_or_init(EPOCH_KEY, new_epoch).await?;
@@ -65,12 +65,13 @@ impl SqliteChangeLog {
     /// snapshot. Returns the new epoch.
     pub async fn reset(&self) -> Result<String, sqlx::Error> {
         let epoch = new_epoch();
-        let mut tx = self.db.write.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query("DELETE FROM events").execute(&mut *tx).await?;
-        sqlx::query("UPDATE boards SET log_seq = 0")
-            .execute(&mut *tx)
+        let mut tx = self.db.begin_write().await?;
+        query("DELETE FROM events").execute(tx.on()).await?;
+        query("UPDATE boards SET log_seq = 0")
+            .execute(tx.on())
             .await?;
         set_setting(&mut tx, EPOCH_KEY, &epoch).await?;
+        tx.notify(&crate::cluster::Hint::Reset.to_string()).await?;
         tx.commit().await?;
         Ok(epoch)
     }
@@ -81,18 +82,19 @@ impl SqliteChangeLog {
         actor: Actor,
         call: MethodCall,
     ) -> Result<Applied, AppError> {
-        let mut tx = self.db.write.begin_with("BEGIN IMMEDIATE").await?;
-        // Checked in the change's own transaction: a member removed a moment before
-        // cannot slip a change in after.
+        let mut tx = self.db.begin_write().await?;
+        tx.lock_board(&board.to_string()).await?;
+        // Checked in the change's own transaction, under the board's lock: a member
+        // removed a moment before cannot slip a change in after.
         let role: Option<String> =
-            sqlx::query_scalar("SELECT role FROM board_members WHERE board_id = ? AND user_id = ?")
+            query("SELECT role FROM board_members WHERE board_id = $1 AND user_id = $2")
                 .bind(board.to_string())
                 .bind(actor.user.to_string())
-                .fetch_optional(&mut *tx)
+                .optional_scalar(tx.on())
                 .await?;
         crate::boards::may_change_tasks(role.as_deref())?;
         let mut log = Appender {
-            conn: &mut tx,
+            tx: &mut tx,
             board,
             username: actor.username,
             keep: self.keep,
@@ -102,24 +104,23 @@ impl SqliteChangeLog {
             MethodCall::Create(params) => log.create(params).await?,
             MethodCall::Update(params) => log.update(params).await?,
             MethodCall::Delete(params) => {
-                let deleted = sqlx::query("DELETE FROM tasks WHERE board_id = ? AND id = ?")
+                let deleted = query("DELETE FROM tasks WHERE board_id = $1 AND id = $2")
                     .bind(board.to_string())
                     .bind(params.id.to_string())
-                    .execute(&mut *log.conn)
+                    .execute(log.tx.on())
                     .await?;
-                if deleted.rows_affected() == 0 {
+                if deleted == 0 {
                     return Err(AppError::no_such_task());
                 }
                 log.append(Change::Delete { id: params.id }).await?;
                 Outcome::Deleted
             }
             MethodCall::ClearDone(_) => {
-                let ids: Vec<String> = sqlx::query_scalar(
-                    "DELETE FROM tasks WHERE board_id = ? AND done = 1 RETURNING id",
-                )
-                .bind(board.to_string())
-                .fetch_all(&mut *log.conn)
-                .await?;
+                let ids: Vec<String> =
+                    query("DELETE FROM tasks WHERE board_id = $1 AND done = TRUE RETURNING id")
+                        .bind(board.to_string())
+                        .scalars(log.tx.on())
+                        .await?;
                 for id in &ids {
                     let id = stored_id(id)?;
                     log.append(Change::Delete { id }).await?;
@@ -128,19 +129,23 @@ impl SqliteChangeLog {
             }
         };
         let events = log.events;
+        if let Some(last) = events.last() {
+            tx.notify(&crate::cluster::Hint::Tasks { board, seq: last.seq }.to_string())
+                .await?;
+        }
         tx.commit().await?;
         Ok(Applied { outcome, events })
     }
 
     async fn snapshot_in(&self, board: Uuid) -> Result<TaskList, AppError> {
-        let mut tx = self.db.read.begin().await?;
+        let mut tx = self.db.begin_read().await?;
         let (epoch, seq) = position(&mut tx, board).await?;
-        let rows: Vec<TaskRow> = sqlx::query_as(
+        let rows: Vec<TaskRow> = query(
             "SELECT id, title, done, version, created_at, updated_at, updated_by FROM tasks \
-             WHERE board_id = ? ORDER BY rowid",
+             WHERE board_id = $1 ORDER BY rowid",
         )
         .bind(board.to_string())
-        .fetch_all(&mut *tx)
+        .fetch_all(tx.on())
         .await?;
         tx.commit().await?;
         let items = rows
@@ -151,28 +156,26 @@ impl SqliteChangeLog {
     }
 
     async fn since_in(&self, board: Uuid, since: Position) -> Result<Option<Replay>, AppError> {
-        let mut tx = self.db.read.begin().await?;
+        let mut tx = self.db.begin_read().await?;
         let (epoch, seq) = position(&mut tx, board).await?;
         if since.epoch != epoch || since.seq > seq {
             return Ok(None);
         }
         let after = i64::try_from(since.seq).unwrap_or(i64::MAX);
-        let oldest: Option<i64> =
-            sqlx::query_scalar("SELECT MIN(seq) FROM events WHERE board_id = ?")
-                .bind(board.to_string())
-                .fetch_one(&mut *tx)
-                .await?;
+        let oldest: Option<i64> = query("SELECT MIN(seq) FROM events WHERE board_id = $1")
+            .bind(board.to_string())
+            .scalar(tx.on())
+            .await?;
         let complete = since.seq == seq || oldest.is_some_and(|oldest| oldest <= after + 1);
         if !complete {
             return Ok(None);
         }
-        let rows: Vec<(i64, String)> = sqlx::query_as(
-            "SELECT seq, change FROM events WHERE board_id = ? AND seq > ? ORDER BY seq",
-        )
-        .bind(board.to_string())
-        .bind(after)
-        .fetch_all(&mut *tx)
-        .await?;
+        let rows: Vec<(i64, String)> =
+            query("SELECT seq, change FROM events WHERE board_id = $1 AND seq > $2 ORDER BY seq")
+                .bind(board.to_string())
+                .bind(after)
+                .fetch_all(tx.on())
+                .await?;
         tx.commit().await?;
         let events = rows
             .into_iter()
@@ -191,7 +194,7 @@ impl SqliteChangeLog {
     }
 }
 
-impl ChangeLog for SqliteChangeLog {
+impl ChangeLog for SqlChangeLog {
     fn apply(
         &self,
         board: Uuid,
@@ -216,7 +219,7 @@ impl ChangeLog for SqliteChangeLog {
 
 /// One write transaction of one board's tasks, collecting the events it appends.
 struct Appender<'c> {
-    conn: &'c mut SqliteConnection,
+    tx: &'c mut Tx,
     board: Uuid,
     /// Recorded as `updated_by` on what this transaction changes.
     username: String,
@@ -226,13 +229,13 @@ struct Appender<'c> {
 
 impl Appender<'_> {
     async fn find(&mut self, id: Uuid) -> Result<Option<Task>, AppError> {
-        let row: Option<TaskRow> = sqlx::query_as(
+        let row: Option<TaskRow> = query(
             "SELECT id, title, done, version, created_at, updated_at, updated_by FROM tasks \
-             WHERE board_id = ? AND id = ?",
+             WHERE board_id = $1 AND id = $2",
         )
         .bind(self.board.to_string())
         .bind(id.to_string())
-        .fetch_optional(&mut *self.conn)
+        .fetch_optional(self.tx.on())
         .await?;
         row.map(Task::try_from).transpose()
     }
@@ -249,10 +252,10 @@ impl Appender<'_> {
             updated_at: now,
             updated_by: self.username.clone(),
         };
-        let inserted = sqlx::query(
+        let inserted = query(
             "INSERT INTO tasks \
              (board_id, id, title, done, version, created_at, updated_at, updated_by) \
-             VALUES (?, ?, ?, 0, 1, ?, ?, ?) ON CONFLICT (board_id, id) DO NOTHING",
+             VALUES ($1, $2, $3, FALSE, 1, $4, $5, $6) ON CONFLICT (board_id, id) DO NOTHING",
         )
         .bind(self.board.to_string())
         .bind(id.to_string())
@@ -260,9 +263,9 @@ impl Appender<'_> {
         .bind(&task.created_at)
         .bind(&task.updated_at)
         .bind(&task.updated_by)
-        .execute(&mut *self.conn)
+        .execute(self.tx.on())
         .await?;
-        if inserted.rows_affected() == 0 {
+        if inserted == 0 {
             // A retry of a create that went through: answer with what is stored.
             let task = self.find(id).await?.ok_or_else(|| {
                 AppError::Internal(format!("task {id} conflicted but is not there"))
@@ -310,9 +313,9 @@ impl Appender<'_> {
             task.updated_by.clone_from(&self.username);
             fields.updated_by = Some(self.username.clone());
         }
-        sqlx::query(
-            "UPDATE tasks SET title = ?, done = ?, version = ?, updated_at = ?, updated_by = ? \
-             WHERE board_id = ? AND id = ?",
+        query(
+            "UPDATE tasks SET title = $1, done = $2, version = $3, updated_at = $4, \
+             updated_by = $5 WHERE board_id = $6 AND id = $7",
         )
         .bind(&task.title)
         .bind(task.done)
@@ -321,7 +324,7 @@ impl Appender<'_> {
         .bind(&task.updated_by)
         .bind(self.board.to_string())
         .bind(task.id.to_string())
-        .execute(&mut *self.conn)
+        .execute(self.tx.on())
         .await?;
         self.append(Change::Patch {
             id: task.id,
@@ -340,21 +343,21 @@ impl Appender<'_> {
         let json = serde_json::to_string(&change)
             .map_err(|e| AppError::Internal(format!("encoding an event: {e}")))?;
         // The trigger `events_bump_log_seq` moves `boards.log_seq` along.
-        let (seq, epoch): (i64, String) = sqlx::query_as(
+        let (seq, epoch): (i64, String) = query(
             "INSERT INTO events (board_id, seq, change) \
-             SELECT id, log_seq + 1, ? FROM boards WHERE id = ? \
-             RETURNING seq, (SELECT value FROM settings WHERE key = ?)",
+             SELECT id, log_seq + 1, $1 FROM boards WHERE id = $2 \
+             RETURNING seq, (SELECT value FROM settings WHERE key = $3)",
         )
         .bind(json)
         .bind(&board)
         .bind(EPOCH_KEY)
-        .fetch_one(&mut *self.conn)
+        .fetch_one(self.tx.on())
         .await?;
         if seq % self.keep.clamp(1, TRIM_EVERY) == 0 {
-            sqlx::query("DELETE FROM events WHERE board_id = ? AND seq <= ?")
+            query("DELETE FROM events WHERE board_id = $1 AND seq <= $2")
                 .bind(&board)
                 .bind(seq - self.keep)
-                .execute(&mut *self.conn)
+                .execute(self.tx.on())
                 .await?;
         }
         self.events.push(Event {
@@ -368,11 +371,11 @@ impl Appender<'_> {
 }
 
 /// The current epoch and `board`'s last `seq`.
-async fn position(conn: &mut SqliteConnection, board: Uuid) -> Result<(String, u64), AppError> {
-    let epoch = db::epoch(&mut *conn).await?;
-    let seq: Option<i64> = sqlx::query_scalar("SELECT log_seq FROM boards WHERE id = ?")
+async fn position(tx: &mut Tx, board: Uuid) -> Result<(String, u64), AppError> {
+    let epoch = db::epoch(tx).await?;
+    let seq: Option<i64> = query("SELECT log_seq FROM boards WHERE id = $1")
         .bind(board.to_string())
-        .fetch_optional(&mut *conn)
+        .optional_scalar(tx.on())
         .await?;
     let seq = seq.unwrap_or(0);
     Ok((

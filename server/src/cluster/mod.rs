@@ -1,0 +1,591 @@
+//! Several server nodes on one PostgreSQL database. Each node keeps its own sockets in
+//! a `LocalFanout`; this wraps it and keeps it in step with what the other nodes do.
+//!
+//! The change log in the database is the truth. A write's transaction takes the board's
+//! next `seq` under a row lock and sends a `NOTIFY` hint (`Hint`) that commits with it.
+//! Every node listens; a node with subscribers to that board reads the events it has not
+//! delivered yet from the log, in order, and hands them to its sockets. A node's own
+//! writes go out at once when they follow what it delivered last, and through the log
+//! otherwise. The hint is only a hint: a listener that reconnects, or that stays silent
+//! (its own pings stop coming back), leads to a catch-up of every board from the log,
+//! and a check every second compares each followed board's `log_seq` with what the node
+//! delivered. A socket that would still see a gap is closed and resumes (`ws`).
+
+mod hint;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use protocol::{BoardsEvent, CloseCode, Ended, Event, MemberUser, Position, Topic};
+use sqlx::PgPool;
+use sqlx::postgres::PgListener;
+use tokio::sync::{mpsc, watch};
+use uuid::Uuid;
+
+use crate::changelog::ChangeLog;
+use crate::db::CHANNEL;
+use crate::fanout::{ChangeWatch, Fanout, LocalFanout, SocketLink, TooManySockets, lock};
+pub use hint::{Hint, SESSIONS_PER_HINT};
+
+/// How often a node checks the boards it follows against the log, says it is alive, and
+/// pings its own listener.
+const CHECK_EVERY: Duration = Duration::from_secs(1);
+/// A listener that heard nothing (not even the pings every node sends each second) for
+/// this long is taken for dead and replaced.
+const SILENT_AFTER: Duration = Duration::from_secs(4);
+/// A node not heard from for this long is gone: its people leave every board's presence.
+const NODE_GONE_AFTER_SECS: i64 = 5;
+/// How long the listener waits before connecting again after a failure.
+const RECONNECT_AFTER: Duration = Duration::from_millis(250);
+
+/// Close code and reason for a socket this node cannot bring up to date in place.
+const RESUME: (CloseCode, &str) = (CloseCode::ServerError, "missed changes; resume");
+
+/// Where this node's sockets are in a board's log.
+#[derive(Debug, Clone)]
+struct Cursor {
+    epoch: Arc<str>,
+    seq: u64,
+}
+
+/// What reaches the relay task.
+enum Work {
+    Hint(Hint),
+    /// The listener connected again: anything may have been missed.
+    Reconnected,
+    /// A board whose events this node must read from the log.
+    CatchUp(Uuid),
+    /// Who is on a board through this node changed.
+    PresenceChanged(Uuid),
+}
+
+pub struct ClusterFanout {
+    local: Arc<LocalFanout>,
+    pool: PgPool,
+    log: Arc<dyn ChangeLog>,
+    /// This process, as other nodes see it in `nodes` and `presence`.
+    node: String,
+    cursors: Mutex<HashMap<Uuid, Cursor>>,
+    /// The last board-list `seq` each user's sockets here were sent or answered with.
+    lists: Mutex<HashMap<Uuid, u64>>,
+    work: mpsc::UnboundedSender<Work>,
+}
+
+impl ClusterFanout {
+    /// Joins the cluster: registers the node, starts listening (before the first
+    /// socket can subscribe) and starts the relay task, which ends at `shutdown`.
+    pub async fn start(
+        pool: PgPool,
+        log: Arc<dyn ChangeLog>,
+        max_per_user: usize,
+        shutdown: watch::Receiver<bool>,
+    ) -> Result<Arc<Self>, sqlx::Error> {
+        let node = Uuid::new_v4().to_string();
+        sqlx::query("INSERT INTO nodes (id, seen_at) VALUES ($1, now())")
+            .bind(&node)
+            .execute(&pool)
+            .await?;
+        let mut listener = PgListener::connect_with(&pool).await?;
+        listener.listen(CHANNEL).await?;
+        let (work, inbox) = mpsc::unbounded_channel();
+        let me = Arc::new(Self {
+            local: LocalFanout::new(max_per_user),
+            pool: pool.clone(),
+            log,
+            node,
+            cursors: Mutex::new(HashMap::new()),
+            lists: Mutex::new(HashMap::new()),
+            work: work.clone(),
+        });
+        tokio::spawn(listen(listener, pool, work, shutdown.clone()));
+        tokio::spawn(relay(Arc::downgrade(&me), inbox, shutdown));
+        tracing::info!(node = %me.node, "joined the cluster");
+        Ok(me)
+    }
+
+    /// Tells every node (this one included) `hint`, outside any transaction.
+    fn tell(&self, hint: Hint) {
+        let pool = self.pool.clone();
+        tokio::spawn(async move {
+            if let Err(error) = notify(&pool, &hint).await {
+                tracing::warn!(%error, "cannot tell the other nodes");
+            }
+        });
+    }
+
+    fn presence_changed(&self, boards: impl IntoIterator<Item = Uuid>) {
+        for board in boards {
+            let _ = self.work.send(Work::PresenceChanged(board));
+        }
+    }
+
+    /// Hands `events` (of one board, in order, read from the log) to the sockets here,
+    /// skipping those already delivered.
+    fn deliver(&self, board: Uuid, epoch: &str, events: &[Event]) {
+        let mut cursors = lock(&self.cursors);
+        let cursor = cursors.entry(board).or_insert_with(|| Cursor {
+            epoch: Arc::from(epoch),
+            seq: 0,
+        });
+        if &*cursor.epoch != epoch {
+            *cursor = Cursor {
+                epoch: Arc::from(epoch),
+                seq: 0,
+            };
+        }
+        for event in events {
+            if event.seq > cursor.seq {
+                self.local.publish(board, event);
+                cursor.seq = event.seq;
+            }
+        }
+    }
+
+    /// Reads from the log what this node's sockets on `board` have not been sent.
+    async fn catch_up(&self, board: Uuid) {
+        let Some(cursor) = lock(&self.cursors).get(&board).cloned() else {
+            self.local.wake_polls(board);
+            return;
+        };
+        let since = Position {
+            epoch: cursor.epoch.to_string(),
+            seq: cursor.seq,
+        };
+        match self.log.since(board, since).await {
+            Ok(Some(replay)) => self.deliver(board, &replay.epoch, &replay.events),
+            Ok(None) => {
+                // Trimmed away or a new epoch: the sockets resume on their own.
+                lock(&self.cursors).remove(&board);
+                self.local.close_board_subscribers(board, RESUME.0, RESUME.1);
+            }
+            Err(error) => {
+                tracing::warn!(%error, %board, "cannot read the log; retrying");
+                let _ = self.work.send(Work::CatchUp(board));
+                tokio::time::sleep(RECONNECT_AFTER).await;
+            }
+        }
+        self.local.wake_polls(board);
+    }
+
+    async fn on_hint(&self, hint: Hint) {
+        match hint {
+            Hint::Tasks { board, seq } => {
+                let behind = lock(&self.cursors)
+                    .get(&board)
+                    .is_some_and(|cursor| cursor.seq < seq);
+                if behind {
+                    self.catch_up(board).await;
+                } else {
+                    self.local.wake_polls(board);
+                }
+            }
+            Hint::Boards { user, event } => {
+                lock(&self.lists).insert(user, event.seq);
+                self.local.publish_boards(user, &event);
+            }
+            Hint::Revoke {
+                board,
+                user,
+                reason,
+            } => self.local.revoke(board, user, reason),
+            Hint::CloseSessions {
+                sessions,
+                code,
+                reason,
+            } => self.local.close_sessions(&sessions, code, reason),
+            Hint::CloseUser { user, code, reason } => self.local.close_user(user, code, reason),
+            Hint::Presence { board } => self.read_presence(&[board]).await,
+            Hint::Reset => {
+                lock(&self.cursors).clear();
+                self.local.close_all(RESUME.0, "the change log was reset");
+            }
+            Hint::Ping => {}
+        }
+    }
+
+    /// Brings every board and board list followed here up to date with the database.
+    async fn check(&self) {
+        let boards: Vec<String> = self
+            .local
+            .subscribed_boards()
+            .iter()
+            .map(Uuid::to_string)
+            .collect();
+        if !boards.is_empty() {
+            match sqlx::query_as::<_, (String, i64)>(
+                "SELECT id, log_seq FROM boards WHERE id = ANY($1)",
+            )
+            .bind(&boards)
+            .fetch_all(&self.pool)
+            .await
+            {
+                Ok(rows) => {
+                    for (board, seq) in rows {
+                        let Ok(board) = Uuid::parse_str(&board) else {
+                            continue;
+                        };
+                        let behind = lock(&self.cursors).get(&board).is_some_and(|cursor| {
+                            u64::try_from(seq).is_ok_and(|seq| cursor.seq < seq)
+                        });
+                        if behind {
+                            self.catch_up(board).await;
+                        }
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "cannot check the boards followed here"),
+            }
+        }
+        self.check_lists().await;
+        self.read_presence(&self.local.subscribed_boards()).await;
+    }
+
+    /// Closes the board-list subscriptions of users whose list moved on without this
+    /// node hearing of it: they get the list whole when they reconnect.
+    async fn check_lists(&self) {
+        let users: Vec<String> = self
+            .local
+            .list_subscribers()
+            .iter()
+            .map(Uuid::to_string)
+            .collect();
+        if users.is_empty() {
+            return;
+        }
+        let rows = sqlx::query_as::<_, (String, i64)>(
+            "SELECT id, boards_seq FROM users WHERE id = ANY($1)",
+        )
+        .bind(&users)
+        .fetch_all(&self.pool)
+        .await;
+        let rows = match rows {
+            Ok(rows) => rows,
+            Err(error) => {
+                tracing::warn!(%error, "cannot check the board lists followed here");
+                return;
+            }
+        };
+        for (user, seq) in rows {
+            let Ok(user) = Uuid::parse_str(&user) else {
+                continue;
+            };
+            let seen = lock(&self.lists).get(&user).copied();
+            if seen.is_some_and(|seen| u64::try_from(seq).is_ok_and(|seq| seen < seq)) {
+                lock(&self.lists).remove(&user);
+                self.local.close_list_subscribers(user, RESUME.0, RESUME.1);
+            }
+        }
+    }
+
+    /// Stores who is on `board` through this node, and tells the others.
+    async fn write_presence(&self, board: Uuid) -> Result<(), sqlx::Error> {
+        let users = self.local.present_here(board);
+        let mut tx = self.pool.begin().await?;
+        if users.is_empty() {
+            sqlx::query("DELETE FROM presence WHERE node_id = $1 AND board_id = $2")
+                .bind(&self.node)
+                .bind(board.to_string())
+                .execute(&mut *tx)
+                .await?;
+        } else {
+            let users = serde_json::to_string(&users)
+                .map_err(|e| sqlx::Error::Protocol(format!("presence: {e}")))?;
+            sqlx::query(
+                "INSERT INTO presence (node_id, board_id, users) VALUES ($1, $2, $3) \
+                 ON CONFLICT (node_id, board_id) DO UPDATE SET users = excluded.users",
+            )
+            .bind(&self.node)
+            .bind(board.to_string())
+            .bind(users)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query("SELECT pg_notify($1, $2)::TEXT")
+            .bind(CHANNEL)
+            .bind(Hint::Presence { board }.to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await
+    }
+
+    /// Reads who is on `boards` through the other live nodes.
+    async fn read_presence(&self, boards: &[Uuid]) {
+        if boards.is_empty() {
+            return;
+        }
+        let ids: Vec<String> = boards.iter().map(Uuid::to_string).collect();
+        let rows = sqlx::query_as::<_, (String, String)>(
+            "SELECT p.board_id, p.users FROM presence p JOIN nodes n ON n.id = p.node_id \
+             WHERE p.board_id = ANY($1) AND p.node_id <> $2 \
+             AND n.seen_at > now() - make_interval(secs => $3)",
+        )
+        .bind(&ids)
+        .bind(&self.node)
+        .bind(NODE_GONE_AFTER_SECS as f64)
+        .fetch_all(&self.pool)
+        .await;
+        let rows = match rows {
+            Ok(rows) => rows,
+            Err(error) => {
+                tracing::warn!(%error, "cannot read presence");
+                return;
+            }
+        };
+        let mut remote: HashMap<Uuid, Vec<MemberUser>> =
+            boards.iter().map(|board| (*board, Vec::new())).collect();
+        for (board, users) in rows {
+            let (Ok(board), Ok(users)) = (
+                Uuid::parse_str(&board),
+                serde_json::from_str::<Vec<MemberUser>>(&users),
+            ) else {
+                continue;
+            };
+            remote.entry(board).or_default().extend(users);
+        }
+        for (board, mut users) in remote {
+            users.sort_by(|a, b| a.username.cmp(&b.username));
+            users.dedup_by_key(|user| user.id);
+            self.local.set_remote(board, users);
+        }
+    }
+
+    /// Says this node is alive, forgets nodes long gone, and pings every listener.
+    async fn heartbeat(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE nodes SET seen_at = now() WHERE id = $1")
+            .bind(&self.node)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("DELETE FROM nodes WHERE seen_at < now() - interval '1 minute'")
+            .execute(&self.pool)
+            .await?;
+        notify(&self.pool, &Hint::Ping).await
+    }
+
+    /// Leaves the cluster: this node's people leave every board at once.
+    async fn leave(&self) {
+        if let Err(error) = sqlx::query("DELETE FROM nodes WHERE id = $1")
+            .bind(&self.node)
+            .execute(&self.pool)
+            .await
+        {
+            tracing::warn!(%error, "cannot leave the cluster cleanly");
+        }
+    }
+}
+
+impl Fanout for ClusterFanout {
+    fn watch(&self, board: Uuid) -> ChangeWatch {
+        self.local.watch(board)
+    }
+
+    fn watch_boards(&self, user: Uuid) -> ChangeWatch {
+        self.local.watch_boards(user)
+    }
+
+    fn register(&self, link: SocketLink) -> Result<(), TooManySockets> {
+        self.local.register(link)
+    }
+
+    fn rebind(&self, user: Uuid, socket: u64, session: Uuid) {
+        self.local.rebind(user, socket, session);
+    }
+
+    fn unregister(&self, user: Uuid, socket: u64) {
+        let left = self.local.unregister_from(user, socket);
+        self.presence_changed(left);
+    }
+
+    fn subscribe(&self, board: Uuid, topic: Topic, user: Uuid, socket: u64) {
+        self.local.subscribe(board, topic, user, socket);
+        if topic == Topic::Boards {
+            return;
+        }
+        self.presence_changed([board]);
+    }
+
+    fn unsubscribe(&self, board: Uuid, topic: Topic, socket: u64) {
+        self.local.unsubscribe(board, topic, socket);
+        self.presence_changed([board]);
+    }
+
+    fn present(&self, board: Uuid) -> Vec<MemberUser> {
+        self.local.present(board)
+    }
+
+    fn seen(&self, board: Uuid, epoch: &str, seq: u64) {
+        let mut cursors = lock(&self.cursors);
+        if cursors
+            .get(&board)
+            .is_none_or(|cursor| &*cursor.epoch != epoch)
+        {
+            cursors.insert(
+                board,
+                Cursor {
+                    epoch: Arc::from(epoch),
+                    seq,
+                },
+            );
+        }
+    }
+
+    fn seen_boards(&self, user: Uuid, seq: u64) {
+        lock(&self.lists).entry(user).or_insert(seq);
+    }
+
+    /// A write of this node, committed: out at once when it follows what the sockets
+    /// here were sent last; otherwise (another node wrote in between) through the log.
+    fn publish(&self, board: Uuid, event: &Event) {
+        let mut cursors = lock(&self.cursors);
+        match cursors.get_mut(&board) {
+            Some(cursor) if *cursor.epoch == *event.epoch && event.seq == cursor.seq + 1 => {
+                cursor.seq = event.seq;
+                self.local.publish(board, event);
+            }
+            Some(cursor) if *cursor.epoch == *event.epoch && event.seq <= cursor.seq => {}
+            Some(_) => {
+                let _ = self.work.send(Work::CatchUp(board));
+            }
+            None => self.local.wake_polls(board),
+        }
+    }
+
+    /// Board-list events reach every node, this one included, through the hint their
+    /// transaction sent: one path keeps each list's events in `seq` order.
+    fn publish_boards(&self, _user: Uuid, _event: &BoardsEvent) {}
+
+    fn revoke(&self, board: Uuid, user: Option<Uuid>, reason: Ended) {
+        self.local.revoke(board, user, reason);
+        self.presence_changed([board]);
+    }
+
+    fn close_sessions(&self, sessions: &[Uuid], code: CloseCode, reason: &'static str) {
+        self.local.close_sessions(sessions, code, reason);
+        for chunk in sessions.chunks(SESSIONS_PER_HINT) {
+            self.tell(Hint::CloseSessions {
+                sessions: chunk.to_vec(),
+                code,
+                reason,
+            });
+        }
+    }
+
+    fn close_user(&self, user: Uuid, code: CloseCode, reason: &'static str) {
+        self.local.close_user(user, code, reason);
+        self.tell(Hint::CloseUser { user, code, reason });
+    }
+
+    fn close_all(&self, code: CloseCode, reason: &'static str) {
+        self.local.close_all(code, reason);
+    }
+}
+
+async fn notify(pool: &PgPool, hint: &Hint) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_notify($1, $2)::TEXT")
+        .bind(CHANNEL)
+        .bind(hint.to_string())
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Receives the channel's hints and hands them to the relay, reconnecting when the
+/// connection drops or goes silent.
+async fn listen(
+    mut listener: PgListener,
+    pool: PgPool,
+    work: mpsc::UnboundedSender<Work>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let heard = tokio::select! {
+            heard = tokio::time::timeout(SILENT_AFTER, listener.try_recv()) => heard,
+            _ = shutdown.wait_for(|stop| *stop) => return,
+        };
+        match heard {
+            Ok(Ok(Some(notification))) => match notification.payload().parse::<Hint>() {
+                Ok(hint) => {
+                    if work.send(Work::Hint(hint)).is_err() {
+                        return;
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "ignoring a hint"),
+            },
+            lost => {
+                match lost {
+                    Err(_) => tracing::warn!("the cluster listener went silent; reconnecting"),
+                    Ok(Err(error)) => {
+                        tracing::warn!(%error, "the cluster listener failed; reconnecting")
+                    }
+                    Ok(Ok(_)) => tracing::warn!("the cluster listener dropped; reconnecting"),
+                }
+                listener = loop {
+                    tokio::select! {
+                        () = tokio::time::sleep(RECONNECT_AFTER) => {}
+                        _ = shutdown.wait_for(|stop| *stop) => return,
+                    }
+                    match fresh_listener(&pool).await {
+                        Ok(listener) => break listener,
+                        Err(error) => tracing::warn!(%error, "cannot listen yet"),
+                    }
+                };
+                tracing::info!("the cluster listener is back");
+                if work.send(Work::Reconnected).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+async fn fresh_listener(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener.listen(CHANNEL).await?;
+    Ok(listener)
+}
+
+/// Works through hints and catch-ups one at a time, so a board's events go out in order,
+/// and checks the followed boards every second.
+async fn relay(
+    me: std::sync::Weak<ClusterFanout>,
+    mut inbox: mpsc::UnboundedReceiver<Work>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut every = tokio::time::interval(CHECK_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let work = tokio::select! {
+            work = inbox.recv() => match work {
+                Some(work) => Some(work),
+                None => break,
+            },
+            _ = every.tick() => None,
+            _ = shutdown.wait_for(|stop| *stop) => break,
+        };
+        let Some(fanout) = me.upgrade() else {
+            return;
+        };
+        match work {
+            Some(Work::Hint(hint)) => fanout.on_hint(hint).await,
+            Some(Work::CatchUp(board)) => fanout.catch_up(board).await,
+            Some(Work::PresenceChanged(board)) => {
+                if let Err(error) = fanout.write_presence(board).await {
+                    tracing::warn!(%error, "cannot share presence");
+                }
+            }
+            Some(Work::Reconnected) => {
+                fanout.check().await;
+                fanout.local.wake_all_polls();
+            }
+            // The second's tick.
+            None => {
+                if let Err(error) = fanout.heartbeat().await {
+                    tracing::warn!(%error, "cannot reach the database");
+                }
+                fanout.check().await;
+            }
+        }
+    }
+    if let Some(fanout) = me.upgrade() {
+        fanout.leave().await;
+    }
+}
