@@ -274,11 +274,16 @@ impl Auth {
     pub async fn refresh(&self, presented: &str) -> Result<RefreshOutcome, AppError> {
         let hash = RefreshToken::hash_of(presented);
         let mut tx = self.db.begin_write().await?;
-        let live: Option<(String, i64)> =
-            query("SELECT id, expires_at FROM sessions WHERE refresh_hash = $1")
-                .bind(&hash)
-                .fetch_optional(tx.on())
-                .await?;
+        // An update that changes nothing, for its row lock: of two nodes presenting the
+        // same token at once, the second waits, then finds the token spent (PostgreSQL
+        // reads the row again once the lock is free). On SQLite the writer is one already.
+        let live: Option<(String, i64)> = query(
+            "UPDATE sessions SET expires_at = expires_at WHERE refresh_hash = $1 \
+             RETURNING id, expires_at",
+        )
+        .bind(&hash)
+        .fetch_optional(tx.on())
+        .await?;
         if let Some((session_id, expires_at)) = live {
             if expires_at < clock::unix_now() {
                 query("DELETE FROM sessions WHERE id = $1")

@@ -69,6 +69,9 @@ pub struct ClusterFanout {
     cursors: Mutex<HashMap<Uuid, Cursor>>,
     /// The last board-list `seq` each user's sockets here were sent or answered with.
     lists: Mutex<HashMap<Uuid, u64>>,
+    /// Lists found ahead of `lists` in the database at the last check, with the `seq`
+    /// seen there: still behind at the next check, their hint was lost, not in flight.
+    lists_behind: Mutex<HashMap<Uuid, u64>>,
     work: mpsc::UnboundedSender<Work>,
 }
 
@@ -96,6 +99,7 @@ impl ClusterFanout {
             node,
             cursors: Mutex::new(HashMap::new()),
             lists: Mutex::new(HashMap::new()),
+            lists_behind: Mutex::new(HashMap::new()),
             work: work.clone(),
         });
         tokio::spawn(listen(listener, pool, work, shutdown.clone()));
@@ -206,12 +210,9 @@ impl ClusterFanout {
 
     /// Brings every board and board list followed here up to date with the database.
     async fn check(&self) {
-        let boards: Vec<String> = self
-            .local
-            .subscribed_boards()
-            .iter()
-            .map(Uuid::to_string)
-            .collect();
+        let followed = self.local.subscribed_boards();
+        lock(&self.cursors).retain(|board, _| followed.contains(board));
+        let boards: Vec<String> = followed.iter().map(Uuid::to_string).collect();
         if !boards.is_empty() {
             match sqlx::query_as::<_, (String, i64)>(
                 "SELECT id, log_seq FROM boards WHERE id = ANY($1)",
@@ -243,12 +244,9 @@ impl ClusterFanout {
     /// Closes the board-list subscriptions of users whose list moved on without this
     /// node hearing of it: they get the list whole when they reconnect.
     async fn check_lists(&self) {
-        let users: Vec<String> = self
-            .local
-            .list_subscribers()
-            .iter()
-            .map(Uuid::to_string)
-            .collect();
+        let subscribers = self.local.list_subscribers();
+        lock(&self.lists).retain(|user, _| subscribers.contains(user));
+        let users: Vec<String> = subscribers.iter().map(Uuid::to_string).collect();
         if users.is_empty() {
             return;
         }
@@ -265,12 +263,18 @@ impl ClusterFanout {
                 return;
             }
         };
+        let mut behind = HashMap::new();
         for (user, seq) in rows {
-            let Ok(user) = Uuid::parse_str(&user) else {
+            let (Ok(user), Ok(seq)) = (Uuid::parse_str(&user), u64::try_from(seq)) else {
                 continue;
             };
-            let seen = lock(&self.lists).get(&user).copied();
-            if seen.is_some_and(|seen| u64::try_from(seq).is_ok_and(|seq| seen < seq)) {
+            if lock(&self.lists).get(&user).is_some_and(|seen| *seen < seq) {
+                behind.insert(user, seq);
+            }
+        }
+        let before = std::mem::replace(&mut *lock(&self.lists_behind), behind);
+        for (user, seq) in before {
+            if lock(&self.lists).get(&user).is_some_and(|seen| *seen < seq) {
                 lock(&self.lists).remove(&user);
                 self.local.close_list_subscribers(user, RESUME.0, RESUME.1);
             }
