@@ -10,7 +10,9 @@ use crate::error::Error;
 use crate::local_server::{LocalServer, free_port};
 use crate::steps::Timings;
 use crate::webdriver::Browser;
-use crate::{Result, bundle, control, dev_loop, fault_socket, gate, root, served_page, setup};
+use crate::{
+    Result, bundle, control, dev_loop, fault_socket, gate, postgres, root, served_page, setup,
+};
 
 /// `cargo xtask run [server flags…]`: build the app and serve it on a SQLite file.
 pub fn run(server_args: &[String]) -> Result {
@@ -136,6 +138,20 @@ fn checks(timings: &mut Timings) -> Result {
             "warnings",
         ]),
     )?;
+    // Not among --all-targets: the three-node suite runs only beside PostgreSQL.
+    timings.run(
+        "lint, the three-node suite (clippy)",
+        &mut cargo(&[
+            "clippy",
+            "-p",
+            "taskwire-server",
+            "--test",
+            "cluster",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
     timings.run(
         "lint, wasm32 (clippy)",
         &mut cargo(&[
@@ -153,6 +169,21 @@ fn checks(timings: &mut Timings) -> Result {
     // Also builds target/debug/taskwire-server (the server has integration tests), with
     // the same features the browser suites' server needs: no second build.
     timings.run("native tests", &mut cargo(&["test", "--workspace"]))?;
+    timings.run(
+        "server tests on PostgreSQL, three nodes among them (a throwaway cluster)",
+        &mut postgres::beside_cluster(
+            "TASKWIRE_TEST_PG",
+            &[
+                "test",
+                "-p",
+                "taskwire-server",
+                "--test",
+                "server",
+                "--test",
+                "cluster",
+            ],
+        ),
+    )?;
     build_app(timings)?;
 
     served_check(timings)?;
@@ -198,6 +229,13 @@ pub fn bench(args: &[String]) -> Result {
         timings.run(
             "server: 1,000 sockets (cargo bench -p taskwire-server --bench sockets)",
             &mut cargo(&["bench", "-p", "taskwire-server", "--bench", "sockets"]),
+        )?;
+        timings.run(
+            "server: three nodes on PostgreSQL, 1,000 sockets (cargo bench -p taskwire-server --bench cluster, beside a throwaway cluster)",
+            &mut postgres::beside_cluster(
+                "TASKWIRE_BENCH_PG",
+                &["bench", "-p", "taskwire-server", "--bench", "cluster"],
+            ),
         )?;
         timings.run(
             "server: reconnect storm, 1,000 sockets (cargo bench -p taskwire-server --bench storm)",

@@ -11,6 +11,7 @@ mod gate;
 mod harness;
 mod http;
 mod local_server;
+mod postgres;
 mod screenshot;
 mod served_page;
 mod setup;

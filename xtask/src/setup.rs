@@ -140,7 +140,9 @@ fn build_tool_list() -> Result<Vec<Tool>> {
     ])
 }
 
-/// Headless Chromium and Firefox with their WebDriver servers, for the browser suites.
+/// Headless Chromium and Firefox with their WebDriver servers, for the browser suites,
+/// and PostgreSQL (from the same package manager, in the same run of it), for the server
+/// suite's second pass and its three-node tests.
 fn browser_list() -> Vec<Tool> {
     let have = |program: &'static str| {
         move || output("sh", &["-c", &format!("command -v {program}")]).is_some()
@@ -149,14 +151,19 @@ fn browser_list() -> Vec<Tool> {
     packages.args([
         "-c",
         &format!(
-            "{sudo}apt-get update && {sudo}env DEBIAN_FRONTEND=noninteractive apt-get install --yes chromium chromium-driver firefox-esr",
+            "{sudo}apt-get update && {sudo}env DEBIAN_FRONTEND=noninteractive apt-get install --yes chromium chromium-driver firefox-esr postgresql",
             sudo = if is_root() { "" } else { "sudo " }
         ),
     ]);
     vec![
         Tool::new(
-            "chromium, chromedriver and firefox-esr",
-            move || have("chromium")() && have("chromedriver")() && have("firefox-esr")(),
+            "chromium, chromedriver, firefox-esr and postgresql",
+            move || {
+                have("chromium")()
+                    && have("chromedriver")()
+                    && have("firefox-esr")()
+                    && have("pg_virtualenv")()
+            },
             packages,
         ),
         Tool::new(

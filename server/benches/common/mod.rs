@@ -33,9 +33,26 @@ impl ServerProcess {
 
     /// Starts the server on `addr` (say the one a killed server had, to restart it).
     pub fn start_at(dir: &std::path::Path, addr: &str, extra: &[&str]) -> Bench<Self> {
+        Self::start_over(dir.join("bench.db").as_os_str(), dir, addr, extra)
+    }
+
+    /// Starts the server on a free loopback port over `db` (a SQLite file or a
+    /// `postgres://` URL, which several servers may share), serving `dir` as its static
+    /// files, with `extra` arguments.
+    #[allow(dead_code, reason = "only the cluster benchmark names its database")]
+    pub fn start_with_db(db: &str, dir: &std::path::Path, extra: &[&str]) -> Bench<Self> {
+        Self::start_over(std::ffi::OsStr::new(db), dir, "127.0.0.1:0", extra)
+    }
+
+    fn start_over(
+        db: &std::ffi::OsStr,
+        dir: &std::path::Path,
+        addr: &str,
+        extra: &[&str],
+    ) -> Bench<Self> {
         let mut child = Command::new(env!("CARGO_BIN_EXE_taskwire-server"))
             .args(["serve", "--addr", addr, "--db"])
-            .arg(dir.join("bench.db"))
+            .arg(db)
             .arg("--static-dir")
             .arg(dir)
             .args(["--max-sockets-per-user", "200", "--login-per-ip", "1000"])

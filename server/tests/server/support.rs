@@ -169,23 +169,28 @@ impl TestServer {
 
     /// Offers `offer` (a `Sec-WebSocket-Protocol` value) when given.
     pub async fn connect_offering(&self, offer: Option<&'static str>) -> Ws {
-        let mut request = format!("ws://{}/ws", self.addr)
-            .into_client_request()
-            .expect("request");
-        if let Some(offer) = offer {
-            request
-                .headers_mut()
-                .insert("sec-websocket-protocol", HeaderValue::from_static(offer));
-        }
-        let (stream, response) = tokio_tungstenite::connect_async(request)
-            .await
-            .expect("socket opens");
-        let protocol = response
-            .headers()
-            .get("sec-websocket-protocol")
-            .map(|v| v.to_str().unwrap_or_default().to_owned());
-        Ws { stream, protocol }
+        connect_at(&self.addr.to_string(), offer).await
     }
+}
+
+/// A socket to the server at `addr` (`host:port`), offering `offer` when given.
+pub async fn connect_at(addr: &str, offer: Option<&'static str>) -> Ws {
+    let mut request = format!("ws://{addr}/ws")
+        .into_client_request()
+        .expect("request");
+    if let Some(offer) = offer {
+        request
+            .headers_mut()
+            .insert("sec-websocket-protocol", HeaderValue::from_static(offer));
+    }
+    let (stream, response) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("socket opens");
+    let protocol = response
+        .headers()
+        .get("sec-websocket-protocol")
+        .map(|v| v.to_str().unwrap_or_default().to_owned());
+    Ws { stream, protocol }
 }
 
 impl Drop for TestServer {

@@ -1,0 +1,393 @@
+//! Three server nodes on one PostgreSQL database, on loopback: what one node does, the
+//! others' sockets see, in order, through a killed listener, a restarted database and a
+//! node killed outright. Needs PostgreSQL: `cargo xtask test` runs this beside a
+//! throwaway cluster (`TASKWIRE_TEST_PG`); it is not part of a plain `cargo test`.
+
+// A test that unwraps says "this must hold" and fails with the cause when it does not.
+#![allow(clippy::unwrap_used)]
+
+#[path = "../server/support.rs"]
+#[allow(
+    dead_code,
+    reason = "the server suite's helpers, of which this uses some"
+)]
+mod support;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use taskwire_server::DbTarget;
+
+use support::{Closed, TestServer, Ws, connect_at, fresh_postgres_database};
+
+const SECRET: &str = "a cluster secret, the same on every node, 48 bytes";
+
+fn postgres_server() -> String {
+    std::env::var("TASKWIRE_TEST_PG")
+        .expect("TASKWIRE_TEST_PG names a PostgreSQL server: run this through `cargo xtask test`")
+}
+
+/// `count` nodes on one fresh database.
+async fn nodes(count: usize) -> (DbTarget, Vec<TestServer>) {
+    let db = fresh_postgres_database(&postgres_server()).await;
+    let mut nodes = Vec::with_capacity(count);
+    for _ in 0..count {
+        let db = db.clone();
+        nodes.push(
+            TestServer::start_with(move |args| {
+                args.db = db;
+                args.jwt_secret = Some(SECRET.into());
+            })
+            .await,
+        );
+    }
+    (db, nodes)
+}
+
+/// A `tasks` event's `seq`, skipping presence frames.
+async fn next_seq(ws: &mut Ws) -> u64 {
+    loop {
+        let frame = ws.recv().await;
+        if frame["type"] == "event" {
+            return frame["seq"].as_u64().unwrap();
+        }
+    }
+}
+
+async fn create(node: &TestServer, token: &str, title: &str) -> reqwest::StatusCode {
+    node.client()
+        .post("/api/tasks", Some(token), json!({ "title": title }))
+        .await
+        .status()
+}
+
+#[tokio::test]
+async fn a_write_on_one_node_reaches_sockets_on_every_node() {
+    let (_, nodes) = nodes(3).await;
+    let alice = nodes[0].register("alice").await;
+    let mut sockets = Vec::new();
+    for node in &nodes {
+        sockets.push(node.subscribed(&alice.token).await.0);
+    }
+    for (n, writer) in nodes.iter().enumerate() {
+        assert!(
+            create(writer, &alice.token, &format!("from node {n}"))
+                .await
+                .is_success()
+        );
+        for socket in &mut sockets {
+            assert_eq!(next_seq(socket).await, n as u64 + 1);
+        }
+    }
+}
+
+#[tokio::test]
+async fn concurrent_writes_on_every_node_are_contiguous_everywhere() {
+    let (_, nodes) = nodes(3).await;
+    let alice = nodes[0].register("alice").await;
+    let mut sockets = Vec::new();
+    for node in &nodes {
+        sockets.push(node.subscribed(&alice.token).await.0);
+    }
+    const EACH: usize = 40;
+    let writers = nodes.iter().enumerate().map(|(n, node)| {
+        let token = alice.token.clone();
+        async move {
+            for i in 0..EACH {
+                assert!(create(node, &token, &format!("{n}.{i}")).await.is_success());
+            }
+        }
+    });
+    futures_util::future::join_all(writers).await;
+    for socket in &mut sockets {
+        for seq in 1..=(3 * EACH) as u64 {
+            assert_eq!(next_seq(socket).await, seq);
+        }
+    }
+    let list: Value = nodes[2]
+        .client()
+        .get("/api/tasks", Some(&alice.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["items"].as_array().unwrap().len(), 3 * EACH);
+    assert_eq!(list["seq"], 3 * EACH);
+}
+
+/// Ends every listening connection (each node's `LISTEN`), as a network fault would.
+async fn kill_listeners(db: &DbTarget) -> usize {
+    let DbTarget::Postgres(url) = db else {
+        unreachable!("the nodes run on PostgreSQL")
+    };
+    let pool = sqlx::PgPool::connect(url).await.unwrap();
+    let killed: Vec<(bool,)> = sqlx::query_as(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    killed.len()
+}
+
+#[tokio::test]
+async fn a_killed_listener_loses_nothing() {
+    let (db, nodes) = nodes(2).await;
+    let alice = nodes[0].register("alice").await;
+    let (mut far, _) = nodes[1].subscribed(&alice.token).await;
+    const WRITES: u64 = 60;
+    for i in 1..=WRITES {
+        if i == WRITES / 2 {
+            assert!(kill_listeners(&db).await >= 2, "both nodes were listening");
+        }
+        assert!(
+            create(&nodes[0], &alice.token, &format!("{i}"))
+                .await
+                .is_success()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    for seq in 1..=WRITES {
+        assert_eq!(next_seq(&mut far).await, seq);
+    }
+}
+
+#[tokio::test]
+async fn postgres_restarted_mid_traffic_the_nodes_recover_by_themselves() {
+    let (_, nodes) = nodes(2).await;
+    let alice = nodes[0].register("alice").await;
+    let (mut far, _) = nodes[1].subscribed(&alice.token).await;
+    let restart = tokio::task::spawn_blocking(|| {
+        std::thread::sleep(Duration::from_millis(300));
+        restart_postgres();
+    });
+    // Writes go on through the restart; those refused while it was down are not made.
+    let mut made = 0;
+    let until = Instant::now() + Duration::from_secs(30);
+    while made < 40 && Instant::now() < until {
+        if create(&nodes[0], &alice.token, &format!("{made}"))
+            .await
+            .is_success()
+        {
+            made += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    restart.await.unwrap();
+    assert_eq!(made, 40, "writes work again after the restart");
+    for seq in 1..=made {
+        assert_eq!(next_seq(&mut far).await, seq);
+    }
+}
+
+/// Restarts the cluster `pg_virtualenv` made (its name is `regress`).
+fn restart_postgres() {
+    let version = std::env::var("PGVERSION").expect("PGVERSION, set by pg_virtualenv");
+    let status = Command::new("pg_ctlcluster")
+        .args([&version, "regress", "restart", "--mode", "fast"])
+        .status()
+        .expect("pg_ctlcluster runs");
+    assert!(status.success(), "the cluster restarts");
+}
+
+/// A node as its own process, to be killed with SIGKILL.
+struct ChildNode {
+    child: Child,
+    base: String,
+}
+
+impl ChildNode {
+    fn start(db: &DbTarget) -> Self {
+        let DbTarget::Postgres(url) = db else {
+            unreachable!("the nodes run on PostgreSQL")
+        };
+        let mut child = Command::new(env!("CARGO_BIN_EXE_taskwire-server"))
+            .args(["--addr", "127.0.0.1:0", "--db", url, "--jwt-secret", SECRET])
+            .env("RUST_LOG", "error")
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        let base = line
+            .trim()
+            .strip_prefix("Taskwire is running at http://")
+            .and_then(|addr| addr.strip_suffix('/'))
+            .unwrap()
+            .to_owned();
+        Self { child, base }
+    }
+}
+
+impl Drop for ChildNode {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn a_node_killed_outright_its_clients_resume_on_another_with_nothing_lost() {
+    let (db, nodes) = nodes(1).await;
+    let owner = nodes[0].register("olga").await;
+    let bob = nodes[0].register("bob").await;
+    let board: Value = nodes[0]
+        .client()
+        .post("/api/boards", Some(&owner.token), json!({"name": "Launch"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = board["id"].as_str().unwrap().to_owned();
+    let shared = nodes[0]
+        .client()
+        .send(
+            Method::PUT,
+            &format!("/api/boards/{id}/members/bob"),
+            Some(&owner.token),
+            Some(json!({"role": "editor"})),
+        )
+        .await;
+    assert!(shared.status().is_success());
+    let topic = format!("board:{id}");
+    let doomed = ChildNode::start(&db);
+    let mut bobs = connect_at(&doomed.base, Some("taskwire.v2")).await;
+    bobs.send(json!({"type": "auth", "id": 1, "token": bob.token}))
+        .await;
+    assert_eq!(bobs.recv().await["type"], "auth_ok");
+    bobs.send(json!({"type": "subscribe", "id": 2, "topic": topic}))
+        .await;
+    let snapshot = bobs.recv().await;
+    assert_eq!(snapshot["type"], "snapshot", "{snapshot}");
+    let epoch = snapshot["epoch"].clone();
+    // Olga, on the surviving node, sees Bob there through the other node.
+    let mut olgas = nodes[0].socket_v2(&owner.token).await;
+    olgas
+        .send(json!({"type": "subscribe", "id": 2, "topic": topic}))
+        .await;
+    assert_eq!(olgas.recv().await["type"], "snapshot");
+    until_present(&mut olgas, &["bob", "olga"]).await;
+
+    let write = |n: u64| {
+        let client = nodes[0].client();
+        let token = owner.token.clone();
+        let path = format!("/api/boards/{id}/tasks");
+        async move {
+            let made = client
+                .post(&path, Some(&token), json!({ "title": format!("task {n}") }))
+                .await;
+            assert!(made.status().is_success());
+        }
+    };
+    for n in 1..=5 {
+        write(n).await;
+        assert_eq!(next_seq(&mut bobs).await, n);
+    }
+    drop(doomed);
+    for n in 6..=10 {
+        write(n).await;
+    }
+    // Bob's app reconnects to the other node and resumes where it was.
+    let mut back = nodes[0].socket_v2(&bob.token).await;
+    back.send(
+        json!({"type": "subscribe", "id": 2, "topic": topic, "since": {"epoch": epoch, "seq": 5}}),
+    )
+    .await;
+    let replay = back.recv().await;
+    assert_eq!(replay["type"], "replay", "{replay}");
+    let seqs: Vec<u64> = replay["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| event["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, [6, 7, 8, 9, 10]);
+    // The killed node's Bob left Olga's presence within seconds; the new one is there.
+    drop(back);
+    until_present(&mut olgas, &["olga"]).await;
+}
+
+/// Waits (up to 15 s) for a presence frame naming exactly `names`.
+async fn until_present(ws: &mut Ws, names: &[&str]) {
+    let until = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < until {
+        let Some(frame) = ws.recv_within(until - Instant::now()).await else {
+            break;
+        };
+        if frame["type"] == "presence" {
+            let users: Vec<&str> = frame["users"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|user| user["username"].as_str().unwrap())
+                .collect();
+            if users == names {
+                return;
+            }
+        }
+    }
+    panic!("presence never became {names:?}");
+}
+
+#[tokio::test]
+async fn sign_out_everywhere_and_removal_act_on_the_other_nodes() {
+    let (_, nodes) = nodes(3).await;
+    let owner = nodes[0].register("olga").await;
+    let bob = nodes[0].register("bob").await;
+    let board: Value = nodes[0]
+        .client()
+        .post("/api/boards", Some(&owner.token), json!({"name": "Launch"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = board["id"].as_str().unwrap().to_owned();
+    let member = format!("/api/boards/{id}/members/bob");
+    let shared = nodes[0]
+        .client()
+        .send(
+            Method::PUT,
+            &member,
+            Some(&owner.token),
+            Some(json!({"role": "viewer"})),
+        )
+        .await;
+    assert!(shared.status().is_success());
+    let mut bobs = nodes[1].socket_v2(&bob.token).await;
+    bobs.send(json!({"type": "subscribe", "id": 2, "topic": format!("board:{id}")}))
+        .await;
+    assert_eq!(bobs.recv().await["type"], "snapshot");
+    let removed = nodes[0]
+        .client()
+        .send(Method::DELETE, &member, Some(&owner.token), None)
+        .await;
+    assert!(removed.status().is_success());
+    loop {
+        let frame = bobs.recv().await;
+        if frame["type"] == "unsubscribed" {
+            assert_eq!(frame["reason"], "removed");
+            break;
+        }
+    }
+
+    let mut elsewhere = Vec::new();
+    for node in &nodes[1..] {
+        elsewhere.push(node.socket_v2(&owner.token).await);
+    }
+    let ended = nodes[0]
+        .client()
+        .post("/api/logout-all", Some(&owner.token), json!({}))
+        .await;
+    assert!(ended.status().is_success());
+    for ws in &mut elsewhere {
+        assert_eq!(ws.closed().await.0, Closed::Code(4409));
+    }
+}
