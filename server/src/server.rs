@@ -106,7 +106,7 @@ impl Server {
             Ok(_) => {}
             Err(error) => tracing::warn!(%error, "cannot remove expired sessions"),
         }
-        let tasks = Tasks::new(log, fanout.clone());
+        let tasks = Tasks::new(log, fanout.clone(), db.postgres().is_none());
         let origins = config.allowed_origins(addr);
         tracing::info!(?origins, "allowed origins");
         if db.postgres().is_none() {

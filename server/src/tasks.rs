@@ -14,16 +14,18 @@ pub struct Tasks {
     log: Arc<dyn ChangeLog>,
     fanout: Arc<dyn Fanout>,
     /// Held from the write until its events are handed to the sockets, so that sockets
-    /// receive events in `seq` order even when two writers race.
-    publish_order: tokio::sync::Mutex<()>,
+    /// receive events in `seq` order even when two writers race. `None` on PostgreSQL:
+    /// writers run side by side there, ordered per board by the row lock, and
+    /// `ClusterFanout` puts each board's events in order itself.
+    publish_order: Option<tokio::sync::Mutex<()>>,
 }
 
 impl Tasks {
-    pub fn new(log: Arc<dyn ChangeLog>, fanout: Arc<dyn Fanout>) -> Self {
+    pub fn new(log: Arc<dyn ChangeLog>, fanout: Arc<dyn Fanout>, ordered_here: bool) -> Self {
         Self {
             log,
             fanout,
-            publish_order: tokio::sync::Mutex::new(()),
+            publish_order: ordered_here.then(|| tokio::sync::Mutex::new(())),
         }
     }
 
@@ -40,7 +42,10 @@ impl Tasks {
         call: MethodCall,
     ) -> Result<Applied, AppError> {
         let call = validated(call)?;
-        let _order = self.publish_order.lock().await;
+        let _order = match &self.publish_order {
+            Some(order) => Some(order.lock().await),
+            None => None,
+        };
         let applied = self.log.apply(board, actor, call).await?;
         for event in &applied.events {
             self.fanout.publish(board, event);
