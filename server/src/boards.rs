@@ -472,8 +472,14 @@ async fn lists_changed(
             seq: u64::try_from(seq).map_err(|e| AppError::Internal(format!("boards_seq: {e}")))?,
             change,
         };
-        tx.notify(&Hint::Boards { user, event: event.clone() }.to_string())
-            .await?;
+        tx.notify(
+            &Hint::Boards {
+                user,
+                event: event.clone(),
+            }
+            .to_string(),
+        )
+        .await?;
         events.push((user, event));
     }
     Ok(events)

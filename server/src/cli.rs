@@ -1,9 +1,10 @@
 //! The commands of the `taskwire-server` binary.
 
 use std::io::Write;
+use std::path::Path;
 use std::process::ExitCode;
 
-use crate::config::{Cli, Command, DbTarget, LogCommand, ServeArgs, UserCommand};
+use crate::config::{Cli, Command, DbCommand, DbTarget, LogCommand, ServeArgs, UserCommand};
 use crate::server::Server;
 use crate::shutdown;
 
@@ -19,6 +20,9 @@ pub async fn run(cli: Cli) -> ExitCode {
             command: LogCommand::Reset,
             db,
         }) => reset_log(&db).await,
+        Some(Command::Db {
+            command: DbCommand::Copy { from, to },
+        }) => copy_db(&from, &to).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -54,5 +58,13 @@ async fn promote(db: &DbTarget, username: &str) -> Result<(), String> {
 async fn reset_log(db: &DbTarget) -> Result<(), String> {
     let epoch = crate::admin::reset_log(db).await?;
     println!("change log reset; new epoch {epoch}");
+    Ok(())
+}
+
+async fn copy_db(from: &Path, to: &str) -> Result<(), String> {
+    let copied = crate::admin::copy_sqlite_to_postgres(from, to)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("{copied}");
     Ok(())
 }

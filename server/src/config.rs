@@ -53,6 +53,25 @@ pub enum Command {
         )]
         db: DbTarget,
     },
+    /// Move a server's data from one database to another.
+    Db {
+        #[command(subcommand)]
+        command: DbCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Copy a SQLite database into an empty PostgreSQL database, all or nothing (stop
+    /// the server first), then serve with `--db` set to the PostgreSQL URL.
+    Copy {
+        /// The SQLite database file.
+        #[arg(long)]
+        from: PathBuf,
+        /// The `postgres://` URL of an empty database.
+        #[arg(long)]
+        to: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

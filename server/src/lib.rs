@@ -6,9 +6,10 @@ mod auth;
 mod boards;
 mod changelog;
 pub mod cli;
-mod cluster;
 mod clock;
+mod cluster;
 pub mod config;
+mod copy;
 mod db;
 mod error;
 mod fanout;
@@ -23,10 +24,11 @@ mod ws;
 pub use config::{DbTarget, ServeArgs};
 pub use server::{Server, StartError};
 
-/// The change-log and account commands, for tests that act as an operator would
-/// between two runs of the server.
+/// The change-log, account and database commands, for tests that act as an operator
+/// would between two runs of the server.
 pub mod admin {
     use crate::config::DbTarget;
+    pub use crate::copy::{Copied, CopyError, copy_sqlite_to_postgres};
 
     /// `taskwire-server user promote NAME`.
     pub async fn promote(db: &DbTarget, username: &str) -> Result<bool, String> {

@@ -191,12 +191,11 @@ impl Auth {
 
     pub async fn login(&self, credentials: Credentials) -> Result<Issued, AppError> {
         let wrong = || AppError::unauthorized("Wrong username or password.");
-        let row: Option<(String, String, String, String)> = query(
-            "SELECT id, username, role, password_hash FROM users WHERE username = $1",
-        )
-        .bind(&credentials.username)
-        .fetch_optional(self.db.read())
-        .await?;
+        let row: Option<(String, String, String, String)> =
+            query("SELECT id, username, role, password_hash FROM users WHERE username = $1")
+                .bind(&credentials.username)
+                .fetch_optional(self.db.read())
+                .await?;
         let Some((id, username, role, hash)) = row else {
             // Spend the same time as for a wrong password: names stay secret.
             let dummy = self
@@ -348,13 +347,12 @@ impl Auth {
     /// when the user is that admin. Returns the ended sessions.
     pub async fn logout_all(&self, authed: &Authed) -> Result<Vec<Uuid>, AppError> {
         let user = authed.user_id().to_string();
-        let ended: Vec<String> = query(
-            "DELETE FROM sessions WHERE user_id = $1 OR acting_admin_id = $2 RETURNING id",
-        )
-        .bind(&user)
-        .bind(&user)
-        .scalars(self.db.write())
-        .await?;
+        let ended: Vec<String> =
+            query("DELETE FROM sessions WHERE user_id = $1 OR acting_admin_id = $2 RETURNING id")
+                .bind(&user)
+                .bind(&user)
+                .scalars(self.db.write())
+                .await?;
         ended.iter().map(|id| stored_id(id)).collect()
     }
 
@@ -399,15 +397,13 @@ impl Auth {
             .execute(tx.on())
             .await?;
         let parent_alive = match acting.parent_session {
-            Some(parent) => query(
-                "SELECT COUNT(*) FROM sessions WHERE id = $1 AND user_id = $2",
-            )
-            .bind(parent.to_string())
-            .bind(acting.admin_id.to_string())
-            .scalar::<i64>(tx.on())
-            .await?
-            .eq(&1)
-            .then_some(parent),
+            Some(parent) => query("SELECT COUNT(*) FROM sessions WHERE id = $1 AND user_id = $2")
+                .bind(parent.to_string())
+                .bind(acting.admin_id.to_string())
+                .scalar::<i64>(tx.on())
+                .await?
+                .eq(&1)
+                .then_some(parent),
             None => None,
         };
         let Some(parent) = parent_alive else {
@@ -430,10 +426,9 @@ impl Auth {
 
     pub async fn list_users(&self, admin: &Authed) -> Result<Vec<User>, AppError> {
         admin.require_admin()?;
-        let rows: Vec<UserRow> =
-            query("SELECT id, username, role FROM users ORDER BY username")
-                .fetch_all(self.db.read())
-                .await?;
+        let rows: Vec<UserRow> = query("SELECT id, username, role FROM users ORDER BY username")
+            .fetch_all(self.db.read())
+            .await?;
         rows.into_iter().map(|row| row.into_user(None)).collect()
     }
 
@@ -466,11 +461,7 @@ impl Auth {
     }
 
     /// Gives a live session a new refresh token (the caller has spent the old one).
-    async fn rotate(
-        &self,
-        tx: &mut Tx,
-        session_id: Uuid,
-    ) -> Result<Issued, AppError> {
+    async fn rotate(&self, tx: &mut Tx, session_id: Uuid) -> Result<Issued, AppError> {
         let refresh = RefreshToken::generate();
         query("UPDATE sessions SET refresh_hash = $1, expires_at = $2 WHERE id = $3")
             .bind(refresh.hash())

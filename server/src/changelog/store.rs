@@ -130,8 +130,14 @@ impl SqlChangeLog {
         };
         let events = log.events;
         if let Some(last) = events.last() {
-            tx.notify(&crate::cluster::Hint::Tasks { board, seq: last.seq }.to_string())
-                .await?;
+            tx.notify(
+                &crate::cluster::Hint::Tasks {
+                    board,
+                    seq: last.seq,
+                }
+                .to_string(),
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(Applied { outcome, events })

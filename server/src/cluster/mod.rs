@@ -13,7 +13,7 @@
 
 mod hint;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -72,6 +72,9 @@ pub struct ClusterFanout {
     /// Lists found ahead of `lists` in the database at the last check, with the `seq`
     /// seen there: still behind at the next check, their hint was lost, not in flight.
     lists_behind: Mutex<HashMap<Uuid, u64>>,
+    /// Boards whose presence here changed and is not stored yet: a crowd joining at
+    /// once costs one write, not one per socket.
+    presence_dirty: Mutex<HashSet<Uuid>>,
     work: mpsc::UnboundedSender<Work>,
 }
 
@@ -100,6 +103,7 @@ impl ClusterFanout {
             cursors: Mutex::new(HashMap::new()),
             lists: Mutex::new(HashMap::new()),
             lists_behind: Mutex::new(HashMap::new()),
+            presence_dirty: Mutex::new(HashSet::new()),
             work: work.clone(),
         });
         tokio::spawn(listen(listener, pool, work, shutdown.clone()));
@@ -119,8 +123,11 @@ impl ClusterFanout {
     }
 
     fn presence_changed(&self, boards: impl IntoIterator<Item = Uuid>) {
+        let mut dirty = lock(&self.presence_dirty);
         for board in boards {
-            let _ = self.work.send(Work::PresenceChanged(board));
+            if dirty.insert(board) {
+                let _ = self.work.send(Work::PresenceChanged(board));
+            }
         }
     }
 
@@ -161,7 +168,8 @@ impl ClusterFanout {
             Ok(None) => {
                 // Trimmed away or a new epoch: the sockets resume on their own.
                 lock(&self.cursors).remove(&board);
-                self.local.close_board_subscribers(board, RESUME.0, RESUME.1);
+                self.local
+                    .close_board_subscribers(board, RESUME.0, RESUME.1);
             }
             Err(error) => {
                 tracing::warn!(%error, %board, "cannot read the log; retrying");
@@ -283,6 +291,7 @@ impl ClusterFanout {
 
     /// Stores who is on `board` through this node, and tells the others.
     async fn write_presence(&self, board: Uuid) -> Result<(), sqlx::Error> {
+        lock(&self.presence_dirty).remove(&board);
         let users = self.local.present_here(board);
         let mut tx = self.pool.begin().await?;
         if users.is_empty() {

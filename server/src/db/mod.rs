@@ -227,9 +227,9 @@ mod tests {
         assert!(conn.is_in_transaction());
         drop(conn);
         let mut tx = tokio::time::timeout(Duration::from_secs(8), db.begin_write())
-        .await
-        .expect("the writer is free in time")
-        .expect("a new transaction");
+            .await
+            .expect("the writer is free in time")
+            .expect("a new transaction");
         set_setting(&mut tx, "after", "a stuck writer")
             .await
             .expect("a write");

@@ -174,7 +174,9 @@ fn percent_decoded(path: &str) -> Vec<u8> {
 }
 
 async fn healthz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, AppError> {
-    crate::db::query("SELECT 1").execute(state.db.read()).await?;
+    crate::db::query("SELECT 1")
+        .execute(state.db.read())
+        .await?;
     Ok(Json(serde_json::json!({ "status": "ok" })))
 }
 

@@ -9,6 +9,7 @@ mod boards;
 mod cancel;
 mod catalogue;
 mod changes;
+mod copy;
 mod cut;
 mod headers;
 mod hostile;
