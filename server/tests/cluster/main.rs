@@ -24,6 +24,10 @@ use support::{Closed, TestServer, Ws, connect_at, fresh_postgres_database};
 
 const SECRET: &str = "a cluster secret, the same on every node, 48 bytes";
 
+/// Held for reading by every test, and for writing by the one that restarts PostgreSQL:
+/// the tests run side by side, and a restart ends every connection to the server.
+static POSTGRES: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
 fn postgres_server() -> String {
     std::env::var("TASKWIRE_TEST_PG")
         .expect("TASKWIRE_TEST_PG names a PostgreSQL server: run this through `cargo xtask test`")
@@ -65,6 +69,7 @@ async fn create(node: &TestServer, token: &str, title: &str) -> reqwest::StatusC
 
 #[tokio::test]
 async fn a_write_on_one_node_reaches_sockets_on_every_node() {
+    let _shared = POSTGRES.read().await;
     let (_, nodes) = nodes(3).await;
     let alice = nodes[0].register("alice").await;
     let mut sockets = Vec::new();
@@ -85,6 +90,7 @@ async fn a_write_on_one_node_reaches_sockets_on_every_node() {
 
 #[tokio::test]
 async fn concurrent_writes_on_every_node_are_contiguous_everywhere() {
+    let _shared = POSTGRES.read().await;
     let (_, nodes) = nodes(3).await;
     let alice = nodes[0].register("alice").await;
     let mut sockets = Vec::new();
@@ -136,13 +142,15 @@ async fn kill_listeners(db: &DbTarget) -> usize {
 
 #[tokio::test]
 async fn a_killed_listener_loses_nothing() {
-    let (db, nodes) = nodes(2).await;
+    let _shared = POSTGRES.read().await;
+    let (db, nodes) = nodes(3).await;
     let alice = nodes[0].register("alice").await;
     let (mut far, _) = nodes[1].subscribed(&alice.token).await;
+    let (mut farther, _) = nodes[2].subscribed(&alice.token).await;
     const WRITES: u64 = 60;
     for i in 1..=WRITES {
         if i == WRITES / 2 {
-            assert!(kill_listeners(&db).await >= 2, "both nodes were listening");
+            assert_eq!(kill_listeners(&db).await, 3, "every node was listening");
         }
         assert!(
             create(&nodes[0], &alice.token, &format!("{i}"))
@@ -151,25 +159,35 @@ async fn a_killed_listener_loses_nothing() {
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    for seq in 1..=WRITES {
-        assert_eq!(next_seq(&mut far).await, seq);
+    for socket in [&mut far, &mut farther] {
+        for seq in 1..=WRITES {
+            assert_eq!(next_seq(socket).await, seq);
+        }
     }
 }
 
 #[tokio::test]
 async fn postgres_restarted_mid_traffic_the_nodes_recover_by_themselves() {
-    let (_, nodes) = nodes(2).await;
+    let _alone = POSTGRES.write().await;
+    let (_, nodes) = nodes(3).await;
     let alice = nodes[0].register("alice").await;
-    let (mut far, _) = nodes[1].subscribed(&alice.token).await;
+    let mut sockets = Vec::new();
+    for node in &nodes {
+        sockets.push(node.subscribed(&alice.token).await.0);
+    }
     let restart = tokio::task::spawn_blocking(|| {
         std::thread::sleep(Duration::from_millis(300));
         restart_postgres();
     });
-    // Writes go on through the restart; those refused while it was down are not made.
+    // Writes go on through the restart, through every node in turn; those refused
+    // while it was down are not made.
     let mut made = 0;
+    let mut tries = 0;
     let until = Instant::now() + Duration::from_secs(30);
-    while made < 40 && Instant::now() < until {
-        if create(&nodes[0], &alice.token, &format!("{made}"))
+    while made < 60 && Instant::now() < until {
+        let writer = &nodes[tries % nodes.len()];
+        tries += 1;
+        if create(writer, &alice.token, &format!("{made}"))
             .await
             .is_success()
         {
@@ -178,9 +196,14 @@ async fn postgres_restarted_mid_traffic_the_nodes_recover_by_themselves() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     restart.await.unwrap();
-    assert_eq!(made, 40, "writes work again after the restart");
-    for seq in 1..=made {
-        assert_eq!(next_seq(&mut far).await, seq);
+    assert_eq!(
+        made, 60,
+        "writes work again on every node after the restart"
+    );
+    for socket in &mut sockets {
+        for seq in 1..=made {
+            assert_eq!(next_seq(socket).await, seq);
+        }
     }
 }
 
@@ -236,7 +259,8 @@ impl Drop for ChildNode {
 
 #[tokio::test]
 async fn a_node_killed_outright_its_clients_resume_on_another_with_nothing_lost() {
-    let (db, nodes) = nodes(1).await;
+    let _shared = POSTGRES.read().await;
+    let (db, nodes) = nodes(2).await;
     let owner = nodes[0].register("olga").await;
     let bob = nodes[0].register("bob").await;
     let board: Value = nodes[0]
@@ -339,6 +363,7 @@ async fn until_present(ws: &mut Ws, names: &[&str]) {
 
 #[tokio::test]
 async fn sign_out_everywhere_and_removal_act_on_the_other_nodes() {
+    let _shared = POSTGRES.read().await;
     let (_, nodes) = nodes(3).await;
     let owner = nodes[0].register("olga").await;
     let bob = nodes[0].register("bob").await;
