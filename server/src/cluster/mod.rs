@@ -438,6 +438,9 @@ impl Fanout for ClusterFanout {
                     seq,
                 },
             );
+            // A hint that came between the answer's read and now found no cursor to
+            // move: read once what followed the answer.
+            let _ = self.work.send(Work::CatchUp(board));
         }
     }
 
