@@ -153,7 +153,7 @@ impl Db {
     pub async fn begin_write(&self) -> Result<Tx, sqlx::Error> {
         Ok(match self {
             Self::Sqlite { write, .. } => Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
-            Self::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+            Self::Postgres(pool) => Tx::Postgres(begin_whole(pool, "BEGIN").await?),
         })
     }
 
@@ -163,11 +163,26 @@ impl Db {
         Ok(match self {
             Self::Sqlite { read, .. } => Tx::Sqlite(read.begin().await?),
             Self::Postgres(pool) => Tx::Postgres(
-                pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                    .await?,
+                begin_whole(pool, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await?,
             ),
         })
     }
+}
+
+/// Begins a PostgreSQL transaction in a task of its own, so that it runs to its end even
+/// when the caller stops waiting (a client that went away): sqlx counts a transaction
+/// only once its `BEGIN` is answered, so a begin dropped between the two leaves the
+/// connection inside a transaction it does not know of, and the pool hands it out again:
+/// later statements on it would read an old snapshot (a session still alive after its
+/// logout). Begun whole, an unwanted transaction is dropped whole, and rolled back.
+async fn begin_whole(
+    pool: &sqlx::PgPool,
+    statement: &'static str,
+) -> Result<sqlx::Transaction<'static, Postgres>, sqlx::Error> {
+    let pool = pool.clone();
+    tokio::spawn(async move { pool.begin_with(statement).await })
+        .await
+        .map_err(|error| sqlx::Error::Protocol(format!("a transaction's begin failed: {error}")))?
 }
 
 /// A statement and its arguments, to run on either database.
