@@ -9,7 +9,10 @@ use std::process::Command;
 pub fn beside_cluster(var: &str, cargo_args: &[&str]) -> Command {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut command = Command::new("pg_virtualenv");
+    // `-t`: in a temporary directory even as root, so it never meets another cluster
+    // (another run's, or one of the machine's own).
     command.args([
+        "-t",
         "sh",
         "-c",
         &format!("{var}=\"postgres://$PGUSER:$PGPASSWORD@$PGHOST:$PGPORT\" exec \"$0\" \"$@\""),
