@@ -9,6 +9,7 @@ mod boards;
 mod cancel;
 mod catalogue;
 mod changes;
+mod chaos;
 mod copy;
 mod cut;
 mod headers;
