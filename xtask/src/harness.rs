@@ -238,6 +238,10 @@ pub fn bench(args: &[String]) -> Result {
             ),
         )?;
         timings.run(
+            "server: chaos, 3 minutes of faults and 6 kills (cargo bench -p taskwire-server --bench chaos)",
+            &mut cargo(&["bench", "-p", "taskwire-server", "--bench", "chaos"]),
+        )?;
+        timings.run(
             "server: reconnect storm, 1,000 sockets (cargo bench -p taskwire-server --bench storm)",
             &mut cargo(&["bench", "-p", "taskwire-server", "--bench", "storm"]),
         )?;
