@@ -1,6 +1,6 @@
 //! Socket fan-out benchmark: prints figures, asserts nothing.
 //!
-//! Two scenarios, each against its own release server started as a child process (so
+//! Three scenarios, each against its own release server started as a child process (so
 //! its memory and CPU time are its own) on loopback over a temporary database.
 //!
 //! `personal`: 1,000 authenticated sockets over 10 users, each subscribed to its user's
@@ -10,6 +10,10 @@
 //! - event deliveries per second, with several writers at once;
 //! - server memory per idle socket: the growth of the server's resident set while the
 //!   sockets were opened, divided by their number.
+//!
+//! `personal5k`: the same at 5,000 sockets over 50 users (100 each), opened at most
+//! 1,000 at a time: write-to-receipt latency (one write at a time) and memory per idle
+//! socket; no throughput phase.
 //!
 //! `board`: one shared board of 100 members (its owner and 99 it is shared with), each
 //! with 10 `taskwire.v2` sockets subscribed to `board:<id>` (1,000 in all). One more
@@ -21,20 +25,34 @@
 //! - server CPU per delivery: the server's CPU time (user and system, every thread)
 //!   from the first edit until the last event arrived, divided by the events delivered.
 //!
-//! Run: `cargo bench -p taskwire-server --bench sockets` for both, or with `-- personal`
-//! or `-- board` for one. Every loop is bounded in count and time, and nothing leaves the
-//! loopback interface. It raises its own open-files limit (inherited by the server) up
-//! to the hard limit; if that is under ~2,100, raise it first (`ulimit -n 4096`).
+//! Then the kernel's floor for the same deliveries, in the same run: one more edit's
+//! `event` frame is captured as a socket receives it, the server is stopped, and this
+//! benchmark starts itself again as a minimal sender (`--floor-sender`, a child process
+//! of one thread, std only) that accepts 1,000 loopback TCP connections from plain
+//! readers here (which read into a 4 KiB buffer, as the sockets do, and count bytes) and
+//! writes that frame's exact bytes (WebSocket header and JSON) 200 times to every
+//! connection, one blocking `write` each with `TCP_NODELAY`, the next time once the last
+//! reached every reader (as the one-at-a-time edits). Its CPU time (user and system, from
+//! `/proc`) over the sending, divided by the deliveries, is printed beside the server's
+//! with their ratio (the target: the server within 1.5x of the floor).
+//!
+//! Run: `cargo bench -p taskwire-server --bench sockets` for all three, or with
+//! `-- personal`, `-- personal5k` or `-- board` for one. Every loop is bounded in count
+//! and time, and nothing leaves the loopback interface. It raises its own open-files
+//! limit (inherited by the server) up to the hard limit; if that is under ~2,100 (~10,100
+//! for `personal5k`), raise it first (`ulimit -n 12000`).
 
 mod common;
 
-use std::process::Command;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
+use tokio::io::AsyncReadExt;
+use tokio::sync::{Semaphore, mpsc};
 use tokio_tungstenite::tungstenite::Message;
 
 use common::{
@@ -46,6 +64,12 @@ const SOCKETS: usize = 1_000;
 const LATENCY_WRITES: usize = 200;
 const THROUGHPUT_WRITERS: usize = 10;
 const THROUGHPUT_WRITES_EACH: usize = 50;
+/// `personal5k`: 5,000 sockets over 50 users, 100 each.
+const USERS_5K: usize = 50;
+const SOCKETS_5K: usize = 5_000;
+/// Sockets being opened at once at most: 5,000 handshakes at once would overflow the
+/// server's listen backlog, and the retried connections wait a second.
+const OPENING_AT_ONCE: usize = 1_000;
 /// Members of the shared board, its owner included; each has `SOCKETS / MEMBERS`.
 const MEMBERS: usize = 100;
 const BOARD_EDITS: usize = 200;
@@ -54,6 +78,10 @@ const BOARD_EDITS: usize = 200;
 const EDIT_EVERY: Duration = Duration::from_millis(5);
 /// No phase may take longer than this.
 const PHASE_LIMIT: Duration = Duration::from_secs(120);
+/// The argument that makes this benchmark the floor's minimal sender (`floor_sender`).
+const FLOOR_SENDER: &str = "--floor-sender";
+/// The target for the server's CPU per delivery over the floor's.
+const FLOOR_TARGET: f64 = 1.5;
 
 /// One event receipt: which user's change (its `seq`) reached a socket, and when.
 struct Receipt {
@@ -63,18 +91,22 @@ struct Receipt {
 }
 
 impl ServerProcess {
-    /// CPU time the server has used so far, user and system, over all its threads
-    /// (ended ones too), in clock ticks (`ticks_per_second`).
+    /// CPU time the server has used so far, in clock ticks (see `cpu_ticks`).
     fn cpu_ticks(&self) -> Bench<u64> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid()))?;
-        // The fields after the command name, which is in parentheses and may hold
-        // spaces: `state` (field 3) first, so `utime` and `stime` (14, 15) at 11, 12.
-        let after_name = stat.rfind(')').ok_or("bad /proc stat")? + 1;
-        let fields: Vec<&str> = stat[after_name..].split_whitespace().collect();
-        let field =
-            |n: usize| -> Bench<u64> { Ok(fields.get(n).ok_or("short /proc stat")?.parse()?) };
-        Ok(field(11)? + field(12)?)
+        cpu_ticks(self.pid())
     }
+}
+
+/// CPU time process `pid` has used so far, user and system, over all its threads (ended
+/// ones too), in clock ticks (`ticks_per_second`).
+fn cpu_ticks(pid: u32) -> Bench<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // The fields after the command name, which is in parentheses and may hold spaces:
+    // `state` (field 3) first, so `utime` and `stime` (14, 15) at 11, 12.
+    let after_name = stat.rfind(')').ok_or("bad /proc stat")? + 1;
+    let fields: Vec<&str> = stat[after_name..].split_whitespace().collect();
+    let field = |n: usize| -> Bench<u64> { Ok(fields.get(n).ok_or("short /proc stat")?.parse()?) };
+    Ok(field(11)? + field(12)?)
 }
 
 /// The kernel's clock ticks per second, in which `/proc` counts CPU time.
@@ -83,23 +115,42 @@ fn ticks_per_second() -> Bench<f64> {
     Ok(String::from_utf8(output.stdout)?.trim().parse()?)
 }
 
-#[tokio::main]
-async fn main() -> Bench<()> {
+fn main() -> Bench<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    // Started again by itself as the floor's sender: no runtime, one thread.
+    if let Some(at) = args.iter().position(|arg| arg == FLOOR_SENDER) {
+        return floor_sender(&args[at + 1..]);
+    }
+    tokio::runtime::Runtime::new()?.block_on(scenarios(args))
+}
+
+async fn scenarios(args: Vec<String>) -> Bench<()> {
     // `cargo bench` passes `--bench`; the rest name the scenarios to run.
-    let chosen: Vec<String> = std::env::args()
-        .skip(1)
+    let chosen: Vec<String> = args
+        .into_iter()
         .filter(|arg| !arg.starts_with("--"))
         .collect();
     for name in &chosen {
-        if name != "personal" && name != "board" {
-            return Err(format!("unknown scenario {name:?}: expected personal or board").into());
+        if !["personal", "personal5k", "board"].contains(&name.as_str()) {
+            return Err(format!(
+                "unknown scenario {name:?}: expected personal, personal5k or board"
+            )
+            .into());
         }
     }
     let runs = |name: &str| chosen.is_empty() || chosen.iter().any(|c| c == name);
-    raise_open_files(SOCKETS);
+    raise_open_files(if runs("personal5k") {
+        SOCKETS_5K
+    } else {
+        SOCKETS
+    });
     if runs("personal") {
         println!("personal: {SOCKETS} sockets over {USERS} users, each on its own tasks");
-        personal().await?;
+        personal(USERS, SOCKETS, true).await?;
+    }
+    if runs("personal5k") {
+        println!("personal5k: {SOCKETS_5K} sockets over {USERS_5K} users, each on its own tasks");
+        personal(USERS_5K, SOCKETS_5K, false).await?;
     }
     if runs("board") {
         println!(
@@ -111,12 +162,14 @@ async fn main() -> Bench<()> {
     Ok(())
 }
 
-async fn personal() -> Bench<()> {
+/// `sockets` sockets over `users` users, each on its own tasks; the throughput phase too
+/// if `throughput`.
+async fn personal(users: usize, sockets: usize, throughput: bool) -> Bench<()> {
     let dir = tempfile::tempdir()?;
     let server = ServerProcess::start(dir.path(), &[])?;
     let (base, addr) = (server.base.clone(), address(&server));
     let http = reqwest::Client::new();
-    let tokens = register(&http, &base, "bench", USERS).await?;
+    let tokens = register(&http, &base, "bench", users).await?;
     // Let the allocator settle after the (memory-hungry) password hashing.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let rss_before = server.rss_kib()?;
@@ -124,37 +177,42 @@ async fn personal() -> Bench<()> {
     let (receipts_tx, mut receipts) = mpsc::unbounded_channel::<Receipt>();
     let opened = Instant::now();
     let tokens = Arc::new(tokens);
+    let opening_at_once = Arc::new(Semaphore::new(OPENING_AT_ONCE));
     let mut opening = Vec::new();
-    for n in 0..SOCKETS {
-        let user = n % USERS;
+    for n in 0..sockets {
+        let user = n % users;
         let (addr, tokens, tx) = (addr.clone(), tokens.clone(), receipts_tx.clone());
+        let permit =
+            tokio::time::timeout(PHASE_LIMIT, opening_at_once.clone().acquire_owned()).await??;
         opening.push(tokio::spawn(async move {
-            open_socket(&addr, &tokens[user], user, "taskwire.v1", "tasks", tx).await
+            let opened = open_socket(&addr, &tokens[user], user, "taskwire.v1", "tasks", tx).await;
+            drop(permit);
+            opened
         }));
     }
     for task in opening {
         tokio::time::timeout(PHASE_LIMIT, task).await???;
     }
     println!(
-        "opened {SOCKETS} authenticated, subscribed sockets over {USERS} users in {:.2?}",
+        "opened {sockets} authenticated, subscribed sockets over {users} users in {:.2?}",
         opened.elapsed()
     );
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss_after = server.rss_kib()?;
     println!(
-        "server RSS: {rss_before} KiB before, {rss_after} KiB with {SOCKETS} idle sockets: {:.1} KiB per idle socket",
-        rss_after.saturating_sub(rss_before) as f64 / SOCKETS as f64
+        "server RSS: {rss_before} KiB before, {rss_after} KiB with {sockets} idle sockets: {:.1} KiB per idle socket",
+        rss_after.saturating_sub(rss_before) as f64 / sockets as f64
     );
 
     // Latency: one write at a time; wait for all its receipts.
-    let per_user = SOCKETS / USERS;
-    let mut seqs = [0u64; USERS];
+    let per_user = sockets / users;
+    let mut seqs = vec![0u64; users];
     let mut latencies = Vec::with_capacity(LATENCY_WRITES * per_user);
     let mut answers = Vec::with_capacity(LATENCY_WRITES);
     let mut firsts = Vec::with_capacity(LATENCY_WRITES);
     let phase = Instant::now();
     for write in 0..LATENCY_WRITES {
-        let user = write % USERS;
+        let user = write % users;
         seqs[user] += 1;
         let started = Instant::now();
         create_task(&http, &base, &tokens[user], write).await?;
@@ -187,12 +245,17 @@ async fn personal() -> Bench<()> {
         quantile(&mut firsts, 0.99)
     );
 
+    if !throughput {
+        println!("server RSS at the end: {} KiB", server.rss_kib()?);
+        return Ok(());
+    }
+
     // Throughput: several writers at once; count deliveries until all have arrived.
     let expected = THROUGHPUT_WRITERS * THROUGHPUT_WRITES_EACH * per_user;
     let phase = Instant::now();
     let mut writers = Vec::new();
     for writer in 0..THROUGHPUT_WRITERS {
-        let (http, base, token) = (http.clone(), base.clone(), tokens[writer % USERS].clone());
+        let (http, base, token) = (http.clone(), base.clone(), tokens[writer % users].clone());
         writers.push(tokio::spawn(async move {
             for n in 0..THROUGHPUT_WRITES_EACH {
                 create_task(&http, &base, &token, n).await?;
@@ -309,8 +372,26 @@ async fn board() -> Bench<()> {
         task,
         next_seq: first,
     };
-    edits.run(Pace::Every(EDIT_EVERY)).await?;
-    edits.run(Pace::OneAtATime).await
+    let paced = edits.run(Pace::Every(EDIT_EVERY)).await?;
+    let one_at_a_time = edits.run(Pace::OneAtATime).await?;
+
+    // The kernel's floor: the same frame to as many connections, with the server gone
+    // (its sockets with it) so that it takes no CPU beside the sender.
+    let event = edits.sample_event(&addr, &tokens[0], &topic).await?;
+    drop(edits);
+    drop(server);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let floor = floor(&event).await?;
+    println!("  floor: {floor:.1} µs per delivery (a minimal sender, one write per socket)");
+    println!(
+        "  server / floor: {:.2} x (target <= {FLOOR_TARGET}), with the edits one at a time ({one_at_a_time:.1} µs / {floor:.1} µs)",
+        one_at_a_time / floor
+    );
+    println!(
+        "  (with one edit every {EDIT_EVERY:?}: server / floor {:.2} x, {paced:.1} µs / {floor:.1} µs)",
+        paced / floor
+    );
+    Ok(())
 }
 
 /// How the writer spaces its edits.
@@ -334,8 +415,9 @@ struct Edits<'a> {
 }
 
 impl Edits<'_> {
-    /// Makes `BOARD_EDITS` edits at `pace`; prints their latencies and CPU cost.
-    async fn run(&mut self, pace: Pace) -> Bench<()> {
+    /// Makes `BOARD_EDITS` edits at `pace`; prints their latencies and CPU cost, and
+    /// returns the server's CPU per delivery in microseconds.
+    async fn run(&mut self, pace: Pace) -> Bench<f64> {
         let first = self.next_seq;
         let expected = BOARD_EDITS * SOCKETS;
         let mut sent = Vec::with_capacity(BOARD_EDITS);
@@ -347,14 +429,7 @@ impl Edits<'_> {
         for edit in 0..BOARD_EDITS {
             let started = Instant::now();
             sent.push(started);
-            let request = json!({"type": "request", "id": self.next_seq, "method": "task.update",
-                "params": {"board": self.board, "id": self.task, "title": format!("edit {}", self.next_seq)}});
-            self.next_seq += 1;
-            self.writer.send(Message::text(request.to_string())).await?;
-            let result = answer(&mut self.writer, "result").await?;
-            if !result.contains("\"ok\"") {
-                return Err(format!("edit {edit} refused: {result}").into());
-            }
+            self.edit().await?;
             answers.push(started.elapsed());
             match pace {
                 Pace::Every(every) => tokio::time::sleep_until((started + every).into()).await,
@@ -390,12 +465,46 @@ impl Edits<'_> {
             quantile(&mut firsts, 0.5),
             quantile(&mut firsts, 0.99)
         );
+        let per_delivery = cpu * 1e6 / latencies.len() as f64;
         println!(
-            "  server CPU: {:.0} ms over the {elapsed:.2?} of edits and deliveries: {:.1} us per delivery",
+            "  server CPU: {:.0} ms over the {elapsed:.2?} of edits and deliveries: {per_delivery:.1} us per delivery",
             cpu * 1e3,
-            cpu * 1e6 / latencies.len() as f64
         );
+        Ok(per_delivery)
+    }
+
+    /// Edits the task's title once, waiting for the result.
+    async fn edit(&mut self) -> Bench<()> {
+        let seq = self.next_seq;
+        let request = json!({"type": "request", "id": seq, "method": "task.update",
+            "params": {"board": self.board, "id": self.task, "title": format!("edit {seq}")}});
+        self.next_seq += 1;
+        self.writer.send(Message::text(request.to_string())).await?;
+        let result = answer(&mut self.writer, "result").await?;
+        if !result.contains("\"ok\"") {
+            return Err(format!("edit {seq} refused: {result}").into());
+        }
         Ok(())
+    }
+
+    /// The `event` frame of one more edit, as a new socket of `token`'s subscribed to
+    /// `topic` receives it: the frame the runs' sockets got, with the next `seq`.
+    async fn sample_event(&mut self, addr: &str, token: &str, topic: &str) -> Bench<String> {
+        let mut sample = connect(addr, "taskwire.v2").await?;
+        sample
+            .send(Message::text(
+                json!({"type": "auth", "id": 1, "token": token}).to_string(),
+            ))
+            .await?;
+        sample
+            .send(Message::text(
+                json!({"type": "subscribe", "id": 2, "topic": topic}).to_string(),
+            ))
+            .await?;
+        answer(&mut sample, "auth_ok").await?;
+        answer(&mut sample, "snapshot").await?;
+        self.edit().await?;
+        tokio::time::timeout(PHASE_LIMIT, answer(&mut sample, "event")).await?
     }
 
     /// Takes one receipt of this run's edits (the first has `seq` `first`).
@@ -419,6 +528,210 @@ impl Edits<'_> {
         latencies.push(latency);
         Ok(())
     }
+}
+
+/// The kernel's floor for the one-at-a-time edits' deliveries: a minimal sender (this
+/// benchmark started again, `floor_sender`) writes `event`'s WebSocket frame to `SOCKETS`
+/// plain TCP readers here, `BOARD_EDITS` times, each once the last reached every reader.
+/// Prints what it took; returns the sender's CPU time per delivery in microseconds.
+async fn floor(event: &str) -> Bench<f64> {
+    let frame_len = text_frame(event).len();
+    let mut child = Command::new(std::env::current_exe()?)
+        .args([
+            FLOOR_SENDER,
+            &SOCKETS.to_string(),
+            &BOARD_EDITS.to_string(),
+            event,
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()?;
+    let go = child.stdin.take().ok_or("no stdin")?;
+    let lines = BufReader::new(child.stdout.take().ok_or("no stdout")?);
+    // Held from here on, so that the child is stopped if anything below fails.
+    let mut sender = FloorSender {
+        child,
+        go: Some(go),
+        lines,
+    };
+    let addr = sender.line()?;
+    let (receipts_tx, mut receipts) = mpsc::unbounded_channel::<Instant>();
+    for _ in 0..SOCKETS {
+        let stream =
+            tokio::time::timeout(PHASE_LIMIT, tokio::net::TcpStream::connect(&addr)).await??;
+        stream.set_nodelay(true)?;
+        tokio::spawn(count_frames(stream, frame_len, receipts_tx.clone()));
+    }
+    drop(receipts_tx);
+    let ready = sender.line()?;
+    if ready != "ready" {
+        return Err(format!("the floor's sender said {ready:?}").into());
+    }
+
+    let pid = sender.child.id();
+    let mut latencies = Vec::with_capacity(BOARD_EDITS * SOCKETS);
+    let cpu_before = cpu_ticks(pid)?;
+    let phase = Instant::now();
+    for _ in 0..BOARD_EDITS {
+        let started = Instant::now();
+        sender.go()?;
+        for _ in 0..SOCKETS {
+            let left = PHASE_LIMIT.saturating_sub(phase.elapsed());
+            let at = tokio::time::timeout(left, receipts.recv())
+                .await?
+                .ok_or("every floor reader ended")?;
+            latencies.push(at.duration_since(started));
+        }
+    }
+    let elapsed = phase.elapsed();
+    let cpu = (cpu_ticks(pid)? - cpu_before) as f64 / ticks_per_second()?;
+    sender.finish()?;
+    println!(
+        "floor: a minimal sender (pid {pid}, one thread) wrote that event's {frame_len}-byte frame to {SOCKETS} TCP readers {BOARD_EDITS} times, one at a time"
+    );
+    println!(
+        "  sender CPU: {:.0} ms over {elapsed:.2?}; send-to-receipt p50 {:.2?}, p99 {:.2?}",
+        cpu * 1e3,
+        quantile(&mut latencies, 0.50),
+        quantile(&mut latencies, 0.99)
+    );
+    Ok(cpu * 1e6 / latencies.len() as f64)
+}
+
+/// The floor's minimal sender, a child process, stopped when dropped.
+struct FloorSender {
+    child: Child,
+    /// Each byte written sends the frame once more; closing it ends the sender.
+    go: Option<ChildStdin>,
+    lines: BufReader<ChildStdout>,
+}
+
+impl Drop for FloorSender {
+    fn drop(&mut self) {
+        // A failed kill means it already exited.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl FloorSender {
+    /// The sender's next line: its address, then `ready` once every reader is accepted.
+    fn line(&mut self) -> Bench<String> {
+        let mut line = String::new();
+        let read = tokio::task::block_in_place(|| self.lines.read_line(&mut line))?;
+        if read == 0 {
+            return Err("the floor's sender ended".into());
+        }
+        Ok(line.trim().to_owned())
+    }
+
+    /// Has the sender write the frame to every connection once more.
+    fn go(&mut self) -> Bench<()> {
+        self.go
+            .as_mut()
+            .ok_or("the floor's sender was told to end")?
+            .write_all(b"g")?;
+        Ok(())
+    }
+
+    /// Ends the sender (closing its input) and waits for it.
+    fn finish(&mut self) -> Bench<()> {
+        drop(self.go.take());
+        let status = tokio::task::block_in_place(|| self.child.wait())?;
+        if !status.success() {
+            return Err(format!("the floor's sender failed: {status}").into());
+        }
+        Ok(())
+    }
+}
+
+/// A floor reader: reads `stream` into a 4 KiB buffer, as a socket does, and reports
+/// each whole frame's worth of bytes (`frame_len`) as it arrives.
+async fn count_frames(
+    mut stream: tokio::net::TcpStream,
+    frame_len: usize,
+    receipts: mpsc::UnboundedSender<Instant>,
+) {
+    let mut buffer = vec![0u8; 4096];
+    let mut partial = 0;
+    while let Ok(read @ 1..) = stream.read(&mut buffer).await {
+        partial += read;
+        while partial >= frame_len {
+            partial -= frame_len;
+            if receipts.send(Instant::now()).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// The floor's minimal sender: this benchmark started again with `--floor-sender
+/// CONNECTIONS FRAMES TEXT`, std only and one thread, like an ideal server. It listens on
+/// a loopback port (printing its address), accepts `CONNECTIONS` connections (printing
+/// `ready`), then for each byte read from its input writes `TEXT`'s WebSocket frame to
+/// every connection, one blocking `write` each with `TCP_NODELAY`, `FRAMES` times; it
+/// ends at the end of its input.
+fn floor_sender(args: &[String]) -> Bench<()> {
+    let [connections, frames, text] = args else {
+        return Err(format!("usage: {FLOOR_SENDER} CONNECTIONS FRAMES TEXT").into());
+    };
+    let (connections, frames): (usize, usize) = (connections.parse()?, frames.parse()?);
+    let frame = text_frame(text);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    println!("{}", listener.local_addr()?);
+    // Not blocking, so that it gives up at the deadline if the readers never come.
+    listener.set_nonblocking(true)?;
+    let deadline = Instant::now() + PHASE_LIMIT;
+    let mut streams = Vec::with_capacity(connections);
+    while streams.len() < connections {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                stream.set_nonblocking(false)?;
+                stream.set_nodelay(true)?;
+                streams.push(stream);
+            }
+            Err(error)
+                if error.kind() == std::io::ErrorKind::WouldBlock && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+    drop(listener);
+    println!("ready");
+    let mut go = std::io::stdin().lock();
+    let mut byte = [0u8; 1];
+    for _ in 0..frames {
+        go.read_exact(&mut byte)?;
+        for stream in &mut streams {
+            if stream.write(&frame)? != frame.len() {
+                return Err("a short write".into());
+            }
+        }
+    }
+    // Kept alive (and its connections open) until the benchmark has read its CPU time.
+    while go.read(&mut byte)? != 0 {}
+    Ok(())
+}
+
+/// `text` as a server's WebSocket text frame: FIN and opcode 1, the length, no mask.
+fn text_frame(text: &str) -> Vec<u8> {
+    let mut frame = vec![0x81];
+    match text.len() {
+        len @ 0..=125 => frame.push(len as u8),
+        len @ 126..=0xffff => {
+            frame.push(126);
+            frame.extend_from_slice(&(len as u16).to_be_bytes());
+        }
+        len => {
+            frame.push(127);
+            frame.extend_from_slice(&(len as u64).to_be_bytes());
+        }
+    }
+    frame.extend_from_slice(text.as_bytes());
+    frame
 }
 
 async fn next_receipt(
