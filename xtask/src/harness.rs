@@ -143,8 +143,7 @@ fn checks(timings: &mut Timings) -> Result {
         "lint, the three-node suite (clippy)",
         &mut cargo(&[
             "clippy",
-            "-p",
-            "taskwire-server",
+            "--workspace",
             "--test",
             "cluster",
             "--",
@@ -173,10 +172,10 @@ fn checks(timings: &mut Timings) -> Result {
         "server tests on PostgreSQL, three nodes among them (a throwaway cluster)",
         &mut postgres::beside_cluster(
             "TASKWIRE_TEST_PG",
+            // --workspace: the features of the step before, so nothing is built again.
             &[
                 "test",
-                "-p",
-                "taskwire-server",
+                "--workspace",
                 "--test",
                 "server",
                 "--test",
@@ -248,6 +247,14 @@ pub fn bench(args: &[String]) -> Result {
         timings.run(
             "server: 1,000 waiting long polls (cargo bench -p taskwire-server --bench long_polls)",
             &mut cargo(&["bench", "-p", "taskwire-server", "--bench", "long_polls"]),
+        )?;
+        timings.run(
+            "server: beside socket.io 4.8.4 (cargo bench -p taskwire-server --bench socketio)",
+            &mut cargo(&["bench", "-p", "taskwire-server", "--bench", "socketio"]),
+        )?;
+        timings.run(
+            "server: hold, 10,000 sockets for 5 minutes (cargo bench -p taskwire-server --bench hold)",
+            &mut cargo(&["bench", "-p", "taskwire-server", "--bench", "hold"]),
         )?;
         timings.run(
             "app: task store merge, native (cargo bench -p taskwire --features fixtures --bench store)",
