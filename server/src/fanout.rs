@@ -9,27 +9,27 @@
 
 mod presence;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use protocol::{BoardsEvent, CloseCode, Ended, Event, MemberUser, ServerFrame, Topic};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use uuid::Uuid;
 
 use presence::Presence;
 
-/// A frame on its way to one socket, serialized once and shared by every socket
-/// (cloning `Utf8Bytes` only bumps a reference count).
-#[derive(Debug, Clone)]
+/// A frame on its way to sockets, serialized once, and queued as one `Arc` shared by every
+/// socket it goes to.
+#[derive(Debug)]
 pub struct Outbound {
     pub topic: Topic,
     pub kind: OutboundKind,
     pub frame: Utf8Bytes,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum OutboundKind {
     /// A logged event at this position of the topic.
     Event { epoch: Arc<str>, seq: u64 },
@@ -39,29 +39,76 @@ pub enum OutboundKind {
     Presence,
 }
 
-/// What the registry and a socket's task share.
-#[derive(Debug, Default)]
+/// What the registry and a socket's task share: the socket's queue of events, and its
+/// close request.
+#[derive(Debug)]
 pub struct SocketShared {
     /// Whether the socket is subscribed to `boards` (its user's board list).
     pub boards: AtomicBool,
-    close: Mutex<Option<(CloseCode, &'static str)>>,
-    /// Wakes the socket's task when `close` is set.
-    pub closing: Notify,
+    inbox: Mutex<Inbox>,
+    /// The most events queued at once: a socket further behind is closed.
+    capacity: usize,
+    /// Wakes the socket's task when an event is queued or a close is requested.
+    pub wake: Notify,
 }
 
+/// A plain queue rather than a channel: a bounded channel allocates its first block of
+/// slots with each socket, where an idle socket's queue here holds nothing.
+#[derive(Debug, Default)]
+struct Inbox {
+    events: VecDeque<Arc<Outbound>>,
+    close: Option<(CloseCode, &'static str)>,
+}
+
+/// A drained queue keeps room for this many events; one grown past it by a burst is
+/// freed, so that the burst's high-water mark does not stay with an idle socket.
+const KEPT_ROOM: usize = 16;
+
 impl SocketShared {
-    /// Asks the socket to close with `code`. The first request wins. It travels outside
-    /// the event queue so that it works even when that queue is full.
+    /// Shared state of a socket whose queue holds at most `capacity` events.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            boards: AtomicBool::new(false),
+            inbox: Mutex::new(Inbox::default()),
+            capacity,
+            wake: Notify::new(),
+        }
+    }
+
+    /// Asks the socket to close with `code`. The first request wins. The socket heeds it
+    /// before its queue, so it works even when that queue is full.
     pub fn close(&self, code: CloseCode, reason: &'static str) {
-        let mut close = lock(&self.close);
-        if close.is_none() {
-            *close = Some((code, reason));
-            self.closing.notify_one();
+        let mut inbox = lock(&self.inbox);
+        if inbox.close.is_none() {
+            inbox.close = Some((code, reason));
+            self.wake.notify_one();
         }
     }
 
     pub fn close_request(&self) -> Option<(CloseCode, &'static str)> {
-        *lock(&self.close)
+        lock(&self.inbox).close
+    }
+
+    /// Queues `outbound`; false when the queue is full.
+    fn push(&self, outbound: &Arc<Outbound>) -> bool {
+        let mut inbox = lock(&self.inbox);
+        if inbox.events.len() >= self.capacity {
+            return false;
+        }
+        inbox.events.push_back(outbound.clone());
+        drop(inbox);
+        self.wake.notify_one();
+        true
+    }
+
+    /// The oldest queued event.
+    pub fn next_event(&self) -> Option<Arc<Outbound>> {
+        let mut inbox = lock(&self.inbox);
+        let next = inbox.events.pop_front();
+        if inbox.events.is_empty() && inbox.events.capacity() > KEPT_ROOM {
+            inbox.events = VecDeque::new();
+        }
+        next
     }
 }
 
@@ -72,15 +119,14 @@ pub struct SocketLink {
     pub session: Uuid,
     /// Who the socket belongs to, as presence names them.
     pub user: MemberUser,
-    pub queue: mpsc::Sender<Outbound>,
     pub shared: Arc<SocketShared>,
 }
 
 impl SocketLink {
     /// Queues `outbound`; a socket too far behind to take it is closed, and catches up
     /// by replay when it reconnects.
-    fn deliver(&self, outbound: Outbound) {
-        if let Err(mpsc::error::TrySendError::Full(_)) = self.queue.try_send(outbound) {
+    fn deliver(&self, outbound: &Arc<Outbound>) {
+        if !self.shared.push(outbound) {
             self.shared.close(TOO_SLOW, "too far behind");
         }
     }
@@ -339,12 +385,13 @@ impl LocalFanout {
         let Some(frame) = encode(&ServerFrame::Presence { topic, users }) else {
             return;
         };
+        let outbound = Arc::new(Outbound {
+            topic,
+            kind: OutboundKind::Presence,
+            frame,
+        });
         for subscriber in subscribers.iter().filter(|s| s.topic == topic) {
-            subscriber.link.deliver(Outbound {
-                topic,
-                kind: OutboundKind::Presence,
-                frame: frame.clone(),
-            });
+            subscriber.link.deliver(&outbound);
         }
     }
 }
@@ -443,28 +490,32 @@ impl Fanout for LocalFanout {
         };
         let epoch: Arc<str> = Arc::from(event.epoch.as_str());
         // At most two encodings: the v1 name `tasks` (personal board) and `board:<id>`.
-        let mut frames: Vec<(Topic, Option<Utf8Bytes>)> = Vec::with_capacity(2);
+        let mut frames: Vec<(Topic, Option<Arc<Outbound>>)> = Vec::with_capacity(2);
         for subscriber in subscribers {
-            let frame = match frames.iter().find(|(topic, _)| *topic == subscriber.topic) {
-                Some((_, frame)) => frame.clone(),
+            let topic = subscriber.topic;
+            let at = match frames.iter().position(|(encoded, _)| *encoded == topic) {
+                Some(at) => at,
                 None => {
                     let frame = encode(&ServerFrame::Event(Event {
-                        topic: subscriber.topic,
+                        topic,
                         ..event.clone()
                     }));
-                    frames.push((subscriber.topic, frame.clone()));
-                    frame
+                    let outbound = frame.map(|frame| {
+                        Arc::new(Outbound {
+                            topic,
+                            kind: OutboundKind::Event {
+                                epoch: epoch.clone(),
+                                seq: event.seq,
+                            },
+                            frame,
+                        })
+                    });
+                    frames.push((topic, outbound));
+                    frames.len() - 1
                 }
             };
-            if let Some(frame) = frame {
-                subscriber.link.deliver(Outbound {
-                    topic: subscriber.topic,
-                    kind: OutboundKind::Event {
-                        epoch: epoch.clone(),
-                        seq: event.seq,
-                    },
-                    frame,
-                });
+            if let Some(outbound) = &frames[at].1 {
+                subscriber.link.deliver(outbound);
             }
         }
     }
@@ -474,18 +525,18 @@ impl Fanout for LocalFanout {
         let Some(frame) = encode(&ServerFrame::BoardsEvent(event.clone())) else {
             return;
         };
-        let epoch: Arc<str> = Arc::from(event.epoch.as_str());
+        let outbound = Arc::new(Outbound {
+            topic: Topic::Boards,
+            kind: OutboundKind::Event {
+                epoch: Arc::from(event.epoch.as_str()),
+                seq: event.seq,
+            },
+            frame,
+        });
         let registry = lock(&self.registry);
         for link in registry.users.get(&user).into_iter().flatten() {
             if link.shared.boards.load(Ordering::Acquire) {
-                link.deliver(Outbound {
-                    topic: Topic::Boards,
-                    kind: OutboundKind::Event {
-                        epoch: epoch.clone(),
-                        seq: event.seq,
-                    },
-                    frame: frame.clone(),
-                });
+                link.deliver(&outbound);
             }
         }
     }
@@ -506,11 +557,11 @@ impl Fanout for LocalFanout {
             for subscriber in ended {
                 let topic = subscriber.topic;
                 if let Some(frame) = encode(&ServerFrame::Unsubscribed { topic, reason }) {
-                    subscriber.link.deliver(Outbound {
+                    subscriber.link.deliver(&Arc::new(Outbound {
                         topic,
                         kind: OutboundKind::Ended,
                         frame,
-                    });
+                    }));
                 }
             }
         }
@@ -560,8 +611,8 @@ mod tests {
     use protocol::Change;
     use std::time::Duration;
 
-    fn link(id: u64, user: Uuid, queue: usize) -> (SocketLink, mpsc::Receiver<Outbound>) {
-        let (queue, rx) = mpsc::channel(queue);
+    fn link(id: u64, user: Uuid, queue: usize) -> (SocketLink, Arc<SocketShared>) {
+        let shared = Arc::new(SocketShared::new(queue));
         (
             SocketLink {
                 id,
@@ -570,10 +621,9 @@ mod tests {
                     id: user,
                     username: format!("user{id}"),
                 },
-                queue,
-                shared: Arc::new(SocketShared::default()),
+                shared: shared.clone(),
             },
-            rx,
+            shared,
         )
     }
 
@@ -590,10 +640,10 @@ mod tests {
     async fn one_frame_per_topic_name_reaches_every_subscriber_of_the_board_only() {
         let fanout = LocalFanout::new(2);
         let (alice, bob) = (Uuid::new_v4(), Uuid::new_v4());
-        let (a1, mut rx1) = link(1, alice, 8);
-        let (a2, mut rx2) = link(2, alice, 8);
-        let (b1, mut rx3) = link(3, bob, 8);
-        let (a3, mut rx4) = link(4, alice, 8);
+        let (a1, rx1) = link(1, alice, 8);
+        let (a2, rx2) = link(2, alice, 8);
+        let (b1, rx3) = link(3, bob, 8);
+        let (a3, rx4) = link(4, alice, 8);
         fanout.register(a1).expect("room");
         fanout.register(a2).expect("room");
         fanout.register(b1).expect("room");
@@ -603,25 +653,24 @@ mod tests {
         fanout.subscribe(alice, Topic::Tasks, alice, 1);
         fanout.subscribe(alice, Topic::Board(alice), alice, 2);
         fanout.publish(alice, &event(alice, 1));
-        let one = rx1.try_recv().expect("1");
+        let one = rx1.next_event().expect("1");
         let two = loop {
-            let next = rx2.try_recv().expect("2");
+            let next = rx2.next_event().expect("2");
             if matches!(next.kind, OutboundKind::Event { .. }) {
                 break next;
             }
         };
         assert!(one.frame.as_str().contains(r#""topic":"tasks""#));
         assert!(two.frame.as_str().contains(&format!("board:{alice}")));
-        assert!(rx3.try_recv().is_err());
-        assert!(rx4.try_recv().is_err());
+        assert!(rx3.next_event().is_none());
+        assert!(rx4.next_event().is_none());
     }
 
     #[tokio::test]
     async fn a_full_queue_closes_the_socket() {
         let fanout = LocalFanout::new(1);
         let user = Uuid::new_v4();
-        let (slow, _rx) = link(1, user, 1);
-        let shared = slow.shared.clone();
+        let (slow, shared) = link(1, user, 1);
         fanout.register(slow).expect("room");
         fanout.subscribe(user, Topic::Tasks, user, 1);
         fanout.publish(user, &event(user, 1));
@@ -634,30 +683,30 @@ mod tests {
     async fn a_revoked_member_is_told_once_and_hears_nothing_more() {
         let fanout = LocalFanout::new(4);
         let (owner, member, board) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
-        let (o, mut orx) = link(1, owner, 8);
-        let (m, mut mrx) = link(2, member, 8);
+        let (o, orx) = link(1, owner, 8);
+        let (m, mrx) = link(2, member, 8);
         fanout.register(o).expect("room");
         fanout.register(m).expect("room");
         fanout.subscribe(board, Topic::Board(board), owner, 1);
         fanout.subscribe(board, Topic::Board(board), member, 2);
         fanout.revoke(board, Some(member), Ended::Removed);
         fanout.publish(board, &event(board, 1));
-        let kinds = |rx: &mut mpsc::Receiver<Outbound>| {
-            std::iter::from_fn(|| rx.try_recv().ok())
+        let kinds = |rx: &SocketShared| {
+            std::iter::from_fn(|| rx.next_event())
                 .filter(|o| !matches!(o.kind, OutboundKind::Presence))
                 .map(|o| o.frame.to_string())
                 .collect::<Vec<_>>()
         };
-        let member_frames = kinds(&mut mrx);
+        let member_frames = kinds(&mrx);
         assert_eq!(member_frames.len(), 1, "{member_frames:?}");
         assert!(member_frames[0].contains(r#""reason":"removed""#));
-        assert_eq!(kinds(&mut orx).len(), 1);
+        assert_eq!(kinds(&orx).len(), 1);
         assert_eq!(fanout.present(board).len(), 1);
     }
 
     /// Presence frames one socket got, each as the usernames it lists.
-    fn presences(rx: &mut mpsc::Receiver<Outbound>) -> Vec<Vec<String>> {
-        std::iter::from_fn(|| rx.try_recv().ok())
+    fn presences(rx: &SocketShared) -> Vec<Vec<String>> {
+        std::iter::from_fn(|| rx.next_event())
             .filter(|o| matches!(o.kind, OutboundKind::Presence))
             .map(|o| {
                 let frame: serde_json::Value =
@@ -686,26 +735,26 @@ mod tests {
                 first = Some(rx);
             }
         }
-        let mut first = first.expect("the first socket");
+        let first = first.expect("the first socket");
         // The first join goes out at once; the three within the same second wait.
-        assert_eq!(presences(&mut first), [vec!["user1"]]);
+        assert_eq!(presences(&first), [vec!["user1"]]);
         tokio::time::sleep(Duration::from_millis(900)).await;
-        assert!(presences(&mut first).is_empty());
+        assert!(presences(&first).is_empty());
         tokio::time::sleep(Duration::from_millis(200)).await;
         assert_eq!(
-            presences(&mut first),
+            presences(&first),
             [vec!["user1", "user2", "user3", "user4"]]
         );
         // A leave and a join within the next second: one frame once it is over.
         fanout.unsubscribe(board, Topic::Board(board), 4);
-        let (late, _rx) = link(5, Uuid::new_v4(), 16);
+        let (late, _) = link(5, Uuid::new_v4(), 16);
         let late_user = late.user.id;
         fanout.register(late).expect("room");
         fanout.subscribe(board, Topic::Board(board), late_user, 5);
-        assert!(presences(&mut first).is_empty());
+        assert!(presences(&first).is_empty());
         tokio::time::sleep(Duration::from_millis(1100)).await;
         assert_eq!(
-            presences(&mut first),
+            presences(&first),
             [vec!["user1", "user2", "user3", "user5"]]
         );
     }

@@ -3,9 +3,9 @@
 //!
 //! The main loop's future is kept small (thousands of idle sockets each hold one):
 //! handling a frame, which awaits the database, runs in a boxed future of its own that
-//! exists only while that frame is handled.
+//! exists only while that frame is handled, and one timer serves both the pings and the
+//! deadline.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -17,8 +17,8 @@ use protocol::{
     ServerFrame, Topic,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::{mpsc, watch};
-use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep_until, timeout};
+use tokio::sync::watch;
+use tokio::time::{Instant, sleep_until, timeout};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{self, Message, Utf8Bytes};
 use uuid::Uuid;
@@ -61,53 +61,93 @@ enum End {
 /// What woke the main loop.
 enum Wake {
     Shutdown,
-    CloseRequested,
-    Event(Option<Outbound>),
+    /// An event was queued or a close requested.
+    Shared,
     Frame(Option<Result<Message, tungstenite::Error>>),
-    Heartbeat,
-    Deadline,
+    /// Time to ping, or the deadline.
+    Timer,
 }
 
 struct Connection {
     state: AppState,
     id: u64,
     socket: Socket,
-    queue_tx: mpsc::Sender<Outbound>,
-    queue: mpsc::Receiver<Outbound>,
+    /// The queue of events for this socket, and its close request.
     shared: Arc<SocketShared>,
     authed: Option<Authed>,
     /// When the current token expires (or, before `auth`, when the auth time is up).
     deadline: Instant,
-    /// The topics this socket follows, each with the last event position it was sent
-    /// (events at or before it are skipped); `None` until the subscribe is answered.
-    subscriptions: HashMap<Topic, Option<(Arc<str>, u64)>>,
+    subscriptions: Subscriptions,
     /// Offered `taskwire.v1`: sees only the personal board.
     v1: bool,
     bucket: TokenBucket,
     last_heard: Instant,
 }
 
-pub async fn run(
+/// The last event position a topic's subscriber was sent (events at or before it are
+/// skipped); `None` until the subscribe is answered.
+type LastSent = Option<(Arc<str>, u64)>;
+
+/// The topics a socket follows, each with its [`LastSent`]. A list, not a map: a socket
+/// follows a topic or two, where a map's smallest table has room for three.
+#[derive(Default)]
+struct Subscriptions(Vec<(Topic, LastSent)>);
+
+impl Subscriptions {
+    fn get_mut(&mut self, topic: &Topic) -> Option<&mut LastSent> {
+        self.0
+            .iter_mut()
+            .find(|(followed, _)| followed == topic)
+            .map(|(_, position)| position)
+    }
+
+    fn contains_key(&self, topic: &Topic) -> bool {
+        self.0.iter().any(|(followed, _)| followed == topic)
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn insert(&mut self, topic: Topic, position: LastSent) {
+        match self.get_mut(&topic) {
+            Some(known) => *known = position,
+            None => {
+                // One at a time: most sockets never follow a second topic.
+                self.0.reserve_exact(1);
+                self.0.push((topic, position));
+            }
+        }
+    }
+
+    fn remove(&mut self, topic: &Topic) -> Option<LastSent> {
+        let at = self.0.iter().position(|(followed, _)| followed == topic)?;
+        Some(self.0.swap_remove(at).1)
+    }
+}
+
+/// The socket's task. Not an `async fn`, whose state would keep its arguments beside the
+/// `Connection` they are moved into (the socket twice over): the future holds the
+/// connection alone.
+pub fn run(
     state: AppState,
     socket: Socket,
     peer: SocketAddr,
     subprotocol: Option<&'static str>,
-) {
+) -> impl Future<Output = ()> + Send + 'static {
     let id = state.next_socket_id();
     let v1 = subprotocol == Some(protocol::SUBPROTOCOL_V1);
     let subprotocol = subprotocol.unwrap_or("none");
     tracing::info!(socket = id, %peer, subprotocol, "socket open");
-    let (queue_tx, queue) = mpsc::channel(QUEUE);
     let now = Instant::now();
+    let mut shutdown = state.shutdown.clone();
     let mut connection = Connection {
         id,
         socket,
-        queue_tx,
-        queue,
-        shared: Arc::new(SocketShared::default()),
+        shared: Arc::new(SocketShared::new(QUEUE)),
         authed: None,
         deadline: now + state.config.auth_timeout(),
-        subscriptions: HashMap::new(),
+        subscriptions: Subscriptions::default(),
         v1,
         bucket: TokenBucket::new(
             state.config.socket_burst,
@@ -116,39 +156,46 @@ pub async fn run(
         last_heard: now,
         state,
     };
-    let mut shutdown = connection.state.shutdown.clone();
-    let end = connection.serve(&mut shutdown).await;
-    if let Some(authed) = &connection.authed {
-        connection.state.fanout.unregister(authed.user_id(), id);
-    }
-    let user = connection.authed.as_ref().map(|a| a.user.username.as_str());
-    match end {
-        End::Closed(code, reason) => tracing::info!(
-            socket = id,
-            user,
-            code = code.as_u16(),
-            reason,
-            "socket closed by server"
-        ),
-        End::TooBig => tracing::info!(
-            socket = id,
-            user,
-            code = CloseCode::TooBig.as_u16(),
-            "socket closed by server: frame over 64 KiB"
-        ),
-        End::PeerClosed(code) => tracing::info!(
-            socket = id,
-            user,
-            code = code.unwrap_or(1005),
-            "socket closed by client"
-        ),
-        End::Dropped(reason) => {
-            tracing::info!(socket = id, user, code = 1006, reason, "socket dropped")
-        }
+    async move {
+        let end = connection.serve(&mut shutdown).await;
+        connection.ended(end);
     }
 }
 
 impl Connection {
+    /// Leaves the fan-out and logs how the socket ended.
+    fn ended(&self, end: End) {
+        let id = self.id;
+        if let Some(authed) = &self.authed {
+            self.state.fanout.unregister(authed.user_id(), id);
+        }
+        let user = self.authed.as_ref().map(|a| a.user.username.as_str());
+        match end {
+            End::Closed(code, reason) => tracing::info!(
+                socket = id,
+                user,
+                code = code.as_u16(),
+                reason,
+                "socket closed by server"
+            ),
+            End::TooBig => tracing::info!(
+                socket = id,
+                user,
+                code = CloseCode::TooBig.as_u16(),
+                "socket closed by server: frame over 64 KiB"
+            ),
+            End::PeerClosed(code) => tracing::info!(
+                socket = id,
+                user,
+                code = code.unwrap_or(1005),
+                "socket closed by client"
+            ),
+            End::Dropped(reason) => {
+                tracing::info!(socket = id, user, code = 1006, reason, "socket dropped")
+            }
+        }
+    }
+
     async fn serve(&mut self, shutdown: &mut watch::Receiver<bool>) -> End {
         let end = self.serve_until_end(shutdown).await;
         match end {
@@ -169,14 +216,15 @@ impl Connection {
             return End::Closed(CloseCode::GoingAway, "server shutting down");
         }
         let ping_every = self.state.config.server_ping_interval();
-        let mut heartbeat = interval_at(Instant::now() + ping_every, ping_every);
-        heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        // One timer, moved when the deadline moves, rather than a new one per wake-up.
-        let deadline = sleep_until(self.deadline);
-        tokio::pin!(deadline);
+        let mut next_ping = Instant::now() + ping_every;
+        // One timer for the next ping and the deadline, whichever comes first, moved when
+        // they move rather than made anew on each wake-up.
+        let timer = sleep_until(next_ping.min(self.deadline));
+        tokio::pin!(timer);
         loop {
-            if deadline.deadline() != self.deadline {
-                deadline.as_mut().reset(self.deadline);
+            let wake_at = next_ping.min(self.deadline);
+            if timer.deadline() != wake_at {
+                timer.as_mut().reset(wake_at);
             }
             let wake = tokio::select! {
                 biased;
@@ -186,27 +234,22 @@ impl Connection {
                     Ok(()) if !*shutdown.borrow() => continue,
                     _ => Wake::Shutdown,
                 },
-                () = self.shared.closing.notified() => Wake::CloseRequested,
-                event = self.queue.recv() => Wake::Event(event),
+                () = self.shared.wake.notified() => Wake::Shared,
                 frame = self.socket.next() => Wake::Frame(frame),
-                _ = heartbeat.tick() => Wake::Heartbeat,
-                () = &mut deadline => Wake::Deadline,
+                () = &mut timer => Wake::Timer,
             };
             let outcome = match wake {
                 Wake::Shutdown => Err(End::Closed(CloseCode::GoingAway, "server shutting down")),
-                Wake::CloseRequested => match self.shared.close_request() {
-                    Some((code, reason)) => Err(End::Closed(code, reason)),
-                    None => Ok(()),
-                },
-                Wake::Event(Some(event)) => self.forward(event).await,
-                // The queue's sender lives in `self`, so it never closes.
-                Wake::Event(None) => Ok(()),
+                Wake::Shared => self.on_shared().await,
                 Wake::Frame(frame) => self.on_frame(frame).await,
-                Wake::Heartbeat => self.heartbeat().await,
-                Wake::Deadline if self.authed.is_some() => {
+                Wake::Timer if Instant::now() < self.deadline => {
+                    next_ping = Instant::now() + ping_every;
+                    self.heartbeat().await
+                }
+                Wake::Timer if self.authed.is_some() => {
                     Err(End::Closed(CloseCode::Unauthorized, "token expired"))
                 }
-                Wake::Deadline => Err(End::Closed(CloseCode::AuthTimeout, "no auth in time")),
+                Wake::Timer => Err(End::Closed(CloseCode::AuthTimeout, "no auth in time")),
             };
             if let Err(end) = outcome {
                 return end;
@@ -224,11 +267,13 @@ impl Connection {
             Some(Err(error)) => Err(read_error(&error)),
             Some(Ok(Message::Text(text))) => Box::pin(self.on_text(text)).await,
             Some(Ok(Message::Binary(_))) => {
-                self.send_error(
+                // Boxed like `on_text`: it is rare, and inline its future would add some
+                // 300 bytes to every socket's.
+                Box::pin(self.send_error(
                     None,
                     ErrorCode::BadRequest,
                     "Binary frames are not part of the protocol; send JSON text.",
-                )
+                ))
                 .await?;
                 Err(End::Closed(CloseCode::ProtocolViolation, "binary frame"))
             }
@@ -279,9 +324,7 @@ impl Connection {
                 let applied = self.request(user, call).await;
                 // This socket's own events are already queued: send them first, as in
                 // the contract's example, so the result never runs ahead of the events.
-                while let Ok(event) = self.queue.try_recv() {
-                    self.forward(event).await?;
-                }
+                while self.forward().await? {}
                 let outcome = match applied {
                     Ok(applied) => Outcome::Ok(applied.outcome.value()),
                     Err(error) => Outcome::Error(error.to_api()),
@@ -330,7 +373,9 @@ impl Connection {
     async fn auth(&mut self, id: u64, token: &str) -> Result<(), End> {
         let authed = match self.state.auth.authenticate(token).await {
             Ok(authed) => authed,
-            Err(error) => return self.refuse_auth(id, error).await,
+            // Boxed: a refusal is rare, and its future would be most of `auth`'s, which
+            // every socket opening holds while it waits for the database.
+            Err(error) => return Box::pin(self.refuse_auth(id, error)).await,
         };
         match &self.authed {
             Some(current)
@@ -363,7 +408,6 @@ impl Connection {
                         id: authed.user.id,
                         username: authed.user.username.clone(),
                     },
-                    queue: self.queue_tx.clone(),
                     shared: self.shared.clone(),
                 };
                 if self.state.fanout.register(link).is_err() {
@@ -395,7 +439,7 @@ impl Connection {
             if self.authed.is_none() {
                 self.state.fanout.unregister(authed.user_id(), self.id);
             }
-            return self.refuse_auth(id, error).await;
+            return Box::pin(self.refuse_auth(id, error)).await;
         }
         let left = authed.expires_at.saturating_sub(clock::unix_now()).max(0);
         self.deadline = Instant::now() + Duration::from_secs(left.unsigned_abs());
@@ -447,8 +491,11 @@ impl Connection {
                 .send_error(Some(id), ErrorCode::RateLimited, &message)
                 .await;
         }
+        // The board list's future is boxed: over twice the size of the others, it would set
+        // the size of every frame's future (a socket opening holds one while it waits for
+        // the database).
         let answer = match topic {
-            Topic::Boards => self.subscribe_boards(user, id).await,
+            Topic::Boards => Box::pin(self.subscribe_boards(user, id)).await,
             Topic::Tasks => self.subscribe_board(user, id, user, topic, since).await,
             Topic::Board(board) => self.subscribe_board(user, id, board, topic, since).await,
         };
@@ -557,40 +604,56 @@ impl Connection {
         Ok(frames)
     }
 
-    /// Sends `first` and what else is queued behind it (up to [`BATCH`] frames) in one
-    /// write: a socket behind by a burst of changes catches up in a few system calls
-    /// rather than one per frame.
-    async fn forward(&mut self, first: Outbound) -> Result<(), End> {
-        let mut next = Some(first);
+    /// A close request, else the queued events. The request comes first: it may be for a
+    /// queue that is full.
+    async fn on_shared(&mut self) -> Result<(), End> {
+        loop {
+            if let Some((code, reason)) = self.shared.close_request() {
+                return Err(End::Closed(code, reason));
+            }
+            if !self.forward().await? {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Sends what is queued, up to [`BATCH`] frames in one write: a socket behind by a
+    /// burst of changes catches up in a few system calls rather than one per frame. True
+    /// when more may be queued.
+    async fn forward(&mut self) -> Result<bool, End> {
         let mut fed = 0;
-        while let Some(outbound) = next.take() {
-            if let Some(frame) = self.admit(outbound) {
+        while fed < BATCH {
+            let Some(outbound) = self.shared.next_event() else {
+                break;
+            };
+            if let Some(frame) = self.admit(&outbound) {
                 self.socket
                     .feed(Message::Text(frame))
                     .await
                     .map_err(|_| End::Dropped("write failed"))?;
                 fed += 1;
             }
-            if fed < BATCH {
-                next = self.queue.try_recv().ok();
-            }
         }
-        self.socket
-            .flush()
-            .await
-            .map_err(|_| End::Dropped("write failed"))
+        if fed > 0 {
+            self.socket
+                .flush()
+                .await
+                .map_err(|_| End::Dropped("write failed"))?;
+        }
+        Ok(fed == BATCH)
     }
 
     /// The frame to send, if it is of a topic the socket follows and, for a live event,
     /// not already covered by the socket's last answer. An event past the next `seq`
     /// closes the socket instead (events reach a node through the log in order, so this
     /// is the net under that, not a path taken).
-    fn admit(&mut self, outbound: Outbound) -> Option<Utf8Bytes> {
+    fn admit(&mut self, outbound: &Outbound) -> Option<Utf8Bytes> {
         let position = self.subscriptions.get_mut(&outbound.topic)?;
-        match outbound.kind {
+        match &outbound.kind {
             OutboundKind::Event { epoch, seq } => {
+                let seq = *seq;
                 if let Some((last_epoch, last_seq)) = position
-                    && **last_epoch == *epoch
+                    && **last_epoch == **epoch
                 {
                     if seq <= *last_seq {
                         return None;
@@ -603,14 +666,14 @@ impl Connection {
                         return None;
                     }
                 }
-                *position = Some((epoch, seq));
+                *position = Some((epoch.clone(), seq));
             }
             OutboundKind::Ended => {
                 self.subscriptions.remove(&outbound.topic);
             }
             OutboundKind::Presence => {}
         }
-        Some(outbound.frame)
+        Some(outbound.frame.clone())
     }
 
     async fn heartbeat(&mut self) -> Result<(), End> {

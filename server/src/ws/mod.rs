@@ -13,9 +13,11 @@ use crate::state::AppState;
 use upgrade::Upgrade;
 
 /// Per-socket buffers, kept small because thousands of mostly idle sockets each hold
-/// them: reads grow past this only while a large frame arrives, and writes go straight
-/// to the kernel (events are small and sent one at a time).
-const READ_BUFFER: usize = 4 * 1024;
+/// them. The read buffer, allocated with the socket, is also the most one read takes: a
+/// client sends a few small frames a second at most (an auth with its token, some 350
+/// bytes, takes two reads), and a larger frame grows the buffer to hold it whole (for
+/// good). Writes go straight to the kernel (events are small and sent one at a time).
+const READ_BUFFER: usize = 256;
 /// The most a socket may have queued in the WebSocket layer while the peer does not read
 /// (beyond that, writing fails and the socket is dropped). A frame is queued whole, so
 /// this must hold the largest frame a client reads (a snapshot of thousands of tasks;

@@ -113,7 +113,9 @@ impl Upgrade {
                         Some(config),
                     )
                     .await;
-                    serve(socket).await;
+                    // A task of its own: this one's state (what it captured, the upgrade)
+                    // would otherwise stay with the socket for its whole life.
+                    tokio::spawn(serve(socket));
                 }
                 Err(error) => tracing::debug!(%error, "the socket upgrade did not complete"),
             }
