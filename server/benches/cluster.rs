@@ -61,7 +61,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message;
 use uuid::Uuid;
 
-use common::{Bench, ServerProcess, Socket, connect, quantile, raise_open_files};
+use common::{Bench, ServerProcess, Socket, answer, connect, quantile, raise_open_files, seq_of};
 
 /// Members in all, each with `SOCKETS / MEMBERS` subscribed sockets.
 const MEMBERS: usize = 100;
@@ -862,35 +862,6 @@ async fn open_socket(
         let _ = reports.send(Report::Closed { socket, node, why });
     });
     Ok(())
-}
-
-/// The next frame of `kind` (`"type"`) within `WAIT`, skipping `presence`; any other
-/// frame is an error.
-async fn answer(ws: &mut Socket, kind: &str) -> Bench<String> {
-    let wanted = format!("{{\"type\":\"{kind}\"");
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let frame = tokio::time::timeout_at(deadline, ws.next())
-            .await
-            .map_err(|_| format!("no {kind} within {WAIT:?}"))?;
-        match frame.ok_or("closed while waiting")?? {
-            Message::Text(text) if text.starts_with(&wanted) => return Ok(text.to_string()),
-            Message::Text(text) if text.starts_with("{\"type\":\"presence\"") => {}
-            Message::Text(text) => return Err(format!("unexpected frame {text}").into()),
-            _ => {}
-        }
-    }
-}
-
-/// The `seq` of an event frame, read without parsing the whole frame.
-fn seq_of(text: &str) -> Option<u64> {
-    if !text.starts_with("{\"type\":\"event\"") {
-        return None;
-    }
-    let rest = &text[text.find("\"seq\":")? + 6..];
-    rest[..rest.find(|c: char| !c.is_ascii_digit())?]
-        .parse()
-        .ok()
 }
 
 /// `quantile`, or zero when there are no samples.

@@ -31,7 +31,6 @@
 
 mod common;
 
-use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -45,7 +44,8 @@ use tokio::time::{
 use tokio_tungstenite::tungstenite::Message;
 
 use common::{
-    Bench, ServerProcess, Socket, connect, create_task, quantile, raise_open_files, register,
+    Bench, ServerProcess, Socket, answer, connect, cpu_ticks, create_task, quantile,
+    raise_open_files, register, rss_kib_of, seq_of, ticks_per_second,
 };
 
 const USERS: usize = 100;
@@ -272,7 +272,7 @@ async fn run(hold: Duration, report_every: Duration) -> Bench<u64> {
     println!(
         "server RSS: {rss_empty} KiB before the sockets, {rss_start} KiB with them (start): {:.1} KiB per socket; this client: {} KiB",
         rss_start.saturating_sub(rss_empty) as f64 / SOCKETS as f64,
-        own_rss_kib()?
+        rss_kib_of("self")?
     );
 
     // The hold: writers on their schedule, figures every `report_every`.
@@ -599,62 +599,7 @@ fn percent(now: u64, start: u64) -> f64 {
     (now as f64 / start as f64 - 1.0) * 100.0
 }
 
-/// The next frame of `kind` (`"type"`); any other frame is an error.
-async fn answer(ws: &mut Socket, kind: &str) -> Bench<String> {
-    let wanted = format!("{{\"type\":\"{kind}\"");
-    loop {
-        match ws.next().await.ok_or("closed while waiting")?? {
-            Message::Text(text) if text.starts_with(&wanted) => return Ok(text.to_string()),
-            Message::Text(text) => return Err(format!("unexpected frame {text}").into()),
-            _ => {}
-        }
-    }
-}
-
-/// The `seq` of an event frame, read without parsing the whole frame.
-fn seq_of(text: &str) -> Option<u64> {
-    if !text.starts_with("{\"type\":\"event\"") {
-        return None;
-    }
-    let rest = &text[text.find("\"seq\":")? + 6..];
-    rest[..rest.find(|c: char| !c.is_ascii_digit())?]
-        .parse()
-        .ok()
-}
-
 /// `127.0.0.1:<port>`, where the sockets connect.
 fn address(server: &ServerProcess) -> String {
     server.base.trim_start_matches("http://").to_owned()
-}
-
-/// CPU time process `pid` has used so far, user and system, over all its threads (ended
-/// ones too), in clock ticks (`ticks_per_second`).
-fn cpu_ticks(pid: u32) -> Bench<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    // The fields after the command name, which is in parentheses and may hold spaces:
-    // `state` (field 3) first, so `utime` and `stime` (14, 15) at 11, 12.
-    let after_name = stat.rfind(')').ok_or("bad /proc stat")? + 1;
-    let fields: Vec<&str> = stat[after_name..].split_whitespace().collect();
-    let field = |n: usize| -> Bench<u64> { Ok(fields.get(n).ok_or("short /proc stat")?.parse()?) };
-    Ok(field(11)? + field(12)?)
-}
-
-/// The kernel's clock ticks per second, in which `/proc` counts CPU time.
-fn ticks_per_second() -> Bench<f64> {
-    let output = Command::new("getconf").arg("CLK_TCK").output()?;
-    Ok(String::from_utf8(output.stdout)?.trim().parse()?)
-}
-
-/// This client's own resident set, to show it stays light.
-fn own_rss_kib() -> Bench<u64> {
-    let status = std::fs::read_to_string("/proc/self/status")?;
-    let line = status
-        .lines()
-        .find(|line| line.starts_with("VmRSS:"))
-        .ok_or("no VmRSS line")?;
-    Ok(line
-        .split_whitespace()
-        .nth(1)
-        .ok_or("bad VmRSS line")?
-        .parse()?)
 }

@@ -43,7 +43,8 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use common::{
-    Bench, ServerProcess, Socket, connect, create_task, quantile, raise_open_files, register,
+    Bench, ServerProcess, Socket, connect, cpu_ticks, create_task, quantile, raise_open_files,
+    register, rss_kib_of, ticks_per_second,
 };
 
 const SOCKETIO_VERSION: &str = "4.8.4";
@@ -244,29 +245,13 @@ impl Peer {
         if let Some(server) = &self.taskwire {
             return server.rss_kib();
         }
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid))?;
-        let line = status
-            .lines()
-            .find(|line| line.starts_with("VmRSS:"))
-            .ok_or("no VmRSS line")?;
-        Ok(line
-            .split_whitespace()
-            .nth(1)
-            .ok_or("bad VmRSS line")?
-            .parse()?)
+        rss_kib_of(&self.pid.to_string())
     }
 
     /// CPU time the server has used so far, user and system, over all its threads (ended
     /// ones too), in seconds.
     fn cpu_seconds(&self) -> Bench<f64> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid))?;
-        // The fields after the command name, which is in parentheses and may hold spaces:
-        // `state` (field 3) first, so `utime` and `stime` (14, 15) at 11, 12.
-        let after_name = stat.rfind(')').ok_or("bad /proc stat")? + 1;
-        let fields: Vec<&str> = stat[after_name..].split_whitespace().collect();
-        let field =
-            |n: usize| -> Bench<u64> { Ok(fields.get(n).ok_or("short /proc stat")?.parse()?) };
-        Ok((field(11)? + field(12)?) as f64 / ticks_per_second()?)
+        Ok(cpu_ticks(self.pid)? as f64 / ticks_per_second()?)
     }
 
     /// Opens `sockets` sockets over the users (socket n is user n % USERS's), at most
@@ -298,12 +283,6 @@ impl Peer {
         }
         Ok(readers)
     }
-}
-
-/// The kernel's clock ticks per second, in which `/proc` counts CPU time.
-fn ticks_per_second() -> Bench<f64> {
-    let output = Command::new("getconf").arg("CLK_TCK").output()?;
-    Ok(String::from_utf8(output.stdout)?.trim().parse()?)
 }
 
 /// Stops the readers (closing their sockets) when dropped.

@@ -56,7 +56,8 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio_tungstenite::tungstenite::Message;
 
 use common::{
-    Bench, ServerProcess, Socket, connect, create_task, quantile, raise_open_files, register,
+    Bench, ServerProcess, Socket, answer, connect, cpu_ticks, create_task, quantile,
+    raise_open_files, register, seq_of, ticks_per_second,
 };
 
 const USERS: usize = 10;
@@ -95,24 +96,6 @@ impl ServerProcess {
     fn cpu_ticks(&self) -> Bench<u64> {
         cpu_ticks(self.pid())
     }
-}
-
-/// CPU time process `pid` has used so far, user and system, over all its threads (ended
-/// ones too), in clock ticks (`ticks_per_second`).
-fn cpu_ticks(pid: u32) -> Bench<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    // The fields after the command name, which is in parentheses and may hold spaces:
-    // `state` (field 3) first, so `utime` and `stime` (14, 15) at 11, 12.
-    let after_name = stat.rfind(')').ok_or("bad /proc stat")? + 1;
-    let fields: Vec<&str> = stat[after_name..].split_whitespace().collect();
-    let field = |n: usize| -> Bench<u64> { Ok(fields.get(n).ok_or("short /proc stat")?.parse()?) };
-    Ok(field(11)? + field(12)?)
-}
-
-/// The kernel's clock ticks per second, in which `/proc` counts CPU time.
-fn ticks_per_second() -> Bench<f64> {
-    let output = Command::new("getconf").arg("CLK_TCK").output()?;
-    Ok(String::from_utf8(output.stdout)?.trim().parse()?)
 }
 
 fn main() -> Bench<()> {
@@ -749,19 +732,6 @@ fn address(server: &ServerProcess) -> String {
     server.base.trim_start_matches("http://").to_owned()
 }
 
-/// The next frame of `kind` (`"type"`), skipping `presence`; any other frame is an error.
-async fn answer(ws: &mut Socket, kind: &str) -> Bench<String> {
-    let wanted = format!("{{\"type\":\"{kind}\"");
-    loop {
-        match ws.next().await.ok_or("closed while waiting")?? {
-            Message::Text(text) if text.starts_with(&wanted) => return Ok(text.to_string()),
-            Message::Text(text) if text.starts_with("{\"type\":\"presence\"") => {}
-            Message::Text(text) => return Err(format!("unexpected frame {text}").into()),
-            _ => {}
-        }
-    }
-}
-
 /// Opens, authenticates and subscribes one socket offering `protocol`, then leaves a
 /// task reading it that reports each event's `seq`.
 async fn open_socket(
@@ -800,15 +770,4 @@ async fn open_socket(
         }
     });
     Ok(())
-}
-
-/// The `seq` of an event frame, read without parsing the whole frame.
-fn seq_of(text: &str) -> Option<u64> {
-    if !text.starts_with("{\"type\":\"event\"") {
-        return None;
-    }
-    let rest = &text[text.find("\"seq\":")? + 6..];
-    rest[..rest.find(|c: char| !c.is_ascii_digit())?]
-        .parse()
-        .ok()
 }

@@ -86,16 +86,7 @@ impl ServerProcess {
     }
 
     pub fn rss_kib(&self) -> Bench<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))?;
-        let line = status
-            .lines()
-            .find(|line| line.starts_with("VmRSS:"))
-            .ok_or("no VmRSS line")?;
-        Ok(line
-            .split_whitespace()
-            .nth(1)
-            .ok_or("bad VmRSS line")?
-            .parse()?)
+        rss_kib_of(&self.pid().to_string())
     }
 }
 
@@ -169,4 +160,74 @@ pub type Socket =
 pub fn quantile(samples: &mut [Duration], q: f64) -> Duration {
     samples.sort();
     samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)]
+}
+
+/// The resident set of process `pid` (`"self"` for this one), in KiB.
+pub fn rss_kib_of(pid: &str) -> Bench<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let line = status
+        .lines()
+        .find(|line| line.starts_with("VmRSS:"))
+        .ok_or("no VmRSS line")?;
+    Ok(line
+        .split_whitespace()
+        .nth(1)
+        .ok_or("bad VmRSS line")?
+        .parse()?)
+}
+
+/// CPU time process `pid` has used so far, user and system, over all its threads (ended
+/// ones too), in clock ticks (`ticks_per_second`).
+#[allow(dead_code, reason = "not every benchmark reads CPU time")]
+pub fn cpu_ticks(pid: u32) -> Bench<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // The fields after the command name, which is in parentheses and may hold spaces:
+    // `state` (field 3) first, so `utime` and `stime` (14, 15) at 11, 12.
+    let after_name = stat.rfind(')').ok_or("bad /proc stat")? + 1;
+    let fields: Vec<&str> = stat[after_name..].split_whitespace().collect();
+    let field = |n: usize| -> Bench<u64> { Ok(fields.get(n).ok_or("short /proc stat")?.parse()?) };
+    Ok(field(11)? + field(12)?)
+}
+
+/// The kernel's clock ticks per second, in which `/proc` counts CPU time.
+#[allow(dead_code, reason = "not every benchmark reads CPU time")]
+pub fn ticks_per_second() -> Bench<f64> {
+    let output = std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()?;
+    Ok(String::from_utf8(output.stdout)?.trim().parse()?)
+}
+
+/// The `seq` of an event frame, read without parsing the whole frame.
+#[allow(dead_code, reason = "not every benchmark reads events")]
+pub fn seq_of(text: &str) -> Option<u64> {
+    if !text.starts_with("{\"type\":\"event\"") {
+        return None;
+    }
+    let rest = &text[text.find("\"seq\":")? + 6..];
+    rest[..rest.find(|c: char| !c.is_ascii_digit())?]
+        .parse()
+        .ok()
+}
+
+/// The next frame of `kind` (`"type"`) within 10 s, skipping `presence`; any other frame
+/// is an error.
+#[allow(dead_code, reason = "not every benchmark opens sockets")]
+pub async fn answer(ws: &mut Socket, kind: &str) -> Bench<String> {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    const WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+    let wanted = format!("{{\"type\":\"{kind}\"");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let frame = tokio::time::timeout_at(deadline, ws.next())
+            .await
+            .map_err(|_| format!("no {kind} within {WAIT:?}"))?;
+        match frame.ok_or("closed while waiting")?? {
+            Message::Text(text) if text.starts_with(&wanted) => return Ok(text.to_string()),
+            Message::Text(text) if text.starts_with("{\"type\":\"presence\"") => {}
+            Message::Text(text) => return Err(format!("unexpected frame {text}").into()),
+            _ => {}
+        }
+    }
 }
