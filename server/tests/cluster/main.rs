@@ -50,6 +50,29 @@ async fn nodes(count: usize) -> (DbTarget, Vec<TestServer>) {
     (db, nodes)
 }
 
+/// A new board `Launch` of the owner's, shared with `member` as `role`; its id.
+async fn shared_board(node: &TestServer, owner: &str, member: &str, role: &str) -> String {
+    let board: Value = node
+        .client()
+        .post("/api/boards", Some(owner), json!({"name": "Launch"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = board["id"].as_str().unwrap().to_owned();
+    let shared = node
+        .client()
+        .send(
+            Method::PUT,
+            &format!("/api/boards/{id}/members/{member}"),
+            Some(owner),
+            Some(json!({ "role": role })),
+        )
+        .await;
+    assert!(shared.status().is_success());
+    id
+}
+
 /// A `tasks` event's `seq`, skipping presence frames.
 async fn next_seq(ws: &mut Ws) -> u64 {
     loop {
@@ -263,24 +286,7 @@ async fn a_node_killed_outright_its_clients_resume_on_another_with_nothing_lost(
     let (db, nodes) = nodes(2).await;
     let owner = nodes[0].register("olga").await;
     let bob = nodes[0].register("bob").await;
-    let board: Value = nodes[0]
-        .client()
-        .post("/api/boards", Some(&owner.token), json!({"name": "Launch"}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let id = board["id"].as_str().unwrap().to_owned();
-    let shared = nodes[0]
-        .client()
-        .send(
-            Method::PUT,
-            &format!("/api/boards/{id}/members/bob"),
-            Some(&owner.token),
-            Some(json!({"role": "editor"})),
-        )
-        .await;
-    assert!(shared.status().is_success());
+    let id = shared_board(&nodes[0], &owner.token, "bob", "editor").await;
     let topic = format!("board:{id}");
     let doomed = ChildNode::start(&db);
     let mut bobs = connect_at(&doomed.base, Some("taskwire.v2")).await;
@@ -367,25 +373,8 @@ async fn sign_out_everywhere_and_removal_act_on_the_other_nodes() {
     let (_, nodes) = nodes(3).await;
     let owner = nodes[0].register("olga").await;
     let bob = nodes[0].register("bob").await;
-    let board: Value = nodes[0]
-        .client()
-        .post("/api/boards", Some(&owner.token), json!({"name": "Launch"}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let id = board["id"].as_str().unwrap().to_owned();
+    let id = shared_board(&nodes[0], &owner.token, "bob", "viewer").await;
     let member = format!("/api/boards/{id}/members/bob");
-    let shared = nodes[0]
-        .client()
-        .send(
-            Method::PUT,
-            &member,
-            Some(&owner.token),
-            Some(json!({"role": "viewer"})),
-        )
-        .await;
-    assert!(shared.status().is_success());
     let mut bobs = nodes[1].socket_v2(&bob.token).await;
     bobs.send(json!({"type": "subscribe", "id": 2, "topic": format!("board:{id}")}))
         .await;
