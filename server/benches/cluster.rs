@@ -61,7 +61,10 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message;
 use uuid::Uuid;
 
-use common::{Bench, ServerProcess, Socket, answer, connect, quantile, raise_open_files, seq_of};
+use common::{
+    Bench, ServerProcess, Socket, answer, auth_and_subscribe, connect, quantile, raise_open_files,
+    seq_of,
+};
 
 /// Members in all, each with `SOCKETS / MEMBERS` subscribed sockets.
 const MEMBERS: usize = 100;
@@ -824,16 +827,7 @@ async fn open_socket(
     reports: mpsc::UnboundedSender<Report>,
 ) -> Bench<()> {
     let mut ws = connect(addr, "taskwire.v2").await?;
-    ws.send(Message::text(
-        json!({"type": "auth", "id": 1, "token": token}).to_string(),
-    ))
-    .await?;
-    ws.send(Message::text(
-        json!({"type": "subscribe", "id": 2, "topic": topic}).to_string(),
-    ))
-    .await?;
-    answer(&mut ws, "auth_ok").await?;
-    answer(&mut ws, "snapshot").await?;
+    auth_and_subscribe(&mut ws, token, topic).await?;
     tokio::spawn(async move {
         let why = loop {
             match ws.next().await {

@@ -44,7 +44,7 @@ use tokio::time::{
 use tokio_tungstenite::tungstenite::Message;
 
 use common::{
-    Bench, ServerProcess, Socket, answer, connect, cpu_ticks, create_task, quantile,
+    Bench, ServerProcess, Socket, auth_and_subscribe, connect, cpu_ticks, create_task, quantile,
     raise_open_files, register, rss_kib_of, seq_of, ticks_per_second,
 };
 
@@ -462,17 +462,10 @@ async fn write_steadily(
 /// Opens, authenticates and subscribes a socket to the user's tasks.
 async fn open(addr: &str, token: &str) -> Bench<Opened> {
     let mut ws = connect(addr, "taskwire.v1").await?;
-    ws.send(Message::text(
-        json!({"type": "auth", "id": 1, "token": token}).to_string(),
-    ))
-    .await?;
-    ws.send(Message::text(
-        json!({"type": "subscribe", "id": 2, "topic": "tasks"}).to_string(),
-    ))
-    .await?;
-    let auth_ok: Value = serde_json::from_str(&answer(&mut ws, "auth_ok").await?)?;
+    let (auth_ok, snapshot) = auth_and_subscribe(&mut ws, token, "tasks").await?;
+    let auth_ok: Value = serde_json::from_str(&auth_ok)?;
     let heartbeat = Duration::from_millis(auth_ok["heartbeat_ms"].as_u64().unwrap_or(25_000));
-    let snapshot: Value = serde_json::from_str(&answer(&mut ws, "snapshot").await?)?;
+    let snapshot: Value = serde_json::from_str(&snapshot)?;
     let base = snapshot["seq"].as_u64().ok_or("snapshot without seq")?;
     Ok(Opened {
         ws,

@@ -56,8 +56,8 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio_tungstenite::tungstenite::Message;
 
 use common::{
-    Bench, ServerProcess, Socket, answer, connect, cpu_ticks, create_task, quantile,
-    raise_open_files, register, seq_of, ticks_per_second,
+    Bench, ServerProcess, Socket, answer, auth_and_subscribe, connect, cpu_ticks, create_task,
+    quantile, raise_open_files, register, seq_of, ticks_per_second,
 };
 
 const USERS: usize = 10;
@@ -474,18 +474,7 @@ impl Edits<'_> {
     /// `topic` receives it: the frame the runs' sockets got, with the next `seq`.
     async fn sample_event(&mut self, addr: &str, token: &str, topic: &str) -> Bench<String> {
         let mut sample = connect(addr, "taskwire.v2").await?;
-        sample
-            .send(Message::text(
-                json!({"type": "auth", "id": 1, "token": token}).to_string(),
-            ))
-            .await?;
-        sample
-            .send(Message::text(
-                json!({"type": "subscribe", "id": 2, "topic": topic}).to_string(),
-            ))
-            .await?;
-        answer(&mut sample, "auth_ok").await?;
-        answer(&mut sample, "snapshot").await?;
+        auth_and_subscribe(&mut sample, token, topic).await?;
         self.edit().await?;
         tokio::time::timeout(PHASE_LIMIT, answer(&mut sample, "event")).await?
     }
@@ -743,16 +732,7 @@ async fn open_socket(
     receipts: mpsc::UnboundedSender<Receipt>,
 ) -> Bench<()> {
     let mut ws = connect(addr, protocol).await?;
-    ws.send(Message::text(
-        json!({"type": "auth", "id": 1, "token": token}).to_string(),
-    ))
-    .await?;
-    ws.send(Message::text(
-        json!({"type": "subscribe", "id": 2, "topic": topic}).to_string(),
-    ))
-    .await?;
-    answer(&mut ws, "auth_ok").await?;
-    answer(&mut ws, "snapshot").await?;
+    auth_and_subscribe(&mut ws, token, topic).await?;
     tokio::spawn(async move {
         while let Some(Ok(message)) = ws.next().await {
             if let Message::Text(text) = message

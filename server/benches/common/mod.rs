@@ -231,3 +231,22 @@ pub async fn answer(ws: &mut Socket, kind: &str) -> Bench<String> {
         }
     }
 }
+
+/// Sends `auth` with `token` and `subscribe` to `topic` at once, as the app does, and
+/// waits for both answers; returns the `auth_ok` and the `snapshot` frames.
+#[allow(dead_code, reason = "not every benchmark opens sockets")]
+pub async fn auth_and_subscribe(
+    ws: &mut Socket,
+    token: &str,
+    topic: &str,
+) -> Bench<(String, String)> {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let auth = serde_json::json!({"type": "auth", "id": 1, "token": token});
+    let subscribe = serde_json::json!({"type": "subscribe", "id": 2, "topic": topic});
+    ws.send(Message::text(auth.to_string())).await?;
+    ws.send(Message::text(subscribe.to_string())).await?;
+    let auth_ok = answer(ws, "auth_ok").await?;
+    let snapshot = answer(ws, "snapshot").await?;
+    Ok((auth_ok, snapshot))
+}
