@@ -73,6 +73,15 @@ async fn shared_board(node: &TestServer, owner: &str, member: &str, role: &str) 
     id
 }
 
+/// A socket subscribed to `tasks` as `token` on each node.
+async fn subscribed_on_each(nodes: &[TestServer], token: &str) -> Vec<Ws> {
+    let mut sockets = Vec::with_capacity(nodes.len());
+    for node in nodes {
+        sockets.push(node.subscribed(token).await.0);
+    }
+    sockets
+}
+
 /// A `tasks` event's `seq`, skipping presence frames.
 async fn next_seq(ws: &mut Ws) -> u64 {
     loop {
@@ -95,10 +104,7 @@ async fn a_write_on_one_node_reaches_sockets_on_every_node() {
     let _shared = POSTGRES.read().await;
     let (_, nodes) = nodes(3).await;
     let alice = nodes[0].register("alice").await;
-    let mut sockets = Vec::new();
-    for node in &nodes {
-        sockets.push(node.subscribed(&alice.token).await.0);
-    }
+    let mut sockets = subscribed_on_each(&nodes, &alice.token).await;
     for (n, writer) in nodes.iter().enumerate() {
         assert!(
             create(writer, &alice.token, &format!("from node {n}"))
@@ -116,10 +122,7 @@ async fn concurrent_writes_on_every_node_are_contiguous_everywhere() {
     let _shared = POSTGRES.read().await;
     let (_, nodes) = nodes(3).await;
     let alice = nodes[0].register("alice").await;
-    let mut sockets = Vec::new();
-    for node in &nodes {
-        sockets.push(node.subscribed(&alice.token).await.0);
-    }
+    let mut sockets = subscribed_on_each(&nodes, &alice.token).await;
     const EACH: usize = 40;
     let writers = nodes.iter().enumerate().map(|(n, node)| {
         let token = alice.token.clone();
@@ -194,10 +197,7 @@ async fn postgres_restarted_mid_traffic_the_nodes_recover_by_themselves() {
     let _alone = POSTGRES.write().await;
     let (_, nodes) = nodes(3).await;
     let alice = nodes[0].register("alice").await;
-    let mut sockets = Vec::new();
-    for node in &nodes {
-        sockets.push(node.subscribed(&alice.token).await.0);
-    }
+    let mut sockets = subscribed_on_each(&nodes, &alice.token).await;
     let restart = tokio::task::spawn_blocking(|| {
         std::thread::sleep(Duration::from_millis(300));
         restart_postgres();
