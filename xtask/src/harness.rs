@@ -8,21 +8,35 @@ use std::time::Instant;
 use crate::browser_tmp::BrowserTmp;
 use crate::error::Error;
 use crate::local_server::{LocalServer, free_port};
-use crate::steps::Timings;
+use crate::steps::{Background, Timings};
 use crate::webdriver::Browser;
 use crate::{
     Result, bundle, control, dev_loop, fault_socket, gate, postgres, root, served_page, setup,
 };
 
 /// `cargo xtask run [server flags…]`: build the app and serve it on a SQLite file.
+/// The server is built while the tools install: it needs none of them, and on a fresh
+/// machine the two overlap for minutes.
 pub fn run(server_args: &[String]) -> Result {
-    setup::build_tools()?;
     let mut timings = Timings::default();
-    build_app(&mut timings)?;
-    timings.run(
-        "build the server (release)",
+    let logs = root().join("target/xtask");
+    std::fs::create_dir_all(&logs).map_err(Error::io("creating target/xtask"))?;
+    let server = Background::start(
+        "building the server (release)",
         &mut cargo(&["build", "--release", "-p", "taskwire-server"]),
+        &logs.join("server-build.log"),
     )?;
+    setup::build_tools()?;
+    timings.record("the build tools", timings.elapsed());
+    timings.run(
+        "release build of the app (trunk build --release --offline)",
+        Command::new("trunk").args(["build", "--release", "--offline"]),
+    )?;
+    timings.record(
+        "building the server (release), begun first",
+        server.finish()?,
+    );
+    timings.print();
     println!("\n==> starting the server (Ctrl-C stops it)");
     let binary = server_binary("release");
     let status = Command::new(&binary)
@@ -63,10 +77,9 @@ fn serve_args(flags: &[String]) -> Vec<String> {
 /// named, e.g. `board`, or only its tests whose names contain FILTER) in headless
 /// Chromium.
 pub fn test(args: &[String]) -> Result {
-    let start = Instant::now();
-    setup::all()?;
     let mut timings = Timings::default();
-    timings.record("setup", start.elapsed());
+    setup::all()?;
+    timings.record("setup", timings.elapsed());
     let result = match args {
         [] => checks(&mut timings),
         [only] if only == "browser" => chromium_suites(&mut timings, &["--test", "*"]),

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use crate::Result;
 use crate::error::Error;
-use crate::steps::output;
+use crate::steps::{Background, output};
 
 /// trunk 0.22 needs a newer rustc than this project's.
 const TRUNK_VERSION: &str = "0.21.14";
@@ -75,16 +75,38 @@ impl Tool {
 }
 
 /// A crate's command-line tool built the quick way: these are tools the project runs,
-/// not code it ships, so link-time optimisation (a long single-threaded step, most of
-/// trunk's nine minutes) and a single codegen unit buy nothing here.
-fn cargo_install(args: &[&str]) -> Command {
+/// not code it ships, so link-time optimisation and a single codegen unit buy nothing,
+/// and optimisation only where the tool's own work is heavy. On a fresh 2-core machine
+/// trunk and wasm-bindgen-cli fully optimised took 10.4 minutes side by side; unoptimised,
+/// 4 (trunk's own work beside wasm-opt's is a few file copies and hashes).
+fn cargo_install(opt_level: Optimised, args: &[&str]) -> Command {
     let mut command = Command::new("cargo");
     command
         .arg("install")
         .args(args)
+        .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", opt_level.level())
         .env("CARGO_PROFILE_RELEASE_LTO", "false")
         .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16");
     command
+}
+
+/// How much of the optimiser a tool's build gets.
+#[derive(Clone, Copy)]
+enum Optimised {
+    /// None: the tool mostly starts other programs.
+    No,
+    /// The quick passes: the tool itself rewrites every test binary (wasm-bindgen's
+    /// test runner), several times slower unoptimised.
+    Lightly,
+}
+
+impl Optimised {
+    fn level(self) -> &'static str {
+        match self {
+            Self::No => "0",
+            Self::Lightly => "1",
+        }
+    }
 }
 
 fn build_tool_list() -> Result<Vec<Tool>> {
@@ -110,11 +132,14 @@ fn build_tool_list() -> Result<Vec<Tool>> {
         Tool::new(
             trunk.clone(),
             move || output("trunk", &["--version"]).is_some_and(|v| v == trunk),
-            cargo_install(&[
-                "--locked",
-                "--no-default-features",
-                &format!("trunk@{TRUNK_VERSION}"),
-            ]),
+            cargo_install(
+                Optimised::No,
+                &[
+                    "--locked",
+                    "--no-default-features",
+                    &format!("trunk@{TRUNK_VERSION}"),
+                ],
+            ),
         ),
         // Without --locked: the CLI's own lock file names a crate version the registry
         // lacks. Without default features: TLS only serves downloads of WebDriver
@@ -125,12 +150,15 @@ fn build_tool_list() -> Result<Vec<Tool>> {
                 output("wasm-bindgen", &["--version"]).is_some_and(|v| v == bindgen_cli)
                     && output("wasm-bindgen-test-runner", &["--version"]).is_some()
             },
-            cargo_install(&[
-                "--no-default-features",
-                "wasm-bindgen-cli",
-                "--version",
-                &bindgen,
-            ]),
+            cargo_install(
+                Optimised::Lightly,
+                &[
+                    "--no-default-features",
+                    "wasm-bindgen-cli",
+                    "--version",
+                    &bindgen,
+                ],
+            ),
         ),
         Tool::new(
             "wasm-opt (binaryen)",
@@ -169,7 +197,7 @@ fn browser_list() -> Vec<Tool> {
         Tool::new(
             "geckodriver",
             have("geckodriver"),
-            cargo_install(&["--locked", "geckodriver"]),
+            cargo_install(Optimised::No, &["--locked", "geckodriver"]),
         ),
     ]
 }
@@ -218,57 +246,14 @@ fn install_missing(what: &str, tools: Vec<Tool>) -> Result {
 
 /// Runs one install with its output in `log`, reporting progress; checks the tool after.
 fn install(mut tool: Tool, log: &std::path::Path) -> Result {
-    let what = &tool.what;
-    println!("==> installing {what} (log: {})", log.display());
-    let start = Instant::now();
-    let file =
-        std::fs::File::create(log).map_err(Error::io(format!("creating {}", log.display())))?;
-    let errors = file
-        .try_clone()
-        .map_err(Error::io("sharing an install log"))?;
-    let program = tool.install.get_program().to_string_lossy().into_owned();
-    let mut child = tool
-        .install
-        .current_dir(crate::root())
-        .stdin(std::process::Stdio::null())
-        .stdout(file)
-        .stderr(errors)
-        .spawn()
-        .map_err(|source| Error::Spawn { program, source })?;
-    let mut next_note = 60;
-    let status = loop {
-        if let Some(status) = child
-            .try_wait()
-            .map_err(Error::io(format!("installing {what}")))?
-        {
-            break status;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(250));
-        if start.elapsed().as_secs() >= next_note {
-            println!("    still installing {what} ({next_note} s)");
-            next_note += 60;
-        }
-    };
-    if !status.success() {
-        let tail = std::fs::read_to_string(log).unwrap_or_default();
-        let tail: Vec<&str> = tail.lines().rev().take(20).collect();
-        for line in tail.into_iter().rev() {
-            println!("    | {line}");
-        }
-        return Err(Error::StepFailed {
-            step: format!("installing {what}"),
-            status: status.to_string(),
-        });
-    }
-    println!(
-        "==> installing {what}: ok in {:.1} s",
-        start.elapsed().as_secs_f64()
-    );
+    let step = format!("installing {}", tool.what);
+    Background::start(&step, &mut tool.install, log)?.finish()?;
     if (tool.present)() {
         Ok(())
     } else {
         Err(Error::Other(format!(
-            "{what} is still missing after installing it"
+            "{} is still missing after installing it",
+            tool.what
         )))
     }
 }
