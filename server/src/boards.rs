@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::clock;
 use crate::cluster::Hint;
-use crate::db::{self, Db, Tx, query, stored_id};
+use crate::db::{self, Db, Tx, query, record, stored_id};
 use crate::error::AppError;
 use crate::fanout::Fanout;
 
@@ -71,12 +71,13 @@ pub fn may_change_tasks(role: Option<&str>) -> Result<(), AppError> {
     }
 }
 
-#[derive(sqlx::FromRow)]
-struct AccessRow {
-    id: String,
-    name: String,
-    role: String,
-    personal: bool,
+record! {
+    struct AccessRow {
+        id: String,
+        name: String,
+        role: String,
+        personal: bool,
+    }
 }
 
 impl TryFrom<AccessRow> for Access {

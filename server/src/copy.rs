@@ -23,7 +23,7 @@ use sqlx::{
     SqlitePool,
 };
 
-use crate::db::{Db, DbError, DbTarget};
+use crate::db::{Db, DbError, DbTarget, record};
 
 /// Rows per page read and per `INSERT`: few round trips, and well under PostgreSQL's
 /// 65,535 parameters (tasks, the widest table, bind 8 a row).
@@ -382,11 +382,12 @@ macro_rules! in_rowid_order {
     };
 }
 
-#[derive(FromRow)]
-struct Setting {
-    rowid: i64,
-    key: String,
-    value: String,
+record! {
+    struct Setting {
+        rowid: i64,
+        key: String,
+        value: String,
+    }
 }
 
 impl Table for Setting {
@@ -397,15 +398,16 @@ impl Table for Setting {
     }
 }
 
-#[derive(FromRow)]
-struct User {
-    rowid: i64,
-    id: String,
-    username: String,
-    password_hash: String,
-    role: String,
-    created_at: String,
-    boards_seq: i64,
+record! {
+    struct User {
+        rowid: i64,
+        id: String,
+        username: String,
+        password_hash: String,
+        role: String,
+        created_at: String,
+        boards_seq: i64,
+    }
 }
 
 impl Table for User {
@@ -425,16 +427,17 @@ impl Table for User {
     }
 }
 
-/// A session without its parent: `link_sessions` sets that once all are there.
-#[derive(FromRow)]
-struct Session {
-    rowid: i64,
-    id: String,
-    user_id: String,
-    acting_admin_id: Option<String>,
-    refresh_hash: String,
-    expires_at: i64,
-    created_at: String,
+record! {
+    /// A session without its parent: `link_sessions` sets that once all are there.
+    struct Session {
+        rowid: i64,
+        id: String,
+        user_id: String,
+        acting_admin_id: Option<String>,
+        refresh_hash: String,
+        expires_at: i64,
+        created_at: String,
+    }
 }
 
 impl Table for Session {
@@ -489,11 +492,12 @@ async fn link_sessions(
     Ok(())
 }
 
-#[derive(FromRow)]
-struct SpentToken {
-    rowid: i64,
-    hash: String,
-    session_id: String,
+record! {
+    struct SpentToken {
+        rowid: i64,
+        hash: String,
+        session_id: String,
+    }
 }
 
 impl Table for SpentToken {
@@ -504,14 +508,15 @@ impl Table for SpentToken {
     }
 }
 
-#[derive(FromRow)]
-struct Board {
-    rowid: i64,
-    id: String,
-    name: String,
-    personal: i64,
-    log_seq: i64,
-    created_at: String,
+record! {
+    struct Board {
+        rowid: i64,
+        id: String,
+        name: String,
+        personal: i64,
+        log_seq: i64,
+        created_at: String,
+    }
 }
 
 impl Table for Board {
@@ -531,11 +536,12 @@ impl Table for Board {
     }
 }
 
-#[derive(FromRow)]
-struct Member {
-    board_id: String,
-    user_id: String,
-    role: String,
+record! {
+    struct Member {
+        board_id: String,
+        user_id: String,
+        role: String,
+    }
 }
 
 impl Table for Member {
@@ -558,19 +564,20 @@ impl Table for Member {
     }
 }
 
-/// In `rowid` order, which is creation order (what a snapshot lists): PostgreSQL's
-/// `rowid` identity numbers the rows as they arrive, and so keeps that order.
-#[derive(FromRow)]
-struct Task {
-    rowid: i64,
-    board_id: String,
-    id: String,
-    title: String,
-    done: i64,
-    version: i64,
-    created_at: String,
-    updated_at: String,
-    updated_by: String,
+record! {
+    /// In `rowid` order, which is creation order (what a snapshot lists): PostgreSQL's
+    /// `rowid` identity numbers the rows as they arrive, and so keeps that order.
+    struct Task {
+        rowid: i64,
+        board_id: String,
+        id: String,
+        title: String,
+        done: i64,
+        version: i64,
+        created_at: String,
+        updated_at: String,
+        updated_by: String,
+    }
 }
 
 impl Table for Task {
@@ -596,11 +603,12 @@ impl Table for Task {
     }
 }
 
-#[derive(FromRow)]
-struct Event {
-    board_id: String,
-    seq: i64,
-    change: String,
+record! {
+    struct Event {
+        board_id: String,
+        seq: i64,
+        change: String,
+    }
 }
 
 impl Table for Event {

@@ -13,7 +13,7 @@ use tokio::sync::OnceCell;
 use uuid::Uuid;
 
 use crate::clock;
-use crate::db::{Db, Tx, query, stored_id};
+use crate::db::{Db, Tx, query, record, stored_id};
 use crate::error::AppError;
 pub use refresh::RefreshToken;
 use token::{TokenError, TokenKeys};
@@ -85,11 +85,13 @@ pub enum RefreshOutcome {
     Unknown,
 }
 
-#[derive(Debug, sqlx::FromRow)]
-struct UserRow {
-    id: String,
-    username: String,
-    role: String,
+record! {
+    #[derive(Debug)]
+    struct UserRow {
+        id: String,
+        username: String,
+        role: String,
+    }
 }
 
 impl UserRow {
@@ -103,14 +105,16 @@ impl UserRow {
     }
 }
 
-#[derive(Debug, sqlx::FromRow)]
-struct SessionRow {
-    user_id: String,
-    username: String,
-    role: String,
-    acting_admin_id: Option<String>,
-    acting_admin_name: Option<String>,
-    parent_session_id: Option<String>,
+record! {
+    #[derive(Debug)]
+    struct SessionRow {
+        user_id: String,
+        username: String,
+        role: String,
+        acting_admin_id: Option<String>,
+        acting_admin_name: Option<String>,
+        parent_session_id: Option<String>,
+    }
 }
 
 const SESSION_QUERY: &str = "SELECT s.user_id, u.username, u.role, s.acting_admin_id, \

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::{Actor, Applied, BoxFuture, ChangeLog, Outcome, Replay};
 use crate::auth::refresh::random_base64;
 use crate::clock;
-use crate::db::{self, Db, EPOCH_KEY, Tx, query, set_setting, stored_id};
+use crate::db::{self, Db, EPOCH_KEY, Tx, query, record, set_setting, stored_id};
 use crate::error::AppError;
 
 /// The log is trimmed on every this many appends of a board (fewer when it keeps fewer).
@@ -23,15 +23,16 @@ pub struct SqlChangeLog {
     keep: i64,
 }
 
-#[derive(sqlx::FromRow)]
-struct TaskRow {
-    id: String,
-    title: String,
-    done: bool,
-    version: i64,
-    created_at: String,
-    updated_at: String,
-    updated_by: String,
+record! {
+    struct TaskRow {
+        id: String,
+        title: String,
+        done: bool,
+        version: i64,
+        created_at: String,
+        updated_at: String,
+        updated_by: String,
+    }
 }
 
 impl TryFrom<TaskRow> for Task {

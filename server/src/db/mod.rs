@@ -1,6 +1,7 @@
 //! The database: SQLite (one file, the default) or PostgreSQL (several server nodes),
 //! opened, migrated, and the few settings it keeps.
 
+mod migrations;
 pub mod sql;
 pub mod target;
 
@@ -14,6 +15,7 @@ use sqlx::{Connection, PgPool, SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
 use crate::error::AppError;
+pub(crate) use sql::record;
 pub use sql::{On, Tx, query};
 pub use target::DbTarget;
 
@@ -66,7 +68,7 @@ impl Db {
                         target: target.to_string(),
                         source,
                     })?;
-                sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+                migrations::postgres().await?.run(&pool).await?;
                 Ok(Self::Postgres(pool))
             }
         }
@@ -104,7 +106,7 @@ impl Db {
             .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
             .await
             .map_err(open_error)?;
-        sqlx::migrate!("./migrations/sqlite").run(&write).await?;
+        migrations::sqlite().await?.run(&write).await?;
         let read = SqlitePoolOptions::new()
             .max_connections(4)
             .test_before_acquire(false)
