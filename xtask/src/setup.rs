@@ -76,9 +76,8 @@ impl Tool {
 
 /// A crate's command-line tool built the quick way: these are tools the project runs,
 /// not code it ships, so link-time optimisation and a single codegen unit buy nothing,
-/// and optimisation only where the tool's own work is heavy. On a fresh 2-core machine
-/// trunk and wasm-bindgen-cli fully optimised took 10.4 minutes side by side; unoptimised,
-/// 4 (trunk's own work beside wasm-opt's is a few file copies and hashes).
+/// and optimisation only where the tool's own work is heavy (building trunk is most of a
+/// fresh machine's set-up; its own work beside wasm-opt's is a few copies and hashes).
 fn cargo_install(opt_level: Optimised, args: &[&str]) -> Command {
     let mut command = Command::new("cargo");
     command
