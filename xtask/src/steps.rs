@@ -1,7 +1,8 @@
 //! Running named steps with visible progress, and a summary of what each one took.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
 use std::time::{Duration, Instant};
 
 use crate::Result;
@@ -30,12 +31,14 @@ pub fn run(step: &str, command: &mut Command) -> Result<Duration> {
 
 /// A step run in the background, its output in a log of its own, so that steps which
 /// need nothing of each other overlap (on two cores, one build's serial stretches leave
-/// room for another).
+/// room for another). A thread notes when it ends, so that its time is its own even when
+/// it is waited for later.
 pub struct Background {
     step: String,
-    child: Child,
+    child: Arc<Mutex<Child>>,
     log: PathBuf,
     start: Instant,
+    ended: mpsc::Receiver<std::io::Result<(ExitStatus, Duration)>>,
 }
 
 impl Background {
@@ -54,31 +57,48 @@ impl Background {
             .stderr(errors)
             .spawn()
             .map_err(|source| Error::Spawn { program, source })?;
+        let start = Instant::now();
+        let child = Arc::new(Mutex::new(child));
+        let (tell, ended) = mpsc::channel();
+        let watched = child.clone();
+        std::thread::spawn(move || {
+            let ended = loop {
+                match lock(&watched).try_wait() {
+                    Ok(Some(status)) => break Ok((status, start.elapsed())),
+                    Ok(None) => std::thread::sleep(Duration::from_millis(100)),
+                    Err(error) => break Err(error),
+                }
+            };
+            // Nobody listens once the step was given up.
+            let _ = tell.send(ended);
+        });
         Ok(Self {
             step: step.to_owned(),
             child,
             log: log.to_owned(),
-            start: Instant::now(),
+            start,
+            ended,
         })
     }
 
     /// Waits for the step, saying every minute that it still runs; when it fails, shows
-    /// the end of its log. Gives back how long it took from its start.
-    pub fn finish(mut self) -> Result<Duration> {
+    /// the end of its log. Gives back how long it took from its start to its end.
+    pub fn finish(self) -> Result<Duration> {
         let step = &self.step;
-        let mut next_note = 60;
-        let status = loop {
-            if let Some(status) = self
-                .child
-                .try_wait()
-                .map_err(Error::io(format!("waiting for {step}")))?
-            {
-                break status;
-            }
-            std::thread::sleep(Duration::from_millis(250));
-            if self.start.elapsed().as_secs() >= next_note {
-                println!("    still {step} ({next_note} s)");
-                next_note += 60;
+        // The next whole minute of the step's time, however long it ran unwatched.
+        let mut next_note = (self.start.elapsed().as_secs() / 60 + 1) * 60;
+        let (status, took) = loop {
+            match self.ended.recv_timeout(Duration::from_millis(250)) {
+                Ok(ended) => break ended.map_err(Error::io(format!("waiting for {step}")))?,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    if self.start.elapsed().as_secs() >= next_note {
+                        println!("    still {step} ({next_note} s)");
+                        next_note += 60;
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(Error::Other(format!("lost track of {step}")));
+                }
             }
         };
         if !status.success() {
@@ -92,7 +112,6 @@ impl Background {
                 status: status.to_string(),
             });
         }
-        let took = self.start.elapsed();
         println!("==> {step}: ok in {:.1} s", took.as_secs_f64());
         Ok(took)
     }
@@ -101,12 +120,19 @@ impl Background {
 /// A step left behind (a step after it failed) is stopped rather than left running.
 impl Drop for Background {
     fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
+        let mut child = lock(&self.child);
+        if matches!(child.try_wait(), Ok(None)) {
             // It may end by itself meanwhile; then there is nothing to stop.
-            let _ = self.child.kill();
-            let _ = self.child.wait();
+            let _ = child.kill();
+            let _ = child.wait();
         }
     }
+}
+
+/// The child, even if a thread panicked holding it: it is a process handle, whole either
+/// way.
+fn lock(child: &Mutex<Child>) -> MutexGuard<'_, Child> {
+    child.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Runs a command quietly and gives back its standard output, or `None` when the program
@@ -157,5 +183,46 @@ impl Timings {
             println!("  {:>7.1} s  {step}", took.as_secs_f64());
         }
         println!("  {:>7.1} s  in all", self.elapsed().as_secs_f64());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn log(name: &str) -> PathBuf {
+        let dir = crate::root().join("target/xtask");
+        std::fs::create_dir_all(&dir).expect("target/xtask");
+        dir.join(name)
+    }
+
+    #[test]
+    fn a_background_step_is_timed_to_its_own_end_not_to_when_it_is_waited_for() {
+        let step = Background::start(
+            "a short step",
+            Command::new("sh").args(["-c", "sleep 0.2"]),
+            &log("steps-test-short.log"),
+        )
+        .expect("started");
+        std::thread::sleep(Duration::from_secs(3));
+        let took = step.finish().expect("it succeeds");
+        assert!(
+            took >= Duration::from_millis(200) && took < Duration::from_secs(2),
+            "timed {took:?}"
+        );
+    }
+
+    #[test]
+    fn a_failed_background_step_fails_with_its_name() {
+        let step = Background::start(
+            "a failing step",
+            Command::new("sh").args(["-c", "echo broken; exit 3"]),
+            &log("steps-test-failing.log"),
+        )
+        .expect("started");
+        match step.finish() {
+            Err(Error::StepFailed { step, .. }) => assert_eq!(step, "a failing step"),
+            other => panic!("expected the step to fail, got {other:?}"),
+        }
     }
 }

@@ -88,10 +88,10 @@ impl Db {
             .foreign_keys(true)
             // Another process (e.g. `taskwire-server user promote`) may hold the write lock.
             .busy_timeout(Duration::from_secs(5))
-            // A bounded page cache per connection: the file's pages stay in the kernel's
+            // A small page cache per connection: the file's pages stay in the kernel's
             // page cache anyway, so what a connection keeps beyond its hot pages is a copy
-            // that only grows the server's memory as the file grows (the default, 2 MiB
-            // a connection, filled over the hold benchmark's first minutes).
+            // that grows the server's memory with the file (up to SQLite's default of
+            // 2 MiB a connection).
             .pragma("cache_size", format!("-{CACHE_KIB}"));
         // A SQLite connection does not go stale like a network one: skip the ping that
         // sqlx would otherwise send (a round trip to the connection's thread) on every
