@@ -207,7 +207,6 @@ pub trait Fanout: Send + Sync {
     /// gone) with `unsubscribed`.
     fn revoke(&self, board: Uuid, user: Option<Uuid>, reason: Ended);
     fn close_sessions(&self, sessions: &[Uuid], code: CloseCode, reason: &'static str);
-    fn close_user(&self, user: Uuid, code: CloseCode, reason: &'static str);
     fn close_all(&self, code: CloseCode, reason: &'static str);
 }
 
@@ -574,12 +573,6 @@ impl Fanout for LocalFanout {
                 link.shared.close(code, reason);
             }
         });
-    }
-
-    fn close_user(&self, user: Uuid, code: CloseCode, reason: &'static str) {
-        for link in lock(&self.registry).users.get(&user).into_iter().flatten() {
-            link.shared.close(code, reason);
-        }
     }
 
     fn close_all(&self, code: CloseCode, reason: &'static str) {

@@ -31,12 +31,6 @@ pub enum Hint {
         code: CloseCode,
         reason: &'static str,
     },
-    /// Every session of `user` ended.
-    CloseUser {
-        user: Uuid,
-        code: CloseCode,
-        reason: &'static str,
-    },
     /// Who is on `board` changed on the node that sends this.
     Presence { board: Uuid },
     /// The log was reset (`taskwire-server log reset`): every position is void.
@@ -86,11 +80,6 @@ enum Wire {
         code: u16,
         reason: String,
     },
-    CloseUser {
-        user: Uuid,
-        code: u16,
-        reason: String,
-    },
     Presence {
         board: Uuid,
     },
@@ -132,11 +121,6 @@ impl fmt::Display for Hint {
                 code: code.as_u16(),
                 reason: (*reason).to_owned(),
             },
-            Self::CloseUser { user, code, reason } => Wire::CloseUser {
-                user: *user,
-                code: code.as_u16(),
-                reason: (*reason).to_owned(),
-            },
             Self::Presence { board } => Wire::Presence { board: *board },
             Self::Reset => Wire::Reset,
             Self::Ping => Wire::Ping,
@@ -172,11 +156,6 @@ impl FromStr for Hint {
                 reason,
             } => Self::CloseSessions {
                 sessions,
-                code: CloseCode::from_u16(code),
-                reason: known_reason(&reason),
-            },
-            Wire::CloseUser { user, code, reason } => Self::CloseUser {
-                user,
                 code: CloseCode::from_u16(code),
                 reason: known_reason(&reason),
             },
@@ -225,8 +204,8 @@ mod tests {
                 code: CloseCode::Unauthorized,
                 reason: "signed out",
             },
-            Hint::CloseUser {
-                user,
+            Hint::CloseSessions {
+                sessions: vec![Uuid::new_v4()],
                 code: CloseCode::LoggedOutEverywhere,
                 reason: "signed out everywhere",
             },

@@ -206,7 +206,6 @@ impl ClusterFanout {
                 code,
                 reason,
             } => self.local.close_sessions(&sessions, code, reason),
-            Hint::CloseUser { user, code, reason } => self.local.close_user(user, code, reason),
             Hint::Presence { board } => self.read_presence(&[board]).await,
             Hint::Reset => {
                 lock(&self.cursors).clear();
@@ -483,11 +482,6 @@ impl Fanout for ClusterFanout {
                 reason,
             });
         }
-    }
-
-    fn close_user(&self, user: Uuid, code: CloseCode, reason: &'static str) {
-        self.local.close_user(user, code, reason);
-        self.tell(Hint::CloseUser { user, code, reason });
     }
 
     fn close_all(&self, code: CloseCode, reason: &'static str) {

@@ -111,15 +111,14 @@ pub async fn logout_all(
     Caller(caller): Caller,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
+    // Every session it ended, this user's own and those in which they, an admin, acted
+    // as someone else; and only those: a sign-in that lands just after keeps its sockets.
     let ended = state.auth.logout_all(&caller).await?;
-    let code = CloseCode::LoggedOutEverywhere;
-    state
-        .fanout
-        .close_user(caller.user_id(), code, "signed out everywhere");
-    // Sessions in which this user, an admin, was acting as someone else.
-    state
-        .fanout
-        .close_sessions(&ended, code, "signed out everywhere");
+    state.fanout.close_sessions(
+        &ended,
+        CloseCode::LoggedOutEverywhere,
+        "signed out everywhere",
+    );
     Ok((StatusCode::NO_CONTENT, [cookie::clear(&headers)]).into_response())
 }
 
