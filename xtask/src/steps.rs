@@ -190,20 +190,17 @@ impl Timings {
 mod tests {
     use super::*;
 
-    fn log(name: &str) -> PathBuf {
+    /// `script` run by `sh` as a background step named `step`.
+    fn started(step: &str, script: &str) -> Background {
         let dir = crate::root().join("target/xtask");
         std::fs::create_dir_all(&dir).expect("target/xtask");
-        dir.join(name)
+        let log = dir.join(format!("steps-test-{}.log", step.replace(' ', "-")));
+        Background::start(step, Command::new("sh").args(["-c", script]), &log).expect("started")
     }
 
     #[test]
     fn a_background_step_is_timed_to_its_own_end_not_to_when_it_is_waited_for() {
-        let step = Background::start(
-            "a short step",
-            Command::new("sh").args(["-c", "sleep 0.2"]),
-            &log("steps-test-short.log"),
-        )
-        .expect("started");
+        let step = started("a short step", "sleep 0.2");
         std::thread::sleep(Duration::from_secs(3));
         let took = step.finish().expect("it succeeds");
         assert!(
@@ -214,13 +211,7 @@ mod tests {
 
     #[test]
     fn a_failed_background_step_fails_with_its_name() {
-        let step = Background::start(
-            "a failing step",
-            Command::new("sh").args(["-c", "echo broken; exit 3"]),
-            &log("steps-test-failing.log"),
-        )
-        .expect("started");
-        match step.finish() {
+        match started("a failing step", "echo broken; exit 3").finish() {
             Err(Error::StepFailed { step, .. }) => assert_eq!(step, "a failing step"),
             other => panic!("expected the step to fail, got {other:?}"),
         }
