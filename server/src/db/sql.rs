@@ -69,7 +69,7 @@ impl<T> Record for T where
 
 /// A struct read from a row by its fields' names, on either database: what sqlx's
 /// `#[derive(FromRow)]` writes, without its proc-macro crate, which builds both database
-/// drivers a second time for the compiler (a third of the server's build).
+/// drivers a second time for the compiler (a third of the server's compile units).
 macro_rules! record {
     ($(#[$meta:meta])* struct $name:ident { $($(#[$doc:meta])* $field:ident: $ty:ty),* $(,)? }) => {
         $(#[$meta])*
