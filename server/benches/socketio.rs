@@ -16,7 +16,7 @@
 //!   p99, and server CPU per delivery, both with and without the first second;
 //! - saturated: 10 writers (one per user), each writing as fast as its answers come, for
 //!   5 s: deliveries per second (until the last one arrived) and server CPU per delivery;
-//! - write cost: another fresh server, 100 sockets over the 10 users (10 each), 1,000
+//! - write cost: another fresh server, 100 sockets over the 10 users (10 each), 5,000
 //!   writes by 10 writers: server CPU per HTTP write.
 //!
 //! This process is the load generator of both (same clients, same pacing) and shares the
@@ -25,7 +25,7 @@
 //! a table with Taskwire's figure over socket.io's.
 //!
 //! Run: `cargo bench -p taskwire-server --bench socketio` (three runs each), or with
-//! `-- N` for N runs.
+//! `-- N` for N runs; `-- write` measures the write cost alone.
 
 mod common;
 
@@ -53,7 +53,7 @@ const USERS: usize = 10;
 const SOCKETS: usize = 1_000;
 /// `write cost`: sockets over the `USERS`, and writes.
 const SMALL_SOCKETS: usize = 100;
-const SMALL_WRITES: usize = 1_000;
+const SMALL_WRITES: usize = 5_000;
 /// Steady: one write every `STEADY_EVERY`, `STEADY_WRITES` in all (200/s for 10 s).
 const STEADY_EVERY: Duration = Duration::from_millis(5);
 const STEADY_WRITES: usize = 2_000;
@@ -94,7 +94,7 @@ struct Receipt {
 /// One run's figures of one server, in `FIGURES`' order.
 type Figures = [f64; FIGURES.len()];
 
-const FIGURES: [&str; 10] = [
+const FIGURES: [&str; 11] = [
     "memory per idle socket (KiB)",
     "steady 200 writes/s: p50 write-to-receipt, after 1st s (ms)",
     "steady 200 writes/s: p99 write-to-receipt, after 1st s (ms)",
@@ -105,18 +105,25 @@ const FIGURES: [&str; 10] = [
     "saturated, 10 writers: deliveries/s",
     "saturated, 10 writers: CPU per delivery (us)",
     "CPU per HTTP write, 10 sockets/user (us)",
+    "context switches per HTTP write, 10 sockets/user",
 ];
 
 fn main() -> Bench<()> {
-    // `cargo bench` passes `--bench`; a number is the count of runs.
+    // `cargo bench` passes `--bench`; a number is the count of runs, `write` leaves out
+    // everything but the write cost.
     let mut runs = RUNS;
+    let mut only_writes = false;
     for arg in std::env::args()
         .skip(1)
         .filter(|arg| !arg.starts_with("--"))
     {
-        runs = arg
-            .parse()
-            .map_err(|_| format!("unexpected argument {arg:?}: expected a count of runs"))?;
+        if arg == "write" {
+            only_writes = true;
+            continue;
+        }
+        runs = arg.parse().map_err(|_| {
+            format!("unexpected argument {arg:?}: expected a count of runs or `write`")
+        })?;
     }
     let node_modules = install_socketio()?;
     raise_open_files(SOCKETS);
@@ -125,7 +132,7 @@ fn main() -> Bench<()> {
         for run in 1..=runs {
             for kind in [Kind::SocketIo, Kind::Taskwire] {
                 println!("run {run} of {runs}: {}", kind.name());
-                figures.push((kind, measure(kind, &node_modules).await?));
+                figures.push((kind, measure(kind, &node_modules, only_writes).await?));
             }
         }
         print_table(&figures, runs);
@@ -241,6 +248,24 @@ impl Peer {
         self.base.trim_start_matches("http://")
     }
 
+    /// Context switches of all the server's threads so far (each thread's voluntary and
+    /// involuntary ones; a thread that ended takes its count along).
+    fn context_switches(&self) -> Bench<u64> {
+        let mut switches = 0;
+        for thread in std::fs::read_dir(format!("/proc/{}/task", self.pid))? {
+            let status = std::fs::read_to_string(thread?.path().join("status"))?;
+            for line in status.lines() {
+                if let Some(count) = line
+                    .strip_prefix("voluntary_ctxt_switches:")
+                    .or_else(|| line.strip_prefix("nonvoluntary_ctxt_switches:"))
+                {
+                    switches += count.trim().parse::<u64>()?;
+                }
+            }
+        }
+        Ok(switches)
+    }
+
     fn rss_kib(&self) -> Bench<u64> {
         if let Some(server) = &self.taskwire {
             return server.rss_kib();
@@ -296,12 +321,12 @@ impl Drop for Readers {
     }
 }
 
-/// One run against one server: its figures.
-async fn measure(kind: Kind, node_modules: &Path) -> Bench<Figures> {
+/// One run against one server: its figures (NaN for those not measured).
+async fn measure(kind: Kind, node_modules: &Path, only_writes: bool) -> Bench<Figures> {
     let http = reqwest::Client::new();
     let per_user = SOCKETS / USERS;
-    let mut figures = [0.0; FIGURES.len()];
-    {
+    let mut figures = [f64::NAN; FIGURES.len()];
+    if !only_writes {
         let peer = Peer::start(kind, node_modules, &http).await?;
         // Let the allocator settle after start-up (and Taskwire's password hashing).
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -427,6 +452,7 @@ async fn measure(kind: Kind, node_modules: &Path) -> Bench<Figures> {
     let _readers = Readers(peer.open_sockets(SMALL_SOCKETS, &receipts_tx).await?);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let cpu_before = peer.cpu_seconds()?;
+    let switches_before = peer.context_switches()?;
     let phase = Instant::now();
     let mut writers = Vec::with_capacity(USERS);
     for writer in 0..USERS {
@@ -447,10 +473,12 @@ async fn measure(kind: Kind, node_modules: &Path) -> Bench<Figures> {
     }
     let elapsed = phase.elapsed();
     let cpu = peer.cpu_seconds()? - cpu_before;
+    let switches = peer.context_switches()?.saturating_sub(switches_before);
     figures[9] = cpu * 1e6 / SMALL_WRITES as f64;
+    figures[10] = switches as f64 / SMALL_WRITES as f64;
     println!(
-        "  write cost: {SMALL_WRITES} writes to {SMALL_SOCKETS} sockets over {USERS} users, {expected} deliveries in {elapsed:.2?}: {:.0} us CPU per write",
-        figures[9]
+        "  write cost: {SMALL_WRITES} writes to {SMALL_SOCKETS} sockets over {USERS} users, {expected} deliveries in {elapsed:.2?}: {:.0} us CPU and {:.1} context switches per write",
+        figures[9], figures[10]
     );
     Ok(figures)
 }
@@ -477,6 +505,9 @@ fn print_table(figures: &[(Kind, Figures)], runs: usize) {
     println!("{}", "-".repeat(62 + 3 + 10 + 3 + 10 + 3 + 20));
     for (n, name) in FIGURES.iter().enumerate() {
         let (theirs, ours) = (median(Kind::SocketIo, n), median(Kind::Taskwire, n));
+        if ours.is_nan() {
+            continue;
+        }
         let precision = if n == 7 { 0 } else { 2 };
         println!(
             "{name:<62} | {theirs:>10.precision$} | {ours:>10.precision$} | {:.2}",

@@ -20,10 +20,9 @@ use sqlx::query_builder::Separated;
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::{
     Connection, FromRow, PgConnection, PgPool, Postgres, QueryBuilder, Sqlite, SqliteConnection,
-    SqlitePool,
 };
 
-use crate::db::{Db, DbError, DbTarget, record};
+use crate::db::{Db, DbError, DbTarget, Tx, record};
 
 /// Rows per page read and per `INSERT`: few round trips, and well under PostgreSQL's
 /// 65,535 parameters (tasks, the widest table, bind 8 a row).
@@ -189,10 +188,10 @@ pub async fn copy_sqlite_to_postgres(from: &Path, to: &str) -> Result<Copied, Co
             return Err(CopyError::OpenSource { source });
         }
     };
-    let (Db::Sqlite { read, .. }, Db::Postgres(pool)) = (&source, &target) else {
-        unreachable!("a file opens SQLite and a postgres:// URL PostgreSQL")
+    let Db::Postgres(pool) = &target else {
+        unreachable!("a postgres:// URL opens PostgreSQL")
     };
-    let copied = copy(read, pool).await;
+    let copied = copy(&source, pool).await;
     source.close().await;
     target.close().await;
     let mut copied = copied?;
@@ -237,7 +236,7 @@ fn shown_target(to: &str) -> String {
     }
 }
 
-async fn copy(read: &SqlitePool, pool: &PgPool) -> Result<Copied, CopyError> {
+async fn copy(source: &Db, pool: &PgPool) -> Result<Copied, CopyError> {
     let step = |step| move |source| CopyError::Target { step, source };
     let mut target = pool.begin().await.map_err(step("begin a transaction"))?;
     // No one else writes these tables until the copy commits: two copies at once, or a
@@ -281,11 +280,17 @@ async fn copy(read: &SqlitePool, pool: &PgPool) -> Result<Copied, CopyError> {
     }
 
     // One read transaction: every table from the same moment of the source.
-    let mut source = read.begin().await.map_err(|source| CopyError::Read {
-        table: "the database",
-        source,
-    })?;
-    let copied = copy_tables(&mut source, &mut target).await?;
+    let mut source = source
+        .begin_read()
+        .await
+        .map_err(|source| CopyError::Read {
+            table: "the database",
+            source,
+        })?;
+    let Tx::Sqlite(source) = &mut source else {
+        unreachable!("a file opens SQLite")
+    };
+    let copied = copy_tables(source.conn(), &mut target).await?;
 
     for statement in [
         "ALTER TABLE users ENABLE TRIGGER users_personal_board",

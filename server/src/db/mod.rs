@@ -1,6 +1,7 @@
 //! The database: SQLite (one file, the default) or PostgreSQL (several server nodes),
 //! opened, migrated, and the few settings it keeps.
 
+mod connections;
 mod migrations;
 pub mod sql;
 pub mod target;
@@ -10,11 +11,12 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::PgPoolOptions;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Connection, PgPool, SqliteConnection, SqlitePool};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sqlx::{Connection, PgPool};
 use uuid::Uuid;
 
 use crate::error::AppError;
+pub use connections::{Connections, SqliteTx};
 pub(crate) use sql::record;
 pub use sql::{On, Tx, query};
 pub use target::DbTarget;
@@ -34,17 +36,22 @@ pub enum DbError {
 
 #[derive(Debug, Clone)]
 pub enum Db {
-    /// Two pools over one file. SQLite has one writer at a time, so writes go through a
-    /// pool of exactly one connection and queue in-process instead of failing with
-    /// SQLITE_BUSY; reads use a pool of their own and run beside it (WAL mode).
-    Sqlite { write: SqlitePool, read: SqlitePool },
+    /// Connections to one file. SQLite has one writer at a time, so writes go through
+    /// exactly one connection and queue in-process instead of failing with SQLITE_BUSY;
+    /// reads have connections of their own and run beside it (WAL mode).
+    Sqlite {
+        write: Connections,
+        read: Connections,
+    },
     /// One pool: PostgreSQL runs writers side by side and orders them with row locks.
     Postgres(PgPool),
 }
 
-/// The page cache of each SQLite connection, in KiB (five connections: one writer, four
-/// readers).
+/// The page cache of each SQLite connection, in KiB (one writer, `READERS` readers).
 const CACHE_KIB: u32 = 512;
+
+/// SQLite connections that read.
+const READERS: usize = 4;
 
 /// Connections one node keeps to PostgreSQL (its listener takes one more).
 const PG_CONNECTIONS: u32 = 16;
@@ -93,25 +100,17 @@ impl Db {
             // that grows the server's memory with the file (up to SQLite's default of
             // 2 MiB a connection).
             .pragma("cache_size", format!("-{CACHE_KIB}"));
-        // A SQLite connection does not go stale like a network one: skip the ping that
-        // sqlx would otherwise send (a round trip to the connection's thread) on every
-        // acquire.
         // The writer never checkpoints the WAL itself: a checkpoint (with its fsync) would
         // land on whichever change happened to cross the threshold. `checkpoint` does it
         // from a reader connection instead, beside the writes.
-        let write = SqlitePoolOptions::new()
-            .max_connections(1)
-            .test_before_acquire(false)
-            .before_acquire(refuse_open_transaction)
-            .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
+        let write = Connections::open(&options.clone().pragma("wal_autocheckpoint", "0"), 1)
             .await
             .map_err(open_error)?;
-        migrations::sqlite().await?.run(&write).await?;
-        let read = SqlitePoolOptions::new()
-            .max_connections(4)
-            .test_before_acquire(false)
-            .before_acquire(refuse_open_transaction)
-            .connect_with(options)
+        {
+            let mut conn = write.lock().await.map_err(open_error)?;
+            migrations::sqlite().await?.run(&mut *conn).await?;
+        }
+        let read = Connections::open(&options, READERS)
             .await
             .map_err(open_error)?;
         Ok(Self::Sqlite { write, read })
@@ -131,7 +130,7 @@ impl Db {
     pub async fn checkpoint(&self) -> Result<(), sqlx::Error> {
         if let Self::Sqlite { read, .. } = self {
             sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                .execute(read)
+                .execute(&mut *read.lock().await?)
                 .await?;
         }
         Ok(())
@@ -178,23 +177,6 @@ pub async fn epoch(tx: &mut Tx) -> Result<String, sqlx::Error> {
         .await
 }
 
-/// A pool's check on every acquire: a connection still inside a transaction was left
-/// there by a future dropped inside `begin`. sqlx rolls back a `BEGIN` whose answer the
-/// dropped future never took, but `begin_with` awaits once more after its `BEGIN` (to
-/// check the statement began a transaction), and a drop there leaves the transaction
-/// open with no guard to roll it back. Such a connection is closed, which rolls back, and
-/// a fresh one opened. Left in the pool, the writer (which begins with `BEGIN IMMEDIATE`)
-/// refused every later `begin`: every write and sign-in failed until a restart. Changes
-/// now run to their end (`AppState::run_to_end`), so this is the net under that; readers
-/// begin plainly, which has no such gap, and get the same check for an atomic load.
-fn refuse_open_transaction(
-    conn: &mut SqliteConnection,
-    _: sqlx::pool::PoolConnectionMetadata,
-) -> futures_util::future::BoxFuture<'_, Result<bool, sqlx::Error>> {
-    let free = !conn.is_in_transaction();
-    Box::pin(async move { Ok(free) })
-}
-
 /// Sets a setting inside a caller's transaction.
 pub async fn set_setting(tx: &mut Tx, key: &str, value: &str) -> Result<(), sqlx::Error> {
     query(
@@ -215,36 +197,39 @@ pub fn stored_id(text: &str) -> Result<Uuid, AppError> {
 
 #[cfg(test)]
 mod tests {
-    use sqlx::TransactionManager;
-    use sqlx::sqlite::SqliteTransactionManager;
-
     use super::*;
 
+    /// What a caller that errs, or stops waiting, leaves behind: a transaction that
+    /// wrote and never committed.
     #[tokio::test]
-    async fn a_writer_left_inside_a_transaction_is_replaced() {
+    async fn a_write_dropped_half_way_is_rolled_back_and_the_writer_is_free() {
         let dir = tempfile::tempdir().expect("temp dir");
         let db = Db::open(&DbTarget::Sqlite(dir.path().join("taskwire.db")))
             .await
             .expect("open");
-        let Db::Sqlite { write, .. } = &db else {
-            unreachable!("a SQLite target opens SQLite")
-        };
-        let mut conn = write.acquire().await.expect("the writer");
-        // What a future dropped inside `begin_with` leaves behind: `BEGIN` ran, and no
-        // transaction guard exists to roll it back.
-        SqliteTransactionManager::begin(&mut conn, Some("BEGIN IMMEDIATE".into()))
-            .await
-            .expect("begin");
-        assert!(conn.is_in_transaction());
-        drop(conn);
+        let mut tx = db.begin_write().await.expect("a transaction");
+        set_setting(&mut tx, "half", "way").await.expect("a write");
+        drop(tx);
         let mut tx = tokio::time::timeout(Duration::from_secs(8), db.begin_write())
             .await
             .expect("the writer is free in time")
             .expect("a new transaction");
-        set_setting(&mut tx, "after", "a stuck writer")
+        let half: Option<String> = query("SELECT value FROM settings WHERE key = $1")
+            .bind("half")
+            .optional_scalar(tx.on())
+            .await
+            .expect("a read");
+        assert_eq!(half, None, "the dropped write is not there");
+        set_setting(&mut tx, "after", "a dropped writer")
             .await
             .expect("a write");
         tx.commit().await.expect("commit");
+        let after: String = query("SELECT value FROM settings WHERE key = $1")
+            .bind("after")
+            .scalar(db.read())
+            .await
+            .expect("a read");
+        assert_eq!(after, "a dropped writer");
         db.close().await;
     }
 }

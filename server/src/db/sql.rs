@@ -9,7 +9,7 @@ use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{FromRow, PgConnection, Postgres, Sqlite, SqliteConnection};
 
-use super::Db;
+use super::{Connections, Db, SqliteTx};
 
 /// A value bound to a `$n` parameter.
 #[derive(Debug, Clone)]
@@ -92,9 +92,10 @@ macro_rules! record {
 }
 pub(crate) use record;
 
-/// Where a statement runs: a pool (a statement of its own) or a transaction's connection.
+/// Where a statement runs: connections (a statement of its own) or a transaction's
+/// connection.
 pub enum On<'a> {
-    SqlitePool(&'a sqlx::SqlitePool),
+    Sqlite(&'a Connections),
     SqliteConn(&'a mut SqliteConnection),
     PgPool(&'a sqlx::PgPool),
     PgConn(&'a mut PgConnection),
@@ -102,7 +103,7 @@ pub enum On<'a> {
 
 /// A transaction on either database; dropped without `commit`, it rolls back.
 pub enum Tx {
-    Sqlite(sqlx::Transaction<'static, Sqlite>),
+    Sqlite(SqliteTx),
     Postgres(sqlx::Transaction<'static, Postgres>),
 }
 
@@ -117,7 +118,7 @@ impl Tx {
     /// Statements run inside this transaction.
     pub fn on(&mut self) -> On<'_> {
         match self {
-            Self::Sqlite(tx) => On::SqliteConn(tx),
+            Self::Sqlite(tx) => On::SqliteConn(tx.conn()),
             Self::Postgres(tx) => On::PgConn(tx),
         }
     }
@@ -158,7 +159,7 @@ impl Db {
     /// Single statements of the write side.
     pub fn write(&self) -> On<'_> {
         match self {
-            Self::Sqlite { write, .. } => On::SqlitePool(write),
+            Self::Sqlite { write, .. } => On::Sqlite(write),
             Self::Postgres(pool) => On::PgPool(pool),
         }
     }
@@ -166,7 +167,7 @@ impl Db {
     /// Single statements that only read.
     pub fn read(&self) -> On<'_> {
         match self {
-            Self::Sqlite { read, .. } => On::SqlitePool(read),
+            Self::Sqlite { read, .. } => On::Sqlite(read),
             Self::Postgres(pool) => On::PgPool(pool),
         }
     }
@@ -177,7 +178,9 @@ impl Db {
     /// `UPDATE ... RETURNING`) ordering what must be ordered.
     pub async fn begin_write(&self) -> Result<Tx, sqlx::Error> {
         Ok(match self {
-            Self::Sqlite { write, .. } => Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
+            Self::Sqlite { write, .. } => {
+                Tx::Sqlite(SqliteTx::begin(write.lock().await?, "BEGIN IMMEDIATE").await?)
+            }
             Self::Postgres(pool) => Tx::Postgres(begin_whole(pool, "BEGIN").await?),
         })
     }
@@ -186,7 +189,9 @@ impl Db {
     /// snapshot and the log position it reflects).
     pub async fn begin_read(&self) -> Result<Tx, sqlx::Error> {
         Ok(match self {
-            Self::Sqlite { read, .. } => Tx::Sqlite(read.begin().await?),
+            Self::Sqlite { read, .. } => {
+                Tx::Sqlite(SqliteTx::begin(read.lock().await?, "BEGIN").await?)
+            }
             Self::Postgres(pool) => Tx::Postgres(
                 begin_whole(pool, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await?,
             ),
@@ -245,9 +250,10 @@ macro_rules! bind_all {
 macro_rules! on_each_driver {
     ($self:ident, $on:ident, $make:ident $(::<$t:ty>)?, |$q:ident, $target:ident| $run:expr) => {
         match $on {
-            On::SqlitePool(pool) => {
+            On::Sqlite(connections) => {
                 let $q = bind_all!(sqlx::$make::<Sqlite $(, $t)?>($self.sql), $self.args);
-                let $target = pool;
+                let mut conn = connections.lock().await?;
+                let $target = &mut *conn;
                 $run
             }
             On::SqliteConn(conn) => {
