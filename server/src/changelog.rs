@@ -36,6 +36,11 @@ pub trait ChangeLog: Send + Sync {
         call: MethodCall,
     ) -> BoxFuture<'_, Result<Applied, AppError>>;
 
+    /// Applies each change in order, as `apply` would one after another, and returns
+    /// each one's answer in order; when all succeed they commit together, in one
+    /// transaction and one commit (one sync of the disk for them all).
+    fn apply_all(&self, changes: Vec<Change>) -> BoxFuture<'_, Vec<Result<Applied, AppError>>>;
+
     /// Every task of `board`, and the log position they reflect.
     fn snapshot(&self, board: Uuid) -> BoxFuture<'_, Result<TaskList, AppError>>;
 
@@ -46,6 +51,14 @@ pub trait ChangeLog: Send + Sync {
         board: Uuid,
         since: Position,
     ) -> BoxFuture<'_, Result<Option<Replay>, AppError>>;
+}
+
+/// One change of `board`'s tasks by `actor`, as `apply` takes it.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub board: Uuid,
+    pub actor: Actor,
+    pub call: MethodCall,
 }
 
 /// Missed events, oldest first, and the position after them.

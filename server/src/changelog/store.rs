@@ -7,6 +7,7 @@ use protocol::{
 };
 use uuid::Uuid;
 
+use super::Change as Pending;
 use super::{Actor, Applied, BoxFuture, ChangeLog, Outcome, Replay};
 use crate::auth::refresh::random_base64;
 use crate::clock;
@@ -84,6 +85,47 @@ impl SqlChangeLog {
         call: MethodCall,
     ) -> Result<Applied, AppError> {
         let mut tx = self.db.begin_write().await?;
+        let applied = self.apply_on(&mut tx, board, actor, call).await?;
+        tx.commit().await?;
+        Ok(applied)
+    }
+
+    /// The changes in one transaction when they all succeed. When one fails, what the
+    /// others did is rolled back with it and each runs again in a transaction of its
+    /// own, so that each gets the answer it would have got alone.
+    async fn apply_all_in(&self, changes: Vec<Pending>) -> Vec<Result<Applied, AppError>> {
+        if changes.len() > 1
+            && let Ok(applied) = self.apply_together(&changes).await
+        {
+            return applied.into_iter().map(Ok).collect();
+        }
+        let mut answers = Vec::with_capacity(changes.len());
+        for change in changes {
+            answers.push(self.apply_in(change.board, change.actor, change.call).await);
+        }
+        answers
+    }
+
+    async fn apply_together(&self, changes: &[Pending]) -> Result<Vec<Applied>, AppError> {
+        let mut tx = self.db.begin_write().await?;
+        let mut applied = Vec::with_capacity(changes.len());
+        for change in changes {
+            let Pending { board, actor, call } = change.clone();
+            applied.push(self.apply_on(&mut tx, board, actor, call).await?);
+        }
+        tx.commit().await?;
+        Ok(applied)
+    }
+
+    /// One change inside `tx`, with its events and (on PostgreSQL) the word to the other
+    /// nodes; the caller commits.
+    async fn apply_on(
+        &self,
+        tx: &mut Tx,
+        board: Uuid,
+        actor: Actor,
+        call: MethodCall,
+    ) -> Result<Applied, AppError> {
         tx.lock_board(&board.to_string()).await?;
         // Checked in the change's own transaction, under the board's lock: a member
         // removed a moment before cannot slip a change in after.
@@ -95,7 +137,7 @@ impl SqlChangeLog {
                 .await?;
         crate::boards::may_change_tasks(role.as_deref())?;
         let mut log = Appender {
-            tx: &mut tx,
+            tx: &mut *tx,
             board,
             username: actor.username,
             keep: self.keep,
@@ -140,7 +182,6 @@ impl SqlChangeLog {
             )
             .await?;
         }
-        tx.commit().await?;
         Ok(Applied { outcome, events })
     }
 
@@ -209,6 +250,10 @@ impl ChangeLog for SqlChangeLog {
         call: MethodCall,
     ) -> BoxFuture<'_, Result<Applied, AppError>> {
         Box::pin(self.apply_in(board, actor, call))
+    }
+
+    fn apply_all(&self, changes: Vec<Pending>) -> BoxFuture<'_, Vec<Result<Applied, AppError>>> {
+        Box::pin(self.apply_all_in(changes))
     }
 
     fn snapshot(&self, board: Uuid) -> BoxFuture<'_, Result<TaskList, AppError>> {

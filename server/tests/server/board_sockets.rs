@@ -649,6 +649,82 @@ async fn presence_shows_who_has_the_board_open_as_people_come_and_go() {
     olga_live.presence_becomes(&topic, &[&olga]).await;
 }
 
+/// Changes that arrive together are written together (one commit for several), yet
+/// each is answered as if alone: amid 150 creates racing over HTTP, updates of a task
+/// that is not there answer 404 and a viewer's creates 403, and a watcher gets exactly
+/// the 150 creates, numbered with no gap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_that_fails_amid_others_fails_alone() {
+    const EACH: usize = 50;
+    let server = TestServer::start().await;
+    let olga = User::register(&server, "olga").await;
+    let bob = User::register(&server, "bob").await;
+    let vic = User::register(&server, "vic").await;
+    let board = olga.board("Racing").await;
+    olga.share(&board, &bob, "editor").await;
+    olga.share(&board, &vic, "viewer").await;
+    let topic = topic(&board);
+    let mut watcher = vic.socket(&server).await;
+    let snapshot = watcher.subscribe(&topic).await;
+    let first = snapshot["seq"].as_u64().unwrap();
+
+    let tasks = format!("/api/boards/{board}/tasks");
+    let mut writers = Vec::new();
+    for (n, user) in [&olga, &bob, &olga, &bob, &vic].into_iter().enumerate() {
+        let (client, token, tasks) = (server.client(), user.http.token.clone(), tasks.clone());
+        writers.push(tokio::spawn(async move {
+            for i in 0..EACH {
+                let answer = match n {
+                    0 | 1 | 2 => {
+                        client
+                            .post(&tasks, Some(&token), json!({"title": format!("{n} {i}")}))
+                            .await
+                    }
+                    3 => {
+                        let missing = format!("{tasks}/{}", Uuid::new_v4());
+                        client
+                            .send(
+                                Method::PATCH,
+                                &missing,
+                                Some(&token),
+                                Some(json!({"done": true})),
+                            )
+                            .await
+                    }
+                    _ => {
+                        client
+                            .post(&tasks, Some(&token), json!({"title": "not mine to add"}))
+                            .await
+                    }
+                };
+                let expected = [201, 201, 201, 404, 403][n];
+                assert_eq!(answer.status(), expected, "writer {n}, change {i}");
+            }
+        }));
+    }
+    let mut titles = Vec::new();
+    for n in 1..=3 * EACH as u64 {
+        let event = watcher.event(&topic).await;
+        assert_eq!(event["seq"], json!(first + n), "{event}");
+        assert_eq!(event["op"], "upsert", "{event}");
+        titles.push(event["item"]["title"].as_str().unwrap().to_owned());
+    }
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    assert_eq!(watcher.rest_but_presence().await, Vec::<Value>::new());
+    titles.sort();
+    let mut stored: Vec<String> = olga.tasks(&board).await["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|task| task["title"].as_str().unwrap().to_owned())
+        .collect();
+    stored.sort();
+    assert_eq!(stored, titles, "what the watcher saw is what is stored");
+    assert!(!stored.iter().any(|title| title == "not mine to add"));
+}
+
 /// Four writers at once, two over HTTP and two over sockets, 50 changes each, on one
 /// board: a member watching it gets every change exactly once, numbered 1 to 200 with
 /// no gap, and ends with the board as the server has it.
