@@ -1,10 +1,10 @@
 //! Task changes from either door (HTTP or socket): validated, committed with their events,
 //! then fanned out, so both doors behave the same.
 
-use std::sync::{Arc, PoisonError};
+use std::sync::Arc;
 
 use protocol::{CreateParams, MethodCall, Position, TaskList, UpdateParams};
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::changelog::{Actor, Applied, Change, ChangeLog, Replay};
@@ -14,23 +14,14 @@ use crate::fanout::Fanout;
 pub struct Tasks {
     log: Arc<dyn ChangeLog>,
     fanout: Arc<dyn Fanout>,
-    /// On SQLite: changes are written a batch at a time, each batch in one commit, and
-    /// handed to the sockets in `seq` order even when writers race. `None` on
-    /// PostgreSQL: writers run side by side there, ordered per board by the row lock, and
-    /// `ClusterFanout` puts each board's events in order itself.
-    batches: Option<Batches>,
+    /// On SQLite, the way to the writer (`write_batches`), which writes changes a batch
+    /// at a time, each batch in one commit, and hands them to the sockets in `seq`
+    /// order. `None` on PostgreSQL: writers run side by side there, ordered per board by
+    /// the row lock, and `ClusterFanout` puts each board's events in order itself.
+    writer: Option<mpsc::Sender<Waiting>>,
 }
 
-/// Changes waiting to be written, and the right to write them. Whoever holds `writer`
-/// writes every change waiting (its own and the ones that arrived meanwhile), fans them
-/// out and answers each: under load, one commit (one sync of the disk) serves many
-/// changes, where each had waited for the one before it to commit alone. Callers run a
-/// change to its end (`AppState::run_to_end`), so a batch is never dropped half-way.
-struct Batches {
-    waiting: std::sync::Mutex<Vec<Waiting>>,
-    writer: tokio::sync::Mutex<()>,
-}
-
+/// A change on its way to the writer, and where its answer goes.
 struct Waiting {
     change: Change,
     answer: oneshot::Sender<Result<Applied, AppError>>,
@@ -40,15 +31,22 @@ struct Waiting {
 /// alone, so a batch is kept small enough for that to stay quick.
 const BATCH: usize = 64;
 
+/// Changes that may wait for the writer before callers wait to hand theirs over.
+const QUEUE: usize = 1_024;
+
 impl Tasks {
+    /// On SQLite (`ordered_here`) this starts the writer, so it is called inside the
+    /// runtime.
     pub fn new(log: Arc<dyn ChangeLog>, fanout: Arc<dyn Fanout>, ordered_here: bool) -> Self {
+        let writer = ordered_here.then(|| {
+            let (writer, waiting) = mpsc::channel(QUEUE);
+            tokio::spawn(write_batches(log.clone(), fanout.clone(), waiting));
+            writer
+        });
         Self {
             log,
             fanout,
-            batches: ordered_here.then(|| Batches {
-                waiting: std::sync::Mutex::new(Vec::new()),
-                writer: tokio::sync::Mutex::new(()),
-            }),
+            writer,
         }
     }
 
@@ -65,53 +63,19 @@ impl Tasks {
         call: MethodCall,
     ) -> Result<Applied, AppError> {
         let call = validated(call)?;
-        let Some(batches) = &self.batches else {
+        let Some(writer) = &self.writer else {
             let applied = self.log.apply(board, actor, call).await?;
-            self.publish(board, &applied);
+            publish(&*self.fanout, board, &applied);
             return Ok(applied);
         };
+        let gone = || AppError::Internal("the writer has stopped".to_owned());
         let (answer, answered) = oneshot::channel();
-        batches.waiting().push(Waiting {
-            change: Change { board, actor, call },
-            answer,
-        });
-        {
-            let _writer = batches.writer.lock().await;
-            let waiting: Vec<Waiting> = {
-                let mut waiting = batches.waiting();
-                let batch = waiting.len().min(BATCH);
-                waiting.drain(..batch).collect()
-            };
-            if !waiting.is_empty() {
-                self.write(waiting).await;
-            }
-        }
-        answered
+        let change = Change { board, actor, call };
+        writer
+            .send(Waiting { change, answer })
             .await
-            .map_err(|_| AppError::Internal("a change was dropped unanswered".to_owned()))?
-    }
-
-    /// Writes a batch, hands each change's events to the sockets in order, and answers.
-    async fn write(&self, waiting: Vec<Waiting>) {
-        let (changes, answers): (Vec<Change>, Vec<_>) = waiting
-            .into_iter()
-            .map(|waiting| (waiting.change, waiting.answer))
-            .unzip();
-        let boards: Vec<Uuid> = changes.iter().map(|change| change.board).collect();
-        let answered = self.log.apply_all(changes).await;
-        for ((board, result), answer) in boards.into_iter().zip(answered).zip(answers) {
-            if let Ok(applied) = &result {
-                self.publish(board, applied);
-            }
-            // A caller that stopped waiting needs no answer: the change stands.
-            let _ = answer.send(result);
-        }
-    }
-
-    fn publish(&self, board: Uuid, applied: &Applied) {
-        for event in &applied.events {
-            self.fanout.publish(board, event);
-        }
+            .map_err(|_| gone())?;
+        answered.await.map_err(|_| gone())?
     }
 
     pub async fn snapshot(&self, board: Uuid) -> Result<TaskList, AppError> {
@@ -123,11 +87,38 @@ impl Tasks {
     }
 }
 
-impl Batches {
-    fn waiting(&self) -> std::sync::MutexGuard<'_, Vec<Waiting>> {
-        // Nothing panics while holding it (a push, a drain), so a poisoned lock holds a
-        // queue as good as any.
-        self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
+/// The writer on SQLite: takes every change waiting (up to `BATCH`), writes them in one
+/// transaction and one commit, hands their events to the sockets in order and answers
+/// each. Alone, a change commits as before; under load one commit (one sync of the
+/// disk) serves many changes, where each had waited for the one before it to commit
+/// alone. A caller that stops waiting changes nothing: its change, once handed over,
+/// runs to its end here. Ends when `Tasks` is dropped.
+async fn write_batches(
+    log: Arc<dyn ChangeLog>,
+    fanout: Arc<dyn Fanout>,
+    mut waiting: mpsc::Receiver<Waiting>,
+) {
+    let mut batch = Vec::with_capacity(BATCH);
+    while waiting.recv_many(&mut batch, BATCH).await > 0 {
+        let (changes, answers): (Vec<Change>, Vec<_>) = batch
+            .drain(..)
+            .map(|waiting| (waiting.change, waiting.answer))
+            .unzip();
+        let boards: Vec<Uuid> = changes.iter().map(|change| change.board).collect();
+        let answered = log.apply_all(changes).await;
+        for ((board, result), answer) in boards.into_iter().zip(answered).zip(answers) {
+            if let Ok(applied) = &result {
+                publish(&*fanout, board, applied);
+            }
+            // A caller that stopped waiting needs no answer: the change stands.
+            let _ = answer.send(result);
+        }
+    }
+}
+
+fn publish(fanout: &dyn Fanout, board: Uuid, applied: &Applied) {
+    for event in &applied.events {
+        fanout.publish(board, event);
     }
 }
 

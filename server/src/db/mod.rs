@@ -91,7 +91,10 @@ impl Db {
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
+            // An acknowledged change survives a power cut, not only a crash: every commit
+            // syncs the WAL to the disk. Changes that arrive together share one commit
+            // (`tasks::write_batches`), so the sync is paid once per batch.
+            .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             // Another process (e.g. `taskwire-server user promote`) may hold the write lock.
             .busy_timeout(Duration::from_secs(5))
