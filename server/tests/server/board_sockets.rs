@@ -675,7 +675,7 @@ async fn a_change_that_fails_amid_others_fails_alone() {
         writers.push(tokio::spawn(async move {
             for i in 0..EACH {
                 let answer = match n {
-                    0 | 1 | 2 => {
+                    0..=2 => {
                         client
                             .post(&tasks, Some(&token), json!({"title": format!("{n} {i}")}))
                             .await
