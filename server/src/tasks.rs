@@ -1,7 +1,10 @@
 //! Task changes from either door (HTTP or socket): validated, committed with their events,
 //! then fanned out, so both doors behave the same.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+
+use futures_util::FutureExt;
 
 use protocol::{CreateParams, MethodCall, Position, TaskList, UpdateParams};
 use tokio::sync::{mpsc, oneshot};
@@ -68,7 +71,7 @@ impl Tasks {
             publish(&*self.fanout, board, &applied);
             return Ok(applied);
         };
-        let gone = || AppError::Internal("the writer has stopped".to_owned());
+        let gone = || AppError::Internal("the change was not answered".to_owned());
         let (answer, answered) = oneshot::channel();
         let change = Change { board, actor, call };
         writer
@@ -100,19 +103,28 @@ async fn write_batches(
 ) {
     let mut batch = Vec::with_capacity(BATCH);
     while waiting.recv_many(&mut batch, BATCH).await > 0 {
-        let (changes, answers): (Vec<Change>, Vec<_>) = batch
-            .drain(..)
-            .map(|waiting| (waiting.change, waiting.answer))
-            .unzip();
-        let boards: Vec<Uuid> = changes.iter().map(|change| change.board).collect();
-        let answered = log.apply_all(changes).await;
-        for ((board, result), answer) in boards.into_iter().zip(answered).zip(answers) {
-            if let Ok(applied) = &result {
-                publish(&*fanout, board, applied);
-            }
-            // A caller that stopped waiting needs no answer: the change stands.
-            let _ = answer.send(result);
+        let written = write_batch(&*log, &*fanout, std::mem::take(&mut batch));
+        // A bug that panics fails its batch (their callers get an error), not every
+        // change after it.
+        if AssertUnwindSafe(written).catch_unwind().await.is_err() {
+            tracing::error!("writing a batch of changes panicked");
         }
+    }
+}
+
+async fn write_batch(log: &dyn ChangeLog, fanout: &dyn Fanout, batch: Vec<Waiting>) {
+    let (changes, answers): (Vec<Change>, Vec<_>) = batch
+        .into_iter()
+        .map(|waiting| (waiting.change, waiting.answer))
+        .unzip();
+    let boards: Vec<Uuid> = changes.iter().map(|change| change.board).collect();
+    let answered = log.apply_all(changes).await;
+    for ((board, result), answer) in boards.into_iter().zip(answered).zip(answers) {
+        if let Ok(applied) = &result {
+            publish(fanout, board, applied);
+        }
+        // A caller that stopped waiting needs no answer: the change stands.
+        let _ = answer.send(result);
     }
 }
 

@@ -85,6 +85,8 @@ impl SqliteTx {
     }
 
     pub fn conn(&mut self) -> &mut SqliteConnection {
+        // `conn` is `None` only once `commit` has taken the transaction by value, so no
+        // caller can get here then.
         self.conn
             .as_deref_mut()
             .expect("a transaction is used only until it commits")
