@@ -1,71 +1,118 @@
-//! SQLite connections the server holds itself, each behind a lock, instead of in sqlx's
-//! pool. sqlx runs every SQLite connection on a thread of its own, so each statement is a
+//! SQLite connections the server holds itself instead of in sqlx's pool. sqlx runs every SQLite connection on a thread of its own, so each statement is a
 //! round trip to that thread (two context switches or more). Its pool adds a spawned task
 //! and one more round trip (a ping) to every release, and a transaction begun with a
 //! statement of its own (`BEGIN IMMEDIATE`) one more to check it began: nine round trips
 //! for a task written over HTTP where seven statements are needed. Here a connection is
-//! locked, used and let go, and a transaction is begun and ended by its own statements.
+//! taken, used and put back, and a transaction is begun and ended by its own statements.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::ops::{Deref, DerefMut};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Connection, SqliteConnection};
-use tokio::sync::{Mutex, OwnedMappedMutexGuard, OwnedMutexGuard};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// A locked connection; another caller gets it when this is dropped.
-pub type Conn = OwnedMappedMutexGuard<Option<SqliteConnection>, SqliteConnection>;
-
-/// A fixed set of connections to one file (`None` once closed).
+/// A fixed set of connections to one file. A caller takes a permit, then an idle
+/// connection: the permits are as many as the connections, so one is always there, and
+/// callers that find none free get the first to come free, in turn.
 #[derive(Debug, Clone)]
-pub struct Connections {
-    slots: Arc<[Arc<Mutex<Option<SqliteConnection>>>]>,
-    /// Which slot a caller that found none free waits for: they take turns.
-    next: Arc<AtomicUsize>,
+pub struct Connections(Arc<Shared>);
+
+#[derive(Debug)]
+struct Shared {
+    idle: Mutex<Vec<SqliteConnection>>,
+    permits: Arc<Semaphore>,
+    count: u32,
+}
+
+impl Shared {
+    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<SqliteConnection>> {
+        // Nothing panics while holding it (a push, a pop), so a poisoned lock holds a
+        // list as good as any.
+        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 impl Connections {
     /// Opens `count` connections with `options`.
-    pub async fn open(options: &SqliteConnectOptions, count: usize) -> Result<Self, sqlx::Error> {
-        let mut slots = Vec::with_capacity(count);
-        for _ in 0..count.max(1) {
-            let conn = SqliteConnection::connect_with(options).await?;
-            slots.push(Arc::new(Mutex::new(Some(conn))));
+    pub async fn open(options: &SqliteConnectOptions, count: u32) -> Result<Self, sqlx::Error> {
+        let count = count.max(1);
+        let mut idle = Vec::new();
+        for _ in 0..count {
+            idle.push(SqliteConnection::connect_with(options).await?);
         }
-        Ok(Self {
-            slots: slots.into(),
-            next: Arc::new(AtomicUsize::new(0)),
-        })
+        Ok(Self(Arc::new(Shared {
+            idle: Mutex::new(idle),
+            permits: Arc::new(Semaphore::new(count as usize)),
+            count,
+        })))
     }
 
-    /// A free connection, or the first of one slot's queue to get it.
+    /// A connection of the caller's own until the `Conn` is dropped.
     pub async fn lock(&self) -> Result<Conn, sqlx::Error> {
-        let free = self
-            .slots
-            .iter()
-            .find_map(|slot| Arc::clone(slot).try_lock_owned().ok());
-        let guard = match free {
-            Some(guard) => guard,
-            None => {
-                let turn = self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len();
-                Arc::clone(&self.slots[turn]).lock_owned().await
-            }
-        };
-        OwnedMutexGuard::try_map(guard, Option::as_mut).map_err(|_| sqlx::Error::PoolClosed)
+        let permit = Arc::clone(&self.0.permits)
+            .acquire_owned()
+            .await
+            .map_err(|_| sqlx::Error::PoolClosed)?;
+        // A permit is an idle connection: only holders of a permit take one.
+        let conn = self.0.idle().pop().ok_or(sqlx::Error::PoolClosed)?;
+        Ok(Conn {
+            conn: Some(conn),
+            home: Arc::clone(&self.0),
+            _permit: permit,
+        })
     }
 
     /// Closes every connection once its current user lets it go; later locks fail.
     pub async fn close(&self) {
-        for slot in self.slots.iter() {
-            if let Some(conn) = slot.lock().await.take() {
-                // Closing is saying goodbye: a connection that fails to is gone anyway.
-                let _ = conn.close().await;
-            }
+        let Ok(all) = self.0.permits.acquire_many(self.0.count).await else {
+            return;
+        };
+        let idle = std::mem::take(&mut *self.0.idle());
+        self.0.permits.close();
+        drop(all);
+        for conn in idle {
+            // Closing is saying goodbye: a connection that fails to is gone anyway.
+            let _ = conn.close().await;
         }
     }
 }
 
-/// A transaction on a locked connection, begun and ended by plain statements. Dropped
+/// A connection taken from `Connections`, back in the idle list when dropped.
+#[derive(Debug)]
+pub struct Conn {
+    /// `None` only inside `drop`.
+    conn: Option<SqliteConnection>,
+    home: Arc<Shared>,
+    /// Released after the connection is back (fields drop after `Drop::drop`).
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Deref for Conn {
+    type Target = SqliteConnection;
+
+    fn deref(&self) -> &SqliteConnection {
+        // `conn` is `None` only inside `drop`, where nothing derefs it.
+        self.conn.as_ref().expect("taken only when dropped")
+    }
+}
+
+impl DerefMut for Conn {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        // As in `deref`.
+        self.conn.as_mut().expect("taken only when dropped")
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            self.home.idle().push(conn);
+        }
+    }
+}
+
+/// A transaction on a connection of its own, begun and ended by plain statements. Dropped
 /// while open (an error, or a caller that stopped waiting), it is rolled back by a task
 /// that holds the connection until the `ROLLBACK` has run, so nobody else can use the
 /// connection inside it.
@@ -102,15 +149,76 @@ impl SqliteTx {
 impl Drop for SqliteTx {
     fn drop(&mut self) {
         if let Some(mut conn) = self.conn.take() {
-            // Outside a runtime (the process is ending) the connection closes, which
-            // rolls back too.
-            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-                runtime.spawn(async move {
-                    // Fails only if the transaction never began (its BEGIN not sent) or
-                    // has already ended: either way nothing is left open.
-                    let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-                });
+            match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => {
+                    runtime.spawn(async move {
+                        // Fails only if the transaction never began (its BEGIN not sent)
+                        // or has already ended: either way nothing is left open.
+                        let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                    });
+                }
+                // Outside a runtime (the process is ending): closing the connection rolls
+                // back too, and it is not put back.
+                Err(_) => drop(conn.conn.take()),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    async fn two_connections(dir: &tempfile::TempDir) -> Connections {
+        let options = SqliteConnectOptions::new()
+            .filename(dir.path().join("connections.db"))
+            .create_if_missing(true);
+        Connections::open(&options, 2).await.expect("open")
+    }
+
+    /// A caller that finds every connection taken gets whichever comes free first.
+    #[tokio::test]
+    async fn a_waiting_caller_gets_the_first_connection_to_come_free() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let connections = two_connections(&dir).await;
+        let first = connections.lock().await.expect("one");
+        let second = connections.lock().await.expect("two");
+        let waiting = tokio::spawn({
+            let connections = connections.clone();
+            async move { connections.lock().await.map(drop) }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!waiting.is_finished(), "both connections are taken");
+        drop(second);
+        tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .expect("the second connection came free first")
+            .expect("the waiter ran")
+            .expect("a connection");
+        drop(first);
+    }
+
+    #[tokio::test]
+    async fn closed_connections_refuse_callers_once_the_last_is_back() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let connections = two_connections(&dir).await;
+        let taken = connections.lock().await.expect("one");
+        let closing = tokio::spawn({
+            let connections = connections.clone();
+            async move { connections.close().await }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!closing.is_finished(), "closing waits for the taken one");
+        drop(taken);
+        tokio::time::timeout(Duration::from_secs(5), closing)
+            .await
+            .expect("closed once it was back")
+            .expect("closing ran");
+        assert!(matches!(
+            connections.lock().await,
+            Err(sqlx::Error::PoolClosed)
+        ));
     }
 }

@@ -51,7 +51,7 @@ pub enum Db {
 const CACHE_KIB: u32 = 512;
 
 /// SQLite connections that read.
-const READERS: usize = 4;
+const READERS: u32 = 4;
 
 /// Connections one node keeps to PostgreSQL (its listener takes one more).
 const PG_CONNECTIONS: u32 = 16;
