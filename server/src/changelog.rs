@@ -36,10 +36,14 @@ pub trait ChangeLog: Send + Sync {
         call: MethodCall,
     ) -> BoxFuture<'_, Result<Applied, AppError>>;
 
-    /// Applies each change in order, as `apply` would one after another, and returns
-    /// each one's answer in order; when all succeed they commit together, in one
-    /// transaction and one commit (one sync of the disk for them all).
-    fn apply_all(&self, changes: Vec<Change>) -> BoxFuture<'_, Vec<Result<Applied, AppError>>>;
+    /// Applies each change in order, as `apply` would one after another, in one
+    /// transaction and one commit (one sync of the disk for them all), and returns each
+    /// one's answer in order: a change that fails is undone alone, and the others
+    /// stand. `Err` when the batch itself could not commit: then none of them happened.
+    fn apply_all<'a>(
+        &'a self,
+        changes: &'a [Change],
+    ) -> BoxFuture<'a, Result<Vec<Result<Applied, AppError>>, AppError>>;
 
     /// Every task of `board`, and the log position they reflect.
     fn snapshot(&self, board: Uuid) -> BoxFuture<'_, Result<TaskList, AppError>>;

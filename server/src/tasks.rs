@@ -104,8 +104,9 @@ async fn write_batches(
     let mut batch = Vec::with_capacity(BATCH);
     while waiting.recv_many(&mut batch, BATCH).await > 0 {
         let written = write_batch(&*log, &*fanout, std::mem::take(&mut batch));
-        // A bug that panics fails its batch (their callers get an error), not every
-        // change after it.
+        // A bug that panics fails its batch, not every change after it: a panic before
+        // the commit leaves none of the batch written (the transaction, dropped, rolls
+        // back), and its callers get an error.
         if AssertUnwindSafe(written).catch_unwind().await.is_err() {
             tracing::error!("writing a batch of changes panicked");
         }
@@ -117,11 +118,24 @@ async fn write_batch(log: &dyn ChangeLog, fanout: &dyn Fanout, batch: Vec<Waitin
         .into_iter()
         .map(|waiting| (waiting.change, waiting.answer))
         .unzip();
-    let boards: Vec<Uuid> = changes.iter().map(|change| change.board).collect();
-    let answered = log.apply_all(changes).await;
-    for ((board, result), answer) in boards.into_iter().zip(answered).zip(answers) {
+    let answered = match log.apply_all(&changes).await {
+        Ok(answered) => answered,
+        // The database refused the batch as a whole (its begin or its commit): none of
+        // it happened, and each caller hears why.
+        Err(error) => {
+            let cause = match error {
+                AppError::Internal(cause) => cause,
+                other => other.to_string(),
+            };
+            changes
+                .iter()
+                .map(|_| Err(AppError::Internal(cause.clone())))
+                .collect()
+        }
+    };
+    for ((change, result), answer) in changes.iter().zip(answered).zip(answers) {
         if let Ok(applied) = &result {
-            publish(fanout, board, applied);
+            publish(fanout, change.board, applied);
         }
         // A caller that stopped waiting needs no answer: the change stands.
         let _ = answer.send(result);

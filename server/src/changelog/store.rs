@@ -90,20 +90,22 @@ impl SqlChangeLog {
         Ok(applied)
     }
 
-    /// The changes in one transaction when they all succeed. When one fails, what the
-    /// others did is rolled back with it and each runs again in a transaction of its
-    /// own, so that each gets the answer it would have got alone.
-    async fn apply_all_in(&self, changes: Vec<Pending>) -> Vec<Result<Applied, AppError>> {
-        if changes.len() > 1
-            && let Ok(applied) = self.apply_together(&changes).await
-        {
-            return applied.into_iter().map(Ok).collect();
+    /// The changes in one transaction and one commit. Most batches succeed whole, so
+    /// they are first written without a savepoint each (two more statements a change);
+    /// when one fails, that attempt is rolled back and the batch written again with
+    /// them, so that a change that fails is undone alone and the others still commit.
+    async fn apply_all_in(
+        &self,
+        changes: &[Pending],
+    ) -> Result<Vec<Result<Applied, AppError>>, AppError> {
+        if let [change] = changes {
+            let Pending { board, actor, call } = change.clone();
+            return Ok(vec![self.apply_in(board, actor, call).await]);
         }
-        let mut answers = Vec::with_capacity(changes.len());
-        for change in changes {
-            answers.push(self.apply_in(change.board, change.actor, change.call).await);
+        if let Ok(applied) = self.apply_together(changes).await {
+            return Ok(applied.into_iter().map(Ok).collect());
         }
-        answers
+        self.apply_each_undoable(changes).await
     }
 
     async fn apply_together(&self, changes: &[Pending]) -> Result<Vec<Applied>, AppError> {
@@ -115,6 +117,30 @@ impl SqlChangeLog {
         }
         tx.commit().await?;
         Ok(applied)
+    }
+
+    /// Each change behind a savepoint: one that fails is rolled back to it, and the next
+    /// sees the tasks and the log as if it had never been tried, as it would alone.
+    async fn apply_each_undoable(
+        &self,
+        changes: &[Pending],
+    ) -> Result<Vec<Result<Applied, AppError>>, AppError> {
+        let mut tx = self.db.begin_write().await?;
+        let mut answers = Vec::with_capacity(changes.len());
+        for change in changes {
+            let Pending { board, actor, call } = change.clone();
+            query("SAVEPOINT change").execute(tx.on()).await?;
+            let answer = self.apply_on(&mut tx, board, actor, call).await;
+            if answer.is_err() {
+                query("ROLLBACK TO SAVEPOINT change")
+                    .execute(tx.on())
+                    .await?;
+            }
+            query("RELEASE SAVEPOINT change").execute(tx.on()).await?;
+            answers.push(answer);
+        }
+        tx.commit().await?;
+        Ok(answers)
     }
 
     /// One change inside `tx`, with its events and (on PostgreSQL) the word to the other
@@ -252,7 +278,10 @@ impl ChangeLog for SqlChangeLog {
         Box::pin(self.apply_in(board, actor, call))
     }
 
-    fn apply_all(&self, changes: Vec<Pending>) -> BoxFuture<'_, Vec<Result<Applied, AppError>>> {
+    fn apply_all<'a>(
+        &'a self,
+        changes: &'a [Pending],
+    ) -> BoxFuture<'a, Result<Vec<Result<Applied, AppError>>, AppError>> {
         Box::pin(self.apply_all_in(changes))
     }
 
@@ -439,4 +468,94 @@ async fn position(tx: &mut Tx, board: Uuid) -> Result<(String, u64), AppError> {
 /// A short random name for a new epoch.
 fn new_epoch() -> String {
     random_base64(9)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use protocol::DeleteParams;
+
+    use super::*;
+    use crate::db::DbTarget;
+
+    fn create(title: &str) -> MethodCall {
+        MethodCall::Create(CreateParams {
+            board: None,
+            id: None,
+            title: title.to_owned(),
+        })
+    }
+
+    /// A batch whose middle change fails: that change is undone alone, the others commit
+    /// together, and the log numbers the ones that stand with no gap.
+    #[tokio::test]
+    async fn a_change_that_fails_in_a_batch_is_undone_alone() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = Db::open(&DbTarget::Sqlite(dir.path().join("taskwire.db")))
+            .await
+            .expect("open");
+        let user = Uuid::new_v4();
+        // The user's personal board comes with them (`users_personal_board`).
+        query("INSERT INTO users (id, username, password_hash, created_at) VALUES ($1, 'olga', '', $2)")
+            .bind(user.to_string())
+            .bind(clock::now_rfc3339())
+            .execute(db.write())
+            .await
+            .expect("a user");
+        let log = SqlChangeLog::open(db.clone(), 100).await.expect("the log");
+        let actor = Actor {
+            user,
+            username: "olga".to_owned(),
+        };
+        let change = |call| Pending {
+            board: user,
+            actor: actor.clone(),
+            call,
+        };
+        let batch = [
+            change(create("first")),
+            change(MethodCall::Delete(DeleteParams {
+                board: None,
+                id: Uuid::new_v4(),
+            })),
+            change(create("second")),
+        ];
+        let answers = log.apply_all(&batch).await.expect("the batch commits");
+        let seqs: Vec<Result<Vec<u64>, String>> = answers
+            .iter()
+            .map(|answer| match answer {
+                Ok(applied) => Ok(applied.events.iter().map(|event| event.seq).collect()),
+                Err(error) => Err(error.to_string()),
+            })
+            .collect();
+        assert_eq!(
+            seqs,
+            [Ok(vec![1]), Err("No such task.".to_owned()), Ok(vec![2])]
+        );
+        let stored = log.snapshot(user).await.expect("a snapshot");
+        let mut titles: Vec<&str> = stored
+            .items
+            .iter()
+            .map(|task| task.title.as_str())
+            .collect();
+        titles.sort_unstable();
+        assert_eq!(titles, ["first", "second"]);
+        assert_eq!(stored.seq, 2);
+        let replay = log
+            .since(
+                user,
+                Position {
+                    epoch: stored.epoch.clone(),
+                    seq: 0,
+                },
+            )
+            .await
+            .expect("a replay")
+            .expect("the log holds both");
+        assert_eq!(replay.events.len(), 2);
+        tokio::time::timeout(Duration::from_secs(8), db.close())
+            .await
+            .expect("every connection comes back");
+    }
 }

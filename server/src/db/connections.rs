@@ -1,11 +1,15 @@
-//! SQLite connections the server holds itself instead of in sqlx's pool. sqlx runs every SQLite connection on a thread of its own, so each statement is a
-//! round trip to that thread (two context switches or more). Its pool adds a spawned task
-//! and one more round trip (a ping) to every release, and a transaction begun with a
-//! statement of its own (`BEGIN IMMEDIATE`) one more to check it began: nine round trips
-//! for a task written over HTTP where seven statements are needed. Here a connection is
-//! taken, used and put back, and a transaction is begun and ended by its own statements.
+//! SQLite connections the server holds itself instead of in sqlx's pool. sqlx runs every
+//! SQLite connection on a thread of its own, so each statement is a round trip to that
+//! thread (two context switches or more). Its pool adds a spawned task and one more round
+//! trip (a ping) to every release, and a transaction begun with a statement of its own
+//! (`BEGIN IMMEDIATE`) one more to check it began: nine round trips for a task written
+//! over HTTP where seven statements are needed. Here a connection is taken, used and put
+//! back, and a transaction is begun and ended by its own statements. A connection that
+//! may be broken (its thread gone, or a transaction that would not roll back) is closed
+//! and opened anew, as sqlx's pool would.
 
 use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use sqlx::sqlite::SqliteConnectOptions;
@@ -22,7 +26,10 @@ pub struct Connections(Arc<Shared>);
 struct Shared {
     idle: Mutex<Vec<SqliteConnection>>,
     permits: Arc<Semaphore>,
-    count: u32,
+    /// The connections there are: `permits` hands out as many.
+    count: AtomicU32,
+    /// How to open one anew.
+    options: SqliteConnectOptions,
 }
 
 impl Shared {
@@ -44,7 +51,8 @@ impl Connections {
         Ok(Self(Arc::new(Shared {
             idle: Mutex::new(idle),
             permits: Arc::new(Semaphore::new(count as usize)),
-            count,
+            count: AtomicU32::new(count),
+            options: options.clone(),
         })))
     }
 
@@ -59,13 +67,14 @@ impl Connections {
         Ok(Conn {
             conn: Some(conn),
             home: Arc::clone(&self.0),
-            _permit: permit,
+            permit: Some(permit),
         })
     }
 
     /// Closes every connection once its current user lets it go; later locks fail.
     pub async fn close(&self) {
-        let Ok(all) = self.0.permits.acquire_many(self.0.count).await else {
+        let count = self.0.count.load(Ordering::Acquire);
+        let Ok(all) = self.0.permits.acquire_many(count).await else {
             return;
         };
         let idle = std::mem::take(&mut *self.0.idle());
@@ -84,8 +93,39 @@ pub struct Conn {
     /// `None` only inside `drop`.
     conn: Option<SqliteConnection>,
     home: Arc<Shared>,
-    /// Released after the connection is back (fields drop after `Drop::drop`).
-    _permit: OwnedSemaphorePermit,
+    /// Released after the connection is back (fields drop after `Drop::drop`); `None`
+    /// once the connection is closed for good.
+    permit: Option<OwnedSemaphorePermit>,
+}
+
+impl Conn {
+    /// Runs a statement's outcome past the connection: one whose thread has died is
+    /// opened anew before anybody else gets it.
+    pub async fn check<T>(&mut self, outcome: &Result<T, sqlx::Error>) {
+        if matches!(outcome, Err(sqlx::Error::WorkerCrashed)) {
+            self.renew("its thread died").await;
+        }
+    }
+
+    /// Closes the connection (which rolls back whatever it was inside) and opens a new
+    /// one to the same file in its place. If that fails the old one is kept: no
+    /// connection would leave every caller waiting for good.
+    async fn renew(&mut self, why: &str) {
+        tracing::error!("a SQLite connection is opened anew: {why}");
+        match SqliteConnection::connect_with(&self.home.options).await {
+            Ok(fresh) => drop(self.conn.replace(fresh)),
+            Err(error) => tracing::error!(%error, "opening a SQLite connection failed"),
+        }
+    }
+
+    /// Closes the connection for good, and with it one of the permits.
+    fn close_for_good(&mut self) {
+        drop(self.conn.take());
+        if let Some(permit) = self.permit.take() {
+            permit.forget();
+            self.home.count.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
 }
 
 impl Deref for Conn {
@@ -152,17 +192,28 @@ impl Drop for SqliteTx {
             match tokio::runtime::Handle::try_current() {
                 Ok(runtime) => {
                     runtime.spawn(async move {
-                        // Fails only if the transaction never began (its BEGIN not sent)
-                        // or has already ended: either way nothing is left open.
-                        let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                        let rolled_back = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                        if let Err(error) = rolled_back
+                            && !never_began(&error)
+                        {
+                            conn.renew(&format!("its transaction would not roll back: {error}"))
+                                .await;
+                        }
                     });
                 }
                 // Outside a runtime (the process is ending): closing the connection rolls
                 // back too, and it is not put back.
-                Err(_) => drop(conn.conn.take()),
+                Err(_) => conn.close_for_good(),
             }
         }
     }
+}
+
+/// Whether a `ROLLBACK` failed because no transaction was open: its `BEGIN` failed or
+/// was never sent, and nothing is left to undo.
+fn never_began(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(error)
+        if error.message().contains("no transaction is active"))
 }
 
 #[cfg(test)]
@@ -220,5 +271,31 @@ mod tests {
             connections.lock().await,
             Err(sqlx::Error::PoolClosed)
         ));
+    }
+
+    /// A connection opened anew has left its transaction behind: what it wrote there is
+    /// gone, and it is inside no transaction.
+    #[tokio::test]
+    async fn a_connection_opened_anew_has_rolled_back() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let connections = two_connections(&dir).await;
+        let mut conn = connections.lock().await.expect("one");
+        for statement in ["CREATE TABLE t (x)", "BEGIN", "INSERT INTO t VALUES (1)"] {
+            sqlx::query(statement)
+                .execute(&mut *conn)
+                .await
+                .expect(statement);
+        }
+        conn.renew("a test").await;
+        let error = sqlx::query("ROLLBACK")
+            .execute(&mut *conn)
+            .await
+            .expect_err("nothing to roll back");
+        assert!(never_began(&error), "{error}");
+        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM t")
+            .fetch_one(&mut *conn)
+            .await
+            .expect("a count");
+        assert_eq!(rows, 0);
     }
 }

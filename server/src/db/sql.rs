@@ -246,15 +246,20 @@ macro_rules! bind_all {
 }
 
 /// Runs `$run` with `$q` as a `sqlx` query built for the driver behind `$on`, binding
-/// the arguments; `$make` is `sqlx::query` or `sqlx::query_as::<_, T>`.
+/// the arguments; `$make` is `sqlx::query` or `sqlx::query_as::<_, T>`. `$run` gives
+/// the statement's outcome back (no `?`), for a connection of its own to check.
 macro_rules! on_each_driver {
     ($self:ident, $on:ident, $make:ident $(::<$t:ty>)?, |$q:ident, $target:ident| $run:expr) => {
         match $on {
             On::Sqlite(connections) => {
                 let $q = bind_all!(sqlx::$make::<Sqlite $(, $t)?>($self.sql), $self.args);
                 let mut conn = connections.lock().await?;
-                let $target = &mut *conn;
-                $run
+                let outcome = {
+                    let $target = &mut *conn;
+                    $run
+                };
+                conn.check(&outcome).await;
+                outcome
             }
             On::SqliteConn(conn) => {
                 let $q = bind_all!(sqlx::$make::<Sqlite $(, $t)?>($self.sql), $self.args);
@@ -283,10 +288,10 @@ impl Query {
 
     /// Runs the statement; returns the rows it changed.
     pub async fn execute(self, on: On<'_>) -> Result<u64, sqlx::Error> {
-        on_each_driver!(self, on, query, |q, target| Ok(q
+        on_each_driver!(self, on, query, |q, target| q
             .execute(target)
-            .await?
-            .rows_affected()))
+            .await
+            .map(|done| done.rows_affected()))
     }
 
     pub async fn fetch_optional<T: Record>(self, on: On<'_>) -> Result<Option<T>, sqlx::Error> {

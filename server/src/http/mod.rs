@@ -5,6 +5,7 @@ mod boards;
 mod changes;
 mod cookie;
 mod extract;
+mod header_size;
 mod headers;
 mod origin;
 mod tasks;
@@ -82,6 +83,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api", api)
         .merge(socket)
         .fallback_service(app_files(&state.config.static_dir))
+        .layer(middleware::from_fn(header_size::bounded))
         .layer(middleware::from_fn(headers::everywhere))
         .layer(cors(&state.origins))
         .layer(TraceLayer::new_for_http())

@@ -599,7 +599,8 @@ async fn reads_cut_at_any_moment_leave_no_reader_behind() {
     }
     println!("reads: {tally} (usual answer {usual:?})");
     // A reader left inside a transaction would keep its old snapshot, in which the
-    // session outlives its logout (`db::refuse_open_transaction`).
+    // session outlives its logout (a dropped transaction rolls back before its
+    // connection is used again: `db::SqliteTx`).
     let logout = server
         .client()
         .send(Method::POST, "/api/logout", Some(&user.token), None)
