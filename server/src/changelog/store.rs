@@ -85,7 +85,9 @@ impl SqlChangeLog {
         call: MethodCall,
     ) -> Result<Applied, AppError> {
         let mut tx = self.db.begin_write().await?;
-        let applied = self.apply_on(&mut tx, board, actor, call).await?;
+        let applied = self
+            .apply_on(&mut tx, Pending { board, actor, call })
+            .await?;
         tx.commit().await?;
         Ok(applied)
     }
@@ -112,8 +114,7 @@ impl SqlChangeLog {
         let mut tx = self.db.begin_write().await?;
         let mut applied = Vec::with_capacity(changes.len());
         for change in changes {
-            let Pending { board, actor, call } = change.clone();
-            applied.push(self.apply_on(&mut tx, board, actor, call).await?);
+            applied.push(self.apply_on(&mut tx, change.clone()).await?);
         }
         tx.commit().await?;
         Ok(applied)
@@ -128,9 +129,8 @@ impl SqlChangeLog {
         let mut tx = self.db.begin_write().await?;
         let mut answers = Vec::with_capacity(changes.len());
         for change in changes {
-            let Pending { board, actor, call } = change.clone();
             query("SAVEPOINT change").execute(tx.on()).await?;
-            let answer = self.apply_on(&mut tx, board, actor, call).await;
+            let answer = self.apply_on(&mut tx, change.clone()).await;
             if answer.is_err() {
                 query("ROLLBACK TO SAVEPOINT change")
                     .execute(tx.on())
@@ -145,13 +145,8 @@ impl SqlChangeLog {
 
     /// One change inside `tx`, with its events and (on PostgreSQL) the word to the other
     /// nodes; the caller commits.
-    async fn apply_on(
-        &self,
-        tx: &mut Tx,
-        board: Uuid,
-        actor: Actor,
-        call: MethodCall,
-    ) -> Result<Applied, AppError> {
+    async fn apply_on(&self, tx: &mut Tx, change: Pending) -> Result<Applied, AppError> {
+        let Pending { board, actor, call } = change;
         tx.lock_board(&board.to_string()).await?;
         // Checked in the change's own transaction, under the board's lock: a member
         // removed a moment before cannot slip a change in after.
