@@ -507,6 +507,19 @@ async fn no_socket_of_a_session_is_open_once_its_logout_has_answered() {
     let server = roomy_server().await;
     let mut rng = Rng::from_env("logout races");
     server.register("racer").await;
+    // The sockets authenticate over a spread twice as long as a logout takes here (a
+    // commit synced to the disk: a few ms, more on a loaded machine), so that the logout
+    // lands among them.
+    let probe = server.login("racer").await;
+    let started = std::time::Instant::now();
+    let answer = server
+        .client()
+        .send(Method::POST, "/api/logout", Some(&probe.token), None)
+        .await;
+    assert_eq!(answer.status(), StatusCode::NO_CONTENT);
+    let spread = u64::try_from((started.elapsed() * 2).as_micros())
+        .unwrap_or(u64::MAX)
+        .max(3_000);
     let mut amid = 0;
     for round in 0..LOGOUT_RACES {
         let signed = server.login("racer").await;
@@ -517,7 +530,7 @@ async fn no_socket_of_a_session_is_open_once_its_logout_has_answered() {
             let mut ws = server.connect(true).await;
             let token = signed.token.clone();
             let mut done = done_rx.clone();
-            let delay = Duration::from_micros(rng.below(3_000));
+            let delay = Duration::from_micros(rng.below(spread));
             sockets.push(tokio::spawn(async move {
                 spin(delay).await;
                 ws.send(json!({"type": "auth", "id": 1, "token": token}))
@@ -540,8 +553,8 @@ async fn no_socket_of_a_session_is_open_once_its_logout_has_answered() {
                 admitted
             }));
         }
-        // The sockets authenticate over 3 ms; the logout lands somewhere among them.
-        spin(Duration::from_micros(rng.below(3_000))).await;
+        // The logout lands somewhere among the authentications.
+        spin(Duration::from_micros(rng.below(spread))).await;
         let path = if everywhere {
             "/api/logout-all"
         } else {
@@ -561,7 +574,9 @@ async fn no_socket_of_a_session_is_open_once_its_logout_has_answered() {
             amid += 1;
         }
     }
-    println!("logout races: {amid} of {LOGOUT_RACES} logouts landed amid the authentications");
+    println!(
+        "logout races: {amid} of {LOGOUT_RACES} logouts landed amid the authentications, spread over {spread} us"
+    );
     assert!(
         amid > 0,
         "no logout landed amid the authentications: the race was not run"

@@ -1144,11 +1144,12 @@ async fn requests_never_finished_do_not_hold_shutdown() {
     // Both are in the server's hands before it is told to stop.
     tokio::time::sleep(Duration::from_millis(200)).await;
     let asked = Instant::now();
-    tokio::time::timeout(Duration::from_secs(15), server.stop())
+    tokio::time::timeout(Duration::from_secs(20), server.stop())
         .await
         .expect("the server stops");
+    // The two graces, 10 s, and room for closing the database on a loaded machine.
     assert!(
-        asked.elapsed() < Duration::from_secs(12),
+        asked.elapsed() < Duration::from_secs(14),
         "stopped after {:?}",
         asked.elapsed()
     );
