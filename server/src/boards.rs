@@ -62,6 +62,15 @@ impl Access {
     }
 }
 
+/// `user`'s role on `board` as stored, if they are a member.
+pub async fn role_of(tx: &mut Tx, board: Uuid, user: Uuid) -> Result<Option<String>, sqlx::Error> {
+    query("SELECT role FROM board_members WHERE board_id = $1 AND user_id = $2")
+        .bind(board.to_string())
+        .bind(user.to_string())
+        .optional_scalar(tx.on())
+        .await
+}
+
 /// Editors and owners change tasks; viewers only read; anyone else learns nothing.
 pub fn may_change_tasks(role: Option<&str>) -> Result<(), AppError> {
     match role.map(stored_role).transpose()? {
@@ -312,12 +321,7 @@ impl Boards {
         if target.id == user {
             return Err(AppError::bad_request("The owner's role cannot change."));
         }
-        let current: Option<String> =
-            query("SELECT role FROM board_members WHERE board_id = $1 AND user_id = $2")
-                .bind(board.to_string())
-                .bind(target.id.to_string())
-                .optional_scalar(tx.on())
-                .await?;
+        let current = role_of(&mut tx, board, target.id).await?;
         if current.is_none() {
             let count: i64 = query("SELECT COUNT(*) FROM board_members WHERE board_id = $1")
                 .bind(board.to_string())

@@ -154,12 +154,7 @@ impl SqlChangeLog {
         // transaction, under the board's lock: a member removed a moment before cannot
         // slip a change in after.
         if board != actor.user {
-            let role: Option<String> =
-                query("SELECT role FROM board_members WHERE board_id = $1 AND user_id = $2")
-                    .bind(board.to_string())
-                    .bind(actor.user.to_string())
-                    .optional_scalar(tx.on())
-                    .await?;
+            let role = crate::boards::role_of(tx, board, actor.user).await?;
             crate::boards::may_change_tasks(role.as_deref())?;
         }
         let mut log = Appender {
