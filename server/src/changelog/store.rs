@@ -78,16 +78,9 @@ impl SqlChangeLog {
         Ok(epoch)
     }
 
-    async fn apply_in(
-        &self,
-        board: Uuid,
-        actor: Actor,
-        call: MethodCall,
-    ) -> Result<Applied, AppError> {
+    async fn apply_in(&self, change: Pending) -> Result<Applied, AppError> {
         let mut tx = self.db.begin_write().await?;
-        let applied = self
-            .apply_on(&mut tx, Pending { board, actor, call })
-            .await?;
+        let applied = self.apply_on(&mut tx, change).await?;
         tx.commit().await?;
         Ok(applied)
     }
@@ -101,8 +94,7 @@ impl SqlChangeLog {
         changes: &[Pending],
     ) -> Result<Vec<Result<Applied, AppError>>, AppError> {
         if let [change] = changes {
-            let Pending { board, actor, call } = change.clone();
-            return Ok(vec![self.apply_in(board, actor, call).await]);
+            return Ok(vec![self.apply_in(change.clone()).await]);
         }
         if let Ok(applied) = self.apply_together(changes).await {
             return Ok(applied.into_iter().map(Ok).collect());
@@ -270,7 +262,7 @@ impl ChangeLog for SqlChangeLog {
         actor: Actor,
         call: MethodCall,
     ) -> BoxFuture<'_, Result<Applied, AppError>> {
-        Box::pin(self.apply_in(board, actor, call))
+        Box::pin(self.apply_in(Pending { board, actor, call }))
     }
 
     fn apply_all<'a>(
