@@ -16,6 +16,8 @@ pub enum Error {
     },
     #[error("the server did not come up; its log is {log}")]
     ServerDidNotStart { log: PathBuf },
+    #[error("the server exited before it served; its log is {log}")]
+    ServerExited { log: PathBuf },
     #[error("{0}")]
     Other(String),
 }

@@ -24,8 +24,16 @@ pub struct LocalServer {
 impl LocalServer {
     /// Starts `binary` with `args` on a free port, with its database and log named
     /// `name` under target/xtask (the database starts empty).
+    /// A port found free can be taken by another process before the server binds it;
+    /// the server then exits at once and is started again on another port.
     pub fn start(name: &str, binary: PathBuf, args: &[&str]) -> Result<Self> {
-        Self::start_on(name, binary, free_port()?, args)
+        let mut tries_left = 2;
+        loop {
+            match Self::start_on(name, binary.clone(), free_port()?, args) {
+                Err(Error::ServerExited { .. }) if tries_left > 0 => tries_left -= 1,
+                started => return started,
+            }
+        }
     }
 
     /// As [`LocalServer::start`], on `port`.
@@ -146,8 +154,12 @@ fn wait_until_serving(child: &mut Child, log: &Path) -> Result {
             }
         }
     });
+    // The reader ends, dropping `tx`, when the server's output does: it exited.
     rx.recv_timeout(Duration::from_secs(60))
-        .map_err(|_| Error::ServerDidNotStart { log: log.into() })
+        .map_err(|error| match error {
+            mpsc::RecvTimeoutError::Timeout => Error::ServerDidNotStart { log: log.into() },
+            mpsc::RecvTimeoutError::Disconnected => Error::ServerExited { log: log.into() },
+        })
 }
 
 /// Listens on a free loopback port, calling `handle` with each connection on a thread

@@ -17,6 +17,10 @@ use crate::support::{TestServer, Ws};
 /// this.
 const PRESENCE_WAIT: Duration = Duration::from_millis(2_500);
 
+/// How soon a server that was not wedged by a flood still answers. It answers in
+/// milliseconds; the bound is loose so that a machine busy with other suites passes.
+const STILL_ANSWERS: Duration = Duration::from_secs(5);
+
 /// A registered person: their HTTP calls, and who presence says they are.
 struct User {
     http: Person,
@@ -1081,9 +1085,9 @@ async fn ten_thousand_subscriptions_meet_a_clear_limit_and_the_server_stays_quic
         refused.as_deref(),
         Some("A socket follows at most 100 topics; unsubscribe from one first.")
     );
-    tokio::time::timeout(Duration::from_secs(1), live.ask(json!({"type": "ping"})))
+    tokio::time::timeout(STILL_ANSWERS, live.ask(json!({"type": "ping"})))
         .await
-        .expect("a pong within a second");
+        .expect("a pong in time");
 
     // The 100 subscriptions are live, and a freed slot can be used again.
     olga.add_task(&boards[0], "Still live").await;
@@ -1095,12 +1099,9 @@ async fn ten_thousand_subscriptions_meet_a_clear_limit_and_the_server_stays_quic
         .await;
     let other = olga.board("One more").await;
     assert_eq!(live.subscribe(&topic(&other)).await["type"], "snapshot");
-    let health = tokio::time::timeout(
-        Duration::from_secs(1),
-        server.client().get("/healthz", None),
-    )
-    .await
-    .expect("the server answers within a second");
+    let health = tokio::time::timeout(STILL_ANSWERS, server.client().get("/healthz", None))
+        .await
+        .expect("the server answers in time");
     assert_eq!(health.status(), 200);
 }
 
@@ -1164,12 +1165,9 @@ async fn a_thousand_share_toggles_end_consistent() {
         bob_list.live.subscribe(&topic(&board)).await["type"],
         "snapshot"
     );
-    let health = tokio::time::timeout(
-        Duration::from_secs(1),
-        server.client().get("/healthz", None),
-    )
-    .await
-    .expect("the server answers within a second");
+    let health = tokio::time::timeout(STILL_ANSWERS, server.client().get("/healthz", None))
+        .await
+        .expect("the server answers in time");
     assert_eq!(health.status(), 200);
 }
 
