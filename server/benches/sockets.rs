@@ -25,21 +25,25 @@
 //! - server CPU per delivery: the server's CPU time (user and system, every thread)
 //!   from the first edit until the last event arrived, divided by the events delivered.
 //!
-//! Then the kernel's floor for the same deliveries, in the same run: one more edit's
-//! `event` frame is captured as a socket receives it, the server is stopped, and this
-//! benchmark starts itself again as a minimal sender (`--floor-sender`, a child process
-//! of one thread, std only) that accepts 1,000 loopback TCP connections from plain
-//! readers here (which read into a 4 KiB buffer, as the sockets do, and count bytes) and
-//! writes that frame's exact bytes (WebSocket header and JSON) 200 times to every
-//! connection, one blocking `write` each with `TCP_NODELAY`, the next time once the last
-//! reached every reader (as the one-at-a-time edits). Its CPU time (user and system, from
-//! `/proc`) over the sending, divided by the deliveries, is printed beside the server's
-//! with their ratio (the target: the server within 1.5x of the floor).
+//! Beside it, the kernel's floor for the same deliveries: after the first round of edits
+//! one more edit's `event` frame is captured as a socket receives it, and this benchmark
+//! starts itself again as a minimal sender (`--floor-sender`, a child process of one
+//! thread, std only) that accepts 1,000 loopback TCP connections from plain readers here
+//! (which read into a 4 KiB buffer, as the sockets do, and count bytes) and writes that
+//! frame's exact bytes (WebSocket header and JSON; later edits' frames may be a byte or two
+//! longer, their `seq` having more digits) 200 times to every connection, one blocking
+//! `write` each with `TCP_NODELAY`, the next time once the last reached every reader (as
+//! the one-at-a-time edits). Its CPU time (user and system, from `/proc`) over the
+//! sending, divided by the deliveries, is printed beside the server's with their ratio
+//! (the target: the server within 1.5x of the floor). The server's two runs and the
+//! floor's take turns, `ROUNDS` (3) times, so that a machine whose speed drifts weighs on
+//! both alike, and the median ratio is printed last. The server stays up, idle, while the
+//! floor sends; the floor's figure is its sender's CPU alone.
 //!
 //! Run: `cargo bench -p taskwire-server --bench sockets` for all three, or with
 //! `-- personal`, `-- personal5k` or `-- board` for one. Every loop is bounded in count
 //! and time, and nothing leaves the loopback interface. It raises its own open-files
-//! limit (inherited by the server) up to the hard limit; if that is under ~2,100 (~10,100
+//! limit (inherited by the server) up to the hard limit; if that is under ~2,100 (~4,100 for `board`, ~10,100
 //! for `personal5k`), raise it first (`ulimit -n 12000`).
 
 mod common;
@@ -83,6 +87,8 @@ const PHASE_LIMIT: Duration = Duration::from_secs(120);
 const FLOOR_SENDER: &str = "--floor-sender";
 /// The target for the server's CPU per delivery over the floor's.
 const FLOOR_TARGET: f64 = 1.5;
+/// `board`: rounds of the server's edits and the floor's sends, in turns.
+const ROUNDS: usize = 3;
 
 /// One event receipt: which user's change (its `seq`) reached a socket, and when.
 struct Receipt {
@@ -122,8 +128,11 @@ async fn scenarios(args: Vec<String>) -> Bench<()> {
         }
     }
     let runs = |name: &str| chosen.is_empty() || chosen.iter().any(|c| c == name);
+    // `board` holds its sockets and the floor's readers at once.
     raise_open_files(if runs("personal5k") {
         SOCKETS_5K
+    } else if runs("board") {
+        2 * SOCKETS
     } else {
         SOCKETS
     });
@@ -355,26 +364,45 @@ async fn board() -> Bench<()> {
         task,
         next_seq: first,
     };
-    let paced = edits.run(Pace::Every(EDIT_EVERY)).await?;
-    let one_at_a_time = edits.run(Pace::OneAtATime).await?;
-
-    // The kernel's floor: the same frame to as many connections, with the server gone
-    // (its sockets with it) so that it takes no CPU beside the sender.
-    let event = edits.sample_event(&addr, &tokens[0], &topic).await?;
-    drop(edits);
-    drop(server);
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let floor = floor(&event).await?;
-    println!("  floor: {floor:.1} µs per delivery (a minimal sender, one write per socket)");
+    // Rounds of the server's edits and the floor's sends in turns, so that a machine
+    // whose speed drifts weighs on both alike.
+    let mut floor: Option<Floor> = None;
+    let (mut paced_ratios, mut one_at_a_time_ratios) = (Vec::new(), Vec::new());
+    for round in 1..=ROUNDS {
+        println!("round {round} of {ROUNDS}");
+        let paced = edits.run(Pace::Every(EDIT_EVERY)).await?;
+        let one_at_a_time = edits.run(Pace::OneAtATime).await?;
+        let floor = match &mut floor {
+            Some(floor) => floor,
+            None => {
+                let event = edits.sample_event(&addr, &tokens[0], &topic).await?;
+                floor.insert(Floor::start(&event, ROUNDS).await?)
+            }
+        };
+        let floor = floor.round().await?;
+        println!(
+            "  server / floor: {:.2} x with the edits one at a time ({one_at_a_time:.1} µs / {floor:.1} µs), {:.2} x with one every {EDIT_EVERY:?} ({paced:.1} µs / {floor:.1} µs)",
+            one_at_a_time / floor,
+            paced / floor
+        );
+        one_at_a_time_ratios.push(one_at_a_time / floor);
+        paced_ratios.push(paced / floor);
+    }
+    if let Some(mut floor) = floor {
+        floor.finish()?;
+    }
     println!(
-        "  server / floor: {:.2} x (target <= {FLOOR_TARGET}), with the edits one at a time ({one_at_a_time:.1} µs / {floor:.1} µs)",
-        one_at_a_time / floor
-    );
-    println!(
-        "  (with one edit every {EDIT_EVERY:?}: server / floor {:.2} x, {paced:.1} µs / {floor:.1} µs)",
-        paced / floor
+        "server / floor, median of {ROUNDS} rounds: {:.2} x with the edits one at a time (target <= {FLOOR_TARGET}), {:.2} x with one every {EDIT_EVERY:?}",
+        median(&mut one_at_a_time_ratios),
+        median(&mut paced_ratios)
     );
     Ok(())
+}
+
+/// The middle value (the upper one of an even count); 0 for none.
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or_default()
 }
 
 /// How the writer spaces its edits.
@@ -471,12 +499,18 @@ impl Edits<'_> {
     }
 
     /// The `event` frame of one more edit, as a new socket of `token`'s subscribed to
-    /// `topic` receives it: the frame the runs' sockets got, with the next `seq`.
+    /// `topic` receives it: the frame the runs' sockets got, with the next `seq`. Its
+    /// receipts at the runs' sockets are taken here, out of the next run's way.
     async fn sample_event(&mut self, addr: &str, token: &str, topic: &str) -> Bench<String> {
         let mut sample = connect(addr, "taskwire.v2").await?;
         auth_and_subscribe(&mut sample, token, topic).await?;
         self.edit().await?;
-        tokio::time::timeout(PHASE_LIMIT, answer(&mut sample, "event")).await?
+        let event = tokio::time::timeout(PHASE_LIMIT, answer(&mut sample, "event")).await??;
+        let phase = Instant::now();
+        for _ in 0..SOCKETS {
+            next_receipt(&mut self.receipts, phase).await?;
+        }
+        Ok(event)
     }
 
     /// Takes one receipt of this run's edits (the first has `seq` `first`).
@@ -503,72 +537,98 @@ impl Edits<'_> {
 }
 
 /// The kernel's floor for the one-at-a-time edits' deliveries: a minimal sender (this
-/// benchmark started again, `floor_sender`) writes `event`'s WebSocket frame to `SOCKETS`
-/// plain TCP readers here, `BOARD_EDITS` times, each once the last reached every reader.
-/// Prints what it took; returns the sender's CPU time per delivery in microseconds.
-async fn floor(event: &str) -> Bench<f64> {
-    let frame_len = text_frame(event).len();
-    let mut child = Command::new(std::env::current_exe()?)
-        .args([
-            FLOOR_SENDER,
-            &SOCKETS.to_string(),
-            &BOARD_EDITS.to_string(),
-            event,
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()?;
-    let go = child.stdin.take().ok_or("no stdin")?;
-    let lines = BufReader::new(child.stdout.take().ok_or("no stdout")?);
-    // Held from here on, so that the child is stopped if anything below fails.
-    let mut sender = FloorSender {
-        child,
-        go: Some(go),
-        lines,
-    };
-    let addr = sender.line()?;
-    let (receipts_tx, mut receipts) = mpsc::unbounded_channel::<Instant>();
-    for _ in 0..SOCKETS {
-        let stream =
-            tokio::time::timeout(PHASE_LIMIT, tokio::net::TcpStream::connect(&addr)).await??;
-        stream.set_nodelay(true)?;
-        tokio::spawn(count_frames(stream, frame_len, receipts_tx.clone()));
-    }
-    drop(receipts_tx);
-    let ready = sender.line()?;
-    if ready != "ready" {
-        return Err(format!("the floor's sender said {ready:?}").into());
+/// benchmark started again, `floor_sender`) that writes an event's WebSocket frame to
+/// `SOCKETS` plain TCP readers here, `BOARD_EDITS` times a round, each time once the last
+/// reached every reader.
+struct Floor {
+    sender: FloorSender,
+    receipts: mpsc::UnboundedReceiver<Instant>,
+    frame_len: usize,
+}
+
+impl Floor {
+    /// The sender and its readers, connected, ready for `rounds` rounds of `event`.
+    async fn start(event: &str, rounds: usize) -> Bench<Self> {
+        let frame_len = text_frame(event).len();
+        let mut child = Command::new(std::env::current_exe()?)
+            .args([
+                FLOOR_SENDER,
+                &SOCKETS.to_string(),
+                &(rounds * BOARD_EDITS).to_string(),
+                event,
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        let go = child.stdin.take().ok_or("no stdin")?;
+        let lines = BufReader::new(child.stdout.take().ok_or("no stdout")?);
+        // Held from here on, so that the child is stopped if anything below fails.
+        let mut sender = FloorSender {
+            child,
+            go: Some(go),
+            lines,
+        };
+        let addr = sender.line()?;
+        let (receipts_tx, receipts) = mpsc::unbounded_channel::<Instant>();
+        for _ in 0..SOCKETS {
+            let stream =
+                tokio::time::timeout(PHASE_LIMIT, tokio::net::TcpStream::connect(&addr)).await??;
+            stream.set_nodelay(true)?;
+            tokio::spawn(count_frames(stream, frame_len, receipts_tx.clone()));
+        }
+        drop(receipts_tx);
+        let ready = sender.line()?;
+        if ready != "ready" {
+            return Err(format!("the floor's sender said {ready:?}").into());
+        }
+        Ok(Self {
+            sender,
+            receipts,
+            frame_len,
+        })
     }
 
-    let pid = sender.child.id();
-    let mut latencies = Vec::with_capacity(BOARD_EDITS * SOCKETS);
-    let cpu_before = cpu_ticks(pid)?;
-    let phase = Instant::now();
-    for _ in 0..BOARD_EDITS {
-        let started = Instant::now();
-        sender.go()?;
-        for _ in 0..SOCKETS {
-            let left = PHASE_LIMIT.saturating_sub(phase.elapsed());
-            let at = tokio::time::timeout(left, receipts.recv())
-                .await?
-                .ok_or("every floor reader ended")?;
-            latencies.push(at.duration_since(started));
+    /// One round; prints what it took, and returns the sender's CPU time per delivery in
+    /// microseconds.
+    async fn round(&mut self) -> Bench<f64> {
+        let pid = self.sender.child.id();
+        let mut latencies = Vec::with_capacity(BOARD_EDITS * SOCKETS);
+        let cpu_before = cpu_ticks(pid)?;
+        let phase = Instant::now();
+        for _ in 0..BOARD_EDITS {
+            let started = Instant::now();
+            self.sender.go()?;
+            for _ in 0..SOCKETS {
+                let left = PHASE_LIMIT.saturating_sub(phase.elapsed());
+                let at = tokio::time::timeout(left, self.receipts.recv())
+                    .await?
+                    .ok_or("every floor reader ended")?;
+                latencies.push(at.duration_since(started));
+            }
         }
+        let elapsed = phase.elapsed();
+        let cpu = (cpu_ticks(pid)? - cpu_before) as f64 / ticks_per_second()?;
+        println!(
+            "floor: a minimal sender (pid {pid}, one thread) wrote an event's {}-byte frame to {SOCKETS} TCP readers {BOARD_EDITS} times, one at a time",
+            self.frame_len
+        );
+        println!(
+            "  sender CPU: {:.0} ms over {elapsed:.2?}; send-to-receipt p50 {:.2?}, p99 {:.2?}",
+            cpu * 1e3,
+            quantile(&mut latencies, 0.50),
+            quantile(&mut latencies, 0.99)
+        );
+        let per_delivery = cpu * 1e6 / latencies.len() as f64;
+        println!(
+            "  floor: {per_delivery:.1} µs per delivery (a minimal sender, one write per socket)"
+        );
+        Ok(per_delivery)
     }
-    let elapsed = phase.elapsed();
-    let cpu = (cpu_ticks(pid)? - cpu_before) as f64 / ticks_per_second()?;
-    sender.finish()?;
-    println!(
-        "floor: a minimal sender (pid {pid}, one thread) wrote that event's {frame_len}-byte frame to {SOCKETS} TCP readers {BOARD_EDITS} times, one at a time"
-    );
-    println!(
-        "  sender CPU: {:.0} ms over {elapsed:.2?}; send-to-receipt p50 {:.2?}, p99 {:.2?}",
-        cpu * 1e3,
-        quantile(&mut latencies, 0.50),
-        quantile(&mut latencies, 0.99)
-    );
-    Ok(cpu * 1e6 / latencies.len() as f64)
+
+    fn finish(&mut self) -> Bench<()> {
+        self.sender.finish()
+    }
 }
 
 /// The floor's minimal sender, a child process, stopped when dropped.
