@@ -16,6 +16,8 @@ use uuid::Uuid;
 
 use crate::error::AppError;
 pub use store::SqlChangeLog;
+#[cfg(test)]
+pub(crate) use store::fixture;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 

@@ -1,7 +1,7 @@
 //! Task changes from either door (HTTP or socket): validated, committed with their events,
 //! then fanned out, so both doors behave the same.
 
-use std::panic::AssertUnwindSafe;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use futures_util::FutureExt;
@@ -106,7 +106,8 @@ async fn write_batches(
         let written = write_batch(&*log, &*fanout, std::mem::take(&mut batch));
         // A bug that panics fails its batch, not every change after it: a panic before
         // the commit leaves none of the batch written (the transaction, dropped, rolls
-        // back), and its callers get an error.
+        // back), and its callers get an error. After the commit, publishing is guarded
+        // on its own (`write_batch`).
         if AssertUnwindSafe(written).catch_unwind().await.is_err() {
             tracing::error!("writing a batch of changes panicked");
         }
@@ -135,7 +136,15 @@ async fn write_batch(log: &dyn ChangeLog, fanout: &dyn Fanout, batch: Vec<Waitin
     };
     for ((change, result), answer) in changes.iter().zip(answered).zip(answers) {
         if let Ok(applied) = &result {
-            publish(fanout, change.board, applied);
+            // Committed: a bug in the fan-out must not cost its caller the answer, nor the
+            // changes after it their events. A socket that missed this one sees the gap
+            // in `seq` and resumes.
+            let published = catch_unwind(AssertUnwindSafe(|| {
+                publish(fanout, change.board, applied);
+            }));
+            if published.is_err() {
+                tracing::error!("publishing a committed change panicked");
+            }
         }
         // A caller that stopped waiting needs no answer: the change stands.
         let _ = answer.send(result);
@@ -164,4 +173,76 @@ fn validated(call: MethodCall) -> Result<MethodCall, AppError> {
         }
         other => other,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use protocol::{BoardsEvent, CloseCode, Ended, Event, MemberUser, Topic};
+
+    use super::*;
+    use crate::changelog::fixture::{create, log_with_olga};
+    use crate::fanout::{ChangeWatch, SocketLink, TooManySockets};
+
+    /// A fan-out with a bug: handing out any event panics. The writer only publishes.
+    struct PanicsOnPublish;
+
+    impl Fanout for PanicsOnPublish {
+        fn publish(&self, _board: Uuid, _event: &Event) {
+            panic!("a bug in the fan-out");
+        }
+        fn watch(&self, _board: Uuid) -> ChangeWatch {
+            unreachable!()
+        }
+        fn watch_boards(&self, _user: Uuid) -> ChangeWatch {
+            unreachable!()
+        }
+        fn register(&self, _link: SocketLink) -> Result<(), TooManySockets> {
+            unreachable!()
+        }
+        fn rebind(&self, _user: Uuid, _socket: u64, _session: Uuid) {
+            unreachable!()
+        }
+        fn unregister(&self, _user: Uuid, _socket: u64) {
+            unreachable!()
+        }
+        fn subscribe(&self, _board: Uuid, _topic: Topic, _user: Uuid, _socket: u64) {
+            unreachable!()
+        }
+        fn unsubscribe(&self, _board: Uuid, _topic: Topic, _socket: u64) {
+            unreachable!()
+        }
+        fn present(&self, _board: Uuid) -> Vec<MemberUser> {
+            unreachable!()
+        }
+        fn publish_boards(&self, _user: Uuid, _event: &BoardsEvent) {
+            unreachable!()
+        }
+        fn revoke(&self, _board: Uuid, _user: Option<Uuid>, _reason: Ended) {
+            unreachable!()
+        }
+        fn close_sessions(&self, _sessions: &[Uuid], _code: CloseCode, _reason: &'static str) {
+            unreachable!()
+        }
+        fn close_all(&self, _code: CloseCode, _reason: &'static str) {
+            unreachable!()
+        }
+    }
+
+    /// A change that committed is answered as committed, and the writer goes on with the
+    /// next, even when handing its event to the sockets panics.
+    #[tokio::test]
+    async fn a_committed_change_is_answered_when_publishing_it_panics() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (log, _db, olga) = log_with_olga(&dir).await;
+        let log = Arc::new(log);
+        let tasks = Tasks::new(log.clone(), Arc::new(PanicsOnPublish), true);
+        for (seq, title) in [(1, "first"), (2, "second")] {
+            let applied = tasks
+                .apply(olga.clone(), create(title))
+                .await
+                .expect("committed and answered");
+            assert_eq!(applied.events[0].seq, seq);
+        }
+        assert_eq!(log.snapshot(olga.user).await.expect("a snapshot").seq, 2);
+    }
 }

@@ -89,6 +89,8 @@ impl SqlChangeLog {
     /// they are first written without a savepoint each (two more statements a change);
     /// when one fails, that attempt is rolled back and the batch written again with
     /// them, so that a change that fails is undone alone and the others still commit.
+    /// A batch whose begin or commit fails is not written again: the error is the
+    /// database's, not a change's, and a commit that failed midway may have happened.
     async fn apply_all_in(
         &self,
         changes: &[Pending],
@@ -96,20 +98,25 @@ impl SqlChangeLog {
         if let [change] = changes {
             return Ok(vec![self.apply_in(change.clone()).await]);
         }
-        if let Ok(applied) = self.apply_together(changes).await {
-            return Ok(applied.into_iter().map(Ok).collect());
+        match self.apply_together(changes).await? {
+            Some(applied) => Ok(applied.into_iter().map(Ok).collect()),
+            None => self.apply_each_undoable(changes).await,
         }
-        self.apply_each_undoable(changes).await
     }
 
-    async fn apply_together(&self, changes: &[Pending]) -> Result<Vec<Applied>, AppError> {
+    /// The changes written together; `None` when one of them failed (the transaction,
+    /// dropped, rolls back).
+    async fn apply_together(&self, changes: &[Pending]) -> Result<Option<Vec<Applied>>, AppError> {
         let mut tx = self.db.begin_write().await?;
         let mut applied = Vec::with_capacity(changes.len());
         for change in changes {
-            applied.push(self.apply_on(&mut tx, change.clone()).await?);
+            match self.apply_on(&mut tx, change.clone()).await {
+                Ok(one) => applied.push(one),
+                Err(_) => return Ok(None),
+            }
         }
         tx.commit().await?;
-        Ok(applied)
+        Ok(Some(applied))
     }
 
     /// Each change behind a savepoint: one that fails is rolled back to it, and the next
@@ -457,33 +464,20 @@ fn new_epoch() -> String {
     random_base64(9)
 }
 
+/// What the change log's own tests and the writer's share: a log on a fresh SQLite
+/// file with one person in it.
 #[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use protocol::DeleteParams;
-
+pub(crate) mod fixture {
     use super::*;
     use crate::db::DbTarget;
 
-    fn create(title: &str) -> MethodCall {
-        MethodCall::Create(CreateParams {
-            board: None,
-            id: None,
-            title: title.to_owned(),
-        })
-    }
-
-    /// A batch whose middle change fails: that change is undone alone, the others commit
-    /// together, and the log numbers the ones that stand with no gap.
-    #[tokio::test]
-    async fn a_change_that_fails_in_a_batch_is_undone_alone() {
-        let dir = tempfile::tempdir().expect("temp dir");
+    /// A change log on a new database in `dir`, the database, and olga, whose personal
+    /// board comes with her (`users_personal_board`).
+    pub async fn log_with_olga(dir: &tempfile::TempDir) -> (SqlChangeLog, Db, Actor) {
         let db = Db::open(&DbTarget::Sqlite(dir.path().join("taskwire.db")))
             .await
             .expect("open");
         let user = Uuid::new_v4();
-        // The user's personal board comes with them (`users_personal_board`).
         query("INSERT INTO users (id, username, password_hash, created_at) VALUES ($1, 'olga', '', $2)")
             .bind(user.to_string())
             .bind(clock::now_rfc3339())
@@ -495,6 +489,34 @@ mod tests {
             user,
             username: "olga".to_owned(),
         };
+        (log, db, actor)
+    }
+
+    pub fn create(title: &str) -> MethodCall {
+        MethodCall::Create(CreateParams {
+            board: None,
+            id: None,
+            title: title.to_owned(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use protocol::DeleteParams;
+
+    use super::fixture::{create, log_with_olga};
+    use super::*;
+
+    /// A batch whose middle change fails: that change is undone alone, the others commit
+    /// together, and the log numbers the ones that stand with no gap.
+    #[tokio::test]
+    async fn a_change_that_fails_in_a_batch_is_undone_alone() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (log, db, actor) = log_with_olga(&dir).await;
+        let user = actor.user;
         let change = |call| Pending {
             board: user,
             actor: actor.clone(),

@@ -6,7 +6,8 @@
 //! over HTTP where seven statements are needed. Here a connection is taken, used and put
 //! back, and a transaction is begun and ended by its own statements. A connection that
 //! may be broken (its thread gone, or a transaction that would not roll back) is closed
-//! and opened anew, as sqlx's pool would.
+//! and opened anew, as sqlx's pool would; if that fails too, it is mended before its next
+//! use, and that user gets the error rather than a connection inside a stale transaction.
 
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -24,7 +25,7 @@ pub struct Connections(Arc<Shared>);
 
 #[derive(Debug)]
 struct Shared {
-    idle: Mutex<Vec<SqliteConnection>>,
+    idle: Mutex<Vec<Idle>>,
     permits: Arc<Semaphore>,
     /// The connections there are: `permits` hands out as many.
     count: AtomicU32,
@@ -32,8 +33,16 @@ struct Shared {
     options: SqliteConnectOptions,
 }
 
+/// An idle connection, and whether it may be broken: its thread died, or its last
+/// transaction would not roll back, and opening it anew failed then.
+#[derive(Debug)]
+struct Idle {
+    conn: SqliteConnection,
+    suspect: bool,
+}
+
 impl Shared {
-    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<SqliteConnection>> {
+    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<Idle>> {
         // Nothing panics while holding it (a push, a pop), so a poisoned lock holds a
         // list as good as any.
         self.idle.lock().unwrap_or_else(PoisonError::into_inner)
@@ -46,7 +55,10 @@ impl Connections {
         let count = count.max(1);
         let mut idle = Vec::new();
         for _ in 0..count {
-            idle.push(SqliteConnection::connect_with(options).await?);
+            idle.push(Idle {
+                conn: SqliteConnection::connect_with(options).await?,
+                suspect: false,
+            });
         }
         Ok(Self(Arc::new(Shared {
             idle: Mutex::new(idle),
@@ -56,19 +68,25 @@ impl Connections {
         })))
     }
 
-    /// A connection of the caller's own until the `Conn` is dropped.
+    /// A connection of the caller's own until the `Conn` is dropped. One that may be
+    /// broken is mended first; if it cannot be, the caller gets the error.
     pub async fn lock(&self) -> Result<Conn, sqlx::Error> {
         let permit = Arc::clone(&self.0.permits)
             .acquire_owned()
             .await
             .map_err(|_| sqlx::Error::PoolClosed)?;
         // A permit is an idle connection: only holders of a permit take one.
-        let conn = self.0.idle().pop().ok_or(sqlx::Error::PoolClosed)?;
-        Ok(Conn {
+        let Idle { conn, suspect } = self.0.idle().pop().ok_or(sqlx::Error::PoolClosed)?;
+        let mut conn = Conn {
             conn: Some(conn),
+            suspect,
             home: Arc::clone(&self.0),
             permit: Some(permit),
-        })
+        };
+        if conn.suspect {
+            conn.mend().await?;
+        }
+        Ok(conn)
     }
 
     /// Closes every connection once its current user lets it go; later locks fail.
@@ -80,7 +98,7 @@ impl Connections {
         let idle = std::mem::take(&mut *self.0.idle());
         self.0.permits.close();
         drop(all);
-        for conn in idle {
+        for Idle { conn, .. } in idle {
             // Closing is saying goodbye: a connection that fails to is gone anyway.
             let _ = conn.close().await;
         }
@@ -92,6 +110,8 @@ impl Connections {
 pub struct Conn {
     /// `None` only inside `drop`.
     conn: Option<SqliteConnection>,
+    /// May be broken: see [`Idle`].
+    suspect: bool,
     home: Arc<Shared>,
     /// Released after the connection is back (fields drop after `Drop::drop`); `None`
     /// once the connection is closed for good.
@@ -103,19 +123,42 @@ impl Conn {
     /// opened anew before anybody else gets it.
     pub async fn check<T>(&mut self, outcome: &Result<T, sqlx::Error>) {
         if matches!(outcome, Err(sqlx::Error::WorkerCrashed)) {
-            self.renew("its thread died").await;
+            // On failure it stays suspect, to be mended before its next use.
+            let _ = self.renew("its thread died").await;
         }
     }
 
     /// Closes the connection (which rolls back whatever it was inside) and opens a new
-    /// one to the same file in its place. If that fails the old one is kept: no
-    /// connection would leave every caller waiting for good.
-    async fn renew(&mut self, why: &str) {
+    /// one to the same file in its place. If that fails the old one is kept, as suspect:
+    /// dropping it would leave every caller waiting for good.
+    async fn renew(&mut self, why: &str) -> Result<(), sqlx::Error> {
         tracing::error!("a SQLite connection is opened anew: {why}");
         match SqliteConnection::connect_with(&self.home.options).await {
-            Ok(fresh) => drop(self.conn.replace(fresh)),
-            Err(error) => tracing::error!(%error, "opening a SQLite connection failed"),
+            Ok(fresh) => {
+                drop(self.conn.replace(fresh));
+                self.suspect = false;
+                Ok(())
+            }
+            Err(error) => {
+                tracing::error!(%error, "opening a SQLite connection failed");
+                self.suspect = true;
+                Err(error)
+            }
         }
+    }
+
+    /// Makes a suspect connection usable again: out of any transaction, on a live
+    /// thread. Rolling back is enough when it works; else it is opened anew.
+    async fn mend(&mut self) -> Result<(), sqlx::Error> {
+        match sqlx::query("ROLLBACK").execute(&mut **self).await {
+            Ok(_) => self.suspect = false,
+            Err(error) if never_began(&error) => self.suspect = false,
+            Err(error) => {
+                self.renew(&format!("it was suspect and would not roll back: {error}"))
+                    .await?;
+            }
+        }
+        Ok(())
     }
 
     /// Closes the connection for good, and with it one of the permits.
@@ -147,7 +190,10 @@ impl DerefMut for Conn {
 impl Drop for Conn {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
-            self.home.idle().push(conn);
+            self.home.idle().push(Idle {
+                conn,
+                suspect: self.suspect,
+            });
         }
     }
 }
@@ -196,7 +242,9 @@ impl Drop for SqliteTx {
                         if let Err(error) = rolled_back
                             && !never_began(&error)
                         {
-                            conn.renew(&format!("its transaction would not roll back: {error}"))
+                            // On failure it stays suspect, to be mended before its next use.
+                            let _ = conn
+                                .renew(&format!("its transaction would not roll back: {error}"))
                                 .await;
                         }
                     });
@@ -273,6 +321,40 @@ mod tests {
         ));
     }
 
+    /// A connection left suspect inside a transaction (its rollback and its reopening
+    /// failed) is rolled back before its next user gets it: what the transaction wrote
+    /// is gone, and that user's statements are not swallowed by it.
+    #[tokio::test]
+    async fn a_suspect_connection_is_out_of_its_transaction_before_it_is_used_again() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let options = SqliteConnectOptions::new()
+            .filename(dir.path().join("connections.db"))
+            .create_if_missing(true);
+        let connections = Connections::open(&options, 1).await.expect("open");
+        let mut conn = connections.lock().await.expect("one");
+        for statement in ["CREATE TABLE t (x)", "BEGIN", "INSERT INTO t VALUES (1)"] {
+            sqlx::query(statement)
+                .execute(&mut *conn)
+                .await
+                .expect(statement);
+        }
+        conn.suspect = true;
+        drop(conn);
+
+        let mut conn = connections.lock().await.expect("mended");
+        sqlx::query("INSERT INTO t VALUES (2)")
+            .execute(&mut *conn)
+            .await
+            .expect("an insert");
+        drop(conn);
+        let mut conn = connections.lock().await.expect("again");
+        let rows: Vec<i64> = sqlx::query_scalar("SELECT x FROM t")
+            .fetch_all(&mut *conn)
+            .await
+            .expect("rows");
+        assert_eq!(rows, [2], "the stale insert is gone, the new one stands");
+    }
+
     /// A connection opened anew has left its transaction behind: what it wrote there is
     /// gone, and it is inside no transaction.
     #[tokio::test]
@@ -286,7 +368,7 @@ mod tests {
                 .await
                 .expect(statement);
         }
-        conn.renew("a test").await;
+        conn.renew("a test").await.expect("opened anew");
         let error = sqlx::query("ROLLBACK")
             .execute(&mut *conn)
             .await

@@ -101,8 +101,9 @@ const BACKOFF_CEILING: Duration = Duration::from_secs(2);
 const FAULT_AFTER: (Duration, Duration) = (Duration::from_millis(200), Duration::from_secs(6));
 const STALL: (Duration, Duration) = (Duration::from_millis(500), Duration::from_secs(4));
 /// How long after a writer gave up on an attempt it may still reach the server (one stall
-/// per link, so the longest stall), with a margin: see the module's last paragraph.
-const QUARANTINE: Duration = Duration::from_secs(7);
+/// per link, so the longest stall), with a margin for a server slowed by a busy machine:
+/// see the module's last paragraph.
+const QUARANTINE: Duration = Duration::from_secs(12);
 /// How long the server may be down when it is killed.
 const OUTAGE: (Duration, Duration) = (Duration::from_millis(200), Duration::from_millis(1500));
 /// The server prints its address within this.

@@ -13,9 +13,10 @@ use uuid::Uuid;
 use crate::boards::Person;
 use crate::support::{TestServer, Ws};
 
-/// Presence is merged to at most one frame a second per board: a change shows within
-/// this.
-const PRESENCE_WAIT: Duration = Duration::from_millis(2_500);
+/// Presence is merged to at most one frame a second per board, so a change shows within
+/// about a second; the wait is longer so that a busy machine passes (a wait that is met
+/// returns at once).
+const PRESENCE_WAIT: Duration = Duration::from_secs(10);
 
 /// How soon a server that was not wedged by a flood still answers. It answers in
 /// milliseconds; the bound is loose so that a machine busy with other suites passes.

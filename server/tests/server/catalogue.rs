@@ -1116,8 +1116,10 @@ async fn slow_headers_hold_no_one_up() {
         let asked = Instant::now();
         let health = server.client().get("/healthz", None).await;
         assert_eq!(health.status(), 200);
+        // Held up, it would wait for connections that never finish; it answers in
+        // milliseconds, and the bound leaves room for a busy machine.
         assert!(
-            asked.elapsed() < Duration::from_secs(2),
+            asked.elapsed() < Duration::from_secs(5),
             "{:?}",
             asked.elapsed()
         );
@@ -1144,12 +1146,12 @@ async fn requests_never_finished_do_not_hold_shutdown() {
     // Both are in the server's hands before it is told to stop.
     tokio::time::sleep(Duration::from_millis(200)).await;
     let asked = Instant::now();
-    tokio::time::timeout(Duration::from_secs(20), server.stop())
+    tokio::time::timeout(Duration::from_secs(30), server.stop())
         .await
         .expect("the server stops");
     // The two graces, 10 s, and room for closing the database on a loaded machine.
     assert!(
-        asked.elapsed() < Duration::from_secs(14),
+        asked.elapsed() < Duration::from_secs(18),
         "stopped after {:?}",
         asked.elapsed()
     );
