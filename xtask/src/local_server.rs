@@ -2,6 +2,7 @@
 //! browser suites, the benchmarks and the screenshot. It can be stopped and started
 //! again on the same port and database (see [`crate::control`]); it stops when dropped.
 
+use std::hash::{BuildHasher, RandomState};
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -24,6 +25,7 @@ pub struct LocalServer {
 impl LocalServer {
     /// Starts `binary` with `args` on a free port, with its database and log named
     /// `name` under target/xtask (the database starts empty).
+    ///
     /// A port found free can be taken by another process before the server binds it;
     /// the server then exits at once and is started again on another port.
     pub fn start(name: &str, binary: PathBuf, args: &[&str]) -> Result<Self> {
@@ -182,9 +184,33 @@ pub fn serve_loopback(
     Ok(addr)
 }
 
+/// A loopback port that is free now.
+///
+/// Picked below the kernel's range for the ports of outgoing connections: a port the
+/// kernel hands out (bind to port 0) lies inside it, where any connection the suites
+/// open (a browser's, a client's) may take it before the program meant to listen on it
+/// binds it, which for the browser suites' page is minutes later.
 pub fn free_port() -> Result<u16> {
+    let outgoing_from = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32_768);
+    let below = FIRST_PICKED..outgoing_from.max(FIRST_PICKED + 1_000);
+    let picks = RandomState::new();
+    for attempt in 0..100u32 {
+        let span = u64::from(below.end - below.start);
+        let offset = u16::try_from(picks.hash_one(attempt) % span).unwrap_or_default();
+        let port = below.start + offset;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
     TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .map(|addr| addr.port())
         .map_err(Error::io("finding a free port"))
 }
+
+/// The lowest port [`free_port`] picks: above the ports services commonly listen on (the
+/// development loop's 8080 and 8081 among them).
+const FIRST_PICKED: u16 = 20_000;
