@@ -191,11 +191,7 @@ pub fn serve_loopback(
 /// open (a browser's, a client's) may take it before the program meant to listen on it
 /// binds it, which for the browser suites' page is minutes later.
 pub fn free_port() -> Result<u16> {
-    let outgoing_from = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .ok()
-        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
-        .unwrap_or(32_768);
-    let below = FIRST_PICKED..outgoing_from.max(FIRST_PICKED + 1_000);
+    let below = FIRST_PICKED..outgoing_ports_from().max(FIRST_PICKED + 1_000);
     let picks = RandomState::new();
     for attempt in 0..100u32 {
         let span = u64::from(below.end - below.start);
@@ -211,6 +207,32 @@ pub fn free_port() -> Result<u16> {
         .map_err(Error::io("finding a free port"))
 }
 
+/// The first port of the kernel's range for outgoing connections (Linux's default when
+/// it cannot be read).
+fn outgoing_ports_from() -> u16 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32_768)
+}
+
 /// The lowest port [`free_port`] picks: above the ports services commonly listen on (the
 /// development loop's 8080 and 8081 among them).
 const FIRST_PICKED: u16 = 20_000;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The ports picked lie outside the kernel's range for outgoing connections, and are
+    /// free to listen on.
+    #[test]
+    fn free_ports_are_picked_below_the_outgoing_range() {
+        let outgoing_from = outgoing_ports_from();
+        for _ in 0..20 {
+            let port = free_port().expect("a port");
+            assert!((FIRST_PICKED..outgoing_from).contains(&port), "{port}");
+            TcpListener::bind(("127.0.0.1", port)).expect("free to listen on");
+        }
+    }
+}
