@@ -270,18 +270,28 @@ mod tests {
 
     use super::*;
 
-    async fn two_connections(dir: &tempfile::TempDir) -> Connections {
+    async fn connections(dir: &tempfile::TempDir, count: u32) -> Connections {
         let options = SqliteConnectOptions::new()
             .filename(dir.path().join("connections.db"))
             .create_if_missing(true);
-        Connections::open(&options, 2).await.expect("open")
+        Connections::open(&options, count).await.expect("open")
+    }
+
+    /// Creates a table, then leaves `conn` inside a transaction that wrote a row to it.
+    async fn inside_a_transaction(conn: &mut Conn) {
+        for statement in ["CREATE TABLE t (x)", "BEGIN", "INSERT INTO t VALUES (1)"] {
+            sqlx::query(statement)
+                .execute(&mut **conn)
+                .await
+                .expect(statement);
+        }
     }
 
     /// A caller that finds every connection taken gets whichever comes free first.
     #[tokio::test]
     async fn a_waiting_caller_gets_the_first_connection_to_come_free() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let connections = two_connections(&dir).await;
+        let connections = connections(&dir, 2).await;
         let first = connections.lock().await.expect("one");
         let second = connections.lock().await.expect("two");
         let waiting = tokio::spawn({
@@ -302,7 +312,7 @@ mod tests {
     #[tokio::test]
     async fn closed_connections_refuse_callers_once_the_last_is_back() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let connections = two_connections(&dir).await;
+        let connections = connections(&dir, 2).await;
         let taken = connections.lock().await.expect("one");
         let closing = tokio::spawn({
             let connections = connections.clone();
@@ -327,17 +337,9 @@ mod tests {
     #[tokio::test]
     async fn a_suspect_connection_is_out_of_its_transaction_before_it_is_used_again() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let options = SqliteConnectOptions::new()
-            .filename(dir.path().join("connections.db"))
-            .create_if_missing(true);
-        let connections = Connections::open(&options, 1).await.expect("open");
+        let connections = connections(&dir, 1).await;
         let mut conn = connections.lock().await.expect("one");
-        for statement in ["CREATE TABLE t (x)", "BEGIN", "INSERT INTO t VALUES (1)"] {
-            sqlx::query(statement)
-                .execute(&mut *conn)
-                .await
-                .expect(statement);
-        }
+        inside_a_transaction(&mut conn).await;
         conn.suspect = true;
         drop(conn);
 
@@ -360,14 +362,9 @@ mod tests {
     #[tokio::test]
     async fn a_connection_opened_anew_has_rolled_back() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let connections = two_connections(&dir).await;
+        let connections = connections(&dir, 2).await;
         let mut conn = connections.lock().await.expect("one");
-        for statement in ["CREATE TABLE t (x)", "BEGIN", "INSERT INTO t VALUES (1)"] {
-            sqlx::query(statement)
-                .execute(&mut *conn)
-                .await
-                .expect(statement);
-        }
+        inside_a_transaction(&mut conn).await;
         conn.renew("a test").await.expect("opened anew");
         let error = sqlx::query("ROLLBACK")
             .execute(&mut *conn)
