@@ -491,8 +491,7 @@ fn print_table(figures: &[(Kind, Figures)], runs: usize) {
             .filter(|(k, _)| *k == kind)
             .map(|(_, f)| f[figure])
             .collect();
-        values.sort_by(f64::total_cmp);
-        values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
+        common::median(&mut values)
     };
     println!();
     println!(

@@ -43,8 +43,8 @@
 //! Run: `cargo bench -p taskwire-server --bench sockets` for all three, or with
 //! `-- personal`, `-- personal5k` or `-- board` for one. Every loop is bounded in count
 //! and time, and nothing leaves the loopback interface. It raises its own open-files
-//! limit (inherited by the server) up to the hard limit; if that is under ~2,100 (~4,100 for `board`, ~10,100
-//! for `personal5k`), raise it first (`ulimit -n 12000`).
+//! limit (inherited by the server) up to the hard limit; if that is under ~2,100
+//! (~4,100 for `board`, ~10,100 for `personal5k`), raise it first (`ulimit -n 12000`).
 
 mod common;
 
@@ -61,7 +61,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use common::{
     Bench, ServerProcess, Socket, answer, auth_and_subscribe, connect, cpu_ticks, create_task,
-    quantile, raise_open_files, register, seq_of, ticks_per_second,
+    median, quantile, raise_open_files, register, seq_of, ticks_per_second,
 };
 
 const USERS: usize = 10;
@@ -397,12 +397,6 @@ async fn board() -> Bench<()> {
         median(&mut paced_ratios)
     );
     Ok(())
-}
-
-/// The middle value (the upper one of an even count); 0 for none.
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values.get(values.len() / 2).copied().unwrap_or_default()
 }
 
 /// How the writer spaces its edits.

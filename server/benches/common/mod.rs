@@ -156,6 +156,13 @@ pub async fn connect(addr: &str, protocol: &str) -> Bench<Socket> {
 pub type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
+/// The middle of `values` (the upper one of an even count); NaN for none.
+#[allow(dead_code, reason = "only sockets and socketio take medians")]
+pub fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
 /// `samples`' `q` quantile (sorting them).
 pub fn quantile(samples: &mut [Duration], q: f64) -> Duration {
     samples.sort();
