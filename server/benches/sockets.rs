@@ -43,8 +43,9 @@
 //! Run: `cargo bench -p taskwire-server --bench sockets` for all three, or with
 //! `-- personal`, `-- personal5k` or `-- board` for one. Every loop is bounded in count
 //! and time, and nothing leaves the loopback interface. It raises its own open-files
-//! limit (inherited by the server) up to the hard limit; if that is under ~2,100
-//! (~4,100 for `board`, ~10,100 for `personal5k`), raise it first (`ulimit -n 12000`).
+//! limit (inherited by the server) up to the hard limit; if that is under ~2,100 (~10,100
+//! for `personal5k`), raise it first (`ulimit -n 12000`). (`board` holds its sockets and
+//! the floor's readers at once, 2,000 in this process.)
 
 mod common;
 
@@ -128,11 +129,8 @@ async fn scenarios(args: Vec<String>) -> Bench<()> {
         }
     }
     let runs = |name: &str| chosen.is_empty() || chosen.iter().any(|c| c == name);
-    // `board` holds its sockets and the floor's readers at once.
     raise_open_files(if runs("personal5k") {
         SOCKETS_5K
-    } else if runs("board") {
-        2 * SOCKETS
     } else {
         SOCKETS
     });

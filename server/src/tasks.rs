@@ -121,8 +121,9 @@ async fn write_batch(log: &dyn ChangeLog, fanout: &dyn Fanout, batch: Vec<Waitin
         .unzip();
     let answered = match log.apply_all(&changes).await {
         Ok(answered) => answered,
-        // The database refused the batch as a whole (its begin or its commit): none of
-        // it happened, and each caller hears why.
+        // The database refused the batch as a whole (its begin or its commit), and each
+        // caller hears why. A refused begin wrote nothing and a refused commit rolled
+        // back; only a connection that died while committing leaves it unknown.
         Err(error) => {
             let cause = match error {
                 AppError::Internal(cause) => cause,
@@ -136,24 +137,24 @@ async fn write_batch(log: &dyn ChangeLog, fanout: &dyn Fanout, batch: Vec<Waitin
     };
     for ((change, result), answer) in changes.iter().zip(answered).zip(answers) {
         if let Ok(applied) = &result {
-            // Committed: a bug in the fan-out must not cost its caller the answer, nor the
-            // changes after it their events. A socket that missed this one sees the gap
-            // in `seq` and resumes.
-            let published = catch_unwind(AssertUnwindSafe(|| {
-                publish(fanout, change.board, applied);
-            }));
-            if published.is_err() {
-                tracing::error!("publishing a committed change panicked");
-            }
+            publish(fanout, change.board, applied);
         }
         // A caller that stopped waiting needs no answer: the change stands.
         let _ = answer.send(result);
     }
 }
 
+/// Hands a committed change's events to the sockets. A bug in the fan-out must not cost
+/// the change's caller the answer, nor the changes after it their events: a panic here is
+/// logged, and a socket that missed the event sees the gap in `seq` and resumes.
 fn publish(fanout: &dyn Fanout, board: Uuid, applied: &Applied) {
-    for event in &applied.events {
-        fanout.publish(board, event);
+    let published = catch_unwind(AssertUnwindSafe(|| {
+        for event in &applied.events {
+            fanout.publish(board, event);
+        }
+    }));
+    if published.is_err() {
+        tracing::error!("publishing a committed change panicked");
     }
 }
 

@@ -5,9 +5,10 @@
 use std::hash::{BuildHasher, RandomState};
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{Mutex, PoisonError, mpsc};
 use std::time::Duration;
 
 use crate::error::Error;
@@ -27,12 +28,19 @@ impl LocalServer {
     /// `name` under target/xtask (the database starts empty).
     ///
     /// A port found free can be taken by another process before the server binds it;
-    /// the server then exits at once and is started again on another port.
+    /// the server then exits at once, saying it cannot listen, and is started again on
+    /// another port.
     pub fn start(name: &str, binary: PathBuf, args: &[&str]) -> Result<Self> {
         let mut tries_left = 2;
         loop {
             match Self::start_on(name, binary.clone(), free_port()?, args) {
-                Err(Error::ServerExited { .. }) if tries_left > 0 => tries_left -= 1,
+                Err(Error::ServerExited { log })
+                    if tries_left > 0
+                        && std::fs::read_to_string(&log)
+                            .is_ok_and(|said| said.contains("cannot listen on")) =>
+                {
+                    tries_left -= 1;
+                }
                 started => return started,
             }
         }
@@ -190,21 +198,50 @@ pub fn serve_loopback(
 /// kernel hands out (bind to port 0) lies inside it, where any connection the suites
 /// open (a browser's, a client's) may take it before the program meant to listen on it
 /// binds it, which for the browser suites' page is minutes later.
+///
+/// Never the same port twice in a run, since one handed out may not be bound yet.
 pub fn free_port() -> Result<u16> {
-    let below = FIRST_PICKED..outgoing_ports_from().max(FIRST_PICKED + 1_000);
-    let picks = RandomState::new();
-    for attempt in 0..100u32 {
-        let span = u64::from(below.end - below.start);
-        let offset = u16::try_from(picks.hash_one(attempt) % span).unwrap_or_default();
-        let port = below.start + offset;
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+    if let Some(range) = picked_from() {
+        let picks = RandomState::new();
+        let span = u64::from(range.end - range.start);
+        for attempt in 0..100u32 {
+            let offset = u16::try_from(picks.hash_one(attempt) % span).unwrap_or_default();
+            let port = range.start + offset;
+            if TcpListener::bind(("127.0.0.1", port)).is_ok() && hand_out(port) {
+                return Ok(port);
+            }
+        }
+    }
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .map(|addr| addr.port())
+            .map_err(Error::io("finding a free port"))?;
+        if hand_out(port) {
             return Ok(port);
         }
     }
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .map_err(Error::io("finding a free port"))
+}
+
+/// Where [`free_port`] picks: from [`FIRST_PICKED`] up to the kernel's range for outgoing
+/// connections, if that leaves room (on a machine whose outgoing range starts lower, the
+/// kernel picks).
+fn picked_from() -> Option<Range<u16>> {
+    let outgoing_from = outgoing_ports_from();
+    (outgoing_from >= FIRST_PICKED + 1_000).then_some(FIRST_PICKED..outgoing_from)
+}
+
+/// The ports handed out in this run.
+static HANDED_OUT: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+
+/// Records `port` as handed out; false if it was already.
+fn hand_out(port: u16) -> bool {
+    let mut handed_out = HANDED_OUT.lock().unwrap_or_else(PoisonError::into_inner);
+    if handed_out.contains(&port) {
+        return false;
+    }
+    handed_out.push(port);
+    true
 }
 
 /// The first port of the kernel's range for outgoing connections (Linux's default when
@@ -224,14 +261,18 @@ const FIRST_PICKED: u16 = 20_000;
 mod tests {
     use super::*;
 
-    /// The ports picked lie outside the kernel's range for outgoing connections, and are
-    /// free to listen on.
+    /// The ports picked lie outside the kernel's range for outgoing connections (where
+    /// it leaves room below), are free to listen on, and are never handed out twice.
     #[test]
-    fn free_ports_are_picked_below_the_outgoing_range() {
-        let outgoing_from = outgoing_ports_from();
+    fn free_ports_are_picked_below_the_outgoing_range_and_never_twice() {
+        let mut seen = Vec::new();
         for _ in 0..20 {
             let port = free_port().expect("a port");
-            assert!((FIRST_PICKED..outgoing_from).contains(&port), "{port}");
+            if let Some(range) = picked_from() {
+                assert!(range.contains(&port), "{port} outside {range:?}");
+            }
+            assert!(!seen.contains(&port), "{port} twice");
+            seen.push(port);
             TcpListener::bind(("127.0.0.1", port)).expect("free to listen on");
         }
     }

@@ -93,10 +93,11 @@ impl ServerProcess {
 /// Raises this process's open-files limit (which the server inherits) to the hard limit,
 /// warning when that is still too low for `connections` loopback connections, both ends.
 pub fn raise_open_files(connections: usize) {
+    let needed = 2 * connections as u64 + 100;
     match rlimit::increase_nofile_limit(u64::MAX) {
-        Ok(limit) if limit < 2 * connections as u64 + 100 => {
+        Ok(limit) if limit < needed => {
             eprintln!(
-                "open-files limit is {limit}; raise it (ulimit -n 4096) for {connections} connections"
+                "open-files limit is {limit}; raise it (ulimit -n {needed}) for {connections} connections"
             );
         }
         Ok(_) => {}
