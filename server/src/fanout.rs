@@ -541,6 +541,8 @@ impl Fanout for LocalFanout {
     }
 
     fn revoke(&self, board: Uuid, user: Option<Uuid>, reason: Ended) {
+        // Its long polls look again, and one of someone who lost access is answered so.
+        self.board_polls.wake(board);
         {
             let mut registry = lock(&self.registry);
             let Some(subscribers) = registry.boards.get_mut(&board) else {

@@ -3,6 +3,11 @@
 //! `since`, else waits for the next change of the board or board list (woken by the
 //! fan-out, like a socket) for up to `wait` seconds. A read: a client that goes away just
 //! stops waiting.
+//!
+//! Access is confirmed again after every read that answers (the session still alive, the
+//! caller still a member): a poll that began before its caller was removed or signed out
+//! must not hand over what was written after. Confirming after the read, not before, means
+//! that everything answered was committed while the caller still had access.
 
 use axum::Json as Reply;
 use axum::extract::{Query, State};
@@ -13,6 +18,7 @@ use serde::Deserialize;
 use tokio::time::{Duration, Instant, sleep_until};
 
 use super::extract::Caller;
+use crate::auth::Authed;
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -42,10 +48,10 @@ pub async fn poll(
     let board = match topic {
         Topic::Tasks => caller.user_id(),
         Topic::Board(board) => state.boards.access(caller.user_id(), board).await?.board,
-        Topic::Boards => return board_list(&state, caller.user_id(), since, deadline).await,
+        Topic::Boards => return board_list(&state, &caller, since, deadline).await,
     };
     let Some(since) = since else {
-        return snapshot(&state, board, topic).await;
+        return snapshot(&state, &caller, board, topic).await;
     };
     let watch = state.fanout.watch(board);
     let mut shutdown = state.shutdown.clone();
@@ -56,8 +62,10 @@ pub async fn poll(
         tokio::pin!(changed);
         changed.as_mut().enable();
         let Some(replay) = state.tasks.since(board, since.clone()).await? else {
-            return snapshot(&state, board, topic).await;
+            return snapshot(&state, &caller, board, topic).await;
         };
+        // On every pass: a removal wakes the board's polls, and this answers it at once.
+        confirm(&state, &caller, topic).await?;
         if !replay.events.is_empty() || Instant::now() >= deadline || *shutdown.borrow() {
             let mut events = replay.events;
             events.truncate(MAX_CHANGES);
@@ -83,10 +91,12 @@ pub async fn poll(
 
 async fn snapshot(
     state: &AppState,
+    caller: &Authed,
     board: uuid::Uuid,
     topic: Topic,
 ) -> Result<Reply<Changes>, AppError> {
     let list = state.tasks.snapshot(board).await?;
+    confirm(state, caller, topic).await?;
     Ok(Reply(Changes {
         topic,
         epoch: list.epoch,
@@ -101,10 +111,11 @@ async fn snapshot(
 /// not at `since`; at `since`, the poll waits for its next change.
 async fn board_list(
     state: &AppState,
-    user: uuid::Uuid,
+    caller: &Authed,
     since: Option<Position>,
     deadline: Instant,
 ) -> Result<Reply<Changes>, AppError> {
+    let user = caller.user_id();
     let watch = state.fanout.watch_boards(user);
     let mut shutdown = state.shutdown.clone();
     loop {
@@ -130,6 +141,7 @@ async fn board_list(
             }
             continue;
         };
+        confirm(state, caller, Topic::Boards).await?;
         return Ok(Reply(Changes {
             topic: Topic::Boards,
             epoch: list.epoch,
@@ -137,6 +149,18 @@ async fn board_list(
             body,
         }));
     }
+}
+
+/// The caller may still read `topic`: their session is alive and, for a board, they are
+/// still a member (an error as the call would get if made now: 401, or 404).
+async fn confirm(state: &AppState, caller: &Authed, topic: Topic) -> Result<(), AppError> {
+    if !state.auth.session_alive(caller.session_id).await? {
+        return Err(AppError::unauthorized("The session has ended."));
+    }
+    if let Topic::Board(board) = topic {
+        state.boards.access(caller.user_id(), board).await?;
+    }
+    Ok(())
 }
 
 /// `<epoch>:<seq>`; epochs hold no `:`.

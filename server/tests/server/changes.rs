@@ -258,3 +258,70 @@ async fn the_board_list_comes_whole_and_a_waiting_poll_wakes_when_a_board_is_sha
     let carol = server.register("carol").await;
     assert_error(changes(&server, &carol, &topic).await, 404, "not_found").await;
 }
+
+/// A poll that began while its caller could read the board answers as a call made now
+/// would once they cannot: a removed member's waiting poll gets `not_found` the moment
+/// the removal is made (not a change written after it), and a poll of a session that has
+/// signed out gets `unauthorized` instead of the next change.
+#[tokio::test]
+async fn a_waiting_poll_ends_with_its_callers_access() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    let board: Value = server
+        .client()
+        .post("/api/boards", Some(&alice.token), json!({ "name": "Trip" }))
+        .await
+        .json()
+        .await
+        .expect("a board");
+    let board = board["id"].as_str().expect("id").to_owned();
+    let members = format!("/api/boards/{board}/members/bob");
+    let shared = server
+        .client()
+        .send(
+            reqwest::Method::PUT,
+            &members,
+            Some(&alice.token),
+            Some(json!({ "role": "editor" })),
+        )
+        .await;
+    assert_eq!(shared.status(), 200);
+    let topic = format!("topic=board:{board}");
+    let start = changes_json(&server, &bob, &topic).await;
+    let query = format!(
+        "/api/changes?{topic}&since={}:{}&wait=25",
+        start["epoch"].as_str().expect("epoch"),
+        start["seq"]
+    );
+    let client = server.client();
+    let token = bob.token.clone();
+    let waiting = tokio::spawn(async move {
+        let asked = Instant::now();
+        let answer = client.get(&query, Some(&token)).await;
+        (answer, asked.elapsed())
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let removed = server
+        .client()
+        .send(reqwest::Method::DELETE, &members, Some(&alice.token), None)
+        .await;
+    assert_eq!(removed.status(), 204);
+    let (answer, took) = waiting.await.expect("the poll");
+    assert!(took < Duration::from_secs(5), "answered after {took:?}");
+    assert_error(answer, 404, "not_found").await;
+
+    // Bob's second session waits on his own tasks; the first writes after the second has
+    // signed out.
+    let other = server.login("bob").await;
+    let waiting = wait_for_changes(&server, &other).await;
+    let out = server
+        .client()
+        .post("/api/logout", Some(&other.token), json!(null))
+        .await;
+    assert_eq!(out.status(), 204);
+    create(&server, &bob, "after the sign-out").await;
+    let (status, body, _) = waiting.await.expect("the poll");
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["error"]["code"], "unauthorized", "{body}");
+}
