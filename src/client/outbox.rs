@@ -86,8 +86,18 @@ pub enum Reconciled {
     Applied(Entry),
     /// Not shown yet, sent once: queued to be resent.
     Resend(MutationId),
-    /// Not shown after two sends: dropped; the caller rolls it back and reports it.
+    /// Not shown after two sends, or not to be told and not safe to send again: dropped;
+    /// the caller rolls it back and reports it.
     GaveUp(Entry),
+}
+
+/// What the server's state shows of a change whose delivery was unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shows {
+    Applied,
+    NotApplied,
+    /// The state cannot tell, and the change is not safe to send again.
+    CannotTell,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -226,24 +236,26 @@ impl Outbox {
     }
 
     /// After a snapshot or replay: settles every entry of unknown delivery, in order,
-    /// with `server_shows(id, call)` telling whether the server state already shows it.
+    /// by what `server_shows(id, call)` says the server state shows of it.
     pub fn reconcile(
         &mut self,
-        mut server_shows: impl FnMut(MutationId, &MethodCall) -> bool,
+        mut server_shows: impl FnMut(MutationId, &MethodCall) -> Shows,
     ) -> Vec<Reconciled> {
         let mut decided = Vec::new();
         let mut kept = VecDeque::with_capacity(self.entries.len());
         for mut entry in std::mem::take(&mut self.entries) {
             if entry.delivery != Delivery::Unknown {
                 kept.push_back(entry);
-            } else if server_shows(entry.id, &entry.call) {
-                decided.push(Reconciled::Applied(entry));
-            } else if entry.sends < MAX_SENDS {
-                entry.delivery = Delivery::Queued;
-                decided.push(Reconciled::Resend(entry.id));
-                kept.push_back(entry);
-            } else {
-                decided.push(Reconciled::GaveUp(entry));
+                continue;
+            }
+            match server_shows(entry.id, &entry.call) {
+                Shows::Applied => decided.push(Reconciled::Applied(entry)),
+                Shows::NotApplied if entry.sends < MAX_SENDS => {
+                    entry.delivery = Delivery::Queued;
+                    decided.push(Reconciled::Resend(entry.id));
+                    kept.push_back(entry);
+                }
+                Shows::NotApplied | Shows::CannotTell => decided.push(Reconciled::GaveUp(entry)),
             }
         }
         self.entries = kept;
@@ -425,7 +437,13 @@ mod tests {
         let d = outbox.push(create(4, "d")).unwrap();
         assert!(outbox.sendable().is_empty(), "and what follows them waits");
         // The replay shows `a` and `c` landed; `b` did not.
-        let decided = outbox.reconcile(|id, _| id != b);
+        let decided = outbox.reconcile(|id, _| {
+            if id == b {
+                Shows::NotApplied
+            } else {
+                Shows::Applied
+            }
+        });
         assert_eq!(decided.len(), 3);
         assert!(matches!(&decided[0], Reconciled::Applied(entry) if entry.id == a));
         assert_eq!(decided[1], Reconciled::Resend(b));
@@ -439,10 +457,13 @@ mod tests {
         let a = outbox.push(create(1, "a")).unwrap();
         outbox.mark_sent(a);
         outbox.mark_unknown(a);
-        assert_eq!(outbox.reconcile(|_, _| false), [Reconciled::Resend(a)]);
+        assert_eq!(
+            outbox.reconcile(|_, _| Shows::NotApplied),
+            [Reconciled::Resend(a)]
+        );
         outbox.mark_sent(a);
         outbox.mark_unknown(a);
-        let decided = outbox.reconcile(|_, _| false);
+        let decided = outbox.reconcile(|_, _| Shows::NotApplied);
         assert!(
             matches!(&decided[..], [Reconciled::GaveUp(entry)] if entry.id == a && entry.sends == MAX_SENDS)
         );
@@ -456,7 +477,7 @@ mod tests {
         assert!(!outbox.mark_unknown(a), "not on the wire");
         assert_eq!(outbox.get(a).unwrap().delivery, Delivery::Queued);
         assert!(
-            outbox.reconcile(|_, _| true).is_empty(),
+            outbox.reconcile(|_, _| Shows::Applied).is_empty(),
             "queued entries are not reconciled"
         );
         assert_eq!(outbox.drain().len(), 1);

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::connection::Phase;
 use super::{Command, Machine, MutationError, Notice, Purpose, Waiting, notice, push_rows};
-use crate::client::outbox::{Delivery, Kept, MutationId, Reconciled};
+use crate::client::outbox::{Delivery, Kept, MutationId, Reconciled, Shows};
 
 impl Machine {
     pub(super) fn mutate(&mut self, now: u64, call: MethodCall, out: &mut Vec<Command>) {
@@ -30,7 +30,8 @@ impl Machine {
 
     /// Changes kept across a reload come back into the outbox, in order, shown at once
     /// where they belong to the open board. Those that may have reached the server
-    /// already wait for what it shows (a live socket resubscribes to learn it now).
+    /// already wait for what it shows (a live socket resubscribes to learn it now), but
+    /// for a clearing of what was done, which is reported unconfirmed.
     pub(super) fn restore(&mut self, now: u64, kept: Vec<Kept>, out: &mut Vec<Command>) {
         let mut unknown = false;
         for kept in kept {
@@ -39,6 +40,19 @@ impl Machine {
                     let Some(entry) = self.outbox.get(mutation) else {
                         continue;
                     };
+                    if entry.delivery == Delivery::Unknown
+                        && matches!(entry.call, MethodCall::ClearDone(_))
+                    {
+                        // Which tasks it cleared left with the page that sent it: whether
+                        // it landed cannot be told, and sent again it could clear what
+                        // was done since.
+                        self.outbox.settle(mutation);
+                        out.push(notice(Notice::Settled {
+                            mutation,
+                            result: Err(MutationError::ClearUntold),
+                        }));
+                        continue;
+                    }
                     unknown |= entry.delivery == Delivery::Unknown;
                     let topic = self.subscriptions.changes_topic();
                     if on_board(&entry.call, topic) {
@@ -79,12 +93,24 @@ impl Machine {
 
     /// Settles the changes whose delivery the last connection left unknown, by what the
     /// store now shows. A change to a board no longer open cannot be checked there, so it
-    /// is sent again (every call is safe to repeat but a delete, whose repeat is refused).
+    /// is sent again (every call is safe to repeat but a delete, whose repeat is refused),
+    /// except clearing what is done: again, it could clear what was done since, so it is
+    /// given up and reported instead.
     pub(super) fn reconcile(&mut self, out: &mut Vec<Command>) {
         let store = self.subscriptions.changes_store();
         let open = self.subscriptions.changes_topic();
         let decided = self.outbox.reconcile(|mutation, call| {
-            on_board(call, open) && store.shows_applied(mutation, call)
+            if on_board(call, open) {
+                if store.shows_applied(mutation, call) {
+                    Shows::Applied
+                } else {
+                    Shows::NotApplied
+                }
+            } else if matches!(call, MethodCall::ClearDone(_)) {
+                Shows::CannotTell
+            } else {
+                Shows::NotApplied
+            }
         });
         for decision in &decided {
             match decision {
@@ -100,12 +126,19 @@ impl Machine {
                 }
                 Reconciled::GaveUp(entry) => {
                     let topic = self.subscriptions.changes_topic();
+                    let why = if matches!(entry.call, MethodCall::ClearDone(_))
+                        && !on_board(&entry.call, topic)
+                    {
+                        MutationError::ClearUntold
+                    } else {
+                        MutationError::Unconfirmed
+                    };
                     let store = self.subscriptions.changes_store_mut();
                     let rows = store.reject(entry.id);
                     push_rows(topic, store, rows, out);
                     out.push(notice(Notice::Settled {
                         mutation: entry.id,
-                        result: Err(MutationError::Unconfirmed),
+                        result: Err(why),
                     }));
                 }
                 Reconciled::Resend(_) => {}
@@ -237,7 +270,8 @@ fn on_board(call: &MethodCall, topic: protocol::Topic) -> bool {
 #[allow(clippy::unwrap_used)] // a test that unwraps fails loudly, which is its job
 mod tests {
     use protocol::{
-        ApiError, Change, CreateParams, ErrorCode, MethodCall, Outcome, Position, ServerFrame, Task,
+        ApiError, Change, ClearDoneParams, ClientFrame, CreateParams, DeleteParams, ErrorCode,
+        MethodCall, Outcome, Position, ServerFrame, Task, Topic,
     };
     use uuid::Uuid;
 
@@ -663,5 +697,165 @@ mod tests {
                 }))
             )]
         ));
+    }
+
+    /// The subscribes after `auth_ok` on a socket that follows the board list beside the
+    /// open board: (the board list's id, the open board's).
+    fn subscribes(out: &[Command]) -> (u64, u64) {
+        let ids: Vec<(u64, Topic)> = sent(out)
+            .into_iter()
+            .filter_map(|frame| match frame {
+                ClientFrame::Subscribe { id, topic, .. } => Some((id, topic)),
+                _ => None,
+            })
+            .collect();
+        match ids[..] {
+            [(boards, Topic::Boards), (open, Topic::Tasks)] => (boards, open),
+            _ => panic!("the board list, then the open board: {ids:?}"),
+        }
+    }
+
+    fn board_list(id: u64) -> ServerFrame {
+        ServerFrame::BoardsSnapshot {
+            id,
+            topic: Topic::Boards,
+            epoch: "e1".to_owned(),
+            seq: 1,
+            items: Vec::new(),
+        }
+    }
+
+    fn delete(n: u128) -> MethodCall {
+        MethodCall::Delete(DeleteParams {
+            board: None,
+            id: Uuid::from_u128(n),
+        })
+    }
+
+    /// The board list answers a resubscribe first (the server answers a socket's frames
+    /// in order); a change whose result was lost is settled by the open board's answer,
+    /// not judged against the board as the last connection left it.
+    #[test]
+    fn a_lost_result_waits_for_the_open_boards_answer_not_the_board_lists() {
+        let mut h = Harness::with(Config {
+            boards: true,
+            ..Config::default()
+        });
+        let conn = h.signed_in();
+        let out = h.frame(conn, auth_ok(1));
+        let (boards, open) = subscribes(&out);
+        h.frame(conn, board_list(boards));
+        h.frame(conn, snapshot(open, 5, vec![task(1)]));
+        assert_eq!(h.state(), ConnectionState::Live);
+        let out = h.feed(Input::Mutate(delete(1)));
+        assert_eq!(request_ids(&out).len(), 1, "the delete goes");
+
+        // Its socket breaks before the result: the server applied it.
+        let out = h.feed(closed(conn, 1006));
+        let delay = timer(&out, TimerKind::Reconnect).unwrap();
+        let out = h.at(h.now + delay, Input::TimerFired(TimerKind::Reconnect));
+        let conn = h.open(&out);
+        let out = h.frame(conn, auth_ok(1));
+        let (boards, open) = subscribes(&out);
+        let out = h.frame(conn, board_list(boards));
+        assert!(request_ids(&out).is_empty(), "not resent: {out:?}");
+        assert!(settled(&out).is_empty(), "not settled yet: {out:?}");
+        let out = h.frame(
+            conn,
+            replay(
+                open,
+                6,
+                vec![event(
+                    6,
+                    Change::Delete {
+                        id: Uuid::from_u128(1),
+                    },
+                )],
+            ),
+        );
+        assert_eq!(settled(&out), [(MutationId(1), Ok(()))]);
+        assert!(request_ids(&out).is_empty(), "never sent twice");
+    }
+
+    /// After a reload the open board's store is empty until its snapshot: a kept delete
+    /// that went out once is not taken as applied because the empty store lacks the task.
+    #[test]
+    fn a_kept_change_is_not_settled_by_the_empty_board_of_a_reload() {
+        let mut h = Harness::with(Config {
+            boards: true,
+            ..Config::default()
+        });
+        let conn = h.signed_in();
+        h.feed(Input::Restore(vec![Kept {
+            call: delete(1),
+            sends: 1,
+        }]));
+        let out = h.frame(conn, auth_ok(1));
+        let (boards, open) = subscribes(&out);
+        let out = h.frame(conn, board_list(boards));
+        assert!(
+            settled(&out).is_empty(),
+            "not settled by the board list: {out:?}"
+        );
+        // The board still has the task: the delete never landed, and goes once now.
+        let out = h.frame(conn, snapshot(open, 5, vec![task(1)]));
+        assert!(settled(&out).is_empty());
+        assert_eq!(
+            request_ids(&out)
+                .into_iter()
+                .map(|(_, call)| call)
+                .collect::<Vec<_>>(),
+            [delete(1)]
+        );
+    }
+
+    /// Clearing what is done, kept across a reload after it went out once: the tasks it
+    /// cleared are not known any more, so it is reported unconfirmed and never sent
+    /// again (it would clear what was done since); the same for one left on another board.
+    #[test]
+    fn a_clearing_of_unknown_delivery_is_never_sent_again() {
+        let mut h = Harness::new();
+        let conn = h.signed_in();
+        let clear = MethodCall::ClearDone(ClearDoneParams { board: None });
+        let out = h.feed(Input::Restore(vec![Kept {
+            call: clear.clone(),
+            sends: 1,
+        }]));
+        assert_eq!(
+            settled(&out),
+            [(MutationId(1), Err(MutationError::ClearUntold))]
+        );
+        let out = h.frame(conn, auth_ok(1));
+        let done = Task {
+            done: true,
+            ..task(7)
+        };
+        let out = h.frame(conn, snapshot(subscribe_id(&out), 6, vec![done]));
+        assert!(request_ids(&out).is_empty(), "{out:?}");
+
+        // Sent on this board, its result lost; meanwhile another board is opened.
+        let out = h.feed(Input::Mutate(clear.clone()));
+        assert_eq!(request_ids(&out).len(), 1);
+        let out = h.feed(closed(conn, 1006));
+        let delay = timer(&out, TimerKind::Reconnect).unwrap();
+        h.feed(Input::Open(Topic::Board(Uuid::from_u128(5))));
+        let out = h.at(h.now + delay, Input::TimerFired(TimerKind::Reconnect));
+        let conn = h.open(&out);
+        let out = h.frame(conn, auth_ok(1));
+        let out = h.frame(
+            conn,
+            ServerFrame::Snapshot {
+                id: subscribe_id(&out),
+                topic: Topic::Board(Uuid::from_u128(5)),
+                epoch: "e1".to_owned(),
+                seq: 1,
+                items: Vec::new(),
+            },
+        );
+        assert!(request_ids(&out).is_empty(), "{out:?}");
+        assert_eq!(
+            settled(&out),
+            [(MutationId(2), Err(MutationError::ClearUntold))]
+        );
     }
 }

@@ -210,11 +210,14 @@ impl Machine {
                 if sent.short {
                     self.stats.poll_rtt_ms = Some(now.saturating_sub(sent.sent_ms));
                 }
-                let again_at_once = !self.apply_changes(topic, changes, out);
-                self.poll(now, topic, again_at_once, out);
-                // The server's state is known up to here: settle what a lost answer
-                // left unknown, then send what waits.
-                self.reconcile(out);
+                let applied = self.apply_changes(topic, changes, out);
+                self.poll(now, topic, !applied, out);
+                // The open board's state is known up to here: settle what a lost answer
+                // left unknown (not from the board list's poll, which says nothing of
+                // it), then send what waits.
+                if applied && topic == self.subscriptions.changes_topic() {
+                    self.reconcile(out);
+                }
                 self.flush(now, out);
             }
             Err(HttpFailure::Refused(error)) if error.code == ErrorCode::Unauthorized => {
@@ -357,8 +360,8 @@ impl Machine {
 #[allow(clippy::unwrap_used)] // a test that unwraps fails loudly, which is its job
 mod tests {
     use protocol::{
-        ApiError, Change, Changes, ChangesBody, ErrorCode, MethodCall, MethodValue, Position,
-        SnapshotItems, Task, Topic, TopicSnapshot,
+        ApiError, Change, Changes, ChangesBody, DeleteParams, ErrorCode, MethodCall, MethodValue,
+        Position, SnapshotItems, Task, Topic, TopicSnapshot,
     };
     use uuid::Uuid;
 
@@ -369,9 +372,9 @@ mod tests {
     };
     use crate::client::fixtures::{event, task};
     use crate::client::machine::{
-        Command, ConnectionState, HttpFailure, Input, Notice, PollId, TimerKind, Transport,
+        Command, Config, ConnectionState, HttpFailure, Input, Notice, PollId, TimerKind, Transport,
     };
-    use crate::client::outbox::MutationId;
+    use crate::client::outbox::{Kept, MutationId};
 
     /// The polls a batch of commands starts: (poll, topic, since, wait).
     fn polls(out: &[Command]) -> Vec<(PollId, Topic, Option<Position>, u64)> {
@@ -723,5 +726,58 @@ mod tests {
         let out = h.at(h.now + delay, Input::TimerFired(TimerKind::Reconnect));
         let out = h.feed(closed(opened(&out).unwrap(), 1006));
         assert_eq!(polls(&out).len(), 1, "two in a row");
+    }
+
+    /// On the fallback the board list is polled beside the open board, and may answer
+    /// first: a kept change that went out once waits for the open board's answer.
+    #[test]
+    fn a_kept_change_waits_for_the_open_boards_poll_not_the_board_lists() {
+        let mut h = Harness::with(Config {
+            boards: true,
+            ..Config::default()
+        });
+        let out = h.feed(Input::SignIn {
+            token: TOKEN.to_owned(),
+            expires_at_ms: h.now + HOUR,
+        });
+        let delete = MethodCall::Delete(DeleteParams {
+            board: None,
+            id: Uuid::from_u128(1),
+        });
+        h.feed(Input::Restore(vec![Kept {
+            call: delete.clone(),
+            sends: 1,
+        }]));
+        let first = opened(&out).unwrap();
+        let out = h.feed(closed(first, 1006));
+        let delay = timer(&out, TimerKind::Reconnect).unwrap();
+        let out = h.at(h.now + delay, Input::TimerFired(TimerKind::Reconnect));
+        let out = h.feed(closed(opened(&out).unwrap(), 1006));
+        let [(list, Topic::Boards, ..), (open, Topic::Tasks, ..)] = polls(&out)[..] else {
+            panic!("the board list's poll and the open board's: {out:?}");
+        };
+        let out = h.feed(Input::Polled {
+            poll: list,
+            result: Ok(Changes {
+                topic: Topic::Boards,
+                epoch: "e1".to_owned(),
+                seq: 1,
+                body: ChangesBody::Snapshot(TopicSnapshot {
+                    items: SnapshotItems::Boards(Vec::new()),
+                }),
+            }),
+        });
+        assert!(
+            settled(&out).is_empty(),
+            "not settled by the board list: {out:?}"
+        );
+        assert!(calls(&out).is_empty(), "{out:?}");
+        // The board still has the task: the delete never landed, and goes once now.
+        let out = h.feed(Input::Polled {
+            poll: open,
+            result: Ok(whole(5, vec![task(1)])),
+        });
+        assert!(settled(&out).is_empty());
+        assert_eq!(calls(&out), [(MutationId(1), delete)]);
     }
 }

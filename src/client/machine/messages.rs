@@ -277,6 +277,13 @@ pub enum MutationError {
     Refused(ApiError),
     #[error("The change got no answer twice, and the server does not show it. Try again.")]
     Unconfirmed,
+    /// Clearing what is done, whose answer was lost where the board cannot tell whether
+    /// it happened: it is not sent again, since it could clear what was done since.
+    #[error(
+        "Clearing the completed tasks got no answer, and whether it happened cannot be told. \
+         If they are still there, clear them again."
+    )]
+    ClearUntold,
     #[error("The change was discarded.")]
     Discarded,
     #[error("The session ended before the change reached the server.")]

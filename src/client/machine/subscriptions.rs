@@ -88,6 +88,13 @@ impl Subscriptions {
         self.open.syncing
     }
 
+    /// The open board's store shows the server's state as this connection found it: its
+    /// subscribe has been answered (or it is not followed). Until then a change whose
+    /// result was lost cannot be told applied or not by looking there.
+    pub(super) fn changes_in_step(&self) -> bool {
+        !self.open.subscribed || (!self.open.syncing && self.open.store.position().is_some())
+    }
+
     /// The socket is gone, and with it every subscribe that was out.
     pub(super) fn stop_syncing(&mut self) {
         self.open.syncing = false;
@@ -313,7 +320,8 @@ impl Machine {
         }
     }
 
-    /// The store matches the server: live; settle what the last connection left unknown,
+    /// A topic matches the server: live; once the open board does too, settle what the
+    /// last connection left unknown (the board list, answered first, says nothing of it);
     /// then send what waits.
     pub(super) fn synced(&mut self, now: u64, out: &mut Vec<Command>) {
         let went_live = matches!(self.phase, Phase::Authenticating { .. });
@@ -324,7 +332,9 @@ impl Machine {
             };
             self.socket_live(out);
         }
-        self.reconcile(out);
+        if self.subscriptions.changes_in_step() {
+            self.reconcile(out);
+        }
         self.flush(now, out);
         if went_live {
             // One ping once the waiting changes are out, so that the round trip is known
