@@ -74,6 +74,16 @@ impl CallError {
             _ => None,
         }
     }
+
+    /// No answer, or the server's own trouble: the same call may well succeed later,
+    /// where an answer about the request itself (a refused cookie, say) would not change.
+    pub fn may_pass_later(&self) -> bool {
+        match self {
+            Self::Network(_) => true,
+            Self::Api(error) => matches!(error.code, ErrorCode::Internal | ErrorCode::RateLimited),
+            Self::Unexpected(_) | Self::Cancelled | Self::SignedOut => false,
+        }
+    }
 }
 
 /// Where the API lives: the page's own origin in production (`""`), the test server's

@@ -54,6 +54,8 @@ extern "C" {
 const WAIT: Duration = Duration::from_secs(10);
 /// Reconnecting after the server comes back may wait out a backoff of several seconds.
 const RECONNECT: Duration = Duration::from_secs(40);
+/// What a page restoring the session says while the server is out of reach.
+const RESTORE_RETRYING: &str = "Cannot reach the server. Trying again to restore your session…";
 
 // ---- Sign-in
 
@@ -121,11 +123,11 @@ async fn a_wrong_password_is_refused_with_an_alert_and_the_right_one_signs_in() 
     until_live(root).await;
 }
 
-/// A server that takes the connection and never answers: the page stops restoring the
-/// session once the call's deadline passes, and offers the sign-in form, instead of
-/// saying "Restoring your session…" for good.
+/// A server that takes the connection and never answers: once the call's deadline
+/// passes, the page says it cannot reach the server and tries again, instead of saying
+/// "Restoring your session…" for good; no transport failure sends anyone to sign in.
 #[wasm_bindgen_test]
-async fn a_server_that_never_answers_is_given_up() {
+async fn a_server_that_never_answers_is_said_and_tried_again() {
     let app = mount_with("/", taskwire::api::Api::new(unanswering_server()));
     let root = &app.root;
     until("Restoring your session…", WAIT, || {
@@ -133,11 +135,34 @@ async fn a_server_that_never_answers_is_given_up() {
     })
     .await;
     // The deadline is 15 s.
-    until_found("the sign-in form", Duration::from_secs(30), || {
-        button(root, "Sign in").filter(|b| !b.disabled())
+    until(
+        "the server said out of reach",
+        Duration::from_secs(30),
+        || text_of(root).contains(RESTORE_RETRYING),
+    )
+    .await;
+    assert_eq!(location(), "/");
+}
+
+/// A reload while the server is away keeps the session: the page says it cannot reach
+/// the server and tries again, and once the server is back the board opens, signed in,
+/// without anyone having been sent to the sign-in page.
+#[wasm_bindgen_test]
+async fn a_reload_while_the_server_is_away_restores_the_session_once_it_is_back() {
+    let username = unique_name("away");
+    register_keeping_cookie(&username, PASSWORD).await;
+    control("stop").await;
+    let app = mount_at("/");
+    let root = &app.root;
+    until("the server said out of reach", WAIT, || {
+        text_of(root).contains(RESTORE_RETRYING)
     })
     .await;
-    assert_eq!(location(), "/login");
+    assert_eq!(location(), "/");
+    control("start").await;
+    until_live_within(root, RECONNECT).await;
+    assert_eq!(location(), "/");
+    assert!(text_of(root).contains(&username), "signed in as {username}");
 }
 
 /// In a column as narrow as a small phone (320 px), the header's buttons and the

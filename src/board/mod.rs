@@ -31,12 +31,15 @@ const SIGNED_OUT_EVERYWHERE: &str = "You were signed out on every device.";
 const SESSION_ENDED: &str = "Your session has ended. Sign in again.";
 
 /// The signals the views read. [`Board`] writes what the socket service reports; the
-/// facade ([`crate::taskwire`]) writes the sign-in flow's: `restoring`, and
+/// facade ([`crate::taskwire`]) writes the sign-in flow's: `restoring` (and whether it is
+/// retrying), and
 /// `user`, `alert` and `ended` as a sign-in, a sign-out or a dismissal goes.
 #[derive(Clone, Copy)]
 pub struct Views {
     pub user: RwSignal<Option<User>>,
     pub restoring: RwSignal<bool>,
+    /// Restoring found the server out of reach, and tries again.
+    pub restore_retrying: RwSignal<bool>,
     /// A sign-out the server has not heard of yet ([`crate::pending_sign_out`]).
     pub sign_out_owed: RwSignal<bool>,
     pub status: RwSignal<Status>,
@@ -85,6 +88,7 @@ impl Default for Views {
         Self {
             user: RwSignal::new(None),
             restoring: RwSignal::new(true),
+            restore_retrying: RwSignal::new(false),
             sign_out_owed: RwSignal::new(false),
             status: RwSignal::new(Status::default()),
             diagnostics: RwSignal::new(Vec::new()),

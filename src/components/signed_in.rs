@@ -26,13 +26,17 @@ pub fn SignedInPage(
     children: ChildrenFn,
 ) -> impl IntoView {
     let tw = Taskwire::expect();
-    let (user, restoring) = (tw.user(), tw.restoring());
+    let (user, restoring, retrying) = (tw.user(), tw.restoring(), tw.restore_retrying());
     // A memo, so a refreshed token (the same user again) does not rebuild the page.
     let gate = Memo::new(move |_| {
         if user.with(Option::is_some) {
             Gate::SignedIn
         } else if restoring.get() {
-            Gate::Waiting("Restoring your session…")
+            Gate::Waiting(if retrying.get() {
+                "Cannot reach the server. Trying again to restore your session…"
+            } else {
+                "Restoring your session…"
+            })
         } else {
             Gate::SignedOut
         }

@@ -68,10 +68,14 @@ impl SqlChangeLog {
     pub async fn reset(&self) -> Result<String, sqlx::Error> {
         let epoch = new_epoch();
         let mut tx = self.db.begin_write().await?;
-        query("DELETE FROM events").execute(tx.on()).await?;
+        // Every board's row first: on PostgreSQL this waits for the writes holding a board
+        // (their events then committed, so the delete sees them) and holds off the next
+        // until this commits. Deleting first would miss a write's event not yet committed,
+        // left behind in the new epoch where the board's `seq` starts again below it.
         query("UPDATE boards SET log_seq = 0")
             .execute(tx.on())
             .await?;
+        query("DELETE FROM events").execute(tx.on()).await?;
         set_setting(&mut tx, EPOCH_KEY, &epoch).await?;
         tx.notify(&crate::cluster::Hint::Reset.to_string()).await?;
         tx.commit().await?;

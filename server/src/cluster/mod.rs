@@ -361,12 +361,21 @@ impl ClusterFanout {
         }
     }
 
-    /// Says this node is alive, forgets nodes long gone, and pings every listener.
+    /// Says this node is alive, forgets nodes long gone, and pings every listener. A node
+    /// that was itself forgotten (another took it for gone while the database was out of
+    /// reach for a minute) joins again and stores its presence anew, which went with it.
     async fn heartbeat(&self) -> Result<(), sqlx::Error> {
-        sqlx::query("UPDATE nodes SET seen_at = now() WHERE id = $1")
+        let seen = sqlx::query("UPDATE nodes SET seen_at = now() WHERE id = $1")
             .bind(&self.node)
             .execute(&self.pool)
             .await?;
+        if seen.rows_affected() == 0 {
+            sqlx::query("INSERT INTO nodes (id, seen_at) VALUES ($1, now())")
+                .bind(&self.node)
+                .execute(&self.pool)
+                .await?;
+            self.presence_changed(self.local.subscribed_boards());
+        }
         sqlx::query("DELETE FROM nodes WHERE seen_at < now() - interval '1 minute'")
             .execute(&self.pool)
             .await?;

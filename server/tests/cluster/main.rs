@@ -405,3 +405,86 @@ async fn sign_out_everywhere_and_removal_act_on_the_other_nodes() {
         assert_eq!(ws.closed().await.0, Closed::Code(4409));
     }
 }
+
+/// A raw connection to the nodes' database, as an operator's or a fault's.
+async fn raw_pool(db: &DbTarget) -> sqlx::PgPool {
+    let DbTarget::Postgres(url) = db else {
+        unreachable!("the nodes run on PostgreSQL")
+    };
+    sqlx::PgPool::connect(url).await.unwrap()
+}
+
+/// A log reset while a write holds its board: the write's event goes with the rest, and
+/// the board's log starts afresh after it, so the writes that follow all go through (a
+/// stale event left at `seq` 4 made the fourth refuse, and every write after it).
+#[tokio::test]
+async fn a_reset_during_a_write_leaves_no_old_event_behind() {
+    let _shared = POSTGRES.read().await;
+    let (db, nodes) = nodes(1).await;
+    let olga = nodes[0].register("olga").await;
+    for n in 1..=3 {
+        assert_eq!(
+            create(&nodes[0], &olga.token, &format!("before {n}")).await,
+            201
+        );
+    }
+    let board = olga.body["user"]["id"].as_str().unwrap().to_owned();
+    let pool = raw_pool(&db).await;
+    let mut writing = pool.begin().await.unwrap();
+    sqlx::query("SELECT id FROM boards WHERE id = $1 FOR UPDATE")
+        .bind(&board)
+        .execute(&mut *writing)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO events (board_id, seq, change) \
+         SELECT id, log_seq + 1, '{}' FROM boards WHERE id = $1",
+    )
+    .bind(&board)
+    .execute(&mut *writing)
+    .await
+    .unwrap();
+    // The reset starts while the write holds the board; the write commits 300 ms on.
+    let commit_later = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        writing.commit().await.unwrap();
+    };
+    let (reset, ()) = tokio::join!(taskwire_server::admin::reset_log(&db), commit_later);
+    reset.unwrap();
+    for n in 1..=5 {
+        assert_eq!(
+            create(&nodes[0], &olga.token, &format!("after {n}")).await,
+            201
+        );
+    }
+    pool.close().await;
+}
+
+/// The database out of reach for over a minute: the first node back forgets the others
+/// (`nodes` rows older than a minute, their presence with them). Each joins again on its
+/// next heartbeat and stores its presence anew, so people see each other across nodes.
+#[tokio::test]
+async fn a_node_taken_for_gone_joins_again_with_its_presence() {
+    let _shared = POSTGRES.read().await;
+    let (db, nodes) = nodes(2).await;
+    let olga = nodes[0].register("olga").await;
+    let bob = nodes[0].register("bob").await;
+    let id = shared_board(&nodes[0], &olga.token, "bob", "editor").await;
+    let topic = format!("board:{id}");
+    let pool = raw_pool(&db).await;
+    sqlx::query("DELETE FROM nodes")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let mut bobs = nodes[1].socket_v2(&bob.token).await;
+    bobs.send(json!({"type": "subscribe", "id": 2, "topic": topic}))
+        .await;
+    assert_eq!(bobs.recv().await["type"], "snapshot");
+    let mut olgas = nodes[0].socket_v2(&olga.token).await;
+    olgas
+        .send(json!({"type": "subscribe", "id": 2, "topic": topic}))
+        .await;
+    assert_eq!(olgas.recv().await["type"], "snapshot");
+    until_present(&mut olgas, &["bob", "olga"]).await;
+}

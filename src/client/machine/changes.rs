@@ -181,11 +181,12 @@ impl Machine {
         }
     }
 
-    /// A `result` frame: settles the change it answers, if it answers one.
+    /// A `result` frame: settles the change it answers, if it answers one, or the
+    /// unsubscribe it answers (which asks nothing more).
     pub(super) fn on_result(&mut self, id: u64, outcome: Outcome, out: &mut Vec<Command>) {
-        let answered = self
-            .requests
-            .settle_if(id, |p| matches!(p, Purpose::Mutation(_)));
+        let answered = self.requests.settle_if(id, |p| {
+            matches!(p, Purpose::Mutation(_) | Purpose::Unsubscribe)
+        });
         if let Some(Purpose::Mutation(mutation)) = answered {
             let result = match outcome {
                 Outcome::Ok(value) => Ok(value),
@@ -271,7 +272,7 @@ fn on_board(call: &MethodCall, topic: protocol::Topic) -> bool {
 mod tests {
     use protocol::{
         ApiError, Change, ClearDoneParams, ClientFrame, CreateParams, DeleteParams, ErrorCode,
-        MethodCall, Outcome, Position, ServerFrame, Task, Topic,
+        MethodCall, MethodValue, Outcome, Position, ServerFrame, Task, Topic,
     };
     use uuid::Uuid;
 
@@ -856,6 +857,36 @@ mod tests {
         assert_eq!(
             settled(&out),
             [(MutationId(2), Err(MutationError::ClearUntold))]
+        );
+    }
+
+    /// Opening another board unsubscribes from the last: the server's `result` answers
+    /// that request, which then no longer counts as waiting.
+    #[test]
+    fn the_answer_to_an_unsubscribe_settles_it() {
+        let mut h = Harness::new();
+        let conn = h.live(1);
+        let board = Topic::Board(Uuid::from_u128(5));
+        let out = h.feed(Input::Open(board));
+        let unsubscribe = sent(&out)
+            .into_iter()
+            .find_map(|frame| match frame {
+                ClientFrame::Unsubscribe { id, .. } => Some(id),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(h.machine.diagnostics().pending_requests, 2);
+        h.frame(
+            conn,
+            ServerFrame::Result {
+                id: unsubscribe,
+                outcome: Outcome::Ok(MethodValue::default()),
+            },
+        );
+        assert_eq!(
+            h.machine.diagnostics().pending_requests,
+            1,
+            "only the new board's subscribe"
         );
     }
 }

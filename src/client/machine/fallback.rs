@@ -207,6 +207,7 @@ impl Machine {
         match result {
             Ok(changes) => {
                 fallback.answered = true;
+                self.session.token_accepted();
                 if sent.short {
                     self.stats.poll_rtt_ms = Some(now.saturating_sub(sent.sent_ms));
                 }
@@ -304,8 +305,12 @@ impl Machine {
         }
         self.http_call = None;
         match result {
-            Ok(value) => self.settle_mutation(mutation, Ok(value), out),
+            Ok(value) => {
+                self.session.token_accepted();
+                self.settle_mutation(mutation, Ok(value), out);
+            }
             Err(HttpFailure::Refused(error)) if error.code != ErrorCode::Unauthorized => {
+                self.session.token_accepted();
                 self.settle_mutation(mutation, Err(error), out);
             }
             Err(failure) => {
@@ -669,10 +674,29 @@ mod tests {
             expires_at_ms: h.now + HOUR,
         });
         let out = h.feed(closed(opened(&out).unwrap(), 1006));
-        let [(_, Topic::Tasks, ref since, 0)] = polls(&out)[..] else {
+        let [(poll, Topic::Tasks, ref since, 0)] = polls(&out)[..] else {
             panic!("polling again with the new token: {out:?}");
         };
         assert_eq!(*since, at(5));
+
+        // The server takes the new token. Much later, that one expires too: it is
+        // refreshed like the first, not taken for a second refusal in a row.
+        let out = h.feed(Input::Polled {
+            poll,
+            result: Ok(events(5, vec![])),
+        });
+        let [(poll, ..)] = polls(&out)[..] else {
+            panic!("the long poll: {out:?}");
+        };
+        let out = h.feed(Input::Polled {
+            poll,
+            result: Err(HttpFailure::Refused(ApiError::new(
+                ErrorCode::Unauthorized,
+                "expired",
+            ))),
+        });
+        assert!(out.contains(&Command::RefreshToken), "{out:?}");
+        assert!(!out.contains(&Command::GoToLogin), "{out:?}");
     }
 
     #[test]

@@ -37,8 +37,9 @@ enum Refresh {
 pub(super) struct Session {
     token: Option<Token>,
     refresh: Refresh,
-    /// A 4401 already led to a refresh, and no `auth_ok` came since: the next 4401 goes
-    /// to the login page ("refresh the token once").
+    /// A 4401 (or a 401 on the fallback) already led to a refresh, and the server has
+    /// taken no token since: the next refusal goes to the login page ("refresh the token
+    /// once").
     refreshed_for_unauthorized: bool,
     /// The token changed while `auth` with the old one was out: send it after `auth_ok`.
     pub(super) stale_auth: bool,
@@ -57,6 +58,12 @@ impl Session {
         let token = self.token.as_ref()?;
         let life = token.expires_at_ms.saturating_sub(token.received_at_ms);
         Some(token.expires_at_ms - REFRESH_LEAD_MS.min(life / 2))
+    }
+
+    /// The server took the token: an `auth_ok`, or on the fallback an answered poll or
+    /// call. A later refusal is refreshed again before it means the session ended.
+    pub(super) fn token_accepted(&mut self) {
+        self.refreshed_for_unauthorized = false;
     }
 
     /// Forgets the token and every refresh under way (the session ended).
@@ -135,7 +142,7 @@ impl Machine {
         if answered == Some(Purpose::Auth)
             && let Phase::Authenticating { conn, .. } = self.phase
         {
-            self.session.refreshed_for_unauthorized = false;
+            self.session.token_accepted();
             self.heartbeat = Some(Heartbeat::new(heartbeat_ms, now));
             self.phase = Phase::Authenticating { conn, authed: true };
             self.hand_over(out);

@@ -351,12 +351,11 @@ impl Shell {
                 }
                 Err(error) => {
                     web_sys::console::warn_1(&format!("token refresh failed: {error}").into());
-                    // Only the server saying no ends the session; no answer, or an
-                    // error of its own, is tried again later.
+                    // Only the server refusing the session (401) ends it; no answer,
+                    // or any other error (a 403 is the Origin check, not the session),
+                    // is tried again later.
                     match error.code() {
-                        Some(ErrorCode::Unauthorized | ErrorCode::Forbidden) => {
-                            Input::RefreshFailed
-                        }
+                        Some(ErrorCode::Unauthorized) => Input::RefreshFailed,
                         _ => Input::RefreshUnavailable,
                     }
                 }

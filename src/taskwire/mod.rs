@@ -19,6 +19,8 @@ use crate::client::machine::Config;
 use crate::pending_sign_out;
 use crate::socket::Service;
 
+mod page_load;
+
 /// Everything the pages read and do. A Copy handle (signals + stored values), provided
 /// through context by [`Taskwire::provide`]; pages get it with [`Taskwire::expect`].
 #[derive(Clone, Copy)]
@@ -74,54 +76,6 @@ impl Taskwire {
         self.service.try_get_value()
     }
 
-    /// Page load: the refresh cookie, if any, gives the session back; unless a sign-out
-    /// is still owed to the server, which is settled first (see [`pending_sign_out`]).
-    fn restore(self) {
-        let Some(service) = self.service() else {
-            return;
-        };
-        let generation = service.generation();
-        let api = service.api();
-        wasm_bindgen_futures::spawn_local(async move {
-            if !pending_sign_out::settle(&api).await {
-                self.views.sign_out_owed.set(true);
-            } else if let Ok(session) = api.refresh().await
-                && service.generation() == generation
-            {
-                self.views.user.set(Some(session.user.clone()));
-                service.start(&session);
-            }
-            self.views.restoring.set(false);
-        });
-    }
-
-    /// An owed sign-out is settled when the browser comes back online; a sign-out in
-    /// another tab signs this one out too (a shared computer is left signed out).
-    fn follow_sign_outs(self) {
-        let online = window_event_listener(leptos::ev::online, move |_| {
-            if let Some(service) = self.service() {
-                let api = service.api();
-                wasm_bindgen_futures::spawn_local(async move {
-                    if pending_sign_out::settle(&api).await {
-                        self.views.sign_out_owed.set(false);
-                    }
-                });
-            }
-        });
-        let storage = window_event_listener(leptos::ev::storage, move |event| {
-            if pending_sign_out::is_owed_by(&event)
-                && let Some(service) = self.service()
-            {
-                service.stop();
-                self.views.sign_out_owed.set(true);
-            }
-        });
-        on_cleanup(move || {
-            online.remove();
-            storage.remove();
-        });
-    }
-
     // ---- session ----
 
     /// `None` when signed out.
@@ -132,6 +86,11 @@ impl Taskwire {
     /// True while the page-load refresh runs: pages wait before redirecting to /login.
     pub fn restoring(&self) -> Signal<bool> {
         self.views.restoring.into()
+    }
+
+    /// The page-load refresh found the server out of reach and tries again.
+    pub fn restore_retrying(&self) -> Signal<bool> {
+        self.views.restore_retrying.into()
     }
 
     /// Signs in: done when the server accepts the credentials; the connection follows,
@@ -162,6 +121,7 @@ impl Taskwire {
         pending_sign_out::forget();
         self.views.sign_out_owed.set(false);
         self.views.restoring.set(false);
+        self.views.restore_retrying.set(false);
         self.views.alert.set(None);
         self.views.ended.set(None);
         self.views.user.set(Some(session.user.clone()));
