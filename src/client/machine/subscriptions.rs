@@ -4,7 +4,7 @@
 //! the log shows a gap. The first topic is the open board, which a person's changes go
 //! to; [`super::board_list`] follows the `boards` topic beside them.
 
-use protocol::{ApiError, ClientFrame, ErrorCode, Event, Position, Topic};
+use protocol::{ApiError, ClientFrame, Ended, ErrorCode, Event, Position, Topic};
 
 use super::board_list::BoardList;
 use super::connection::Phase;
@@ -174,11 +174,21 @@ impl Subscriptions {
     }
 
     /// The open board can no longer be read: not followed any more, and the person told.
+    /// A board it showed this session (its store has had the server's state) was taken
+    /// from them while open: told as an `unsubscribed` would have (which a poll, or a
+    /// socket that was away when it came, never gets); one it never showed is not theirs.
     pub(super) fn unavailable(&mut self, topic: Topic, error: ApiError, out: &mut Vec<Command>) {
         if let Some(entry) = self.get_mut(topic) {
             entry.subscribed = false;
             entry.syncing = false;
-            out.push(notice(Notice::Unavailable { topic, error }));
+            out.push(notice(if entry.store.position().is_some() {
+                Notice::AccessEnded {
+                    topic,
+                    reason: Ended::Removed,
+                }
+            } else {
+                Notice::Unavailable { topic, error }
+            }));
         }
     }
 
@@ -355,15 +365,18 @@ pub(super) fn board_unavailable(topic: Topic, error: &ApiError) -> bool {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // a test that unwraps fails loudly, which is its job
 mod tests {
-    use protocol::{Change, ClientFrame, CloseCode, ErrorCode, Position, ServerFrame};
+    use protocol::{
+        Change, ClientFrame, CloseCode, Ended, ErrorCode, Position, ServerFrame, Topic,
+    };
+    use uuid::Uuid;
 
     use crate::client::fixtures::machine::{
-        HOUR, Harness, TOKEN, auth_ok, closes, notices, problems, replay, sent, since_of, snapshot,
-        subscribe_id, upsert,
+        HOUR, Harness, TOKEN, auth_ok, closed, closes, notices, problems, replay, sent, since_of,
+        snapshot, subscribe_id, timer, upsert,
     };
     use crate::client::fixtures::{event, task};
     use crate::client::machine::{
-        Config, ConnectionState, Input, Problem, SUBSCRIBE_TIMEOUT_MS, TimerKind,
+        Config, ConnectionState, Input, Notice, Problem, SUBSCRIBE_TIMEOUT_MS, TimerKind,
     };
     use crate::client::requests::REQUEST_TIMEOUT_MS;
     use crate::client::store::SyncError;
@@ -487,5 +500,48 @@ mod tests {
         );
         assert_eq!(closes(&out), [CloseCode::GaveUp]);
         assert_eq!(h.state(), ConnectionState::Reconnecting);
+    }
+
+    /// A board shown this session that refuses the resubscribe after a reconnect (its
+    /// `unsubscribed` came while the socket was away) was taken from the person while
+    /// open: told as `unsubscribed` tells it, not as a board that is not theirs.
+    #[test]
+    fn a_shown_board_refused_on_resubscribe_is_access_ended() {
+        let board = Topic::Board(Uuid::from_u128(5));
+        let mut h = Harness::with(Config {
+            subscribe: Some(board),
+            ..Config::default()
+        });
+        let conn = h.signed_in();
+        let out = h.frame(conn, auth_ok(1));
+        h.frame(conn, snapshot(subscribe_id(&out), 3, vec![task(1)]));
+        assert_eq!(h.state(), ConnectionState::Live);
+        let out = h.feed(closed(conn, 1006));
+        let delay = timer(&out, TimerKind::Reconnect).unwrap();
+        let out = h.at(h.now + delay, Input::TimerFired(TimerKind::Reconnect));
+        let conn = h.open(&out);
+        let out = h.frame(conn, auth_ok(1));
+        let out = h.frame(
+            conn,
+            ServerFrame::Error {
+                id: Some(subscribe_id(&out)),
+                code: ErrorCode::NotFound,
+                message: "No such board.".to_owned(),
+            },
+        );
+        assert_eq!(
+            notices(&out)
+                .into_iter()
+                .filter(|notice| matches!(
+                    notice,
+                    Notice::AccessEnded { .. } | Notice::Unavailable { .. }
+                ))
+                .collect::<Vec<_>>(),
+            [Notice::AccessEnded {
+                topic: board,
+                reason: Ended::Removed
+            }]
+        );
+        assert!(closes(&out).is_empty(), "the socket carries on: {out:?}");
     }
 }
