@@ -297,6 +297,28 @@ impl LocalFanout {
         lock(&self.registry).boards.keys().copied().collect()
     }
 
+    /// Who follows each board here: every (board, user) once.
+    pub fn board_followers(&self) -> Vec<(Uuid, Uuid)> {
+        let registry = lock(&self.registry);
+        let mut followers: Vec<(Uuid, Uuid)> = registry
+            .boards
+            .iter()
+            .flat_map(|(board, subscribers)| subscribers.iter().map(|s| (*board, s.link.user.id)))
+            .collect();
+        followers.sort_unstable();
+        followers.dedup();
+        followers
+    }
+
+    /// The sessions of the sockets here, each once.
+    pub fn sessions(&self) -> Vec<Uuid> {
+        let mut sessions = Vec::new();
+        lock(&self.registry).each(|link| sessions.push(link.session));
+        sessions.sort_unstable();
+        sessions.dedup();
+        sessions
+    }
+
     /// Users with a socket here subscribed to their board list.
     pub fn list_subscribers(&self) -> Vec<Uuid> {
         let registry = lock(&self.registry);

@@ -248,6 +248,77 @@ impl ClusterFanout {
         self.read_presence(&self.local.subscribed_boards()).await;
     }
 
+    /// After the listener was down: the removals, deleted boards and ended sessions whose
+    /// hints it missed. Unlike a board's log, these leave nothing to catch up from, so
+    /// every board followed here and every session with a socket here is looked up, and
+    /// what no longer stands ends as its hint would have ended it.
+    async fn check_access(&self) {
+        if let Err(error) = self.check_members().await {
+            tracing::warn!(%error, "cannot check the members of the boards followed here");
+        }
+        if let Err(error) = self.check_sessions().await {
+            tracing::warn!(%error, "cannot check the sessions of the sockets here");
+        }
+    }
+
+    async fn check_members(&self) -> Result<(), sqlx::Error> {
+        let followers = self.local.board_followers();
+        if followers.is_empty() {
+            return Ok(());
+        }
+        let mut boards: Vec<String> = followers.iter().map(|(b, _)| b.to_string()).collect();
+        boards.dedup();
+        // One row per board that still exists, with each member (none: a NULL user).
+        let rows = sqlx::query_as::<_, (String, Option<String>)>(
+            "SELECT b.id, m.user_id FROM boards b \
+             LEFT JOIN board_members m ON m.board_id = b.id WHERE b.id = ANY($1)",
+        )
+        .bind(&boards)
+        .fetch_all(&self.pool)
+        .await?;
+        let existing: HashSet<&str> = rows.iter().map(|(board, _)| board.as_str()).collect();
+        let members: HashSet<(&str, &str)> = rows
+            .iter()
+            .filter_map(|(board, user)| Some((board.as_str(), user.as_deref()?)))
+            .collect();
+        let mut deleted = HashSet::new();
+        for (board, user) in followers {
+            let (id, member) = (board.to_string(), user.to_string());
+            if !existing.contains(id.as_str()) {
+                if deleted.insert(board) {
+                    self.local.revoke(board, None, Ended::Deleted);
+                }
+            } else if !members.contains(&(id.as_str(), member.as_str())) {
+                self.local.revoke(board, Some(user), Ended::Removed);
+            }
+        }
+        Ok(())
+    }
+
+    async fn check_sessions(&self) -> Result<(), sqlx::Error> {
+        let sessions = self.local.sessions();
+        if sessions.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<String> = sessions.iter().map(Uuid::to_string).collect();
+        let alive: HashSet<String> =
+            sqlx::query_scalar("SELECT id FROM sessions WHERE id = ANY($1)")
+                .bind(&ids)
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .collect();
+        let ended: Vec<Uuid> = sessions
+            .into_iter()
+            .filter(|session| !alive.contains(&session.to_string()))
+            .collect();
+        if !ended.is_empty() {
+            self.local
+                .close_sessions(&ended, CloseCode::Unauthorized, "session ended");
+        }
+        Ok(())
+    }
+
     /// Closes the board-list subscriptions of users whose list moved on without this
     /// node hearing of it: they get the list whole when they reconnect.
     async fn check_lists(&self) {
@@ -593,6 +664,7 @@ async fn relay(
             }
             Some(Work::Reconnected) => {
                 fanout.check().await;
+                fanout.check_access().await;
                 fanout.local.wake_all_polls();
             }
             // The second's tick.

@@ -488,3 +488,47 @@ async fn a_node_taken_for_gone_joins_again_with_its_presence() {
     assert_eq!(olgas.recv().await["type"], "snapshot");
     until_present(&mut olgas, &["bob", "olga"]).await;
 }
+
+/// A removal and a sign-out made while a node's listener is down (their hints lost): once
+/// it listens again, the node looks them up, so the removed member's socket there gets
+/// `unsubscribed` and the signed-out session's socket is closed, as the hints would have.
+#[tokio::test]
+async fn what_a_node_missed_while_not_listening_still_ends_access_there() {
+    let _shared = POSTGRES.read().await;
+    let (db, nodes) = nodes(2).await;
+    let owner = nodes[0].register("olga").await;
+    let bob = nodes[0].register("bob").await;
+    let other = nodes[0].login("bob").await;
+    let id = shared_board(&nodes[0], &owner.token, "bob", "editor").await;
+    let mut bobs = nodes[1].socket_v2(&bob.token).await;
+    bobs.send(json!({"type": "subscribe", "id": 2, "topic": format!("board:{id}")}))
+        .await;
+    assert_eq!(bobs.recv().await["type"], "snapshot");
+    let mut others = nodes[1].socket_v2(&other.token).await;
+
+    assert_eq!(kill_listeners(&db).await, 2, "both nodes were listening");
+    let member = format!("/api/boards/{id}/members/bob");
+    let removed = nodes[0]
+        .client()
+        .send(Method::DELETE, &member, Some(&owner.token), None)
+        .await;
+    assert!(removed.status().is_success());
+    let out = nodes[0]
+        .client()
+        .post("/api/logout", Some(&other.token), json!(null))
+        .await;
+    assert!(out.status().is_success());
+
+    let until = Instant::now() + Duration::from_secs(10);
+    loop {
+        let frame = bobs
+            .recv_within(until - Instant::now())
+            .await
+            .expect("unsubscribed within 10 s");
+        if frame["type"] == "unsubscribed" {
+            assert_eq!(frame["reason"], "removed");
+            break;
+        }
+    }
+    assert_eq!(others.closed().await.0, Closed::Code(4401));
+}
