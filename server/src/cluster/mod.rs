@@ -24,7 +24,7 @@ use tokio::sync::{mpsc, watch};
 use uuid::Uuid;
 
 use crate::changelog::ChangeLog;
-use crate::db::CHANNEL;
+use crate::db::{CHANNEL, EPOCH_KEY};
 use crate::fanout::{ChangeWatch, Fanout, LocalFanout, SocketLink, TooManySockets, lock};
 pub use hint::{Hint, SESSIONS_PER_HINT};
 
@@ -207,10 +207,7 @@ impl ClusterFanout {
                 reason,
             } => self.local.close_sessions(&sessions, code, reason),
             Hint::Presence { board } => self.read_presence(&[board]).await,
-            Hint::Reset => {
-                lock(&self.cursors).clear();
-                self.local.close_all(RESUME.0, "the change log was reset");
-            }
+            Hint::Reset => self.log_was_reset(),
             Hint::Ping => {}
         }
     }
@@ -248,17 +245,42 @@ impl ClusterFanout {
         self.read_presence(&self.local.subscribed_boards()).await;
     }
 
-    /// After the listener was down: the removals, deleted boards and ended sessions whose
-    /// hints it missed. Unlike a board's log, these leave nothing to catch up from, so
-    /// every board followed here and every session with a socket here is looked up, and
-    /// what no longer stands ends as its hint would have ended it.
-    async fn check_access(&self) {
+    /// Every board's log starts again: the positions followed here mean nothing now, and
+    /// every socket resumes (getting a snapshot).
+    fn log_was_reset(&self) {
+        lock(&self.cursors).clear();
+        self.local.close_all(RESUME.0, "the change log was reset");
+    }
+
+    /// After the listener was down: a log reset, the removals, deleted boards and ended
+    /// sessions whose hints it missed. Unlike a board's events, these leave nothing to
+    /// catch up from, so the epoch, every board followed here and every session with a
+    /// socket here are looked up, and what no longer stands ends as its hint would have
+    /// ended it.
+    async fn check_missed(&self) {
+        if let Err(error) = self.check_epoch().await {
+            tracing::warn!(%error, "cannot check the change log's epoch");
+        }
         if let Err(error) = self.check_members().await {
             tracing::warn!(%error, "cannot check the members of the boards followed here");
         }
         if let Err(error) = self.check_sessions().await {
             tracing::warn!(%error, "cannot check the sessions of the sockets here");
         }
+    }
+
+    async fn check_epoch(&self) -> Result<(), sqlx::Error> {
+        let epoch: String = sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
+            .bind(EPOCH_KEY)
+            .fetch_one(&self.pool)
+            .await?;
+        let reset = lock(&self.cursors)
+            .values()
+            .any(|cursor| *cursor.epoch != *epoch);
+        if reset {
+            self.log_was_reset();
+        }
+        Ok(())
     }
 
     async fn check_members(&self) -> Result<(), sqlx::Error> {
@@ -504,11 +526,14 @@ impl Fanout for ClusterFanout {
         self.local.present(board)
     }
 
+    /// Also when the node is past `seq` already: two sockets answered at once, the later
+    /// read may have set the cursor first, and the earlier one's socket must still get
+    /// what came between (the others skip what they have).
     fn seen(&self, board: Uuid, epoch: &str, seq: u64) {
         let mut cursors = lock(&self.cursors);
         if cursors
             .get(&board)
-            .is_none_or(|cursor| &*cursor.epoch != epoch)
+            .is_none_or(|cursor| &*cursor.epoch != epoch || cursor.seq > seq)
         {
             cursors.insert(
                 board,
@@ -663,8 +688,9 @@ async fn relay(
                 }
             }
             Some(Work::Reconnected) => {
+                // A reset first: the log's positions are compared with it.
+                fanout.check_missed().await;
                 fanout.check().await;
-                fanout.check_access().await;
                 fanout.local.wake_all_polls();
             }
             // The second's tick.

@@ -532,3 +532,21 @@ async fn what_a_node_missed_while_not_listening_still_ends_access_there() {
     }
     assert_eq!(others.closed().await.0, Closed::Code(4401));
 }
+
+/// A log reset made while a node's listener is down (its hint lost): once the node
+/// listens again it finds the new epoch and closes its sockets to resume, as the hint
+/// would have, instead of waiting for a log that starts below where it was.
+#[tokio::test]
+async fn a_reset_a_node_missed_while_not_listening_still_reaches_its_sockets() {
+    let _shared = POSTGRES.read().await;
+    let (db, nodes) = nodes(2).await;
+    let alice = nodes[0].register("alice").await;
+    let (mut far, _) = nodes[1].subscribed(&alice.token).await;
+    for n in 1..=3 {
+        assert_eq!(create(&nodes[0], &alice.token, &format!("{n}")).await, 201);
+        assert_eq!(next_seq(&mut far).await, n);
+    }
+    assert_eq!(kill_listeners(&db).await, 2, "both nodes were listening");
+    taskwire_server::admin::reset_log(&db).await.unwrap();
+    assert_eq!(far.closed().await.0, Closed::Code(1011));
+}
