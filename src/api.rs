@@ -252,11 +252,8 @@ impl Api {
         let wait_ms = u32::try_from(wait_s.saturating_mul(1_000)).unwrap_or(u32::MAX);
         let deadline = Deadline::on(abort, wait_ms.saturating_add(CALL_TIMEOUT_MS));
         let (request, deadline) = prepare_with(Request::get(&self.url(&path)), deadline)?;
-        let response = send(finish(request, Some(token), deadline)?).await?;
-        let text = response
-            .text()
-            .await
-            .map_err(|e| CallError::Network(e.to_string()))?;
+        let answer = send(finish(request, Some(token), deadline)?).await?;
+        let text = answer.response.text().await.map_err(unread)?;
         protocol::read_changes(&text).map_err(|e| CallError::Unexpected(e.to_string()))
     }
 
@@ -460,14 +457,33 @@ fn with_body(request: RequestBuilder, body: &impl serde::Serialize) -> Result<Ca
     })
 }
 
-async fn send(call: Call) -> Result<Response, CallError> {
+/// A server's answer whose body is still to be read, under the call's deadline: a body
+/// that stalls after the headers came is given up like a call that never answers.
+struct Answer {
+    response: Response,
+    _deadline: Deadline,
+}
+
+/// Why a body could not be read: not what the contract promises, or it never came whole
+/// (cut off, or by the deadline), which is no answer.
+fn unread(error: gloo_net::Error) -> CallError {
+    match error {
+        gloo_net::Error::SerdeError(error) => CallError::Unexpected(error.to_string()),
+        other => CallError::Network(other.to_string()),
+    }
+}
+
+async fn send(call: Call) -> Result<Answer, CallError> {
     let response = call
         .request
         .send()
         .await
         .map_err(|e| CallError::Network(e.to_string()))?;
     if response.ok() {
-        return Ok(response);
+        return Ok(Answer {
+            response,
+            _deadline: call._deadline,
+        });
     }
     let status = response.status();
     match response.json::<ErrorBody>().await {
@@ -476,13 +492,10 @@ async fn send(call: Call) -> Result<Response, CallError> {
     }
 }
 
-async fn json<T: DeserializeOwned>(response: Response) -> Result<T, CallError> {
-    response
-        .json()
-        .await
-        .map_err(|e| CallError::Unexpected(e.to_string()))
+async fn json<T: DeserializeOwned>(answer: Answer) -> Result<T, CallError> {
+    answer.response.json().await.map_err(unread)
 }
 
-fn empty(_: Response) -> Result<(), CallError> {
+fn empty(_: Answer) -> Result<(), CallError> {
     Ok(())
 }

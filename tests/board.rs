@@ -144,6 +144,23 @@ async fn a_server_that_never_answers_is_said_and_tried_again() {
     assert_eq!(location(), "/");
 }
 
+/// A server that sends an answer's headers and then stalls in its body: the call's
+/// deadline covers the body too, so the page gives the call up and says the server is out
+/// of reach, instead of restoring the session for good.
+#[wasm_bindgen_test]
+async fn an_answer_that_stalls_in_its_body_is_given_up() {
+    let app = mount_with("/", taskwire::api::Api::new(stalling_server()));
+    let root = &app.root;
+    // The deadline is 15 s.
+    until(
+        "the server said out of reach",
+        Duration::from_secs(30),
+        || text_of(root).contains(RESTORE_RETRYING),
+    )
+    .await;
+    assert_eq!(location(), "/");
+}
+
 /// A reload while the server is away keeps the session: the page says it cannot reach
 /// the server and tries again, and once the server is back the board opens, signed in,
 /// without anyone having been sent to the sign-in page.

@@ -94,6 +94,12 @@ pub fn unanswering_server() -> &'static str {
     }
 }
 
+/// An API base whose every call is answered with headers and the start of a body, and
+/// never the rest.
+pub fn stalling_server() -> String {
+    format!("{}/stall", unanswering_server())
+}
+
 /// The app's stylesheet in the page (the test page has none), while held.
 pub struct AppStyles(Element);
 

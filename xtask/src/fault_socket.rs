@@ -8,9 +8,10 @@
 //!   real server sends only to a client that misbehaves or a page it refuses).
 //!
 //! Beside it, [`start_unanswering`]: a server that takes every connection and never
-//! answers a byte, for the app's HTTP calls.
+//! answers a byte, for the app's HTTP calls; or, under `/stall/`, answers with its headers
+//! and the start of a body, and never the rest.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::thread;
 
@@ -30,16 +31,52 @@ pub fn start() -> Result<String> {
     Ok(format!("ws://{addr}"))
 }
 
-/// Starts a server that accepts connections and reads them without ever answering, and
-/// gives back its `http://` address.
+/// Starts a server that accepts connections and reads them without ever answering (or,
+/// under `/stall/`, without ever finishing its answer), and gives back its `http://`
+/// address.
 pub fn start_unanswering() -> Result<String> {
-    let addr = serve_loopback("the unanswering server", |mut stream| {
-        thread::spawn(move || {
-            let mut sink = [0_u8; 1024];
-            while stream.read(&mut sink).is_ok_and(|read| read > 0) {}
-        });
+    let addr = serve_loopback("the unanswering server", |stream| {
+        thread::spawn(move || unanswering(stream));
     })?;
     Ok(format!("http://{addr}"))
+}
+
+/// Reads a request's head. Under `/stall/`, answers `200` with what a page on another
+/// origin needs to read it (its origin allowed, with credentials), a `Content-Length` of
+/// 1,000 and the first bytes of the body; otherwise nothing. Then reads on, answering
+/// nothing more, until the peer goes.
+fn unanswering(mut stream: TcpStream) {
+    let mut head = Vec::new();
+    let mut chunk = [0_u8; 1024];
+    while !head.windows(4).any(|end| end == b"\r\n\r\n") {
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return,
+            Ok(read) => head.extend_from_slice(&chunk[..read]),
+        }
+    }
+    let head = String::from_utf8_lossy(&head);
+    let stalls = head
+        .split_whitespace()
+        .nth(1)
+        .is_some_and(|path| path.starts_with("/stall/"));
+    if stalls {
+        let origin = head
+            .lines()
+            .find_map(|line| {
+                let (name, value) = line.split_once(':')?;
+                name.eq_ignore_ascii_case("origin").then(|| value.trim())
+            })
+            .unwrap_or("*");
+        let answer = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\
+             Access-Control-Allow-Origin: {origin}\r\nAccess-Control-Allow-Credentials: true\r\n\
+             \r\n{{\"token\": \""
+        );
+        if stream.write_all(answer.as_bytes()).is_err() {
+            return;
+        }
+    }
+    while stream.read(&mut chunk).is_ok_and(|read| read > 0) {}
 }
 
 // tungstenite fixes the handshake callback's error type; it is not ours to shrink.
