@@ -108,9 +108,11 @@ impl Machine {
         Some(Wait::SocketTry)
     }
 
-    /// A socket is authenticated: it takes over every topic from where the polls left
-    /// them, so polling stops.
+    /// A socket is authenticated: the run of sockets failing before `auth_ok` is broken,
+    /// and on the fallback it takes over every topic from where the polls left them, so
+    /// polling stops.
     pub(super) fn hand_over(&mut self, out: &mut Vec<Command>) {
+        self.socket_failures = 0;
         if let Some(fallback) = &mut self.fallback {
             fallback.handing_over = true;
             self.stop_polls(out);
@@ -655,6 +657,33 @@ mod tests {
         assert_eq!(settled(&out), [(MutationId(1), Ok(()))]);
         assert!(calls(&out).is_empty());
         assert!(h.machine.outbox().is_empty());
+    }
+
+    /// "Twice in a row": a socket that reaches `auth_ok` between two that do not (it
+    /// dropped before its snapshot) breaks the run, so the next failure alone does not
+    /// fall back; a second in a row then does.
+    #[test]
+    fn a_socket_that_reached_auth_ok_breaks_the_run_of_failures() {
+        let mut h = Harness::new();
+        let out = h.feed(Input::SignIn {
+            token: TOKEN.to_owned(),
+            expires_at_ms: h.now + HOUR,
+        });
+        fn next(h: &mut Harness, out: &[Command]) -> Vec<Command> {
+            let delay = timer(out, TimerKind::Reconnect).unwrap();
+            h.at(h.now + delay, Input::TimerFired(TimerKind::Reconnect))
+        }
+        let out = h.feed(closed(opened(&out).unwrap(), 1006));
+        let out = next(&mut h, &out);
+        let conn = h.open(&out);
+        h.frame(conn, auth_ok(1));
+        let out = h.feed(closed(conn, 1006));
+        let out = next(&mut h, &out);
+        let out = h.feed(closed(opened(&out).unwrap(), 1006));
+        assert!(polls(&out).is_empty(), "one failure since auth_ok: {out:?}");
+        let out = next(&mut h, &out);
+        let out = h.feed(closed(opened(&out).unwrap(), 1006));
+        assert_eq!(polls(&out).len(), 1, "two in a row: {out:?}");
     }
 
     #[test]
