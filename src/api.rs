@@ -65,6 +65,12 @@ pub enum CallError {
     /// The call needs a session and there is none.
     #[error("You are signed out.")]
     SignedOut,
+    /// Switching accounts would drop this many changes not sent yet.
+    #[error(
+        "Changes not sent yet ({0}) would be lost: switch accounts once they have reached \
+         the server."
+    )]
+    ChangesWaiting(usize),
 }
 
 impl CallError {
@@ -81,7 +87,9 @@ impl CallError {
         match self {
             Self::Network(_) => true,
             Self::Api(error) => matches!(error.code, ErrorCode::Internal | ErrorCode::RateLimited),
-            Self::Unexpected(_) | Self::Cancelled | Self::SignedOut => false,
+            Self::Unexpected(_) | Self::Cancelled | Self::SignedOut | Self::ChangesWaiting(_) => {
+                false
+            }
         }
     }
 }

@@ -1018,6 +1018,42 @@ async fn signing_out_everywhere_ends_every_tab() {
     assert!(by_role_starting(&a.root, "alert", "").is_none());
 }
 
+/// Acting as someone ends the admin's session on the page and with it the changes not
+/// sent yet: with one waiting (its socket a double that never answers), `Log in as` is
+/// refused with an alert that says why, and the admin stays who they were.
+#[wasm_bindgen_test]
+async fn log_in_as_waits_for_the_changes_not_sent_yet() {
+    let (admin, admin_password) = admin_credentials();
+    let user = unique_name("notyet");
+    api_register(&user, PASSWORD).await;
+    let app = mount_with(
+        "/login",
+        taskwire::api::Api::new(server()).with_socket_url(faults("/silent")),
+    );
+    let root = &app.root;
+    sign_in(root, admin, admin_password).await;
+    until_live(root).await;
+    let row = add_task(root, "Not sent yet").await;
+    assert!(is_pending(&row), "no answer from the double");
+    until_found("the Admin link", WAIT, || by_role(root, "link", "Admin"))
+        .await
+        .dyn_into::<web_sys::HtmlElement>()
+        .expect("a link")
+        .click();
+    let log_in_as = format!("Log in as {user}");
+    until_found("the user's button", WAIT, || button(root, &log_in_as))
+        .await
+        .click();
+    let alert = until_found("an alert", WAIT, || by_role_starting(root, "alert", "")).await;
+    assert!(
+        text_of(&alert).contains("Changes not sent yet (1) would be lost"),
+        "{}",
+        text_of(&alert)
+    );
+    assert!(by_role(root, "complementary", "Acting as another user").is_none());
+    assert_eq!(location(), "/admin");
+}
+
 #[wasm_bindgen_test]
 async fn an_admin_logs_in_as_a_user_and_back() {
     let (admin, admin_password) = admin_credentials();

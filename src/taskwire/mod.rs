@@ -179,6 +179,7 @@ impl Taskwire {
 
     /// An admin acts as `username`.
     pub async fn login_as(&self, username: String) -> Result<(), CallError> {
+        self.nothing_waiting()?;
         let (api, token) = self.session()?;
         let session = api.login_as(&token, &username).await?;
         self.enter(session)
@@ -186,9 +187,19 @@ impl Taskwire {
 
     /// Back to the admin's own account.
     pub async fn exit_login_as(&self) -> Result<(), CallError> {
+        self.nothing_waiting()?;
         let (api, token) = self.session()?;
         let session = api.exit_login_as(&token).await?;
         self.enter(session)
+    }
+
+    /// Switching accounts ends this session's sockets and drops its changes not sent
+    /// yet, with nothing to ask as signing out does: refused while there are any.
+    fn nothing_waiting(&self) -> Result<(), CallError> {
+        match self.views.pending.with_untracked(Vec::len) {
+            0 => Ok(()),
+            waiting => Err(CallError::ChangesWaiting(waiting)),
+        }
     }
 
     /// Every user (admins only).
