@@ -496,6 +496,11 @@ async fn send(call: Call) -> Result<Answer, CallError> {
     let status = response.status();
     match response.json::<ErrorBody>().await {
         Ok(body) => Err(CallError::Api(body.error)),
+        // A proxy's own page while the server is away (502, 503, 504), or a timeout:
+        // no answer from the server.
+        Err(_) if status >= 500 || status == 408 => {
+            Err(CallError::Network(format!("status {status}")))
+        }
         Err(_) => Err(CallError::Unexpected(format!("status {status}"))),
     }
 }

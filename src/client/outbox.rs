@@ -86,9 +86,11 @@ pub enum Reconciled {
     Applied(Entry),
     /// Not shown yet, sent once: queued to be resent.
     Resend(MutationId),
-    /// Not shown after two sends, or not to be told and not safe to send again: dropped;
-    /// the caller rolls it back and reports it.
+    /// Not shown after two sends: dropped; the caller rolls it back and reports it.
     GaveUp(Entry),
+    /// Not to be told from the state, and not safe to send again: dropped; the caller
+    /// rolls it back and reports it.
+    Untold(Entry),
 }
 
 /// What the server's state shows of a change whose delivery was unknown.
@@ -255,7 +257,8 @@ impl Outbox {
                     decided.push(Reconciled::Resend(entry.id));
                     kept.push_back(entry);
                 }
-                Shows::NotApplied | Shows::CannotTell => decided.push(Reconciled::GaveUp(entry)),
+                Shows::NotApplied => decided.push(Reconciled::GaveUp(entry)),
+                Shows::CannotTell => decided.push(Reconciled::Untold(entry)),
             }
         }
         self.entries = kept;

@@ -460,7 +460,9 @@ impl Store {
         for id in &touched {
             self.refresh(*id, &mut changes);
         }
-        if !touched.is_empty() {
+        // A clearing is recorded even when it touched nothing: what it covered is how its
+        // lost result is judged later ([`Store::can_tell`]).
+        if !touched.is_empty() || matches!(call, MethodCall::ClearDone(_)) {
             self.by_mutation.insert(mutation, touched);
         }
         changes
@@ -514,6 +516,13 @@ impl Store {
             }
         }
         changes
+    }
+
+    /// Whether this store can judge `call` (made as `mutation`) by [`Store::shows_applied`]:
+    /// a clearing only where it was made, since which tasks it covered is kept nowhere
+    /// else (a board opened anew, or a page reloaded, does not know them).
+    pub fn can_tell(&self, mutation: MutationId, call: &MethodCall) -> bool {
+        !matches!(call, MethodCall::ClearDone(_)) || self.by_mutation.contains_key(&mutation)
     }
 
     /// Whether the confirmed state shows that `call` (made as `mutation`) took effect:

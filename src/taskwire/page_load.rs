@@ -47,6 +47,11 @@ impl Taskwire {
                             if self.gone() {
                                 return;
                             }
+                            // Signed in meanwhile, or out in another tab: the cookie this
+                            // would spend is not the restore's any more.
+                            if service.generation() != generation || pending_sign_out::owed() {
+                                break;
+                            }
                             wait_ms = (wait_ms * 2).min(RESTORE_RETRY_MAX_MS);
                         }
                         Err(_) => break,

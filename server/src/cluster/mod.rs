@@ -526,14 +526,11 @@ impl Fanout for ClusterFanout {
         self.local.present(board)
     }
 
-    /// Also when the node is past `seq` already: two sockets answered at once, the later
-    /// read may have set the cursor first, and the earlier one's socket must still get
-    /// what came between (the others skip what they have).
     fn seen(&self, board: Uuid, epoch: &str, seq: u64) {
         let mut cursors = lock(&self.cursors);
         if cursors
             .get(&board)
-            .is_none_or(|cursor| &*cursor.epoch != epoch || cursor.seq > seq)
+            .is_none_or(|cursor| &*cursor.epoch != epoch)
         {
             cursors.insert(
                 board,

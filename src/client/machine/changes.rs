@@ -100,7 +100,7 @@ impl Machine {
         let store = self.subscriptions.changes_store();
         let open = self.subscriptions.changes_topic();
         let decided = self.outbox.reconcile(|mutation, call| {
-            if on_board(call, open) {
+            if on_board(call, open) && store.can_tell(mutation, call) {
                 if store.shows_applied(mutation, call) {
                     Shows::Applied
                 } else {
@@ -124,11 +124,9 @@ impl Machine {
                         result: Ok(()),
                     }));
                 }
-                Reconciled::GaveUp(entry) => {
+                Reconciled::GaveUp(entry) | Reconciled::Untold(entry) => {
                     let topic = self.subscriptions.changes_topic();
-                    let why = if matches!(entry.call, MethodCall::ClearDone(_))
-                        && !on_board(&entry.call, topic)
-                    {
+                    let why = if matches!(decision, Reconciled::Untold(_)) {
                         MutationError::ClearUntold
                     } else {
                         MutationError::Unconfirmed
@@ -887,6 +885,30 @@ mod tests {
             h.machine.diagnostics().pending_requests,
             1,
             "only the new board's subscribe"
+        );
+    }
+
+    /// A clearing sent on this board, its result lost, and the board opened anew before
+    /// the reconnect: the new store does not know which tasks it covered, so it is
+    /// reported as not to be told, not as done (it may never have landed) nor resent.
+    #[test]
+    fn a_clearing_judged_on_a_board_opened_anew_is_not_to_be_told() {
+        let mut h = Harness::new();
+        let conn = h.live(1);
+        let clear = MethodCall::ClearDone(ClearDoneParams { board: None });
+        assert_eq!(request_ids(&h.feed(Input::Mutate(clear))).len(), 1);
+        let out = h.feed(closed(conn, 1006));
+        let delay = timer(&out, TimerKind::Reconnect).unwrap();
+        h.feed(Input::Open(Topic::Board(Uuid::from_u128(5))));
+        h.feed(Input::Open(Topic::Tasks));
+        let out = h.at(h.now + delay, Input::TimerFired(TimerKind::Reconnect));
+        let conn = h.open(&out);
+        let out = h.frame(conn, auth_ok(1));
+        let out = h.frame(conn, snapshot(subscribe_id(&out), 2, vec![]));
+        assert!(request_ids(&out).is_empty(), "{out:?}");
+        assert_eq!(
+            settled(&out),
+            [(MutationId(1), Err(MutationError::ClearUntold))]
         );
     }
 }

@@ -217,8 +217,9 @@ impl Machine {
                 self.poll(now, topic, !applied, out);
                 // The open board's state is known up to here: settle what a lost answer
                 // left unknown (not from the board list's poll, which says nothing of
-                // it), then send what waits.
-                if applied && topic == self.subscriptions.changes_topic() {
+                // it, unless no board is followed), then send what waits.
+                let open = self.subscriptions.changes_topic();
+                if (applied && topic == open) || !self.subscriptions.follows(open) {
                     self.reconcile(out);
                 }
                 self.flush(now, out);
@@ -228,6 +229,9 @@ impl Machine {
             }
             Err(HttpFailure::Refused(error)) if board_unavailable(topic, &error) => {
                 self.subscriptions.unavailable(topic, error, out);
+                // No board followed now: what waits is settled as a socket would.
+                self.reconcile(out);
+                self.flush(now, out);
             }
             Err(failure) => {
                 if let HttpFailure::Refused(error) = failure {
@@ -367,8 +371,8 @@ impl Machine {
 #[allow(clippy::unwrap_used)] // a test that unwraps fails loudly, which is its job
 mod tests {
     use protocol::{
-        ApiError, Change, Changes, ChangesBody, DeleteParams, ErrorCode, MethodCall, MethodValue,
-        Position, SnapshotItems, Task, Topic, TopicSnapshot,
+        ApiError, Change, Changes, ChangesBody, CreateParams, DeleteParams, ErrorCode, MethodCall,
+        MethodValue, Position, SnapshotItems, Task, Topic, TopicSnapshot,
     };
     use uuid::Uuid;
 
@@ -832,5 +836,62 @@ mod tests {
         });
         assert!(settled(&out).is_empty());
         assert_eq!(calls(&out), [(MutationId(1), delete)]);
+    }
+
+    /// The open board's poll is refused (not the person's board): no board is followed,
+    /// so a kept change of unknown delivery is settled as a socket would settle it (sent
+    /// once more, for the server to answer) rather than holding up everything after it.
+    #[test]
+    fn a_kept_change_is_settled_when_the_open_board_cannot_be_read() {
+        let board = Uuid::from_u128(9);
+        let mut h = Harness::with(Config {
+            subscribe: Some(Topic::Board(board)),
+            boards: true,
+            ..Config::default()
+        });
+        let out = h.feed(Input::SignIn {
+            token: TOKEN.to_owned(),
+            expires_at_ms: h.now + HOUR,
+        });
+        let create = MethodCall::Create(CreateParams {
+            board: Some(board),
+            id: Some(Uuid::from_u128(1)),
+            title: "t1".to_owned(),
+        });
+        h.feed(Input::Restore(vec![Kept {
+            call: create.clone(),
+            sends: 1,
+        }]));
+        let first = opened(&out).unwrap();
+        let out = h.feed(closed(first, 1006));
+        let delay = timer(&out, TimerKind::Reconnect).unwrap();
+        let out = h.at(h.now + delay, Input::TimerFired(TimerKind::Reconnect));
+        let out = h.feed(closed(opened(&out).unwrap(), 1006));
+        let [(list, Topic::Boards, ..), (open, Topic::Board(_), ..)] = polls(&out)[..] else {
+            panic!("the board list's poll and the open board's: {out:?}");
+        };
+        let out = h.feed(Input::Polled {
+            poll: list,
+            result: Ok(Changes {
+                topic: Topic::Boards,
+                epoch: "e1".to_owned(),
+                seq: 1,
+                body: ChangesBody::Snapshot(TopicSnapshot {
+                    items: SnapshotItems::Boards(Vec::new()),
+                }),
+            }),
+        });
+        assert!(
+            calls(&out).is_empty(),
+            "the open board not known yet: {out:?}"
+        );
+        let out = h.feed(Input::Polled {
+            poll: open,
+            result: Err(HttpFailure::Refused(ApiError::new(
+                ErrorCode::NotFound,
+                "No such board.",
+            ))),
+        });
+        assert_eq!(calls(&out), [(MutationId(1), create)]);
     }
 }
