@@ -128,20 +128,7 @@ async fn a_wrong_password_is_refused_with_an_alert_and_the_right_one_signs_in() 
 /// "Restoring your session…" for good; no transport failure sends anyone to sign in.
 #[wasm_bindgen_test]
 async fn a_server_that_never_answers_is_said_and_tried_again() {
-    let app = mount_with("/", taskwire::api::Api::new(unanswering_server()));
-    let root = &app.root;
-    until("Restoring your session…", WAIT, || {
-        text_of(root).contains("Restoring your session…")
-    })
-    .await;
-    // The deadline is 15 s.
-    until(
-        "the server said out of reach",
-        Duration::from_secs(30),
-        || text_of(root).contains(RESTORE_RETRYING),
-    )
-    .await;
-    assert_eq!(location(), "/");
+    restoring_gives_up_on(unanswering_server()).await;
 }
 
 /// A server that sends an answer's headers and then stalls in its body: the call's
@@ -149,9 +136,19 @@ async fn a_server_that_never_answers_is_said_and_tried_again() {
 /// of reach, instead of restoring the session for good.
 #[wasm_bindgen_test]
 async fn an_answer_that_stalls_in_its_body_is_given_up() {
-    let app = mount_with("/", taskwire::api::Api::new(stalling_server()));
+    restoring_gives_up_on(&stalling_server()).await;
+}
+
+/// The app on a page load, against a server at `base` that never gives a whole answer:
+/// restoring, then (the call's deadline is 15 s) saying the server is out of reach, on
+/// the page it was opened at.
+async fn restoring_gives_up_on(base: &str) {
+    let app = mount_with("/", taskwire::api::Api::new(base));
     let root = &app.root;
-    // The deadline is 15 s.
+    until("Restoring your session…", WAIT, || {
+        text_of(root).contains("Restoring your session…")
+    })
+    .await;
     until(
         "the server said out of reach",
         Duration::from_secs(30),

@@ -184,6 +184,27 @@ pub mod machine {
             conn
         }
 
+        /// The socket drops (1006); `meanwhile` runs while it is down; then the next
+        /// socket opens and gets `auth_ok`: returns it and what `auth_ok` brought.
+        pub fn reconnect_after(
+            &mut self,
+            conn: ConnId,
+            meanwhile: impl FnOnce(&mut Self),
+        ) -> (ConnId, Vec<Command>) {
+            let out = self.feed(closed(conn, 1006));
+            let delay = timer(&out, TimerKind::Reconnect).expect("a reconnect timer");
+            meanwhile(self);
+            let out = self.at(self.now + delay, Input::TimerFired(TimerKind::Reconnect));
+            let conn = self.open(&out);
+            let out = self.frame(conn, auth_ok(1));
+            (conn, out)
+        }
+
+        /// [`Harness::reconnect_after`] with nothing in between.
+        pub fn reconnect(&mut self, conn: ConnId) -> (ConnId, Vec<Command>) {
+            self.reconnect_after(conn, |_| {})
+        }
+
         /// Signs in (a token good for an hour) up to the `auth` frame: returns the socket.
         pub fn signed_in(&mut self) -> ConnId {
             let out = self.feed(Input::SignIn {

@@ -28,6 +28,29 @@ async fn create(server: &TestServer, user: &Signed, title: &str) -> Value {
     created.json().await.expect("task")
 }
 
+/// `owner`'s new board `Trip`, shared with bob as `role`: its id.
+async fn trip_shared_with_bob(server: &TestServer, owner: &Signed, role: &str) -> String {
+    let board: Value = server
+        .client()
+        .post("/api/boards", Some(&owner.token), json!({ "name": "Trip" }))
+        .await
+        .json()
+        .await
+        .expect("a board");
+    let board = board["id"].as_str().expect("id").to_owned();
+    let shared = server
+        .client()
+        .send(
+            reqwest::Method::PUT,
+            &format!("/api/boards/{board}/members/bob"),
+            Some(&owner.token),
+            Some(json!({ "role": role })),
+        )
+        .await;
+    assert_eq!(shared.status(), 200);
+    board
+}
+
 /// The query that asks for what came after `answer`.
 fn after(answer: &Value) -> String {
     format!(
@@ -225,26 +248,7 @@ async fn the_board_list_comes_whole_and_a_waiting_poll_wakes_when_a_board_is_sha
         (answer, asked.elapsed())
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let board: Value = server
-        .client()
-        .post("/api/boards", Some(&alice.token), json!({ "name": "Trip" }))
-        .await
-        .json()
-        .await
-        .expect("a board");
-    let shared = server
-        .client()
-        .send(
-            reqwest::Method::PUT,
-            &format!(
-                "/api/boards/{}/members/bob",
-                board["id"].as_str().expect("id")
-            ),
-            Some(&alice.token),
-            Some(json!({ "role": "viewer" })),
-        )
-        .await;
-    assert_eq!(shared.status(), 200);
+    let board = trip_shared_with_bob(&server, &alice, "viewer").await;
     let (answer, took) = waiting.await.expect("the poll");
     assert!(took < Duration::from_secs(5), "answered after {took:?}");
     assert_eq!(names(&answer), ["My tasks", "Trip"]);
@@ -252,7 +256,7 @@ async fn the_board_list_comes_whole_and_a_waiting_poll_wakes_when_a_board_is_sha
     assert!(answer["seq"].as_u64() > first["seq"].as_u64(), "{answer}");
 
     // The board's tasks poll as `board:<id>`, for members only.
-    let topic = format!("topic=board:{}", board["id"].as_str().expect("id"));
+    let topic = format!("topic=board:{board}");
     let tasks = changes_json(&server, &bob, &topic).await;
     assert_eq!(tasks["snapshot"]["items"], json!([]), "{tasks}");
     let carol = server.register("carol").await;
@@ -268,25 +272,8 @@ async fn a_waiting_poll_ends_with_its_callers_access() {
     let server = TestServer::start().await;
     let alice = server.register("alice").await;
     let bob = server.register("bob").await;
-    let board: Value = server
-        .client()
-        .post("/api/boards", Some(&alice.token), json!({ "name": "Trip" }))
-        .await
-        .json()
-        .await
-        .expect("a board");
-    let board = board["id"].as_str().expect("id").to_owned();
+    let board = trip_shared_with_bob(&server, &alice, "editor").await;
     let members = format!("/api/boards/{board}/members/bob");
-    let shared = server
-        .client()
-        .send(
-            reqwest::Method::PUT,
-            &members,
-            Some(&alice.token),
-            Some(json!({ "role": "editor" })),
-        )
-        .await;
-    assert_eq!(shared.status(), 200);
     let topic = format!("topic=board:{board}");
     let start = changes_json(&server, &bob, &topic).await;
     let query = format!(

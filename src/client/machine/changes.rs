@@ -750,11 +750,7 @@ mod tests {
         assert_eq!(request_ids(&out).len(), 1, "the delete goes");
 
         // Its socket breaks before the result: the server applied it.
-        let out = h.feed(closed(conn, 1006));
-        let delay = timer(&out, TimerKind::Reconnect).unwrap();
-        let out = h.at(h.now + delay, Input::TimerFired(TimerKind::Reconnect));
-        let conn = h.open(&out);
-        let out = h.frame(conn, auth_ok(1));
+        let (conn, out) = h.reconnect(conn);
         let (boards, open) = subscribes(&out);
         let out = h.frame(conn, board_list(boards));
         assert!(request_ids(&out).is_empty(), "not resent: {out:?}");
@@ -835,12 +831,9 @@ mod tests {
         // Sent on this board, its result lost; meanwhile another board is opened.
         let out = h.feed(Input::Mutate(clear.clone()));
         assert_eq!(request_ids(&out).len(), 1);
-        let out = h.feed(closed(conn, 1006));
-        let delay = timer(&out, TimerKind::Reconnect).unwrap();
-        h.feed(Input::Open(Topic::Board(Uuid::from_u128(5))));
-        let out = h.at(h.now + delay, Input::TimerFired(TimerKind::Reconnect));
-        let conn = h.open(&out);
-        let out = h.frame(conn, auth_ok(1));
+        let (conn, out) = h.reconnect_after(conn, |h| {
+            h.feed(Input::Open(Topic::Board(Uuid::from_u128(5))));
+        });
         let out = h.frame(
             conn,
             ServerFrame::Snapshot {
@@ -897,13 +890,10 @@ mod tests {
         let conn = h.live(1);
         let clear = MethodCall::ClearDone(ClearDoneParams { board: None });
         assert_eq!(request_ids(&h.feed(Input::Mutate(clear))).len(), 1);
-        let out = h.feed(closed(conn, 1006));
-        let delay = timer(&out, TimerKind::Reconnect).unwrap();
-        h.feed(Input::Open(Topic::Board(Uuid::from_u128(5))));
-        h.feed(Input::Open(Topic::Tasks));
-        let out = h.at(h.now + delay, Input::TimerFired(TimerKind::Reconnect));
-        let conn = h.open(&out);
-        let out = h.frame(conn, auth_ok(1));
+        let (conn, out) = h.reconnect_after(conn, |h| {
+            h.feed(Input::Open(Topic::Board(Uuid::from_u128(5))));
+            h.feed(Input::Open(Topic::Tasks));
+        });
         let out = h.frame(conn, snapshot(subscribe_id(&out), 2, vec![]));
         assert!(request_ids(&out).is_empty(), "{out:?}");
         assert_eq!(

@@ -486,6 +486,48 @@ mod tests {
         (poll, out)
     }
 
+    /// Signed in with `call` kept across a reload after it went out once, on a socket
+    /// that follows the board list beside the open board; two sockets refused, so both
+    /// are polled, and the board list's poll answers first (an empty list): nothing is
+    /// settled or sent from that. Returns the open board's poll.
+    fn board_list_polled_first(h: &mut Harness, call: &MethodCall) -> PollId {
+        let out = h.feed(Input::SignIn {
+            token: TOKEN.to_owned(),
+            expires_at_ms: h.now + HOUR,
+        });
+        h.feed(Input::Restore(vec![Kept {
+            call: call.clone(),
+            sends: 1,
+        }]));
+        let out = h.feed(closed(opened(&out).unwrap(), 1006));
+        let delay = timer(&out, TimerKind::Reconnect).unwrap();
+        let out = h.at(h.now + delay, Input::TimerFired(TimerKind::Reconnect));
+        let out = h.feed(closed(opened(&out).unwrap(), 1006));
+        let [(list, Topic::Boards, ..), (open, ..)] = polls(&out)[..] else {
+            panic!("the board list's poll and the open board's: {out:?}");
+        };
+        let out = h.feed(Input::Polled {
+            poll: list,
+            result: Ok(Changes {
+                topic: Topic::Boards,
+                epoch: "e1".to_owned(),
+                seq: 1,
+                body: ChangesBody::Snapshot(TopicSnapshot {
+                    items: SnapshotItems::Boards(Vec::new()),
+                }),
+            }),
+        });
+        assert!(
+            settled(&out).is_empty(),
+            "settled by the board list: {out:?}"
+        );
+        assert!(
+            calls(&out).is_empty(),
+            "sent on the board list's word: {out:?}"
+        );
+        open
+    }
+
     /// On the fallback and live on a snapshot of `items` at seq `seq`; the long poll out.
     fn on_fallback(h: &mut Harness, seq: u64, items: Vec<Task>) -> PollId {
         let (poll, out) = refused_twice(h);
@@ -793,42 +835,11 @@ mod tests {
             boards: true,
             ..Config::default()
         });
-        let out = h.feed(Input::SignIn {
-            token: TOKEN.to_owned(),
-            expires_at_ms: h.now + HOUR,
-        });
         let delete = MethodCall::Delete(DeleteParams {
             board: None,
             id: Uuid::from_u128(1),
         });
-        h.feed(Input::Restore(vec![Kept {
-            call: delete.clone(),
-            sends: 1,
-        }]));
-        let first = opened(&out).unwrap();
-        let out = h.feed(closed(first, 1006));
-        let delay = timer(&out, TimerKind::Reconnect).unwrap();
-        let out = h.at(h.now + delay, Input::TimerFired(TimerKind::Reconnect));
-        let out = h.feed(closed(opened(&out).unwrap(), 1006));
-        let [(list, Topic::Boards, ..), (open, Topic::Tasks, ..)] = polls(&out)[..] else {
-            panic!("the board list's poll and the open board's: {out:?}");
-        };
-        let out = h.feed(Input::Polled {
-            poll: list,
-            result: Ok(Changes {
-                topic: Topic::Boards,
-                epoch: "e1".to_owned(),
-                seq: 1,
-                body: ChangesBody::Snapshot(TopicSnapshot {
-                    items: SnapshotItems::Boards(Vec::new()),
-                }),
-            }),
-        });
-        assert!(
-            settled(&out).is_empty(),
-            "not settled by the board list: {out:?}"
-        );
-        assert!(calls(&out).is_empty(), "{out:?}");
+        let open = board_list_polled_first(&mut h, &delete);
         // The board still has the task: the delete never landed, and goes once now.
         let out = h.feed(Input::Polled {
             poll: open,
@@ -849,42 +860,12 @@ mod tests {
             boards: true,
             ..Config::default()
         });
-        let out = h.feed(Input::SignIn {
-            token: TOKEN.to_owned(),
-            expires_at_ms: h.now + HOUR,
-        });
         let create = MethodCall::Create(CreateParams {
             board: Some(board),
             id: Some(Uuid::from_u128(1)),
             title: "t1".to_owned(),
         });
-        h.feed(Input::Restore(vec![Kept {
-            call: create.clone(),
-            sends: 1,
-        }]));
-        let first = opened(&out).unwrap();
-        let out = h.feed(closed(first, 1006));
-        let delay = timer(&out, TimerKind::Reconnect).unwrap();
-        let out = h.at(h.now + delay, Input::TimerFired(TimerKind::Reconnect));
-        let out = h.feed(closed(opened(&out).unwrap(), 1006));
-        let [(list, Topic::Boards, ..), (open, Topic::Board(_), ..)] = polls(&out)[..] else {
-            panic!("the board list's poll and the open board's: {out:?}");
-        };
-        let out = h.feed(Input::Polled {
-            poll: list,
-            result: Ok(Changes {
-                topic: Topic::Boards,
-                epoch: "e1".to_owned(),
-                seq: 1,
-                body: ChangesBody::Snapshot(TopicSnapshot {
-                    items: SnapshotItems::Boards(Vec::new()),
-                }),
-            }),
-        });
-        assert!(
-            calls(&out).is_empty(),
-            "the open board not known yet: {out:?}"
-        );
+        let open = board_list_polled_first(&mut h, &create);
         let out = h.feed(Input::Polled {
             poll: open,
             result: Err(HttpFailure::Refused(ApiError::new(

@@ -371,8 +371,8 @@ mod tests {
     use uuid::Uuid;
 
     use crate::client::fixtures::machine::{
-        HOUR, Harness, TOKEN, auth_ok, closed, closes, notices, problems, replay, sent, since_of,
-        snapshot, subscribe_id, timer, upsert,
+        HOUR, Harness, TOKEN, auth_ok, closes, notices, problems, replay, sent, since_of, snapshot,
+        subscribe_id, upsert,
     };
     use crate::client::fixtures::{event, task};
     use crate::client::machine::{
@@ -516,11 +516,7 @@ mod tests {
         let out = h.frame(conn, auth_ok(1));
         h.frame(conn, snapshot(subscribe_id(&out), 3, vec![task(1)]));
         assert_eq!(h.state(), ConnectionState::Live);
-        let out = h.feed(closed(conn, 1006));
-        let delay = timer(&out, TimerKind::Reconnect).unwrap();
-        let out = h.at(h.now + delay, Input::TimerFired(TimerKind::Reconnect));
-        let conn = h.open(&out);
-        let out = h.frame(conn, auth_ok(1));
+        let (conn, out) = h.reconnect(conn);
         let out = h.frame(
             conn,
             ServerFrame::Error {
