@@ -199,8 +199,13 @@ pub trait Fanout: Send + Sync {
     /// wakes their long polls on it.
     fn publish_boards(&self, user: Uuid, event: &BoardsEvent);
     /// A socket's subscribe answer put it at `seq` of `board`'s log: where the node's
-    /// own delivery of the board can start, if it has none yet (`ClusterFanout`).
-    fn seen(&self, _board: Uuid, _epoch: &str, _seq: u64) {}
+    /// own delivery of the board can start, if it has none yet (`ClusterFanout`). True
+    /// when that delivery is already past `seq` in the same epoch: another socket's
+    /// answer, read later, started it there, and the events in between were never queued
+    /// for this socket, which must read them itself.
+    fn seen(&self, _board: Uuid, _epoch: &str, _seq: u64) -> bool {
+        false
+    }
     /// A socket's `boards` subscribe answer was the list at `seq`.
     fn seen_boards(&self, _user: Uuid, _seq: u64) {}
     /// Ends the subscriptions to `board` of `user` (or of everyone, when the board is

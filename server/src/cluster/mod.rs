@@ -526,22 +526,23 @@ impl Fanout for ClusterFanout {
         self.local.present(board)
     }
 
-    fn seen(&self, board: Uuid, epoch: &str, seq: u64) {
+    fn seen(&self, board: Uuid, epoch: &str, seq: u64) -> bool {
         let mut cursors = lock(&self.cursors);
-        if cursors
-            .get(&board)
-            .is_none_or(|cursor| &*cursor.epoch != epoch)
-        {
-            cursors.insert(
-                board,
-                Cursor {
-                    epoch: Arc::from(epoch),
-                    seq,
-                },
-            );
-            // A hint that came between the answer's read and now found no cursor to
-            // move: read once what followed the answer.
-            let _ = self.work.send(Work::CatchUp(board));
+        match cursors.get(&board) {
+            Some(cursor) if &*cursor.epoch == epoch => cursor.seq > seq,
+            _ => {
+                cursors.insert(
+                    board,
+                    Cursor {
+                        epoch: Arc::from(epoch),
+                        seq,
+                    },
+                );
+                // A hint that came between the answer's read and now found no cursor to
+                // move: read once what followed the answer.
+                let _ = self.work.send(Work::CatchUp(board));
+                false
+            }
         }
     }
 

@@ -106,11 +106,13 @@ pub async fn tasks(
     Caller(caller): Caller,
     Path(board): Path<String>,
 ) -> Result<Reply<TaskList>, AppError> {
-    let access = state
-        .boards
-        .access(caller.user_id(), board_id(&board)?)
-        .await?;
-    Ok(Reply(state.tasks.snapshot(access.board).await?))
+    let board = board_id(&board)?;
+    state.boards.access(caller.user_id(), board).await?;
+    let tasks = state.tasks.snapshot(board).await?;
+    // Again after the read: everything answered was committed while the caller was a
+    // member, even if they were removed while it ran.
+    state.boards.access(caller.user_id(), board).await?;
+    Ok(Reply(tasks))
 }
 
 pub async fn create_task(

@@ -540,9 +540,11 @@ impl Connection {
     /// A board's tasks: replay when the log still holds everything after `since`, else
     /// a snapshot; then, on a `board:<id>` topic, who is there. Access is checked before
     /// the socket joins the fan-out, so a stranger never shows in the board's presence,
-    /// and again after: events queue from the join on (those the answer covers are
-    /// skipped by `forward`), and a removal committed meanwhile either shows in the
-    /// second check or reaches the socket as `unsubscribed`.
+    /// and again after the read, so everything the answer holds was committed while the
+    /// caller was a member. Events queue from the join on (those the answer covers are
+    /// skipped by `forward`), so a removal committed after the second check reaches the
+    /// socket as `unsubscribed`. On a cluster, events the node's delivery passed before
+    /// this socket's answer was seen are read here and follow the answer.
     async fn subscribe_board(
         &mut self,
         user: Uuid,
@@ -556,9 +558,6 @@ impl Connection {
         }
         self.state.fanout.subscribe(board, topic, user, self.id);
         self.subscriptions.insert(topic, None);
-        if topic != Topic::Tasks {
-            self.state.boards.access(user, board).await?;
-        }
         let replay = match since {
             Some(since) => self.state.tasks.since(board, since).await?,
             None => None,
@@ -592,7 +591,23 @@ impl Connection {
                 position
             }
         };
-        self.state.fanout.seen(board, &epoch, seq);
+        let mut seq = seq;
+        if self.state.fanout.seen(board, &epoch, seq) {
+            let since = Position {
+                epoch: epoch.clone(),
+                seq,
+            };
+            if let Some(replay) = self.state.tasks.since(board, since).await? {
+                for mut event in replay.events {
+                    event.topic = topic;
+                    seq = event.seq;
+                    frames.push(ServerFrame::Event(event));
+                }
+            }
+        }
+        if topic != Topic::Tasks {
+            self.state.boards.access(user, board).await?;
+        }
         self.subscriptions
             .insert(topic, Some((Arc::from(epoch.as_str()), seq)));
         if topic != Topic::Tasks {

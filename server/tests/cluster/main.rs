@@ -550,3 +550,70 @@ async fn a_reset_a_node_missed_while_not_listening_still_reaches_its_sockets() {
     taskwire_server::admin::reset_log(&db).await.unwrap();
     assert_eq!(far.closed().await.0, Closed::Code(1011));
 }
+
+/// Sockets on one node subscribing to a board at once, while another node writes to it:
+/// each gets every event after its own answer, in order, with none missing. One socket's
+/// answer can start the node's delivery of the board past another's, read a moment
+/// earlier; the events between them are that socket's to read, not lost to it.
+#[tokio::test]
+async fn sockets_subscribing_at_once_while_another_node_writes_miss_nothing() {
+    const ROUNDS: usize = 5;
+    const SOCKETS: usize = 8;
+    const WRITES: u64 = 25;
+    let _shared = POSTGRES.read().await;
+    let (_, nodes) = nodes(2).await;
+    let alice = nodes[0].register("alice").await;
+    for round in 0..ROUNDS {
+        let board: Value = nodes[0]
+            .client()
+            .post(
+                "/api/boards",
+                Some(&alice.token),
+                json!({"name": format!("Round {round}")}),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        let topic = format!("board:{}", board["id"].as_str().unwrap());
+        let mut sockets = Vec::with_capacity(SOCKETS);
+        for _ in 0..SOCKETS {
+            sockets.push(nodes[0].socket_v2(&alice.token).await);
+        }
+        let path = format!("/api/boards/{}/tasks", board["id"].as_str().unwrap());
+        let writes = async {
+            for n in 0..WRITES {
+                let created = nodes[1]
+                    .client()
+                    .post(
+                        &path,
+                        Some(&alice.token),
+                        json!({ "title": format!("{n}") }),
+                    )
+                    .await;
+                assert!(created.status().is_success());
+            }
+        };
+        let subscribes = futures_util::future::join_all(
+            sockets
+                .iter_mut()
+                .map(|socket| socket.send(json!({"type": "subscribe", "id": 2, "topic": topic}))),
+        );
+        tokio::join!(writes, subscribes);
+        for (n, socket) in sockets.iter_mut().enumerate() {
+            let mut seq = None;
+            while seq != Some(WRITES) {
+                let frame = socket.recv().await;
+                match frame["type"].as_str() {
+                    Some("snapshot" | "replay") => seq = frame["seq"].as_u64(),
+                    Some("event") => {
+                        let next = seq.expect("events after the answer") + 1;
+                        assert_eq!(frame["seq"], next, "round {round}, socket {n}");
+                        seq = Some(next);
+                    }
+                    _ => assert_eq!(frame["type"], "presence", "{frame}"),
+                }
+            }
+        }
+    }
+}
