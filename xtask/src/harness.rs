@@ -8,6 +8,7 @@ use std::time::Instant;
 use crate::browser_tmp::BrowserTmp;
 use crate::error::Error;
 use crate::local_server::{LocalServer, free_port};
+use crate::release_app::ReleaseApp;
 use crate::steps::{Background, Timings};
 use crate::webdriver::Browser;
 use crate::{
@@ -26,12 +27,9 @@ pub fn run(server_args: &[String]) -> Result {
         &mut cargo(&["build", "--release", "-p", "taskwire-server"]),
         &logs.join("server-build.log"),
     )?;
-    setup::build_tools()?;
+    setup::release_tools()?;
     timings.record("the build tools", timings.elapsed());
-    timings.run(
-        "release build of the app (trunk build --release --offline)",
-        Command::new("trunk").args(["build", "--release", "--offline"]),
-    )?;
+    ReleaseApp::start(&logs)?.finish(&mut timings)?;
     timings.record(
         "building the server (release), begun first",
         server.finish()?,
@@ -406,10 +404,7 @@ const WASM: &str = "wasm32-unknown-unknown";
 /// The server binary cargo builds with `profile` ("debug" or "release"), in
 /// `CARGO_TARGET_DIR` when that is set.
 pub fn server_binary(profile: &str) -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(|dir| root().join(dir))
-        .unwrap_or_else(|| root().join("target"));
-    target.join(profile).join("taskwire-server")
+    crate::target_dir().join(profile).join("taskwire-server")
 }
 
 /// The admin account the browser suites sign in with (a throwaway database on loopback).
@@ -437,11 +432,15 @@ pub fn cargo(args: &[&str]) -> Command {
 
 /// The release bundle into dist/, with its size.
 fn build_app(timings: &mut Timings) -> Result {
-    timings.run(
-        "release build of the app (trunk build --release --offline)",
-        Command::new("trunk").args(["build", "--release", "--offline"]),
-    )?;
+    release_app(timings)?;
     bundle::measure().map(drop)
+}
+
+/// The release bundle into dist/, timed.
+pub fn release_app(timings: &mut Timings) -> Result {
+    let logs = root().join("target/xtask");
+    std::fs::create_dir_all(&logs).map_err(Error::io("creating target/xtask"))?;
+    ReleaseApp::start(&logs)?.finish(timings)
 }
 
 fn which(program: &str) -> Result<PathBuf> {

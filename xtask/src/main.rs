@@ -12,6 +12,7 @@ mod harness;
 mod http;
 mod local_server;
 mod postgres;
+mod release_app;
 mod screenshot;
 mod served_page;
 mod setup;
@@ -65,6 +66,13 @@ fn main() -> ExitCode {
 fn root() -> std::path::PathBuf {
     let xtask = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     xtask.parent().unwrap_or(xtask).to_path_buf()
+}
+
+/// Cargo's target folder, as the builds here use it.
+fn target_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(|dir| root().join(dir))
+        .unwrap_or_else(|| root().join("target"))
 }
 
 type Result<T = ()> = std::result::Result<T, Error>;

@@ -6,7 +6,6 @@
 //! Instead Chromium is driven over WebDriver: open /login, fill the form as a person
 //! would, wait for the live board, take the picture.
 
-use std::process::Command;
 use std::time::Duration;
 
 use serde_json::json;
@@ -33,12 +32,9 @@ const WINDOW: (u32, u32) = (1200, 800);
 const OUTPUT: &str = "docs/board.png";
 
 pub fn run() -> Result {
-    setup::build_tools()?;
+    setup::release_tools()?;
     let mut timings = Timings::default();
-    timings.run(
-        "release build of the app (trunk build --release --offline)",
-        Command::new("trunk").args(["build", "--release", "--offline"]),
-    )?;
+    crate::harness::release_app(&mut timings)?;
     timings.run(
         "build the server (release)",
         &mut cargo(&["build", "--release", "-p", "taskwire-server"]),

@@ -39,16 +39,18 @@ fn warn_if_disk_is_short() {
     }
 }
 
-/// What `trunk build` needs: the wasm target, trunk, wasm-bindgen and wasm-opt.
-pub fn build_tools() -> Result {
-    install_missing("the build tools", build_tool_list()?)
+/// What the release bundle needs: the wasm target and wasm-opt (wasm-bindgen is built
+/// into xtask).
+pub fn release_tools() -> Result {
+    install_missing("the build tools", release_tool_list())
 }
 
 /// Everything: the app's build tools and the two browsers with their drivers, the
 /// missing ones installed side by side.
 pub fn all() -> Result {
     warn_if_disk_is_short();
-    let mut tools = build_tool_list()?;
+    let mut tools = release_tool_list();
+    tools.extend(dev_tool_list()?);
     tools.extend(browser_list());
     install_missing("the build tools and the browsers", tools)
 }
@@ -108,15 +110,13 @@ impl Optimised {
     }
 }
 
-fn build_tool_list() -> Result<Vec<Tool>> {
-    let bindgen = wasm_bindgen_version()?;
-    let trunk = format!("trunk {TRUNK_VERSION}");
-    let bindgen_cli = format!("wasm-bindgen {bindgen}");
+/// The wasm target and wasm-opt: what the release bundle needs beside xtask itself.
+fn release_tool_list() -> Vec<Tool> {
     let mut target = Command::new("rustup");
     target.args(["target", "add", "wasm32-unknown-unknown"]);
     let mut wasm_opt = Command::new("npm");
     wasm_opt.args(["install", "--global", "binaryen"]);
-    Ok(vec![
+    vec![
         Tool::new(
             "the wasm32-unknown-unknown target",
             || {
@@ -125,6 +125,20 @@ fn build_tool_list() -> Result<Vec<Tool>> {
             },
             target,
         ),
+        Tool::new(
+            "wasm-opt (binaryen)",
+            || output("wasm-opt", &["--version"]).is_some(),
+            wasm_opt,
+        ),
+    ]
+}
+
+/// trunk for the development loop, and wasm-bindgen's CLI for its test runner.
+fn dev_tool_list() -> Result<Vec<Tool>> {
+    let bindgen = wasm_bindgen_version()?;
+    let trunk = format!("trunk {TRUNK_VERSION}");
+    let bindgen_cli = format!("wasm-bindgen {bindgen}");
+    Ok(vec![
         // Without its default features: no TLS and no update check, which only serve
         // downloads (every build here is --offline) and HTTPS, which the proxy to a local
         // server does not use.
@@ -158,11 +172,6 @@ fn build_tool_list() -> Result<Vec<Tool>> {
                     &bindgen,
                 ],
             ),
-        ),
-        Tool::new(
-            "wasm-opt (binaryen)",
-            || output("wasm-opt", &["--version"]).is_some(),
-            wasm_opt,
         ),
     ])
 }
