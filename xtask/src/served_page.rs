@@ -1,9 +1,9 @@
-//! The app as the server serves it, in headless Chromium and Firefox: trunk's real
-//! `index.html` and bundle under the server's Content-Security-Policy and other security
+//! The app as the server serves it, in headless Chromium and Firefox: the real
+//! release `index.html` and bundle under the server's Content-Security-Policy and other security
 //! headers. The browser suites cannot show this, since they run in the page of
 //! wasm-bindgen-test-runner, which carries none of our headers.
 //!
-//! A person's first minute: the page loads (trunk's inline loader and the WebAssembly
+//! A person's first minute: the page loads (the inline loader and the WebAssembly
 //! are allowed), they sign in, the socket goes live, they add a task and see it, and the
 //! browser reports no violation of the policy on the way.
 

@@ -1,11 +1,11 @@
 //! Security headers. Every response says `nosniff`, may not be framed, and sends no
 //! referrer; the app's pages carry a Content-Security-Policy that allows exactly what the
-//! app and trunk's output need, so that a title ever rendered as markup by mistake still
+//! app and its release bundle need, so that a title ever rendered as markup by mistake still
 //! could not run a script.
 //!
 //! The app's policy:
 //! - `script-src 'self' 'wasm-unsafe-eval' 'sha256-…'`: the app's own JS files; compiling
-//!   its WebAssembly; and trunk's loader, the one inline script of `index.html`, by the
+//!   its WebAssembly; and the loader, the one inline script of `index.html`, by the
 //!   hash of its text (no `unsafe-inline`). The hashes are read from `index.html` and read
 //!   again when the file changes, so a rebuild needs no restart.
 //! - `style-src 'self'`, `img-src 'self'`, `font-src 'self'`: the stylesheet; the app sets
