@@ -442,13 +442,16 @@ record! {
         refresh_hash: String,
         expires_at: i64,
         created_at: String,
+        previous_hash: Option<String>,
+        rotated_at: i64,
     }
 }
 
 impl Table for Session {
     in_rowid_order!(
         "sessions",
-        "id, user_id, acting_admin_id, refresh_hash, expires_at, created_at"
+        "id, user_id, acting_admin_id, refresh_hash, expires_at, created_at, previous_hash, \
+         rotated_at"
     );
 
     fn push(self, mut values: Separated<'_, 'static, Postgres, &'static str>) {
@@ -458,7 +461,9 @@ impl Table for Session {
             .push_bind(self.acting_admin_id)
             .push_bind(self.refresh_hash)
             .push_bind(self.expires_at)
-            .push_bind(self.created_at);
+            .push_bind(self.created_at)
+            .push_bind(self.previous_hash)
+            .push_bind(self.rotated_at);
     }
 }
 

@@ -73,6 +73,22 @@ pub enum Exited {
     OwnSessionEnded,
 }
 
+/// How long after a rotation the token it replaced still gets a new one: long
+/// enough for a client to notice a lost answer and try again (the app's deadline is 15 s,
+/// its retries back off to 10 s), short enough to leave a thief little time.
+const LOST_ANSWER_GRACE_SECS: i64 = 120;
+
+/// The refresh token a rotation replaces, which the browser may still hold.
+enum Replaced<'a> {
+    /// Just presented and spent (its hash).
+    Now(&'a str),
+    /// Presented again within the grace after a lost answer: the rotation it first got
+    /// keeps its time, so the grace never grows.
+    Before(&'a str, i64),
+    /// The browser no longer holds it (its cookie was replaced): no grace.
+    Taken,
+}
+
 /// What presenting a refresh token led to.
 #[derive(Debug)]
 pub enum RefreshOutcome {
@@ -301,7 +317,10 @@ impl Auth {
                 .bind(&session_id)
                 .execute(tx.on())
                 .await?;
-            let issued = self.rotate(&mut tx, stored_id(&session_id)?).await?;
+            let replaced = Replaced::Now(&hash);
+            let issued = self
+                .rotate(&mut tx, stored_id(&session_id)?, replaced)
+                .await?;
             tx.commit().await?;
             return Ok(RefreshOutcome::Rotated(issued));
         }
@@ -313,6 +332,34 @@ impl Auth {
         let Some(session_id) = spent else {
             return Ok(RefreshOutcome::Unknown);
         };
+        // The token the current one replaced, presented again soon after: the answer
+        // that carried the new one never arrived (a dropped connection, a deadline), so
+        // the browser still holds this one. The new token, never delivered, is spent in
+        // its turn and another issued. A thief who presents it instead only moves the
+        // theft's discovery on: the owner's next refresh, with the token they did get,
+        // finds it spent and revokes the session.
+        let lost: Option<(String, i64)> = query(
+            "UPDATE sessions SET expires_at = expires_at              WHERE id = $1 AND previous_hash = $2 AND rotated_at >= $3 AND expires_at >= $4              RETURNING refresh_hash, rotated_at",
+        )
+        .bind(&session_id)
+        .bind(&hash)
+        .bind(clock::unix_now().saturating_sub(LOST_ANSWER_GRACE_SECS))
+        .bind(clock::unix_now())
+        .fetch_optional(tx.on())
+        .await?;
+        if let Some((undelivered, rotated_at)) = lost {
+            query("INSERT INTO spent_refresh_tokens (hash, session_id) VALUES ($1, $2)")
+                .bind(&undelivered)
+                .bind(&session_id)
+                .execute(tx.on())
+                .await?;
+            let replaced = Replaced::Before(&hash, rotated_at);
+            let issued = self
+                .rotate(&mut tx, stored_id(&session_id)?, replaced)
+                .await?;
+            tx.commit().await?;
+            return Ok(RefreshOutcome::Rotated(issued));
+        }
         query("DELETE FROM sessions WHERE id = $1")
             .bind(&session_id)
             .execute(tx.on())
@@ -423,7 +470,7 @@ impl Auth {
         .bind(parent.to_string())
         .execute(tx.on())
         .await?;
-        let issued = self.rotate(&mut tx, parent).await?;
+        let issued = self.rotate(&mut tx, parent, Replaced::Taken).await?;
         tx.commit().await?;
         Ok(Exited::Returned(issued))
     }
@@ -465,14 +512,29 @@ impl Auth {
     }
 
     /// Gives a live session a new refresh token (the caller has spent the old one).
-    async fn rotate(&self, tx: &mut Tx, session_id: Uuid) -> Result<Issued, AppError> {
+    async fn rotate(
+        &self,
+        tx: &mut Tx,
+        session_id: Uuid,
+        replaced: Replaced<'_>,
+    ) -> Result<Issued, AppError> {
         let refresh = RefreshToken::generate();
-        query("UPDATE sessions SET refresh_hash = $1, expires_at = $2 WHERE id = $3")
-            .bind(refresh.hash())
-            .bind(self.session_expiry())
-            .bind(session_id.to_string())
-            .execute(tx.on())
-            .await?;
+        let (previous, rotated_at) = match replaced {
+            Replaced::Now(hash) => (Some(hash), clock::unix_now()),
+            Replaced::Before(hash, at) => (Some(hash), at),
+            Replaced::Taken => (None, clock::unix_now()),
+        };
+        query(
+            "UPDATE sessions SET refresh_hash = $1, expires_at = $2, previous_hash = $3, \
+             rotated_at = $4 WHERE id = $5",
+        )
+        .bind(refresh.hash())
+        .bind(self.session_expiry())
+        .bind(previous.map(str::to_owned))
+        .bind(rotated_at)
+        .bind(session_id.to_string())
+        .execute(tx.on())
+        .await?;
         let row: SessionRow = query(SESSION_QUERY)
             .bind(session_id.to_string())
             .fetch_one(tx.on())

@@ -35,9 +35,13 @@ const SQLITE: &[Step] = &[
     step!("sqlite", 20260102000000, "events_bump_seq"),
     step!("sqlite", 20260103000000, "tasks_updated_by"),
     step!("sqlite", 20260104000000, "boards"),
+    step!("sqlite", 20260105000000, "refresh_grace"),
 ];
 
-const POSTGRES: &[Step] = &[step!("postgres", 20260104000000, "initial")];
+const POSTGRES: &[Step] = &[
+    step!("postgres", 20260104000000, "initial"),
+    step!("postgres", 20260105000000, "refresh_grace"),
+];
 
 /// A list of migrations as sqlx reads a folder of them.
 #[derive(Debug)]

@@ -6,6 +6,9 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use sqlx::{Connection, SqliteConnection};
+use taskwire_server::DbTarget;
+
 use crate::support::{Closed, Signed, TestServer, assert_error, cookie_value, set_cookie};
 
 #[tokio::test]
@@ -299,12 +302,16 @@ async fn refresh_rotates_and_reuse_revokes_the_session() {
     let token = body["token"].as_str().unwrap().to_owned();
     assert_eq!(client.get("/api/me", Some(&token)).await.status(), 200);
 
-    // The first cookie again: a stolen copy. The whole session ends.
+    // The second cookie, used: the first is two rotations old now, and presenting it
+    // again means a stolen copy. The whole session ends.
+    let third = client.refresh(&second_cookie).await;
+    assert_eq!(third.status(), 200);
+    let third_cookie = cookie_value(&set_cookie(third.headers()).unwrap());
     let reused = client.refresh(&first.cookie).await;
     let cleared = set_cookie(reused.headers()).unwrap();
     assert!(cleared.contains("Max-Age=0"), "{cleared}");
     assert_error(reused, 401, "unauthorized").await;
-    assert_error(client.refresh(&second_cookie).await, 401, "unauthorized").await;
+    assert_error(client.refresh(&third_cookie).await, 401, "unauthorized").await;
     assert_error(
         client.get("/api/me", Some(&token)).await,
         401,
@@ -324,6 +331,59 @@ async fn refresh_rotates_and_reuse_revokes_the_session() {
         client.get("/api/me", Some(&other.token)).await.status(),
         200
     );
+}
+
+/// The answer to a refresh lost on its way (a dropped connection, the app's deadline):
+/// the browser still holds the cookie it presented, and presenting it again soon after
+/// gets a new one, where it used to end the session as a theft. The token that was never
+/// delivered is spent in its turn: whoever presents it had it from elsewhere.
+#[tokio::test]
+async fn a_refresh_whose_answer_was_lost_is_answered_again() {
+    let server = TestServer::start().await;
+    let client = server.client();
+    let alice = server.register("alice").await;
+    let lost = client.refresh(&alice.cookie).await;
+    assert_eq!(lost.status(), 200);
+    let undelivered = cookie_value(&set_cookie(lost.headers()).unwrap());
+
+    for _ in 0..2 {
+        let again = client.refresh(&alice.cookie).await;
+        assert_eq!(again.status(), 200, "the same cookie, tried again");
+        let body: Value = again.json().await.unwrap();
+        let token = body["token"].as_str().unwrap().to_owned();
+        assert_eq!(client.get("/api/me", Some(&token)).await.status(), 200);
+    }
+    assert_error(client.refresh(&undelivered).await, 401, "unauthorized").await;
+    assert_error(client.refresh(&alice.cookie).await, 401, "unauthorized").await;
+}
+
+/// The grace is for a lost answer, soon after: the same cookie presented long after its
+/// rotation is a stolen copy, as before.
+#[tokio::test]
+async fn a_refresh_token_presented_long_after_its_rotation_ends_the_session() {
+    let server = TestServer::start().await;
+    let client = server.client();
+    let alice = server.register("alice").await;
+    let rotated = client.refresh(&alice.cookie).await;
+    assert_eq!(rotated.status(), 200);
+    let DbTarget::Sqlite(path) = server.db() else {
+        panic!("this suite runs on SQLite");
+    };
+    let mut db = SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    let moved = sqlx::query("UPDATE sessions SET rotated_at = rotated_at - 121")
+        .execute(&mut db)
+        .await
+        .unwrap();
+    assert_eq!(moved.rows_affected(), 1);
+    assert_error(client.refresh(&alice.cookie).await, 401, "unauthorized").await;
+    assert_error(
+        client.get("/api/me", Some(&alice.token)).await,
+        401,
+        "unauthorized",
+    )
+    .await;
 }
 
 #[tokio::test]
