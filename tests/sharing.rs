@@ -502,3 +502,31 @@ async fn an_owner_renames_and_deletes_a_board_and_a_member_leaves_it() {
     let (status, _) = api_call("GET", &format!("/api/boards/{board}/tasks"), &a.token, None).await;
     assert_eq!(status, 404);
 }
+
+/// A board opened by its address keeps it under every filter: only the query changes,
+/// so the board shown, and the one a reload or a copied link opens, stay the same.
+#[wasm_bindgen_test]
+async fn a_shared_boards_filters_keep_its_address() {
+    let (mut a, b) = (Person::new("ann").await, Person::new("bob").await);
+    let id = shared_board(&a, &b, "Filtered", "editor").await;
+    add_over_http(&a, &id, "Pack the tent").await;
+    let path = format!("/b/{id}");
+    a.open_at(&path).await;
+    until("the board and its task", WAIT, || {
+        heading(a.root()) == "Filtered" && titles(a.root()) == ["Pack the tent"]
+    })
+    .await;
+    for (filter, query, shown) in [
+        ("Completed", "?filter=completed", 0),
+        ("Active", "?filter=active", 1),
+        ("All", "", 1),
+    ] {
+        let link = until_found(filter, WAIT, || by_role(a.root(), "link", filter)).await;
+        click(&link);
+        let want = format!("{path}{query}");
+        until(&want, WAIT, || {
+            location() == want && heading(a.root()) == "Filtered" && titles(a.root()).len() == shown
+        })
+        .await;
+    }
+}

@@ -36,11 +36,13 @@ impl Filter {
         }
     }
 
-    pub fn href(self) -> &'static str {
+    /// The address of `path` (the board's own, `/` or `/b/<id>`) under this filter: only
+    /// the query changes, so a filter never leaves the board it is on.
+    pub fn href(self, path: &str) -> String {
         match self {
-            Self::All => "/",
-            Self::Active => "/?filter=active",
-            Self::Completed => "/?filter=completed",
+            Self::All => path.to_owned(),
+            Self::Active => format!("{path}?filter=active"),
+            Self::Completed => format!("{path}?filter=completed"),
         }
     }
 
@@ -51,5 +53,24 @@ impl Filter {
             Self::Active => "Nothing left to do",
             Self::Completed => "Nothing completed yet",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_filter_changes_only_the_query_of_the_board_it_is_on() {
+        let on = |path| Filter::EVERY.map(|f| f.href(path));
+        assert_eq!(on("/"), ["/", "/?filter=active", "/?filter=completed"]);
+        assert_eq!(
+            on("/b/7f0c"),
+            [
+                "/b/7f0c",
+                "/b/7f0c?filter=active",
+                "/b/7f0c?filter=completed"
+            ]
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! Under the list: how much is left, the filters, and clearing what is done.
 
 use leptos::prelude::*;
+use leptos_router::hooks::use_location;
 
 use super::{Filter, focus_new_task};
 use crate::taskwire::Taskwire;
@@ -11,6 +12,7 @@ pub fn TaskFooter(filter: Memo<Filter>, #[prop(optional)] read_only: bool) -> im
     let tw = Taskwire::expect();
     // Counted by the board as rows change: no row is read here.
     let counts = tw.counts();
+    let pathname = use_location().pathname;
     let left = move || match counts.with(|c| c.left) {
         1 => "1 item left".to_owned(),
         n => format!("{n} items left"),
@@ -25,7 +27,7 @@ pub fn TaskFooter(filter: Memo<Filter>, #[prop(optional)] read_only: bool) -> im
                             // Only the query changes: the page stays where it is scrolled.
                             <a
                                 class="filter"
-                                href=f.href()
+                                href=move || pathname.with(|path| f.href(path))
                                 data-noscroll
                                 aria-current=move || (filter.get() == f).then_some("page")
                             >

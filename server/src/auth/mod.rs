@@ -374,24 +374,29 @@ impl Auth {
     /// Ends the session a refresh token belongs to, live or already spent: signing out
     /// with the cookie alone, so that an access token that has expired cannot keep a
     /// session alive. Returns the ended session, if there was one.
-    pub async fn logout_by_refresh(&self, presented: &str) -> Result<Option<Uuid>, AppError> {
-        let ended: Option<String> = query(
-            "DELETE FROM sessions WHERE refresh_hash = $1 \
-             OR id = (SELECT session_id FROM spent_refresh_tokens WHERE hash = $1) RETURNING id",
+    pub async fn logout_by_refresh(&self, presented: &str) -> Result<Vec<Uuid>, AppError> {
+        let mut tx = self.db.begin_write().await?;
+        let session: Option<String> = query(
+            "SELECT id FROM sessions WHERE refresh_hash = $1 \
+             UNION SELECT session_id FROM spent_refresh_tokens WHERE hash = $1",
         )
         .bind(RefreshToken::hash_of(presented))
-        .optional_scalar(self.db.write())
+        .optional_scalar(tx.on())
         .await?;
-        ended.as_deref().map(stored_id).transpose()
+        let Some(session) = session else {
+            return Ok(Vec::new());
+        };
+        let ended = end_with_parent(&mut tx, &session).await?;
+        tx.commit().await?;
+        Ok(ended)
     }
 
-    /// Ends one session.
-    pub async fn logout(&self, authed: &Authed) -> Result<(), AppError> {
-        query("DELETE FROM sessions WHERE id = $1")
-            .bind(authed.session_id.to_string())
-            .execute(self.db.write())
-            .await?;
-        Ok(())
+    /// Ends one session; returns the sessions ended.
+    pub async fn logout(&self, authed: &Authed) -> Result<Vec<Uuid>, AppError> {
+        let mut tx = self.db.begin_write().await?;
+        let ended = end_with_parent(&mut tx, &authed.session_id.to_string()).await?;
+        tx.commit().await?;
+        Ok(ended)
     }
 
     /// Ends every session of the user, and those in which an admin acts as someone else
@@ -572,6 +577,21 @@ impl Auth {
         let ttl = i64::try_from(self.session_ttl.as_secs()).unwrap_or(i64::MAX / 2);
         clock::unix_now().saturating_add(ttl)
     }
+}
+
+/// Ends `session` and, when it acts as someone else, the admin's own session it would
+/// return to: signing out while acting signs the admin out. That session's refresh token
+/// left the browser when the acting session's cookie replaced it, so nobody who should
+/// could use it again, and it would otherwise live on unseen until it expired.
+async fn end_with_parent(tx: &mut Tx, session: &str) -> Result<Vec<Uuid>, AppError> {
+    let ended: Vec<String> = query(
+        "DELETE FROM sessions WHERE id = $1 \
+         OR id = (SELECT parent_session_id FROM sessions WHERE id = $1) RETURNING id",
+    )
+    .bind(session)
+    .scalars(tx.on())
+    .await?;
+    ended.iter().map(|id| stored_id(id)).collect()
 }
 
 /// Makes `username` an admin (the `user promote` command). Returns whether it exists.

@@ -89,20 +89,15 @@ pub async fn logout(
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let ended = match caller {
-        Ok(Caller(caller)) => {
-            state.auth.logout(&caller).await?;
-            Some(caller.session_id)
-        }
+        Ok(Caller(caller)) => state.auth.logout(&caller).await?,
         Err(refused) => match cookie::refresh_token(&headers) {
             Some(token) => state.auth.logout_by_refresh(token).await?,
             None => return Err(refused),
         },
     };
-    if let Some(session) = ended {
-        state
-            .fanout
-            .close_sessions(&[session], CloseCode::Unauthorized, "signed out");
-    }
+    state
+        .fanout
+        .close_sessions(&ended, CloseCode::Unauthorized, "signed out");
     Ok((StatusCode::NO_CONTENT, [cookie::clear(&headers)]).into_response())
 }
 

@@ -386,6 +386,42 @@ async fn a_refresh_token_presented_long_after_its_rotation_ends_the_session() {
     .await;
 }
 
+/// Signing out while acting as someone signs the admin out too: their own session's
+/// refresh cookie left the browser when the acting one replaced it, and must not live on
+/// unseen, still able to sign in whoever copied it.
+#[tokio::test]
+async fn signing_out_while_acting_ends_the_admins_own_session_too() {
+    let server = TestServer::start().await;
+    let client = server.client();
+    let root = server.register("root").await;
+    server.register("bob").await;
+    assert_eq!(
+        taskwire_server::admin::promote(&server.db(), "root").await,
+        Ok(true)
+    );
+    let mut admins = server.socket(&root.token).await;
+    let acting = client
+        .post(
+            "/api/login-as",
+            Some(&root.token),
+            json!({"username": "bob"}),
+        )
+        .await;
+    assert_eq!(acting.status(), 200);
+    let body: Value = acting.json().await.unwrap();
+    let token = body["token"].as_str().unwrap();
+    let out = client.post("/api/logout", Some(token), json!(null)).await;
+    assert_eq!(out.status(), 204);
+    admins.expect_close(4401).await;
+    assert_error(client.refresh(&root.cookie).await, 401, "unauthorized").await;
+    assert_error(
+        client.get("/api/me", Some(&root.token)).await,
+        401,
+        "unauthorized",
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn logout_and_logout_all() {
     let server = TestServer::start().await;
