@@ -40,11 +40,15 @@ pub async fn login(
     // guesses costs the server almost nothing; a success gives its attempt back, so
     // only failures use up the limits.
     let ip = peer.ip().to_string();
-    let ip_ok = state.login_per_ip.check(&ip);
+    // An address over its limit is refused before its name is looked at: a flood of
+    // made-up names from it adds no keys to the names' limiter.
+    if !state.login_per_ip.check(&ip) {
+        return Err(AppError::RateLimited);
+    }
     // Names that cannot exist are not counted (nor kept as keys): they fail anyway.
     let user_ok = protocol::validate_username(&credentials.username).is_err()
         || state.login_per_user.check(&credentials.username);
-    if !(ip_ok && user_ok) {
+    if !user_ok {
         return Err(AppError::RateLimited);
     }
     let username = credentials.username.clone();

@@ -853,6 +853,41 @@ async fn sign_in_is_rate_limited_per_username_and_per_ip() {
     assert_eq!(client.get("/healthz", None).await.status(), 200);
 }
 
+/// An address over its limit is refused before the name it tries is counted: its
+/// flood cannot lock the name's owner out from elsewhere.
+#[tokio::test]
+async fn an_address_over_its_limit_uses_up_no_ones_name() {
+    let server = TestServer::start_with(|args| {
+        args.login_per_user = 3;
+        args.login_per_ip = 3;
+    })
+    .await;
+    server.register("bob").await;
+    let client = server.client();
+    let wrong = |name: &str| json!({"username": name, "password": "wrong password"});
+    for n in 0..3 {
+        let guess = client
+            .post("/api/login", None, wrong(&format!("user{n}")))
+            .await;
+        assert_eq!(guess.status(), 401);
+    }
+    for _ in 0..5 {
+        let refused = client.post("/api/login", None, wrong("bob")).await;
+        assert_eq!(refused.status(), 429);
+    }
+    let elsewhere = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .unwrap();
+    let bob = elsewhere
+        .post(server.url("/api/login"))
+        .json(&json!({"username": "bob", "password": "correct horse"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bob.status(), 200, "bob signs in from another address");
+}
+
 #[tokio::test]
 async fn a_burst_of_a_thousand_requests_is_limited_and_the_server_carries_on() {
     let server = TestServer::start_with(|args| args.login_per_ip = 20).await;
