@@ -30,6 +30,7 @@ use crate::error::AppError;
 use crate::fanout::{Outbound, OutboundKind, SocketLink, SocketShared};
 use crate::limits::TokenBucket;
 use crate::state::AppState;
+use crate::ws::paced::Pace;
 use crate::ws::upgrade::Socket;
 
 /// Events queued for one socket before it counts as too slow and is closed.
@@ -72,6 +73,8 @@ struct Connection {
     state: AppState,
     id: u64,
     socket: Socket,
+    /// When the peer last took some of what was written.
+    pace: Arc<Pace>,
     /// The queue of events for this socket, and its close request.
     shared: Arc<SocketShared>,
     authed: Option<Authed>,
@@ -143,6 +146,7 @@ pub fn run(
     let mut shutdown = state.shutdown.clone();
     let mut connection = Connection {
         id,
+        pace: socket.get_ref().pace(),
         socket,
         shared: Arc::new(SocketShared::new(QUEUE)),
         authed: None,
@@ -642,18 +646,14 @@ impl Connection {
                 break;
             };
             if let Some(frame) = self.admit(&outbound) {
-                self.socket
-                    .feed(Message::Text(frame))
-                    .await
-                    .map_err(|_| End::Dropped("write failed"))?;
+                let limit = self.state.config.idle_timeout();
+                within(&self.pace, limit, self.socket.feed(Message::Text(frame))).await?;
                 fed += 1;
             }
         }
         if fed > 0 {
-            self.socket
-                .flush()
-                .await
-                .map_err(|_| End::Dropped("write failed"))?;
+            let limit = self.state.config.idle_timeout();
+            within(&self.pace, limit, self.socket.flush()).await?;
         }
         Ok(fed == BATCH)
     }
@@ -723,10 +723,8 @@ impl Connection {
     }
 
     async fn write(&mut self, message: Message) -> Result<(), End> {
-        self.socket
-            .send(message)
-            .await
-            .map_err(|_| End::Dropped("write failed"))
+        let limit = self.state.config.idle_timeout();
+        within(&self.pace, limit, self.socket.send(message)).await
     }
 
     /// Sends the close frame, then waits briefly for the peer's, so the connection ends
@@ -799,5 +797,28 @@ fn read_error(error: &tungstenite::Error) -> End {
         End::TooBig
     } else {
         End::Dropped("read failed")
+    }
+}
+
+/// A write, given up once the peer has taken nothing of what was sent for `limit` (see
+/// `paced`): a slow link that keeps taking bytes has as long as it needs.
+async fn within<E>(
+    pace: &Pace,
+    limit: Duration,
+    write: impl Future<Output = Result<(), E>>,
+) -> Result<(), End> {
+    tokio::pin!(write);
+    let started = Instant::now();
+    loop {
+        // Waited on the peer since it last took bytes, or since this write began.
+        let waited = pace.idle_for().min(started.elapsed());
+        let Some(left) = limit.checked_sub(waited).filter(|left| !left.is_zero()) else {
+            return Err(End::Dropped("took nothing sent for the idle timeout"));
+        };
+        match timeout(left, &mut write).await {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(_)) => return Err(End::Dropped("write failed")),
+            Err(_) => {}
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! The socket at `GET /ws` (contract section 2).
 
 mod connection;
+mod paced;
 mod upgrade;
 
 use std::net::SocketAddr;

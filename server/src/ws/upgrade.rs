@@ -22,9 +22,10 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
 use crate::error::AppError;
+use crate::ws::paced::Paced;
 
-/// An accepted socket, with its connection within reach (`get_mut`).
-pub type Socket = WebSocketStream<TokioIo<Upgraded>>;
+/// An accepted socket, with its connection within reach (`get_mut`), paced.
+pub type Socket = WebSocketStream<Paced<TokioIo<Upgraded>>>;
 
 /// A valid upgrade request: `GET` with `Connection: upgrade`, `Upgrade: websocket`,
 /// version 13 and a key.
@@ -108,7 +109,7 @@ impl Upgrade {
             match on_upgrade.await {
                 Ok(upgraded) => {
                     let socket = WebSocketStream::from_raw_socket(
-                        TokioIo::new(upgraded),
+                        Paced::new(TokioIo::new(upgraded)),
                         Role::Server,
                         Some(config),
                     )

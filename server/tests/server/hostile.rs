@@ -5,8 +5,11 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{EncodingKey, Header};
+use reqwest::header::HeaderValue;
 use serde_json::{Value, json};
+use tokio_tungstenite::MaybeTlsStream;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::support::{Closed, TestServer, Ws, assert_error};
 
@@ -153,6 +156,83 @@ async fn a_silent_socket_is_dropped() {
     assert_eq!(live.recv_within(Duration::from_millis(4_500)).await, None);
     live.send(json!({"type": "ping", "id": 2})).await;
     assert_eq!(live.recv().await["type"], "pong");
+}
+
+/// A client that stops taking what is sent, its receive window shut (a frozen tab's, or a
+/// hostile client's), in the middle of a frame bigger than the connection holds (a board
+/// of thousands of tasks): the server's write waits, and while it waits nothing else of
+/// that socket runs, its idle check included. It gives up on the write after the idle
+/// timeout, so the user's place (one socket here) is free again rather than held for good.
+#[tokio::test]
+async fn a_socket_that_takes_nothing_sent_is_dropped_though_a_write_waits_on_it() {
+    let server = TestServer::start_with(|args| {
+        args.idle_timeout_ms = 2_000;
+        args.max_sockets_per_user = 1;
+    })
+    .await;
+    let alice = server.register("alice").await;
+    // 6,000 tasks of 800-byte titles: a snapshot over the few megabytes the kernel
+    // holds for a connection on loopback.
+    let title = "\u{1F980}".repeat(200);
+    let writers = (0..60).map(|_| {
+        let (client, token, title) = (server.client(), alice.token.clone(), title.clone());
+        async move {
+            for _ in 0..100 {
+                let created = client
+                    .post("/api/tasks", Some(&token), json!({ "title": title }))
+                    .await;
+                assert!(created.status().is_success());
+            }
+        }
+    });
+    futures_util::future::join_all(writers).await;
+
+    let tcp = tokio::net::TcpSocket::new_v4().unwrap();
+    tcp.set_recv_buffer_size(4096).unwrap();
+    let tcp = tcp.connect(server.addr).await.unwrap();
+    let mut request = server
+        .url("/ws")
+        .replace("http", "ws")
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        HeaderValue::from_static("taskwire.v1"),
+    );
+    let (stream, _) = tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(tcp))
+        .await
+        .unwrap();
+    let mut stuck = Ws {
+        stream,
+        protocol: Some("taskwire.v1".into()),
+    };
+    stuck
+        .send(json!({"type": "auth", "id": 1, "token": alice.token}))
+        .await;
+    assert_eq!(stuck.recv().await["type"], "auth_ok");
+    // The snapshot is never read.
+    stuck
+        .send(json!({"type": "subscribe", "id": 2, "topic": "tasks"}))
+        .await;
+    // Refused (4429) while the stuck socket holds the place; let in once it is dropped,
+    // 2 s after its write stopped moving.
+    let until = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut next = server.connect(true).await;
+        next.send(json!({"type": "auth", "id": 1, "token": alice.token}))
+            .await;
+        let answer = next.recv().await;
+        if answer["type"] == "auth_ok" {
+            break;
+        }
+        assert_eq!(answer["code"], "rate_limited", "{answer}");
+        assert!(
+            tokio::time::Instant::now() < until,
+            "the place is still held 10 s on"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    drop(stuck);
 }
 
 fn claims_of(token: &str) -> Value {
