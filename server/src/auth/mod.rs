@@ -436,6 +436,13 @@ impl Auth {
         let mut tx = self.db.begin_write().await?;
         let issued = self.start_session(&mut tx, user, Some(acting)).await?;
         tx.commit().await?;
+        // Changes made while acting are credited to the user acted as: the log is where
+        // an admin's acting is on record.
+        tracing::warn!(
+            admin = %admin.user.username,
+            user = %username,
+            "an admin acts as another user"
+        );
         Ok(issued)
     }
 
