@@ -530,3 +530,27 @@ async fn a_shared_boards_filters_keep_its_address() {
         .await;
     }
 }
+
+/// `/` stays on the board it shows: another tab opening a board changes where `/` lands
+/// next time, not what this page shows when its board list then changes.
+#[wasm_bindgen_test]
+async fn home_stays_on_its_board_when_another_tab_opens_one() {
+    let (mut a, b) = (Person::new("ann").await, Person::new("bob").await);
+    let trip = shared_board(&b, &a, "Trip", "editor").await;
+    a.open_at("/").await;
+    until("A's personal board", WAIT, || {
+        heading(a.root()) == "My tasks"
+    })
+    .await;
+    let other_tab = mount_at(&format!("/b/{trip}"));
+    until("the other tab on Trip", WAIT, || {
+        heading(&other_tab.root) == "Trip"
+    })
+    .await;
+    shared_board(&b, &a, "Later", "viewer").await;
+    until("the new board listed", WAIT, || {
+        board_links(a.root()).iter().any(|name| name == "Later")
+    })
+    .await;
+    assert_eq!(heading(a.root()), "My tasks");
+}

@@ -16,7 +16,8 @@ use crate::taskwire::Taskwire;
 #[component]
 pub fn Home() -> impl IntoView {
     let tw = Taskwire::expect();
-    let home = Memo::new(move |_| tw.home_board());
+    let home =
+        Memo::new(move |shown: Option<&Option<Uuid>>| tw.home_board(shown.copied().flatten()));
     view! {
         <SignedInPage>
             {move || match home.get() {

@@ -418,16 +418,18 @@ impl Taskwire {
         }
     }
 
-    /// Where `/` lands: the last board opened here, while it is still the person's, else
-    /// their personal board. `None` until the board list is known.
-    pub fn home_board(&self) -> Option<Uuid> {
+    /// Where `/` lands: the last board opened in this browser, while it is still the
+    /// person's, else their personal board. `None` until the board list is known. Once
+    /// `/` shows a board (`shown`), it stays there while that board is still the
+    /// person's: another tab opening a board changes where `/` lands next time, not what
+    /// this page shows when its board list or session changes.
+    pub fn home_board(&self, shown: Option<Uuid>) -> Option<Uuid> {
         let user = self.views.user.get()?;
         self.views.boards.with(|boards| {
             let boards = boards.as_ref()?;
-            let last = last_board::recall(user.id);
-            boards
-                .iter()
-                .find(|board| Some(board.id) == last)
+            let listed = |id: Option<Uuid>| boards.iter().find(|board| Some(board.id) == id);
+            listed(shown)
+                .or_else(|| listed(last_board::recall(user.id)))
                 .or_else(|| boards.iter().find(|board| board.personal))
                 .map(|board| board.id)
         })
