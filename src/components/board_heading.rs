@@ -166,9 +166,20 @@ fn RenameForm(
             field.select();
         }
     });
+    // One rename at a time: a second Enter while the first is on its way sends nothing.
+    let saving = RwSignal::new(false);
     let save = move || {
+        if saving.get_untracked() {
+            return;
+        }
+        saving.set(true);
         spawn_local(async move {
-            match tw.rename_board(id, &name.get_untracked()).await {
+            let renamed = tw.rename_board(id, &name.get_untracked()).await;
+            // The form is gone (the page moved on): nothing to show.
+            if saving.try_set(false).is_some() {
+                return;
+            }
+            match renamed {
                 Ok(_) => {
                     problem.set(None);
                     mode.set(Mode::Idle);
@@ -200,7 +211,7 @@ fn RenameForm(
                 prop:value=name
                 on:input=move |ev| name.set(event_target_value(&ev))
             />
-            <button type="submit" class="button primary small">
+            <button type="submit" class="button primary small" disabled=saving>
                 "Save name"
             </button>
             <button type="button" class="button ghost small" on:click=move |_| mode.set(Mode::Idle)>
