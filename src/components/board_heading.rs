@@ -175,16 +175,18 @@ fn RenameForm(
         saving.set(true);
         spawn_local(async move {
             let renamed = tw.rename_board(id, &name.get_untracked()).await;
-            // The form is gone (the page moved on): nothing to show.
-            if saving.try_set(false).is_some() {
-                return;
-            }
+            // `try_`: this form is built anew when the name it started from changes (the
+            // rename's own event), and the page may have moved on; the heading's mode
+            // and problem outlive the form.
+            let _ = saving.try_set(false);
             match renamed {
                 Ok(_) => {
-                    problem.set(None);
-                    mode.set(Mode::Idle);
+                    let _ = problem.try_set(None);
+                    let _ = mode.try_set(Mode::Idle);
                 }
-                Err(error) => problem.set(Some(error.to_string())),
+                Err(error) => {
+                    let _ = problem.try_set(Some(error.to_string()));
+                }
             }
         });
     };
