@@ -470,6 +470,12 @@ async fn an_owner_renames_and_deletes_a_board_and_a_member_leaves_it() {
             && board_links(b.root()).contains(&"New name".to_owned())
     })
     .await;
+    // Focus goes back to the button that opened the form, not to the page.
+    let rename = button(a.root(), "Rename board").expect("Rename board");
+    until("focus back on Rename board", WAIT, || {
+        focused().is_some_and(|f| &f == rename.unchecked_ref::<Element>())
+    })
+    .await;
 
     button(b.root(), "Leave board")
         .expect("Leave board")
@@ -485,9 +491,18 @@ async fn an_owner_renames_and_deletes_a_board_and_a_member_leaves_it() {
     .await;
     assert!(alert_text(b.root()).is_empty(), "{}", alert_text(b.root()));
 
-    button(a.root(), "Delete board")
-        .expect("Delete board")
-        .click();
+    let delete = button(a.root(), "Delete board").expect("Delete board");
+    delete.click();
+    let confirm = until_found("the confirmation", WAIT, || {
+        by_role(a.root(), "alertdialog", "Delete New name?")
+    })
+    .await;
+    button(&confirm, "Cancel").expect("Cancel").click();
+    until("focus back on Delete board", WAIT, || {
+        focused().is_some_and(|f| &f == delete.unchecked_ref::<Element>())
+    })
+    .await;
+    delete.click();
     let confirm = until_found("the confirmation", WAIT, || {
         by_role(a.root(), "alertdialog", "Delete New name?")
     })

@@ -31,6 +31,23 @@ pub fn BoardHeading(id: Uuid) -> impl IntoView {
     let problem = RwSignal::new(None::<String>);
     let sharing = RwSignal::new(false);
     let share_button = NodeRef::<html::Button>::new();
+    let rename_button = NodeRef::<html::Button>::new();
+    let delete_button = NodeRef::<html::Button>::new();
+    // A form or a confirmation closing gives focus back to the button that opened it,
+    // not to the page: a keyboard user goes on from where they were.
+    let done = move || {
+        let opener = match mode.get_untracked() {
+            Mode::Renaming => rename_button,
+            _ => delete_button,
+        };
+        mode.set(Mode::Idle);
+        if let Some(button) = opener.get_untracked() {
+            let _ = button.focus();
+        }
+    };
+    // Made here, not with the form: the form is built anew when the name it shows
+    // changes, and a rename on its way must still close the form that replaced it.
+    let close_rename = Callback::new(move |()| done());
     let navigate = use_navigate();
     // Leaving or deleting moves to the personal board first, so that the board's end
     // does not come back as a "you no longer have access" alert.
@@ -68,7 +85,9 @@ pub fn BoardHeading(id: Uuid) -> impl IntoView {
     view! {
         <div class="board-heading">
             {move || match mode.get() {
-                Mode::Renaming => view! { <RenameForm id mode problem current=name() /> }.into_any(),
+                Mode::Renaming => {
+                    view! { <RenameForm id done=close_rename problem current=name() /> }.into_any()
+                }
                 _ => view! { <h1 class="page-title">{name}</h1> }.into_any(),
             }}
             <div class="board-actions">
@@ -85,6 +104,7 @@ pub fn BoardHeading(id: Uuid) -> impl IntoView {
                                 "Share"
                             </button>
                             <button
+                                node_ref=rename_button
                                 type="button"
                                 class="button ghost small"
                                 on:click=move |_| mode.set(Mode::Renaming)
@@ -92,6 +112,7 @@ pub fn BoardHeading(id: Uuid) -> impl IntoView {
                                 "Rename board"
                             </button>
                             <button
+                                node_ref=delete_button
                                 type="button"
                                 class="button ghost small danger-text"
                                 on:click=move |_| mode.set(Mode::ConfirmingDelete)
@@ -127,7 +148,7 @@ pub fn BoardHeading(id: Uuid) -> impl IntoView {
                 <button type="button" class="button small danger" on:click=delete.clone()>
                     "Confirm delete"
                 </button>
-                <button type="button" class="button ghost small" on:click=move |_| mode.set(Mode::Idle)>
+                <button type="button" class="button ghost small" on:click=move |_| done()>
                     "Cancel"
                 </button>
             </div>
@@ -153,7 +174,8 @@ pub fn BoardHeading(id: Uuid) -> impl IntoView {
 #[component]
 fn RenameForm(
     id: Uuid,
-    mode: RwSignal<Mode>,
+    /// Closes the form.
+    done: Callback<()>,
     problem: RwSignal<Option<String>>,
     current: String,
 ) -> impl IntoView {
@@ -181,8 +203,9 @@ fn RenameForm(
             let _ = saving.try_set(false);
             match renamed {
                 Ok(_) => {
-                    let _ = problem.try_set(None);
-                    let _ = mode.try_set(Mode::Idle);
+                    if problem.try_set(None).is_none() {
+                        done.run(());
+                    }
                 }
                 Err(error) => {
                     let _ = problem.try_set(Some(error.to_string()));
@@ -200,7 +223,7 @@ fn RenameForm(
             on:keydown=move |ev| {
                 if ev.key() == "Escape" {
                     problem.set(None);
-                    mode.set(Mode::Idle);
+                    done.run(());
                 }
             }
         >
@@ -216,7 +239,7 @@ fn RenameForm(
             <button type="submit" class="button primary small" disabled=saving>
                 "Save name"
             </button>
-            <button type="button" class="button ghost small" on:click=move |_| mode.set(Mode::Idle)>
+            <button type="button" class="button ghost small" on:click=move |_| done.run(())>
                 "Cancel"
             </button>
         </form>
