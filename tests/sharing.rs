@@ -219,9 +219,17 @@ async fn a_board_shared_by_one_person_is_live_for_the_other() {
     })
     .await;
 
-    until_found("New board", WAIT, || button(a.root(), "New board"))
-        .await
-        .click();
+    let new_board = until_found("New board", WAIT, || button(a.root(), "New board")).await;
+    // Escape closes the form and gives focus back to its button.
+    new_board.click();
+    let input = until_found("Board name", WAIT, || field(a.root(), "Board name")).await;
+    press(&input, "Escape");
+    until("focus back on New board", WAIT, || {
+        field(a.root(), "Board name").is_none()
+            && focused().is_some_and(|f| &f == new_board.unchecked_ref::<Element>())
+    })
+    .await;
+    new_board.click();
     let name = "Trip <b>&";
     let input = until_found("Board name", WAIT, || field(a.root(), "Board name")).await;
     type_text(&input, name);

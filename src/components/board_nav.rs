@@ -53,7 +53,10 @@ fn NewBoard() -> impl IntoView {
         asking.set(false);
         problem.set(None);
         name.set(String::new());
+        // Shown at once, not when `hidden` next follows `asking`: a hidden button takes
+        // no focus, and focus would fall to the page.
         if let Some(opener) = opener.get_untracked() {
+            opener.set_hidden(false);
             let _ = opener.focus();
         }
     };
