@@ -455,6 +455,63 @@ async fn editing_saves_with_enter_and_cancels_with_escape() {
     );
 }
 
+/// Leaving the title editor for another control of its row (Tab to Delete, Shift+Tab
+/// to the checkbox) saves the title, and that control of the row shown again has the
+/// focus: the keyboard goes on from where the person went, not from the page's top.
+#[wasm_bindgen_test]
+async fn leaving_the_editor_for_a_control_of_its_row_keeps_the_focus_there() {
+    let (app, _) = signed_in_board().await;
+    let root = &app.root;
+    add_task(root, "Tab title").await;
+    until_confirmed(root).await;
+    for (typed, leaving_to) in [("Left for delete", "Delete"), ("Left for check", "Check")] {
+        let row_now = task_row(root, &titles(root)[0]).expect("the row");
+        let editor = open_editor(root, &row_now).await;
+        type_text(&editor, typed);
+        // The row, now with its editor: its other controls stay.
+        let row_now = editor
+            .closest("li")
+            .ok()
+            .flatten()
+            .expect("the row being edited");
+        let target: web_sys::HtmlElement = if leaving_to == "Delete" {
+            by_role_starting(&row_now, "button", "Delete")
+                .expect("its Delete button")
+                .dyn_into()
+                .expect("a button")
+        } else {
+            row_now
+                .query_selector("input[type=checkbox]")
+                .ok()
+                .flatten()
+                .expect("its checkbox")
+                .dyn_into()
+                .expect("an input")
+        };
+        // What Tab does: focus moves to the control, and the field loses it.
+        target.focus().expect("focusable");
+        until("the title saved and the row shown again", WAIT, || {
+            titles(root) == [typed] && field(root, "Edit task").is_none()
+        })
+        .await;
+        let shown = task_row(root, typed).expect("the row");
+        until(&format!("focus on the row's {leaving_to}"), WAIT, || {
+            let focused = web_sys::window()
+                .and_then(|w| w.document())
+                .and_then(|d| d.active_element());
+            focused.is_some_and(|f| {
+                shown.contains(Some(&f))
+                    && if leaving_to == "Delete" {
+                        f.get_attribute("aria-label").as_deref() == Some(&format!("Delete {typed}"))
+                    } else {
+                        f.get_attribute("type").as_deref() == Some("checkbox")
+                    }
+            })
+        })
+        .await;
+    }
+}
+
 /// The row being edited changes elsewhere: the draft stays and the title stays hidden
 /// behind the editor; then the task is deleted elsewhere: the editor goes with it and
 /// the board carries on.

@@ -4,7 +4,10 @@
 use leptos::html;
 use leptos::prelude::*;
 use uuid::Uuid;
+use wasm_bindgen::JsCast;
+use web_sys::{Element, FocusEvent};
 
+use super::task_item::{Control, Refocus};
 use crate::board::RowSignal;
 use crate::taskwire::Taskwire;
 
@@ -19,15 +22,38 @@ fn end_edit(editing: RwSignal<Option<Uuid>>, id: Uuid) {
     });
 }
 
-/// The title as an input: Enter saves, Escape cancels (both then run `refocus` with the
-/// task, for the row shown again to take the focus back; it belongs to the list, which
-/// outlives this editor), leaving the field saves a valid title.
+/// The control of this editor's row that focus is going to, when it leaves the field
+/// for one: the row is built anew as the edit ends, and that control with it.
+fn leaving_for(ev: &FocusEvent) -> Option<Control> {
+    let from = ev
+        .target()?
+        .dyn_into::<Element>()
+        .ok()?
+        .closest("li")
+        .ok()??;
+    let to = ev.related_target()?.dyn_into::<Element>().ok()?;
+    if to.closest("li").ok()?.as_ref() != Some(&from) {
+        return None;
+    }
+    if to.class_list().contains("task-delete") {
+        Some(Control::Delete)
+    } else if to.matches("input[type=checkbox]").unwrap_or(false) {
+        Some(Control::Check)
+    } else {
+        None
+    }
+}
+
+/// The title as an input: Enter saves, Escape cancels, leaving the field saves a valid
+/// title. As the edit ends, `refocus` (the list's, which outlives this editor) gives the
+/// focus back to the row shown again: to its Edit button after Enter or Escape, or to
+/// the row's control that focus left the field for.
 #[component]
 pub fn TitleEditor(
     id: Uuid,
     row: RowSignal,
     editing: RwSignal<Option<Uuid>>,
-    refocus: Callback<Uuid>,
+    refocus: Refocus,
 ) -> impl IntoView {
     let tw = Taskwire::expect();
     let (title, seen) = row.with_untracked(|r| (r.task.title.clone(), r.task.version));
@@ -40,29 +66,31 @@ pub fn TitleEditor(
             input.select();
         }
     });
-    let finish = move |from_keyboard: bool| {
+    // Where focus goes as the edit ends: the Edit button from the keyboard, else where
+    // the person was going, if it is in this row.
+    let finish = move |focus: Option<Control>| {
         end_edit(editing, id);
-        if from_keyboard {
+        if let Some(control) = focus {
             // The row is shown again once `editing` is false.
             request_animation_frame(move || {
-                refocus.try_run(id);
+                refocus.try_run((id, control));
             });
         }
     };
     // From the keyboard a refused title stays open with the reason; leaving the field
     // with one gives up the edit instead of trapping the person in it.
-    let save = move |from_keyboard: bool| {
+    let save = move |from_keyboard: bool, focus: Option<Control>| {
         // A task deleted elsewhere has nothing left to save.
         let unchanged = row
             .try_with_untracked(|r| draft.with_untracked(|d| d.trim() == r.task.title))
             .unwrap_or(true);
         if unchanged {
-            finish(from_keyboard);
+            finish(focus);
             return;
         }
         match draft.with_untracked(|d| tw.rename(id, d, seen)) {
-            Ok(()) => finish(from_keyboard),
-            Err(_) if !from_keyboard => finish(false),
+            Ok(()) => finish(focus),
+            Err(_) if !from_keyboard => finish(focus),
             Err(error) => problem.set(Some(error.to_string())),
         }
     };
@@ -84,15 +112,16 @@ pub fn TitleEditor(
                 _ if ev.is_composing() => {}
                 "Enter" => {
                     ev.prevent_default();
-                    save(true);
+                    save(true, Some(Control::Edit));
                 }
                 "Escape" => {
                     ev.prevent_default();
-                    finish(true);
+                    finish(Some(Control::Edit));
                 }
                 _ => {}
             }
-            on:blur=move |_| {
+            on:blur=move |ev| {
+                let focus = leaving_for(&ev);
                 // Chromium also fires `blur` when the focused field is taken out of the
                 // page, before it is gone: its row left the list (changed elsewhere) or
                 // the page changed. That is no decision to save a half-typed title, so
@@ -102,7 +131,7 @@ pub fn TitleEditor(
                     let there = input.try_get_untracked().flatten().is_some_and(|field| field.is_connected());
                     // Leaving a field that Enter or Escape already closed does nothing.
                     if there && editing.try_with_untracked(|edited| *edited == Some(id)) == Some(true) {
-                        save(false);
+                        save(false, focus);
                     }
                 });
             }

@@ -31,6 +31,29 @@ fn note_id() -> String {
     format!("task-note-{}", NEXT_NOTE.fetch_add(1, Ordering::Relaxed))
 }
 
+/// Gives the focus to a control of a row built anew (the list's, which outlives rows).
+pub type Refocus = Callback<(Uuid, Control)>;
+
+/// A control of a row, to handle its event or to move focus to it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    Check,
+    Title,
+    Edit,
+    Delete,
+}
+
+impl Control {
+    pub fn node(self, nodes: &RowNodes) -> Option<web_sys::HtmlElement> {
+        match self {
+            Self::Check => nodes.check.get_untracked().map(Into::into),
+            Self::Title => nodes.title.get_untracked().map(Into::into),
+            Self::Edit => nodes.edit.get_untracked().map(Into::into),
+            Self::Delete => nodes.delete.get_untracked().map(Into::into),
+        }
+    }
+}
+
 /// The elements of one row that the list reaches for: where its events happened, and
 /// where focus goes next.
 #[derive(Clone, Copy)]
@@ -142,7 +165,7 @@ pub fn TaskItem(
     row: RowSignal,
     nodes: RowNodes,
     /// `Some` for the row being edited: the edit, and where focus goes when it ends.
-    edit: Option<(RwSignal<Option<Uuid>>, Callback<Uuid>)>,
+    edit: Option<(RwSignal<Option<Uuid>>, Refocus)>,
     /// A viewer's row: a disabled checkbox, and no Edit or Delete.
     read_only: bool,
 ) -> impl IntoView {

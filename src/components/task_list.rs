@@ -9,7 +9,7 @@ use uuid::Uuid;
 use wasm_bindgen::JsCast;
 use web_sys::{Event, HtmlElement, Node};
 
-use super::task_item::{RowNodes, TaskItem};
+use super::task_item::{Control, Refocus, RowNodes, TaskItem};
 use super::{Filter, new_task_field, unsubscribe_on_cleanup};
 use crate::board::RowSignal;
 use crate::taskwire::Taskwire;
@@ -23,26 +23,6 @@ type Rows = StoredValue<FxHashMap<Uuid, (bool, RowNodes)>>;
 /// that starts or ends its edit is built anew, so that no row holds anything for an
 /// edit but the edited one).
 type Key = (Uuid, bool);
-
-/// A control of a row, to handle its event or to move focus to it.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Control {
-    Check,
-    Title,
-    Edit,
-    Delete,
-}
-
-impl Control {
-    fn node(self, nodes: &RowNodes) -> Option<HtmlElement> {
-        match self {
-            Self::Check => nodes.check.get_untracked().map(Into::into),
-            Self::Title => nodes.title.get_untracked().map(Into::into),
-            Self::Edit => nodes.edit.get_untracked().map(Into::into),
-            Self::Delete => nodes.delete.get_untracked().map(Into::into),
-        }
-    }
-}
 
 /// `read_only` (a viewer's board) shows the rows without ways to change them.
 #[component]
@@ -100,10 +80,11 @@ pub fn TaskList(filter: Memo<Filter>, #[prop(optional)] read_only: bool) -> impl
                 .collect::<Vec<Key>>()
         })
     };
-    // After an edit ends from the keyboard, the row's Edit button takes the focus back.
-    let refocus = Callback::new(move |id: Uuid| {
-        if let Some(edit) = nodes_of(rows, id).and_then(|nodes| nodes.edit.get_untracked()) {
-            let _ = edit.focus();
+    // After an edit ends, the row built anew takes the focus back: its Edit button from
+    // the keyboard, or the control of the row that focus was leaving for.
+    let refocus: Refocus = Callback::new(move |(id, control): (Uuid, Control)| {
+        if let Some(node) = nodes_of(rows, id).and_then(|nodes| control.node(&nodes)) {
+            let _ = node.focus();
         }
     });
     // The rows' controls are handled here, one listener per kind of event for the whole
@@ -183,7 +164,7 @@ fn ListedRow(
     edited: bool,
     rows: Rows,
     editing: RwSignal<Option<Uuid>>,
-    refocus: Callback<Uuid>,
+    refocus: Refocus,
     read_only: bool,
 ) -> impl IntoView {
     let nodes = RowNodes::new();
