@@ -166,13 +166,20 @@ pub fn run(
     }
 }
 
+/// Leaves the fan-out however the socket's task ends, a panic in it included: a socket
+/// left registered would hold its user's place, presence and subscriptions for good.
+impl Drop for Connection {
+    fn drop(&mut self) {
+        if let Some(authed) = &self.authed {
+            self.state.fanout.unregister(authed.user_id(), self.id);
+        }
+    }
+}
+
 impl Connection {
-    /// Leaves the fan-out and logs how the socket ended.
+    /// Logs how the socket ended (it leaves the fan-out as it is dropped, next).
     fn ended(&self, end: End) {
         let id = self.id;
-        if let Some(authed) = &self.authed {
-            self.state.fanout.unregister(authed.user_id(), id);
-        }
         let user = self.authed.as_ref().map(|a| a.user.username.as_str());
         match end {
             End::Closed(code, reason) => tracing::info!(
