@@ -140,6 +140,9 @@ pub struct TooManySockets;
 /// is published. Dropped with the poll.
 pub type ChangeWatch = Arc<Notify>;
 
+/// Below this many entries, the long polls' map is not swept.
+const SWEEP_FROM: usize = 1024;
+
 /// The long polls waiting, by board or by user; an entry lives as long as one of them.
 #[derive(Debug, Default)]
 struct Watches(Mutex<HashMap<Uuid, Weak<Notify>>>);
@@ -151,6 +154,11 @@ impl Watches {
             return watch;
         }
         let watch = Arc::new(Notify::new());
+        // Entries whose polls are gone go when their key is next woken; a key never woken
+        // again (a deleted board's) would stay for good: swept here, as the map doubles.
+        if watches.len() >= SWEEP_FROM && watches.len().is_power_of_two() {
+            watches.retain(|_, watch| watch.strong_count() > 0);
+        }
         watches.insert(key, Arc::downgrade(&watch));
         watch
     }
@@ -630,6 +638,25 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_watches_of_polls_gone_do_not_pile_up() {
+        let watches = Watches::default();
+        for _ in 0..10 * SWEEP_FROM {
+            drop(watches.watch(Uuid::new_v4()));
+        }
+        let left = lock(&watches.0).len();
+        assert!(left <= SWEEP_FROM, "{left} entries left");
+        let kept = watches.watch(Uuid::new_v4());
+        for _ in 0..10 * SWEEP_FROM {
+            drop(watches.watch(Uuid::new_v4()));
+        }
+        assert!(
+            lock(&watches.0)
+                .values()
+                .any(|w| w.ptr_eq(&Arc::downgrade(&kept)))
+        );
+    }
     use protocol::Change;
     use std::time::Duration;
 
