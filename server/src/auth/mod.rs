@@ -8,11 +8,12 @@ pub mod token;
 
 use std::time::Duration;
 
-use protocol::{Credentials, Role, Session, User};
+use protocol::{CloseCode, Credentials, Role, Session, User};
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
 use crate::clock;
+use crate::cluster::{Hint, SESSIONS_PER_HINT};
 use crate::db::{Db, Tx, query, record, stored_id};
 use crate::error::AppError;
 pub use refresh::RefreshToken;
@@ -73,6 +74,9 @@ pub enum Exited {
     OwnSessionEnded,
 }
 
+/// The close reason of a signed-out session's sockets.
+const SIGNED_OUT: &str = "signed out";
+
 /// How long after a rotation the token it replaced still gets a new one: long
 /// enough for a client to notice a lost answer and try again (the app's deadline is 15 s,
 /// its retries back off to 10 s), short enough to leave a thief little time.
@@ -89,15 +93,47 @@ enum Replaced<'a> {
     Taken,
 }
 
+/// Sessions a call ended, and how their sockets close. The other nodes hear of it in
+/// the ending's own transaction (PostgreSQL sends a `NOTIFY` when it commits), so a
+/// sign-out that committed always reaches them; this node closes its own sockets with
+/// what the call gives back.
+#[derive(Debug)]
+pub struct EndedSessions {
+    pub sessions: Vec<Uuid>,
+    pub code: CloseCode,
+    pub reason: &'static str,
+}
+
+impl EndedSessions {
+    async fn told(
+        tx: &mut Tx,
+        sessions: Vec<Uuid>,
+        code: CloseCode,
+        reason: &'static str,
+    ) -> Result<Self, AppError> {
+        for chunk in sessions.chunks(SESSIONS_PER_HINT) {
+            let hint = Hint::CloseSessions {
+                sessions: chunk.to_vec(),
+                code,
+                reason,
+            };
+            tx.notify(&hint.to_string()).await?;
+        }
+        Ok(Self {
+            sessions,
+            code,
+            reason,
+        })
+    }
+}
+
 /// What presenting a refresh token led to.
 #[derive(Debug)]
 pub enum RefreshOutcome {
     Rotated(Issued),
     /// The token had been exchanged before: it was stolen or replayed, so its session is
     /// now revoked (and its sockets must be closed).
-    Reused {
-        session_id: Uuid,
-    },
+    Reused(EndedSessions),
     Unknown,
 }
 
@@ -364,17 +400,18 @@ impl Auth {
             .bind(&session_id)
             .execute(tx.on())
             .await?;
+        let ended = vec![stored_id(&session_id)?];
+        let ended =
+            EndedSessions::told(&mut tx, ended, CloseCode::Unauthorized, "session revoked").await?;
         tx.commit().await?;
         tracing::warn!(session = %session_id, "refresh token reused: session revoked");
-        Ok(RefreshOutcome::Reused {
-            session_id: stored_id(&session_id)?,
-        })
+        Ok(RefreshOutcome::Reused(ended))
     }
 
     /// Ends the session a refresh token belongs to, live or already spent: signing out
     /// with the cookie alone, so that an access token that has expired cannot keep a
     /// session alive. Returns the ended session, if there was one.
-    pub async fn logout_by_refresh(&self, presented: &str) -> Result<Vec<Uuid>, AppError> {
+    pub async fn logout_by_refresh(&self, presented: &str) -> Result<EndedSessions, AppError> {
         let mut tx = self.db.begin_write().await?;
         let session: Option<String> = query(
             "SELECT id FROM sessions WHERE refresh_hash = $1 \
@@ -383,33 +420,50 @@ impl Auth {
         .bind(RefreshToken::hash_of(presented))
         .optional_scalar(tx.on())
         .await?;
-        let Some(session) = session else {
-            return Ok(Vec::new());
+        let ended = match session {
+            Some(session) => end_with_parent(&mut tx, &session).await?,
+            None => Vec::new(),
         };
-        let ended = end_with_parent(&mut tx, &session).await?;
+        let ended =
+            EndedSessions::told(&mut tx, ended, CloseCode::Unauthorized, SIGNED_OUT).await?;
         tx.commit().await?;
         Ok(ended)
     }
 
     /// Ends one session; returns the sessions ended.
-    pub async fn logout(&self, authed: &Authed) -> Result<Vec<Uuid>, AppError> {
+    pub async fn logout(&self, authed: &Authed) -> Result<EndedSessions, AppError> {
         let mut tx = self.db.begin_write().await?;
         let ended = end_with_parent(&mut tx, &authed.session_id.to_string()).await?;
+        let ended =
+            EndedSessions::told(&mut tx, ended, CloseCode::Unauthorized, SIGNED_OUT).await?;
         tx.commit().await?;
         Ok(ended)
     }
 
     /// Ends every session of the user, and those in which an admin acts as someone else
     /// when the user is that admin. Returns the ended sessions.
-    pub async fn logout_all(&self, authed: &Authed) -> Result<Vec<Uuid>, AppError> {
+    pub async fn logout_all(&self, authed: &Authed) -> Result<EndedSessions, AppError> {
         let user = authed.user_id().to_string();
+        let mut tx = self.db.begin_write().await?;
         let ended: Vec<String> =
             query("DELETE FROM sessions WHERE user_id = $1 OR acting_admin_id = $2 RETURNING id")
                 .bind(&user)
                 .bind(&user)
-                .scalars(self.db.write())
+                .scalars(tx.on())
                 .await?;
-        ended.iter().map(|id| stored_id(id)).collect()
+        let ended = ended
+            .iter()
+            .map(|id| stored_id(id))
+            .collect::<Result<_, _>>()?;
+        let ended = EndedSessions::told(
+            &mut tx,
+            ended,
+            CloseCode::LoggedOutEverywhere,
+            "signed out everywhere",
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(ended)
     }
 
     /// An admin starts acting as `username` in a new session of that user.
@@ -448,7 +502,10 @@ impl Auth {
 
     /// Ends an acting session and returns to the admin's own session, with a new refresh
     /// token for it (the browser's cookie was replaced by the acting session's).
-    pub async fn exit_login_as(&self, authed: &Authed) -> Result<Exited, AppError> {
+    pub async fn exit_login_as(
+        &self,
+        authed: &Authed,
+    ) -> Result<(Exited, EndedSessions), AppError> {
         let Some(acting) = &authed.acting else {
             return Err(AppError::bad_request(
                 "This session is not acting as anyone.",
@@ -459,6 +516,14 @@ impl Auth {
             .bind(authed.session_id.to_string())
             .execute(tx.on())
             .await?;
+        // The acting session has ended whichever way this goes: its sockets go too.
+        let ended = EndedSessions::told(
+            &mut tx,
+            vec![authed.session_id],
+            CloseCode::Unauthorized,
+            "stopped acting as this user",
+        )
+        .await?;
         let parent_alive = match acting.parent_session {
             Some(parent) => query("SELECT COUNT(*) FROM sessions WHERE id = $1 AND user_id = $2")
                 .bind(parent.to_string())
@@ -471,7 +536,7 @@ impl Auth {
         };
         let Some(parent) = parent_alive else {
             tx.commit().await?;
-            return Ok(Exited::OwnSessionEnded);
+            return Ok((Exited::OwnSessionEnded, ended));
         };
         // The admin's old refresh token is spent: the browser no longer holds it, so
         // anyone presenting it took it.
@@ -484,7 +549,7 @@ impl Auth {
         .await?;
         let issued = self.rotate(&mut tx, parent, Replaced::Taken).await?;
         tx.commit().await?;
-        Ok(Exited::Returned(issued))
+        Ok((Exited::Returned(issued), ended))
     }
 
     pub async fn list_users(&self, admin: &Authed) -> Result<Vec<User>, AppError> {

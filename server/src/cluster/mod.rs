@@ -112,16 +112,6 @@ impl ClusterFanout {
         Ok(me)
     }
 
-    /// Tells every node (this one included) `hint`, outside any transaction.
-    fn tell(&self, hint: Hint) {
-        let pool = self.pool.clone();
-        tokio::spawn(async move {
-            if let Err(error) = notify(&pool, &hint).await {
-                tracing::warn!(%error, "cannot tell the other nodes");
-            }
-        });
-    }
-
     fn presence_changed(&self, boards: impl IntoIterator<Item = Uuid>) {
         let mut dirty = lock(&self.presence_dirty);
         for board in boards {
@@ -576,15 +566,10 @@ impl Fanout for ClusterFanout {
         self.presence_changed([board]);
     }
 
+    /// This node's sockets only: the call that ended the sessions told the other nodes
+    /// in its own transaction (`auth::EndedSessions`).
     fn close_sessions(&self, sessions: &[Uuid], code: CloseCode, reason: &'static str) {
         self.local.close_sessions(sessions, code, reason);
-        for chunk in sessions.chunks(SESSIONS_PER_HINT) {
-            self.tell(Hint::CloseSessions {
-                sessions: chunk.to_vec(),
-                code,
-                reason,
-            });
-        }
     }
 
     fn close_all(&self, code: CloseCode, reason: &'static str) {

@@ -7,11 +7,11 @@ use axum::Json as Reply;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use protocol::{CloseCode, Credentials, LoginAs, User, UserList};
+use protocol::{Credentials, LoginAs, User, UserList};
 
 use super::cookie;
 use super::extract::{Caller, Json};
-use crate::auth::{Exited, Issued, RefreshOutcome};
+use crate::auth::{EndedSessions, Exited, Issued, RefreshOutcome};
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -69,10 +69,8 @@ pub async fn refresh(
         RefreshOutcome::Rotated(issued) => {
             Ok(session_reply(&state, &headers, StatusCode::OK, issued))
         }
-        RefreshOutcome::Reused { session_id } => {
-            state
-                .fanout
-                .close_sessions(&[session_id], CloseCode::Unauthorized, "session revoked");
+        RefreshOutcome::Reused(ended) => {
+            close(&state, &ended);
             Ok(unauthorized_clearing_cookie(
                 &headers,
                 "This sign-in was used elsewhere and has been ended; sign in again.",
@@ -99,9 +97,7 @@ pub async fn logout(
             None => return Err(refused),
         },
     };
-    state
-        .fanout
-        .close_sessions(&ended, CloseCode::Unauthorized, "signed out");
+    close(&state, &ended);
     Ok((StatusCode::NO_CONTENT, [cookie::clear(&headers)]).into_response())
 }
 
@@ -113,11 +109,7 @@ pub async fn logout_all(
     // Every session it ended, this user's own and those in which they, an admin, acted
     // as someone else; and only those: a sign-in that lands just after keeps its sockets.
     let ended = state.auth.logout_all(&caller).await?;
-    state.fanout.close_sessions(
-        &ended,
-        CloseCode::LoggedOutEverywhere,
-        "signed out everywhere",
-    );
+    close(&state, &ended);
     Ok((StatusCode::NO_CONTENT, [cookie::clear(&headers)]).into_response())
 }
 
@@ -136,13 +128,8 @@ pub async fn exit_login_as(
     Caller(caller): Caller,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let exited = state.auth.exit_login_as(&caller).await?;
-    // The acting session has ended whichever way it went: its sockets go too.
-    state.fanout.close_sessions(
-        &[caller.session_id],
-        CloseCode::Unauthorized,
-        "stopped acting as this user",
-    );
+    let (exited, ended) = state.auth.exit_login_as(&caller).await?;
+    close(&state, &ended);
     match exited {
         Exited::Returned(issued) => Ok(session_reply(&state, &headers, StatusCode::OK, issued)),
         Exited::OwnSessionEnded => Err(AppError::unauthorized(
@@ -179,4 +166,12 @@ fn unauthorized_clearing_cookie(headers: &HeaderMap, message: &str) -> Response 
     let (name, value) = cookie::clear(headers);
     response.headers_mut().insert(name, value);
     response
+}
+
+/// Closes this node's sockets of the sessions a call ended (the other nodes were told in
+/// its transaction).
+fn close(state: &AppState, ended: &EndedSessions) {
+    state
+        .fanout
+        .close_sessions(&ended.sessions, ended.code, ended.reason);
 }
