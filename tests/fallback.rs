@@ -12,9 +12,9 @@ use std::time::Duration;
 use leptos::prelude::*;
 use support::{
     PASSWORD, add_task, api_call, api_create_task, api_register, button, by_role, connection,
-    control, fill_and_submit, gate_socket_url, is_pending, location, mount_with, rows, server,
-    set_gate, short_ttl_server, sign_in, text_of, titles, unique_name, until, until_confirmed,
-    until_found,
+    control, fill_and_submit, gate_socket_url, is_pending, location, login_keeping_cookie,
+    mount_with, rows, server, set_gate, short_ttl_server, sign_in, text_of, titles, unique_name,
+    until, until_confirmed, until_found,
 };
 use taskwire::api::Api;
 use taskwire::client::machine::{Config, ConnectionState};
@@ -245,6 +245,31 @@ async fn signing_out_with_an_expired_access_token_ends_the_session() {
     })
     .await;
     assert!(stored(OWED).is_none(), "the server heard it: nothing owed");
+}
+
+/// Another tab signs in as someone else (or an admin there acts as someone): the refresh
+/// cookie the tabs share now signs in that person. When this tab's session ends, its
+/// refresh answers for them; it must not carry on as them, sending its changes as theirs
+/// and showing their boards. Its own session has ended, as a 401 would say.
+#[wasm_bindgen_test]
+async fn a_refresh_that_answers_for_someone_else_ends_this_tabs_session() {
+    let (ann, bob) = (unique_name("ann"), unique_name("bob"));
+    api_register(&ann, PASSWORD).await;
+    api_register(&bob, PASSWORD).await;
+    let anns = login_keeping_cookie(&ann, PASSWORD).await;
+    let tab = Tab::restored(Api::new(server())).await;
+    let name = move || tab.tw.user().get_untracked().map(|user| user.username);
+    assert_eq!(name(), Some(ann.clone()));
+    login_keeping_cookie(&bob, PASSWORD).await;
+    // Ann's session ends elsewhere: this tab's socket is closed (4401), and its refresh
+    // presents Bob's cookie.
+    let (status, _) = api_call("POST", "/api/logout", &anns, None).await;
+    assert_eq!(status, 204);
+    until("this tab signed out, not signed in as Bob", WAIT, || {
+        assert_ne!(name(), Some(bob.clone()), "this tab became Bob");
+        name().is_none()
+    })
+    .await;
 }
 
 // ---- helpers

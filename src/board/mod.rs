@@ -350,6 +350,14 @@ impl Board {
         self.views.user.set(Some(user));
     }
 
+    /// Who this page is signed in as.
+    pub fn user_id(&self) -> Option<Uuid> {
+        self.views
+            .user
+            .try_with_untracked(|user| user.as_ref().map(|user| user.id))
+            .flatten()
+    }
+
     /// The session is gone (signed out, ended by the server, or not refreshed), and so
     /// are its figures: the next person's Diagnostics start empty.
     pub fn signed_out(&mut self) {

@@ -338,7 +338,23 @@ impl Shell {
             if service.with_shell(|shell| shell.generation) != generation {
                 return;
             }
+            let someone_else = |session: &Session| {
+                service
+                    .with_shell(|shell| shell.board.user_id())
+                    .is_some_and(|me| me != session.user.id)
+            };
             let input = match result {
+                // The cookie this tab shares now signs in another person: another tab
+                // signed in as them, or an admin there acts as them. Carrying on as that
+                // person would send this tab's changes as theirs: this tab's own session
+                // is over, as a 401 would say.
+                Ok(session) if someone_else(&session) => {
+                    web_sys::console::warn_1(
+                        &"the refresh answered for another person: this tab's session has ended"
+                            .into(),
+                    );
+                    Input::RefreshFailed
+                }
                 Ok(session) => {
                     service.with_shell(|shell| {
                         shell.token = Some(session.token.clone());
