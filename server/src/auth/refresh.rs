@@ -1,5 +1,7 @@
 //! Refresh tokens: 256 random bits for the cookie; only their SHA-256 is stored, so a
-//! copy of the database signs no one in.
+//! copy of the database holds no refresh token to sign in with. (It does hold the
+//! access tokens' signing secret when the server generated it: `--jwt-secret` keeps that
+//! out of the database.)
 
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use base64::Engine;
