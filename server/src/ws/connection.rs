@@ -815,17 +815,21 @@ async fn within<E>(
     write: impl Future<Output = Result<(), E>>,
 ) -> Result<(), End> {
     tokio::pin!(write);
-    let started = Instant::now();
+    // The whole limit first: nearly every write is done long before, and the clock is
+    // read for the peer's pace only when one is not.
+    let mut left = limit;
     loop {
-        // Waited on the peer since it last took bytes, or since this write began.
-        let waited = pace.idle_for().min(started.elapsed());
-        let Some(left) = limit.checked_sub(waited).filter(|left| !left.is_zero()) else {
-            return Err(End::Dropped("took nothing sent for the idle timeout"));
-        };
         match timeout(left, &mut write).await {
             Ok(Ok(())) => return Ok(()),
             Ok(Err(_)) => return Err(End::Dropped("write failed")),
             Err(_) => {}
         }
+        // `left` has passed since this write began or last looked: the peer's last
+        // taking of bytes, if it came since, gives the write the rest of a limit.
+        let idle = pace.idle_for();
+        if idle >= limit {
+            return Err(End::Dropped("took nothing sent for the idle timeout"));
+        }
+        left = limit - idle;
     }
 }
