@@ -35,19 +35,24 @@ pub fn BoardHeading(id: Uuid) -> impl IntoView {
     let delete_button = NodeRef::<html::Button>::new();
     // A form or a confirmation closing gives focus back to the button that opened it,
     // not to the page: a keyboard user goes on from where they were.
-    let done = move || {
-        let opener = match mode.get_untracked() {
+    let done = move |closing: Mode| {
+        // Already closed (a save answered after Escape): nothing to close, and focus
+        // stays wherever the person has gone since.
+        if mode.get_untracked() != closing {
+            return;
+        }
+        mode.set(Mode::Idle);
+        let opener = match closing {
             Mode::Renaming => rename_button,
             _ => delete_button,
         };
-        mode.set(Mode::Idle);
         if let Some(button) = opener.get_untracked() {
             let _ = button.focus();
         }
     };
     // Made here, not with the form: the form is built anew when the name it shows
     // changes, and a rename on its way must still close the form that replaced it.
-    let close_rename = Callback::new(move |()| done());
+    let close_rename = Callback::new(move |()| done(Mode::Renaming));
     let navigate = use_navigate();
     // Leaving or deleting moves to the personal board first, so that the board's end
     // does not come back as a "you no longer have access" alert.
@@ -148,7 +153,11 @@ pub fn BoardHeading(id: Uuid) -> impl IntoView {
                 <button type="button" class="button small danger" on:click=delete.clone()>
                     "Confirm delete"
                 </button>
-                <button type="button" class="button ghost small" on:click=move |_| done()>
+                <button
+                    type="button"
+                    class="button ghost small"
+                    on:click=move |_| done(Mode::ConfirmingDelete)
+                >
                     "Cancel"
                 </button>
             </div>

@@ -384,6 +384,10 @@ impl Auth {
         .fetch_optional(tx.on())
         .await?;
         if let Some((undelivered, rotated_at)) = lost {
+            tracing::warn!(
+                session = %session_id,
+                "a spent refresh token again, soon after: taken for a lost answer"
+            );
             query("INSERT INTO spent_refresh_tokens (hash, session_id) VALUES ($1, $2)")
                 .bind(&undelivered)
                 .bind(&session_id)
@@ -440,10 +444,15 @@ impl Auth {
         Ok(ended)
     }
 
-    /// Ends every session of the user, and those in which an admin acts as someone else
-    /// when the user is that admin. Returns the ended sessions.
+    /// Ends every session of the person signed in, and those in which they, an admin, act
+    /// as someone else. While acting, that person is the admin: the sessions of the user
+    /// acted as are theirs, and stay.
     pub async fn logout_all(&self, authed: &Authed) -> Result<EndedSessions, AppError> {
-        let user = authed.user_id().to_string();
+        let person = authed
+            .acting
+            .as_ref()
+            .map_or(authed.user_id(), |acting| acting.admin_id);
+        let user = person.to_string();
         let mut tx = self.db.begin_write().await?;
         let ended: Vec<String> =
             query("DELETE FROM sessions WHERE user_id = $1 OR acting_admin_id = $2 RETURNING id")

@@ -433,6 +433,38 @@ async fn signing_out_while_acting_ends_the_admins_own_session_too() {
     .await;
 }
 
+/// Signing out everywhere while acting as someone signs the admin out everywhere (their
+/// own sessions, and this acting one), not the person acted as.
+#[tokio::test]
+async fn signing_out_everywhere_while_acting_is_the_admins() {
+    let server = TestServer::start().await;
+    let client = server.client();
+    let root = server.register("root").await;
+    let bob = server.register("bob").await;
+    assert_eq!(
+        taskwire_server::admin::promote(&server.db(), "root").await,
+        Ok(true)
+    );
+    let acting = client
+        .post(
+            "/api/login-as",
+            Some(&root.token),
+            json!({"username": "bob"}),
+        )
+        .await;
+    let body: Value = acting.json().await.unwrap();
+    let token = body["token"].as_str().unwrap();
+    let out = client
+        .post("/api/logout-all", Some(token), json!(null))
+        .await;
+    assert_eq!(out.status(), 204);
+    for gone in [token, &root.token] {
+        assert_error(client.get("/api/me", Some(gone)).await, 401, "unauthorized").await;
+    }
+    assert_error(client.refresh(&root.cookie).await, 401, "unauthorized").await;
+    assert_eq!(client.get("/api/me", Some(&bob.token)).await.status(), 200);
+}
+
 #[tokio::test]
 async fn logout_and_logout_all() {
     let server = TestServer::start().await;
