@@ -145,32 +145,41 @@ const SWEEP_FROM: usize = 1024;
 
 /// The long polls waiting, by board or by user; an entry lives as long as one of them.
 #[derive(Debug, Default)]
-struct Watches(Mutex<HashMap<Uuid, Weak<Notify>>>);
+struct Watches(Mutex<WatchMap>);
+
+#[derive(Debug, Default)]
+struct WatchMap {
+    watches: HashMap<Uuid, Weak<Notify>>,
+    /// The size at which the map is next swept.
+    sweep_at: usize,
+}
 
 impl Watches {
     fn watch(&self, key: Uuid) -> ChangeWatch {
-        let mut watches = lock(&self.0);
-        if let Some(watch) = watches.get(&key).and_then(Weak::upgrade) {
+        let mut map = lock(&self.0);
+        if let Some(watch) = map.watches.get(&key).and_then(Weak::upgrade) {
             return watch;
         }
         let watch = Arc::new(Notify::new());
         // Entries whose polls are gone go when their key is next woken; a key never woken
-        // again (a deleted board's) would stay for good: swept here, as the map doubles.
-        if watches.len() >= SWEEP_FROM && watches.len().is_power_of_two() {
-            watches.retain(|_, watch| watch.strong_count() > 0);
+        // again (a deleted board's) would stay for good: swept here, once the map has
+        // doubled since the last sweep.
+        if map.watches.len() >= map.sweep_at.max(SWEEP_FROM) {
+            map.watches.retain(|_, watch| watch.strong_count() > 0);
+            map.sweep_at = 2 * map.watches.len();
         }
-        watches.insert(key, Arc::downgrade(&watch));
+        map.watches.insert(key, Arc::downgrade(&watch));
         watch
     }
 
     fn wake_all(&self) {
-        for watch in lock(&self.0).values().filter_map(Weak::upgrade) {
+        for watch in lock(&self.0).watches.values().filter_map(Weak::upgrade) {
             watch.notify_waiters();
         }
     }
 
     fn wake(&self, key: Uuid) {
-        let mut watches = lock(&self.0);
+        let watches = &mut lock(&self.0).watches;
         match watches.get(&key).map(Weak::upgrade) {
             Some(Some(watch)) => watch.notify_waiters(),
             Some(None) => {
@@ -638,25 +647,6 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_watches_of_polls_gone_do_not_pile_up() {
-        let watches = Watches::default();
-        for _ in 0..10 * SWEEP_FROM {
-            drop(watches.watch(Uuid::new_v4()));
-        }
-        let left = lock(&watches.0).len();
-        assert!(left <= SWEEP_FROM, "{left} entries left");
-        let kept = watches.watch(Uuid::new_v4());
-        for _ in 0..10 * SWEEP_FROM {
-            drop(watches.watch(Uuid::new_v4()));
-        }
-        assert!(
-            lock(&watches.0)
-                .values()
-                .any(|w| w.ptr_eq(&Arc::downgrade(&kept)))
-        );
-    }
     use protocol::Change;
     use std::time::Duration;
 
@@ -805,6 +795,26 @@ mod tests {
         assert_eq!(
             presences(&first),
             [vec!["user1", "user2", "user3", "user5"]]
+        );
+    }
+
+    #[test]
+    fn the_watches_of_polls_gone_do_not_pile_up() {
+        let watches = Watches::default();
+        for _ in 0..10 * SWEEP_FROM {
+            drop(watches.watch(Uuid::new_v4()));
+        }
+        let left = lock(&watches.0).watches.len();
+        assert!(left <= SWEEP_FROM, "{left} entries left");
+        let kept = watches.watch(Uuid::new_v4());
+        for _ in 0..10 * SWEEP_FROM {
+            drop(watches.watch(Uuid::new_v4()));
+        }
+        let map = lock(&watches.0);
+        assert!(
+            map.watches
+                .values()
+                .any(|w| w.ptr_eq(&Arc::downgrade(&kept)))
         );
     }
 }
