@@ -148,6 +148,7 @@ impl Taskwire {
         };
         self.views.alert.set(None);
         self.views.ended.set(None);
+        let me = self.views.user.get_untracked().map(|user| user.id);
         service.forget_kept_changes();
         let Some(token) = service.stop() else {
             return;
@@ -155,10 +156,15 @@ impl Taskwire {
         let api = service.api();
         let result = if everywhere {
             match api.logout_all(&token).await {
-                // An expired token cannot sign out everywhere: a fresh one can.
+                // An expired token cannot sign out everywhere: a fresh one can, if the
+                // cookie is still this person's (another tab may have signed in as
+                // someone else since: their sessions are not this person's to end).
                 Err(CallError::Api(error)) if error.code == protocol::ErrorCode::Unauthorized => {
                     match api.refresh().await {
-                        Ok(session) => api.logout_all(&session.token).await,
+                        Ok(session) if Some(session.user.id) == me => {
+                            api.logout_all(&session.token).await
+                        }
+                        Ok(_) => Ok(()),
                         Err(_) => api.logout_by_cookie().await,
                     }
                 }

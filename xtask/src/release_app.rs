@@ -269,20 +269,38 @@ fn app(dist: &Path, rust: &Rust) -> Result<String> {
         .join(&rust.profile)
         .join(format!("{}.wasm", rust.bin));
     let wasm = std::fs::read(&built).map_err(Error::io(format!("reading {}", built.display())))?;
-    let name = format!("{}-{}", rust.bin, content_hash(&wasm));
     // The library checks that the app was built against its own version of
-    // wasm-bindgen, and says so when it was not.
+    // wasm-bindgen, and says so when it was not. The JS names no wasm file of its own:
+    // the loader passes it, by its hashed name.
     wasm_bindgen_cli_support::Bindgen::new()
-        .input_bytes(&name, wasm)
+        .input_bytes(&rust.bin, wasm)
         .web(true)
-        .and_then(|bindgen| bindgen.typescript(false).generate(dist))
+        .and_then(|bindgen| {
+            bindgen
+                .typescript(false)
+                .omit_default_module_path(true)
+                .generate(dist)
+        })
         .map_err(|error| Error::Other(format!("wasm-bindgen: {error:#}")))?;
-    let bound = dist.join(format!("{name}_bg.wasm"));
+    let bound = dist.join(format!("{}_bg.wasm", rust.bin));
     if let Some(level) = &rust.opt_level {
         shrink(&bound, level, &rust.opt_params)?;
     }
+    // Named after what is served, as it is served: a new wasm-opt or new flags give new
+    // names too, so a browser never pairs a cached file with a new page's integrity.
+    let bound_js = dist.join(format!("{}.js", rust.bin));
+    let read =
+        |path: &Path| std::fs::read(path).map_err(Error::io(format!("reading {}", path.display())));
+    let name = format!(
+        "{}-{}",
+        rust.bin,
+        content_hash(&[read(&bound)?, read(&bound_js)?].concat())
+    );
     let js = format!("{name}.js");
     let wasm = format!("{name}_bg.wasm");
+    for (from, to) in [(&bound_js, &js), (&bound, &wasm)] {
+        std::fs::rename(from, dist.join(to)).map_err(Error::io(format!("naming {to}")))?;
+    }
     let mut preloads = vec![preload(dist, &js, r#"rel="modulepreload""#)?];
     let mut snippets = Vec::new();
     let snippet_dir = dist.join("snippets");

@@ -434,6 +434,21 @@ impl Auth {
         Ok(ended)
     }
 
+    /// Ends the session an expired access token names, if this server signed it: never
+    /// the one the browser's cookie names by now, which another tab may have signed in
+    /// as someone else since. `None` for a token that is not this server's.
+    pub async fn logout_expired(&self, token: &str) -> Result<Option<EndedSessions>, AppError> {
+        let Ok(claims) = self.keys.verify_expired_too(token) else {
+            return Ok(None);
+        };
+        let mut tx = self.db.begin_write().await?;
+        let ended = end_with_parent(&mut tx, &claims.sid.to_string()).await?;
+        let ended =
+            EndedSessions::told(&mut tx, ended, CloseCode::Unauthorized, SIGNED_OUT).await?;
+        tx.commit().await?;
+        Ok(Some(ended))
+    }
+
     /// Ends one session; returns the sessions ended.
     pub async fn logout(&self, authed: &Authed) -> Result<EndedSessions, AppError> {
         let mut tx = self.db.begin_write().await?;

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use protocol::{Credentials, LoginAs, User, UserList};
 
 use super::cookie;
-use super::extract::{Caller, Json};
+use super::extract::{Caller, Json, bearer};
 use crate::auth::{EndedSessions, Exited, Issued, RefreshOutcome};
 use crate::error::AppError;
 use crate::state::AppState;
@@ -84,20 +84,33 @@ pub async fn refresh(
 }
 
 /// Ends the caller's session: the one its access token names, or, when that token is
-/// missing, expired or refused, the one its refresh cookie names.
+/// missing, expired or refused, the one its refresh cookie names, and the one an expired
+/// token of this server's names. (The cookie may name another person's session by then,
+/// signed in from another tab; the answer clears that cookie from the browser anyway.)
 pub async fn logout(
     State(state): State<AppState>,
     caller: Result<Caller, AppError>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let ended = match caller {
-        Ok(Caller(caller)) => state.auth.logout(&caller).await?,
-        Err(refused) => match cookie::refresh_token(&headers) {
-            Some(token) => state.auth.logout_by_refresh(token).await?,
-            None => return Err(refused),
-        },
-    };
-    close(&state, &ended);
+    match caller {
+        Ok(Caller(caller)) => close(&state, &state.auth.logout(&caller).await?),
+        Err(refused) => {
+            let expired = match bearer(&headers) {
+                Some(token) => state.auth.logout_expired(token).await?,
+                None => None,
+            };
+            let by_cookie = match cookie::refresh_token(&headers) {
+                Some(token) => Some(state.auth.logout_by_refresh(token).await?),
+                None => None,
+            };
+            if expired.is_none() && by_cookie.is_none() {
+                return Err(refused);
+            }
+            for ended in expired.iter().chain(&by_cookie) {
+                close(&state, ended);
+            }
+        }
+    }
     Ok((StatusCode::NO_CONTENT, [cookie::clear(&headers)]).into_response())
 }
 

@@ -581,6 +581,25 @@ async fn logout_with_an_expired_token_or_a_spent_cookie_ends_the_session() {
     .await;
 }
 
+/// Signing out with an expired token, the browser's cookie meanwhile another person's
+/// (signed in from another tab): the token's own session ends too, not only the
+/// cookie's, so it is not left alive with nobody holding its refresh cookie.
+#[tokio::test]
+async fn logout_with_an_expired_token_ends_its_own_session_whatever_the_cookie() {
+    let server = TestServer::start_with(|args| args.access_ttl_secs = 1).await;
+    let client = server.client();
+    server.register("alice").await;
+    server.register("bob").await;
+    let alices = server.login("alice").await;
+    let bobs = server.login("bob").await;
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    assert_eq!(
+        logout_with_cookie(&server, Some(&alices.token), &bobs.cookie).await,
+        204
+    );
+    assert_error(client.refresh(&alices.cookie).await, 401, "unauthorized").await;
+}
+
 #[tokio::test]
 async fn admins_list_users_and_act_as_them() {
     let server = TestServer::start().await;
