@@ -492,20 +492,10 @@ impl Taskwire {
         api.create_board(&token, &new).await
     }
 
-    /// Renames `board`; the answer's name shows at once, not only once the board list's
-    /// event comes (a whole poll later on the HTTP fallback).
     pub async fn rename_board(&self, board: Uuid, name: &str) -> Result<BoardInfo, CallError> {
         let name = validate_board_name(name).map_err(|error| invalid(error.to_string()))?;
         let (api, token) = self.session()?;
-        let renamed = api.rename_board(&token, board, name).await?;
-        // `try_`: the app may be gone by the time the answer comes.
-        self.views.boards.try_update(|boards| {
-            let listed = boards.iter_mut().flatten().find(|b| b.id == renamed.id);
-            if let Some(listed) = listed {
-                listed.name.clone_from(&renamed.name);
-            }
-        });
-        Ok(renamed)
+        api.rename_board(&token, board, name).await
     }
 
     pub async fn delete_board(&self, board: Uuid) -> Result<(), CallError> {
