@@ -397,21 +397,17 @@ async fn a_refresh_token_presented_long_after_its_rotation_ends_the_session() {
     .await;
 }
 
-/// Signing out while acting as someone signs the admin out too: their own session's
-/// refresh cookie left the browser when the acting one replaced it, and must not live on
-/// unseen, still able to sign in whoever copied it.
-#[tokio::test]
-async fn signing_out_while_acting_ends_the_admins_own_session_too() {
-    let server = TestServer::start().await;
-    let client = server.client();
+/// `root`, an admin, and `bob`, signed in; then root acting as bob: both, and the acting
+/// session's token.
+async fn root_acting_as_bob(server: &TestServer) -> (Signed, Signed, String) {
     let root = server.register("root").await;
-    server.register("bob").await;
+    let bob = server.register("bob").await;
     assert_eq!(
         taskwire_server::admin::promote(&server.db(), "root").await,
         Ok(true)
     );
-    let mut admins = server.socket(&root.token).await;
-    let acting = client
+    let acting = server
+        .client()
         .post(
             "/api/login-as",
             Some(&root.token),
@@ -420,8 +416,20 @@ async fn signing_out_while_acting_ends_the_admins_own_session_too() {
         .await;
     assert_eq!(acting.status(), 200);
     let body: Value = acting.json().await.unwrap();
-    let token = body["token"].as_str().unwrap();
-    let out = client.post("/api/logout", Some(token), json!(null)).await;
+    let token = body["token"].as_str().unwrap().to_owned();
+    (root, bob, token)
+}
+
+/// Signing out while acting as someone signs the admin out too: their own session's
+/// refresh cookie left the browser when the acting one replaced it, and must not live on
+/// unseen, still able to sign in whoever copied it.
+#[tokio::test]
+async fn signing_out_while_acting_ends_the_admins_own_session_too() {
+    let server = TestServer::start().await;
+    let client = server.client();
+    let (root, _, token) = root_acting_as_bob(&server).await;
+    let mut admins = server.socket(&root.token).await;
+    let out = client.post("/api/logout", Some(&token), json!(null)).await;
     assert_eq!(out.status(), 204);
     admins.expect_close(4401).await;
     assert_error(client.refresh(&root.cookie).await, 401, "unauthorized").await;
@@ -439,26 +447,12 @@ async fn signing_out_while_acting_ends_the_admins_own_session_too() {
 async fn signing_out_everywhere_while_acting_is_the_admins() {
     let server = TestServer::start().await;
     let client = server.client();
-    let root = server.register("root").await;
-    let bob = server.register("bob").await;
-    assert_eq!(
-        taskwire_server::admin::promote(&server.db(), "root").await,
-        Ok(true)
-    );
-    let acting = client
-        .post(
-            "/api/login-as",
-            Some(&root.token),
-            json!({"username": "bob"}),
-        )
-        .await;
-    let body: Value = acting.json().await.unwrap();
-    let token = body["token"].as_str().unwrap();
+    let (root, bob, token) = root_acting_as_bob(&server).await;
     let out = client
-        .post("/api/logout-all", Some(token), json!(null))
+        .post("/api/logout-all", Some(&token), json!(null))
         .await;
     assert_eq!(out.status(), 204);
-    for gone in [token, &root.token] {
+    for gone in [&token, &root.token] {
         assert_error(client.get("/api/me", Some(gone)).await, 401, "unauthorized").await;
     }
     assert_error(client.refresh(&root.cookie).await, 401, "unauthorized").await;
