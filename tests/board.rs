@@ -859,6 +859,51 @@ async fn changes_made_offline_go_out_on_resume() {
     .await;
 }
 
+/// An alert about a change on one board goes when the person opens another of their
+/// boards: it was about the board they left.
+#[wasm_bindgen_test]
+async fn an_alert_about_one_board_goes_when_another_is_opened() {
+    let (app, username) = signed_in_board().await;
+    let root = &app.root;
+    let token = api_login(&username, PASSWORD).await;
+    let body = serde_json::json!({ "name": "Errands" });
+    let (status, body) = api_call("POST", "/api/boards", &token, Some(body)).await;
+    assert_eq!(status, 201, "{body}");
+    let row = add_task(root, "Deleted elsewhere").await;
+    until_confirmed(root).await;
+    let id = row.get_attribute("data-task-id").expect("a task id");
+
+    browser_says("offline");
+    until("offline", WAIT, || connection(root) == "offline").await;
+    checkbox(root, "Deleted elsewhere")
+        .expect("its checkbox")
+        .click();
+    let path = format!("/api/tasks/{id}");
+    assert_eq!(api_call("DELETE", &path, &token, None).await.0, 204);
+    browser_says("online");
+    let alert = until_found("the refusal's alert", WAIT, || {
+        by_role_starting(root, "alert", "")
+    })
+    .await;
+    assert!(
+        text_of(&alert).contains("No such task"),
+        "{}",
+        text_of(&alert)
+    );
+
+    until_found("the Errands link", WAIT, || {
+        by_role(root, "link", "Errands")
+    })
+    .await;
+    link(root, "Errands").click();
+    until("Errands open, the alert gone", WAIT, || {
+        let heading = root.query_selector("h1").ok().flatten();
+        heading.is_some_and(|h| text_of(&h) == "Errands")
+            && by_role_starting(root, "alert", "").is_none()
+    })
+    .await;
+}
+
 /// Offline, with as many changes waiting as the app keeps (500), one more is refused
 /// with an alert, and the title typed for it stays in the field to try again.
 #[wasm_bindgen_test]
@@ -962,7 +1007,10 @@ async fn the_status_follows_a_server_restart() {
     );
     let retry = button(root, "Retry now").expect("a Retry now button");
     control("start").await;
+    retry.focus().expect("focusable");
     retry.click();
+    // The button goes as the retry starts: focus moves to the status, not to the top.
+    until("focus on the status", WAIT, || is_focused(&status(root))).await;
     until_live_within(root, RECONNECT).await;
     assert!(name_of(&status(root)).starts_with("Live"));
     assert!(button(root, "Retry now").is_none());

@@ -407,12 +407,17 @@ async fn two_edits_of_one_title_conflict_and_both_choices_work() {
         alert_text(b.root()).contains(&conflict)
     })
     .await;
-    button(b.root(), "Keep mine").expect("Keep mine").click();
+    let keep_mine = button(b.root(), "Keep mine").expect("Keep mine");
+    keep_mine.focus().expect("focusable");
+    keep_mine.click();
     until("B's words for both", WAIT, || {
         titles(a.root()) == ["Cat's words"] && titles(b.root()) == ["Cat's words"]
     })
     .await;
     assert!(!alert_text(b.root()).contains(&conflict));
+    // The alert went with the choice: focus is on the task it was about.
+    let check = checkbox(b.root(), "Cat's words").expect("the task's checkbox");
+    assert!(focused().is_some_and(|f| &f == check.unchecked_ref::<Element>()));
 
     let b_editor = open_editor(b.root(), "Cat's words").await;
     rename_over_http(&a, &board, "Ann again").await;
@@ -426,15 +431,17 @@ async fn two_edits_of_one_title_conflict_and_both_choices_work() {
         alert_text(b.root()).contains(&conflict)
     })
     .await;
-    button(b.root(), "Keep theirs")
-        .expect("Keep theirs")
-        .click();
+    let keep_theirs = button(b.root(), "Keep theirs").expect("Keep theirs");
+    keep_theirs.focus().expect("focusable");
+    keep_theirs.click();
     until("A's words stay, for both", WAIT, || {
         titles(a.root()) == ["Ann again"]
             && titles(b.root()) == ["Ann again"]
             && !alert_text(b.root()).contains(&conflict)
     })
     .await;
+    let check = checkbox(b.root(), "Ann again").expect("the task's checkbox");
+    assert!(focused().is_some_and(|f| &f == check.unchecked_ref::<Element>()));
     // Nothing was sent again: the title is A's on the server too.
     let (_, body) = api_call("GET", &format!("/api/boards/{board}/tasks"), &a.token, None).await;
     assert!(

@@ -3,6 +3,7 @@
 
 use leptos::prelude::*;
 
+use super::focus_task;
 use crate::taskwire::Taskwire;
 
 #[component]
@@ -11,6 +12,14 @@ pub fn ConflictAlert() -> impl IntoView {
     let conflict = tw.conflict();
     move || {
         conflict.get().map(|conflict| {
+            let task = conflict.task;
+            // The alert goes with either choice: focus moves to the task it was about.
+            let choose = move |keep_mine: bool| {
+                move |ev: web_sys::MouseEvent| {
+                    tw.resolve_conflict(keep_mine);
+                    focus_task(&ev, task);
+                }
+            };
             view! {
                 <div class="alert conflict" role="alert">
                     <span class="alert-icon" aria-hidden="true">"!"</span>
@@ -21,14 +30,14 @@ pub fn ConflictAlert() -> impl IntoView {
                     <button
                         type="button"
                         class="button small primary"
-                        on:click=move |_| tw.resolve_conflict(true)
+                        on:click=choose(true)
                     >
                         "Keep mine"
                     </button>
                     <button
                         type="button"
                         class="button small ghost"
-                        on:click=move |_| tw.resolve_conflict(false)
+                        on:click=choose(false)
                     >
                         "Keep theirs"
                     </button>

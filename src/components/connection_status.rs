@@ -30,6 +30,17 @@ pub fn ConnectionStatus() -> impl IntoView {
     let tw = Taskwire::expect();
     let status = tw.status();
     let reconnecting = move || status.with(|s| s.state == ConnectionState::Reconnecting);
+    let region = NodeRef::<leptos::html::Div>::new();
+    // The button goes once the retry starts: focus moves to the status, which then says
+    // what is happening, rather than falling back to the top of the page.
+    let retry = move |_| {
+        tw.retry_now();
+        if !status.with_untracked(|s| s.state == ConnectionState::Reconnecting)
+            && let Some(region) = region.get_untracked()
+        {
+            let _ = region.focus();
+        }
+    };
     // One memo a run: a text node is written only when its own run changes.
     let head = Memo::new(move |_| status.with(|s| runs(s).0));
     let seconds = Memo::new(move |_| status.with(|s| runs(s).1));
@@ -53,8 +64,10 @@ pub fn ConnectionStatus() -> impl IntoView {
     view! {
         <div class="connection">
             <div
+                node_ref=region
                 class="status"
                 role="status"
+                tabindex="-1"
                 data-connection=move || status.with(|s| s.state.as_str())
                 data-transport=move || status.with(|s| s.transport.as_str())
             >
@@ -67,7 +80,7 @@ pub fn ConnectionStatus() -> impl IntoView {
                 {last_close}
             </div>
             <Show when=reconnecting>
-                <button type="button" class="button small" on:click=move |_| tw.retry_now()>
+                <button type="button" class="button small" on:click=retry>
                     "Retry now"
                 </button>
             </Show>

@@ -36,29 +36,50 @@ use subscriptions::unsubscribe_on_cleanup;
 pub use task_footer::TaskFooter;
 pub use task_list::TaskList;
 
+use uuid::Uuid;
 use wasm_bindgen::JsCast;
 use web_sys::{Element, Event, HtmlElement};
 
+/// The board page (`main`) around `inside`.
+fn board_of(inside: &Element) -> Option<Element> {
+    inside.closest("main").ok()?
+}
+
+/// The element `ev` happened on.
+fn target_of(ev: &Event) -> Option<Element> {
+    ev.target()?.dyn_into().ok()
+}
+
+/// The first element under `main` that `selector` matches, if it can take focus.
+fn focusable(main: &Element, selector: &str) -> Option<HtmlElement> {
+    main.query_selector(selector).ok()??.dyn_into().ok()
+}
+
 /// The board's `New task` field, found from an element inside the board's page.
 fn new_task_field(inside: &Element) -> Option<HtmlElement> {
-    inside
-        .closest("main")
-        .ok()??
-        .query_selector("input[aria-label=\"New task\"]")
-        .ok()??
-        .dyn_into()
-        .ok()
+    focusable(&board_of(inside)?, NEW_TASK)
 }
 
 /// Moves focus to `New task` from the board control `ev` happened on, when that control
 /// is about to be disabled or taken away (Clear completed, Dismiss, Discard unsent
 /// changes): a keyboard user would otherwise be sent back to the top of the page.
 fn focus_new_task(ev: &Event) {
-    let field = ev
-        .target()
-        .and_then(|target| target.dyn_into::<Element>().ok())
-        .and_then(|control| new_task_field(&control));
-    if let Some(field) = field {
+    if let Some(field) = target_of(ev).and_then(|control| new_task_field(&control)) {
         let _ = field.focus();
     }
 }
+
+/// Moves focus to task `id`'s checkbox (named by its title, so the title it ended with
+/// is read out) from the board control `ev` happened on, which is going away; to
+/// `New task` when the task is not shown.
+fn focus_task(ev: &Event, id: Uuid) {
+    let Some(main) = target_of(ev).and_then(|control| board_of(&control)) else {
+        return;
+    };
+    let check = format!("li[data-task-id=\"{id}\"] input.task-check");
+    if let Some(control) = focusable(&main, &check).or_else(|| focusable(&main, NEW_TASK)) {
+        let _ = control.focus();
+    }
+}
+
+const NEW_TASK: &str = "input[aria-label=\"New task\"]";

@@ -408,8 +408,14 @@ impl Taskwire {
 
     /// Shows `board`: its tasks replace the last board's, and `/` lands here next time.
     pub fn open(&self, board: Uuid) {
-        if self.views.open.get_untracked() == Some(board) {
+        let left = self.views.open.get_untracked();
+        if left == Some(board) {
             return;
+        }
+        // What the alert said was about the board left, unless it says that board was
+        // lost: the person is moved away from it to read that.
+        if left.is_some() && self.views.lost.get_untracked() != left {
+            self.views.alert.set(None);
         }
         self.views.open.set(Some(board));
         self.views.here.set(Vec::new());
