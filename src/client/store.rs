@@ -427,7 +427,7 @@ impl Store {
                 }
             }
             MethodCall::Update(params) => {
-                if let Some(row) = self.rows.get_mut(&params.id) {
+                if let Some(row) = self.changed_row(params.id) {
                     let op = LocalOp::Update {
                         title: params.title.clone(),
                         done: params.done,
@@ -437,7 +437,7 @@ impl Store {
                 }
             }
             MethodCall::Delete(params) => {
-                if let Some(row) = self.rows.get_mut(&params.id) {
+                if let Some(row) = self.changed_row(params.id) {
                     row.ops.push((mutation, LocalOp::Delete));
                     touched.push(params.id);
                 }
@@ -466,6 +466,17 @@ impl Store {
             self.by_mutation.insert(mutation, touched);
         }
         changes
+    }
+
+    /// The row a change to task `id` is recorded on: the task's; before the first
+    /// snapshot has said which tasks there are (a board just opened, a reload), one of
+    /// its own, which the snapshot fills in, so that the change shows once it does.
+    fn changed_row(&mut self, id: Uuid) -> Option<&mut Row> {
+        if self.position.is_none() {
+            Some(self.rows.entry(id).or_default())
+        } else {
+            self.rows.get_mut(&id)
+        }
     }
 
     /// The server accepted `mutation`; `task` is the task its `result` carried, applied

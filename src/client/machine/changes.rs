@@ -74,6 +74,22 @@ impl Machine {
         self.flush(now, out);
     }
 
+    /// Shows the changes still waiting for the board just opened (made there before
+    /// another was opened, or kept across a reload before it was): its store is new.
+    /// Clearing what is done is left out: on a store that knows no tasks yet it would
+    /// cover none, and a lost result of it would then be judged by nothing.
+    pub(super) fn show_waiting(&mut self, now: u64, out: &mut Vec<Command>) {
+        let topic = self.subscriptions.changes_topic();
+        let store = self.subscriptions.changes_store_mut();
+        let mut rows = Vec::new();
+        for entry in self.outbox.entries() {
+            if on_board(&entry.call, topic) && !matches!(entry.call, MethodCall::ClearDone(_)) {
+                rows.extend(store.apply_local(entry.id, &entry.call, now));
+            }
+        }
+        push_rows(topic, store, rows, out);
+    }
+
     pub(super) fn discard(&mut self, mutation: MutationId, out: &mut Vec<Command>) {
         match self.outbox.discard(mutation) {
             Ok(_) => {
@@ -202,10 +218,15 @@ impl Machine {
     ) {
         let entry = self.outbox.settle(mutation);
         let topic = self.subscriptions.changes_topic();
+        // The task a result carries belongs to the change's board, which may no longer
+        // be the one open.
+        let here = entry
+            .as_ref()
+            .is_some_and(|entry| on_board(&entry.call, topic));
         let store = self.subscriptions.changes_store_mut();
         let (rows, result) = match result {
             // A task for create and update; none for delete and clear.
-            Ok(value) => (store.confirm(mutation, value.task), Ok(())),
+            Ok(value) => (store.confirm(mutation, value.task.filter(|_| here)), Ok(())),
             Err(mut error) => {
                 let rows = store.reject(mutation);
                 // A title typed against an old version: the person chooses.
@@ -900,5 +921,149 @@ mod tests {
             settled(&out),
             [(MutationId(1), Err(MutationError::ClearUntold))]
         );
+    }
+
+    /// The app's machine: the board list from the start, and no board until the page
+    /// opens one.
+    fn app_machine() -> Harness {
+        Harness::with(Config {
+            subscribe: None,
+            boards: true,
+            ..Config::default()
+        })
+    }
+
+    fn create_on(board: Uuid, n: u128) -> MethodCall {
+        MethodCall::Create(CreateParams {
+            board: Some(board),
+            id: Some(Uuid::from_u128(n)),
+            title: format!("t{n}"),
+        })
+    }
+
+    fn set_done_on(board: Uuid, n: u128) -> MethodCall {
+        let MethodCall::Update(params) = set_done(n) else {
+            unreachable!("set_done is an update");
+        };
+        MethodCall::Update(protocol::UpdateParams {
+            board: Some(board),
+            ..params
+        })
+    }
+
+    fn board_snapshot(id: u64, board: Uuid, items: Vec<Task>) -> ServerFrame {
+        ServerFrame::Snapshot {
+            id,
+            topic: Topic::Board(board),
+            epoch: "e1".to_owned(),
+            seq: 3,
+            items,
+        }
+    }
+
+    /// The ids of the subscribes in `out`, by topic, in order.
+    fn subscribed(out: &[Command]) -> Vec<(Topic, u64)> {
+        sent(out)
+            .into_iter()
+            .filter_map(|frame| match frame {
+                ClientFrame::Subscribe { id, topic, .. } => Some((topic, id)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// A change's result arrives after the person opened another board: the task it
+    /// carries is the first board's, and does not show on the one open now.
+    #[test]
+    fn a_result_for_a_board_left_meanwhile_stays_off_the_open_board() {
+        let (a, b) = (Uuid::from_u128(50), Uuid::from_u128(60));
+        let mut h = app_machine();
+        let conn = h.signed_in();
+        let out = h.frame(conn, auth_ok(1));
+        let [(Topic::Boards, boards)] = subscribed(&out)[..] else {
+            panic!("the board list alone: {out:?}");
+        };
+        h.frame(conn, board_list(boards));
+        let out = h.feed(Input::Open(Topic::Board(a)));
+        h.frame(conn, board_snapshot(subscribe_id(&out), a, vec![]));
+        let out = h.feed(Input::Mutate(create_on(a, 1)));
+        let [(id, _)] = request_ids(&out)[..] else {
+            panic!("sent at once when live: {out:?}");
+        };
+        let out = h.feed(Input::Open(Topic::Board(b)));
+        h.frame(conn, board_snapshot(subscribe_id(&out), b, vec![task(2)]));
+
+        let out = h.frame(conn, ok_task(id, task(1)));
+        assert_eq!(settled(&out), [(MutationId(1), Ok(()))]);
+        assert!(
+            h.machine.store().get(Uuid::from_u128(1)).is_none(),
+            "{out:?}"
+        );
+        assert_eq!(h.machine.store().len(), 1);
+    }
+
+    /// After a reload the board list answers before the page has opened a board: a kept
+    /// change that went out once waits for its board's own answer, and is not sent again
+    /// when that shows it landed (sent again, it would undo what others did since).
+    #[test]
+    fn a_kept_change_waits_for_its_board_to_open_after_a_reload() {
+        let b = Uuid::from_u128(60);
+        let mut h = app_machine();
+        let conn = h.signed_in();
+        h.feed(Input::Restore(vec![Kept {
+            call: set_done_on(b, 1),
+            sends: 1,
+        }]));
+        let out = h.frame(conn, auth_ok(1));
+        let [(Topic::Boards, boards)] = subscribed(&out)[..] else {
+            panic!("the board list alone: {out:?}");
+        };
+        let out = h.frame(conn, board_list(boards));
+        assert_eq!(h.state(), ConnectionState::Live);
+        assert!(request_ids(&out).is_empty(), "not sent blindly: {out:?}");
+        assert!(settled(&out).is_empty(), "not judged yet: {out:?}");
+
+        let out = h.feed(Input::Open(Topic::Board(b)));
+        let done = Task {
+            done: true,
+            ..task(1)
+        };
+        let out = h.frame(conn, board_snapshot(subscribe_id(&out), b, vec![done]));
+        assert_eq!(settled(&out), [(MutationId(1), Ok(()))]);
+        assert!(request_ids(&out).is_empty(), "never sent twice: {out:?}");
+    }
+
+    /// Changes kept across a reload come back before the page opens their board: they
+    /// show there once it opens, a new task at once and a tick once the snapshot says
+    /// which tasks there are, each waiting for the server.
+    #[test]
+    fn kept_changes_show_on_their_board_once_it_opens() {
+        let b = Uuid::from_u128(60);
+        let mut h = app_machine();
+        let conn = h.signed_in();
+        h.feed(Input::Restore(vec![
+            Kept {
+                call: create_on(b, 1),
+                sends: 0,
+            },
+            Kept {
+                call: set_done_on(b, 2),
+                sends: 0,
+            },
+        ]));
+        h.feed(Input::Open(Topic::Board(b)));
+        let new = h.machine.store().get(Uuid::from_u128(1)).unwrap();
+        assert!(new.pending, "the new task shows at once, waiting");
+
+        let out = h.frame(conn, auth_ok(1));
+        let [(Topic::Boards, boards), (Topic::Board(_), open)] = subscribed(&out)[..] else {
+            panic!("the board list, then the board: {out:?}");
+        };
+        let out = h.frame(conn, board_list(boards));
+        assert_eq!(request_ids(&out).len(), 2, "both go once live: {out:?}");
+        let out = h.frame(conn, board_snapshot(open, b, vec![task(2)]));
+        let ticked = h.machine.store().get(Uuid::from_u128(2)).unwrap();
+        assert!(ticked.task.done && ticked.pending, "{out:?}");
+        assert_eq!(h.machine.store().len(), 2);
     }
 }

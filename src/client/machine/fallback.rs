@@ -217,9 +217,12 @@ impl Machine {
                 self.poll(now, topic, !applied, out);
                 // The open board's state is known up to here: settle what a lost answer
                 // left unknown (not from the board list's poll, which says nothing of
-                // it, unless no board is followed), then send what waits.
+                // it, unless the open board is not followed; never before a board is
+                // open), then send what waits.
                 let open = self.subscriptions.changes_topic();
-                if (applied && topic == open) || !self.subscriptions.follows(open) {
+                if self.subscriptions.chosen()
+                    && ((applied && topic == open) || !self.subscriptions.follows(open))
+                {
                     self.reconcile(out);
                 }
                 self.flush(now, out);

@@ -49,6 +49,10 @@ pub(super) struct Subscriptions {
     pub(super) boards: Option<BoardList>,
     /// The topic a session starts on.
     initial: Option<Topic>,
+    /// A board is open: the session started on one, or one was opened since. Until
+    /// then `open` only stands in, and a change whose delivery is unknown cannot be
+    /// judged by its store.
+    chosen: bool,
 }
 
 impl Subscriptions {
@@ -57,6 +61,7 @@ impl Subscriptions {
             open: Subscription::new(subscribe.unwrap_or(Topic::Tasks), subscribe.is_some()),
             boards: boards.then(BoardList::default),
             initial: subscribe,
+            chosen: subscribe.is_some(),
         }
     }
 
@@ -67,6 +72,11 @@ impl Subscriptions {
     /// The topic a person's changes go to: the open board.
     pub(super) fn changes_topic(&self) -> Topic {
         self.open.topic
+    }
+
+    /// A board is open, not only stood in for (see `chosen`).
+    pub(super) fn chosen(&self) -> bool {
+        self.chosen
     }
 
     /// The open board's subscription, still followed.
@@ -92,7 +102,9 @@ impl Subscriptions {
     /// subscribe has been answered (or it is not followed). Until then a change whose
     /// result was lost cannot be told applied or not by looking there.
     pub(super) fn changes_in_step(&self) -> bool {
-        !self.open.subscribed || (!self.open.syncing && self.open.store.position().is_some())
+        self.chosen
+            && (!self.open.subscribed
+                || (!self.open.syncing && self.open.store.position().is_some()))
     }
 
     /// The socket is gone, and with it every subscribe that was out.
@@ -110,6 +122,7 @@ impl Subscriptions {
         let rows = entry.store.clear();
         push_rows(entry.topic, &entry.store, rows, out);
         self.open = Subscription::new(self.initial.unwrap_or(Topic::Tasks), self.initial.is_some());
+        self.chosen = self.initial.is_some();
         if let Some(boards) = &mut self.boards {
             *boards = BoardList::default();
             out.push(notice(Notice::Boards(Vec::new())));
@@ -196,6 +209,7 @@ impl Subscriptions {
     /// returned for the caller to end on the wire.
     fn open(&mut self, topic: Topic, out: &mut Vec<Command>) -> Option<Topic> {
         let old = std::mem::replace(&mut self.open, Subscription::new(topic, true));
+        self.chosen = true;
         let mut old_store = old.store;
         let rows = old_store.clear();
         push_rows(old.topic, &old_store, rows, out);
@@ -224,6 +238,7 @@ impl Machine {
             return;
         }
         let old = self.subscriptions.open(topic, out);
+        self.show_waiting(now, out);
         self.repoll(now, old, out);
         if self.phase.authed() {
             if let Some(old) = old {
