@@ -16,14 +16,41 @@ fn storage() -> Option<web_sys::Storage> {
     web_sys::window()?.local_storage().ok()?
 }
 
-/// Remembers that the server still has to end the session; false if the browser would
-/// not store it (private modes may refuse).
-pub fn owe() -> bool {
-    storage().is_some_and(|storage| storage.set_item(KEY, "1").is_ok())
+/// The sign-out the server still has to hear of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owed {
+    /// This browser's session.
+    This,
+    /// Every session of the person: `Sign out everywhere`.
+    Everywhere,
+}
+
+impl Owed {
+    fn stored(self) -> &'static str {
+        match self {
+            Self::This => "1",
+            Self::Everywhere => "everywhere",
+        }
+    }
+}
+
+/// Remembers that the server still has to end the session (or all of them); false if
+/// the browser would not store it (private modes may refuse).
+pub fn owe(what: Owed) -> bool {
+    storage().is_some_and(|storage| storage.set_item(KEY, what.stored()).is_ok())
+}
+
+fn owed_now() -> Option<Owed> {
+    let stored = storage()?.get_item(KEY).ok()??;
+    Some(if stored == Owed::Everywhere.stored() {
+        Owed::Everywhere
+    } else {
+        Owed::This
+    })
 }
 
 pub fn owed() -> bool {
-    storage().is_some_and(|storage| matches!(storage.get_item(KEY), Ok(Some(_))))
+    owed_now().is_some()
 }
 
 /// Forgets the debt: the session ended, or a new sign-in replaced its cookie.
@@ -40,12 +67,21 @@ pub fn is_owed_by(event: &web_sys::StorageEvent) -> bool {
 }
 
 /// Ends the owed session on the server, if one is owed; true when nothing is owed any
-/// more. A 401 means the server holds no session for the cookie: nothing left to end.
+/// more. Every session of the person takes a token, which the cookie still gets (a new
+/// sign-in here would have forgotten the debt, so the cookie is still that person's). A
+/// 401 means the server holds no session for the cookie: nothing left to end.
 pub async fn settle(api: &Api) -> bool {
-    if !owed() {
+    let Some(what) = owed_now() else {
         return true;
-    }
-    match api.logout_by_cookie().await {
+    };
+    let ended = match what {
+        Owed::This => api.logout_by_cookie().await,
+        Owed::Everywhere => match api.refresh().await {
+            Ok(session) => api.logout_all(&session.token).await,
+            Err(error) => Err(error),
+        },
+    };
+    match ended {
         Ok(()) => {
             forget();
             true

@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use leptos::prelude::*;
 use support::{
-    PASSWORD, add_task, api_call, api_create_task, api_register, button, by_role, connection,
-    control, fill_and_submit, gate_socket_url, is_pending, location, login_keeping_cookie,
-    mount_with, rows, server, set_gate, short_ttl_server, sign_in, text_of, titles, unique_name,
-    until, until_confirmed, until_found,
+    PASSWORD, add_task, api_call, api_create_task, api_login, api_register, button, by_role,
+    connection, control, fill_and_submit, gate_socket_url, is_pending, location,
+    login_keeping_cookie, mount_with, rows, server, set_gate, short_ttl_server, sign_in, text_of,
+    titles, unique_name, until, until_confirmed, until_found,
 };
 use taskwire::api::Api;
 use taskwire::client::machine::{Config, ConnectionState};
@@ -219,6 +219,38 @@ async fn a_sign_out_the_server_cannot_hear_ends_the_session_once_it_can() {
     drop(tab);
     drop(app);
     // A page load finds no session to restore.
+    let app = mount_with("/", Api::new(server()));
+    until("the sign-in page", WAIT, || location() == "/login").await;
+    drop(app);
+}
+
+/// `Sign out everywhere` while the server cannot hear it: once it can, every session of
+/// the person ends, not only this browser's.
+#[wasm_bindgen_test]
+async fn signing_out_everywhere_offline_ends_every_session_once_the_server_hears() {
+    let username = unique_name("owedall");
+    api_register(&username, PASSWORD).await;
+    let app = mount_with("/login", Api::new(server()));
+    sign_in(&app.root, &username, PASSWORD).await;
+    // A session on another device.
+    let elsewhere = api_login(&username, PASSWORD).await;
+
+    control("stop").await;
+    button(&app.root, "Sign out everywhere")
+        .expect("Sign out everywhere")
+        .click();
+    until("the sign-in page saying why", WAIT, || {
+        location() == "/login" && text_of(&app.root).contains("will end on the server")
+    })
+    .await;
+    assert_no_token_stored();
+
+    control("start").await;
+    dispatch("online");
+    until("the sign-out settled", RECONNECT, || stored(OWED).is_none()).await;
+    let (status, body) = api_call("GET", "/api/me", &elsewhere, None).await;
+    assert_eq!(status, 401, "the other device's session ended too: {body}");
+    drop(app);
     let app = mount_with("/", Api::new(server()));
     until("the sign-in page", WAIT, || location() == "/login").await;
     drop(app);

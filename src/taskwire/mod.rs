@@ -16,7 +16,7 @@ use crate::api::{Api, CallError};
 pub use crate::board::{Conflict, PendingChange, RowSignal, SocketDiagnostics, Status, TaskCounts};
 use crate::board::{TASKS, Views};
 use crate::client::machine::Config;
-use crate::pending_sign_out;
+use crate::pending_sign_out::{self, Owed};
 use crate::socket::Service;
 
 mod page_load;
@@ -176,10 +176,18 @@ impl Taskwire {
         };
         match result {
             Ok(()) => {}
-            Err(CallError::Network(_)) => {
-                self.views.sign_out_owed.set(pending_sign_out::owe());
+            // The server holds no session for this browser: nothing left to end.
+            Err(CallError::Api(error)) if error.code == protocol::ErrorCode::Unauthorized => {}
+            // Offline, the server's own trouble, or a proxy's page: tried again later.
+            Err(error) => {
+                web_sys::console::warn_1(&format!("logout: {error}").into());
+                let what = if everywhere {
+                    Owed::Everywhere
+                } else {
+                    Owed::This
+                };
+                self.views.sign_out_owed.set(pending_sign_out::owe(what));
             }
-            Err(error) => web_sys::console::warn_1(&format!("logout: {error}").into()),
         }
     }
 
