@@ -263,17 +263,19 @@ impl Boards {
             .into_iter()
             .map(|(member, _)| (member, BoardChange::Delete { id: board }))
             .collect();
-        let events = lists_changed(&mut tx, changes).await?;
         query("DELETE FROM boards WHERE id = $1")
             .bind(board.to_string())
             .execute(tx.on())
             .await?;
+        // The revoke's word first: the other nodes act on the words in order, and
+        // `unsubscribed` is to reach a socket before the board list's `delete`.
         let ended = Hint::Revoke {
             board,
             user: None,
             reason: Ended::Deleted,
         };
         tx.notify(&ended.to_string()).await?;
+        let events = lists_changed(&mut tx, changes).await?;
         tx.commit().await?;
         self.fanout.revoke(board, None, Ended::Deleted);
         self.publish(&events);
@@ -368,16 +370,18 @@ impl Boards {
         let mut tx = self.db.begin_write().await?;
         tx.lock_board(&board.to_string()).await?;
         let access = access_in(&mut tx, user, board).await?;
-        let target = user_named(&mut tx, username).await?;
-        if target.id == user {
+        let target = user_named(&mut tx, username).await;
+        if target.as_ref().is_ok_and(|target| target.id == user) {
             if access.role == BoardRole::Owner {
                 return Err(AppError::bad_request(
                     "The owner cannot leave the board; delete it instead.",
                 ));
             }
         } else {
+            // Before the name is looked at: which names exist is not a member's to learn.
             access.require_owner("shared or unshared")?;
         }
+        let target = target?;
         let removed = query("DELETE FROM board_members WHERE board_id = $1 AND user_id = $2")
             .bind(board.to_string())
             .bind(target.id.to_string())
@@ -388,17 +392,18 @@ impl Boards {
                 "{username} is not on this board."
             )));
         }
-        let events = lists_changed(
-            &mut tx,
-            vec![(target.id, BoardChange::Delete { id: board })],
-        )
-        .await?;
+        // The revoke's word first, as in `delete`.
         let ended = Hint::Revoke {
             board,
             user: Some(target.id),
             reason: Ended::Removed,
         };
         tx.notify(&ended.to_string()).await?;
+        let events = lists_changed(
+            &mut tx,
+            vec![(target.id, BoardChange::Delete { id: board })],
+        )
+        .await?;
         tx.commit().await?;
         self.fanout.revoke(board, Some(target.id), Ended::Removed);
         self.publish(&events);

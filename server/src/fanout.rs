@@ -89,13 +89,15 @@ impl SocketShared {
         lock(&self.inbox).close
     }
 
-    /// Queues `outbound`; false when the queue is full.
-    fn push(&self, outbound: &Arc<Outbound>) -> bool {
+    /// Queues `outbounds` whole; false when the queue is full before them. One change
+    /// may be many events (clearing hundreds of done tasks), handed over at once: a socket
+    /// that keeps up takes them all, and only one already behind is refused them.
+    fn push(&self, outbounds: &[Arc<Outbound>]) -> bool {
         let mut inbox = lock(&self.inbox);
         if inbox.events.len() >= self.capacity {
             return false;
         }
-        inbox.events.push_back(outbound.clone());
+        inbox.events.extend(outbounds.iter().cloned());
         drop(inbox);
         self.wake.notify_one();
         true
@@ -123,10 +125,10 @@ pub struct SocketLink {
 }
 
 impl SocketLink {
-    /// Queues `outbound`; a socket too far behind to take it is closed, and catches up
-    /// by replay when it reconnects.
-    fn deliver(&self, outbound: &Arc<Outbound>) {
-        if !self.shared.push(outbound) {
+    /// Queues `outbounds`; a socket too far behind to take them is closed, and catches
+    /// up by replay when it reconnects.
+    fn deliver(&self, outbounds: &[Arc<Outbound>]) {
+        if !self.shared.push(outbounds) {
             self.shared.close(TOO_SLOW, "too far behind");
         }
     }
@@ -210,8 +212,9 @@ pub trait Fanout: Send + Sync {
     fn unsubscribe(&self, board: Uuid, topic: Topic, socket: u64);
     /// Everyone with a live `board:<id>` subscription to `board`, one entry per person.
     fn present(&self, board: Uuid) -> Vec<MemberUser>;
-    /// Sends a board's event to every socket subscribed to it, and wakes its long polls.
-    fn publish(&self, board: Uuid, event: &Event);
+    /// Sends a board's events (one change's, or what the log holds past a point), in
+    /// order, to every socket subscribed to it, and wakes its long polls.
+    fn publish(&self, board: Uuid, events: &[Event]);
     /// Sends a change of `user`'s board list to their sockets subscribed to `boards`, and
     /// wakes their long polls on it.
     fn publish_boards(&self, user: Uuid, event: &BoardsEvent);
@@ -434,7 +437,7 @@ impl LocalFanout {
             frame,
         });
         for subscriber in subscribers.iter().filter(|s| s.topic == topic) {
-            subscriber.link.deliver(&outbound);
+            subscriber.link.deliver(std::slice::from_ref(&outbound));
         }
     }
 }
@@ -525,41 +528,28 @@ impl Fanout for LocalFanout {
         present_in(&lock(&self.registry), board, &remote)
     }
 
-    fn publish(&self, board: Uuid, event: &Event) {
+    fn publish(&self, board: Uuid, events: &[Event]) {
+        if events.is_empty() {
+            return;
+        }
         self.board_polls.wake(board);
         let registry = lock(&self.registry);
         let Some(subscribers) = registry.boards.get(&board) else {
             return;
         };
-        let epoch: Arc<str> = Arc::from(event.epoch.as_str());
-        // At most two encodings: the v1 name `tasks` (personal board) and `board:<id>`.
-        let mut frames: Vec<(Topic, Option<Arc<Outbound>>)> = Vec::with_capacity(2);
+        // Each topic's frames, encoded once: at most two topics, the v1 name `tasks`
+        // (personal board) and `board:<id>`.
+        let mut frames: Vec<(Topic, Vec<Arc<Outbound>>)> = Vec::with_capacity(2);
         for subscriber in subscribers {
             let topic = subscriber.topic;
             let at = match frames.iter().position(|(encoded, _)| *encoded == topic) {
                 Some(at) => at,
                 None => {
-                    let frame = encode(&ServerFrame::Event(Event {
-                        topic,
-                        ..event.clone()
-                    }));
-                    let outbound = frame.map(|frame| {
-                        Arc::new(Outbound {
-                            topic,
-                            kind: OutboundKind::Event {
-                                epoch: epoch.clone(),
-                                seq: event.seq,
-                            },
-                            frame,
-                        })
-                    });
-                    frames.push((topic, outbound));
+                    frames.push((topic, encode_events(topic, events)));
                     frames.len() - 1
                 }
             };
-            if let Some(outbound) = &frames[at].1 {
-                subscriber.link.deliver(outbound);
-            }
+            subscriber.link.deliver(&frames[at].1);
         }
     }
 
@@ -579,7 +569,7 @@ impl Fanout for LocalFanout {
         let registry = lock(&self.registry);
         for link in registry.users.get(&user).into_iter().flatten() {
             if link.shared.boards.load(Ordering::Acquire) {
-                link.deliver(&outbound);
+                link.deliver(std::slice::from_ref(&outbound));
             }
         }
     }
@@ -602,11 +592,11 @@ impl Fanout for LocalFanout {
             for subscriber in ended {
                 let topic = subscriber.topic;
                 if let Some(frame) = encode(&ServerFrame::Unsubscribed { topic, reason }) {
-                    subscriber.link.deliver(&Arc::new(Outbound {
+                    subscriber.link.deliver(&[Arc::new(Outbound {
                         topic,
                         kind: OutboundKind::Ended,
                         frame,
-                    }));
+                    })]);
                 }
             }
         }
@@ -624,6 +614,28 @@ impl Fanout for LocalFanout {
     fn close_all(&self, code: CloseCode, reason: &'static str) {
         lock(&self.registry).each(|link| link.shared.close(code, reason));
     }
+}
+
+/// `events` as `topic`'s frames, each with its place in the log. One that cannot be
+/// encoded is left out: the socket sees the gap in `seq` and resumes.
+fn encode_events(topic: Topic, events: &[Event]) -> Vec<Arc<Outbound>> {
+    events
+        .iter()
+        .filter_map(|event| {
+            let frame = encode(&ServerFrame::Event(Event {
+                topic,
+                ..event.clone()
+            }))?;
+            Some(Arc::new(Outbound {
+                topic,
+                kind: OutboundKind::Event {
+                    epoch: Arc::from(event.epoch.as_str()),
+                    seq: event.seq,
+                },
+                frame,
+            }))
+        })
+        .collect()
 }
 
 fn encode(frame: &ServerFrame) -> Option<Utf8Bytes> {
@@ -691,7 +703,7 @@ mod tests {
         // other; Bob is not subscribed.
         fanout.subscribe(alice, Topic::Tasks, alice, 1);
         fanout.subscribe(alice, Topic::Board(alice), alice, 2);
-        fanout.publish(alice, &event(alice, 1));
+        fanout.publish(alice, &[event(alice, 1)]);
         let one = rx1.next_event().expect("1");
         let two = loop {
             let next = rx2.next_event().expect("2");
@@ -712,9 +724,9 @@ mod tests {
         let (slow, shared) = link(1, user, 1);
         fanout.register(slow).expect("room");
         fanout.subscribe(user, Topic::Tasks, user, 1);
-        fanout.publish(user, &event(user, 1));
+        fanout.publish(user, &[event(user, 1)]);
         assert_eq!(shared.close_request(), None);
-        fanout.publish(user, &event(user, 2));
+        fanout.publish(user, &[event(user, 2)]);
         assert_eq!(shared.close_request(), Some((TOO_SLOW, "too far behind")));
     }
 
@@ -729,7 +741,7 @@ mod tests {
         fanout.subscribe(board, Topic::Board(board), owner, 1);
         fanout.subscribe(board, Topic::Board(board), member, 2);
         fanout.revoke(board, Some(member), Ended::Removed);
-        fanout.publish(board, &event(board, 1));
+        fanout.publish(board, &[event(board, 1)]);
         let kinds = |rx: &SocketShared| {
             std::iter::from_fn(|| rx.next_event())
                 .filter(|o| !matches!(o.kind, OutboundKind::Presence))

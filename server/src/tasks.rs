@@ -148,11 +148,7 @@ async fn write_batch(log: &dyn ChangeLog, fanout: &dyn Fanout, batch: Vec<Waitin
 /// the change's caller the answer, nor the changes after it their events: a panic here is
 /// logged, and a socket that missed the event sees the gap in `seq` and resumes.
 fn publish(fanout: &dyn Fanout, board: Uuid, applied: &Applied) {
-    let published = catch_unwind(AssertUnwindSafe(|| {
-        for event in &applied.events {
-            fanout.publish(board, event);
-        }
-    }));
+    let published = catch_unwind(AssertUnwindSafe(|| fanout.publish(board, &applied.events)));
     if published.is_err() {
         tracing::error!("publishing a committed change panicked");
     }
@@ -188,7 +184,7 @@ mod tests {
     struct PanicsOnPublish;
 
     impl Fanout for PanicsOnPublish {
-        fn publish(&self, _board: Uuid, _event: &Event) {
+        fn publish(&self, _board: Uuid, _events: &[Event]) {
             panic!("a bug in the fan-out");
         }
         fn watch(&self, _board: Uuid) -> ChangeWatch {

@@ -135,11 +135,13 @@ impl ClusterFanout {
                 seq: 0,
             };
         }
-        for event in events {
-            if event.seq > cursor.seq {
-                self.local.publish(board, event);
-                cursor.seq = event.seq;
-            }
+        let Some(from) = events.iter().position(|event| event.seq > cursor.seq) else {
+            return;
+        };
+        let fresh = &events[from..];
+        self.local.publish(board, fresh);
+        if let Some(last) = fresh.last() {
+            cursor.seq = last.seq;
         }
     }
 
@@ -540,20 +542,32 @@ impl Fanout for ClusterFanout {
         lock(&self.lists).entry(user).or_insert(seq);
     }
 
-    /// A write of this node, committed: out at once when it follows what the sockets
-    /// here were sent last; otherwise (another node wrote in between) through the log.
-    fn publish(&self, board: Uuid, event: &Event) {
+    /// A write of this node, committed: out at once as far as it follows what the
+    /// sockets here were sent last; past a gap (another node wrote in between) through
+    /// the log.
+    fn publish(&self, board: Uuid, events: &[Event]) {
         let mut cursors = lock(&self.cursors);
-        match cursors.get_mut(&board) {
-            Some(cursor) if *cursor.epoch == *event.epoch && event.seq == cursor.seq + 1 => {
-                cursor.seq = event.seq;
-                self.local.publish(board, event);
-            }
-            Some(cursor) if *cursor.epoch == *event.epoch && event.seq <= cursor.seq => {}
-            Some(_) => {
-                let _ = self.work.send(Work::CatchUp(board));
-            }
-            None => self.local.wake_polls(board),
+        let Some(cursor) = cursors.get_mut(&board) else {
+            self.local.wake_polls(board);
+            return;
+        };
+        let same_epoch = |event: &Event| *cursor.epoch == *event.epoch;
+        let from = events
+            .iter()
+            .take_while(|event| same_epoch(event) && event.seq <= cursor.seq)
+            .count();
+        let next = events[from..]
+            .iter()
+            .zip(cursor.seq + 1..)
+            .take_while(|(event, seq)| same_epoch(event) && event.seq == *seq)
+            .count();
+        let follows = &events[from..from + next];
+        if let Some(last) = follows.last() {
+            cursor.seq = last.seq;
+            self.local.publish(board, follows);
+        }
+        if from + next < events.len() {
+            let _ = self.work.send(Work::CatchUp(board));
         }
     }
 

@@ -379,15 +379,31 @@ async fn sign_out_everywhere_and_removal_act_on_the_other_nodes() {
     bobs.send(json!({"type": "subscribe", "id": 2, "topic": format!("board:{id}")}))
         .await;
     assert_eq!(bobs.recv().await["type"], "snapshot");
+    bobs.send(json!({"type": "subscribe", "id": 3, "topic": "boards"}))
+        .await;
+    while bobs.recv().await["id"] != 3 {}
     let removed = nodes[0]
         .client()
         .send(Method::DELETE, &member, Some(&owner.token), None)
         .await;
     assert!(removed.status().is_success());
+    // `unsubscribed` first, then the board list's `delete`, on this node as on the
+    // writer's: the app names the board it lost from its list.
     loop {
         let frame = bobs.recv().await;
+        assert!(frame["topic"] != "boards", "before unsubscribed: {frame}");
         if frame["type"] == "unsubscribed" {
             assert_eq!(frame["reason"], "removed");
+            break;
+        }
+    }
+    loop {
+        let frame = bobs.recv().await;
+        if frame["topic"] == "boards" {
+            assert_eq!(
+                (&frame["type"], &frame["op"]),
+                (&json!("event"), &json!("delete"))
+            );
             break;
         }
     }

@@ -458,6 +458,50 @@ async fn task_changes_on_a_shared_board_reach_the_other_member_live() {
     assert_eq!(bob_live.rest_but_presence().await, Vec::<Value>::new());
 }
 
+/// Clearing hundreds of done tasks is one change of as many events: every socket on the
+/// board gets them all, in order, and stays open. (Each socket's queue holds 256 events;
+/// the burst, handed over at once, counted as a socket too far behind, and every socket
+/// on the board was closed with 1011.)
+#[tokio::test]
+async fn clearing_hundreds_of_done_tasks_reaches_every_socket_whole() {
+    const DONE: u64 = 300;
+    let server = TestServer::start().await;
+    let olga = User::register(&server, "olga").await;
+    let bob = User::register(&server, "bob").await;
+    let board = olga.board("Spring clean").await;
+    olga.share(&board, &bob, "editor").await;
+    for n in 0..DONE {
+        let task = olga.add_task(&board, &format!("Done {n}")).await;
+        let path = format!("/api/boards/{board}/tasks/{}", task["id"].as_str().unwrap());
+        olga.http
+            .ok(Method::PATCH, &path, json!({"done": true}), 200)
+            .await;
+    }
+    let topic = topic(&board);
+    let mut bob_live = bob.socket(&server).await;
+    let seq = bob_live.subscribe(&topic).await["seq"].as_u64().unwrap();
+    let mut olga_live = olga.socket(&server).await;
+    olga_live.subscribe(&topic).await;
+
+    let cleared = olga_live
+        .call("task.clear_done", json!({"board": board}))
+        .await;
+    assert_eq!(cleared["ok"]["deleted"], DONE, "{cleared}");
+    for live in [&mut bob_live, &mut olga_live] {
+        for n in 1..=DONE {
+            let event = live.event(&topic).await;
+            assert_eq!(
+                (&event["op"], &event["seq"]),
+                (&json!("delete"), &json!(seq + n)),
+                "{event}"
+            );
+        }
+        // Still open: it answers.
+        let again = live.call("task.clear_done", json!({"board": board})).await;
+        assert_eq!(again["ok"]["deleted"], 0, "{again}");
+    }
+}
+
 /// Removing a member while they have the board open: each of their sockets is told
 /// (`unsubscribed`, reason `removed`), hears nothing more of the board however much
 /// others write, loses the board from their list, and can neither come back by replay

@@ -748,6 +748,13 @@ async fn other_peoples_data() {
             .bearer(&eddie)
             .refused(403, "forbidden"),
             case(
+                "A19 an editor removes a name nobody has",
+                DELETE,
+                board("/members/nobody-at-all"),
+            )
+            .bearer(&eddie)
+            .refused(403, "forbidden"),
+            case(
                 "A21 a viewer raises their own role",
                 PUT,
                 board("/members/vic"),
