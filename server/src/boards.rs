@@ -172,6 +172,16 @@ impl Boards {
                 _ => Err(AppError::Conflict("That board id is taken.".into())),
             };
         }
+        let retired: Option<String> = query("SELECT id FROM retired_boards WHERE id = $1")
+            .bind(id.to_string())
+            .optional_scalar(tx.on())
+            .await?;
+        if retired.is_some() {
+            return Err(AppError::Conflict(
+                "That board id belonged to a board since deleted; a new board needs a new id."
+                    .into(),
+            ));
+        }
         let owned: i64 =
             query("SELECT COUNT(*) FROM board_members WHERE user_id = $1 AND role = 'owner'")
                 .bind(user.to_string())
@@ -264,6 +274,10 @@ impl Boards {
             .map(|(member, _)| (member, BoardChange::Delete { id: board }))
             .collect();
         query("DELETE FROM boards WHERE id = $1")
+            .bind(board.to_string())
+            .execute(tx.on())
+            .await?;
+        query("INSERT INTO retired_boards (id) VALUES ($1)")
             .bind(board.to_string())
             .execute(tx.on())
             .await?;

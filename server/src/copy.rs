@@ -31,12 +31,13 @@ const BATCH: usize = PAGE as usize;
 
 /// The tables copied, in foreign-key order. `nodes` and `presence` are not among them:
 /// they say which PostgreSQL nodes run now, and the nodes write them when they start.
-const TABLES: [&str; 8] = [
+const TABLES: [&str; 9] = [
     "settings",
     "users",
     "sessions",
     "spent_refresh_tokens",
     "boards",
+    "retired_boards",
     "board_members",
     "tasks",
     "events",
@@ -54,6 +55,7 @@ pub struct Copied {
     pub sessions: u64,
     pub spent_refresh_tokens: u64,
     pub boards: u64,
+    pub retired_boards: u64,
     pub board_members: u64,
     pub tasks: u64,
     pub events: u64,
@@ -62,13 +64,14 @@ pub struct Copied {
 
 impl Copied {
     /// Each table and its rows, in the order they were copied.
-    pub fn tables(&self) -> [(&'static str, u64); 8] {
+    pub fn tables(&self) -> [(&'static str, u64); 9] {
         [
             ("settings", self.settings),
             ("users", self.users),
             ("sessions", self.sessions),
             ("spent_refresh_tokens", self.spent_refresh_tokens),
             ("boards", self.boards),
+            ("retired_boards", self.retired_boards),
             ("board_members", self.board_members),
             ("tasks", self.tasks),
             ("events", self.events),
@@ -247,7 +250,7 @@ async fn copy(source: &Db, pool: &PgPool) -> Result<Copied, CopyError> {
         .map_err(step("set a lock timeout"))?;
     sqlx::query(
         "LOCK TABLE settings, users, sessions, spent_refresh_tokens, boards, \
-         board_members, tasks, events IN EXCLUSIVE MODE",
+         retired_boards, board_members, tasks, events IN EXCLUSIVE MODE",
     )
     .execute(&mut *target)
     .await
@@ -316,6 +319,7 @@ async fn copy_tables(
     link_sessions(source, target).await?;
     let spent_refresh_tokens = copy_table::<SpentToken>(source, target).await?;
     let boards = copy_table::<Board>(source, target).await?;
+    let retired_boards = copy_table::<RetiredBoard>(source, target).await?;
     let board_members = copy_table::<Member>(source, target).await?;
     let tasks = copy_table::<Task>(source, target).await?;
     let events = copy_table::<Event>(source, target).await?;
@@ -325,6 +329,7 @@ async fn copy_tables(
         sessions,
         spent_refresh_tokens,
         boards,
+        retired_boards,
         board_members,
         tasks,
         events,
@@ -515,6 +520,21 @@ impl Table for SpentToken {
 
     fn push(self, mut values: Separated<'_, 'static, Postgres, &'static str>) {
         values.push_bind(self.hash).push_bind(self.session_id);
+    }
+}
+
+record! {
+    struct RetiredBoard {
+        rowid: i64,
+        id: String,
+    }
+}
+
+impl Table for RetiredBoard {
+    in_rowid_order!("retired_boards", "id");
+
+    fn push(self, mut values: Separated<'_, 'static, Postgres, &'static str>) {
+        values.push_bind(self.id);
     }
 }
 

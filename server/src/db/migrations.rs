@@ -36,11 +36,13 @@ const SQLITE: &[Step] = &[
     step!("sqlite", 20260103000000, "tasks_updated_by"),
     step!("sqlite", 20260104000000, "boards"),
     step!("sqlite", 20260105000000, "refresh_grace"),
+    step!("sqlite", 20260106000000, "retired_boards"),
 ];
 
 const POSTGRES: &[Step] = &[
     step!("postgres", 20260104000000, "initial"),
     step!("postgres", 20260105000000, "refresh_grace"),
+    step!("postgres", 20260106000000, "retired_boards"),
 ];
 
 /// A list of migrations as sqlx reads a folder of them.

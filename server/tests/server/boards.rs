@@ -54,6 +54,30 @@ impl Person {
     }
 }
 
+/// A deleted board's id is never given to a board again, by anyone: a log position
+/// names one board's log, and a board made anew under the id would start its log again
+/// below positions its old members still hold, then replay to them as if it followed.
+#[tokio::test]
+async fn a_deleted_boards_id_is_never_used_again() {
+    let server = TestServer::start().await;
+    let olga = Person::register(&server, "olga").await;
+    let nina = Person::register(&server, "nina").await;
+    let id = Uuid::new_v4();
+    let body = json!({"id": id, "name": "Launch"});
+    olga.ok(POST, "/api/boards", body.clone(), 201).await;
+    olga.ok(DELETE, &format!("/api/boards/{id}"), Value::Null, 204)
+        .await;
+    for person in [&olga, &nina] {
+        person
+            .refused(POST, "/api/boards", body.clone(), 409, "conflict")
+            .await;
+    }
+    let made = olga
+        .ok(POST, "/api/boards", json!({"name": "Launch"}), 201)
+        .await;
+    assert_ne!(made["id"], json!(id));
+}
+
 #[tokio::test]
 async fn every_board_call_answers_each_role_as_documented() {
     let server = TestServer::start().await;

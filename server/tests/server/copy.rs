@@ -22,12 +22,13 @@ use crate::support::{Signed, TestServer, fresh_postgres_database};
 const BIN: &str = env!("CARGO_BIN_EXE_taskwire-server");
 
 /// Every table the copy fills, in its order: the SQLite schema has exactly these.
-const TABLES: [&str; 8] = [
+const TABLES: [&str; 9] = [
     "settings",
     "users",
     "sessions",
     "spent_refresh_tokens",
     "boards",
+    "retired_boards",
     "board_members",
     "tasks",
     "events",
@@ -163,11 +164,11 @@ async fn row_for_row(postgres: &str) {
     assert_eq!(counts, expected, "the counts returned are the source's");
     let printed = copied.to_string();
     let lines: Vec<&str> = printed.lines().collect();
-    assert_eq!(lines.len(), 9, "{printed}");
+    assert_eq!(lines.len(), 10, "{printed}");
     for ((table, rows), line) in expected.iter().zip(&lines) {
         assert_eq!(*line, format!("{table}: {rows}"));
     }
-    assert!(is_duration_line(lines[8]), "{printed}");
+    assert!(is_duration_line(lines[9]), "{printed}");
 
     // Row for row: every column of every table, booleans as 0 and 1, sorted.
     let copy = postgres_tables(url).await;
@@ -297,9 +298,9 @@ async fn row_for_row(postgres: &str) {
         String::from_utf8_lossy(&output.stderr)
     );
     let printed: Vec<&str> = stdout.lines().collect();
-    assert_eq!(printed[..8], lines[..8], "{stdout}");
-    assert!(is_duration_line(printed[8]), "{stdout}");
-    assert_eq!(printed.len(), 9, "{stdout}");
+    assert_eq!(printed[..9], lines[..9], "{stdout}");
+    assert!(is_duration_line(printed[9]), "{stdout}");
+    assert_eq!(printed.len(), 10, "{stdout}");
     assert_eq!(postgres_tables(&printed_target).await, copy);
 
     // A server on the copy: the same secret signs tokens, so sessions carry on.
@@ -418,6 +419,17 @@ async fn live_a_little(server: &TestServer) -> Story {
         json!({"name": "Launch day"}),
     )
     .await;
+    // A board made and deleted: its id is retired.
+    let gone = call_with(
+        server,
+        &olga.token,
+        Method::POST,
+        "/api/boards",
+        json!({"name": "Short-lived"}),
+    )
+    .await;
+    let gone = format!("/api/boards/{}", gone["id"].as_str().unwrap());
+    call(server, &olga.token, Method::DELETE, &gone).await;
     let mut made = Vec::new();
     for title in ["Ship", "Write the notes", "Tell everyone", "Celebrate"] {
         let task = call_with(
