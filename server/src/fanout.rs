@@ -35,8 +35,19 @@ pub enum OutboundKind {
     Event { epoch: Arc<str>, seq: u64 },
     /// `unsubscribed`: the socket's subscription to the topic is over.
     Ended,
-    /// `presence`: not logged, sent while the socket is subscribed.
-    Presence,
+    /// `presence`: not logged, sent while the socket is subscribed; `users` is the list's
+    /// [`fingerprint`], so that a socket is not sent the list it was just sent.
+    Presence { users: u64 },
+}
+
+/// Which people a presence list names, as a number: equal lists, equal numbers.
+pub fn fingerprint(users: &[MemberUser]) -> u64 {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let mut hasher = DefaultHasher::new();
+    for user in users {
+        user.id.hash(&mut hasher);
+    }
+    hasher.finish()
 }
 
 /// What the registry and a socket's task share: the socket's queue of events, and its
@@ -428,12 +439,13 @@ impl LocalFanout {
             return;
         };
         let topic = Topic::Board(board);
+        let listed = fingerprint(&users);
         let Some(frame) = encode(&ServerFrame::Presence { topic, users }) else {
             return;
         };
         let outbound = Arc::new(Outbound {
             topic,
-            kind: OutboundKind::Presence,
+            kind: OutboundKind::Presence { users: listed },
             frame,
         });
         for subscriber in subscribers.iter().filter(|s| s.topic == topic) {
@@ -744,7 +756,7 @@ mod tests {
         fanout.publish(board, &[event(board, 1)]);
         let kinds = |rx: &SocketShared| {
             std::iter::from_fn(|| rx.next_event())
-                .filter(|o| !matches!(o.kind, OutboundKind::Presence))
+                .filter(|o| !matches!(o.kind, OutboundKind::Presence { .. }))
                 .map(|o| o.frame.to_string())
                 .collect::<Vec<_>>()
         };
@@ -758,7 +770,7 @@ mod tests {
     /// Presence frames one socket got, each as the usernames it lists.
     fn presences(rx: &SocketShared) -> Vec<Vec<String>> {
         std::iter::from_fn(|| rx.next_event())
-            .filter(|o| matches!(o.kind, OutboundKind::Presence))
+            .filter(|o| matches!(o.kind, OutboundKind::Presence { .. }))
             .map(|o| {
                 let frame: serde_json::Value =
                     serde_json::from_str(o.frame.as_str()).expect("a presence frame");

@@ -27,7 +27,7 @@ use crate::auth::Authed;
 use crate::changelog::Applied;
 use crate::clock;
 use crate::error::AppError;
-use crate::fanout::{Outbound, OutboundKind, SocketLink, SocketShared};
+use crate::fanout::{Outbound, OutboundKind, SocketLink, SocketShared, fingerprint};
 use crate::limits::TokenBucket;
 use crate::state::AppState;
 use crate::ws::paced::Pace;
@@ -91,41 +91,54 @@ struct Connection {
 /// skipped); `None` until the subscribe is answered.
 type LastSent = Option<(Arc<str>, u64)>;
 
-/// The topics a socket follows, each with its [`LastSent`]. A list, not a map: a socket
-/// follows a topic or two, where a map's smallest table has room for three.
+/// A topic a socket follows: the last event sent of it, and the [`fingerprint`] of the
+/// last presence list sent on it (the list the subscribe answer carried may come again
+/// at once, from the join it announces to everyone).
+struct Followed {
+    topic: Topic,
+    sent: LastSent,
+    presence: Option<u64>,
+}
+
+/// The topics a socket follows. A list, not a map: a socket follows a topic or two,
+/// where a map's smallest table has room for three.
 #[derive(Default)]
-struct Subscriptions(Vec<(Topic, LastSent)>);
+struct Subscriptions(Vec<Followed>);
 
 impl Subscriptions {
-    fn get_mut(&mut self, topic: &Topic) -> Option<&mut LastSent> {
-        self.0
-            .iter_mut()
-            .find(|(followed, _)| followed == topic)
-            .map(|(_, position)| position)
+    fn get_mut(&mut self, topic: &Topic) -> Option<&mut Followed> {
+        self.0.iter_mut().find(|followed| followed.topic == *topic)
     }
 
     fn contains_key(&self, topic: &Topic) -> bool {
-        self.0.iter().any(|(followed, _)| followed == topic)
+        self.0.iter().any(|followed| followed.topic == *topic)
     }
 
     fn len(&self) -> usize {
         self.0.len()
     }
 
-    fn insert(&mut self, topic: Topic, position: LastSent) {
+    fn insert(&mut self, topic: Topic, sent: LastSent) {
         match self.get_mut(&topic) {
-            Some(known) => *known = position,
+            Some(known) => known.sent = sent,
             None => {
                 // One at a time: most sockets never follow a second topic.
                 self.0.reserve_exact(1);
-                self.0.push((topic, position));
+                self.0.push(Followed {
+                    topic,
+                    sent,
+                    presence: None,
+                });
             }
         }
     }
 
     fn remove(&mut self, topic: &Topic) -> Option<LastSent> {
-        let at = self.0.iter().position(|(followed, _)| followed == topic)?;
-        Some(self.0.swap_remove(at).1)
+        let at = self
+            .0
+            .iter()
+            .position(|followed| followed.topic == *topic)?;
+        Some(self.0.swap_remove(at).sent)
     }
 }
 
@@ -622,10 +635,11 @@ impl Connection {
         self.subscriptions
             .insert(topic, Some((Arc::from(epoch.as_str()), seq)));
         if topic != Topic::Tasks {
-            frames.push(ServerFrame::Presence {
-                topic,
-                users: self.state.fanout.present(board),
-            });
+            let users = self.state.fanout.present(board);
+            if let Some(followed) = self.subscriptions.get_mut(&topic) {
+                followed.presence = Some(fingerprint(&users));
+            }
+            frames.push(ServerFrame::Presence { topic, users });
         }
         Ok(frames)
     }
@@ -670,7 +684,8 @@ impl Connection {
     /// closes the socket instead (events reach a node through the log in order, so this
     /// is the net under that, not a path taken).
     fn admit(&mut self, outbound: &Outbound) -> Option<Utf8Bytes> {
-        let position = self.subscriptions.get_mut(&outbound.topic)?;
+        let followed = self.subscriptions.get_mut(&outbound.topic)?;
+        let position = &mut followed.sent;
         match &outbound.kind {
             OutboundKind::Event { epoch, seq } => {
                 let seq = *seq;
@@ -693,7 +708,11 @@ impl Connection {
             OutboundKind::Ended => {
                 self.subscriptions.remove(&outbound.topic);
             }
-            OutboundKind::Presence => {}
+            OutboundKind::Presence { users } => {
+                if followed.presence.replace(*users) == Some(*users) {
+                    return None;
+                }
+            }
         }
         Some(outbound.frame.clone())
     }

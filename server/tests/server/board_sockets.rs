@@ -458,6 +458,28 @@ async fn task_changes_on_a_shared_board_reach_the_other_member_live() {
     assert_eq!(bob_live.rest_but_presence().await, Vec::<Value>::new());
 }
 
+/// The subscribe answer is followed by who is there; the join, announced to everyone
+/// on the board, does not bring the one who joined the same list a second time.
+#[tokio::test]
+async fn a_new_subscriber_hears_who_is_there_once() {
+    let server = TestServer::start().await;
+    let olga = User::register(&server, "olga").await;
+    let board = olga.board("Quiet").await;
+    let topic = topic(&board);
+    let mut live = olga.socket(&server).await;
+    assert_eq!(live.subscribe(&topic).await["type"], "snapshot");
+    let presences: Vec<Value> = live
+        .rest()
+        .await
+        .into_iter()
+        .filter(|frame| frame["type"] == "presence")
+        .collect();
+    assert_eq!(
+        presences,
+        [json!({"type": "presence", "topic": topic, "users": [olga.present()]})]
+    );
+}
+
 /// Clearing hundreds of done tasks is one change of as many events: every socket on the
 /// board gets them all, in order, and stays open. (Each socket's queue holds 256 events;
 /// the burst, handed over at once, counted as a socket too far behind, and every socket
