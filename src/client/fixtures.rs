@@ -392,6 +392,66 @@ pub mod machine {
         })
     }
 
+    /// The app's machine: the board list from the start, and no board until the page
+    /// opens one.
+    pub fn app_machine() -> Harness {
+        Harness::with(Config {
+            subscribe: None,
+            boards: true,
+            ..Config::default()
+        })
+    }
+
+    pub fn create_on(board: Uuid, n: u128) -> MethodCall {
+        MethodCall::Create(CreateParams {
+            board: Some(board),
+            id: Some(Uuid::from_u128(n)),
+            title: format!("t{n}"),
+        })
+    }
+
+    pub fn set_done_on(board: Uuid, n: u128) -> MethodCall {
+        let MethodCall::Update(params) = set_done(n) else {
+            unreachable!("set_done is an update");
+        };
+        MethodCall::Update(UpdateParams {
+            board: Some(board),
+            ..params
+        })
+    }
+
+    pub fn board_snapshot(id: u64, board: Uuid, items: Vec<Task>) -> ServerFrame {
+        ServerFrame::Snapshot {
+            id,
+            topic: Topic::Board(board),
+            epoch: "e1".to_owned(),
+            seq: 3,
+            items,
+        }
+    }
+
+    /// The ids of the subscribes in `out`, by topic, in order.
+    pub fn subscribed(out: &[Command]) -> Vec<(Topic, u64)> {
+        sent(out)
+            .into_iter()
+            .filter_map(|frame| match frame {
+                ClientFrame::Subscribe { id, topic, .. } => Some((topic, id)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The board list's snapshot: no boards.
+    pub fn board_list(id: u64) -> ServerFrame {
+        ServerFrame::BoardsSnapshot {
+            id,
+            topic: Topic::Boards,
+            epoch: "e1".to_owned(),
+            seq: 1,
+            items: Vec::new(),
+        }
+    }
+
     pub fn ok_task(id: u64, task: Task) -> ServerFrame {
         ServerFrame::Result {
             id,

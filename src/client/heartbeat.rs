@@ -74,6 +74,15 @@ impl Heartbeat {
         self.last_ping = Some((id, now_ms));
     }
 
+    /// An answer known to be on its way ahead of the pong (a big snapshot: the server
+    /// answers in order): the unanswered ping's timeout starts again, as if it were sent
+    /// now. What waits for that answer has a deadline of its own.
+    pub fn keep_waiting(&mut self, now_ms: u64) {
+        if self.awaiting_since_ms.is_some() {
+            self.awaiting_since_ms = Some(now_ms);
+        }
+    }
+
     /// A visible-again tab or an `online` event: ping at once, unless a ping is already
     /// out (its timeout is running and a second one would prove nothing more).
     pub fn should_probe(&self) -> bool {

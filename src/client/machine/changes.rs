@@ -296,9 +296,9 @@ mod tests {
     use uuid::Uuid;
 
     use crate::client::fixtures::machine::{
-        HOUR, Harness, TOKEN, auth_ok, closed, closes, create, notices, ok_task, problems, replay,
-        request_ids, rows, sent, set_done, settled, since_of, snapshot, subscribe_id, timer,
-        upsert,
+        HOUR, Harness, TOKEN, app_machine, auth_ok, board_list, board_snapshot, closed, closes,
+        create, create_on, notices, ok_task, problems, replay, request_ids, rows, sent, set_done,
+        set_done_on, settled, since_of, snapshot, subscribe_id, subscribed, timer, upsert,
     };
     use crate::client::fixtures::{event, task};
     use crate::client::machine::{
@@ -735,16 +735,6 @@ mod tests {
         }
     }
 
-    fn board_list(id: u64) -> ServerFrame {
-        ServerFrame::BoardsSnapshot {
-            id,
-            topic: Topic::Boards,
-            epoch: "e1".to_owned(),
-            seq: 1,
-            items: Vec::new(),
-        }
-    }
-
     fn delete(n: u128) -> MethodCall {
         MethodCall::Delete(DeleteParams {
             board: None,
@@ -921,55 +911,6 @@ mod tests {
             settled(&out),
             [(MutationId(1), Err(MutationError::ClearUntold))]
         );
-    }
-
-    /// The app's machine: the board list from the start, and no board until the page
-    /// opens one.
-    fn app_machine() -> Harness {
-        Harness::with(Config {
-            subscribe: None,
-            boards: true,
-            ..Config::default()
-        })
-    }
-
-    fn create_on(board: Uuid, n: u128) -> MethodCall {
-        MethodCall::Create(CreateParams {
-            board: Some(board),
-            id: Some(Uuid::from_u128(n)),
-            title: format!("t{n}"),
-        })
-    }
-
-    fn set_done_on(board: Uuid, n: u128) -> MethodCall {
-        let MethodCall::Update(params) = set_done(n) else {
-            unreachable!("set_done is an update");
-        };
-        MethodCall::Update(protocol::UpdateParams {
-            board: Some(board),
-            ..params
-        })
-    }
-
-    fn board_snapshot(id: u64, board: Uuid, items: Vec<Task>) -> ServerFrame {
-        ServerFrame::Snapshot {
-            id,
-            topic: Topic::Board(board),
-            epoch: "e1".to_owned(),
-            seq: 3,
-            items,
-        }
-    }
-
-    /// The ids of the subscribes in `out`, by topic, in order.
-    fn subscribed(out: &[Command]) -> Vec<(Topic, u64)> {
-        sent(out)
-            .into_iter()
-            .filter_map(|frame| match frame {
-                ClientFrame::Subscribe { id, topic, .. } => Some((topic, id)),
-                _ => None,
-            })
-            .collect()
     }
 
     /// A change's result arrives after the person opened another board: the task it

@@ -200,6 +200,14 @@ impl Machine {
         let now = env.now_ms;
         match self.heartbeat.as_ref().map(|hb| hb.on_timer(now)) {
             Some(Beat::Ping) => self.ping(now, out),
+            // A subscribe's answer is still coming, and the pong comes after it: a big
+            // snapshot may take longer than a pong's 10 s. The subscribe's own deadline
+            // judges the socket meanwhile.
+            Some(Beat::Dead) if self.subscriptions.syncing() => {
+                if let Some(heartbeat) = &mut self.heartbeat {
+                    heartbeat.keep_waiting(now);
+                }
+            }
             Some(Beat::Dead) => self.give_up(env, CloseCode::GaveUp, "no answer to ping", out),
             Some(Beat::Wait) | None => {}
         }

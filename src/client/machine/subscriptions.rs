@@ -107,6 +107,11 @@ impl Subscriptions {
                 || (!self.open.syncing && self.open.store.position().is_some()))
     }
 
+    /// A subscribe is out, on either topic.
+    pub(super) fn syncing(&self) -> bool {
+        self.open.syncing || self.boards.as_ref().is_some_and(|boards| boards.syncing)
+    }
+
     /// The socket is gone, and with it every subscribe that was out.
     pub(super) fn stop_syncing(&mut self) {
         self.open.syncing = false;
@@ -386,8 +391,8 @@ mod tests {
     use uuid::Uuid;
 
     use crate::client::fixtures::machine::{
-        HOUR, Harness, TOKEN, auth_ok, closes, notices, problems, replay, sent, since_of, snapshot,
-        subscribe_id, upsert,
+        HOUR, Harness, TOKEN, app_machine, auth_ok, board_list, board_snapshot, closes, notices,
+        problems, replay, sent, since_of, snapshot, subscribe_id, subscribed, upsert,
     };
     use crate::client::fixtures::{event, task};
     use crate::client::machine::{
@@ -417,6 +422,48 @@ mod tests {
             h.now + SUBSCRIBE_TIMEOUT_MS,
             Input::TimerFired(TimerKind::Requests),
         );
+        assert_eq!(closes(&out), [CloseCode::GaveUp]);
+    }
+
+    /// The board list answers first and the socket goes live, pinging once; the board's
+    /// snapshot, big and slow, comes before the pong (the server answers in order). Its
+    /// 10 s are not the socket's death: the subscribe's own deadline is waited out.
+    #[test]
+    fn a_slow_snapshot_ahead_of_the_pong_is_waited_for() {
+        let board = Uuid::from_u128(60);
+        let mut h = app_machine();
+        let conn = h.signed_in();
+        h.feed(Input::Open(Topic::Board(board)));
+        let out = h.frame(conn, auth_ok(1));
+        let [(Topic::Boards, boards), (Topic::Board(_), open)] = subscribed(&out)[..] else {
+            panic!("the board list, then the board: {out:?}");
+        };
+        let out = h.frame(conn, board_list(boards));
+        assert_eq!(h.state(), ConnectionState::Live);
+        assert!(
+            matches!(sent(&out)[..], [ClientFrame::Ping { .. }]),
+            "{out:?}"
+        );
+        let start = h.now;
+        for after in [10_000, 20_000] {
+            let out = h.at(start + after, Input::TimerFired(TimerKind::Heartbeat));
+            assert!(closes(&out).is_empty(), "{after} ms: {out:?}");
+        }
+        h.at(
+            start + 25_000,
+            Input::Frame {
+                conn,
+                frame: board_snapshot(open, board, Vec::new()),
+            },
+        );
+        assert_eq!(h.state(), ConnectionState::Live);
+        // Once nothing is on its way, an unanswered ping ends the socket as before.
+        let out = h.at(start + 50_000, Input::TimerFired(TimerKind::Heartbeat));
+        assert!(
+            matches!(sent(&out)[..], [ClientFrame::Ping { .. }]),
+            "{out:?}"
+        );
+        let out = h.at(start + 60_000, Input::TimerFired(TimerKind::Heartbeat));
         assert_eq!(closes(&out), [CloseCode::GaveUp]);
     }
 
