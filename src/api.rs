@@ -71,6 +71,13 @@ pub enum CallError {
          the server."
     )]
     ChangesWaiting(usize),
+    /// `Sign out everywhere` has not reached the server yet, and a sign-in now would
+    /// replace the cookie it is to be finished with.
+    #[error(
+        "Signing out everywhere has not reached the server yet: sign in once it can be \
+         reached."
+    )]
+    SignOutOwed,
 }
 
 impl CallError {
@@ -85,7 +92,7 @@ impl CallError {
     /// where an answer about the request itself (a refused cookie, say) would not change.
     pub fn may_pass_later(&self) -> bool {
         match self {
-            Self::Network(_) => true,
+            Self::Network(_) | Self::SignOutOwed => true,
             Self::Api(error) => matches!(error.code, ErrorCode::Internal | ErrorCode::RateLimited),
             Self::Unexpected(_) | Self::Cancelled | Self::SignedOut | Self::ChangesWaiting(_) => {
                 false

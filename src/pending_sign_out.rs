@@ -53,6 +53,11 @@ pub fn owed() -> bool {
     owed_now().is_some()
 }
 
+/// A sign-out of every session is owed.
+pub fn owed_everywhere() -> bool {
+    owed_now() == Some(Owed::Everywhere)
+}
+
 /// Forgets the debt: the session ended, or a new sign-in replaced its cookie.
 pub fn forget() {
     if let Some(storage) = storage() {

@@ -244,6 +244,13 @@ async fn signing_out_everywhere_offline_ends_every_session_once_the_server_hears
     })
     .await;
     assert_no_token_stored();
+    // A sign-in would replace the cookie the debt is to be settled with: it waits.
+    fill_and_submit(&app.root, "Sign in", &username, PASSWORD).await;
+    until("the sign-in refused, saying why", WAIT, || {
+        text_of(&app.root).contains("Signing out everywhere has not reached the server yet")
+    })
+    .await;
+    assert_eq!(stored(OWED).as_deref(), Some("everywhere"));
 
     control("start").await;
     dispatch("online");

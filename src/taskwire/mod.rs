@@ -97,14 +97,14 @@ impl Taskwire {
     /// as the status shows.
     pub async fn sign_in(&self, username: String, password: String) -> Result<(), CallError> {
         let api = self.service().ok_or(CallError::Cancelled)?.api();
-        pending_sign_out::settle(&api).await;
+        settle_before_sign_in(&api).await?;
         let session = api.login(&Credentials { username, password }).await?;
         self.enter(session)
     }
 
     pub async fn register(&self, username: String, password: String) -> Result<(), CallError> {
         let api = self.service().ok_or(CallError::Cancelled)?.api();
-        pending_sign_out::settle(&api).await;
+        settle_before_sign_in(&api).await?;
         let session = api.register(&Credentials { username, password }).await?;
         self.enter(session)
     }
@@ -591,4 +591,15 @@ fn random_uuid() -> Uuid {
         }
     }
     uuid::Builder::from_random_bytes(bytes).into_uuid()
+}
+
+/// Finishes a sign-out still owed before a sign-in. One of this browser's session may
+/// be dropped when it fails: the new sign-in's cookie replaces the one it would end. One
+/// of every session may not: the person's other devices would stay signed in for good.
+async fn settle_before_sign_in(api: &Api) -> Result<(), CallError> {
+    if pending_sign_out::settle(api).await || !pending_sign_out::owed_everywhere() {
+        Ok(())
+    } else {
+        Err(CallError::SignOutOwed)
+    }
 }
