@@ -53,7 +53,7 @@ pub enum OutboxError {
     Invalid(#[from] ValidationError),
     #[error("no waiting change {0:?}")]
     Unknown(MutationId),
-    #[error("change {0:?} is on its way to the server and can no longer be discarded")]
+    #[error("This change is on its way to the server and can no longer be discarded.")]
     InFlight(MutationId),
 }
 
@@ -237,6 +237,16 @@ impl Outbox {
         self.entries.remove(index).ok_or(OutboxError::Unknown(id))
     }
 
+    /// The entries that may still be discarded: all but those on the wire now, whose
+    /// answer is awaited.
+    pub fn discardable(&self) -> Vec<MutationId> {
+        self.entries
+            .iter()
+            .filter(|entry| entry.delivery != Delivery::Sent)
+            .map(|entry| entry.id)
+            .collect()
+    }
+
     /// After a snapshot or replay: settles every entry of unknown delivery, in order,
     /// by what `server_shows(id, call)` says the server state shows of it.
     pub fn reconcile(
@@ -408,6 +418,7 @@ mod tests {
         let a = outbox.push(create(1, "a")).unwrap();
         let b = outbox.push(create(2, "b")).unwrap();
         outbox.mark_sent(a);
+        assert_eq!(outbox.discardable(), [b], "not the one on the wire");
         assert_eq!(outbox.discard(a), Err(OutboxError::InFlight(a)));
         assert_eq!(outbox.discard(b).map(|entry| entry.id), Ok(b));
         assert_eq!(outbox.discard(b), Err(OutboxError::Unknown(b)));

@@ -272,13 +272,14 @@ impl Service {
         self.run(Some(TASKS), Input::Mutate(call));
     }
 
-    /// Drops every change still waiting to be sent.
+    /// Drops every change still waiting to be sent (not one on the wire now, whose
+    /// answer is awaited).
     pub fn discard_pending(&self) {
         let waiting: Vec<_> = self.with_shell(|shell| {
             shell
                 .registry
                 .machine(TASKS)
-                .map(|machine| machine.outbox().entries().map(|entry| entry.id).collect())
+                .map(|machine| machine.outbox().discardable())
                 .unwrap_or_default()
         });
         for id in waiting {
