@@ -12,6 +12,7 @@ mod header;
 mod here_now;
 mod new_task;
 mod pending;
+mod plain_row;
 mod rtt_chart;
 mod share_dialog;
 mod signed_in;

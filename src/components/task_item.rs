@@ -10,6 +10,7 @@ use leptos::reactive::graph::ToAnySubscriber;
 use uuid::Uuid;
 use web_sys::Element;
 
+use super::plain_row::PlainRow;
 use super::task_editor::TitleEditor;
 use super::unsubscribe_on_cleanup;
 use crate::board::{RowSignal, TaskRow};
@@ -111,7 +112,7 @@ impl RowNodes {
     /// also draws the dot), the tooltip, and the note with the checkbox's description.
     /// The note exists only while the row waits, as the dot does: no element in every
     /// row for it.
-    fn mark_pending(&self, item: &Element, pending: bool) {
+    pub(super) fn mark_pending(&self, item: &Element, pending: bool) {
         let check = self.check.get_untracked();
         if !pending {
             let _ = item.remove_attribute("data-pending");
@@ -153,12 +154,32 @@ impl RowNodes {
     }
 }
 
+/// What a row shows when it is built; [`RowNodes::follow`] keeps it up to date.
+pub(super) struct RowValues {
+    pub title: String,
+    pub done: bool,
+    pub pending: bool,
+    /// Who changed the task last, as shown.
+    pub by: Option<String>,
+}
+
+impl RowValues {
+    fn of(row: &TaskRow) -> Self {
+        Self {
+            title: row.task.title.clone(),
+            done: row.task.done,
+            pending: row.pending,
+            by: by_line(&row.task.updated_by),
+        }
+    }
+}
+
 /// A row, built with the values it has now; [`RowNodes::follow`] keeps it up to date.
 /// The list handles its clicks through [`RowNodes`]. Its icons are drawn by the
 /// stylesheet: as elements they were four more nodes a row to build. The row being
 /// edited (one at a time) shows the title editor in place of its title and Edit button;
 /// the list builds it anew when the edit starts and ends, so no other row holds a place
-/// for an editor.
+/// for an editor. The others, thousands on a big board, are [`PlainRow`]s.
 #[component]
 pub fn TaskItem(
     id: Uuid,
@@ -170,48 +191,37 @@ pub fn TaskItem(
     read_only: bool,
 ) -> impl IntoView {
     nodes.follow(row, edit.is_some());
-    let (title, done, pending, by) = row.with_untracked(|r| {
-        (
-            r.task.title.clone(),
-            r.task.done,
-            r.pending,
-            by_line(&r.task.updated_by),
-        )
-    });
-    let middle = match edit {
-        Some((editing, refocus)) => Either::Left(view! { <TitleEditor id row editing refocus /> }),
-        None => Either::Right(view! {
-            <span node_ref=nodes.title class="task-title">
-                {title.clone()}
-            </span>
-            <span node_ref=nodes.by class="task-by">
-                {by}
-            </span>
-            {(!read_only)
-                .then(|| {
-                    view! {
-                        <button
-                            node_ref=nodes.edit
-                            type="button"
-                            class="icon-button task-edit"
-                            aria-label="Edit"
-                        ></button>
-                    }
-                })}
-        }),
-    };
-    let delete = (!read_only).then(|| {
-        view! {
-            <button
-                node_ref=nodes.delete
-                type="button"
-                class="icon-button danger task-delete"
-                aria-label=delete_label(&title)
-            ></button>
+    let values = row.with_untracked(RowValues::of);
+    match edit {
+        Some((editing, refocus)) => {
+            Either::Left(edited_row(id, row, nodes, values, editing, refocus))
         }
-    });
-    // Built here for a row that waits from the start (one just added); later changes
-    // are `RowNodes::mark_pending`'s.
+        None => Either::Right(PlainRow {
+            id,
+            values,
+            nodes,
+            read_only,
+        }),
+    }
+}
+
+/// The row being edited: the title editor in place of its title and Edit button.
+fn edited_row(
+    id: Uuid,
+    row: RowSignal,
+    nodes: RowNodes,
+    values: RowValues,
+    editing: RwSignal<Option<Uuid>>,
+    refocus: Refocus,
+) -> impl IntoView {
+    let RowValues {
+        title,
+        done,
+        pending,
+        ..
+    } = values;
+    // Built here for a row that waits from the start; later changes are
+    // `RowNodes::mark_pending`'s.
     let note = pending.then(note_id);
     let note_view = note.clone().map(|id| {
         view! {
@@ -223,7 +233,7 @@ pub fn TaskItem(
     view! {
         <li
             node_ref=nodes.item
-            class=row_class(done, edit.is_some())
+            class=row_class(done, true)
             data-task-id=id.to_string()
             data-pending=pending.then_some("true")
             title=pending.then_some(WAITING)
@@ -233,18 +243,22 @@ pub fn TaskItem(
                 class="task-check"
                 type="checkbox"
                 prop:checked=done
-                disabled=read_only
                 aria-label=title.clone()
                 aria-describedby=note
             />
             {note_view}
-            {middle}
-            {delete}
+            <TitleEditor id row editing refocus />
+            <button
+                node_ref=nodes.delete
+                type="button"
+                class="icon-button danger task-delete"
+                aria-label=delete_label(&title)
+            ></button>
         </li>
     }
 }
 
-fn row_class(done: bool, edited: bool) -> String {
+pub(super) fn row_class(done: bool, edited: bool) -> String {
     let mut class = String::from("task");
     if done {
         class.push_str(" done");
@@ -261,6 +275,6 @@ fn by_line(updated_by: &str) -> Option<String> {
     (!updated_by.is_empty()).then(|| format!("by {updated_by}"))
 }
 
-fn delete_label(title: &str) -> String {
+pub(super) fn delete_label(title: &str) -> String {
     format!("Delete {title}")
 }
