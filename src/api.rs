@@ -149,27 +149,27 @@ impl Api {
     }
 
     pub async fn register(&self, credentials: &Credentials) -> Result<Session, CallError> {
-        let request = Request::post(&self.url("/api/register"));
-        json(send(with_body(request, credentials)?).await?).await
+        replacing_cookie(async {
+            let request = Request::post(&self.url("/api/register"));
+            json(send(with_body(request, credentials)?).await?).await
+        })
+        .await
     }
 
     pub async fn login(&self, credentials: &Credentials) -> Result<Session, CallError> {
-        let request = Request::post(&self.url("/api/login"));
-        json(send(with_body(request, credentials)?).await?).await
+        replacing_cookie(async {
+            let request = Request::post(&self.url("/api/login"));
+            json(send(with_body(request, credentials)?).await?).await
+        })
+        .await
     }
 
-    /// Exchanges the refresh cookie for a new access token (and a new cookie), one tab
-    /// at a time. A refresh token works once, and the server takes a second use as theft
-    /// and ends the session: two tabs refreshing with the same cookie at the same moment
-    /// (a browser restoring its tabs, two reloads) would sign the person out everywhere.
-    /// Under a lock shared by the origin's tabs, the second sends the cookie the first
-    /// got back.
+    /// Exchanges the refresh cookie for a new access token (and a new cookie).
     pub async fn refresh(&self) -> Result<Session, CallError> {
-        let release = JsFuture::from(take_lock("taskwire-refresh"))
-            .await
-            .map_err(|error| CallError::Unexpected(format!("{error:?}")))?;
-        let _held = Held(release.into());
-        json(send(build(Request::post(&self.url("/api/refresh")), None)?).await?).await
+        replacing_cookie(async {
+            json(send(build(Request::post(&self.url("/api/refresh")), None)?).await?).await
+        })
+        .await
     }
 
     pub async fn logout(&self, token: &str) -> Result<(), CallError> {
@@ -209,17 +209,23 @@ impl Api {
     }
 
     pub async fn login_as(&self, token: &str, username: &str) -> Result<Session, CallError> {
-        let request =
-            Request::post(&self.url("/api/login-as")).header("Authorization", &bearer(token));
-        let body = LoginAs {
-            username: username.to_owned(),
-        };
-        json(send(with_body(request, &body)?).await?).await
+        replacing_cookie(async {
+            let request =
+                Request::post(&self.url("/api/login-as")).header("Authorization", &bearer(token));
+            let body = LoginAs {
+                username: username.to_owned(),
+            };
+            json(send(with_body(request, &body)?).await?).await
+        })
+        .await
     }
 
     pub async fn exit_login_as(&self, token: &str) -> Result<Session, CallError> {
-        let request = build(Request::post(&self.url("/api/login-as/exit")), Some(token))?;
-        json(send(request).await?).await
+        replacing_cookie(async {
+            let request = build(Request::post(&self.url("/api/login-as/exit")), Some(token))?;
+            json(send(request).await?).await
+        })
+        .await
     }
 
     pub async fn tasks(&self, token: &str) -> Result<TaskList, CallError> {
@@ -384,6 +390,23 @@ impl Api {
 fn member_path(board: Uuid, username: &str) -> String {
     let username = String::from(js_sys::encode_uri_component(username));
     format!("/api/boards/{board}/members/{username}")
+}
+
+/// Runs `call`, whose answer sets the refresh cookie, one at a time across the origin's
+/// tabs. A refresh token works once, and the server takes a second use as theft and
+/// ends the session: two tabs refreshing with the same cookie at the same moment (a
+/// browser restoring its tabs, two reloads) would sign the person out everywhere; under
+/// the lock, the second sends the cookie the first got back. A sign-in or a switch of
+/// account answered while a refresh is out would otherwise have its cookie replaced by
+/// the refresh's, of the session left.
+async fn replacing_cookie<T>(
+    call: impl Future<Output = Result<T, CallError>>,
+) -> Result<T, CallError> {
+    let release = JsFuture::from(take_lock("taskwire-refresh"))
+        .await
+        .map_err(|error| CallError::Unexpected(format!("{error:?}")))?;
+    let _held = Held(release.into());
+    call.await
 }
 
 fn bearer(token: &str) -> String {
