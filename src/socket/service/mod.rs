@@ -99,6 +99,17 @@ pub fn expiry_ms(session: &Session) -> u64 {
     }
 }
 
+/// An app taken off the page ends its long polls: its sockets close and its timers stop
+/// as they are dropped, but a dropped `AbortController` aborts nothing, and each poll
+/// would hold a connection (and the server a waiter) for up to its whole wait.
+impl Drop for Shell {
+    fn drop(&mut self) {
+        for abort in self.polls.values() {
+            abort.abort();
+        }
+    }
+}
+
 impl Service {
     /// Builds the service with these named sockets and hooks the window's events.
     pub(crate) fn new(api: Api, views: Views, sockets: &[(&str, Config)]) -> Self {
