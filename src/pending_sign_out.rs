@@ -8,6 +8,8 @@
 //! it with the cookie alone at the next occasion: a page load, the browser coming
 //! online, or a sign-in, before anything else.
 
+use uuid::Uuid;
+
 use crate::api::{Api, CallError};
 
 const KEY: &str = "taskwire.sign_out_pending";
@@ -21,32 +23,36 @@ fn storage() -> Option<web_sys::Storage> {
 pub enum Owed {
     /// This browser's session.
     This,
-    /// Every session of the person: `Sign out everywhere`.
-    Everywhere,
+    /// Every session of this person: `Sign out everywhere`.
+    Everywhere(Uuid),
 }
 
+const EVERYWHERE: &str = "everywhere:";
+
 impl Owed {
-    fn stored(self) -> &'static str {
+    fn stored(self) -> String {
         match self {
-            Self::This => "1",
-            Self::Everywhere => "everywhere",
+            Self::This => "1".to_owned(),
+            Self::Everywhere(user) => format!("{EVERYWHERE}{user}"),
         }
+    }
+
+    fn read(stored: &str) -> Self {
+        stored
+            .strip_prefix(EVERYWHERE)
+            .and_then(|user| user.parse().ok())
+            .map_or(Self::This, Self::Everywhere)
     }
 }
 
 /// Remembers that the server still has to end the session (or all of them); false if
 /// the browser would not store it (private modes may refuse).
 pub fn owe(what: Owed) -> bool {
-    storage().is_some_and(|storage| storage.set_item(KEY, what.stored()).is_ok())
+    storage().is_some_and(|storage| storage.set_item(KEY, &what.stored()).is_ok())
 }
 
 fn owed_now() -> Option<Owed> {
-    let stored = storage()?.get_item(KEY).ok()??;
-    Some(if stored == Owed::Everywhere.stored() {
-        Owed::Everywhere
-    } else {
-        Owed::This
-    })
+    Some(Owed::read(&storage()?.get_item(KEY).ok()??))
 }
 
 pub fn owed() -> bool {
@@ -55,7 +61,7 @@ pub fn owed() -> bool {
 
 /// A sign-out of every session is owed.
 pub fn owed_everywhere() -> bool {
-    owed_now() == Some(Owed::Everywhere)
+    matches!(owed_now(), Some(Owed::Everywhere(_)))
 }
 
 /// Forgets the debt: the session ended, or a new sign-in replaced its cookie.
@@ -72,17 +78,26 @@ pub fn is_owed_by(event: &web_sys::StorageEvent) -> bool {
 }
 
 /// Ends the owed session on the server, if one is owed; true when nothing is owed any
-/// more. Every session of the person takes a token, which the cookie still gets (a new
-/// sign-in here would have forgotten the debt, so the cookie is still that person's). A
-/// 401 means the server holds no session for the cookie: nothing left to end.
+/// more. Every session of the person takes a token, which the cookie gets first, and
+/// only while the debt and the cookie are still that person's. A 401 means the server
+/// holds no session for the cookie: nothing left to end.
 pub async fn settle(api: &Api) -> bool {
     let Some(what) = owed_now() else {
         return true;
     };
     let ended = match what {
         Owed::This => api.logout_by_cookie().await,
-        Owed::Everywhere => match api.refresh().await {
-            Ok(session) => api.logout_all(&session.token).await,
+        Owed::Everywhere(user) => match api.refresh().await {
+            // Still owed, and still this person's cookie: another tab may have settled it
+            // while this one waited for the refresh, and signed someone else in.
+            Ok(session) if owed_now() == Some(Owed::Everywhere(user)) => {
+                if session.user.id == user {
+                    api.logout_all(&session.token).await
+                } else {
+                    Ok(())
+                }
+            }
+            Ok(_) => return !owed(),
             Err(error) => Err(error),
         },
     };

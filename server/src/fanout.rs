@@ -57,7 +57,9 @@ pub struct SocketShared {
     /// Whether the socket is subscribed to `boards` (its user's board list).
     pub boards: AtomicBool,
     inbox: Mutex<Inbox>,
-    /// The most events queued at once: a socket further behind is closed.
+    /// The events a socket may have waiting: one with as many is closed rather than
+    /// given more. One change's events are queued whole, so the queue may go past it by
+    /// those (on another node, by what the log keeps of a board).
     capacity: usize,
     /// Wakes the socket's task when an event is queued or a close is requested.
     pub wake: Notify,
@@ -76,7 +78,7 @@ struct Inbox {
 const KEPT_ROOM: usize = 16;
 
 impl SocketShared {
-    /// Shared state of a socket whose queue holds at most `capacity` events.
+    /// Shared state of a socket closed once `capacity` events wait for it.
     pub fn new(capacity: usize) -> Self {
         Self {
             boards: AtomicBool::new(false),

@@ -12,7 +12,7 @@ mod words;
 use std::collections::VecDeque;
 
 use leptos::prelude::*;
-use protocol::{Board as BoardInfo, Ended, ErrorCode, MemberUser, Topic, User};
+use protocol::{Board as BoardInfo, Ended, MemberUser, Topic, User};
 use rustc_hash::FxHashMap;
 use uuid::Uuid;
 
@@ -314,7 +314,7 @@ impl Board {
                 // The person asked for it, or signed out: nothing to announce.
                 MutationError::Discarded | MutationError::SessionEnded => {}
                 // The conflict alert says it, with what to do.
-                MutationError::Refused(error) if error.code == ErrorCode::Conflict => {}
+                MutationError::Conflicted => {}
                 error => self.views.alert.set(Some(error.to_string())),
             },
             Notice::Problem(problem) => {

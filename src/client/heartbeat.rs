@@ -74,6 +74,12 @@ impl Heartbeat {
         self.last_ping = Some((id, now_ms));
     }
 
+    /// The unanswered ping's id.
+    pub fn unanswered(&self) -> Option<u64> {
+        self.awaiting_since_ms?;
+        self.last_ping.map(|(id, _)| id)
+    }
+
     /// An answer known to be on its way ahead of the pong (a big snapshot: the server
     /// answers in order): the unanswered ping's timeout starts again, as if it were sent
     /// now. What waits for that answer has a deadline of its own.

@@ -82,6 +82,15 @@ impl<T> Requests<T> {
         self.pending.remove(at).map(|pending| pending.tag)
     }
 
+    /// Whether a request `fits` accepts is pending that was sent before `id` (ids only
+    /// grow): one the server answers first, since it answers a socket's frames in order.
+    pub fn pending_before(&self, id: u64, fits: impl Fn(&T) -> bool) -> bool {
+        self.pending
+            .iter()
+            .take_while(|pending| pending.id < id)
+            .any(|pending| fits(&pending.tag))
+    }
+
     fn position(&self, id: u64) -> Option<usize> {
         self.pending
             .binary_search_by_key(&id, |pending| pending.id)

@@ -181,10 +181,9 @@ impl Taskwire {
             // Offline, the server's own trouble, or a proxy's page: tried again later.
             Err(error) => {
                 web_sys::console::warn_1(&format!("logout: {error}").into());
-                let what = if everywhere {
-                    Owed::Everywhere
-                } else {
-                    Owed::This
+                let what = match me {
+                    Some(me) if everywhere => Owed::Everywhere(me),
+                    _ => Owed::This,
                 };
                 self.views.sign_out_owed.set(pending_sign_out::owe(what));
             }

@@ -227,21 +227,29 @@ impl Machine {
         let (rows, result) = match result {
             // A task for create and update; none for delete and clear.
             Ok(value) => (store.confirm(mutation, value.task.filter(|_| here)), Ok(())),
-            Err(mut error) => {
+            Err(error) => {
                 let rows = store.reject(mutation);
-                // A title typed against an old version: the person chooses.
-                if let (ErrorCode::Conflict, Some(current), Some(MethodCall::Update(mine))) = (
-                    error.code,
-                    error.current.take(),
-                    entry.map(|entry| entry.call),
-                ) && mine.title.is_some()
-                {
-                    out.push(notice(Notice::Conflict {
-                        mine,
-                        current: *current,
-                    }));
-                }
-                (rows, Err(MutationError::Refused(error)))
+                // A title typed against an old version, on the board open: the person
+                // chooses. On a board left since, there is no task shown to choose on.
+                let conflict = match (error.code, &error.current, entry.map(|entry| entry.call)) {
+                    (ErrorCode::Conflict, Some(current), Some(MethodCall::Update(mine)))
+                        if here && mine.title.is_some() =>
+                    {
+                        Some(Notice::Conflict {
+                            mine,
+                            current: (**current).clone(),
+                        })
+                    }
+                    _ => None,
+                };
+                let why = match conflict {
+                    Some(conflict) => {
+                        out.push(notice(conflict));
+                        MutationError::Conflicted
+                    }
+                    None => MutationError::Refused(error),
+                };
+                (rows, Err(why))
             }
         };
         push_rows(topic, store, rows, out);
@@ -709,13 +717,7 @@ mod tests {
         );
         assert!(matches!(
             settled(&out)[..],
-            [(
-                _,
-                Err(MutationError::Refused(ApiError {
-                    code: ErrorCode::Conflict,
-                    ..
-                }))
-            )]
+            [(_, Err(MutationError::Conflicted))]
         ));
     }
 
@@ -941,6 +943,64 @@ mod tests {
             "{out:?}"
         );
         assert_eq!(h.machine.store().len(), 1);
+    }
+
+    /// A title refused as a conflict after the person opened another board: there is no
+    /// row there to choose on, so the refusal is reported as any other.
+    #[test]
+    fn a_conflict_on_a_board_left_meanwhile_is_a_plain_refusal() {
+        let (a, b) = (Uuid::from_u128(50), Uuid::from_u128(60));
+        let mut h = app_machine();
+        let conn = h.signed_in();
+        let out = h.frame(conn, auth_ok(1));
+        let [(Topic::Boards, boards)] = subscribed(&out)[..] else {
+            panic!("the board list alone: {out:?}");
+        };
+        h.frame(conn, board_list(boards));
+        let out = h.feed(Input::Open(Topic::Board(a)));
+        h.frame(conn, board_snapshot(subscribe_id(&out), a, vec![task(1)]));
+        let rename = MethodCall::Update(protocol::UpdateParams {
+            board: Some(a),
+            id: Uuid::from_u128(1),
+            title: Some("Mine".to_owned()),
+            done: None,
+            if_version: Some(1),
+        });
+        let out = h.feed(Input::Mutate(rename));
+        let [(id, _)] = request_ids(&out)[..] else {
+            panic!("sent at once when live: {out:?}");
+        };
+        let out = h.feed(Input::Open(Topic::Board(b)));
+        h.frame(conn, board_snapshot(subscribe_id(&out), b, vec![]));
+
+        let mut error = ApiError::new(
+            ErrorCode::Conflict,
+            "sam changed this task in the meantime.",
+        );
+        error.current = Some(Box::new(task(1)));
+        let out = h.frame(
+            conn,
+            ServerFrame::Result {
+                id,
+                outcome: Outcome::Error(error),
+            },
+        );
+        assert!(
+            !notices(&out)
+                .iter()
+                .any(|notice| matches!(notice, Notice::Conflict { .. })),
+            "{out:?}"
+        );
+        assert!(matches!(
+            settled(&out)[..],
+            [(
+                _,
+                Err(MutationError::Refused(ApiError {
+                    code: ErrorCode::Conflict,
+                    ..
+                }))
+            )]
+        ));
     }
 
     /// After a reload the board list answers before the page has opened a board: a kept

@@ -189,6 +189,16 @@ impl Machine {
         self.send(ClientFrame::Ping { id }, out);
     }
 
+    fn pong_behind_a_snapshot(&self) -> bool {
+        self.heartbeat
+            .as_ref()
+            .and_then(Heartbeat::unanswered)
+            .is_some_and(|ping| {
+                self.requests
+                    .pending_before(ping, |purpose| matches!(purpose, Purpose::Subscribe(_)))
+            })
+    }
+
     pub(super) fn on_pong(&mut self, now: u64, id: u64) {
         if let Some(rtt) = self.heartbeat.as_mut().and_then(|hb| hb.pong(id, now)) {
             self.stats.last_rtt_ms = Some(rtt);
@@ -200,10 +210,10 @@ impl Machine {
         let now = env.now_ms;
         match self.heartbeat.as_ref().map(|hb| hb.on_timer(now)) {
             Some(Beat::Ping) => self.ping(now, out),
-            // A subscribe's answer is still coming, and the pong comes after it: a big
-            // snapshot may take longer than a pong's 10 s. The subscribe's own deadline
-            // judges the socket meanwhile.
-            Some(Beat::Dead) if self.subscriptions.syncing() => {
+            // A subscribe sent before the ping is still unanswered, and the server answers
+            // in order: the pong comes after its snapshot, which may take longer than a
+            // pong's 10 s. The subscribe's own deadline judges the socket meanwhile.
+            Some(Beat::Dead) if self.pong_behind_a_snapshot() => {
                 if let Some(heartbeat) = &mut self.heartbeat {
                     heartbeat.keep_waiting(now);
                 }

@@ -18,7 +18,8 @@ pub const CONNECT_TIMEOUT_MS: u64 = 10_000;
 /// How long a `subscribe` may wait for its snapshot. Longer than other requests: a
 /// snapshot carries every task in one frame, which takes a while over a slow link; given
 /// up after the usual request timeout, it would be asked for again and again and never
-/// arrive. The heartbeat still notices a connection that died.
+/// arrive. The heartbeat still notices a connection that died, but for a ping sent
+/// after the subscribe: its pong comes after the snapshot, and this deadline is its.
 pub const SUBSCRIBE_TIMEOUT_MS: u64 = 30_000;
 
 /// A socket's number, given by the machine in [`Command::Open`].
@@ -284,6 +285,10 @@ pub enum MutationError {
          If they are still there, clear them again."
     )]
     ClearUntold,
+    /// A title typed over someone else's change, on the open board: the person chooses
+    /// whose stays, from [`Notice::Conflict`].
+    #[error("Someone changed this task while you were editing it.")]
+    Conflicted,
     #[error("The change was discarded.")]
     Discarded,
     #[error("The session ended before the change reached the server.")]

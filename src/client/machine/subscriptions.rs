@@ -107,11 +107,6 @@ impl Subscriptions {
                 || (!self.open.syncing && self.open.store.position().is_some()))
     }
 
-    /// A subscribe is out, on either topic.
-    pub(super) fn syncing(&self) -> bool {
-        self.open.syncing || self.boards.as_ref().is_some_and(|boards| boards.syncing)
-    }
-
     /// The socket is gone, and with it every subscribe that was out.
     pub(super) fn stop_syncing(&mut self) {
         self.open.syncing = false;
@@ -464,6 +459,28 @@ mod tests {
             "{out:?}"
         );
         let out = h.at(start + 60_000, Input::TimerFired(TimerKind::Heartbeat));
+        assert_eq!(closes(&out), [CloseCode::GaveUp]);
+    }
+
+    /// A ping sent before a subscribe is answered before its snapshot: unanswered for
+    /// 10 s, the socket is dead, however long a snapshot may take.
+    #[test]
+    fn a_ping_sent_before_a_subscribe_gets_its_ten_seconds_only() {
+        let mut h = app_machine();
+        let conn = h.signed_in();
+        let out = h.frame(conn, auth_ok(1));
+        let [(Topic::Boards, boards)] = subscribed(&out)[..] else {
+            panic!("the board list alone: {out:?}");
+        };
+        let out = h.frame(conn, board_list(boards));
+        assert!(
+            matches!(sent(&out)[..], [ClientFrame::Ping { .. }]),
+            "{out:?}"
+        );
+        let start = h.now;
+        let out = h.feed(Input::Open(Topic::Board(Uuid::from_u128(60))));
+        assert_eq!(subscribed(&out).len(), 1, "{out:?}");
+        let out = h.at(start + 10_000, Input::TimerFired(TimerKind::Heartbeat));
         assert_eq!(closes(&out), [CloseCode::GaveUp]);
     }
 
