@@ -441,6 +441,20 @@ pub mod machine {
             .collect()
     }
 
+    /// The app's machine, live, with `board` open and showing `items`.
+    pub fn app_live_on(board: Uuid, items: Vec<Task>) -> (Harness, ConnId) {
+        let mut h = app_machine();
+        let conn = h.signed_in();
+        let out = h.frame(conn, auth_ok(1));
+        let [(Topic::Boards, boards)] = subscribed(&out)[..] else {
+            panic!("the board list alone: {out:?}");
+        };
+        h.frame(conn, board_list(boards));
+        let out = h.feed(Input::Open(Topic::Board(board)));
+        h.frame(conn, board_snapshot(subscribe_id(&out), board, items));
+        (h, conn)
+    }
+
     /// The board list's snapshot: no boards.
     pub fn board_list(id: u64) -> ServerFrame {
         ServerFrame::BoardsSnapshot {

@@ -304,9 +304,10 @@ mod tests {
     use uuid::Uuid;
 
     use crate::client::fixtures::machine::{
-        HOUR, Harness, TOKEN, app_machine, auth_ok, board_list, board_snapshot, closed, closes,
-        create, create_on, notices, ok_task, problems, replay, request_ids, rows, sent, set_done,
-        set_done_on, settled, since_of, snapshot, subscribe_id, subscribed, timer, upsert,
+        HOUR, Harness, TOKEN, app_live_on, app_machine, auth_ok, board_list, board_snapshot,
+        closed, closes, create, create_on, notices, ok_task, problems, replay, request_ids, rows,
+        sent, set_done, set_done_on, settled, since_of, snapshot, subscribe_id, subscribed, timer,
+        upsert,
     };
     use crate::client::fixtures::{event, task};
     use crate::client::machine::{
@@ -920,15 +921,7 @@ mod tests {
     #[test]
     fn a_result_for_a_board_left_meanwhile_stays_off_the_open_board() {
         let (a, b) = (Uuid::from_u128(50), Uuid::from_u128(60));
-        let mut h = app_machine();
-        let conn = h.signed_in();
-        let out = h.frame(conn, auth_ok(1));
-        let [(Topic::Boards, boards)] = subscribed(&out)[..] else {
-            panic!("the board list alone: {out:?}");
-        };
-        h.frame(conn, board_list(boards));
-        let out = h.feed(Input::Open(Topic::Board(a)));
-        h.frame(conn, board_snapshot(subscribe_id(&out), a, vec![]));
+        let (mut h, conn) = app_live_on(a, Vec::new());
         let out = h.feed(Input::Mutate(create_on(a, 1)));
         let [(id, _)] = request_ids(&out)[..] else {
             panic!("sent at once when live: {out:?}");
@@ -950,15 +943,7 @@ mod tests {
     #[test]
     fn a_conflict_on_a_board_left_meanwhile_is_a_plain_refusal() {
         let (a, b) = (Uuid::from_u128(50), Uuid::from_u128(60));
-        let mut h = app_machine();
-        let conn = h.signed_in();
-        let out = h.frame(conn, auth_ok(1));
-        let [(Topic::Boards, boards)] = subscribed(&out)[..] else {
-            panic!("the board list alone: {out:?}");
-        };
-        h.frame(conn, board_list(boards));
-        let out = h.feed(Input::Open(Topic::Board(a)));
-        h.frame(conn, board_snapshot(subscribe_id(&out), a, vec![task(1)]));
+        let (mut h, conn) = app_live_on(a, vec![task(1)]);
         let rename = MethodCall::Update(protocol::UpdateParams {
             board: Some(a),
             id: Uuid::from_u128(1),
