@@ -193,9 +193,9 @@ pub fn TaskItem(
     nodes.follow(row, edit.is_some());
     let values = row.with_untracked(RowValues::of);
     match edit {
-        Some((editing, refocus)) => {
-            Either::Left(edited_row(id, row, nodes, values, editing, refocus))
-        }
+        Some((editing, refocus)) => Either::Left(edited_row(
+            id, row, nodes, values, editing, refocus, read_only,
+        )),
         None => Either::Right(PlainRow {
             id,
             values,
@@ -213,6 +213,7 @@ fn edited_row(
     values: RowValues,
     editing: RwSignal<Option<Uuid>>,
     refocus: Refocus,
+    read_only: bool,
 ) -> impl IntoView {
     let RowValues {
         title,
@@ -243,6 +244,7 @@ fn edited_row(
                 class="task-check"
                 type="checkbox"
                 prop:checked=done
+                disabled=read_only
                 aria-label=title.clone()
                 aria-describedby=note
             />
