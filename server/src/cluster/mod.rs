@@ -546,6 +546,9 @@ impl Fanout for ClusterFanout {
     /// sockets here were sent last; past a gap (another node wrote in between) through
     /// the log.
     fn publish(&self, board: Uuid, events: &[Event]) {
+        if events.is_empty() {
+            return;
+        }
         let mut cursors = lock(&self.cursors);
         let Some(cursor) = cursors.get_mut(&board) else {
             self.local.wake_polls(board);
