@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each suite uses its own part of this module
 
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::time::Duration;
 
 use wasm_bindgen::JsCast;
@@ -64,6 +66,7 @@ pub async fn until(what: &str, timeout: Duration, mut ready: impl FnMut() -> boo
 
 /// The real server's remote control (`POST /stop`, `/start`, `/restart`).
 pub async fn control(action: &str) {
+    recover_after_a_failure();
     let Some(base) = option_env!("TASKWIRE_TEST_CONTROL") else {
         panic!("TASKWIRE_TEST_CONTROL is unset: run the browser suites with `cargo xtask test`")
     };
@@ -323,17 +326,79 @@ pub fn location() -> String {
 /// router's removed) and its element taken off the page.
 pub struct Mounted {
     pub root: HtmlElement,
-    owner: leptos::prelude::Owner,
-    app: Option<Box<dyn std::any::Any>>,
+    parts: Rc<RefCell<Option<MountedParts>>>,
 }
 
-impl Drop for Mounted {
-    fn drop(&mut self) {
-        self.app.take();
+struct MountedParts {
+    root: HtmlElement,
+    owner: leptos::prelude::Owner,
+    app: Box<dyn std::any::Any>,
+}
+
+impl MountedParts {
+    fn unmount(self) {
+        drop(self.app);
         // Whatever still holds the app's owner (a pending future, say), its cleanups run
         // now: a leftover router would otherwise take the next test's link clicks.
         self.owner.cleanup();
         self.root.remove();
+    }
+}
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        if let Some(parts) = self.parts.borrow_mut().take() {
+            parts.unmount();
+        }
+    }
+}
+
+thread_local! {
+    /// Every app mounted and not yet unmounted, so a failed test's can be found.
+    static MOUNTED: RefCell<Vec<Rc<RefCell<Option<MountedParts>>>>> = const { RefCell::new(Vec::new()) };
+    /// Set by a test's panic, cleared once what it left is cleaned up.
+    static FAILED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// A panic in wasm unwinds nothing: a failed test's apps stay mounted (their routers
+/// take the next test's link clicks) and the server stays stopped if the test stopped
+/// it, so one failure would fail every test after it. Once a test has failed, the
+/// server is started before the failure is reported, and the next mount unmounts what
+/// the failed test left.
+fn recover_after_a_failure() {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let report = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            FAILED.set(true);
+            start_server_now();
+            report(info);
+        }));
+    });
+    if FAILED.replace(false) {
+        let left: Vec<_> = MOUNTED.with_borrow_mut(std::mem::take);
+        for parts in left {
+            let taken = parts.borrow_mut().take();
+            if let Some(parts) = taken {
+                parts.unmount();
+            }
+        }
+    }
+    MOUNTED.with_borrow_mut(|mounted| mounted.retain(|parts| parts.borrow().is_some()));
+}
+
+/// `POST /start` on the control endpoint, waiting for its answer: a panic hook cannot
+/// await, and the next test must find the server up.
+fn start_server_now() {
+    let Some(base) = option_env!("TASKWIRE_TEST_CONTROL") else {
+        return;
+    };
+    if let Ok(request) = web_sys::XmlHttpRequest::new()
+        && request
+            .open_with_async("POST", &format!("{base}/start"), false)
+            .is_ok()
+    {
+        let _ = request.send();
     }
 }
 
@@ -346,16 +411,19 @@ pub fn mount_at(path: &str) -> Mounted {
 /// socket double's address for its sockets).
 pub fn mount_with(path: &str, api: taskwire::api::Api) -> Mounted {
     use leptos::prelude::*;
+    recover_after_a_failure();
     let root = fresh_root(path);
     let owner = Owner::new();
     let app = owner.with(|| {
         leptos::mount::mount_to(root.clone(), move || view! { <taskwire::app::App api /> })
     });
-    Mounted {
-        root,
+    let parts = Rc::new(RefCell::new(Some(MountedParts {
+        root: root.clone(),
         owner,
-        app: Some(Box::new(app)),
-    }
+        app: Box::new(app),
+    })));
+    MOUNTED.with_borrow_mut(|mounted| mounted.push(parts.clone()));
+    Mounted { root, parts }
 }
 
 // ---- The server's HTTP API, as another device or a script would use it. These
