@@ -31,7 +31,7 @@ const BATCH: usize = PAGE as usize;
 
 /// The tables copied, in foreign-key order. `nodes` and `presence` are not among them:
 /// they say which PostgreSQL nodes run now, and the nodes write them when they start.
-const TABLES: [&str; 9] = [
+const TABLES: [&str; 10] = [
     "settings",
     "users",
     "sessions",
@@ -40,6 +40,7 @@ const TABLES: [&str; 9] = [
     "retired_boards",
     "board_members",
     "tasks",
+    "deleted_tasks",
     "events",
 ];
 
@@ -58,13 +59,14 @@ pub struct Copied {
     pub retired_boards: u64,
     pub board_members: u64,
     pub tasks: u64,
+    pub deleted_tasks: u64,
     pub events: u64,
     pub elapsed: Duration,
 }
 
 impl Copied {
     /// Each table and its rows, in the order they were copied.
-    pub fn tables(&self) -> [(&'static str, u64); 9] {
+    pub fn tables(&self) -> [(&'static str, u64); 10] {
         [
             ("settings", self.settings),
             ("users", self.users),
@@ -74,6 +76,7 @@ impl Copied {
             ("retired_boards", self.retired_boards),
             ("board_members", self.board_members),
             ("tasks", self.tasks),
+            ("deleted_tasks", self.deleted_tasks),
             ("events", self.events),
         ]
     }
@@ -250,7 +253,7 @@ async fn copy(source: &Db, pool: &PgPool) -> Result<Copied, CopyError> {
         .map_err(step("set a lock timeout"))?;
     sqlx::query(
         "LOCK TABLE settings, users, sessions, spent_refresh_tokens, boards, \
-         retired_boards, board_members, tasks, events IN EXCLUSIVE MODE",
+         retired_boards, board_members, tasks, deleted_tasks, events IN EXCLUSIVE MODE",
     )
     .execute(&mut *target)
     .await
@@ -322,6 +325,7 @@ async fn copy_tables(
     let retired_boards = copy_table::<RetiredBoard>(source, target).await?;
     let board_members = copy_table::<Member>(source, target).await?;
     let tasks = copy_table::<Task>(source, target).await?;
+    let deleted_tasks = copy_table::<DeletedTask>(source, target).await?;
     let events = copy_table::<Event>(source, target).await?;
     Ok(Copied {
         settings,
@@ -332,6 +336,7 @@ async fn copy_tables(
         retired_boards,
         board_members,
         tasks,
+        deleted_tasks,
         events,
         elapsed: Duration::ZERO,
     })
@@ -591,6 +596,30 @@ impl Table for Member {
             .push_bind(self.board_id)
             .push_bind(self.user_id)
             .push_bind(self.role);
+    }
+}
+
+record! {
+    struct DeletedTask {
+        board_id: String,
+        id: String,
+    }
+}
+
+impl Table for DeletedTask {
+    const NAME: &'static str = "deleted_tasks";
+    const FIRST: &'static str =
+        "SELECT board_id, id FROM deleted_tasks ORDER BY board_id, id LIMIT $1";
+    const AFTER: &'static str = "SELECT board_id, id FROM deleted_tasks \
+         WHERE (board_id, id) > ($1, $2) ORDER BY board_id, id LIMIT $3";
+    const INSERT: &'static str = "INSERT INTO deleted_tasks (board_id, id) ";
+
+    fn after(&self, page: Page<Self>) -> Page<Self> {
+        page.bind(self.board_id.clone()).bind(self.id.clone())
+    }
+
+    fn push(self, mut values: Separated<'_, 'static, Postgres, &'static str>) {
+        values.push_bind(self.board_id).push_bind(self.id);
     }
 }
 

@@ -47,6 +47,12 @@ impl AppError {
         Self::NotFound("No such task.".into())
     }
 
+    /// A create of an id the board had and deleted: creates are idempotent, so it is
+    /// not made again.
+    pub fn task_deleted() -> Self {
+        Self::NotFound("That task was deleted.".into())
+    }
+
     pub fn code(&self) -> ErrorCode {
         match self {
             Self::BadRequest(_) => ErrorCode::BadRequest,

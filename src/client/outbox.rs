@@ -102,6 +102,25 @@ pub enum Shows {
     CannotTell,
 }
 
+/// Whether `later` leaves nothing of what `earlier` did to its task: it deletes the task,
+/// or sets every field `earlier` set. Whether `earlier` landed then no longer shows, nor
+/// matters.
+fn overrides(later: &MethodCall, earlier: &MethodCall) -> bool {
+    if later.board() != earlier.board() {
+        return false;
+    }
+    match (later, earlier) {
+        (MethodCall::Delete(later), MethodCall::Create(earlier)) => earlier.id == Some(later.id),
+        (MethodCall::Delete(later), MethodCall::Update(earlier)) => earlier.id == later.id,
+        (MethodCall::Update(later), MethodCall::Update(earlier)) => {
+            earlier.id == later.id
+                && (earlier.title.is_none() || later.title.is_some())
+                && (earlier.done.is_none() || later.done.is_some())
+        }
+        _ => false,
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outbox {
     entries: VecDeque<Entry>,
@@ -248,16 +267,35 @@ impl Outbox {
     }
 
     /// After a snapshot or replay: settles every entry of unknown delivery, in order,
-    /// by what `server_shows(id, call)` says the server state shows of it.
+    /// by what `server_shows(id, call)` says the server state shows of it. An entry
+    /// that a later one of unknown delivery overrides is settled with it: judged alone
+    /// against the final state, a tick followed by an untick would look lost and be
+    /// sent again, after the untick, undoing it.
     pub fn reconcile(
         &mut self,
         mut server_shows: impl FnMut(MutationId, &MethodCall) -> Shows,
     ) -> Vec<Reconciled> {
+        let overridden: Vec<bool> = (0..self.entries.len())
+            .map(|at| {
+                let entry = &self.entries[at];
+                entry.delivery == Delivery::Unknown
+                    && self.entries.iter().skip(at + 1).any(|later| {
+                        later.delivery == Delivery::Unknown && overrides(&later.call, &entry.call)
+                    })
+            })
+            .collect();
         let mut decided = Vec::new();
         let mut kept = VecDeque::with_capacity(self.entries.len());
-        for mut entry in std::mem::take(&mut self.entries) {
+        for (mut entry, overridden) in std::mem::take(&mut self.entries)
+            .into_iter()
+            .zip(overridden)
+        {
             if entry.delivery != Delivery::Unknown {
                 kept.push_back(entry);
+                continue;
+            }
+            if overridden {
+                decided.push(Reconciled::Applied(entry));
                 continue;
             }
             match server_shows(entry.id, &entry.call) {

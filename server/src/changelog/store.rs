@@ -171,6 +171,15 @@ impl SqlChangeLog {
             MethodCall::Create(params) => log.create(params).await?,
             MethodCall::Update(params) => log.update(params).await?,
             MethodCall::Delete(params) => {
+                query(
+                    "INSERT INTO deleted_tasks (board_id, id) \
+                     SELECT board_id, id FROM tasks WHERE board_id = $1 AND id = $2 \
+                     ON CONFLICT (board_id, id) DO NOTHING",
+                )
+                .bind(board.to_string())
+                .bind(params.id.to_string())
+                .execute(log.tx.on())
+                .await?;
                 let deleted = query("DELETE FROM tasks WHERE board_id = $1 AND id = $2")
                     .bind(board.to_string())
                     .bind(params.id.to_string())
@@ -183,6 +192,14 @@ impl SqlChangeLog {
                 Outcome::Deleted
             }
             MethodCall::ClearDone(_) => {
+                query(
+                    "INSERT INTO deleted_tasks (board_id, id) \
+                     SELECT board_id, id FROM tasks WHERE board_id = $1 AND done = TRUE \
+                     ON CONFLICT (board_id, id) DO NOTHING",
+                )
+                .bind(board.to_string())
+                .execute(log.tx.on())
+                .await?;
                 let ids: Vec<String> =
                     query("DELETE FROM tasks WHERE board_id = $1 AND done = TRUE RETURNING id")
                         .bind(board.to_string())
@@ -331,10 +348,13 @@ impl Appender<'_> {
             updated_at: now,
             updated_by: self.username.clone(),
         };
+        // Not an id deleted before: that create went through once already.
         let inserted = query(
             "INSERT INTO tasks \
              (board_id, id, title, done, version, created_at, updated_at, updated_by) \
-             VALUES ($1, $2, $3, FALSE, 1, $4, $5, $6) ON CONFLICT (board_id, id) DO NOTHING",
+             SELECT $1, $2, $3, FALSE, 1, $4, $5, $6 WHERE NOT EXISTS \
+             (SELECT 1 FROM deleted_tasks WHERE board_id = $1 AND id = $2) \
+             ON CONFLICT (board_id, id) DO NOTHING",
         )
         .bind(self.board.to_string())
         .bind(id.to_string())
@@ -345,10 +365,9 @@ impl Appender<'_> {
         .execute(self.tx.on())
         .await?;
         if inserted == 0 {
-            // A retry of a create that went through: answer with what is stored.
-            let task = self.find(id).await?.ok_or_else(|| {
-                AppError::Internal(format!("task {id} conflicted but is not there"))
-            })?;
+            // A retry of a create that went through: answer with what is stored, or that
+            // it was deleted since.
+            let task = self.find(id).await?.ok_or_else(AppError::task_deleted)?;
             return Ok(Outcome::Created {
                 task,
                 created: false,

@@ -37,12 +37,14 @@ const SQLITE: &[Step] = &[
     step!("sqlite", 20260104000000, "boards"),
     step!("sqlite", 20260105000000, "refresh_grace"),
     step!("sqlite", 20260106000000, "retired_boards"),
+    step!("sqlite", 20260107000000, "deleted_tasks"),
 ];
 
 const POSTGRES: &[Step] = &[
     step!("postgres", 20260104000000, "initial"),
     step!("postgres", 20260105000000, "refresh_grace"),
     step!("postgres", 20260106000000, "retired_boards"),
+    step!("postgres", 20260107000000, "deleted_tasks"),
 ];
 
 /// A list of migrations as sqlx reads a folder of them.

@@ -240,13 +240,16 @@ impl Connection {
             return End::Closed(CloseCode::GoingAway, "server shutting down");
         }
         let ping_every = self.state.config.server_ping_interval();
+        let idle = self.state.config.idle_timeout();
         let mut next_ping = Instant::now() + ping_every;
-        // One timer for the next ping and the deadline, whichever comes first, moved when
-        // they move rather than made anew on each wake-up.
+        // One timer for the next ping, the end of the allowed silence and the deadline,
+        // whichever comes first, moved when they move rather than made anew on each
+        // wake-up. The silence has a time of its own: checked only at pings, a socket
+        // that fell silent just after one would be dropped up to a ping interval late.
         let timer = sleep_until(next_ping.min(self.deadline));
         tokio::pin!(timer);
         loop {
-            let wake_at = next_ping.min(self.deadline);
+            let wake_at = next_ping.min(self.deadline).min(self.last_heard + idle);
             if timer.deadline() != wake_at {
                 timer.as_mut().reset(wake_at);
             }
@@ -267,8 +270,11 @@ impl Connection {
                 Wake::Shared => self.on_shared().await,
                 Wake::Frame(frame) => self.on_frame(frame).await,
                 Wake::Timer if Instant::now() < self.deadline => {
-                    next_ping = Instant::now() + ping_every;
-                    self.heartbeat().await
+                    let ping_due = Instant::now() >= next_ping;
+                    if ping_due {
+                        next_ping = Instant::now() + ping_every;
+                    }
+                    self.heartbeat(ping_due).await
                 }
                 Wake::Timer if self.authed.is_some() => {
                     Err(End::Closed(CloseCode::Unauthorized, "token expired"))
@@ -717,9 +723,13 @@ impl Connection {
         Some(outbound.frame.clone())
     }
 
-    async fn heartbeat(&mut self) -> Result<(), End> {
+    /// Drops a socket silent for the idle timeout; otherwise pings it when `ping_due`.
+    async fn heartbeat(&mut self, ping_due: bool) -> Result<(), End> {
         if self.last_heard.elapsed() >= self.state.config.idle_timeout() {
             return Err(End::Dropped("silent for too long"));
+        }
+        if !ping_due {
+            return Ok(());
         }
         self.write(Message::Ping(Default::default())).await
     }

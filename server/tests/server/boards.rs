@@ -78,6 +78,65 @@ async fn a_deleted_boards_id_is_never_used_again() {
     assert_ne!(made["id"], json!(id));
 }
 
+/// Creates are idempotent on the task's id, so a create resent after someone deleted the
+/// task (its sender never heard that it went through) does not make it again: over HTTP
+/// and the socket, after a delete and after clearing done tasks. Another id is made as
+/// ever.
+#[tokio::test]
+async fn a_create_resent_after_its_task_was_deleted_does_not_make_it_again() {
+    let server = TestServer::start().await;
+    let olga = Person::register(&server, "olga").await;
+    let eddie = Person::register(&server, "eddie").await;
+    let board = olga
+        .ok(POST, "/api/boards", json!({"name": "Launch"}), 201)
+        .await;
+    let tasks = format!("/api/boards/{}/tasks", board["id"].as_str().unwrap());
+    let members = format!(
+        "/api/boards/{}/members/eddie",
+        board["id"].as_str().unwrap()
+    );
+    olga.ok(PUT, &members, json!({"role": "editor"}), 200).await;
+
+    let deleted = json!({"id": Uuid::new_v4(), "title": "Ship"});
+    let cleared = json!({"id": Uuid::new_v4(), "title": "Tell everyone"});
+    for create in [&deleted, &cleared] {
+        eddie.ok(POST, &tasks, create.clone(), 201).await;
+    }
+    let path = format!("{tasks}/{}", deleted["id"].as_str().unwrap());
+    olga.ok(DELETE, &path, Value::Null, 204).await;
+    let path = format!("{tasks}/{}", cleared["id"].as_str().unwrap());
+    olga.ok(PATCH, &path, json!({"done": true}), 200).await;
+    olga.ok(POST, &format!("{tasks}/clear-done"), Value::Null, 200)
+        .await;
+
+    for create in [&deleted, &cleared] {
+        let refused = eddie
+            .refused(POST, &tasks, create.clone(), 404, "not_found")
+            .await;
+        assert_eq!(refused["error"]["message"], "That task was deleted.");
+    }
+    let mut ws = server.socket_v2(&eddie.token).await;
+    let (result, events) = ws
+        .request(
+            3,
+            "task.create",
+            json!({"board": board["id"], "id": deleted["id"], "title": "Ship"}),
+        )
+        .await;
+    assert_eq!(result["error"]["code"], "not_found", "{result}");
+    assert!(events.is_empty(), "{events:?}");
+    let list = eddie.ok(GET, &tasks, Value::Null, 200).await;
+    assert_eq!(list["items"], json!([]), "nothing made again");
+    eddie
+        .ok(
+            POST,
+            &tasks,
+            json!({"id": Uuid::new_v4(), "title": "Ship"}),
+            201,
+        )
+        .await;
+}
+
 #[tokio::test]
 async fn every_board_call_answers_each_role_as_documented() {
     let server = TestServer::start().await;

@@ -22,7 +22,7 @@ use crate::support::{Signed, TestServer, fresh_postgres_database};
 const BIN: &str = env!("CARGO_BIN_EXE_taskwire-server");
 
 /// Every table the copy fills, in its order: the SQLite schema has exactly these.
-const TABLES: [&str; 9] = [
+const TABLES: [&str; 10] = [
     "settings",
     "users",
     "sessions",
@@ -31,6 +31,7 @@ const TABLES: [&str; 9] = [
     "retired_boards",
     "board_members",
     "tasks",
+    "deleted_tasks",
     "events",
 ];
 
@@ -150,6 +151,7 @@ async fn row_for_row(postgres: &str) {
     );
     assert!(sqlite_count(&path, "SELECT COUNT(*) FROM tasks WHERE done = 1").await >= 2);
     assert!(sqlite_count(&path, "SELECT COUNT(*) FROM spent_refresh_tokens").await >= 1);
+    assert!(sqlite_count(&path, "SELECT COUNT(*) FROM deleted_tasks").await >= 1);
 
     let target = fresh_postgres_database(postgres).await;
     let DbTarget::Postgres(url) = &target else {
@@ -164,11 +166,11 @@ async fn row_for_row(postgres: &str) {
     assert_eq!(counts, expected, "the counts returned are the source's");
     let printed = copied.to_string();
     let lines: Vec<&str> = printed.lines().collect();
-    assert_eq!(lines.len(), 10, "{printed}");
+    assert_eq!(lines.len(), 11, "{printed}");
     for ((table, rows), line) in expected.iter().zip(&lines) {
         assert_eq!(*line, format!("{table}: {rows}"));
     }
-    assert!(is_duration_line(lines[9]), "{printed}");
+    assert!(is_duration_line(lines[10]), "{printed}");
 
     // Row for row: every column of every table, booleans as 0 and 1, sorted.
     let copy = postgres_tables(url).await;
@@ -298,9 +300,9 @@ async fn row_for_row(postgres: &str) {
         String::from_utf8_lossy(&output.stderr)
     );
     let printed: Vec<&str> = stdout.lines().collect();
-    assert_eq!(printed[..9], lines[..9], "{stdout}");
-    assert!(is_duration_line(printed[9]), "{stdout}");
-    assert_eq!(printed.len(), 10, "{stdout}");
+    assert_eq!(printed[..10], lines[..10], "{stdout}");
+    assert!(is_duration_line(printed[10]), "{stdout}");
+    assert_eq!(printed.len(), 11, "{stdout}");
     assert_eq!(postgres_tables(&printed_target).await, copy);
 
     // A server on the copy: the same secret signs tokens, so sessions carry on.

@@ -158,6 +158,27 @@ async fn a_silent_socket_is_dropped() {
     assert_eq!(live.recv().await["type"], "pong");
 }
 
+/// The idle timeout counts from the last frame heard, not from the ping schedule: a
+/// socket that falls silent just after a ping is dropped when its silence reaches the
+/// timeout, not at the first ping after that (a third of the timeout later).
+#[tokio::test]
+async fn a_socket_falling_silent_between_pings_is_dropped_on_time() {
+    // Pings every 2 s; the client is last heard at 2.2 s, just after the first.
+    let server = TestServer::start_with(|args| args.idle_timeout_ms = 6_000).await;
+    let alice = server.register("alice").await;
+    let mut ws = server.socket(&alice.token).await;
+    tokio::time::sleep(Duration::from_millis(2_200)).await;
+    ws.send(json!({"type": "ping", "id": 2})).await;
+    // Silent for 6.8 s: dropped at 6 s of silence (8.2 s), where a check at pings only
+    // would drop it at the ping of 10 s.
+    tokio::time::sleep(Duration::from_millis(6_800)).await;
+    let closed = tokio::time::timeout(Duration::from_millis(500), ws.closed()).await;
+    assert!(
+        matches!(closed, Ok((Closed::Dropped, _))),
+        "still open 6.8 s after its last frame, with a 6 s timeout: {closed:?}"
+    );
+}
+
 /// A client that stops taking what is sent, its receive window shut (a frozen tab's, or a
 /// hostile client's), in the middle of a frame bigger than the connection holds (a board
 /// of thousands of tasks): the server's write waits, and while it waits nothing else of

@@ -299,7 +299,8 @@ fn on_board(call: &MethodCall, topic: protocol::Topic) -> bool {
 mod tests {
     use protocol::{
         ApiError, Change, ClearDoneParams, ClientFrame, CreateParams, DeleteParams, ErrorCode,
-        MethodCall, MethodValue, Outcome, Position, ServerFrame, Task, Topic,
+        MethodCall, MethodValue, Outcome, Position, ServerFrame, Task, TaskFields, Topic,
+        UpdateParams,
     };
     use uuid::Uuid;
 
@@ -743,6 +744,98 @@ mod tests {
             board: None,
             id: Uuid::from_u128(n),
         })
+    }
+
+    fn set_undone(n: u128) -> MethodCall {
+        MethodCall::Update(UpdateParams {
+            done: Some(false),
+            ..update_params(set_done(n))
+        })
+    }
+
+    fn update_params(call: MethodCall) -> UpdateParams {
+        match call {
+            MethodCall::Update(params) => params,
+            other => panic!("an update: {other:?}"),
+        }
+    }
+
+    fn patch_done(seq: u64, n: u128, version: u64, done: bool) -> protocol::Event {
+        event(
+            seq,
+            Change::Patch {
+                id: Uuid::from_u128(n),
+                version,
+                fields: TaskFields {
+                    done: Some(done),
+                    ..TaskFields::default()
+                },
+            },
+        )
+    }
+
+    /// A tick and then an untick, both results lost with the connection: the untick is
+    /// what the person did last, and the server shows it. The tick is not sent again
+    /// after it, which would leave the task ticked.
+    #[test]
+    fn a_change_overridden_by_a_later_lost_one_is_not_resent_after_it() {
+        let mut h = Harness::new();
+        let conn = h.live(1);
+        h.frame(conn, upsert(2, 7));
+        h.feed(Input::Mutate(set_done(7)));
+        h.feed(Input::Mutate(set_undone(7)));
+        let (conn, out) = h.reconnect(conn);
+        let events = vec![patch_done(3, 7, 2, true), patch_done(4, 7, 3, false)];
+        let out = h.frame(conn, replay(subscribe_id(&out), 4, events));
+        assert!(request_ids(&out).is_empty(), "nothing sent again: {out:?}");
+        assert_eq!(
+            settled(&out),
+            [(MutationId(1), Ok(())), (MutationId(2), Ok(()))]
+        );
+        let row = h.machine.store().get(Uuid::from_u128(7)).unwrap();
+        assert!(!row.task.done && !row.pending, "{row:?}");
+
+        // Had only the tick landed, the untick alone goes again.
+        let mut h = Harness::new();
+        let conn = h.live(1);
+        h.frame(conn, upsert(2, 7));
+        h.feed(Input::Mutate(set_done(7)));
+        h.feed(Input::Mutate(set_undone(7)));
+        let (conn, out) = h.reconnect(conn);
+        let out = h.frame(
+            conn,
+            replay(subscribe_id(&out), 3, vec![patch_done(3, 7, 2, true)]),
+        );
+        let calls: Vec<MethodCall> = request_ids(&out).into_iter().map(|(_, c)| c).collect();
+        assert_eq!(calls, [set_undone(7)]);
+        assert_eq!(settled(&out), [(MutationId(1), Ok(()))]);
+    }
+
+    /// A task made and deleted, both kept across a reload with their results unknown:
+    /// the board's snapshot has no such task, whichever of them landed. The create is
+    /// not sent again: the task stays deleted, as the person left it.
+    #[test]
+    fn a_kept_create_and_delete_of_one_task_leave_it_deleted() {
+        let mut h = Harness::new();
+        let conn = h.signed_in();
+        h.feed(Input::Restore(vec![
+            Kept {
+                call: create(1),
+                sends: 1,
+            },
+            Kept {
+                call: delete(1),
+                sends: 1,
+            },
+        ]));
+        let out = h.frame(conn, auth_ok(1));
+        let out = h.frame(conn, snapshot(subscribe_id(&out), 5, vec![]));
+        assert!(request_ids(&out).is_empty(), "nothing sent again: {out:?}");
+        assert_eq!(
+            settled(&out),
+            [(MutationId(1), Ok(())), (MutationId(2), Ok(()))]
+        );
+        assert!(h.machine.store().is_empty());
     }
 
     /// The board list answers a resubscribe first (the server answers a socket's frames
