@@ -265,7 +265,10 @@ impl Machine {
     pub(super) fn reconnect_later(&mut self, env: Env, wait: Wait, out: &mut Vec<Command>) {
         let wait = match self.phase {
             Phase::Connecting { .. } | Phase::Authenticating { .. } | Phase::Live { .. } => {
-                let before_auth = !self.phase.authed();
+                // A socket refused for too many (4429) was heard by the server: it is
+                // not blocked, and waits the longest backoff rather than falling back
+                // (polls would get round the server's cap on sockets).
+                let before_auth = !self.phase.authed() && wait != Wait::Longest;
                 self.socket_failed(env.now_ms, before_auth, out)
                     .unwrap_or(wait)
             }

@@ -626,6 +626,28 @@ mod tests {
         );
     }
 
+    /// Sockets refused for too many (4429, before `auth_ok`: a user over the cap on
+    /// sockets) were heard by the server: each waits the longest backoff, and the app
+    /// does not go round the cap with polls.
+    #[test]
+    fn sockets_refused_for_too_many_wait_and_do_not_fall_back() {
+        let mut h = Harness::new();
+        let out = h.feed(Input::SignIn {
+            token: TOKEN.to_owned(),
+            expires_at_ms: h.now + HOUR,
+        });
+        let mut conn = opened(&out).unwrap();
+        for _ in 0..3 {
+            let out = h.feed(closed(conn, 4429));
+            assert!(polls(&out).is_empty(), "no polls: {out:?}");
+            let delay = timer(&out, TimerKind::Reconnect).unwrap();
+            assert_eq!(delay, 30_000, "the longest backoff");
+            let out = h.at(h.now + delay, Input::TimerFired(TimerKind::Reconnect));
+            conn = opened(&out).unwrap();
+        }
+        assert_eq!(h.machine.transport(), Transport::WebSocket);
+    }
+
     #[test]
     fn coming_online_on_the_fallback_tries_a_socket_at_once() {
         let mut h = Harness::new();

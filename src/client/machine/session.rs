@@ -13,6 +13,11 @@ use crate::client::heartbeat::Heartbeat;
 /// minute would otherwise be refreshed the moment it arrived, again and again.
 pub const REFRESH_LEAD_MS: u64 = 60_000;
 
+/// A scheduled refresh that got no answer (offline, the server away) is asked for again
+/// this long after, until one answers: given up at once, the token would run out and
+/// the socket close with 4401 a minute later.
+pub const REFRESH_RETRY_MS: u64 = 10_000;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Token {
     value: String,
@@ -30,6 +35,8 @@ enum Refresh {
     },
     /// A scheduled refresh failed: no more until a new token; a 4401 still tries once.
     Failed,
+    /// A scheduled refresh got no answer: asked for again at this time.
+    RetryAt(u64),
 }
 
 /// The token and where its refresh stands.
@@ -52,10 +59,12 @@ impl Session {
 
     /// When the scheduled refresh is due, while one may be asked for.
     pub(super) fn refresh_due_at(&self) -> Option<u64> {
-        if self.refresh != Refresh::Idle {
-            return None;
-        }
         let token = self.token.as_ref()?;
+        match self.refresh {
+            Refresh::Idle => {}
+            Refresh::RetryAt(at) => return Some(at),
+            Refresh::InFlight { .. } | Refresh::Failed => return None,
+        }
         let life = token.expires_at_ms.saturating_sub(token.received_at_ms);
         Some(token.expires_at_ms - REFRESH_LEAD_MS.min(life / 2))
     }
@@ -216,22 +225,27 @@ impl Machine {
                 self.session.refresh = Refresh::Failed;
                 out.push(notice(Notice::Problem(Problem::RefreshFailed)));
             }
-            Refresh::Idle | Refresh::Failed => {}
+            Refresh::Idle | Refresh::Failed | Refresh::RetryAt(_) => {}
         }
     }
 
     pub(super) fn on_refresh_unavailable(&mut self, env: Env, out: &mut Vec<Command>) {
-        if self.session.refresh
-            == (Refresh::InFlight {
+        match self.session.refresh {
+            Refresh::InFlight {
                 for_unauthorized: true,
-            })
-        {
-            // Reconnect after the backoff, as for any lost connection; if the token is
-            // still refused then, that 4401 asks for a new one again.
-            self.session.refresh = Refresh::Idle;
-            self.reconnect_later(env, Wait::Backoff, out);
-        } else {
-            self.on_refresh_failed(out);
+            } => {
+                // Reconnect after the backoff, as for any lost connection; if the token
+                // is still refused then, that 4401 asks for a new one again.
+                self.session.refresh = Refresh::Idle;
+                self.reconnect_later(env, Wait::Backoff, out);
+            }
+            Refresh::InFlight {
+                for_unauthorized: false,
+            } => {
+                self.session.refresh =
+                    Refresh::RetryAt(env.now_ms.saturating_add(REFRESH_RETRY_MS));
+            }
+            Refresh::Idle | Refresh::Failed | Refresh::RetryAt(_) => {}
         }
     }
 
@@ -256,6 +270,8 @@ mod tests {
     };
     use crate::client::outbox::MutationId;
     use crate::client::rows::RowUpdate;
+
+    use super::REFRESH_RETRY_MS;
 
     #[test]
     fn an_expired_token_met_on_reconnect_raises_no_alert() {
@@ -426,6 +442,32 @@ mod tests {
             expires_at_ms: refreshed_at + 4_000,
         });
         assert_eq!(timer(&out, TimerKind::Refresh), Some(2_000));
+    }
+
+    /// A scheduled refresh with no answer (a moment offline) is asked for again 10 s
+    /// later, quietly, until one answers: the token is new before it runs out.
+    #[test]
+    fn a_scheduled_refresh_with_no_answer_is_asked_for_again() {
+        let mut h = Harness::new();
+        h.live(1);
+        let at = h.now + HOUR - 60_000;
+        h.at(at, Input::TimerFired(TimerKind::Refresh));
+        for _ in 0..2 {
+            let out = h.feed(Input::RefreshUnavailable);
+            assert!(problems(&out).is_empty(), "no alert: {out:?}");
+            assert_eq!(timer(&out, TimerKind::Refresh), Some(REFRESH_RETRY_MS));
+            let out = h.at(
+                h.now + REFRESH_RETRY_MS,
+                Input::TimerFired(TimerKind::Refresh),
+            );
+            assert!(out.contains(&Command::RefreshToken), "{out:?}");
+        }
+        let out = h.feed(Input::TokenRefreshed {
+            token: "token-2".to_owned(),
+            expires_at_ms: h.now + HOUR,
+        });
+        assert_eq!(timer(&out, TimerKind::Refresh), Some(HOUR - 60_000));
+        assert_eq!(h.state(), ConnectionState::Live);
     }
 
     #[test]
