@@ -381,8 +381,8 @@ mod tests {
 
     use super::{POLL_WAIT_S, SOCKET_TRY_MS};
     use crate::client::fixtures::machine::{
-        HOUR, Harness, TOKEN, auth_ok, closed, create, notices, opened, replay, request_ids,
-        set_done, settled, since_of, subscribe_id, timer,
+        HOUR, Harness, TOKEN, auth_ok, board_list, closed, create, notices, opened, replay,
+        request_ids, set_done, settled, since_of, subscribe_id, subscribed, timer,
     };
     use crate::client::fixtures::{event, task};
     use crate::client::machine::{
@@ -646,6 +646,41 @@ mod tests {
             conn = opened(&out).unwrap();
         }
         assert_eq!(h.machine.transport(), Transport::WebSocket);
+    }
+
+    /// A socket that takes over from the polls ends the fallback only once every topic
+    /// has resumed on it: one that fails after the board list's answer but before the
+    /// open board's (a proxy that cuts big frames) hands back to the polls, for both.
+    #[test]
+    fn the_fallback_ends_only_once_every_topic_has_resumed_on_the_socket() {
+        let mut h = Harness::with(Config {
+            boards: true,
+            ..Config::default()
+        });
+        let out = h.feed(Input::SignIn {
+            token: TOKEN.to_owned(),
+            expires_at_ms: h.now + HOUR,
+        });
+        let out = h.feed(closed(opened(&out).unwrap(), 1006));
+        let delay = timer(&out, TimerKind::Reconnect).unwrap();
+        let out = h.at(h.now + delay, Input::TimerFired(TimerKind::Reconnect));
+        let out = h.feed(closed(opened(&out).unwrap(), 1006));
+        assert_eq!(polls(&out).len(), 2, "both topics polled: {out:?}");
+        assert_eq!(h.machine.transport(), Transport::Http);
+
+        let out = h.at(
+            h.now + SOCKET_TRY_MS,
+            Input::TimerFired(TimerKind::Reconnect),
+        );
+        let conn = h.open(&out);
+        let out = h.frame(conn, auth_ok(1));
+        let [(Topic::Boards, boards), (Topic::Tasks, _)] = subscribed(&out)[..] else {
+            panic!("the board list, then the board: {out:?}");
+        };
+        h.frame(conn, board_list(boards));
+        let out = h.feed(closed(conn, 1006));
+        assert_eq!(polls(&out).len(), 2, "both topics polled again: {out:?}");
+        assert_eq!(timer(&out, TimerKind::Reconnect), Some(SOCKET_TRY_MS));
     }
 
     #[test]

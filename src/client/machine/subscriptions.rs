@@ -107,6 +107,11 @@ impl Subscriptions {
                 || (!self.open.syncing && self.open.store.position().is_some()))
     }
 
+    /// No subscribe is out: every followed topic has resumed.
+    pub(super) fn none_syncing(&self) -> bool {
+        !self.open.syncing && self.boards.as_ref().is_none_or(|boards| !boards.syncing)
+    }
+
     /// The socket is gone, and with it every subscribe that was out.
     pub(super) fn stop_syncing(&mut self) {
         self.open.syncing = false;
@@ -355,6 +360,11 @@ impl Machine {
                 conn,
                 since_ms: now,
             };
+        }
+        // The fallback ends once every topic has resumed on the socket (contract: "live
+        // with every subscription resumed"); a socket that fails before that hands back
+        // to the polls.
+        if matches!(self.phase, Phase::Live { .. }) && self.subscriptions.none_syncing() {
             self.socket_live(out);
         }
         if self.subscriptions.changes_in_step() {
