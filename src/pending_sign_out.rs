@@ -23,8 +23,9 @@ fn storage() -> Option<web_sys::Storage> {
 pub enum Owed {
     /// This browser's session.
     This,
-    /// Every session of this person: `Sign out everywhere`.
-    Everywhere(Uuid),
+    /// Every session of this person: `Sign out everywhere`. `None` when the stored
+    /// person could not be read: every session of whoever the cookie is then.
+    Everywhere(Option<Uuid>),
 }
 
 const EVERYWHERE: &str = "everywhere:";
@@ -33,15 +34,19 @@ impl Owed {
     fn stored(self) -> String {
         match self {
             Self::This => "1".to_owned(),
-            Self::Everywhere(user) => format!("{EVERYWHERE}{user}"),
+            Self::Everywhere(Some(user)) => format!("{EVERYWHERE}{user}"),
+            Self::Everywhere(None) => EVERYWHERE.to_owned(),
         }
     }
 
+    /// What is owed, from what was stored. Something other than this module wrote is
+    /// still a debt: a sign-out of this session, or of every session when it says so,
+    /// never less than that.
     fn read(stored: &str) -> Self {
-        stored
-            .strip_prefix(EVERYWHERE)
-            .and_then(|user| user.parse().ok())
-            .map_or(Self::This, Self::Everywhere)
+        match stored.strip_prefix(EVERYWHERE) {
+            Some(user) => Self::Everywhere(user.parse().ok()),
+            None => Self::This,
+        }
     }
 }
 
@@ -91,7 +96,7 @@ pub async fn settle(api: &Api) -> bool {
             // Still owed, and still this person's cookie: another tab may have settled it
             // while this one waited for the refresh, and signed someone else in.
             Ok(session) if owed_now() == Some(Owed::Everywhere(user)) => {
-                if session.user.id == user {
+                if user.is_none_or(|user| session.user.id == user) {
                     api.logout_all(&session.token).await
                 } else {
                     Ok(())
@@ -114,5 +119,26 @@ pub async fn settle(api: &Api) -> bool {
             web_sys::console::warn_1(&format!("sign-out still owed: {error}").into());
             false
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use uuid::Uuid;
+
+    use super::Owed;
+
+    #[test]
+    fn a_debt_reads_back_as_it_was_stored_and_a_damaged_one_is_never_less() {
+        let user = Uuid::from_u128(7);
+        for owed in [
+            Owed::This,
+            Owed::Everywhere(Some(user)),
+            Owed::Everywhere(None),
+        ] {
+            assert_eq!(Owed::read(&owed.stored()), owed);
+        }
+        assert_eq!(Owed::read("everywhere:nope"), Owed::Everywhere(None));
+        assert_eq!(Owed::read("yes"), Owed::This);
     }
 }

@@ -181,9 +181,10 @@ impl Taskwire {
             // Offline, the server's own trouble, or a proxy's page: tried again later.
             Err(error) => {
                 web_sys::console::warn_1(&format!("logout: {error}").into());
-                let what = match me {
-                    Some(me) if everywhere => Owed::Everywhere(me),
-                    _ => Owed::This,
+                let what = if everywhere {
+                    Owed::Everywhere(me)
+                } else {
+                    Owed::This
                 };
                 self.views.sign_out_owed.set(pending_sign_out::owe(what));
             }
