@@ -161,6 +161,11 @@ impl SavedChanges {
         })
     }
 
+    /// Whether `key` names this tab's own record, which [`save`](Self::save) writes.
+    pub fn is_own(&self, key: RecordKey) -> bool {
+        key.user == self.user && key.tab == self.tab
+    }
+
     /// This tab's record and every orphan record of this user, as `(key, json)` pairs,
     /// this tab's first. Deletes nothing: [`save`](Self::save) adopts them.
     pub async fn load(&self) -> Result<Vec<(RecordKey, String)>, StorageError> {

@@ -138,6 +138,43 @@ async fn changes_made_offline_survive_a_reload_and_reach_the_server_once() {
     assert_eq!(pending_rows(&app.root), 0);
 }
 
+/// A saved record this app cannot read (damaged, or from another version of the app)
+/// belonging to a closed tab is left as it is: the app carries on, and its own saves
+/// delete nothing of it.
+#[wasm_bindgen_test]
+async fn a_saved_record_that_cannot_be_read_is_left_as_it_is() {
+    use taskwire::saved_changes::{RecordKey, SavedChanges};
+    let username = unique_name("unread");
+    let token = api_register(&username, PASSWORD).await;
+    let (_, me) = api_call("GET", "/api/me", &token, None).await;
+    let me: protocol::User = serde_json::from_str(&me).expect("a user");
+    let closed_tab = support::random_uuid();
+    let damaged = r#"[{"method":"clear_done","sends":0},{"method":"move","sends":0}]"#;
+    let planted = SavedChanges::with_tab(me.id, closed_tab)
+        .await
+        .expect("open");
+    planted.save(Some(damaged), &[]).await.expect("planted");
+
+    let app = mount_with("/login", Api::new(server()));
+    sign_in(&app.root, &username, PASSWORD).await;
+    add_task(&app.root, "Made here").await;
+    until_confirmed(&app.root).await;
+    // Saves land at once; give them the moment a closing tab would have.
+    gloo_timers::future::sleep(Duration::from_millis(300)).await;
+    drop(app);
+    let left = SavedChanges::with_tab(me.id, closed_tab)
+        .await
+        .expect("open")
+        .load()
+        .await
+        .expect("load");
+    let key = RecordKey {
+        user: me.id,
+        tab: closed_tab,
+    };
+    assert_eq!(left, [(key, damaged.to_owned())]);
+}
+
 #[wasm_bindgen_test]
 async fn signing_out_with_changes_not_sent_asks_first_and_leaves_nothing_behind() {
     let username = unique_name("ask");

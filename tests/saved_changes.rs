@@ -6,8 +6,11 @@
 
 #![cfg(target_arch = "wasm32")]
 
+mod support;
+
 use std::time::Duration;
 
+use support::random_uuid;
 use taskwire::saved_changes::{RecordKey, SavedChanges};
 use uuid::Uuid;
 use wasm_bindgen::JsValue;
@@ -46,17 +49,6 @@ extern "C" {
 }
 
 const TAB_KEY: &str = "taskwire.tab";
-
-fn random() -> Uuid {
-    let mut bytes = [0u8; 16];
-    web_sys::window()
-        .expect("a window")
-        .crypto()
-        .expect("crypto")
-        .get_random_values_with_u8_array(&mut bytes)
-        .expect("random bytes");
-    uuid::Builder::from_random_bytes(bytes).into_uuid()
-}
 
 fn lock_name(tab: Uuid) -> String {
     format!("taskwire.tab.{tab}")
@@ -120,7 +112,7 @@ fn record(user: Uuid, tab: Uuid, json: &str) -> (RecordKey, String) {
 
 #[wasm_bindgen_test]
 async fn a_reload_finds_its_tabs_record() {
-    let user = random();
+    let user = random_uuid();
     let before = open(user).await;
     save(&before, r#"[{"op":"create"}]"#).await;
     drop(before);
@@ -136,7 +128,7 @@ async fn a_reload_finds_its_tabs_record() {
 
 #[wasm_bindgen_test]
 async fn an_empty_outbox_deletes_the_record() {
-    let user = random();
+    let user = random_uuid();
     let saved = open(user).await;
     save(&saved, "[1]").await;
     saved.save(None, &[]).await.expect("save");
@@ -145,7 +137,7 @@ async fn an_empty_outbox_deletes_the_record() {
 
 #[wasm_bindgen_test]
 async fn saves_land_in_the_order_they_are_called() {
-    let user = random();
+    let user = random_uuid();
     let saved = open(user).await;
     let first = saved.save(Some("[1]"), &[]);
     let second = saved.save(Some("[1,2]"), &[]);
@@ -166,10 +158,14 @@ async fn saves_land_in_the_order_they_are_called() {
 
 #[wasm_bindgen_test]
 async fn another_users_records_are_never_loaded() {
-    let (mine, theirs) = (random(), random());
+    let (mine, theirs) = (random_uuid(), random_uuid());
     save(&open(theirs).await, "[\"theirs, this tab\"]").await;
     // Even a closed tab's: an orphan, but not this user's.
-    save(&open_as(theirs, random()).await, "[\"theirs, closed\"]").await;
+    save(
+        &open_as(theirs, random_uuid()).await,
+        "[\"theirs, closed\"]",
+    )
+    .await;
 
     let saved = open(mine).await;
     assert_eq!(load(&saved).await, []);
@@ -186,8 +182,8 @@ async fn another_users_records_are_never_loaded() {
 
 #[wasm_bindgen_test]
 async fn a_live_tabs_record_is_left_alone_and_a_closed_tabs_is_adopted() {
-    let user = random();
-    let other = random();
+    let user = random_uuid();
+    let other = random_uuid();
     let other_tab = open_tab(other).await;
     save(&open_as(user, other).await, "[\"theirs\"]").await;
     let saved = open(user).await;
@@ -227,8 +223,8 @@ async fn a_live_tabs_record_is_left_alone_and_a_closed_tabs_is_adopted() {
 
 #[wasm_bindgen_test]
 async fn adopting_with_an_empty_outbox_deletes_both_records() {
-    let user = random();
-    let other = random();
+    let user = random_uuid();
+    let other = random_uuid();
     save(&open_as(user, other).await, "[\"theirs\"]").await;
     let saved = open(user).await;
     save(&saved, "[\"mine\"]").await;
@@ -243,10 +239,10 @@ async fn adopting_with_an_empty_outbox_deletes_both_records() {
 
 #[wasm_bindgen_test]
 async fn clear_deletes_every_record_of_the_user_only() {
-    let (user, someone) = (random(), random());
+    let (user, someone) = (random_uuid(), random_uuid());
     let saved = open(user).await;
     save(&saved, "[\"mine\"]").await;
-    let other = random();
+    let other = random_uuid();
     let other_tab = open_tab(other).await;
     let elsewhere = open_as(user, other).await;
     save(&elsewhere, "[\"mine, elsewhere\"]").await;
@@ -270,9 +266,9 @@ async fn clear_deletes_every_record_of_the_user_only() {
 
 #[wasm_bindgen_test]
 async fn a_duplicated_tab_takes_a_fresh_id() {
-    let user = random();
+    let user = random_uuid();
     // The original tab, whose id the duplicate's sessionStorage copied.
-    let original = random();
+    let original = random_uuid();
     let original_tab = open_tab(original).await;
     save(&open_as(user, original).await, "[\"original\"]").await;
     session_storage()
@@ -297,8 +293,8 @@ async fn a_duplicated_tab_takes_a_fresh_id() {
 
 #[wasm_bindgen_test]
 async fn a_reload_waits_for_the_page_it_replaces_to_let_go() {
-    let user = random();
-    let tab = random();
+    let user = random_uuid();
+    let tab = random_uuid();
     let old_page = open_tab(tab).await;
     save(&open_as(user, tab).await, "[\"before the reload\"]").await;
     session_storage()
@@ -319,8 +315,8 @@ async fn a_reload_waits_for_the_page_it_replaces_to_let_go() {
 
 #[wasm_bindgen_test]
 async fn without_web_locks_no_other_tabs_record_is_an_orphan() {
-    let user = random();
-    let closed = random();
+    let user = random_uuid();
+    let closed = random_uuid();
     save(&open_as(user, closed).await, "[\"theirs\"]").await;
     let saved = open(user).await;
     save(&saved, "[\"mine\"]").await;

@@ -47,18 +47,37 @@ impl Keeper {
                 Ok(saved) => saved,
                 Err(error) => return warn(&format!("changes will not survive a reload: {error}")),
             };
-            let records = saved.load().await.unwrap_or_else(|error| {
-                warn(&format!("saved changes could not be read: {error}"));
-                Vec::new()
-            });
+            // Records that cannot be read are left alone, never overwritten: if they
+            // cannot be read at all, this session keeps nothing (its first save would
+            // replace this tab's record); one that cannot be read is not adopted.
+            let records = match saved.load().await {
+                Ok(records) => records,
+                Err(error) => {
+                    return warn(&format!(
+                        "saved changes could not be read, and are left as they are; \
+                         changes will not survive a reload: {error}"
+                    ));
+                }
+            };
             let mut kept = Vec::new();
             let mut adopted = Vec::new();
             for (key, json) in records {
                 match kept::from_json(&json) {
-                    Ok(changes) => kept.extend(changes),
-                    Err(error) => warn(&format!("a saved record is unreadable, dropped: {error}")),
+                    Ok(changes) => {
+                        kept.extend(changes);
+                        adopted.push(key);
+                    }
+                    // This tab's own record is what every save writes.
+                    Err(error) if saved.is_own(key) => {
+                        return warn(&format!(
+                            "this tab's saved changes cannot be read, and are left as they \
+                             are; changes will not survive a reload: {error}"
+                        ));
+                    }
+                    Err(error) => warn(&format!(
+                        "a saved record cannot be read, and is left as it is: {error}"
+                    )),
                 }
-                adopted.push(key);
             }
             let cleared = {
                 let mut state = state.borrow_mut();

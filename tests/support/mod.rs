@@ -129,6 +129,18 @@ impl Drop for AppStyles {
 }
 
 /// A username no other test (or earlier run on the same database) has taken.
+/// A random id (a tab's, say), from the browser's random source.
+pub fn random_uuid() -> uuid::Uuid {
+    let mut bytes = [0u8; 16];
+    web_sys::window()
+        .expect("a window")
+        .crypto()
+        .expect("crypto")
+        .get_random_values_with_u8_array(&mut bytes)
+        .expect("random bytes");
+    uuid::Builder::from_random_bytes(bytes).into_uuid()
+}
+
 pub fn unique_name(prefix: &str) -> String {
     let suffix = (js_sys::Math::random() * 1e12) as u64;
     format!("{prefix}-{suffix:x}")
