@@ -138,6 +138,38 @@ async fn changes_made_offline_survive_a_reload_and_reach_the_server_once() {
     assert_eq!(pending_rows(&app.root), 0);
 }
 
+/// A session that ends without the person signing out here (they signed out everywhere
+/// from another device) keeps the changes not sent yet: the next sign-in makes them.
+#[wasm_bindgen_test]
+async fn changes_kept_when_the_session_ends_elsewhere_are_made_at_the_next_sign_in() {
+    let username = unique_name("ended");
+    let elsewhere = api_register(&username, PASSWORD).await;
+    let app = mount_with("/login", Api::new(server()));
+    sign_in(&app.root, &username, PASSWORD).await;
+    dispatch("offline");
+    until("offline", WAIT, || connection(&app.root) == "offline").await;
+    add_task(&app.root, "Made offline").await;
+    until("the change waiting", WAIT, || pending_rows(&app.root) == 1).await;
+    // What a closing tab would have had time for: the save lands at once.
+    gloo_timers::future::sleep(Duration::from_millis(300)).await;
+
+    let (status, _) = api_call("POST", "/api/logout-all", &elsewhere, None).await;
+    assert_eq!(status, 204);
+    dispatch("online");
+    until("the sign-in page", RECONNECT, || location() == "/login").await;
+    sign_in(&app.root, &username, PASSWORD).await;
+    let again = api_login(&username, PASSWORD).await;
+    let mut made = Vec::new();
+    for _ in 0..50 {
+        made = server_titles(&again).await;
+        if !made.is_empty() {
+            break;
+        }
+        gloo_timers::future::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(made, ["Made offline"]);
+}
+
 /// A saved record this app cannot read (damaged, or from another version of the app)
 /// belonging to a closed tab is left as it is: the app carries on, and its own saves
 /// delete nothing of it.

@@ -140,6 +140,11 @@ impl Machine {
         }
     }
 
+    /// A session is on: signed in, and not ended since.
+    pub fn signed_in(&self) -> bool {
+        self.session.has_token()
+    }
+
     pub fn transport(&self) -> Transport {
         if self.fallback.is_some() && !matches!(self.phase, Phase::Live { .. }) {
             Transport::Http

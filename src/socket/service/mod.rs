@@ -24,7 +24,7 @@ use super::keeper::Keeper;
 use crate::api::{Api, CallError};
 use crate::board::{Board, ClosedEvent, TASKS, Views};
 use crate::client::machine::{
-    Command, Config, ConnId, Env, HttpFailure, Input, Notice, PollId, TimerKind,
+    Command, Config, ConnId, Env, HttpFailure, Input, Machine, Notice, PollId, TimerKind,
 };
 use crate::client::registry::{Registry, Routed};
 use crate::client::token_life;
@@ -529,8 +529,12 @@ impl Shell {
                 self.board.signed_out();
             }
             Command::Notify(notice) => {
+                // An outbox emptied because the session ended is not saved: the changes
+                // stay kept for this person's next sign-in (or a later tab's), unless
+                // they signed out here, which asked first and cleared them.
                 if let (Notice::Outbox(waiting), Some(keeper)) = (&notice, &self.keeper)
                     && name == TASKS
+                    && self.registry.machine(TASKS).is_some_and(Machine::signed_in)
                 {
                     keeper.save(waiting);
                 }
