@@ -26,6 +26,8 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub struct Actor {
     pub user: Uuid,
     pub username: String,
+    /// The session the change is made in, which must still be on when it commits.
+    pub session: Uuid,
 }
 
 pub trait ChangeLog: Send + Sync {

@@ -45,6 +45,7 @@ impl Authed {
         crate::changelog::Actor {
             user: self.user.id,
             username: self.user.username.clone(),
+            session: self.session_id,
         }
     }
 

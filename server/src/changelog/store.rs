@@ -151,6 +151,21 @@ impl SqlChangeLog {
     async fn apply_on(&self, tx: &mut Tx, change: Pending) -> Result<Applied, AppError> {
         let Pending { board, actor, call } = change;
         tx.lock_board(&board.to_string()).await?;
+        // On several nodes a logout on another node closes this node's sockets only when
+        // its word arrives, and a socket's change sent after the logout answered would
+        // land meanwhile. So the change finds the session in its own transaction, under a
+        // lock the logout's delete waits for: it commits before the session ends, or
+        // finds it ended. One process on SQLite closes the sockets before the logout
+        // answers, and the HTTP calls check the session as they start.
+        if tx.is_postgres() {
+            let on: Option<String> = query("SELECT id FROM sessions WHERE id = $1 FOR KEY SHARE")
+                .bind(actor.session.to_string())
+                .optional_scalar(tx.on())
+                .await?;
+            if on.is_none() {
+                return Err(AppError::unauthorized("The session has ended."));
+            }
+        }
         // A person's own board (its id is theirs) is theirs for good: it cannot be shared,
         // left or deleted, so there is no role to look up (a round trip saved on every
         // personal change). Any other board's role is checked in the change's own
@@ -511,6 +526,7 @@ pub(crate) mod fixture {
         let actor = Actor {
             user,
             username: "olga".to_owned(),
+            session: Uuid::new_v4(),
         };
         (log, db, actor)
     }

@@ -352,6 +352,11 @@ impl Connection {
             }
             Ok(ClientFrame::Request { id, call }) => {
                 let applied = self.request(user, call).await;
+                // The session ended under the change (a logout on another node whose
+                // word has not reached this one): the socket closes, as it is about to.
+                if let Err(AppError::Unauthorized(_)) = applied {
+                    return Err(End::Closed(CloseCode::Unauthorized, "session ended"));
+                }
                 // This socket's own events are already queued: send them first, as in
                 // the contract's example, so the result never runs ahead of the events.
                 while self.forward().await? {}

@@ -549,6 +549,43 @@ async fn what_a_node_missed_while_not_listening_still_ends_access_there() {
     assert_eq!(others.closed().await.0, Closed::Code(4401));
 }
 
+/// A socket's change on one node, sent after its session's logout answered on another,
+/// is refused and the socket closed even while the logout's word has not reached that
+/// node (its listener is down here): the change finds the session ended in its own
+/// transaction. Nothing is written.
+#[tokio::test]
+async fn a_change_after_a_logout_on_another_node_is_refused_before_the_word_arrives() {
+    let _shared = POSTGRES.read().await;
+    let (db, nodes) = nodes(2).await;
+    let bob = nodes[0].register("bob").await;
+    let other = nodes[0].login("bob").await;
+    let mut others = nodes[1].socket_v2(&other.token).await;
+    assert_eq!(kill_listeners(&db).await, 2, "both nodes were listening");
+    let out = nodes[0]
+        .client()
+        .post("/api/logout", Some(&other.token), json!(null))
+        .await;
+    assert!(out.status().is_success());
+    others
+        .send(json!({"type": "request", "id": 2, "method": "task.create",
+                     "params": {"title": "after the logout"}}))
+        .await;
+    let (closed, frames) = others.closed().await;
+    assert!(
+        frames.iter().all(|frame| frame["type"] != "result"),
+        "a change after the logout: {frames:?}"
+    );
+    assert_eq!(closed, Closed::Code(4401));
+    let tasks: Value = nodes[0]
+        .client()
+        .get("/api/tasks", Some(&bob.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(tasks["items"], json!([]));
+}
+
 /// A log reset made while a node's listener is down (its hint lost): once the node
 /// listens again it finds the new epoch and closes its sockets to resume, as the hint
 /// would have, instead of waiting for a log that starts below where it was.
