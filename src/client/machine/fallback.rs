@@ -331,9 +331,11 @@ impl Machine {
                 match (failure, self.fallback.is_some()) {
                     (HttpFailure::Unreachable, true) => self.http_unreachable(env, out),
                     (HttpFailure::Refused(_), true) => self.token_refused(env.now_ms, out),
-                    // Back on a socket already: its resubscribe brings that state.
+                    // Back on a socket already: its resubscribe brings that state. A
+                    // socket not authenticated yet subscribes once it is (`auth` must
+                    // be its first frame), and that answer settles the change.
                     (_, false) => {
-                        if !self.subscriptions.changes_syncing() {
+                        if self.phase.authed() && !self.subscriptions.changes_syncing() {
                             self.subscribe(env.now_ms, self.subscriptions.changes_topic(), out);
                         }
                     }
@@ -763,6 +765,41 @@ mod tests {
         assert_eq!(settled(&out), [(MutationId(1), Ok(()))]);
         assert!(calls(&out).is_empty());
         assert!(h.machine.outbox().is_empty());
+    }
+
+    /// A change over HTTP fails once the fallback has ended and the next socket is only
+    /// connecting: nothing goes on that socket before its `auth`, and its subscribe,
+    /// once authenticated, brings the state that settles the change.
+    #[test]
+    fn a_change_failing_while_the_next_socket_connects_waits_for_its_auth() {
+        let mut h = Harness::new();
+        let poll = on_fallback(&mut h, 5, vec![]);
+        let out = h.feed(Input::Mutate(create(2)));
+        assert_eq!(calls(&out).len(), 1);
+        let out = h.feed(Input::Polled {
+            poll,
+            result: Err(HttpFailure::Unreachable),
+        });
+        let delay = timer(&out, TimerKind::Reconnect).unwrap();
+        let out = h.at(h.now + delay, Input::TimerFired(TimerKind::Reconnect));
+        let conn = opened(&out).unwrap();
+        let out = h.feed(Input::Called {
+            mutation: MutationId(1),
+            result: Err(HttpFailure::Unreachable),
+        });
+        let sends: Vec<_> = out
+            .iter()
+            .filter(|command| matches!(command, Command::Send { .. }))
+            .collect();
+        assert!(sends.is_empty(), "nothing before auth: {out:?}");
+        h.feed(Input::Opened { conn });
+        let out = h.frame(conn, auth_ok(1));
+        let out = h.frame(
+            conn,
+            replay(subscribe_id(&out), 6, vec![at_seq(6, created(2))]),
+        );
+        assert_eq!(settled(&out), [(MutationId(1), Ok(()))]);
+        assert!(request_ids(&out).is_empty(), "made once: {out:?}");
     }
 
     /// "Twice in a row": a socket that reaches `auth_ok` between two that do not (it
