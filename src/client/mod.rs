@@ -46,7 +46,8 @@
 //! Modules, one job each: [`machine`] (one socket's decisions, split by job under
 //! `machine/`: messages, connection, session, subscriptions, changes, timers), [`store`]
 //! (tasks, order, optimistic changes, row changes), [`outbox`] (changes waiting for the
-//! server; nothing applied twice), [`registry`] (named sockets of one session),
+//! server; nothing applied twice), `pace` (how fast changes go out on a socket),
+//! [`registry`] (named sockets of one session),
 //! [`token_life`] (a token's life, whatever the browser's clock says), [`backoff`]
 //! (reconnect delays, public for the server's `storm` benchmark); internally the
 //! heartbeat and the request table; and `fixtures`, the test and benchmark
@@ -59,6 +60,7 @@ mod heartbeat;
 pub mod kept;
 pub mod machine;
 pub mod outbox;
+mod pace;
 pub mod registry;
 mod requests;
 pub mod rows;

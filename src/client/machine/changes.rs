@@ -174,7 +174,14 @@ impl Machine {
         if !matches!(self.phase, Phase::Live { .. }) || self.http_call.is_some() {
             return;
         }
-        let sendable = self.outbox.sendable();
+        if self.paced_until.is_some() {
+            return;
+        }
+        let mut sendable = self.outbox.sendable();
+        if let Some(waits) = sendable.iter().position(|_| !self.pace.take(now)) {
+            sendable.truncate(waits);
+            self.paced_until = Some(self.pace.next_at());
+        }
         for (mutation, call) in &sendable {
             let id = self.requests.issue(
                 Purpose::Mutation(*mutation),
@@ -809,6 +816,29 @@ mod tests {
         let calls: Vec<MethodCall> = request_ids(&out).into_iter().map(|(_, c)| c).collect();
         assert_eq!(calls, [set_undone(7)]);
         assert_eq!(settled(&out), [(MutationId(1), Ok(()))]);
+    }
+
+    /// Three hundred changes made offline go out at the app's pace once live: a hundred
+    /// at once, then one every 40 ms, under the server's limits (a burst of 200 frames,
+    /// 50 a second), so that the socket is not closed with 4429 and none rolled back.
+    #[test]
+    fn a_long_queue_goes_out_at_a_pace_the_server_takes() {
+        let mut h = Harness::new();
+        let conn = h.signed_in();
+        for n in 0..300 {
+            h.feed(Input::Mutate(create(1_000 + n)));
+        }
+        let out = h.frame(conn, auth_ok(1));
+        let mut out = h.frame(conn, snapshot(subscribe_id(&out), 1, vec![]));
+        assert_eq!(request_ids(&out).len(), 100, "a burst of a hundred");
+        let started = h.now;
+        for _ in 100..300 {
+            let after = timer(&out, TimerKind::Pace).expect("a turn for the next change");
+            out = h.at(h.now + after, Input::TimerFired(TimerKind::Pace));
+            assert_eq!(request_ids(&out).len(), 1, "one at a time: {out:?}");
+        }
+        assert_eq!(timer(&out, TimerKind::Pace), None, "all sent");
+        assert_eq!(h.now - started, 200 * 40, "the rest at 25 a second");
     }
 
     /// A task made and deleted, both kept across a reload with their results unknown:

@@ -42,6 +42,7 @@ use protocol::{ApiError, ClientFrame, CloseCode, Position, ServerFrame, Topic};
 use super::backoff::Backoff;
 use super::heartbeat::Heartbeat;
 use super::outbox::{MutationId, Outbox};
+use super::pace::Pace;
 use super::requests::Requests;
 use super::store::{RowChange, Store};
 use connection::{Phase, Stats};
@@ -98,6 +99,10 @@ pub struct Machine {
     /// The change out over HTTP, one at a time (it may outlive the fallback).
     http_call: Option<MutationId>,
     next_poll: u64,
+    /// How fast changes go out on this socket, each socket afresh.
+    pace: Pace,
+    /// Changes wait for the pace until then.
+    paced_until: Option<u64>,
 }
 
 impl Machine {
@@ -123,6 +128,8 @@ impl Machine {
             socket_failures: 0,
             http_call: None,
             next_poll: 1,
+            pace: Pace::default(),
+            paced_until: None,
         }
     }
 

@@ -9,6 +9,7 @@ use protocol::{ApiError, ClientFrame, Ended, ErrorCode, Event, Position, Topic};
 use super::board_list::BoardList;
 use super::connection::Phase;
 use super::{Command, Env, Machine, Notice, Problem, Purpose, notice, push_rows};
+use crate::client::pace::Pace;
 use crate::client::store::{Applied, Store};
 
 /// Snapshots or replays in a row that could not be applied after which the next
@@ -360,6 +361,9 @@ impl Machine {
                 conn,
                 since_ms: now,
             };
+            // The server counts each socket's frames afresh.
+            self.pace = Pace::default();
+            self.paced_until = None;
         }
         // The fallback ends once every topic has resumed on the socket (contract: "live
         // with every subscription resumed"); a socket that fails before that hands back

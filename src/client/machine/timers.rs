@@ -22,15 +22,18 @@ pub enum TimerKind {
     Reconnect,
     /// About a minute before the access token expires.
     Refresh,
+    /// The next change's turn, when changes wait for the pace (`client::pace`).
+    Pace,
 }
 
 impl TimerKind {
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::Connect,
         Self::Heartbeat,
         Self::Requests,
         Self::Reconnect,
         Self::Refresh,
+        Self::Pace,
     ];
 
     fn index(self) -> usize {
@@ -40,6 +43,7 @@ impl TimerKind {
             Self::Requests => 2,
             Self::Reconnect => 3,
             Self::Refresh => 4,
+            Self::Pace => 5,
         }
     }
 }
@@ -107,6 +111,10 @@ impl Machine {
                 }
             }
             TimerKind::Refresh => self.on_refresh_timer(now, out),
+            TimerKind::Pace => {
+                self.paced_until = None;
+                self.flush(now, out);
+            }
         }
     }
 
@@ -155,6 +163,10 @@ impl Machine {
             TimerKind::Refresh => match self.phase {
                 Phase::Closed | Phase::Offline => None,
                 _ => self.session.refresh_due_at(),
+            },
+            TimerKind::Pace => match self.phase {
+                Phase::Live { .. } => self.paced_until,
+                _ => None,
             },
         }
     }
