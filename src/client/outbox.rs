@@ -21,7 +21,11 @@
 //!   harmlessly, and `clear_done` only deletes what is done at that moment;
 //! - it does not, and it was already sent twice: it is dropped as
 //!   [`MutationError::Unconfirmed`](super::machine::MutationError) and its optimistic
-//!   change rolled back, so a person sees it failed and can redo it.
+//!   change rolled back, so a person sees it failed and can redo it;
+//! - a later entry of unknown delivery overrides it (deletes its task, or sets every
+//!   field it set) and stands (shown, or sent again): it is settled with that one, since
+//!   the state shows only the later, and sent again after it, it would undo it. A
+//!   create deleted since is refused by the server ("That task was deleted").
 //!
 //! So an entry is sent at most twice, the second time only when the server's own state
 //! says the first did not take effect. Waiting entries behind an unknown one are held
@@ -268,37 +272,48 @@ impl Outbox {
 
     /// After a snapshot or replay: settles every entry of unknown delivery, in order,
     /// by what `server_shows(id, call)` says the server state shows of it. An entry
-    /// that a later one of unknown delivery overrides is settled with it: judged alone
-    /// against the final state, a tick followed by an untick would look lost and be
-    /// sent again, after the untick, undoing it.
+    /// that a later one of unknown delivery overrides is settled with it, when that one
+    /// stands (shown, or to be sent again): judged alone against the final state, a tick
+    /// followed by an untick would look lost and be sent again, after the untick,
+    /// undoing it.
     pub fn reconcile(
         &mut self,
         mut server_shows: impl FnMut(MutationId, &MethodCall) -> Shows,
     ) -> Vec<Reconciled> {
+        let shown: Vec<Option<Shows>> = self
+            .entries
+            .iter()
+            .map(|entry| {
+                (entry.delivery == Delivery::Unknown).then(|| server_shows(entry.id, &entry.call))
+            })
+            .collect();
+        let stands = |at: usize| match shown[at] {
+            Some(Shows::Applied) => true,
+            Some(Shows::NotApplied) => self.entries[at].sends < MAX_SENDS,
+            Some(Shows::CannotTell) | None => false,
+        };
         let overridden: Vec<bool> = (0..self.entries.len())
             .map(|at| {
-                let entry = &self.entries[at];
-                entry.delivery == Delivery::Unknown
-                    && self.entries.iter().skip(at + 1).any(|later| {
-                        later.delivery == Delivery::Unknown && overrides(&later.call, &entry.call)
+                shown[at].is_some()
+                    && (at + 1..self.entries.len()).any(|later| {
+                        stands(later)
+                            && overrides(&self.entries[later].call, &self.entries[at].call)
                     })
             })
             .collect();
         let mut decided = Vec::new();
         let mut kept = VecDeque::with_capacity(self.entries.len());
-        for (mut entry, overridden) in std::mem::take(&mut self.entries)
-            .into_iter()
-            .zip(overridden)
-        {
-            if entry.delivery != Delivery::Unknown {
+        let entries = std::mem::take(&mut self.entries);
+        for ((mut entry, shown), overridden) in entries.into_iter().zip(shown).zip(overridden) {
+            let Some(shown) = shown else {
                 kept.push_back(entry);
                 continue;
-            }
+            };
             if overridden {
                 decided.push(Reconciled::Applied(entry));
                 continue;
             }
-            match server_shows(entry.id, &entry.call) {
+            match shown {
                 Shows::Applied => decided.push(Reconciled::Applied(entry)),
                 Shows::NotApplied if entry.sends < MAX_SENDS => {
                     entry.delivery = Delivery::Queued;
@@ -370,6 +385,42 @@ mod tests {
             }),
             Err(OutboxError::Invalid(_))
         ));
+    }
+
+    /// An edit, then a delete of the same task, neither shown by the server: the delete
+    /// went out twice already and is given up, so it settles nothing for the edit,
+    /// which is judged alone (and sent again). One that will be sent again does.
+    #[test]
+    fn a_later_change_given_up_overrides_nothing() {
+        let rename = MethodCall::Update(UpdateParams {
+            board: None,
+            id: Uuid::from_u128(1),
+            title: Some("Renamed".to_owned()),
+            done: None,
+            if_version: None,
+        });
+        let delete = MethodCall::Delete(DeleteParams {
+            board: None,
+            id: Uuid::from_u128(1),
+        });
+        for (delete_sends, expected) in [(MAX_SENDS, "resent, given up"), (1, "applied, resent")] {
+            let mut outbox = Outbox::new(OUTBOX_CAPACITY);
+            let calls = [(rename.clone(), 1), (delete.clone(), delete_sends)];
+            for (call, sends) in calls {
+                outbox.restore(Kept { call, sends }).unwrap();
+            }
+            let decided: Vec<&str> = outbox
+                .reconcile(|_, _| Shows::NotApplied)
+                .iter()
+                .map(|decision| match decision {
+                    Reconciled::Applied(_) => "applied",
+                    Reconciled::Resend(_) => "resent",
+                    Reconciled::GaveUp(_) => "given up",
+                    Reconciled::Untold(_) => "untold",
+                })
+                .collect();
+            assert_eq!(decided.join(", "), expected);
+        }
     }
 
     fn ids(calls: &[(MutationId, MethodCall)]) -> Vec<u64> {

@@ -45,6 +45,9 @@ impl Pace {
     }
 
     fn refill(&mut self, now: u64) {
+        // The browser's clock went back: count from now, or the wait would last as long
+        // as the jump.
+        self.refilled_at_ms = self.refilled_at_ms.min(now);
         let earned = now.saturating_sub(self.refilled_at_ms) / EVERY_MS;
         let room = u64::from(BURST - self.available);
         if earned >= room {
@@ -75,6 +78,10 @@ mod tests {
         // A second's wait earns 25, not more.
         let later = now + EVERY_MS + 1_000;
         assert_eq!((0..BURST).filter(|_| pace.take(later)).count(), 25);
+        // A clock set back an hour delays nothing beyond the next 40 ms.
+        let back = later - 3_600_000;
+        assert!(!pace.take(back));
+        assert_eq!(pace.next_at(), back + EVERY_MS);
         // A long pause fills the burst, and no more.
         let much_later = later + 60_000;
         assert_eq!(

@@ -26,18 +26,24 @@ pub(super) struct Keeper {
 
 #[derive(Default)]
 struct State {
-    /// Open and restored: saves go through.
+    /// Open: a sign-out clears through it.
     saved: Option<SavedChanges>,
+    /// Restored: saves go through. Never when this tab's own record could not be read,
+    /// which every save replaces.
+    saving: bool,
     /// Records restored from other (closed) tabs, deleted by the first save.
     adopted: Vec<RecordKey>,
-    /// Signed out before the records were even open: they are cleared, not restored.
+    /// Signed out: everything is cleared, nothing saved or restored any more.
     cleared: bool,
+    /// The changes as last saved.
+    last: Vec<Kept>,
 }
 
 impl Keeper {
     /// Opens `user`'s saved changes and hands them, oldest first, to `restore` (once,
-    /// even when there are none, so saving can start). Storage that cannot be opened
-    /// only costs the keeping: the app works on, as before.
+    /// even when there are none, so saving can start). Storage that cannot be opened or
+    /// read only costs the keeping: the app works on, as before, and what is stored
+    /// stays as it is.
     pub(super) fn start(user: Uuid, restore: impl FnOnce(Vec<Kept>) + 'static) -> Self {
         let keeper = Self::default();
         let state = keeper.state.clone();
@@ -47,47 +53,34 @@ impl Keeper {
                 Ok(saved) => saved,
                 Err(error) => return warn(&format!("changes will not survive a reload: {error}")),
             };
-            // Records that cannot be read are left alone, never overwritten: if they
-            // cannot be read at all, this session keeps nothing (its first save would
-            // replace this tab's record); one that cannot be read is not adopted.
-            let records = match saved.load().await {
-                Ok(records) => records,
+            let keeper = Self { state };
+            let loaded = saved.load().await;
+            let own = |key| saved.is_own(key);
+            let kept = match loaded
+                .map_err(|error| error.to_string())
+                .and_then(|records| read(records, own))
+            {
+                Ok(kept) => Some(kept),
                 Err(error) => {
-                    return warn(&format!(
+                    warn(&format!(
                         "saved changes could not be read, and are left as they are; \
                          changes will not survive a reload: {error}"
                     ));
+                    None
                 }
             };
-            let mut kept = Vec::new();
-            let mut adopted = Vec::new();
-            for (key, json) in records {
-                match kept::from_json(&json) {
-                    Ok(changes) => {
-                        kept.extend(changes);
-                        adopted.push(key);
-                    }
-                    // This tab's own record is what every save writes.
-                    Err(error) if saved.is_own(key) => {
-                        return warn(&format!(
-                            "this tab's saved changes cannot be read, and are left as they \
-                             are; changes will not survive a reload: {error}"
-                        ));
-                    }
-                    Err(error) => warn(&format!(
-                        "a saved record cannot be read, and is left as it is: {error}"
-                    )),
-                }
-            }
             let cleared = {
-                let mut state = state.borrow_mut();
-                state.adopted = adopted;
+                let mut state = keeper.state.borrow_mut();
                 state.saved = Some(saved);
+                if let Some((_, adopted)) = &kept {
+                    state.adopted = adopted.clone();
+                    state.saving = true;
+                }
                 state.cleared
             };
             if cleared {
-                Self { state }.clear();
-            } else {
+                keeper.clear();
+            } else if let Some((kept, _)) = kept {
                 restore(kept);
             }
         });
@@ -96,14 +89,6 @@ impl Keeper {
 
     /// The outbox now: saved, once restored.
     pub(super) fn save(&self, waiting: &[Waiting]) {
-        let mut state = self.state.borrow_mut();
-        if state.saved.is_none() || state.cleared {
-            return;
-        }
-        let adopted = std::mem::take(&mut state.adopted);
-        let Some(saved) = &state.saved else {
-            return;
-        };
         let kept: Vec<Kept> = waiting
             .iter()
             .map(|waiting| Kept {
@@ -111,11 +96,35 @@ impl Keeper {
                 sends: waiting.sends,
             })
             .collect();
+        self.write(kept);
+    }
+
+    /// The session ended without a sign-out here (one in another tab, one everywhere
+    /// from another device, the session revoked): the changes stay kept for this
+    /// person's next sign-in, or a later tab's. Saved again, since another tab's sign-out
+    /// may have cleared them.
+    pub(super) fn session_ended(&self) {
+        let last = std::mem::take(&mut self.state.borrow_mut().last);
+        if !last.is_empty() {
+            self.write(last);
+        }
+    }
+
+    fn write(&self, kept: Vec<Kept>) {
+        let mut state = self.state.borrow_mut();
+        if !state.saving || state.cleared {
+            return;
+        }
+        let adopted = std::mem::take(&mut state.adopted);
         let json = match kept::to_json(&kept) {
             Ok(json) => json,
             Err(error) => return warn(&format!("changes could not be saved: {error}")),
         };
         let json = (!kept.is_empty()).then_some(json);
+        state.last = kept;
+        let Some(saved) = &state.saved else {
+            return;
+        };
         let landed = saved.save(json.as_deref(), &adopted);
         wasm_bindgen_futures::spawn_local(async move {
             if let Err(error) = landed.await {
@@ -137,6 +146,30 @@ impl Keeper {
             });
         }
     }
+}
+
+/// The changes of the records loaded, oldest first, and the keys of those adopted: every
+/// record read whole. Another tab's that cannot be read is left where it is, not
+/// adopted; this tab's own, which every save replaces, stops the keeping (`Err`).
+fn read(
+    records: Vec<(RecordKey, String)>,
+    own: impl Fn(RecordKey) -> bool,
+) -> Result<(Vec<Kept>, Vec<RecordKey>), String> {
+    let mut kept = Vec::new();
+    let mut adopted = Vec::new();
+    for (key, json) in records {
+        match kept::from_json(&json) {
+            Ok(changes) => {
+                kept.extend(changes);
+                adopted.push(key);
+            }
+            Err(error) if own(key) => return Err(format!("this tab's record: {error}")),
+            Err(error) => warn(&format!(
+                "a saved record cannot be read, and is left as it is: {error}"
+            )),
+        }
+    }
+    Ok((kept, adopted))
 }
 
 fn warn(message: &str) {

@@ -181,10 +181,11 @@ impl Taskwire {
             // Offline, the server's own trouble, or a proxy's page: tried again later.
             Err(error) => {
                 web_sys::console::warn_1(&format!("logout: {error}").into());
-                let what = if everywhere {
-                    Owed::Everywhere(me)
-                } else {
-                    Owed::This
+                // Every session only of the person known: a cookie that is someone
+                // else's by then must not end theirs.
+                let what = match me {
+                    Some(me) if everywhere => Owed::Everywhere(Some(me)),
+                    _ => Owed::This,
                 };
                 self.views.sign_out_owed.set(pending_sign_out::owe(what));
             }

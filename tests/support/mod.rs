@@ -128,7 +128,6 @@ impl Drop for AppStyles {
     }
 }
 
-/// A username no other test (or earlier run on the same database) has taken.
 /// A random id (a tab's, say), from the browser's random source.
 pub fn random_uuid() -> uuid::Uuid {
     let mut bytes = [0u8; 16];
@@ -141,6 +140,7 @@ pub fn random_uuid() -> uuid::Uuid {
     uuid::Builder::from_random_bytes(bytes).into_uuid()
 }
 
+/// A username no other test (or earlier run on the same database) has taken.
 pub fn unique_name(prefix: &str) -> String {
     let suffix = (js_sys::Math::random() * 1e12) as u64;
     format!("{prefix}-{suffix:x}")
@@ -383,8 +383,8 @@ fn recover_after_a_failure() {
         let report = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             FAILED.set(true);
-            start_server_now();
             report(info);
+            start_server_now();
         }));
     });
     if FAILED.replace(false) {

@@ -14,7 +14,8 @@
 //! - **Meanwhile.** A socket is tried every [`SOCKET_TRY_MS`], and when the browser
 //!   comes online (the network changed, and may let it through). Once one is
 //!   authenticated, polling stops and the socket's subscribes resume every topic from
-//!   the positions the polls reached; when it is live the fallback ends. If the socket
+//!   the positions the polls reached; once every topic has resumed on it the fallback
+//!   ends. If the socket
 //!   fails first, polling resumes from the same positions. Either way each event is
 //!   applied once: positions only move forward, and an answer to a poll the machine no
 //!   longer waits for is dropped.

@@ -529,14 +529,17 @@ impl Shell {
                 self.board.signed_out();
             }
             Command::Notify(notice) => {
-                // An outbox emptied because the session ended is not saved: the changes
-                // stay kept for this person's next sign-in (or a later tab's), unless
-                // they signed out here, which asked first and cleared them.
+                // An outbox emptied because the session ended is not saved as empty: the
+                // changes stay kept for this person's next sign-in (or a later tab's),
+                // unless they signed out here, which asked first and cleared them.
                 if let (Notice::Outbox(waiting), Some(keeper)) = (&notice, &self.keeper)
                     && name == TASKS
-                    && self.registry.machine(TASKS).is_some_and(Machine::signed_in)
                 {
-                    keeper.save(waiting);
+                    if self.registry.machine(TASKS).is_some_and(Machine::signed_in) {
+                        keeper.save(waiting);
+                    } else {
+                        keeper.session_ended();
+                    }
                 }
                 self.board.notice(&name, notice);
             }
