@@ -260,6 +260,23 @@ impl Outbox {
         self.entries.remove(index).ok_or(OutboxError::Unknown(id))
     }
 
+    /// An update refused for a version only this person moved on: made against
+    /// `version` instead, and queued to go again in its place. False if it is no such
+    /// entry.
+    pub fn rebase(&mut self, id: MutationId, version: u64) -> bool {
+        let Some(entry) = self.entries.iter_mut().find(|entry| entry.id == id) else {
+            return false;
+        };
+        let MethodCall::Update(params) = &mut entry.call else {
+            return false;
+        };
+        params.if_version = Some(version);
+        entry.delivery = Delivery::Queued;
+        // Refused, so known not made: it goes as a change not sent yet.
+        entry.sends = 0;
+        true
+    }
+
     /// The entries that may still be discarded: all but those on the wire now, whose
     /// answer is awaited.
     pub fn discardable(&self) -> Vec<MutationId> {

@@ -7,6 +7,9 @@ use protocol::{ApiError, ClientFrame, ErrorCode, MethodCall, MethodValue, Outcom
 use uuid::Uuid;
 
 use super::connection::Phase;
+
+/// How many of this person's own task versions are remembered (see `Machine::rebase`).
+const OWN_VERSIONS_KEPT: usize = 256;
 use super::{Command, Machine, MutationError, Notice, Purpose, Waiting, notice, push_rows};
 use crate::client::outbox::{Delivery, Kept, MutationId, Reconciled, Shows};
 
@@ -204,7 +207,13 @@ impl Machine {
 
     /// A `result` frame: settles the change it answers, if it answers one, or the
     /// unsubscribe it answers (which asks nothing more).
-    pub(super) fn on_result(&mut self, id: u64, outcome: Outcome, out: &mut Vec<Command>) {
+    pub(super) fn on_result(
+        &mut self,
+        now: u64,
+        id: u64,
+        outcome: Outcome,
+        out: &mut Vec<Command>,
+    ) {
         let answered = self.requests.settle_if(id, |p| {
             matches!(p, Purpose::Mutation(_) | Purpose::Unsubscribe)
         });
@@ -214,6 +223,7 @@ impl Machine {
                 Outcome::Error(error) => Err(error),
             };
             self.settle_mutation(mutation, result, out);
+            self.flush(now, out);
         }
     }
 
@@ -223,6 +233,21 @@ impl Machine {
         result: Result<MethodValue, ApiError>,
         out: &mut Vec<Command>,
     ) {
+        if let Err(error) = &result
+            && self.rebase(mutation, error)
+        {
+            self.push_outbox(out);
+            return;
+        }
+        if let Ok(MethodValue {
+            task: Some(task), ..
+        }) = &result
+        {
+            if self.own_versions.len() == OWN_VERSIONS_KEPT {
+                self.own_versions.remove(0);
+            }
+            self.own_versions.push((task.id, task.version));
+        }
         let entry = self.outbox.settle(mutation);
         let topic = self.subscriptions.changes_topic();
         // The task a result carries belongs to the change's board, which may no longer
@@ -262,6 +287,30 @@ impl Machine {
         push_rows(topic, store, rows, out);
         out.push(notice(Notice::Settled { mutation, result }));
         self.push_outbox(out);
+    }
+
+    /// A title edit refused as a conflict when every version since the one it was made
+    /// against is this person's own (a tick of theirs still on its way as they renamed
+    /// the task): nobody else changed the task, so it goes again against the version
+    /// now, rather than asking the person to choose between themselves.
+    fn rebase(&mut self, mutation: MutationId, error: &ApiError) -> bool {
+        let (ErrorCode::Conflict, Some(current)) = (error.code, &error.current) else {
+            return false;
+        };
+        let Some(MethodCall::Update(mine)) = self.outbox.get(mutation).map(|e| &e.call) else {
+            return false;
+        };
+        let Some(seen) = mine.if_version else {
+            return false;
+        };
+        let own = |version| self.own_versions.contains(&(current.id, version));
+        if current.id != mine.id
+            || current.version <= seen
+            || !(seen + 1..=current.version).all(own)
+        {
+            return false;
+        }
+        self.outbox.rebase(mutation, current.version)
     }
 
     /// Tells the UI what the outbox holds now, each change with its task's title.
@@ -839,6 +888,86 @@ mod tests {
         }
         assert_eq!(timer(&out, TimerKind::Pace), None, "all sent");
         assert_eq!(h.now - started, 200 * 40, "the rest at 25 a second");
+    }
+
+    fn rename_against(version: u64) -> MethodCall {
+        MethodCall::Update(UpdateParams {
+            board: None,
+            id: Uuid::from_u128(1),
+            title: Some("Mine".to_owned()),
+            done: None,
+            if_version: Some(version),
+        })
+    }
+
+    fn conflict(id: u64, current: Task) -> ServerFrame {
+        let mut error = ApiError::new(ErrorCode::Conflict, "changed in the meantime.");
+        error.current = Some(Box::new(current));
+        ServerFrame::Result {
+            id,
+            outcome: Outcome::Error(error),
+        }
+    }
+
+    /// A tick, then a rename made before the tick's answer came (against the version
+    /// before it): the rename is refused for a version only this person moved on, so it
+    /// goes again against the version now, with no conflict to choose on. A version
+    /// someone else made is a conflict, as ever.
+    #[test]
+    fn a_conflict_with_ones_own_change_is_no_conflict() {
+        let mut h = Harness::new();
+        let conn = h.live(1);
+        h.frame(conn, upsert(2, 1));
+        let out = h.feed(Input::Mutate(set_done(1)));
+        let [(tick, _)] = request_ids(&out)[..] else {
+            panic!("the tick sent: {out:?}");
+        };
+        let out = h.feed(Input::Mutate(rename_against(1)));
+        let [(rename, _)] = request_ids(&out)[..] else {
+            panic!("the rename sent: {out:?}");
+        };
+        let ticked = Task {
+            done: true,
+            version: 2,
+            ..task(1)
+        };
+        h.frame(conn, ok_task(tick, ticked.clone()));
+        let out = h.frame(conn, conflict(rename, ticked.clone()));
+        assert!(
+            !notices(&out)
+                .iter()
+                .any(|notice| matches!(notice, Notice::Conflict { .. })),
+            "{out:?}"
+        );
+        let [(again, ref call)] = request_ids(&out)[..] else {
+            panic!("the rename sent again: {out:?}");
+        };
+        assert_eq!(*call, rename_against(2));
+        let renamed = Task {
+            title: "Mine".to_owned(),
+            version: 3,
+            ..ticked.clone()
+        };
+        let out = h.frame(conn, ok_task(again, renamed));
+        assert_eq!(settled(&out), [(MutationId(2), Ok(()))]);
+
+        // Someone else's version in between: the person chooses.
+        let out = h.feed(Input::Mutate(rename_against(3)));
+        let [(theirs, _)] = request_ids(&out)[..] else {
+            panic!("sent: {out:?}");
+        };
+        let current = Task {
+            title: "Theirs".to_owned(),
+            version: 4,
+            ..ticked
+        };
+        let out = h.frame(conn, conflict(theirs, current));
+        assert!(
+            notices(&out)
+                .iter()
+                .any(|notice| matches!(notice, Notice::Conflict { .. })),
+            "{out:?}"
+        );
     }
 
     /// A task made and deleted, both kept across a reload with their results unknown:

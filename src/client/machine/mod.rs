@@ -38,6 +38,7 @@ mod subscriptions;
 mod timers;
 
 use protocol::{ApiError, ClientFrame, CloseCode, Position, ServerFrame, Topic};
+use uuid::Uuid;
 
 use super::backoff::Backoff;
 use super::heartbeat::Heartbeat;
@@ -103,6 +104,9 @@ pub struct Machine {
     pace: Pace,
     /// Changes wait for the pace until then.
     paced_until: Option<u64>,
+    /// Task versions this person's own changes made, the latest last: a title edit
+    /// refused for a version only they moved on is no conflict (`changes`).
+    own_versions: Vec<(Uuid, u64)>,
 }
 
 impl Machine {
@@ -130,6 +134,7 @@ impl Machine {
             next_poll: 1,
             pace: Pace::default(),
             paced_until: None,
+            own_versions: Vec::new(),
         }
     }
 
@@ -290,7 +295,7 @@ impl Machine {
                 id, heartbeat_ms, ..
             } => self.on_auth_ok(now, id, heartbeat_ms, out),
             ServerFrame::Pong { id } => self.on_pong(now, id),
-            ServerFrame::Result { id, outcome } => self.on_result(id, outcome, out),
+            ServerFrame::Result { id, outcome } => self.on_result(now, id, outcome, out),
             ServerFrame::Snapshot {
                 id,
                 epoch,
@@ -380,6 +385,7 @@ impl Machine {
         self.heartbeat = None;
         self.session.forget();
         self.backoff = Backoff::new();
+        self.own_versions.clear();
         self.phase = Phase::Closed;
     }
 }
