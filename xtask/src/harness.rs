@@ -91,6 +91,8 @@ pub fn test(args: &[String]) -> Result {
                 "build the server",
                 &mut cargo(&["build", "-p", "taskwire-server"]),
             )
+            // trunk builds the app offline: the app's crates must be here already.
+            .and_then(|()| timings.run("fetch the app's crates", &mut cargo(&["fetch"])))
             .and_then(|()| dev_loop_check(&mut timings)),
         _ => Err(Error::Other(
             "usage: cargo xtask test [browser [SUITE [FILTER]] | served | dev]".into(),
@@ -393,7 +395,9 @@ impl BrowserSuites {
                 "WASM_BINDGEN_TEST_ADDRESS",
                 format!("127.0.0.1:{}", self.page),
             )
-            .env("WASM_BINDGEN_TEST_TIMEOUT", "180")
+            // A ceiling on a whole suite's page (40 tests signing in, restarts, tokens
+            // left to expire), not on one test: room for two busy cores.
+            .env("WASM_BINDGEN_TEST_TIMEOUT", "600")
             .env("TMPDIR", self.browser_tmp.path());
         Ok(command)
     }

@@ -87,7 +87,11 @@ fn cargo_install(opt_level: Optimised, args: &[&str]) -> Command {
         .args(args)
         .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", opt_level.level())
         .env("CARGO_PROFILE_RELEASE_LTO", "false")
-        .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16");
+        .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16")
+        // A tool installed without its lock file takes the newest of each dependency:
+        // the day one needs a newer compiler than this machine's, the install would fail.
+        // Take the newest this compiler builds.
+        .env("CARGO_RESOLVER_INCOMPATIBLE_RUST_VERSIONS", "fallback");
     command
 }
 
@@ -187,7 +191,7 @@ fn browser_list() -> Vec<Tool> {
     packages.args([
         "-c",
         &format!(
-            "{sudo}apt-get update && {sudo}env DEBIAN_FRONTEND=noninteractive apt-get install --yes chromium chromium-driver firefox-esr postgresql",
+            "{sudo}apt-get update && {sudo}env DEBIAN_FRONTEND=noninteractive apt-get install --yes -o DPkg::Lock::Timeout=300 chromium chromium-driver firefox-esr postgresql",
             sudo = if is_root() { "" } else { "sudo " }
         ),
     ]);
@@ -205,7 +209,8 @@ fn browser_list() -> Vec<Tool> {
         Tool::new(
             "geckodriver",
             have("geckodriver"),
-            cargo_install(Optimised::No, &["--locked", "geckodriver"]),
+            // The version known to build with this compiler, with its own lock file.
+            cargo_install(Optimised::No, &["--locked", "geckodriver@0.37.1"]),
         ),
     ]
 }
