@@ -208,6 +208,69 @@ async fn the_header_fits_a_narrow_screen() {
     }
 }
 
+/// On a shared board in a 320 px column, a row changed by someone with the longest name
+/// allowed keeps its title readable and its buttons in view: the name gives way.
+#[wasm_bindgen_test]
+async fn a_long_name_in_a_row_leaves_its_title_and_buttons_in_view() {
+    let _styles = AppStyles::add();
+    let mut long = unique_name("long");
+    long.extend(std::iter::repeat_n('w', 32 - long.len()));
+    let theirs = api_register(&long, PASSWORD).await;
+    let owner = unique_name("own");
+    let mine = api_register(&owner, PASSWORD).await;
+    let made = serde_json::json!({ "name": "Narrow" });
+    let (status, body) = api_call("POST", "/api/boards", &mine, Some(made)).await;
+    assert_eq!(status, 201, "{body}");
+    let board: protocol::Board = serde_json::from_str(&body).expect("a board");
+    let member = format!("/api/boards/{}/members/{long}", board.id);
+    let role = serde_json::json!({ "role": "editor" });
+    let (status, body) = api_call("PUT", &member, &mine, Some(role)).await;
+    assert_eq!(status, 200, "{body}");
+    let tasks = format!("/api/boards/{}/tasks", board.id);
+    let task = serde_json::json!({ "title": "Pack" });
+    let (status, body) = api_call("POST", &tasks, &theirs, Some(task)).await;
+    assert_eq!(status, 201, "{body}");
+
+    let app = mount_at("/login");
+    let root = &app.root;
+    root.style()
+        .set_property("width", "320px")
+        .expect("a width");
+    sign_in(root, &owner, PASSWORD).await;
+    until_found("the board's link", WAIT, || {
+        by_role(root, "navigation", "Boards").and_then(|nav| by_role(&nav, "link", "Narrow"))
+    })
+    .await
+    .dyn_into::<web_sys::HtmlElement>()
+    .expect("a link")
+    .click();
+    let row = until_found("the row", WAIT, || task_row(root, "Pack")).await;
+    assert!(
+        text_of(&row).contains(&format!("by {long}")),
+        "{}",
+        text_of(&row)
+    );
+    let board_edge = by_role(root, "region", "Task board")
+        .expect("the board")
+        .get_bounding_client_rect()
+        .right();
+    for control in all_by_role(&row, "button") {
+        let edge = control.get_bounding_client_rect().right();
+        assert!(
+            edge <= board_edge + 0.5,
+            "{:?} ends at {edge} px, past the board's {board_edge} px",
+            name_of(&control)
+        );
+    }
+    let title = row
+        .query_selector(".task-title")
+        .ok()
+        .flatten()
+        .expect("a title");
+    let width = title.get_bounding_client_rect().width();
+    assert!(width >= 60.0, "the title is {width} px wide");
+}
+
 /// Back after signing in does not show the sign-in form to someone signed in, even where
 /// the page before was `/login` itself.
 #[wasm_bindgen_test]
@@ -1250,11 +1313,22 @@ async fn the_admin_page_can_try_again_when_the_users_do_not_load() {
     let again = until_found("Try again", WAIT, || button(root, "Try again")).await;
     assert!(!text_of(root).contains("Loading users…"));
     control("start").await;
+    again.focus().expect("focusable");
     again.click();
-    until_found("the Users list", RECONNECT, || {
+    let users = until_found("the Users list", RECONNECT, || {
         by_role(root, "list", "Users")
     })
     .await;
+    // Try again went as it was pressed: focus is on the users' section, not the page.
+    let focused = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.active_element())
+        .expect("something focused");
+    assert!(
+        focused.tag_name() == "SECTION" && focused.contains(Some(&users)),
+        "{}",
+        focused.tag_name()
+    );
     assert!(by_role(root, "button", &format!("Log in as {admin}")).is_some());
     assert!(by_role_starting(root, "alert", "").is_none());
 }

@@ -12,9 +12,9 @@ use std::time::Duration;
 use leptos::prelude::*;
 use support::{
     PASSWORD, add_task, api_call, api_create_task, api_login, api_register, button, by_role,
-    connection, control, fill_and_submit, gate_socket_url, is_pending, location,
-    login_keeping_cookie, mount_with, rows, server, set_gate, short_ttl_server, sign_in, text_of,
-    titles, unique_name, until, until_confirmed, until_found,
+    connection, control, fill_and_submit, gate_socket_url, is_focused, is_pending, location,
+    login_keeping_cookie, mount_with, press, rows, server, set_gate, short_ttl_server, sign_in,
+    text_of, titles, unique_name, until, until_confirmed, until_found,
 };
 use taskwire::api::Api;
 use taskwire::client::machine::{Config, ConnectionState};
@@ -217,7 +217,9 @@ async fn signing_out_with_changes_not_sent_asks_first_and_leaves_nothing_behind(
     until("offline", WAIT, || connection(&app.root) == "offline").await;
     add_task(&app.root, "Not sent").await;
 
-    button(&app.root, "Sign out").expect("Sign out").click();
+    let sign_out = button(&app.root, "Sign out").expect("Sign out");
+    sign_out.focus().expect("focusable");
+    sign_out.click();
     let dialog = until_found("the question", WAIT, || {
         by_role(&app.root, "alertdialog", "Sign out?")
     })
@@ -227,9 +229,22 @@ async fn signing_out_with_changes_not_sent_asks_first_and_leaves_nothing_behind(
         "{}",
         text_of(&dialog)
     );
-    button(&dialog, "Stay").expect("Stay").click();
-    until("the question gone", WAIT, || {
-        by_role(&app.root, "alertdialog", "Sign out?").is_none()
+    // The question takes the focus; staying gives it back to Sign out, as Escape does.
+    let stay = button(&dialog, "Stay").expect("Stay");
+    until("focus on Stay", WAIT, || is_focused(&stay)).await;
+    stay.click();
+    until("the question gone, focus back", WAIT, || {
+        by_role(&app.root, "alertdialog", "Sign out?").is_none() && is_focused(&sign_out)
+    })
+    .await;
+    sign_out.click();
+    let dialog = until_found("the question", WAIT, || {
+        by_role(&app.root, "alertdialog", "Sign out?")
+    })
+    .await;
+    press(&dialog, "Escape");
+    until("the question gone by Escape, focus back", WAIT, || {
+        by_role(&app.root, "alertdialog", "Sign out?").is_none() && is_focused(&sign_out)
     })
     .await;
     assert_eq!(location(), "/");

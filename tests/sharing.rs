@@ -14,9 +14,9 @@ use std::time::Duration;
 
 use serde_json::json;
 use support::{
-    Mounted, all_by_role, api_call, api_register, button, by_role, checkbox, click, field,
-    location, login_keeping_cookie, mount_at, press, text_of, type_text, unique_name, until,
-    until_found,
+    Mounted, all_by_role, api_call, api_register, button, by_role, by_role_starting, checkbox,
+    click, field, location, login_keeping_cookie, mount_at, press, text_of, type_text, unique_name,
+    until, until_found,
 };
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
@@ -360,18 +360,37 @@ async fn a_viewer_sees_the_board_but_cannot_change_it() {
 /// board, and the board leaves B's list.
 #[wasm_bindgen_test]
 async fn a_removed_person_is_told_and_taken_to_their_own_board() {
-    let (a, mut b) = (Person::new("ann").await, Person::new("rex").await);
+    let (mut a, mut b) = (Person::new("ann").await, Person::new("rex").await);
     let board = shared_board(&a, &b, "Short stay", "editor").await;
     b.open_at(&format!("/b/{board}")).await;
     until("B on the board", WAIT, || heading(b.root()) == "Short stay").await;
-    let (status, body) = api_call(
-        "DELETE",
-        &format!("/api/boards/{board}/members/{}", b.username),
-        &a.token,
-        None,
+    // A removes B in the dialog, from the keyboard: the removal is read out, and focus
+    // goes on from the username field.
+    a.open_at(&format!("/b/{board}")).await;
+    until("A on the board", WAIT, || heading(a.root()) == "Short stay").await;
+    button(a.root(), "Share").expect("Share").click();
+    let dialog = until_found("the dialog", WAIT, || {
+        by_role(a.root(), "dialog", "Share Short stay")
+    })
+    .await;
+    let remove = until_found("Remove B", WAIT, || {
+        button(&dialog, &format!("Remove {}", b.username))
+    })
+    .await;
+    remove.focus().expect("focusable");
+    remove.click();
+    let username = field(&dialog, "Username").expect("Username");
+    until(
+        "B gone from the list, said, focus on Username",
+        WAIT,
+        || {
+            button(&dialog, &format!("Remove {}", b.username)).is_none()
+                && by_role_starting(&dialog, "status", "")
+                    .is_some_and(|status| text_of(&status) == format!("{} removed.", b.username))
+                && focused().is_some_and(|f| &f == username.unchecked_ref::<Element>())
+        },
     )
     .await;
-    assert_eq!(status, 204, "{body}");
     until("B told and moved", WAIT, || {
         alert_text(b.root()).contains("You no longer have access to Short stay.")
             && heading(b.root()) == "My tasks"
@@ -522,11 +541,17 @@ async fn an_owner_renames_and_deletes_a_board_and_a_member_leaves_it() {
         by_role(a.root(), "alertdialog", "Delete New name?")
     })
     .await;
-    button(&confirm, "Confirm delete")
-        .expect("Confirm delete")
-        .click();
+    let confirm = button(&confirm, "Confirm delete").expect("Confirm delete");
+    confirm.focus().expect("focusable");
+    confirm.click();
     until("A on their own board, the board gone", WAIT, || {
         heading(a.root()) == "My tasks" && board_links(a.root()) == ["My tasks"]
+    })
+    .await;
+    // The button went with the board: focus is on the heading of the board shown now,
+    // not back at the top of the page.
+    until("focus on the heading", WAIT, || {
+        focused().is_some_and(|f| f.tag_name() == "H1" && text_of(&f) == "My tasks")
     })
     .await;
     let (status, _) = api_call("GET", &format!("/api/boards/{board}/tasks"), &a.token, None).await;

@@ -93,7 +93,9 @@ pub fn BoardHeading(id: Uuid) -> impl IntoView {
                 Mode::Renaming => {
                     view! { <RenameForm id done=close_rename problem current=name() /> }.into_any()
                 }
-                _ => view! { <h1 class="page-title">{name}</h1> }.into_any(),
+                // Focusable from script only: a board opened after another hands it the
+                // focus (`pages::board`).
+                _ => view! { <h1 class="page-title" tabindex="-1">{name}</h1> }.into_any(),
             }}
             <div class="board-actions">
                 {move || match role() {

@@ -1,6 +1,7 @@
 //! The bar on top of every signed-in page: where you are, who you are, the connection,
 //! and the ways out.
 
+use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::components::A;
@@ -84,11 +85,42 @@ fn SignOutButtons() -> impl IntoView {
         1 => "1 change not sent yet".to_owned(),
         n => format!("{n} changes not sent yet"),
     };
+    // The question takes the focus as it opens (so it is read out), and staying gives it
+    // back to the button that asked, as Escape does.
+    let (this, everywhere_too, stay) = (
+        NodeRef::<html::Button>::new(),
+        NodeRef::<html::Button>::new(),
+        NodeRef::<html::Button>::new(),
+    );
+    Effect::new(move || {
+        if let Some(stay) = stay.get() {
+            let _ = stay.focus();
+        }
+    });
+    let back = move |everywhere: bool| {
+        asking.set(None);
+        let asked = if everywhere { everywhere_too } else { this };
+        if let Some(button) = asked.get_untracked() {
+            let _ = button.focus();
+        }
+    };
     view! {
-        <button type="button" class="button ghost" disabled=busy on:click=move |_| ask(false)>
+        <button
+            type="button"
+            class="button ghost"
+            node_ref=this
+            disabled=busy
+            on:click=move |_| ask(false)
+        >
             "Sign out"
         </button>
-        <button type="button" class="button ghost" disabled=busy on:click=move |_| ask(true)>
+        <button
+            type="button"
+            class="button ghost"
+            node_ref=everywhere_too
+            disabled=busy
+            on:click=move |_| ask(true)
+        >
             "Sign out everywhere"
         </button>
         {move || {
@@ -96,7 +128,16 @@ fn SignOutButtons() -> impl IntoView {
                 .get()
                 .map(|everywhere| {
                     view! {
-                        <div class="confirm card sign-out-confirm" role="alertdialog" aria-label="Sign out?">
+                        <div
+                            class="confirm card sign-out-confirm"
+                            role="alertdialog"
+                            aria-label="Sign out?"
+                            on:keydown=move |ev| {
+                                if ev.key() == "Escape" {
+                                    back(everywhere);
+                                }
+                            }
+                        >
                             <p>
                                 {unsent}
                                 ". Signing out now loses them."
@@ -111,8 +152,8 @@ fn SignOutButtons() -> impl IntoView {
                             <button
                                 type="button"
                                 class="button ghost small"
-                                autofocus
-                                on:click=move |_| asking.set(None)
+                                node_ref=stay
+                                on:click=move |_| back(everywhere)
                             >
                                 "Stay"
                             </button>

@@ -25,6 +25,8 @@ pub fn ShareDialog(
     let username = RwSignal::new(String::new());
     let role = RwSignal::new(BoardRole::Editor);
     let busy = RwSignal::new(false);
+    // What the last add or removal did, read out (the list itself changes silently).
+    let done = RwSignal::new(String::new());
     let first = NodeRef::<html::Input>::new();
     let close_button = NodeRef::<html::Button>::new();
     let dialog = NodeRef::<html::Dialog>::new();
@@ -67,6 +69,7 @@ pub fn ShareDialog(
                 Ok(_) => {
                     username.set(String::new());
                     problem.set(None);
+                    done.set(format!("{typed} added."));
                     reload();
                 }
                 Err(error) => problem.set(Some(error.to_string())),
@@ -79,7 +82,14 @@ pub fn ShareDialog(
             match tw.remove_member(id, &who).await {
                 Ok(()) => {
                     problem.set(None);
+                    done.set(format!("{who} removed."));
                     reload();
+                    // The list is drawn again, and the focused Remove with it: the
+                    // keyboard goes on from the username field, not the top of the page
+                    // or another member's Remove.
+                    if let Some(field) = first.get_untracked() {
+                        let _ = field.focus();
+                    }
                 }
                 Err(error) => problem.set(Some(error.to_string())),
             }
@@ -166,6 +176,7 @@ pub fn ShareDialog(
                     </form>
                 </Show>
                 {move || problem.get().map(|text| view! { <p class="field-error" role="alert">{text}</p> })}
+                <p class="muted" role="status">{done}</p>
                 <ul class="members" aria-label="Members">
                     {move || {
                         members

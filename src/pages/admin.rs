@@ -1,5 +1,6 @@
 //! `/admin`: the users, and acting as one of them. Only admins get the list.
 
+use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::NavigateOptions;
@@ -63,16 +64,30 @@ fn UserList() -> impl IntoView {
         });
     };
     load();
+    // Try again goes as it is pressed: the focus goes to the list's section, where the
+    // keyboard finds the users (or Try again) next, not back to the top of the page.
+    let area = NodeRef::<html::Section>::new();
+    let again = move || {
+        load();
+        if let Some(area) = area.get_untracked() {
+            let _ = area.focus();
+        }
+    };
     view! {
         {move || failure.get().map(|text| view! { <p class="alert" role="alert">{text}</p> })}
-        <section class="card">
+        <section
+            class="card"
+            node_ref=area
+            tabindex="-1"
+            aria-busy=move || users.with(|users| matches!(users, Users::Loading)).then_some("true")
+        >
             {move || match users.get() {
                 Users::Loading => view! { <p class="notice muted">"Loading users…"</p> }.into_any(),
                 Users::Failed => {
                     view! {
                         <div class="notice">
                             <p class="muted">"The users could not be loaded."</p>
-                            <button type="button" class="button" on:click=move |_| load()>
+                            <button type="button" class="button" on:click=move |_| again()>
                                 "Try again"
                             </button>
                         </div>

@@ -1,11 +1,13 @@
 //! `/` and `/b/:board_id`: a board. `/` shows the board opened last in this browser
 //! (while it is still the person's), else their personal board.
 
+use leptos::html;
 use leptos::prelude::*;
 use leptos_router::NavigateOptions;
 use leptos_router::hooks::{use_location, use_navigate, use_params_map};
 use protocol::BoardRole;
 use uuid::Uuid;
+use wasm_bindgen::JsCast;
 
 use crate::components::{
     BoardHeading, BoardNav, ConflictAlert, Filter, HereNow, NewTaskForm, PendingChanges,
@@ -18,10 +20,11 @@ pub fn Home() -> impl IntoView {
     let tw = Taskwire::expect();
     let home =
         Memo::new(move |shown: Option<&Option<Uuid>>| tw.home_board(shown.copied().flatten()));
+    let opened = StoredValue::new(false);
     view! {
         <SignedInPage>
             {move || match home.get() {
-                Some(id) => view! { <OpenBoard id /> }.into_any(),
+                Some(id) => open_board(opened, id),
                 None => view! { <BoardsLoading /> }.into_any(),
             }}
         </SignedInPage>
@@ -34,14 +37,44 @@ pub fn BoardPage() -> impl IntoView {
     let id = Memo::new(move |_| {
         params.with(|p| p.get("board_id").and_then(|id| Uuid::try_parse(&id).ok()))
     });
+    let opened = StoredValue::new(false);
     view! {
         <SignedInPage>
             {move || match id.get() {
-                Some(id) => view! { <OpenBoard id /> }.into_any(),
+                Some(id) => open_board(opened, id),
                 None => view! { <BoardNotFound /> }.into_any(),
             }}
         </SignedInPage>
     }
+}
+
+/// Board `id`'s view. Each board a page opens after its first (`opened`) is a new view,
+/// and the control focus was on (a board's link, Create board, Confirm delete) goes with
+/// the old one.
+fn open_board(opened: StoredValue<bool>, id: Uuid) -> AnyView {
+    let after_another = opened.get_value();
+    opened.set_value(true);
+    view! { <OpenBoard id after_another /> }.into_any()
+}
+
+/// Focus left on nothing (the page's body) as a board replaced another goes to the new
+/// board's heading, so a keyboard goes on from there and a screen reader reads its name,
+/// rather than both starting again from the top of the page.
+fn focus_heading_if_lost(main: NodeRef<html::Div>) {
+    request_animation_frame(move || {
+        let document = document();
+        let lost = document
+            .active_element()
+            .is_none_or(|active| Some(active) == document.body().map(Into::into));
+        if lost
+            && let Some(heading) = main
+                .get_untracked()
+                .and_then(|main| main.query_selector("h1").ok().flatten())
+                .and_then(|heading| heading.dyn_into::<web_sys::HtmlElement>().ok())
+        {
+            let _ = heading.focus();
+        }
+    });
 }
 
 /// Until the board list arrives; a connection that fails meanwhile says why.
@@ -75,7 +108,7 @@ fn BoardNotFound() -> impl IntoView {
 /// (removed, or the board deleted), the alert says so and the page moves to their
 /// personal board.
 #[component]
-fn OpenBoard(id: Uuid) -> impl IntoView {
+fn OpenBoard(id: Uuid, after_another: bool) -> impl IntoView {
     let tw = Taskwire::expect();
     let user = tw.user();
     Effect::new(move || {
@@ -100,13 +133,13 @@ fn OpenBoard(id: Uuid) -> impl IntoView {
         if unavailable.get() == Some(id) {
             view! { <BoardNotFound /> }.into_any()
         } else {
-            view! { <BoardView id /> }.into_any()
+            view! { <BoardView id after_another /> }.into_any()
         }
     }
 }
 
 #[component]
-fn BoardView(id: Uuid) -> impl IntoView {
+fn BoardView(id: Uuid, after_another: bool) -> impl IntoView {
     let tw = Taskwire::expect();
     // The router's own query, current as soon as the address is: the matched route's
     // copy (`use_query_map`) follows a tick later, and a click in between (a box ticked
@@ -118,10 +151,14 @@ fn BoardView(id: Uuid) -> impl IntoView {
         tw.board(id)
             .is_none_or(|board| board.role == BoardRole::Viewer)
     });
+    let main = NodeRef::<html::Div>::new();
+    if after_another {
+        Effect::new(move |_| focus_heading_if_lost(main));
+    }
     view! {
         <div class="board-layout">
             <BoardNav />
-            <div class="board-main">
+            <div class="board-main" node_ref=main>
                 <BoardHeading id />
                 <HereNow />
                 <ServiceAlert />
