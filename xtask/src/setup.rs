@@ -114,12 +114,17 @@ impl Optimised {
     }
 }
 
+/// binaryen's release, whose `wasm-opt` shrinks the bundle.
+const BINARYEN: u32 = 132;
+
 /// The wasm target and wasm-opt: what the release bundle needs beside xtask itself.
 fn release_tool_list() -> Vec<Tool> {
     let mut target = Command::new("rustup");
     target.args(["target", "add", "wasm32-unknown-unknown"]);
+    // The version the bundle's flags and figures were made with: an older one lacks
+    // some of the flags (`--enable-bulk-memory-opt`), a newer one may shrink otherwise.
     let mut wasm_opt = Command::new("npm");
-    wasm_opt.args(["install", "--global", "binaryen"]);
+    wasm_opt.args(["install", "--global", &format!("binaryen@{BINARYEN}.0.0")]);
     vec![
         Tool::new(
             "the wasm32-unknown-unknown target",
@@ -131,7 +136,10 @@ fn release_tool_list() -> Vec<Tool> {
         ),
         Tool::new(
             "wasm-opt (binaryen)",
-            || output("wasm-opt", &["--version"]).is_some(),
+            || {
+                output("wasm-opt", &["--version"])
+                    .is_some_and(|v| v.starts_with(&format!("wasm-opt version {BINARYEN} ")))
+            },
             wasm_opt,
         ),
     ]
