@@ -11,9 +11,10 @@ use crate::taskwire::Taskwire;
 /// ` (attempt 3)`. The seconds sit in an `aria-hidden` span, out of the accessibility
 /// tree, so a tick changes nothing a screen reader sees: the region is announced when
 /// the state (or the attempt) changes, not every second, while its text still reads
-/// `Reconnecting in 4 s (attempt 3)` on screen and to the contract. `aria-atomic` stays
-/// false, so only the runs that changed are announced, never the hidden one. A text
-/// without a countdown is all head.
+/// `Reconnecting in 4 s (attempt 3)` on screen and to the contract. `aria-atomic` is set
+/// false (a `status` is atomic unless told otherwise), so only the runs that changed are
+/// announced, not the whole region with its last close each attempt. A text without a
+/// countdown is all head.
 fn runs(status: &Status) -> (String, String, String) {
     let countdown = match (status.state, status.retry_in_s) {
         (ConnectionState::Reconnecting, Some(seconds)) => format!(" in {seconds} s"),
@@ -67,6 +68,7 @@ pub fn ConnectionStatus() -> impl IntoView {
                 node_ref=region
                 class="status"
                 role="status"
+                aria-atomic="false"
                 tabindex="-1"
                 data-connection=move || status.with(|s| s.state.as_str())
                 data-transport=move || status.with(|s| s.transport.as_str())
