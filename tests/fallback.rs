@@ -138,6 +138,34 @@ async fn changes_made_offline_survive_a_reload_and_reach_the_server_once() {
     assert_eq!(pending_rows(&app.root), 0);
 }
 
+/// The unsent-changes panel goes the moment the connection is back, with the focus if
+/// it was on `Discard unsent changes`: the focus goes to `New task`, not the top of the
+/// page.
+#[wasm_bindgen_test]
+async fn focus_in_the_unsent_changes_goes_to_new_task_when_they_are_sent() {
+    let username = unique_name("panel");
+    api_register(&username, PASSWORD).await;
+    let app = mount_with("/login", Api::new(server()));
+    sign_in(&app.root, &username, PASSWORD).await;
+    dispatch("offline");
+    until("offline", WAIT, || connection(&app.root) == "offline").await;
+    add_task(&app.root, "Sent later").await;
+    let panel = until_found("the unsent changes", WAIT, || {
+        by_role(&app.root, "region", "Unsent changes")
+    })
+    .await;
+    button(&panel, "Discard unsent changes")
+        .expect("Discard")
+        .focus()
+        .expect("focusable");
+    dispatch("online");
+    let new_task = support::field(&app.root, "New task").expect("New task");
+    until("the panel gone, focus on New task", RECONNECT, || {
+        by_role(&app.root, "region", "Unsent changes").is_none() && is_focused(&new_task)
+    })
+    .await;
+}
+
 /// A session that ends without the person signing out here (they signed out everywhere
 /// from another device) keeps the changes not sent yet: the next sign-in makes them.
 #[wasm_bindgen_test]

@@ -56,9 +56,16 @@ fn focusable(main: &Element, selector: &str) -> Option<HtmlElement> {
     main.query_selector(selector).ok()??.dyn_into().ok()
 }
 
-/// The board's `New task` field, found from an element inside the board's page.
+/// The board's `New task` field, found from an element inside the board's page; on a
+/// board without one (a viewer's), its heading.
 fn new_task_field(inside: &Element) -> Option<HtmlElement> {
-    focusable(&board_of(inside)?, NEW_TASK)
+    board_start(&board_of(inside)?)
+}
+
+/// Where the keyboard starts on the board page `main`: `New task`, or the board's
+/// heading where there is none.
+fn board_start(main: &Element) -> Option<HtmlElement> {
+    focusable(main, NEW_TASK).or_else(|| focusable(main, "h1"))
 }
 
 /// Moves focus to `New task` from the board control `ev` happened on, when that control
@@ -70,6 +77,14 @@ fn focus_new_task(ev: &Event) {
     }
 }
 
+/// Nothing has the focus: it fell to the page's body with the element that had it.
+pub(crate) fn focus_is_lost() -> bool {
+    let document = leptos::prelude::document();
+    document
+        .active_element()
+        .is_none_or(|active| Some(active) == document.body().map(Into::into))
+}
+
 /// Moves focus to task `id`'s checkbox (named by its title, so the title it ended with
 /// is read out) from the board control `ev` happened on, which is going away; to
 /// `New task` when the task is not shown.
@@ -78,7 +93,7 @@ fn focus_task(ev: &Event, id: Uuid) {
         return;
     };
     let check = format!("li[data-task-id=\"{id}\"] input.task-check");
-    if let Some(control) = focusable(&main, &check).or_else(|| focusable(&main, NEW_TASK)) {
+    if let Some(control) = focusable(&main, &check).or_else(|| board_start(&main)) {
         let _ = control.focus();
     }
 }

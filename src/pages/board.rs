@@ -11,7 +11,7 @@ use wasm_bindgen::JsCast;
 
 use crate::components::{
     BoardHeading, BoardNav, ConflictAlert, Filter, HereNow, NewTaskForm, PendingChanges,
-    ServiceAlert, SignedInPage, TaskFooter, TaskList,
+    ServiceAlert, SignedInPage, TaskFooter, TaskList, focus_is_lost,
 };
 use crate::taskwire::Taskwire;
 
@@ -62,11 +62,7 @@ fn open_board(opened: StoredValue<bool>, id: Uuid) -> AnyView {
 /// rather than both starting again from the top of the page.
 fn focus_heading_if_lost(main: NodeRef<html::Div>) {
     request_animation_frame(move || {
-        let document = document();
-        let lost = document
-            .active_element()
-            .is_none_or(|active| Some(active) == document.body().map(Into::into));
-        if lost
+        if focus_is_lost()
             && let Some(heading) = main
                 .get_untracked()
                 .and_then(|main| main.query_selector("h1").ok().flatten())
