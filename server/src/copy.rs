@@ -528,6 +528,46 @@ impl Table for SpentToken {
     }
 }
 
+/// The `Table` items of a table without `rowid` (`WITHOUT ROWID`), read in the order of
+/// its two-column key, `$first` then `$second`.
+macro_rules! in_key_order {
+    ($table:literal, $columns:literal, $first:ident, $second:ident) => {
+        const NAME: &'static str = $table;
+        const FIRST: &'static str = concat!(
+            "SELECT ",
+            $columns,
+            " FROM ",
+            $table,
+            " ORDER BY ",
+            stringify!($first),
+            ", ",
+            stringify!($second),
+            " LIMIT $1"
+        );
+        const AFTER: &'static str = concat!(
+            "SELECT ",
+            $columns,
+            " FROM ",
+            $table,
+            " WHERE (",
+            stringify!($first),
+            ", ",
+            stringify!($second),
+            ") > ($1, $2)",
+            " ORDER BY ",
+            stringify!($first),
+            ", ",
+            stringify!($second),
+            " LIMIT $3"
+        );
+        const INSERT: &'static str = concat!("INSERT INTO ", $table, " (", $columns, ") ");
+
+        fn after(&self, page: Page<Self>) -> Page<Self> {
+            page.bind(self.$first.clone()).bind(self.$second.clone())
+        }
+    };
+}
+
 record! {
     struct RetiredBoard {
         rowid: i64,
@@ -580,16 +620,12 @@ record! {
 }
 
 impl Table for Member {
-    const NAME: &'static str = "board_members";
-    const FIRST: &'static str = "SELECT board_id, user_id, role FROM board_members \
-         ORDER BY board_id, user_id LIMIT $1";
-    const AFTER: &'static str = "SELECT board_id, user_id, role FROM board_members \
-         WHERE (board_id, user_id) > ($1, $2) ORDER BY board_id, user_id LIMIT $3";
-    const INSERT: &'static str = "INSERT INTO board_members (board_id, user_id, role) ";
-
-    fn after(&self, page: Page<Self>) -> Page<Self> {
-        page.bind(self.board_id.clone()).bind(self.user_id.clone())
-    }
+    in_key_order!(
+        "board_members",
+        "board_id, user_id, role",
+        board_id,
+        user_id
+    );
 
     fn push(self, mut values: Separated<'_, 'static, Postgres, &'static str>) {
         values
@@ -607,16 +643,7 @@ record! {
 }
 
 impl Table for DeletedTask {
-    const NAME: &'static str = "deleted_tasks";
-    const FIRST: &'static str =
-        "SELECT board_id, id FROM deleted_tasks ORDER BY board_id, id LIMIT $1";
-    const AFTER: &'static str = "SELECT board_id, id FROM deleted_tasks \
-         WHERE (board_id, id) > ($1, $2) ORDER BY board_id, id LIMIT $3";
-    const INSERT: &'static str = "INSERT INTO deleted_tasks (board_id, id) ";
-
-    fn after(&self, page: Page<Self>) -> Page<Self> {
-        page.bind(self.board_id.clone()).bind(self.id.clone())
-    }
+    in_key_order!("deleted_tasks", "board_id, id", board_id, id);
 
     fn push(self, mut values: Separated<'_, 'static, Postgres, &'static str>) {
         values.push_bind(self.board_id).push_bind(self.id);
@@ -671,16 +698,7 @@ record! {
 }
 
 impl Table for Event {
-    const NAME: &'static str = "events";
-    const FIRST: &'static str =
-        "SELECT board_id, seq, change FROM events ORDER BY board_id, seq LIMIT $1";
-    const AFTER: &'static str = "SELECT board_id, seq, change FROM events \
-         WHERE (board_id, seq) > ($1, $2) ORDER BY board_id, seq LIMIT $3";
-    const INSERT: &'static str = "INSERT INTO events (board_id, seq, change) ";
-
-    fn after(&self, page: Page<Self>) -> Page<Self> {
-        page.bind(self.board_id.clone()).bind(self.seq)
-    }
+    in_key_order!("events", "board_id, seq, change", board_id, seq);
 
     fn push(self, mut values: Separated<'_, 'static, Postgres, &'static str>) {
         values
