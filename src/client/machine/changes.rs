@@ -7,11 +7,11 @@ use protocol::{ApiError, ClientFrame, ErrorCode, MethodCall, MethodValue, Outcom
 use uuid::Uuid;
 
 use super::connection::Phase;
+use super::{Command, Machine, MutationError, Notice, Purpose, Waiting, notice, push_rows};
+use crate::client::outbox::{Delivery, Kept, MutationId, Reconciled, Shows};
 
 /// How many of this person's own task versions are remembered (see `Machine::rebase`).
 const OWN_VERSIONS_KEPT: usize = 256;
-use super::{Command, Machine, MutationError, Notice, Purpose, Waiting, notice, push_rows};
-use crate::client::outbox::{Delivery, Kept, MutationId, Reconciled, Shows};
 
 impl Machine {
     pub(super) fn mutate(&mut self, now: u64, call: MethodCall, out: &mut Vec<Command>) {
