@@ -20,6 +20,7 @@ use crate::client::machine::{
     ConnectionState, Diagnostics, LastClose, MutationError, Notice, Problem, Transport,
 };
 pub use crate::client::rows::TaskRow;
+pub use rows::RowWatchers;
 
 /// The socket whose connection the status element shows and whose store the board lists.
 pub const TASKS: &str = "tasks";
@@ -50,6 +51,8 @@ pub struct Views {
     pub loaded: RwSignal<bool>,
     /// One signal per row shown, created on insert and disposed on removal.
     pub rows: StoredValue<FxHashMap<Uuid, RwSignal<TaskRow>>>,
+    /// The task lists told of each row's change.
+    pub row_watchers: RowWatchers,
     /// Kept up to date from the row changes, so that no one reads every row to count.
     pub counts: RwSignal<TaskCounts>,
     pub alert: RwSignal<Option<String>>,
@@ -95,6 +98,7 @@ impl Default for Views {
             task_ids: RwSignal::new(Vec::new()),
             loaded: RwSignal::new(false),
             rows: StoredValue::new(FxHashMap::default()),
+            row_watchers: RowWatchers::default(),
             counts: RwSignal::new(TaskCounts::default()),
             alert: RwSignal::new(None),
             ended: RwSignal::new(None),

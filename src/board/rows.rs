@@ -1,5 +1,8 @@
 //! The rows of the board: the list of ids in display order, one signal per row and the
-//! counts, kept from the store's row updates so that one task's change sets one signal.
+//! counts, kept from the store's row updates so that one task's change sets one signal
+//! and tells the task lists shown ([`RowWatchers`]).
+
+use std::rc::Rc;
 
 use leptos::prelude::*;
 use rustc_hash::FxHashSet;
@@ -14,6 +17,7 @@ impl Board {
     pub(super) fn apply_rows(&mut self, updates: Vec<RowUpdate>) {
         let rows = self.views.rows;
         let owner = &self.rows_owner;
+        let watchers = self.views.row_watchers;
         // Done rows among the row signals, which are exactly the rows shown.
         let mut done = self.views.counts.with_untracked(|counts| counts.done);
         // Ids that left the list in this batch; a row that moves comes back at once.
@@ -27,6 +31,7 @@ impl Board {
                     if let Some(was_done) = was_done {
                         done =
                             done.saturating_sub(usize::from(was_done)) + usize::from(row.task.done);
+                        watchers.tell(&row);
                         signal.set(row);
                     }
                 }
@@ -89,5 +94,55 @@ impl Board {
             done,
         };
         super::set_if_changed(self.views.counts, counts);
+    }
+}
+
+/// A row's change as the board makes it.
+type Watcher = Rc<dyn Fn(&TaskRow)>;
+
+/// The task lists shown, told of each change to a row they may show, with the row. A
+/// list writes it into that row's elements: one listener a list, where an effect a row
+/// would be thousands of subscriptions made and dropped as the list is built and left.
+/// A row that comes into the list is built from its signal, so only changes to rows
+/// already there are told.
+#[derive(Clone, Copy)]
+pub struct RowWatchers(StoredValue<Vec<(u64, Watcher)>, LocalStorage>);
+
+impl Default for RowWatchers {
+    fn default() -> Self {
+        Self(StoredValue::new_local(Vec::new()))
+    }
+}
+
+impl RowWatchers {
+    /// Tells `watch` of every row's change until the current owner is cleaned up.
+    pub fn watch(self, watch: impl Fn(&TaskRow) + 'static) {
+        let key = self.0.try_update_value(|watchers| {
+            let key = watchers.last().map_or(0, |(key, _)| key + 1);
+            watchers.push((key, Rc::new(watch) as Watcher));
+            key
+        });
+        if let Some(key) = key {
+            on_cleanup(move || {
+                self.0
+                    .try_update_value(|watchers| watchers.retain(|(mine, _)| *mine != key));
+            });
+        }
+    }
+
+    /// Tells every watcher of `row`'s change. They are taken out of the store first, so
+    /// that one may watch or stop watching as it is told.
+    fn tell(self, row: &TaskRow) {
+        let Some(watchers) = self.0.try_with_value(|watchers| {
+            watchers
+                .iter()
+                .map(|(_, watch)| Rc::clone(watch))
+                .collect::<Vec<_>>()
+        }) else {
+            return;
+        };
+        for watch in watchers {
+            watch(row);
+        }
     }
 }

@@ -13,6 +13,7 @@ mod here_now;
 mod new_task;
 mod pending;
 mod plain_row;
+mod row_list;
 mod rtt_chart;
 mod share_dialog;
 mod signed_in;

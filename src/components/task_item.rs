@@ -1,18 +1,17 @@
-//! One task: its checkbox (named by the title), the title, editing in place, delete.
+//! One task's row: its checkbox (named by the title), the title, who changed it last,
+//! Edit and Delete; its elements, and writing its values into them. Thousands of rows
+//! are plain rows cloned from their markup ([`super::plain_row`]); the one being edited
+//! is a view with the title editor in it.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use leptos::either::Either;
 use leptos::html;
 use leptos::prelude::*;
-use leptos::reactive::effect::ImmediateEffect;
-use leptos::reactive::graph::ToAnySubscriber;
+use leptos::tachys::view::any_view::AnyViewState;
 use uuid::Uuid;
-use web_sys::Element;
+use web_sys::{HtmlElement, HtmlInputElement};
 
-use super::plain_row::PlainRow;
 use super::task_editor::TitleEditor;
-use super::unsubscribe_on_cleanup;
 use crate::board::{RowSignal, TaskRow};
 
 /// What a row waiting for the server says: when pointed at (its `title`), and to a
@@ -45,65 +44,50 @@ pub enum Control {
 }
 
 impl Control {
-    pub fn node(self, nodes: &RowNodes) -> Option<web_sys::HtmlElement> {
+    pub fn node(self, nodes: &RowNodes) -> Option<HtmlElement> {
         match self {
-            Self::Check => nodes.check.get_untracked().map(Into::into),
-            Self::Title => nodes.title.get_untracked().map(Into::into),
-            Self::Edit => nodes.edit.get_untracked().map(Into::into),
-            Self::Delete => nodes.delete.get_untracked().map(Into::into),
+            Self::Check => Some(nodes.check.clone().into()),
+            Self::Title => nodes.title.clone(),
+            Self::Edit => nodes.edit.clone(),
+            Self::Delete => nodes.delete.clone(),
         }
     }
 }
 
-/// The elements of one row that the list reaches for: where its events happened, and
-/// where focus goes next.
-#[derive(Clone, Copy)]
+/// The elements of one row: where its values are written, where its events happened,
+/// and where focus goes next. The edited row has no title, `by` or Edit of its own (the
+/// editor takes their place); a viewer's row has no Edit or Delete.
+#[derive(Clone)]
 pub struct RowNodes {
-    pub item: NodeRef<html::Li>,
-    pub check: NodeRef<html::Input>,
-    pub title: NodeRef<html::Span>,
-    pub by: NodeRef<html::Span>,
-    pub edit: NodeRef<html::Button>,
-    pub delete: NodeRef<html::Button>,
+    pub item: HtmlElement,
+    pub check: HtmlInputElement,
+    pub title: Option<HtmlElement>,
+    pub by: Option<HtmlElement>,
+    pub edit: Option<HtmlElement>,
+    pub delete: Option<HtmlElement>,
 }
 
 impl RowNodes {
-    pub fn new() -> Self {
-        Self {
-            item: NodeRef::new(),
-            check: NodeRef::new(),
-            title: NodeRef::new(),
-            by: NodeRef::new(),
-            edit: NodeRef::new(),
-            delete: NodeRef::new(),
+    /// Writes the row's values that changed since it was built into its elements.
+    pub fn show(&self, row: &TaskRow, edited: bool) {
+        self.item.set_class_name(&row_class(row.task.done, edited));
+        if row.pending != self.item.has_attribute("data-pending") {
+            self.mark_pending(row.pending);
         }
-    }
-
-    /// Writes the row's values into its elements, once they exist.
-    fn show(&self, row: &TaskRow, edited: bool) {
-        let Some(item) = self.item.get_untracked() else {
-            return;
-        };
-        item.set_class_name(&row_class(row.task.done, edited));
-        if row.pending != item.has_attribute("data-pending") {
-            self.mark_pending(&item, row.pending);
-        }
-        if let Some(check) = self.check.get_untracked() {
-            check.set_checked(row.task.done);
-            let _ = check.set_attribute("aria-label", &row.task.title);
-        }
-        if let Some(title) = self.title.get_untracked()
+        self.check.set_checked(row.task.done);
+        let _ = self.check.set_attribute("aria-label", &row.task.title);
+        if let Some(title) = &self.title
             && title.text_content().as_deref() != Some(row.task.title.as_str())
         {
             title.set_text_content(Some(&row.task.title));
         }
-        if let Some(by) = self.by.get_untracked() {
+        if let Some(by) = &self.by {
             let text = by_line(&row.task.updated_by);
             if by.text_content() != text {
                 by.set_text_content(text.as_deref());
             }
         }
-        if let Some(delete) = self.delete.get_untracked() {
+        if let Some(delete) = &self.delete {
             let _ = delete.set_attribute("aria-label", &delete_label(&row.task.title));
         }
     }
@@ -112,22 +96,20 @@ impl RowNodes {
     /// also draws the dot), the tooltip, and the note with the checkbox's description.
     /// The note exists only while the row waits, as the dot does: no element in every
     /// row for it.
-    pub(super) fn mark_pending(&self, item: &Element, pending: bool) {
-        let check = self.check.get_untracked();
+    pub(super) fn mark_pending(&self, pending: bool) {
+        let item = &self.item;
         if !pending {
             let _ = item.remove_attribute("data-pending");
             let _ = item.remove_attribute("title");
             if let Ok(Some(note)) = item.query_selector(".task-note") {
                 note.remove();
             }
-            if let Some(check) = check {
-                let _ = check.remove_attribute("aria-describedby");
-            }
+            let _ = self.check.remove_attribute("aria-describedby");
             return;
         }
         let _ = item.set_attribute("data-pending", "true");
         let _ = item.set_attribute("title", WAITING);
-        let (Some(check), Some(document)) = (check, item.owner_document()) else {
+        let Some(document) = item.owner_document() else {
             return;
         };
         let Ok(note) = document.create_element("span") else {
@@ -137,90 +119,29 @@ impl RowNodes {
         note.set_class_name(NOTE_CLASS);
         note.set_id(&id);
         note.set_text_content(Some(WAITING));
-        if check.after_with_node_1(&note).is_ok() {
-            let _ = check.set_attribute("aria-describedby", &id);
-        }
-    }
-
-    /// One effect per row writes the values that change after the row is built (a
-    /// reactive attribute would each be a render effect and a spawned task: a 10,000-row
-    /// board would start 60,000 of them). An immediate effect runs as the row changes
-    /// instead of from a task of its own; its first run, before the row is built, only
-    /// subscribes. The row's owner keeps it as long as the row.
-    fn follow(self, row: RowSignal, edited: bool) {
-        let effect = ImmediateEffect::new(move || row.with(|r| self.show(r, edited)));
-        unsubscribe_on_cleanup(effect.to_any_subscriber());
-        StoredValue::new(effect);
-    }
-}
-
-/// What a row shows when it is built; [`RowNodes::follow`] keeps it up to date.
-pub(super) struct RowValues {
-    pub title: String,
-    pub done: bool,
-    pub pending: bool,
-    /// Who changed the task last, as shown.
-    pub by: Option<String>,
-}
-
-impl RowValues {
-    fn of(row: &TaskRow) -> Self {
-        Self {
-            title: row.task.title.clone(),
-            done: row.task.done,
-            pending: row.pending,
-            by: by_line(&row.task.updated_by),
+        if self.check.after_with_node_1(&note).is_ok() {
+            let _ = self.check.set_attribute("aria-describedby", &id);
         }
     }
 }
 
-/// A row, built with the values it has now; [`RowNodes::follow`] keeps it up to date.
-/// The list handles its clicks through [`RowNodes`]. Its icons are drawn by the
-/// stylesheet: as elements they were four more nodes a row to build. The row being
-/// edited (one at a time) shows the title editor in place of its title and Edit button;
-/// the list builds it anew when the edit starts and ends, so no other row holds a place
-/// for an editor. The others, thousands on a big board, are [`PlainRow`]s.
-#[component]
-pub fn TaskItem(
+/// The row being edited, with the title editor in place of its title and Edit button,
+/// built with the values it has now; the list keeps it up to date with
+/// [`RowNodes::show`]. Its view holds the editor's handlers and effects: the caller
+/// keeps it (and the owner it was built under) as long as the row is shown. `None` if
+/// the view came out without its elements.
+pub fn edited_row(
     id: Uuid,
     row: RowSignal,
-    nodes: RowNodes,
-    /// `Some` for the row being edited: the edit, and where focus goes when it ends.
-    edit: Option<(RwSignal<Option<Uuid>>, Refocus)>,
-    /// A viewer's row: a disabled checkbox, and no Edit or Delete.
-    read_only: bool,
-) -> impl IntoView {
-    nodes.follow(row, edit.is_some());
-    let values = row.with_untracked(RowValues::of);
-    match edit {
-        Some((editing, refocus)) => Either::Left(edited_row(
-            id, row, nodes, values, editing, refocus, read_only,
-        )),
-        None => Either::Right(PlainRow {
-            id,
-            values,
-            nodes,
-            read_only,
-        }),
-    }
-}
-
-/// The row being edited: the title editor in place of its title and Edit button.
-fn edited_row(
-    id: Uuid,
-    row: RowSignal,
-    nodes: RowNodes,
-    values: RowValues,
     editing: RwSignal<Option<Uuid>>,
     refocus: Refocus,
     read_only: bool,
-) -> impl IntoView {
-    let RowValues {
-        title,
-        done,
-        pending,
-        ..
-    } = values;
+) -> Option<(RowNodes, AnyViewState)> {
+    let (title, done, pending) =
+        row.with_untracked(|r| (r.task.title.clone(), r.task.done, r.pending));
+    let item = NodeRef::<html::Li>::new();
+    let check = NodeRef::<html::Input>::new();
+    let delete = NodeRef::<html::Button>::new();
     // Built here for a row that waits from the start; later changes are
     // `RowNodes::mark_pending`'s.
     let note = pending.then(note_id);
@@ -231,16 +152,16 @@ fn edited_row(
             </span>
         }
     });
-    view! {
+    let view = view! {
         <li
-            node_ref=nodes.item
+            node_ref=item
             class=row_class(done, true)
             data-task-id=id.to_string()
             data-pending=pending.then_some("true")
             title=pending.then_some(WAITING)
         >
             <input
-                node_ref=nodes.check
+                node_ref=check
                 class="task-check"
                 type="checkbox"
                 prop:checked=done
@@ -251,13 +172,23 @@ fn edited_row(
             {note_view}
             <TitleEditor id row editing refocus />
             <button
-                node_ref=nodes.delete
+                node_ref=delete
                 type="button"
                 class="icon-button danger task-delete"
                 aria-label=delete_label(&title)
             ></button>
         </li>
-    }
+    };
+    let state = view.into_any().build();
+    let nodes = RowNodes {
+        item: item.get_untracked()?.into(),
+        check: check.get_untracked()?,
+        title: None,
+        by: None,
+        edit: None,
+        delete: delete.get_untracked().map(Into::into),
+    };
+    Some((nodes, state))
 }
 
 pub(super) fn row_class(done: bool, edited: bool) -> String {
@@ -273,7 +204,7 @@ pub(super) fn row_class(done: bool, edited: bool) -> String {
 
 /// Who changed the task last (`by bob`); nothing for a task from a server that does
 /// not say.
-fn by_line(updated_by: &str) -> Option<String> {
+pub(super) fn by_line(updated_by: &str) -> Option<String> {
     (!updated_by.is_empty()).then(|| format!("by {updated_by}"))
 }
 

@@ -4,25 +4,18 @@
 use leptos::html;
 use leptos::prelude::*;
 use leptos::reactive::graph::ToAnySubscriber;
-use rustc_hash::FxHashMap;
 use uuid::Uuid;
 use wasm_bindgen::JsCast;
 use web_sys::{Event, HtmlElement, Node};
 
-use super::task_item::{Control, Refocus, RowNodes, TaskItem};
+use super::plain_row::plain_row;
+use super::row_list::{Key, RowList, Shown};
+use super::task_item::{Control, Refocus, RowNodes, edited_row};
 use super::{Filter, new_task_field, unsubscribe_on_cleanup};
-use crate::board::RowSignal;
 use crate::taskwire::Taskwire;
 
-/// The rows shown, by task: the list reaches a row's elements through them. Each entry
-/// says whether it is the edited row's, so that the row it replaces (or that replaces
-/// it) does not take it away when it goes.
-type Rows = StoredValue<FxHashMap<Uuid, (bool, RowNodes)>>;
-
-/// A row of the keyed list: the task, and whether it is the one being edited (a row
-/// that starts or ends its edit is built anew, so that no row holds anything for an
-/// edit but the edited one).
-type Key = (Uuid, bool);
+/// The rows shown: the list reaches a row's elements through them.
+type Rows = StoredValue<RowList, LocalStorage>;
 
 /// `read_only` (a viewer's board) shows the rows without ways to change them.
 #[component]
@@ -60,7 +53,7 @@ pub fn TaskList(filter: Memo<Filter>, #[prop(optional)] read_only: bool) -> impl
             Some(filter.get().nothing_here())
         }
     };
-    let rows: Rows = StoredValue::new(FxHashMap::default());
+    let rows: Rows = StoredValue::new_local(RowList::default());
     let list = NodeRef::<html::Ul>::new();
     // One row at a time is edited, and a row that leaves the list (deleted elsewhere,
     // filtered away) ends its edit, so that it does not reopen when the row comes back.
@@ -93,10 +86,7 @@ pub fn TaskList(filter: Memo<Filter>, #[prop(optional)] read_only: bool) -> impl
         let Some((id, Control::Check)) = control_of(list, rows, &ev) else {
             return;
         };
-        let Some(done) = nodes_of(rows, id)
-            .and_then(|nodes| nodes.check.get_untracked())
-            .map(|check| check.checked())
-        else {
+        let Some(done) = nodes_of(rows, id).map(|nodes| nodes.check.checked()) else {
             return;
         };
         let next = next_focus(tw, filter, visible, rows, id, Control::Check);
@@ -135,6 +125,42 @@ pub fn TaskList(filter: Memo<Filter>, #[prop(optional)] read_only: bool) -> impl
             editing.set(Some(id));
         }
     };
+    // The edited row's signals and effects belong to the list, not to the effect that
+    // builds rows (whose owner is cleaned up each time it runs again).
+    let owner = Owner::current().unwrap_or_default();
+    let build = move |(id, edited): Key| {
+        let row = tw.task(id)?;
+        if !edited {
+            return row
+                .with_untracked(|row| plain_row(id, row, read_only))
+                .map(Shown::plain);
+        }
+        let owner = owner.child();
+        let built = owner.with(|| edited_row(id, row, editing, refocus, read_only));
+        match built {
+            Some((nodes, view)) => Some(Shown::edited(nodes, owner, view)),
+            None => {
+                owner.cleanup();
+                None
+            }
+        }
+    };
+    let shown = RenderEffect::new(move |_| {
+        let keys = keys();
+        if let Some(list) = list.get() {
+            rows.update_value(|rows| rows.show(&list, &keys, &build));
+        }
+    });
+    StoredValue::new_local(shown);
+    // Rows already shown change where they are, without rebuilding them.
+    tw.watch_rows(move |row| {
+        rows.with_value(|rows| {
+            if let Some(shown) = rows.get(row.task.id) {
+                shown.nodes.show(row, shown.edited);
+            }
+        });
+    });
+    on_cleanup(move || rows.update_value(RowList::clear));
     view! {
         <ul
             node_ref=list
@@ -143,47 +169,13 @@ pub fn TaskList(filter: Memo<Filter>, #[prop(optional)] read_only: bool) -> impl
             on:change=on_change
             on:click=move |ev| on_click(ev.into())
             on:dblclick=move |ev| on_dblclick(ev.into())
-        >
-            <For each=keys key=|key| *key let((id, edited))>
-                // Looked up once here rather than by each row; the list holds only ids the
-                // service knows, and a row gone meanwhile renders nothing.
-                {tw
-                    .task(id)
-                    .map(|row| view! { <ListedRow id row edited rows editing refocus read_only /> })}
-            </For>
-        </ul>
+        ></ul>
         {move || empty_text().map(|text| view! { <p class="empty">{text}</p> })}
     }
 }
 
-/// A row, known to the list for as long as it is shown.
-#[component]
-fn ListedRow(
-    id: Uuid,
-    row: RowSignal,
-    edited: bool,
-    rows: Rows,
-    editing: RwSignal<Option<Uuid>>,
-    refocus: Refocus,
-    read_only: bool,
-) -> impl IntoView {
-    let nodes = RowNodes::new();
-    rows.update_value(|rows| {
-        rows.insert(id, (edited, nodes));
-    });
-    on_cleanup(move || {
-        rows.try_update_value(|rows| {
-            if rows.get(&id).is_some_and(|(mine, _)| *mine == edited) {
-                rows.remove(&id);
-            }
-        });
-    });
-    let edit = edited.then_some((editing, refocus));
-    view! { <TaskItem id row nodes edit read_only /> }
-}
-
 fn nodes_of(rows: Rows, id: Uuid) -> Option<RowNodes> {
-    rows.with_value(|rows| rows.get(&id).map(|(_, nodes)| *nodes))
+    rows.with_value(|rows| rows.get(id).map(|shown| shown.nodes.clone()))
 }
 
 /// The task and the control an event in the list happened on: the row is the list's
@@ -255,5 +247,5 @@ fn next_focus(
 
 /// Row `id`'s element, to find the page's `New task` field from.
 fn item_of(rows: Rows, id: Uuid) -> Option<web_sys::Element> {
-    nodes_of(rows, id)?.item.get_untracked().map(Into::into)
+    nodes_of(rows, id).map(|nodes| nodes.item.into())
 }

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::api::{Api, CallError};
 pub use crate::board::{Conflict, PendingChange, RowSignal, SocketDiagnostics, Status, TaskCounts};
-use crate::board::{TASKS, Views};
+use crate::board::{TASKS, TaskRow, Views};
 use crate::client::machine::Config;
 use crate::pending_sign_out::{self, Owed};
 use crate::socket::Service;
@@ -263,6 +263,12 @@ impl Taskwire {
     /// The row's own signal: a change to one task touches only its row.
     pub fn task(&self, id: Uuid) -> Option<RowSignal> {
         self.views.task(id)
+    }
+
+    /// Calls `watch` with each change of a row already shown, until the current owner
+    /// is cleaned up: a list of thousands of rows listens once rather than once a row.
+    pub fn watch_rows(&self, watch: impl Fn(&TaskRow) + 'static) {
+        self.views.row_watchers.watch(watch);
     }
 
     /// Rows left to do and done, without reading the rows.
