@@ -377,8 +377,12 @@ async fn tasks_are_added_counted_toggled_filtered_cleared_and_deleted() {
     .await;
     assert_eq!(location(), "/?filter=completed");
 
+    // The rows come back around the one shown, in their places.
     link(root, "All").click();
-    until("every task", WAIT, || titles(root).len() == 3).await;
+    until("every task", WAIT, || {
+        titles(root) == ["Buy milk", "Walk the dog", "Pay rent"]
+    })
+    .await;
 
     checkbox(root, "Pay rent").expect("its checkbox").click();
     until("1 item left", WAIT, || items_left(root) == "1 item left").await;

@@ -14,6 +14,7 @@ mod new_task;
 mod pending;
 mod plain_row;
 mod row_list;
+mod row_order;
 mod rtt_chart;
 mod share_dialog;
 mod signed_in;

@@ -6,10 +6,11 @@
 
 use leptos::prelude::*;
 use leptos::tachys::view::any_view::AnyViewState;
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 use uuid::Uuid;
 use web_sys::{DocumentFragment, HtmlElement};
 
+use super::row_order::{self, Place, Plan};
 use super::task_item::RowNodes;
 
 /// A row of the list: the task, and whether it is the one being edited (a row that
@@ -68,39 +69,45 @@ impl RowList {
         self.rows.get(&id)
     }
 
-    /// Makes `list`'s children the rows of `keys`, in that order: rows that stay are
-    /// kept (moved if they must), rows that leave are taken out and new rows are made by
-    /// `build` (none if the task is gone meanwhile). New rows that follow one another go
-    /// into the page together.
+    /// Makes `list`'s children the rows of `keys`, in that order, as
+    /// [`row_order::plan`] says: rows that leave are taken out, rows that stay are kept
+    /// (moved if they must), and new rows are made by `build` (none if the task is gone
+    /// meanwhile). New rows that follow one another go into the page together.
     pub fn show(
         &mut self,
         list: &HtmlElement,
         keys: &[Key],
         mut build: impl FnMut(Key) -> Option<Shown>,
     ) {
-        let gone = self.take_out(list, keys);
-        let mut old = std::mem::take(&mut self.order).into_iter().peekable();
-        // Rows moved ahead of where they were, passed over when `old` reaches them.
-        let mut moved: FxHashSet<Uuid> = FxHashSet::default();
-        // New rows not yet in the page: they go in together, before the next row that is.
+        let Plan { leaving, places } = row_order::plan(&self.order, keys);
+        let gone = self.take_out(list, &leaving, places.is_empty());
         let mut new_rows = NewRows::default();
-        let mut order = Vec::with_capacity(keys.len());
-        for &key in keys {
-            while old.next_if(|(id, _)| moved.contains(id)).is_some() {}
-            let next = old.peek().and_then(|next| self.item_of(next));
-            if old.peek() == Some(&key) {
-                new_rows.insert(list, next);
-                old.next();
-            } else if let Some(shown) = self.rows.get(&key.0) {
-                new_rows.insert(list, next);
-                let _ = list.insert_before(shown.item(), next.map(AsRef::as_ref));
-                moved.insert(key.0);
-            } else if let Some(shown) = build(key) {
-                new_rows.add(list, shown.item(), next);
-                self.rows.insert(key.0, shown);
-            } else {
-                continue;
-            }
+        let mut order = Vec::with_capacity(places.len());
+        for place in places {
+            let key = match place {
+                Place::Stays(key) => {
+                    if new_rows.waiting() {
+                        new_rows.insert(list, self.item_of(key));
+                    }
+                    key
+                }
+                Place::Moves { key, before } => {
+                    let before = self.item_of_before(before);
+                    new_rows.insert(list, before);
+                    if let Some(item) = self.item_of(key) {
+                        let _ = list.insert_before(item, before.map(AsRef::as_ref));
+                    }
+                    key
+                }
+                Place::Comes { key, before } => {
+                    let Some(shown) = build(key) else {
+                        continue;
+                    };
+                    new_rows.add(list, shown.item(), self.item_of_before(before));
+                    self.rows.insert(key.0, shown);
+                    key
+                }
+            };
             order.push(key);
         }
         new_rows.insert(list, None);
@@ -108,35 +115,27 @@ impl RowList {
         gone.into_iter().for_each(Shown::end);
     }
 
-    fn item_of(&self, key: &Key) -> Option<&HtmlElement> {
+    fn item_of(&self, key: Key) -> Option<&HtmlElement> {
         self.rows.get(&key.0).map(Shown::item)
     }
 
-    /// Takes the rows not in `keys` out of the page and the table, and gives them back
-    /// to be ended. All of them at once when none stays.
-    fn take_out(&mut self, list: &HtmlElement, keys: &[Key]) -> Vec<Shown> {
-        if self.rows.is_empty() {
-            return Vec::new();
-        }
-        if keys.is_empty() {
-            list.set_text_content(None);
-            self.order.clear();
-            return self.rows.drain().map(|(_, shown)| shown).collect();
-        }
-        let staying: FxHashSet<Key> = keys.iter().copied().collect();
-        let leaving: Vec<Uuid> = self
-            .rows
-            .iter()
-            .filter(|(id, shown)| !staying.contains(&(**id, shown.edited)))
-            .map(|(id, _)| *id)
-            .collect();
+    fn item_of_before(&self, before: Option<Key>) -> Option<&HtmlElement> {
+        self.item_of(before?)
+    }
+
+    /// Takes the rows `leaving` out of the page and the table, and gives them back to be
+    /// ended. With `none_stays`, every row at once.
+    fn take_out(&mut self, list: &HtmlElement, leaving: &[Key], none_stays: bool) -> Vec<Shown> {
         if leaving.is_empty() {
             return Vec::new();
         }
-        self.order.retain(|key| staying.contains(key));
+        if none_stays {
+            list.set_text_content(None);
+            return self.rows.drain().map(|(_, shown)| shown).collect();
+        }
         leaving
-            .into_iter()
-            .filter_map(|id| self.rows.remove(&id))
+            .iter()
+            .filter_map(|key| self.rows.remove(&key.0))
             .inspect(|shown| shown.item().remove())
             .collect()
     }
@@ -162,6 +161,10 @@ impl NewRows {
             Some(fragment) => fragment.append_child(row),
             None => list.insert_before(row, before.map(AsRef::as_ref)),
         };
+    }
+
+    fn waiting(&self) -> bool {
+        self.0.is_some()
     }
 
     /// Puts the rows gathered into `list` before `before` (at the end if `None`).
