@@ -4,8 +4,9 @@
 //! its elements, built from the row's values when it comes into the list, moved as the
 //! order changes and taken out when it leaves; the list writes later changes into it.
 
+use std::any::Any;
+
 use leptos::prelude::*;
-use leptos::tachys::view::any_view::AnyViewState;
 use rustc_hash::FxHashMap;
 use uuid::Uuid;
 use web_sys::{DocumentFragment, HtmlElement};
@@ -22,9 +23,9 @@ pub type Key = (Uuid, bool);
 pub struct Shown {
     pub edited: bool,
     pub nodes: RowNodes,
-    /// The edited row's view and the owner of its signals and effects, held as long as
-    /// the row is shown.
-    view: Option<(Owner, AnyViewState)>,
+    /// The edited row's view state and the owner of its signals and effects, held as
+    /// long as the row is shown.
+    view: Option<(Owner, Box<dyn Any>)>,
 }
 
 impl Shown {
@@ -36,7 +37,7 @@ impl Shown {
         }
     }
 
-    pub fn edited(nodes: RowNodes, owner: Owner, view: AnyViewState) -> Self {
+    pub fn edited(nodes: RowNodes, owner: Owner, view: Box<dyn Any>) -> Self {
         Self {
             edited: true,
             nodes,

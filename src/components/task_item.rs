@@ -3,11 +3,11 @@
 //! are plain rows cloned from their markup ([`super::plain_row`]); the one being edited
 //! is a view with the title editor in it.
 
+use std::any::Any;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use leptos::html;
 use leptos::prelude::*;
-use leptos::tachys::view::any_view::AnyViewState;
 use uuid::Uuid;
 use web_sys::{HtmlElement, HtmlInputElement};
 
@@ -127,16 +127,17 @@ impl RowNodes {
 
 /// The row being edited, with the title editor in place of its title and Edit button,
 /// built with the values it has now; the list keeps it up to date with
-/// [`RowNodes::show`]. Its view holds the editor's handlers and effects: the caller
-/// keeps it (and the owner it was built under) as long as the row is shown. `None` if
-/// the view came out without its elements.
+/// [`RowNodes::show`]. The view's state holds the editor's reactive attributes: the
+/// caller keeps it (and the owner it was built under) as long as the row is shown; the
+/// list places the row's element itself. `None` if the view came out without its
+/// elements.
 pub fn edited_row(
     id: Uuid,
     row: RowSignal,
     editing: RwSignal<Option<Uuid>>,
     refocus: Refocus,
     read_only: bool,
-) -> Option<(RowNodes, AnyViewState)> {
+) -> Option<(RowNodes, Box<dyn Any>)> {
     let (title, done, pending) =
         row.with_untracked(|r| (r.task.title.clone(), r.task.done, r.pending));
     let item = NodeRef::<html::Li>::new();
@@ -179,7 +180,7 @@ pub fn edited_row(
             ></button>
         </li>
     };
-    let state = view.into_any().build();
+    let state = view.build();
     let nodes = RowNodes {
         item: item.get_untracked()?.into(),
         check: check.get_untracked()?,
@@ -188,7 +189,7 @@ pub fn edited_row(
         edit: None,
         delete: delete.get_untracked().map(Into::into),
     };
-    Some((nodes, state))
+    Some((nodes, Box::new(state)))
 }
 
 pub(super) fn row_class(done: bool, edited: bool) -> String {
