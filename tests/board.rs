@@ -522,6 +522,37 @@ async fn editing_saves_with_enter_and_cancels_with_escape() {
     );
 }
 
+/// A title typed as a person types it (the browser's own editing, not a value set by
+/// script), then given up with Escape: taking the field out of the page makes Chromium
+/// send its `change` there and then, to the list's own handler, while the list is
+/// changing its rows. The board goes on working.
+#[wasm_bindgen_test]
+async fn an_edit_typed_by_hand_then_given_up_leaves_the_board_working() {
+    let (app, _) = signed_in_board().await;
+    let root = &app.root;
+    let row = add_task(root, "Draft title").await;
+    until_confirmed(root).await;
+
+    let editor = open_editor(root, &row).await;
+    let typed = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.dyn_into::<web_sys::HtmlDocument>().ok())
+        .expect("the document")
+        .exec_command_with_show_ui_and_value("insertText", false, " and more")
+        .expect("typing");
+    assert!(typed, "the browser typed into the field");
+    assert_eq!(editor.value(), "Draft title and more");
+    press(&editor, "Escape");
+    until("the editor closed", WAIT, || {
+        field(root, "Edit task").is_none()
+    })
+    .await;
+    assert_eq!(titles(root), ["Draft title"]);
+
+    checkbox(root, "Draft title").expect("its checkbox").click();
+    until("0 items left", WAIT, || items_left(root) == "0 items left").await;
+}
+
 /// Leaving the title editor for another control of its row (Tab to Delete, Shift+Tab
 /// to the checkbox) saves the title, and that control of the row shown again has the
 /// focus: the keyboard goes on from where the person went, not from the page's top.

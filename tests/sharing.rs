@@ -354,6 +354,30 @@ async fn a_viewer_sees_the_board_but_cannot_change_it() {
     assert!(button(b.root(), "Rename board").is_none());
     add_over_http(&a, &board, "Another").await;
     until("A's next task in B", WAIT, || titles(b.root()).len() == 2).await;
+
+    // Made an editor while looking: the same rows, each once, now with ways to change
+    // them; and back.
+    for (role, editor) in [("editor", true), ("viewer", false)] {
+        let (status, body) = api_call(
+            "PUT",
+            &format!("/api/boards/{board}/members/{}", b.username),
+            &a.token,
+            Some(json!({ "role": role })),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        until(role, WAIT, || {
+            field(b.root(), "New task").is_some() == editor
+        })
+        .await;
+        until("each row once", WAIT, || {
+            titles(b.root()) == ["Look, do not touch", "Another"]
+        })
+        .await;
+        let check = checkbox(b.root(), "Another").expect("its checkbox");
+        assert_eq!(check.disabled(), !editor, "as the role says ({role})");
+        assert_eq!(button(b.root(), "Delete Another").is_some(), editor);
+    }
 }
 
 /// The owner removes B from the board B is looking at: B is told, taken to their own

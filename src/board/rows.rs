@@ -17,7 +17,8 @@ impl Board {
     pub(super) fn apply_rows(&mut self, updates: Vec<RowUpdate>) {
         let rows = self.views.rows;
         let owner = &self.rows_owner;
-        let watchers = self.views.row_watchers;
+        let watchers = self.views.row_watchers.current();
+        let tell = |row: &TaskRow| watchers.iter().for_each(|watch| watch(row));
         // Done rows among the row signals, which are exactly the rows shown.
         let mut done = self.views.counts.with_untracked(|counts| counts.done);
         // Ids that left the list in this batch; a row that moves comes back at once.
@@ -31,12 +32,15 @@ impl Board {
                     if let Some(was_done) = was_done {
                         done =
                             done.saturating_sub(usize::from(was_done)) + usize::from(row.task.done);
-                        watchers.tell(&row);
+                        tell(&row);
                         signal.set(row);
                     }
                 }
                 None => {
                     done += usize::from(row.task.done);
+                    // A list may still show the row this one replaces (deleted and made
+                    // again since the list last caught up): it shows the new values.
+                    tell(&row);
                     let signal = owner.with(|| RwSignal::new(row));
                     rows.update_value(|rows| {
                         rows.insert(id, signal);
@@ -100,11 +104,10 @@ impl Board {
 /// A row's change as the board makes it.
 type Watcher = Rc<dyn Fn(&TaskRow)>;
 
-/// The task lists shown, told of each change to a row they may show, with the row. A
-/// list writes it into that row's elements: one listener a list, where an effect a row
-/// would be thousands of subscriptions made and dropped as the list is built and left.
-/// A row that comes into the list is built from its signal, so only changes to rows
-/// already there are told.
+/// The task lists shown, told of each row's change or arrival, with the row. A list
+/// writes it into that row's elements if it shows the row: one listener a list, where an
+/// effect a row would be thousands of subscriptions made and dropped as the list is
+/// built and left. A row that comes into a list later is built from its signal.
 #[derive(Clone, Copy)]
 pub struct RowWatchers(StoredValue<Vec<(u64, Watcher)>, LocalStorage>);
 
@@ -130,19 +133,61 @@ impl RowWatchers {
         }
     }
 
-    /// Tells every watcher of `row`'s change. They are taken out of the store first, so
-    /// that one may watch or stop watching as it is told.
-    fn tell(self, row: &TaskRow) {
-        let Some(watchers) = self.0.try_with_value(|watchers| {
-            watchers
-                .iter()
-                .map(|(_, watch)| Rc::clone(watch))
-                .collect::<Vec<_>>()
-        }) else {
-            return;
-        };
-        for watch in watchers {
-            watch(row);
+    /// The watchers now, copied out of the store, so that one may watch or stop
+    /// watching as it is told.
+    fn current(self) -> Vec<Watcher> {
+        self.0
+            .try_with_value(|watchers| watchers.iter().map(|(_, watch)| Rc::clone(watch)).collect())
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+
+    use super::*;
+    use crate::board::Views;
+    use crate::client::fixtures::task;
+
+    fn row(title: &str) -> TaskRow {
+        TaskRow {
+            task: protocol::Task {
+                title: title.to_owned(),
+                ..task(1)
+            },
+            pending: false,
         }
+    }
+
+    /// A list that has not caught up yet still shows a task deleted and made again
+    /// under its id: it is told the new row, and shows the new title, not the old one.
+    #[test]
+    fn a_task_made_again_under_its_id_is_told_to_the_lists() {
+        let owner = Owner::new();
+        owner.with(|| {
+            let views = Views::default();
+            let mut board = Board::new(views);
+            let told = Rc::new(RefCell::new(Vec::new()));
+            views.row_watchers.watch({
+                let told = Rc::clone(&told);
+                move |row: &TaskRow| told.borrow_mut().push(row.task.title.clone())
+            });
+            board.apply_rows(vec![RowUpdate::Inserted {
+                index: 0,
+                row: row("first"),
+            }]);
+            board.apply_rows(vec![RowUpdate::Updated(row("renamed"))]);
+            board.apply_rows(vec![RowUpdate::Removed {
+                id: task(1).id,
+                index: 0,
+            }]);
+            board.apply_rows(vec![RowUpdate::Inserted {
+                index: 0,
+                row: row("made again"),
+            }]);
+            assert_eq!(told.borrow().last().map(String::as_str), Some("made again"));
+            assert!(told.borrow().contains(&"renamed".to_owned()));
+        });
     }
 }

@@ -49,7 +49,7 @@ impl Shown {
         &self.nodes.item
     }
 
-    /// Ends what the row's view started; its elements are out of the page by then.
+    /// Ends what the row's view started, once its elements are out of the page.
     fn end(self) {
         if let Some((owner, view)) = self.view {
             drop(view);
@@ -61,6 +61,8 @@ impl Shown {
 /// The rows shown, in order.
 #[derive(Default)]
 pub struct RowList {
+    /// The list element the rows are in, once shown.
+    list: Option<HtmlElement>,
     order: Vec<Key>,
     rows: FxHashMap<Uuid, Shown>,
 }
@@ -80,6 +82,7 @@ impl RowList {
         keys: &[Key],
         mut build: impl FnMut(Key) -> Option<Shown>,
     ) {
+        self.list = Some(list.clone());
         let Plan { leaving, places } = row_order::plan(&self.order, keys);
         let gone = self.take_out(list, &leaving, places.is_empty());
         let mut new_rows = NewRows::default();
@@ -141,8 +144,19 @@ impl RowList {
             .collect()
     }
 
-    /// Takes every row out of the table (the list is going), ending them.
+    /// Takes every row out of the page and the table, ending them: the list is going.
+    /// Its element may stay, taken over by the list that replaces it (a board whose
+    /// viewer became an editor), which must not find these rows there.
     pub fn clear(&mut self) {
+        if let Some(list) = self.list.take()
+            && list.is_connected()
+        {
+            if list.child_element_count() as usize == self.rows.len() {
+                list.set_text_content(None);
+            } else {
+                self.rows.values().for_each(|shown| shown.item().remove());
+            }
+        }
         self.order.clear();
         self.rows.drain().for_each(|(_, shown)| shown.end());
     }

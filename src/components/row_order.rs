@@ -4,10 +4,10 @@
 
 use std::hash::Hash;
 
-use rustc_hash::FxHashSet;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 /// One row of the new order, relative to the rows in the page. `before` is the row it
-/// goes in front of: always a row that has not been passed yet (`None`: the end).
+/// goes in front of: always a row that stays put (`None`: the end).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Place<K> {
     /// In the page already, where it should be.
@@ -26,41 +26,75 @@ pub struct Plan<K> {
     pub places: Vec<Place<K>>,
 }
 
-/// The plan from `old` to `new` (each without repeats). A row that stays is moved only
-/// when a row after it in `old` comes before it in `new`, so appending, inserting,
-/// removing and filtering move nothing.
+/// The plan from `old` to `new` (each without repeats). The rows that stay put are the
+/// longest run of `old`'s rows that `new` keeps in the same order; every other row that
+/// stays is moved. So appending, inserting, removing and filtering move nothing, and a
+/// row that changes place moves alone: a row moved in the page loses the focus.
 pub fn plan<K: Copy + Eq + Hash>(old: &[K], new: &[K]) -> Plan<K> {
-    if old.is_empty() {
-        return Plan {
-            leaving: Vec::new(),
-            places: new
-                .iter()
-                .map(|&key| Place::Comes { key, before: None })
-                .collect(),
-        };
-    }
-    let wanted: FxHashSet<K> = new.iter().copied().collect();
-    let (staying, leaving): (Vec<K>, Vec<K>) =
-        old.iter().copied().partition(|key| wanted.contains(key));
+    let place_in_new: FxHashMap<K, usize> = if old.is_empty() {
+        FxHashMap::default()
+    } else {
+        new.iter().enumerate().map(|(at, &key)| (key, at)).collect()
+    };
+    let (staying, leaving): (Vec<K>, Vec<K>) = old
+        .iter()
+        .copied()
+        .partition(|key| place_in_new.contains_key(key));
+    let order: Vec<usize> = staying.iter().map(|key| place_in_new[key]).collect();
+    let put: FxHashSet<K> = longest_increasing(&order)
+        .into_iter()
+        .map(|at| staying[at])
+        .collect();
     let shown: FxHashSet<K> = staying.iter().copied().collect();
-    let mut unpassed = staying.into_iter().peekable();
-    // Rows moved ahead of their old place, skipped when the walk reaches it.
-    let mut moved: FxHashSet<K> = FxHashSet::default();
-    let mut places = Vec::with_capacity(new.len());
-    for &key in new {
-        while unpassed.next_if(|next| moved.contains(next)).is_some() {}
-        let before = unpassed.peek().copied();
-        places.push(if before == Some(key) {
-            unpassed.next();
-            Place::Stays(key)
-        } else if shown.contains(&key) {
-            moved.insert(key);
-            Place::Moves { key, before }
-        } else {
-            Place::Comes { key, before }
-        });
-    }
+    // Each row goes before the next row of `new` that stays put (none: at the end).
+    let mut before = None;
+    let mut places: Vec<Place<K>> = new
+        .iter()
+        .rev()
+        .map(|&key| {
+            let place = if put.contains(&key) {
+                Place::Stays(key)
+            } else if shown.contains(&key) {
+                Place::Moves { key, before }
+            } else {
+                Place::Comes { key, before }
+            };
+            if put.contains(&key) {
+                before = Some(key);
+            }
+            place
+        })
+        .collect();
+    places.reverse();
     Plan { leaving, places }
+}
+
+/// The indices into `values` of a longest strictly increasing run of them, in order.
+fn longest_increasing(values: &[usize]) -> Vec<usize> {
+    if values.is_sorted() {
+        return (0..values.len()).collect();
+    }
+    // `ends[n]`: the index of the smallest value that ends a run of length n + 1;
+    // `previous[i]`: the index before `i` in the run that `i` ends.
+    let mut ends: Vec<usize> = Vec::new();
+    let mut previous: Vec<Option<usize>> = vec![None; values.len()];
+    for (at, value) in values.iter().enumerate() {
+        let length = ends.partition_point(|&end| values[end] < *value);
+        previous[at] = length.checked_sub(1).map(|before| ends[before]);
+        if length == ends.len() {
+            ends.push(at);
+        } else {
+            ends[length] = at;
+        }
+    }
+    let mut run = Vec::with_capacity(ends.len());
+    let mut at = ends.last().copied();
+    while let Some(index) = at {
+        run.push(index);
+        at = previous[index];
+    }
+    run.reverse();
+    run
 }
 
 #[cfg(test)]
@@ -149,6 +183,26 @@ mod tests {
             let plan = plan(&keys(old), &keys(new));
             assert_eq!(moves(&plan), 0, "{old} -> {new}: {plan:?}");
         }
+    }
+
+    #[test]
+    fn a_row_that_changes_place_is_the_one_row_moved() {
+        for (old, new) in [("abcd", "bcda"), ("abcd", "dabc"), ("abcde", "abdce")] {
+            let plan = plan(&keys(old), &keys(new));
+            assert_eq!(moves(&plan), 1, "{old} -> {new}: {plan:?}");
+        }
+        assert_eq!(moves(&plan(&keys("abcd"), &keys("dcba"))), 3);
+    }
+
+    #[test]
+    fn the_longest_increasing_run_is_found() {
+        assert_eq!(longest_increasing(&[]), Vec::<usize>::new());
+        assert_eq!(longest_increasing(&[3, 1, 2]), [1, 2]);
+        assert_eq!(
+            longest_increasing(&[2, 5, 3, 7, 11, 8, 10, 13, 6]),
+            [0, 2, 3, 5, 6, 7]
+        );
+        assert_eq!(longest_increasing(&[4, 3, 2, 1]).len(), 1);
     }
 
     #[test]

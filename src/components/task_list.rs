@@ -148,19 +148,32 @@ pub fn TaskList(filter: Memo<Filter>, #[prop(optional)] read_only: bool) -> impl
     let shown = RenderEffect::new(move |_| {
         let keys = keys();
         if let Some(list) = list.get() {
-            rows.update_value(|rows| rows.show(&list, &keys, &build));
+            // The table is out of the store while the page changes: taking the edited
+            // row out fires its field's `change` then and there (Chromium, after an
+            // edit), which reaches the list's handlers, and they read the table.
+            if let Some(mut table) = rows.try_update_value(std::mem::take) {
+                table.show(&list, &keys, &build);
+                // A list gone meanwhile takes its rows with it.
+                if let Some(mut orphan) = rows.try_set_value(table) {
+                    orphan.clear();
+                }
+            }
         }
     });
     StoredValue::new_local(shown);
     // Rows already shown change where they are, without rebuilding them.
     tw.watch_rows(move |row| {
-        rows.with_value(|rows| {
+        rows.try_with_value(|rows| {
             if let Some(shown) = rows.get(row.task.id) {
                 shown.nodes.show(row, shown.edited);
             }
         });
     });
-    on_cleanup(move || rows.update_value(RowList::clear));
+    on_cleanup(move || {
+        if let Some(mut table) = rows.try_update_value(std::mem::take) {
+            table.clear();
+        }
+    });
     view! {
         <ul
             node_ref=list
@@ -175,7 +188,8 @@ pub fn TaskList(filter: Memo<Filter>, #[prop(optional)] read_only: bool) -> impl
 }
 
 fn nodes_of(rows: Rows, id: Uuid) -> Option<RowNodes> {
-    rows.with_value(|rows| rows.get(id).map(|shown| shown.nodes.clone()))
+    rows.try_with_value(|rows| rows.get(id).map(|shown| shown.nodes.clone()))
+        .flatten()
 }
 
 /// The task and the control an event in the list happened on: the row is the list's

@@ -265,8 +265,8 @@ impl Taskwire {
         self.views.task(id)
     }
 
-    /// Calls `watch` with each change of a row already shown, until the current owner
-    /// is cleaned up: a list of thousands of rows listens once rather than once a row.
+    /// Calls `watch` with each row's change or arrival, until the current owner is
+    /// cleaned up: a list of thousands of rows listens once rather than once a row.
     pub fn watch_rows(&self, watch: impl Fn(&TaskRow) + 'static) {
         self.views.row_watchers.watch(watch);
     }
