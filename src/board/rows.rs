@@ -118,7 +118,8 @@ impl Default for RowWatchers {
 }
 
 impl RowWatchers {
-    /// Tells `watch` of every row's change until the current owner is cleaned up.
+    /// Tells `watch` of every row's change or arrival until the current owner is
+    /// cleaned up.
     pub fn watch(self, watch: impl Fn(&TaskRow) + 'static) {
         let key = self.0.try_update_value(|watchers| {
             let key = watchers.last().map_or(0, |(key, _)| key + 1);

@@ -83,7 +83,8 @@ impl RowList {
         mut build: impl FnMut(Key) -> Option<Shown>,
     ) {
         self.list = Some(list.clone());
-        let Plan { leaving, places } = row_order::plan(&self.order, keys);
+        let edited = keys.iter().copied().find(|(_, edited)| *edited);
+        let Plan { leaving, places } = row_order::plan(&self.order, keys, edited);
         let gone = self.take_out(list, &leaving, places.is_empty());
         let mut new_rows = NewRows::default();
         let mut order = Vec::with_capacity(places.len());

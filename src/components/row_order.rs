@@ -29,8 +29,10 @@ pub struct Plan<K> {
 /// The plan from `old` to `new` (each without repeats). The rows that stay put are the
 /// longest run of `old`'s rows that `new` keeps in the same order; every other row that
 /// stays is moved. So appending, inserting, removing and filtering move nothing, and a
-/// row that changes place moves alone: a row moved in the page loses the focus.
-pub fn plan<K: Copy + Eq + Hash>(old: &[K], new: &[K]) -> Plan<K> {
+/// row that changes place moves alone: a row moved in the page loses the focus, so
+/// `pinned` (the row being edited, whose field has it) stays put if it stays at all,
+/// and the rows around it move instead.
+pub fn plan<K: Copy + Eq + Hash>(old: &[K], new: &[K], pinned: Option<K>) -> Plan<K> {
     let place_in_new: FxHashMap<K, usize> = if old.is_empty() {
         FxHashMap::default()
     } else {
@@ -41,7 +43,8 @@ pub fn plan<K: Copy + Eq + Hash>(old: &[K], new: &[K]) -> Plan<K> {
         .copied()
         .partition(|key| place_in_new.contains_key(key));
     let order: Vec<usize> = staying.iter().map(|key| place_in_new[key]).collect();
-    let put: FxHashSet<K> = longest_increasing(&order)
+    let pinned = pinned.and_then(|key| staying.iter().position(|stays| *stays == key));
+    let put: FxHashSet<K> = longest_increasing_through(&order, pinned)
         .into_iter()
         .map(|at| staying[at])
         .collect();
@@ -67,6 +70,33 @@ pub fn plan<K: Copy + Eq + Hash>(old: &[K], new: &[K]) -> Plan<K> {
         .collect();
     places.reverse();
     Plan { leaving, places }
+}
+
+/// The indices into `values` of a longest strictly increasing run of them that holds
+/// index `through`, if given: the longest run of the smaller values before it, then it,
+/// then the longest run of the larger values after it.
+fn longest_increasing_through(values: &[usize], through: Option<usize>) -> Vec<usize> {
+    let Some(through) = through else {
+        return longest_increasing(values);
+    };
+    let pivot = values[through];
+    let (before, after): (Vec<usize>, Vec<usize>) = (
+        (0..through).filter(|&at| values[at] < pivot).collect(),
+        (through + 1..values.len())
+            .filter(|&at| values[at] > pivot)
+            .collect(),
+    );
+    let run_of = |indices: &[usize]| {
+        let picked: Vec<usize> = indices.iter().map(|&at| values[at]).collect();
+        longest_increasing(&picked)
+            .into_iter()
+            .map(|at| indices[at])
+            .collect::<Vec<_>>()
+    };
+    let mut run = run_of(&before);
+    run.push(through);
+    run.extend(run_of(&after));
+    run
 }
 
 /// The indices into `values` of a longest strictly increasing run of them, in order.
@@ -164,7 +194,7 @@ mod tests {
         ];
         for (old, new) in cases {
             let (old, new) = (keys(old), keys(new));
-            let plan = plan(&old, &new);
+            let plan = plan(&old, &new, None);
             assert_eq!(apply(&old, &plan), new, "{old:?} -> {new:?}: {plan:?}");
         }
     }
@@ -180,7 +210,7 @@ mod tests {
             ("abcdef", "bdf"),
             ("bdf", "abcdef"),
         ] {
-            let plan = plan(&keys(old), &keys(new));
+            let plan = plan(&keys(old), &keys(new), None);
             assert_eq!(moves(&plan), 0, "{old} -> {new}: {plan:?}");
         }
     }
@@ -188,10 +218,34 @@ mod tests {
     #[test]
     fn a_row_that_changes_place_is_the_one_row_moved() {
         for (old, new) in [("abcd", "bcda"), ("abcd", "dabc"), ("abcde", "abdce")] {
-            let plan = plan(&keys(old), &keys(new));
+            let plan = plan(&keys(old), &keys(new), None);
             assert_eq!(moves(&plan), 1, "{old} -> {new}: {plan:?}");
         }
-        assert_eq!(moves(&plan(&keys("abcd"), &keys("dcba"))), 3);
+        assert_eq!(moves(&plan(&keys("abcd"), &keys("dcba"), None)), 3);
+    }
+
+    /// The row being edited keeps its place (and so its field the focus) when the
+    /// order around it changes: the others move.
+    #[test]
+    fn the_pinned_row_stays_put_and_the_others_move() {
+        let (old, new) = (keys("abx"), keys("xab"));
+        let edited = plan(&old, &new, Some('x'));
+        assert!(edited.places.contains(&Place::Stays('x')), "{edited:?}");
+        assert_eq!(moves(&edited), 2);
+        assert_eq!(apply(&old, &edited), new);
+        for (old, new, pinned) in [
+            ("abcde", "eabcd", 'c'),
+            ("abcde", "bcdea", 'a'),
+            ("abcde", "xdbyea", 'b'),
+            ("abc", "ab", 'c'),
+        ] {
+            let (old, new) = (keys(old), keys(new));
+            let edited = plan(&old, &new, Some(pinned));
+            assert_eq!(apply(&old, &edited), new, "{old:?} -> {new:?}: {edited:?}");
+            if new.contains(&pinned) {
+                assert!(edited.places.contains(&Place::Stays(pinned)), "{edited:?}");
+            }
+        }
     }
 
     #[test]
@@ -207,7 +261,7 @@ mod tests {
 
     #[test]
     fn a_row_moved_to_the_front_is_the_one_move() {
-        let plan = plan(&keys("abcd"), &keys("dabc"));
+        let plan = plan(&keys("abcd"), &keys("dabc"), None);
         assert_eq!(
             plan.places,
             [
@@ -224,7 +278,7 @@ mod tests {
 
     #[test]
     fn rows_shown_in_a_gap_go_before_the_next_row_still_there() {
-        let plan = plan(&keys("bd"), &keys("abcd"));
+        let plan = plan(&keys("bd"), &keys("abcd"), None);
         assert_eq!(
             plan.places,
             [
