@@ -5,6 +5,7 @@
 //! save then rebuilds the app, the page reloads itself, and the board is live again.
 
 use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -101,6 +102,8 @@ impl TrunkServe {
             .args(["serve", "--offline", "--no-error-reporting", "--dist"])
             .arg(dir.join("dev-dist"))
             .current_dir(root())
+            // A group of its own, so that the cargo build it runs goes with it.
+            .process_group(0)
             .stdin(Stdio::null())
             .stdout(output)
             .stderr(errors)
@@ -140,8 +143,74 @@ impl TrunkServe {
 }
 
 impl Drop for TrunkServe {
+    /// Ends trunk and whatever it started (a build still running when the check gave up
+    /// would otherwise go on, holding target/ and the cores).
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        end_group(&mut self.child);
+    }
+}
+
+/// Ends `child`, started as the leader of a process group of its own, and every process
+/// in that group.
+fn end_group(child: &mut Child) {
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{}", child.id())])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a process in the group started (as trunk starts cargo) ends with it.
+    #[test]
+    fn ending_the_group_ends_what_its_leader_started() {
+        let pid_file = std::env::temp_dir().join(format!("xtask-group-{}", std::process::id()));
+        let _ = std::fs::remove_file(&pid_file);
+        let mut leader = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "sleep 600 & echo $! > {}; wait",
+                pid_file.display()
+            ))
+            .process_group(0)
+            .spawn()
+            .expect("sh");
+        let started = Instant::now();
+        let pid = loop {
+            if let Some(pid) = std::fs::read_to_string(&pid_file)
+                .ok()
+                .and_then(|text| text.trim().parse::<u32>().ok())
+            {
+                break pid;
+            }
+            assert!(started.elapsed() < Duration::from_secs(10), "sleep started");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        end_group(&mut leader);
+        // Running, not a zombie waiting for whoever adopted it to reap it.
+        let alive = || {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                stat.rsplit(')')
+                    .next()
+                    .is_some_and(|rest| !rest.trim_start().starts_with('Z'))
+            })
+        };
+        let ended = Instant::now();
+        while alive() && ended.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = std::fs::remove_file(&pid_file);
+        let left = alive();
+        if left {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
+        assert!(!left, "the leader's child was ended with it");
     }
 }
