@@ -148,9 +148,9 @@ pub fn TaskList(filter: Memo<Filter>, #[prop(optional)] read_only: bool) -> impl
     let shown = RenderEffect::new(move |_| {
         let keys = keys();
         if let Some(list) = list.get() {
-            // The table is out of the store while the page changes: taking the edited
-            // row out fires its field's `change` then and there (Chromium, after an
-            // edit), which reaches the list's handlers, and they read the table.
+            // The table is out of the store while the page changes: taking a focused
+            // field out of the page can fire its events then and there (`blur`, and
+            // `change` after an edit), and the list's handlers read the table.
             if let Some(mut table) = rows.try_update_value(std::mem::take) {
                 table.show(&list, &keys, &build);
                 // A list gone meanwhile takes its rows with it.
