@@ -4,7 +4,7 @@
 
 use std::hash::Hash;
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 
 /// One row of the new order, relative to the rows in the page. `before` is the row it
 /// goes in front of: always a row that stays put (`None`: the end).
@@ -42,30 +42,31 @@ pub fn plan<K: Copy + Eq + Hash>(old: &[K], new: &[K], pinned: Option<K>) -> Pla
         .iter()
         .copied()
         .partition(|key| place_in_new.contains_key(key));
+    // Where each staying row is in `new`, in `old`'s order.
     let order: Vec<usize> = staying.iter().map(|key| place_in_new[key]).collect();
     let pinned = pinned.and_then(|key| staying.iter().position(|stays| *stays == key));
-    let put: FxHashSet<K> = longest_increasing_through(&order, pinned)
-        .into_iter()
-        .map(|at| staying[at])
-        .collect();
-    let shown: FxHashSet<K> = staying.iter().copied().collect();
+    // By place in `new`: which rows are in the page already, and which of them stay put.
+    let mut shown = vec![false; new.len()];
+    order.iter().for_each(|&at| shown[at] = true);
+    let mut put = vec![false; new.len()];
+    for at in longest_increasing_through(&order, pinned) {
+        put[order[at]] = true;
+    }
     // Each row goes before the next row of `new` that stays put (none: at the end).
     let mut before = None;
     let mut places: Vec<Place<K>> = new
         .iter()
+        .enumerate()
         .rev()
-        .map(|&key| {
-            let place = if put.contains(&key) {
+        .map(|(at, &key)| {
+            if put[at] {
+                before = Some(key);
                 Place::Stays(key)
-            } else if shown.contains(&key) {
+            } else if shown[at] {
                 Place::Moves { key, before }
             } else {
                 Place::Comes { key, before }
-            };
-            if put.contains(&key) {
-                before = Some(key);
             }
-            place
         })
         .collect();
     places.reverse();
