@@ -21,7 +21,6 @@ pub type Key = (Uuid, bool);
 
 /// A row in the list.
 pub struct Shown {
-    pub edited: bool,
     pub nodes: RowNodes,
     /// The edited row's view state and the owner of its signals and effects, held as
     /// long as the row is shown.
@@ -30,19 +29,19 @@ pub struct Shown {
 
 impl Shown {
     pub fn plain(nodes: RowNodes) -> Self {
-        Self {
-            edited: false,
-            nodes,
-            view: None,
-        }
+        Self { nodes, view: None }
     }
 
     pub fn edited(nodes: RowNodes, owner: Owner, view: Box<dyn Any>) -> Self {
         Self {
-            edited: true,
             nodes,
             view: Some((owner, view)),
         }
+    }
+
+    /// The row being edited: the one with a view of its own.
+    pub fn is_edited(&self) -> bool {
+        self.view.is_some()
     }
 
     fn item(&self) -> &HtmlElement {

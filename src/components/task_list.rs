@@ -165,7 +165,7 @@ pub fn TaskList(filter: Memo<Filter>, #[prop(optional)] read_only: bool) -> impl
     tw.watch_rows(move |row| {
         rows.try_with_value(|rows| {
             if let Some(shown) = rows.get(row.task.id) {
-                shown.nodes.show(row, shown.edited);
+                shown.nodes.show(row, shown.is_edited());
             }
         });
     });
