@@ -268,22 +268,35 @@ impl Connection {
             let outcome = match wake {
                 Wake::Shutdown => Err(End::Closed(CloseCode::GoingAway, "server shutting down")),
                 Wake::Shared => self.on_shared().await,
+                // The timer is polled last, so a peer that never lets the read side run
+                // dry (a flood of pings, which need no answer read) would keep it from
+                // ever firing: a frame read past the deadline ends the socket as the
+                // timer would, and a request after the token's expiry is never run.
+                Wake::Frame(_) | Wake::Timer if Instant::now() >= self.deadline => {
+                    Err(self.past_deadline())
+                }
                 Wake::Frame(frame) => self.on_frame(frame).await,
-                Wake::Timer if Instant::now() < self.deadline => {
+                Wake::Timer => {
                     let ping_due = Instant::now() >= next_ping;
                     if ping_due {
                         next_ping = Instant::now() + ping_every;
                     }
                     self.heartbeat(ping_due).await
                 }
-                Wake::Timer if self.authed.is_some() => {
-                    Err(End::Closed(CloseCode::Unauthorized, "token expired"))
-                }
-                Wake::Timer => Err(End::Closed(CloseCode::AuthTimeout, "no auth in time")),
             };
             if let Err(end) = outcome {
                 return end;
             }
+        }
+    }
+
+    /// How the socket ends at its deadline: the token it was authenticated with has
+    /// expired, or no `auth` came in time.
+    fn past_deadline(&self) -> End {
+        if self.authed.is_some() {
+            End::Closed(CloseCode::Unauthorized, "token expired")
+        } else {
+            End::Closed(CloseCode::AuthTimeout, "no auth in time")
         }
     }
 
@@ -296,6 +309,9 @@ impl Connection {
             None => Err(End::Dropped("connection ended")),
             Some(Err(error)) => Err(read_error(&error)),
             Some(Ok(Message::Text(text))) => Box::pin(self.on_text(text)).await,
+            Some(Ok(Message::Binary(_))) if self.authed.is_none() => {
+                Box::pin(self.refuse_before_auth(None)).await
+            }
             Some(Ok(Message::Binary(_))) => {
                 // Boxed like `on_text`: it is rare, and inline its future would add some
                 // 300 bytes to every socket's.
@@ -831,13 +847,19 @@ fn v1_refusal() -> AppError {
     )
 }
 
-/// A read error: a frame over the limit gets its 1009; anything else is a broken
-/// connection.
+/// A read error: a frame over the limit gets its 1009; a text frame that is not UTF-8,
+/// or a frame against the WebSocket rules, is the peer breaking the protocol (4400);
+/// anything else is a broken connection.
 fn read_error(error: &tungstenite::Error) -> End {
-    if matches!(error, tungstenite::Error::Capacity(_)) {
-        End::TooBig
-    } else {
-        End::Dropped("read failed")
+    match error {
+        tungstenite::Error::Capacity(_) => End::TooBig,
+        tungstenite::Error::Utf8(_) => {
+            End::Closed(CloseCode::ProtocolViolation, "text frame not UTF-8")
+        }
+        tungstenite::Error::Protocol(_) => {
+            End::Closed(CloseCode::ProtocolViolation, "WebSocket protocol broken")
+        }
+        _ => End::Dropped("read failed"),
     }
 }
 

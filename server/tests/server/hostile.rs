@@ -10,6 +10,8 @@ use serde_json::{Value, json};
 use tokio_tungstenite::MaybeTlsStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 
 use crate::support::{Closed, TestServer, Ws, assert_error};
 
@@ -65,6 +67,28 @@ async fn a_binary_frame_gets_an_error_and_4400() {
     ws.send_raw(Message::binary(vec![0u8, 1, 2, 3])).await;
     let error = ws.expect_close(4400).await.unwrap();
     assert_eq!(error["code"], "bad_request");
+}
+
+/// Before `auth_ok` every frame but `auth` is refused as unauthorized, a binary one too.
+#[tokio::test]
+async fn a_binary_frame_before_auth_gets_an_error_and_4401() {
+    let server = TestServer::start().await;
+    let mut ws = server.connect(true).await;
+    ws.send_raw(Message::binary(vec![0u8, 1, 2, 3])).await;
+    let error = ws.expect_close(4401).await.unwrap();
+    assert_eq!(error["code"], "unauthorized");
+}
+
+/// A text frame whose bytes are not UTF-8 breaks the WebSocket protocol: the socket is
+/// closed with the contract's 4400, not dropped without a word.
+#[tokio::test]
+async fn a_text_frame_that_is_not_utf8_closes_with_4400() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    let mut ws = server.socket(&alice.token).await;
+    let frame = Frame::message(vec![0xff, 0xfe, b'{'], OpCode::Data(Data::Text), true);
+    ws.send_raw(Message::Frame(frame)).await;
+    assert_eq!(ws.expect_close(4400).await, None);
 }
 
 #[tokio::test]

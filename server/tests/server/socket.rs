@@ -2,8 +2,11 @@
 
 use std::time::Duration;
 
+use futures_util::{FutureExt, StreamExt};
 use reqwest::Method;
 use serde_json::{Value, json};
+use tokio::io::AsyncWriteExt;
+use tokio_tungstenite::tungstenite::Message;
 use uuid::Uuid;
 
 use crate::support::{Closed, TestServer, cookie_value, set_cookie};
@@ -364,6 +367,76 @@ async fn an_expired_token_closes_the_socket_with_4401() {
     let started = std::time::Instant::now();
     ws.expect_close(4401).await;
     assert!(started.elapsed() <= Duration::from_secs(5));
+}
+
+/// A peer that floods pings keeps the server's read side from ever running dry; its
+/// token's expiry still closes the socket, and the creates it slips in after the expiry
+/// are never run. The frames are written as raw bytes (masked with a zero key), far
+/// faster than a WebSocket client would frame them one by one, from a thread of the
+/// test's own beside the server's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_pings_does_not_keep_an_expired_token_alive() {
+    let server = TestServer::start_with(|args| args.access_ttl_secs = 3).await;
+    let alice = server.register("alice").await;
+    let mut ws = server.socket(&alice.token).await;
+    let instant = |text: &Value| {
+        protocol::time::parse_rfc3339(text.as_str().expect("a timestamp")).expect("RFC 3339")
+    };
+    // A token is good through the last second of its `exp`, over HTTP as on the socket.
+    let mut good_until = instant(&alice.body["expires_at"]);
+    good_until.secs += 1;
+    let pings: Vec<u8> = [0x89, 0x80, 0, 0, 0, 0].repeat(20_000);
+    let started = std::time::Instant::now();
+    let mut next_create = started;
+    let mut closed = None;
+    'flood: for id in 10u64.. {
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "the socket closes while pings keep coming"
+        );
+        let mut bytes = pings.clone();
+        if std::time::Instant::now() >= next_create {
+            // Four creates a second, within the frame rate limit (pings pass it).
+            next_create += Duration::from_millis(250);
+            let create = json!({"type": "request", "id": id, "method": "task.create",
+                "params": {"title": format!("create {id}")}})
+            .to_string();
+            let length = u8::try_from(create.len()).expect("a short frame");
+            assert!(length < 126);
+            bytes.extend([0x81, 0x80 | length, 0, 0, 0, 0]);
+            bytes.extend(create.as_bytes());
+        }
+        if ws.stream.get_mut().write_all(&bytes).await.is_err() {
+            break;
+        }
+        while let Some(next) = ws.stream.next().now_or_never() {
+            match next {
+                Some(Ok(Message::Close(frame))) => {
+                    closed = frame.map(|frame| u16::from(frame.code));
+                    break 'flood;
+                }
+                Some(Ok(_)) => {}
+                _ => break 'flood,
+            }
+        }
+    }
+    assert_eq!(closed, Some(4401));
+    let fresh = server.login("alice").await;
+    let tasks: Value = server
+        .client()
+        .get("/api/tasks", Some(&fresh.token))
+        .await
+        .json()
+        .await
+        .expect("tasks");
+    let items = tasks["items"].as_array().expect("items");
+    assert!(!items.is_empty(), "creates before the expiry ran");
+    for task in items {
+        assert!(
+            instant(&task["created_at"]) < good_until,
+            "created after the token expired: {task}"
+        );
+    }
 }
 
 #[tokio::test]
