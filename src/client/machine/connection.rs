@@ -320,7 +320,7 @@ impl Machine {
                 self.reconnect_later(env, Wait::Backoff, out);
             }
             CloseAction::ReconnectAfterMaxBackoff => self.reconnect_later(env, Wait::Longest, out),
-            CloseAction::RefreshThenLogin => self.on_unauthorized(out),
+            CloseAction::RefreshThenLogin => self.on_unauthorized(env.now_ms, out),
             CloseAction::ClearSession => {
                 self.end_session(out);
                 out.push(Command::ClearSession);

@@ -355,7 +355,7 @@ impl Machine {
             self.close_socket(conn, protocol::CloseCode::GaveUp, "token refused", out);
             self.lose_connection(now, out);
         }
-        self.on_unauthorized(out);
+        self.on_unauthorized(now, out);
     }
 
     /// HTTP does not get through either: the server is away, not just sockets blocked.

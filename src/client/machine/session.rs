@@ -45,9 +45,11 @@ pub(super) struct Session {
     token: Option<Token>,
     refresh: Refresh,
     /// A 4401 (or a 401 on the fallback) already led to a refresh, and the server has
-    /// taken no token since: the next refusal goes to the login page ("refresh the token
-    /// once").
-    refreshed_for_unauthorized: bool,
+    /// taken no token since: the expiry of the token that refresh brought. A refusal
+    /// before then goes to the login page ("refresh the token once"); one after it is
+    /// that token's own expiry (the network was out for its whole life), not the
+    /// session's end, and is refreshed again.
+    refreshed_for_unauthorized: Option<u64>,
     /// The token changed while `auth` with the old one was out: send it after `auth_ok`.
     pub(super) stale_auth: bool,
 }
@@ -72,14 +74,14 @@ impl Session {
     /// The server took the token: an `auth_ok`, or on the fallback an answered poll or
     /// call. A later refusal is refreshed again before it means the session ended.
     pub(super) fn token_accepted(&mut self) {
-        self.refreshed_for_unauthorized = false;
+        self.refreshed_for_unauthorized = None;
     }
 
     /// Forgets the token and every refresh under way (the session ended).
     pub(super) fn forget(&mut self) {
         self.token = None;
         self.refresh = Refresh::Idle;
-        self.refreshed_for_unauthorized = false;
+        self.refreshed_for_unauthorized = None;
     }
 }
 
@@ -97,7 +99,7 @@ impl Machine {
             self.stats.last_close = None;
             self.stats.last_rtt_ms = None;
         }
-        self.session.refreshed_for_unauthorized = false;
+        self.session.refreshed_for_unauthorized = None;
         self.new_token(now, token, expires_at_ms, out);
         if self.phase.conn().is_none() {
             self.connect_or_wait(now, out);
@@ -175,9 +177,14 @@ impl Machine {
     }
 
     /// A 4401: refresh the token once (joining a scheduled refresh under way), then
-    /// reconnect with it; a second 4401 before any `auth_ok` goes to the login page.
-    pub(super) fn on_unauthorized(&mut self, out: &mut Vec<Command>) {
-        if self.session.refreshed_for_unauthorized {
+    /// reconnect with it; a second 4401 before any `auth_ok`, while that fresh token
+    /// should still be good, goes to the login page.
+    pub(super) fn on_unauthorized(&mut self, now: u64, out: &mut Vec<Command>) {
+        if self
+            .session
+            .refreshed_for_unauthorized
+            .is_some_and(|expires_at_ms| now < expires_at_ms)
+        {
             self.login_required(out);
         } else {
             if self.session.refresh
@@ -207,7 +214,7 @@ impl Machine {
             };
         self.new_token(now, token, expires_at_ms, out);
         if for_unauthorized && self.phase == (Phase::Reconnecting { at_ms: None }) {
-            self.session.refreshed_for_unauthorized = true;
+            self.session.refreshed_for_unauthorized = Some(expires_at_ms);
             self.connect_or_wait(now, out);
         }
     }
@@ -319,6 +326,29 @@ mod tests {
         assert!(!out.contains(&Command::RefreshToken));
         assert!(out.contains(&Command::GoToLogin));
         assert_eq!(h.state(), ConnectionState::Closed);
+    }
+
+    /// The fresh token was never refused: the network went out before it reached the
+    /// server, for longer than it lives. Its 4401 is its own expiry, refreshed again,
+    /// not the session's end.
+    #[test]
+    fn a_fresh_token_that_expired_before_it_was_used_is_refreshed_again() {
+        let mut h = Harness::new();
+        let conn = h.live(1);
+        h.feed(closed(conn, 4401));
+        let fifteen_minutes = 15 * 60_000;
+        let out = h.feed(Input::TokenRefreshed {
+            token: "token-2".to_owned(),
+            expires_at_ms: h.now + fifteen_minutes,
+        });
+        opened(&out).expect("reconnects with the new token");
+        h.feed(Input::Offline);
+        let out = h.at(h.now + 20 * 60_000, Input::Online);
+        let conn = h.open(&out);
+        let out = h.feed(closed(conn, 4401));
+        assert!(out.contains(&Command::RefreshToken), "{out:?}");
+        assert!(!out.contains(&Command::GoToLogin), "{out:?}");
+        assert_eq!(h.state(), ConnectionState::Reconnecting);
     }
 
     #[test]
