@@ -545,13 +545,16 @@ impl Store {
             MethodCall::Create(params) => params
                 .id
                 .is_some_and(|id| self.confirmed(id).is_some() || self.tombstones.contains(&id)),
-            MethodCall::Update(params) => self.confirmed(params.id).is_some_and(|task| {
-                params
-                    .title
-                    .as_ref()
-                    .is_none_or(|title| *title == task.title)
-                    && params.done.is_none_or(|done| done == task.done)
-            }),
+            MethodCall::Update(params) => {
+                self.was_reflected(mutation)
+                    || self.confirmed(params.id).is_some_and(|task| {
+                        params
+                            .title
+                            .as_ref()
+                            .is_none_or(|title| *title == task.title)
+                            && params.done.is_none_or(|done| done == task.done)
+                    })
+            }
             MethodCall::Delete(params) => self.confirmed(params.id).is_none(),
             MethodCall::ClearDone(_) => self
                 .by_mutation
@@ -560,6 +563,20 @@ impl Store {
                 .flatten()
                 .all(|id| self.confirmed(*id).is_none_or(|task| !task.done)),
         }
+    }
+
+    /// Whether an event or snapshot since `mutation` was made showed what it asked for:
+    /// its operations were dropped as reflected (only confirming or rejecting it also
+    /// forgets them, and both forget the mutation). It took effect then, whatever
+    /// another person changed after; sent again, it would undo their change.
+    fn was_reflected(&self, mutation: MutationId) -> bool {
+        self.by_mutation.get(&mutation).is_some_and(|ids| {
+            ids.iter().all(|id| {
+                self.rows
+                    .get(id)
+                    .is_none_or(|row| row.ops.iter().all(|(m, _)| *m != mutation))
+            })
+        })
     }
 
     /// Sign-out: forget everything.

@@ -867,6 +867,23 @@ mod tests {
         assert_eq!(settled(&out), [(MutationId(1), Ok(()))]);
     }
 
+    /// A tick whose answer was lost, then another person's untick: the replay shows the
+    /// tick landed before the untick, so it is not sent again over the untick.
+    #[test]
+    fn a_lost_change_that_another_person_changed_back_is_not_resent() {
+        let mut h = Harness::new();
+        let conn = h.live(1);
+        h.frame(conn, upsert(2, 7));
+        h.feed(Input::Mutate(set_done(7)));
+        let (conn, out) = h.reconnect(conn);
+        let events = vec![patch_done(3, 7, 2, true), patch_done(4, 7, 3, false)];
+        let out = h.frame(conn, replay(subscribe_id(&out), 4, events));
+        assert!(request_ids(&out).is_empty(), "nothing sent again: {out:?}");
+        assert_eq!(settled(&out), [(MutationId(1), Ok(()))]);
+        let row = h.machine.store().get(Uuid::from_u128(7)).unwrap();
+        assert!(!row.task.done && !row.pending, "{row:?}");
+    }
+
     /// Three hundred changes made offline go out at the app's pace once live: a hundred
     /// at once, then one every 40 ms, under the server's limits (a burst of 200 frames,
     /// 50 a second), so that the socket is not closed with 4429 and none rolled back.
