@@ -112,9 +112,11 @@ impl Machine {
 
     /// Settles the changes whose delivery the last connection left unknown, by what the
     /// store now shows. A change to a board no longer open cannot be checked there, so it
-    /// is sent again (every call is safe to repeat but a delete, whose repeat is refused),
-    /// except clearing what is done: again, it could clear what was done since, so it is
-    /// given up and reported instead.
+    /// is sent again (every call is safe to repeat; a repeated delete's `not_found` is
+    /// taken as done, see `settle_mutation`), except clearing what is done: again, it
+    /// could clear what was done since, so it is given up and reported instead. A tick
+    /// sent again this way can still undo another person's change made in the gap; the
+    /// board's state would tell, but it is not open.
     pub(super) fn reconcile(&mut self, out: &mut Vec<Command>) {
         let store = self.subscriptions.changes_store();
         let open = self.subscriptions.changes_topic();
@@ -239,6 +241,20 @@ impl Machine {
             self.push_outbox(out);
             return;
         }
+        // A delete sent again because its first answer was lost and its board was not
+        // open to tell: `not_found` means the first one landed (or another person's did).
+        // The task is gone either way, as asked; reporting it refused would be false.
+        let result = match result {
+            Err(error)
+                if error.code == ErrorCode::NotFound
+                    && self.outbox.get(mutation).is_some_and(|entry| {
+                        entry.sends > 1 && matches!(entry.call, MethodCall::Delete(_))
+                    }) =>
+            {
+                Ok(MethodValue::default())
+            }
+            other => other,
+        };
         if let Ok(MethodValue {
             task: Some(task), ..
         }) = &result
@@ -1132,6 +1148,43 @@ mod tests {
             settled(&out),
             [(MutationId(2), Err(MutationError::ClearUntold))]
         );
+    }
+
+    /// A delete whose answer was lost while another board was opened is sent again
+    /// (its board cannot tell); `not_found` then says it landed, and it settles as done,
+    /// with no alert.
+    #[test]
+    fn a_delete_sent_again_and_not_found_settles_as_done() {
+        let mut h = Harness::new();
+        let conn = h.live(1);
+        h.frame(conn, upsert(2, 7));
+        assert_eq!(request_ids(&h.feed(Input::Mutate(delete(7)))).len(), 1);
+        let other = Topic::Board(Uuid::from_u128(5));
+        let (conn, out) = h.reconnect_after(conn, |h| {
+            h.feed(Input::Open(other));
+        });
+        let out = h.frame(
+            conn,
+            ServerFrame::Snapshot {
+                id: subscribe_id(&out),
+                topic: other,
+                epoch: "e1".to_owned(),
+                seq: 1,
+                items: Vec::new(),
+            },
+        );
+        let [(id, MethodCall::Delete(_))] = request_ids(&out)[..] else {
+            panic!("the delete goes again: {out:?}");
+        };
+        let out = h.frame(
+            conn,
+            ServerFrame::Result {
+                id,
+                outcome: Outcome::Error(ApiError::new(ErrorCode::NotFound, "No such task.")),
+            },
+        );
+        assert_eq!(settled(&out), [(MutationId(1), Ok(()))]);
+        assert!(problems(&out).is_empty(), "{out:?}");
     }
 
     /// Opening another board unsubscribes from the last: the server's `result` answers
