@@ -610,6 +610,51 @@ async fn leaving_the_editor_for_a_control_of_its_row_keeps_the_focus_there() {
     }
 }
 
+/// The mouse on a control of the row being edited: the press does not end the edit
+/// (which would take the control out of the page before the release), so the click
+/// acts. A tick keeps the edit and its draft open; Delete takes the task away.
+#[wasm_bindgen_test]
+async fn a_mouse_click_on_a_control_of_the_row_being_edited_acts() {
+    let (app, _) = signed_in_board().await;
+    let root = &app.root;
+    add_task(root, "Clicked while edited").await;
+    until_confirmed(root).await;
+    let row = task_row(root, "Clicked while edited").expect("the row");
+    let editor = open_editor(root, &row).await;
+    type_text(&editor, "A draft");
+    let row = editor
+        .closest("li")
+        .ok()
+        .flatten()
+        .expect("the row being edited");
+    let check: web_sys::HtmlElement = row
+        .query_selector("input[type=checkbox]")
+        .ok()
+        .flatten()
+        .expect("its checkbox")
+        .dyn_into()
+        .expect("an input");
+    assert!(
+        mouse_click(&check, Duration::from_millis(100)).await,
+        "the checkbox pressed is still in the page when released"
+    );
+    until("the task done", WAIT, || {
+        checkbox(root, "Clicked while edited").is_some_and(|c| c.checked())
+    })
+    .await;
+    let editor = field(root, "Edit task").expect("the edit still open");
+    assert_eq!(editor.value(), "A draft");
+    let delete: web_sys::HtmlElement = by_role_starting(&row, "button", "Delete")
+        .expect("its Delete button")
+        .dyn_into()
+        .expect("a button");
+    assert!(
+        mouse_click(&delete, Duration::from_millis(100)).await,
+        "Delete pressed is still in the page when released"
+    );
+    until("the task gone", WAIT, || titles(root).is_empty()).await;
+}
+
 /// The row being edited changes elsewhere: the draft stays and the title stays hidden
 /// behind the editor; then the task is deleted elsewhere: the editor goes with it and
 /// the board carries on.
@@ -1008,6 +1053,8 @@ async fn an_alert_about_one_board_goes_when_another_is_opened() {
 async fn a_change_refused_for_too_many_waiting_keeps_its_title() {
     let (app, _) = signed_in_board().await;
     let root = &app.root;
+    add_task(root, "Already there").await;
+    until_confirmed(root).await;
     browser_says("offline");
     until("offline", WAIT, || connection(root) == "offline").await;
     let input = field(root, "New task").expect("the New task field");
@@ -1015,7 +1062,7 @@ async fn a_change_refused_for_too_many_waiting_keeps_its_title() {
         type_text(&input, &format!("Waiting {n}"));
         press(&input, "Enter");
     }
-    until("500 tasks waiting", WAIT, || rows(root).len() == 500).await;
+    until("500 tasks waiting", WAIT, || rows(root).len() == 501).await;
     type_text(&input, "One too many");
     press(&input, "Enter");
     let alert = until_found("an alert", WAIT, || by_role_starting(root, "alert", "")).await;
@@ -1025,11 +1072,23 @@ async fn a_change_refused_for_too_many_waiting_keeps_its_title() {
         text_of(&alert)
     );
     assert_eq!(input.value(), "One too many");
-    assert_eq!(rows(root).len(), 500);
+    assert_eq!(rows(root).len(), 501);
+    // A tick the app cannot take leaves the box as the task is: not done.
+    let check = checkbox(root, "Already there").expect("its checkbox");
+    check.click();
+    assert!(
+        !check.checked(),
+        "the box ticked though the task is not done"
+    );
     button(root, "Discard unsent changes")
         .expect("Discard unsent changes")
         .click();
-    until("nothing waiting", WAIT, || rows(root).is_empty()).await;
+    until("nothing waiting", WAIT, || {
+        titles(root) == ["Already there"]
+    })
+    .await;
+    let check = checkbox(root, "Already there").expect("its checkbox");
+    assert!(!check.checked(), "still not done after the discard");
     browser_says("online");
     until_live_within(root, RECONNECT).await;
 }

@@ -555,9 +555,27 @@ async fn an_owner_renames_and_deletes_a_board_and_a_member_leaves_it() {
         by_role(a.root(), "alertdialog", "Delete New name?")
     })
     .await;
-    button(&confirm, "Cancel").expect("Cancel").click();
+    // The question takes the focus, on its safe answer, so that it is read out.
+    let cancel = button(&confirm, "Cancel").expect("Cancel");
+    until("focus on Cancel", WAIT, || {
+        focused().is_some_and(|f| &f == cancel.unchecked_ref::<Element>())
+    })
+    .await;
+    cancel.click();
     until("focus back on Delete board", WAIT, || {
         focused().is_some_and(|f| &f == delete.unchecked_ref::<Element>())
+    })
+    .await;
+    // Escape answers it the same way.
+    delete.click();
+    let confirm = until_found("the confirmation", WAIT, || {
+        by_role(a.root(), "alertdialog", "Delete New name?")
+    })
+    .await;
+    press(&confirm, "Escape");
+    until("the question gone, focus on Delete board", WAIT, || {
+        by_role(a.root(), "alertdialog", "Delete New name?").is_none()
+            && focused().is_some_and(|f| &f == delete.unchecked_ref::<Element>())
     })
     .await;
     delete.click();

@@ -33,6 +33,14 @@ pub fn BoardHeading(id: Uuid) -> impl IntoView {
     let share_button = NodeRef::<html::Button>::new();
     let rename_button = NodeRef::<html::Button>::new();
     let delete_button = NodeRef::<html::Button>::new();
+    // The delete question takes the focus as it opens, on its safe answer, so that it is
+    // read out and Enter does not delete; Escape and Cancel give it back to the button.
+    let cancel_delete = NodeRef::<html::Button>::new();
+    Effect::new(move || {
+        if let Some(cancel) = cancel_delete.get() {
+            let _ = cancel.focus();
+        }
+    });
     // A form or a confirmation closing gives focus back to the button that opened it,
     // not to the page: a keyboard user goes on from where they were.
     let done = move |closing: Mode| {
@@ -150,7 +158,16 @@ pub fn BoardHeading(id: Uuid) -> impl IntoView {
             </div>
         </div>
         <Show when=move || mode.get() == Mode::ConfirmingDelete>
-            <div class="confirm card" role="alertdialog" aria-label=move || format!("Delete {}?", name())>
+            <div
+                class="confirm card"
+                role="alertdialog"
+                aria-label=move || format!("Delete {}?", name())
+                on:keydown=move |ev| {
+                    if ev.key() == "Escape" {
+                        done(Mode::ConfirmingDelete);
+                    }
+                }
+            >
                 <p>{move || format!("Delete {} and all its tasks? This cannot be undone.", name())}</p>
                 <button type="button" class="button small danger" on:click=delete.clone()>
                     "Confirm delete"
@@ -158,6 +175,7 @@ pub fn BoardHeading(id: Uuid) -> impl IntoView {
                 <button
                     type="button"
                     class="button ghost small"
+                    node_ref=cancel_delete
                     on:click=move |_| done(Mode::ConfirmingDelete)
                 >
                     "Cancel"

@@ -86,16 +86,22 @@ pub fn TaskList(filter: Memo<Filter>, #[prop(optional)] read_only: bool) -> impl
         let Some((id, Control::Check)) = control_of(list, rows, &ev) else {
             return;
         };
-        let Some(done) = nodes_of(rows, id).map(|nodes| nodes.check.checked()) else {
+        let Some(nodes) = nodes_of(rows, id) else {
             return;
         };
+        let done = nodes.check.checked();
         let next = next_focus(tw, filter, visible, rows, id, Control::Check);
         tw.set_done(id, done);
+        let shown = tw.task(id).map(|row| row.with_untracked(|r| r.task.done));
+        let taken = shown == Some(done);
+        // The browser ticked the box already: a change the app could not take (too many
+        // waiting) puts it back to what the task is, or it would say done where the
+        // task is not.
+        if !taken && let Some(shown) = shown {
+            nodes.check.set_checked(shown);
+        }
         // Under Active or Completed the row leaves the list, unless the app could not
-        // take the change (too many changes waiting).
-        let taken = tw
-            .task(id)
-            .is_some_and(|row| row.with_untracked(|r| r.task.done == done));
+        // take the change.
         if taken
             && !filter.get_untracked().shows(done)
             && let Some(next) = next
@@ -117,6 +123,17 @@ pub fn TaskList(filter: Memo<Filter>, #[prop(optional)] read_only: bool) -> impl
             }
         }
         _ => {}
+    };
+    // A press of the mouse on the edited row's checkbox or Delete keeps the focus in its
+    // title field. Moving it there would end the edit, and the row, built anew, would
+    // be gone from under the pointer before the button is released: the click would
+    // land on nothing. The click then acts on the task, with the edit still open.
+    let on_mousedown = move |ev: Event| {
+        if let Some((id, Control::Check | Control::Delete)) = control_of(list, rows, &ev)
+            && editing.get_untracked() == Some(id)
+        {
+            ev.prevent_default();
+        }
     };
     let on_dblclick = move |ev: Event| {
         if let Some((id, Control::Title)) = control_of(list, rows, &ev)
@@ -181,6 +198,7 @@ pub fn TaskList(filter: Memo<Filter>, #[prop(optional)] read_only: bool) -> impl
             aria-label="Tasks"
             on:change=on_change
             on:click=move |ev| on_click(ev.into())
+            on:mousedown=move |ev| on_mousedown(ev.into())
             on:dblclick=move |ev| on_dblclick(ev.into())
         ></ul>
         {move || empty_text().map(|text| view! { <p class="empty">{text}</p> })}

@@ -316,6 +316,27 @@ pub fn double_click(element: &Element) {
     element.dispatch_event(&event).expect("dispatch dblclick");
 }
 
+/// A press and release of the mouse on `element`, as a browser does it: the press
+/// moves the focus there unless a handler prevents it, and the click comes on release
+/// (here after `held`) to the element pressed, if it is still in the page. Returns
+/// whether it was.
+pub async fn mouse_click(element: &HtmlElement, held: Duration) -> bool {
+    let init = web_sys::MouseEventInit::new();
+    init.set_bubbles(true);
+    init.set_cancelable(true);
+    let down = web_sys::MouseEvent::new_with_mouse_event_init_dict("mousedown", &init)
+        .expect("a mousedown event");
+    if element.dispatch_event(&down).expect("dispatch mousedown") {
+        element.focus().expect("focusable");
+    }
+    gloo_timers::future::sleep(held).await;
+    if !element.is_connected() {
+        return false;
+    }
+    element.click();
+    true
+}
+
 pub fn click(element: &Element) {
     element
         .dyn_ref::<HtmlElement>()
