@@ -6,7 +6,7 @@ use leptos_router::components::{FlatRoutes, Route, Router};
 use leptos_router::path;
 
 use crate::api::Api;
-use crate::pages::{Admin, BoardPage, Diagnostics, Home, Login, NotFound};
+use crate::pages::{Admin, BoardPage, BoardsShown, Diagnostics, Home, Login, NotFound};
 use crate::taskwire::Taskwire;
 
 /// The whole app. `api` is where the server lives: the page's own origin unless given
@@ -19,6 +19,7 @@ use crate::taskwire::Taskwire;
 #[component]
 pub fn App(#[prop(optional, into)] api: Option<Api>) -> impl IntoView {
     Taskwire::provide(api.unwrap_or_else(|| Api::new("")));
+    BoardsShown::provide();
     view! {
         <Router>
             <FlatRoutes fallback=NotFound>

@@ -240,6 +240,12 @@ async fn a_board_shared_by_one_person_is_live_for_the_other() {
         location().starts_with("/b/") && heading(a.root()) == name
     })
     .await;
+    // The form went with the page it was on (`/`): the new board's heading takes the
+    // focus, rather than the top of the page.
+    until("focus on the new board's heading", WAIT, || {
+        focused().is_some_and(|f| f.tag_name() == "H1" && text_of(&f) == name)
+    })
+    .await;
     let path = location();
 
     // The dialog: focus moves in, an unknown name is refused, B is added, Escape closes

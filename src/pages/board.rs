@@ -20,7 +20,7 @@ pub fn Home() -> impl IntoView {
     let tw = Taskwire::expect();
     let home =
         Memo::new(move |shown: Option<&Option<Uuid>>| tw.home_board(shown.copied().flatten()));
-    let opened = StoredValue::new(false);
+    let opened = BoardsShown::expect();
     view! {
         <SignedInPage>
             {move || match home.get() {
@@ -37,7 +37,7 @@ pub fn BoardPage() -> impl IntoView {
     let id = Memo::new(move |_| {
         params.with(|p| p.get("board_id").and_then(|id| Uuid::try_parse(&id).ok()))
     });
-    let opened = StoredValue::new(false);
+    let opened = BoardsShown::expect();
     view! {
         <SignedInPage>
             {move || match id.get() {
@@ -48,7 +48,23 @@ pub fn BoardPage() -> impl IntoView {
     }
 }
 
-/// Board `id`'s view. Each board a page opens after its first (`opened`) is a new view,
+/// Whether the app has shown a board yet. `/` and `/b/:board_id` are two pages to the
+/// router, so it is kept above them: a board opened from `/` replaces the whole page,
+/// and the control focus was on goes with it as it does within one page.
+#[derive(Clone, Copy)]
+pub struct BoardsShown(StoredValue<bool>);
+
+impl BoardsShown {
+    pub fn provide() {
+        provide_context(Self(StoredValue::new(false)));
+    }
+
+    fn expect() -> StoredValue<bool> {
+        use_context::<Self>().map_or_else(|| StoredValue::new(false), |shown| shown.0)
+    }
+}
+
+/// Board `id`'s view. Each board shown after the app's first (`opened`) is a new view,
 /// and the control focus was on (a board's link, Create board, Confirm delete) goes with
 /// the old one.
 fn open_board(opened: StoredValue<bool>, id: Uuid) -> AnyView {

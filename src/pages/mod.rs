@@ -7,7 +7,7 @@ mod login;
 mod not_found;
 
 pub use admin::Admin;
-pub use board::{BoardPage, Home};
+pub use board::{BoardPage, BoardsShown, Home};
 pub use diagnostics::Diagnostics;
 pub use login::Login;
 pub use not_found::NotFound;
