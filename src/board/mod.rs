@@ -260,6 +260,17 @@ impl Board {
             .with_untracked(|status| status.retry_in_s.is_some())
     }
 
+    /// The person lost the open board: the alert says so, and the page moves on.
+    fn access_ended(&mut self, board: Uuid, reason: Ended) {
+        let name = self.names.get(&board).map_or("this board", String::as_str);
+        let text = match reason {
+            Ended::Removed | Ended::Deleted => format!("You no longer have access to {name}."),
+        };
+        self.views.alert.set(Some(text));
+        self.views.here.set(Vec::new());
+        self.views.lost.set(Some(board));
+    }
+
     /// A notice from socket `socket`'s machine.
     pub fn notice(&mut self, socket: &str, notice: Notice) {
         let shown = socket == TASKS;
@@ -269,7 +280,21 @@ impl Board {
                 for board in &boards {
                     self.names.insert(board.id, board.name.clone());
                 }
+                // The open board gone from the list is access lost, told here as well as
+                // by its topic's end: after a reconnect the list's replay comes first, and
+                // `/` would move on to another board before the old topic's refusal came
+                // (about a board no longer followed, so never told).
+                let dropped = self.views.open.get_untracked().filter(|open| {
+                    let listed = |list: &[BoardInfo]| list.iter().any(|board| board.id == *open);
+                    self.views
+                        .boards
+                        .with_untracked(|old| old.as_deref().is_some_and(listed))
+                        && !listed(&boards)
+                });
                 set_if_changed(self.views.boards, Some(boards));
+                if let Some(board) = dropped {
+                    self.access_ended(board, Ended::Removed);
+                }
             }
             Notice::Presence { users, .. } if shown => set_if_changed(self.views.here, users),
             Notice::Unavailable {
@@ -279,17 +304,7 @@ impl Board {
             Notice::AccessEnded {
                 topic: Topic::Board(board),
                 reason,
-            } if shown => {
-                let name = self.names.get(&board).map_or("this board", String::as_str);
-                let text = match reason {
-                    Ended::Removed | Ended::Deleted => {
-                        format!("You no longer have access to {name}.")
-                    }
-                };
-                self.views.alert.set(Some(text));
-                self.views.here.set(Vec::new());
-                self.views.lost.set(Some(board));
-            }
+            } if shown => self.access_ended(board, reason),
             Notice::Conflict { mine, current } if shown => {
                 let (Some(board), Some(title)) = (mine.board, mine.title) else {
                     return;
@@ -464,4 +479,47 @@ fn detached_owner() -> Owner {
         None => root.clone().unset(),
     }
     root
+}
+
+#[cfg(test)]
+mod tests {
+    use protocol::BoardRole;
+
+    use super::*;
+
+    fn listed(id: u128, name: &str) -> BoardInfo {
+        BoardInfo {
+            id: Uuid::from_u128(id),
+            name: name.to_owned(),
+            role: BoardRole::Editor,
+            personal: id == 1,
+        }
+    }
+
+    /// The open board dropped from the board list (its replay after a reconnect, before
+    /// the board's own topic is refused) is told as access lost; a list that keeps it
+    /// tells nothing.
+    #[test]
+    fn the_open_board_gone_from_the_list_is_told_as_lost() {
+        Owner::new().with(|| {
+            let views = Views::default();
+            let mut board = Board::new(views);
+            let trip = Uuid::from_u128(2);
+            views.open.set(Some(trip));
+            let mine = listed(1, "My tasks");
+            board.notice(TASKS, Notice::Boards(vec![mine.clone(), listed(2, "Trip")]));
+            board.notice(
+                TASKS,
+                Notice::Boards(vec![mine.clone(), listed(2, "Trip"), listed(3, "New")]),
+            );
+            assert_eq!(views.alert.get_untracked(), None);
+            assert_eq!(views.lost.get_untracked(), None);
+            board.notice(TASKS, Notice::Boards(vec![mine, listed(3, "New")]));
+            assert_eq!(
+                views.alert.get_untracked().as_deref(),
+                Some("You no longer have access to Trip.")
+            );
+            assert_eq!(views.lost.get_untracked(), Some(trip));
+        });
+    }
 }
