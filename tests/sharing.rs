@@ -606,6 +606,42 @@ async fn an_owner_renames_and_deletes_a_board_and_a_member_leaves_it() {
     assert_eq!(status, 404);
 }
 
+/// A board's address opened before the board was shared with this person shows "Not
+/// found"; once it is shared, the page shows the board, without a reload or a click.
+#[wasm_bindgen_test]
+async fn a_board_not_found_shows_once_it_is_shared() {
+    let (a, mut b) = (Person::new("ann").await, Person::new("bob").await);
+    let (status, body) = api_call(
+        "POST",
+        "/api/boards",
+        &a.token,
+        Some(json!({ "name": "Shared later" })),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let board: serde_json::Value = serde_json::from_str(&body).expect("a board");
+    let id = board["id"].as_str().expect("its id").to_owned();
+    b.open_at(&format!("/b/{id}")).await;
+    until("Not found", WAIT, || heading(b.root()) == "Not found").await;
+    let (status, body) = api_call(
+        "PUT",
+        &format!("/api/boards/{id}/members/{}", b.username),
+        &a.token,
+        Some(json!({ "role": "editor" })),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    until("the board shown", WAIT, || {
+        heading(b.root()) == "Shared later" && by_role(b.root(), "list", "Tasks").is_some()
+    })
+    .await;
+    add_over_http(&a, &id, "Live at once").await;
+    until("its task, live", WAIT, || {
+        titles(b.root()) == ["Live at once"]
+    })
+    .await;
+}
+
 /// A board opened by its address keeps it under every filter: only the query changes,
 /// so the board shown, and the one a reload or a copied link opens, stay the same.
 #[wasm_bindgen_test]

@@ -128,6 +128,18 @@ fn OpenBoard(id: Uuid, after_another: bool) -> impl IntoView {
             tw.open(id);
         }
     });
+    // A board not found when it was opened is asked for again once the person's board
+    // list gains it (shared with them since): the page shows it without a reload. Only
+    // as it comes into the list, so a board the server still refuses is not asked for
+    // again and again.
+    let unavailable = tw.unavailable();
+    Effect::new(move |was_listed: Option<bool>| {
+        let listed = tw.board(id).is_some();
+        if listed && was_listed == Some(false) && unavailable.get_untracked() == Some(id) {
+            tw.open(id);
+        }
+        listed
+    });
     let navigate = use_navigate();
     Effect::new(move || {
         if tw.lost().get() == Some(id) {
@@ -140,7 +152,6 @@ fn OpenBoard(id: Uuid, after_another: bool) -> impl IntoView {
             );
         }
     });
-    let unavailable = tw.unavailable();
     move || {
         if unavailable.get() == Some(id) {
             view! { <BoardNotFound /> }.into_any()

@@ -422,9 +422,10 @@ impl Taskwire {
     }
 
     /// Shows `board`: its tasks replace the last board's, and `/` lands here next time.
+    /// A board open but not found is asked for again.
     pub fn open(&self, board: Uuid) {
         let left = self.views.open.get_untracked();
-        if left == Some(board) {
+        if left == Some(board) && self.views.unavailable.get_untracked() != Some(board) {
             return;
         }
         // What the alert said was about the board left, unless it says that board was
