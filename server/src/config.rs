@@ -139,6 +139,11 @@ pub struct ServeArgs {
     /// Open sockets per user; one more is closed with 4429.
     #[arg(long, env = "TASKWIRE_MAX_SOCKETS_PER_USER", default_value_t = 64)]
     pub max_sockets_per_user: usize,
+    /// Long polls (`GET /api/changes` with a `wait`) one user may have waiting at once;
+    /// one more is answered 429. Each is woken by every change of its topic and reads
+    /// the log, so without a cap one person could hold thousands and starve the rest.
+    #[arg(long, env = "TASKWIRE_MAX_POLLS_PER_USER", default_value_t = 64)]
+    pub max_polls_per_user: usize,
     /// Frames a socket may send in a burst before it is closed with 4429.
     #[arg(long, env = "TASKWIRE_SOCKET_BURST", default_value_t = 200)]
     pub socket_burst: u32,

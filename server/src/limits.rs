@@ -1,8 +1,9 @@
 //! Rate limits: token buckets, one per socket, and keyed ones for sign-in attempts (per
-//! IP address and per username).
+//! IP address and per username); a cap on what one person holds at once.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::hash::Hash;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 /// Allows bursts of `capacity` and `per_second` on average.
@@ -98,6 +99,56 @@ impl KeyedLimiter {
     }
 }
 
+/// How many of something each key holds at once (a person's waiting long polls), up to
+/// a cap: a slot is held until its [`Slot`] is dropped, however the holder ends.
+#[derive(Debug)]
+pub struct KeyedSlots<K> {
+    cap: usize,
+    held: Arc<Mutex<HashMap<K, usize>>>,
+}
+
+/// One slot of a [`KeyedSlots`], given back when dropped.
+#[derive(Debug)]
+pub struct Slot<K: Hash + Eq> {
+    key: K,
+    held: Arc<Mutex<HashMap<K, usize>>>,
+}
+
+impl<K: Hash + Eq + Clone> KeyedSlots<K> {
+    pub fn new(cap: usize) -> Self {
+        Self {
+            cap,
+            held: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// A slot for `key`; `None` when it holds `cap` already.
+    pub fn take(&self, key: &K) -> Option<Slot<K>> {
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        let count = held.entry(key.clone()).or_default();
+        if *count >= self.cap {
+            return None;
+        }
+        *count += 1;
+        Some(Slot {
+            key: key.clone(),
+            held: Arc::clone(&self.held),
+        })
+    }
+}
+
+impl<K: Hash + Eq> Drop for Slot<K> {
+    fn drop(&mut self) {
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(count) = held.get_mut(&self.key) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                held.remove(&self.key);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,6 +158,17 @@ mod tests {
         let mut bucket = TokenBucket::new(3, 0.0);
         assert!(bucket.try_take() && bucket.try_take() && bucket.try_take());
         assert!(!bucket.try_take());
+    }
+
+    #[test]
+    fn slots_are_capped_per_key_and_given_back_when_dropped() {
+        let slots = KeyedSlots::new(2);
+        let (one, two) = (slots.take(&"a"), slots.take(&"a"));
+        assert!(one.is_some() && two.is_some());
+        assert!(slots.take(&"a").is_none());
+        assert!(slots.take(&"b").is_some(), "another key has its own");
+        drop(one);
+        assert!(slots.take(&"a").is_some());
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
+use uuid::Uuid;
 
 use crate::auth::Auth;
 use crate::boards::Boards;
@@ -13,7 +14,7 @@ use crate::config::ServeArgs;
 use crate::db::Db;
 use crate::error::AppError;
 use crate::fanout::Fanout;
-use crate::limits::KeyedLimiter;
+use crate::limits::{KeyedLimiter, KeyedSlots};
 use crate::tasks::Tasks;
 
 #[derive(Clone)]
@@ -30,6 +31,8 @@ pub struct Shared {
     pub origins: Vec<String>,
     pub login_per_ip: KeyedLimiter,
     pub login_per_user: KeyedLimiter,
+    /// Each user's waiting long polls.
+    pub polls_per_user: KeyedSlots<Uuid>,
     /// Turns true when the server begins to shut down. Each socket task holds a clone,
     /// so the server knows all sockets have ended when every receiver is gone.
     pub shutdown: watch::Receiver<bool>,
@@ -50,6 +53,7 @@ impl AppState {
     ) -> Self {
         let login_per_ip = KeyedLimiter::per_minute(config.login_per_ip);
         let login_per_user = KeyedLimiter::per_minute(config.login_per_user);
+        let polls_per_user = KeyedSlots::new(config.max_polls_per_user);
         Self(Arc::new(Shared {
             boards: Boards::new(db.clone(), fanout.clone()),
             config,
@@ -60,6 +64,7 @@ impl AppState {
             origins,
             login_per_ip,
             login_per_user,
+            polls_per_user,
             shutdown,
             changes: TaskTracker::new(),
             next_socket: AtomicU64::new(1),

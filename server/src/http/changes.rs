@@ -42,6 +42,13 @@ pub async fn poll(
             "wait is at most {MAX_WAIT_SECS} seconds."
         )));
     }
+    // Held until the answer (or the caller's going away) drops it.
+    let _slot = if query.wait > 0 {
+        let slot = state.polls_per_user.take(&caller.user_id());
+        Some(slot.ok_or(AppError::RateLimited)?)
+    } else {
+        None
+    };
     let since = query.since.as_deref().map(parse_since).transpose()?;
     let topic = query.topic;
     let deadline = Instant::now() + Duration::from_secs(query.wait);

@@ -312,3 +312,33 @@ async fn a_waiting_poll_ends_with_its_callers_access() {
     assert_eq!(status, 401, "{body}");
     assert_eq!(body["error"]["code"], "unauthorized", "{body}");
 }
+
+/// A person may have only so many long polls waiting at once (each is woken by every
+/// change and reads the log): one more is refused with 429, a short poll still answers,
+/// and a poll that has answered gives its place back.
+#[tokio::test]
+async fn waiting_polls_are_capped_per_person() {
+    let server = TestServer::start_with(|args| args.max_polls_per_user = 2).await;
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    let first = wait_for_changes(&server, &alice).await;
+    let second = wait_for_changes(&server, &alice).await;
+    let start = changes_json(&server, &alice, "topic=tasks").await;
+    let one_more = changes(&server, &alice, &format!("{}&wait=25", after(&start))).await;
+    assert_error(one_more, 429, "rate_limited").await;
+    changes_json(&server, &alice, &format!("{}&wait=0", after(&start))).await;
+    let bobs = wait_for_changes(&server, &bob).await;
+
+    create(&server, &alice, "wakes both").await;
+    for waiting in [first, second] {
+        let (status, body, _) = waiting.await.expect("the poll ran");
+        assert_eq!(status, 200, "{body}");
+    }
+    let again = wait_for_changes(&server, &alice).await;
+    create(&server, &alice, "answers the next").await;
+    let (status, body, _) = again.await.expect("the poll ran");
+    assert_eq!(status, 200, "{body}");
+    create(&server, &bob, "bob's own").await;
+    let (status, body, _) = bobs.await.expect("bob's poll ran");
+    assert_eq!(status, 200, "{body}");
+}
