@@ -13,9 +13,9 @@
 //!
 //! Run: `cargo bench -p taskwire-server --bench long_polls`. The server's default limits
 //! allow this (10 waiting polls a user, under `--max-polls-per-user`); every loop is
-//! bounded in count and time, and nothing leaves the loopback interface. It raises its own open-files
-//! limit (inherited by the server) up to the hard limit; if that is under ~2,100, raise
-//! it first (`ulimit -n 4096`).
+//! bounded in count and time, and nothing leaves the loopback interface. It raises its
+//! own open-files limit (inherited by the server) up to the hard limit; if that is under
+//! ~2,100, raise it first (`ulimit -n 4096`).
 
 mod common;
 
