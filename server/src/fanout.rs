@@ -223,7 +223,8 @@ pub trait Fanout: Send + Sync {
     /// with the subscribe is never missed.
     fn subscribe(&self, board: Uuid, topic: Topic, user: Uuid, socket: u64);
     fn unsubscribe(&self, board: Uuid, topic: Topic, socket: u64);
-    /// Everyone with a live `board:<id>` subscription to `board`, one entry per person.
+    /// Everyone with a live `board:<id>` subscription to `board`, one entry per person:
+    /// what a subscribe answer tells its socket.
     fn present(&self, board: Uuid) -> Vec<MemberUser>;
     /// Sends a board's events (one change's, or what the log holds past a point), in
     /// order, to every socket subscribed to it, and wakes its long polls.
@@ -539,7 +540,9 @@ impl Fanout for LocalFanout {
 
     fn present(&self, board: Uuid) -> Vec<MemberUser> {
         let remote = self.remote_on(board);
-        present_in(&lock(&self.registry), board, &remote)
+        let users = present_in(&lock(&self.registry), board, &remote);
+        self.presence.answered(board, &users);
+        users
     }
 
     fn publish(&self, board: Uuid, events: &[Event]) {
@@ -821,6 +824,38 @@ mod tests {
         assert_eq!(
             presences(&first),
             [vec!["user1", "user2", "user3", "user5"]]
+        );
+    }
+
+    /// A socket told who is here in its subscribe answer, between two sends, hears of a
+    /// leave that brings the set back to what the others were sent last.
+    #[tokio::test(start_paused = true)]
+    async fn a_subscribe_answer_between_sends_is_followed_by_the_next_set() {
+        let fanout = LocalFanout::new(4);
+        let board = Uuid::new_v4();
+        let topic = Topic::Board(board);
+        let join = |socket: SocketLink| {
+            let (user, id) = (socket.user.id, socket.id);
+            fanout.register(socket).expect("room");
+            fanout.subscribe(board, topic, user, id);
+        };
+        let (first, first_rx) = link(1, Uuid::new_v4(), 16);
+        let first_user = first.user.clone();
+        join(first);
+        assert_eq!(presences(&first_rx), [vec!["user1"]]);
+        // Within the second: another joins (its send waits), a second tab of the first
+        // person subscribes and is answered with both, then the other leaves.
+        join(link(2, Uuid::new_v4(), 16).0);
+        let (mut tab, tab_rx) = link(3, first_user.id, 16);
+        tab.user = first_user;
+        join(tab);
+        assert_eq!(fanout.present(board).len(), 2, "the tab is told of both");
+        fanout.unsubscribe(board, topic, 2);
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        assert_eq!(
+            presences(&tab_rx),
+            [vec!["user1"]],
+            "the tab hears of the leave"
         );
     }
 

@@ -76,6 +76,18 @@ impl Presence {
         }
     }
 
+    /// A subscribe answer told one socket `users`. If that is not what went out last,
+    /// the next send goes out even when it equals that last one: this socket knows
+    /// another set, and would otherwise keep it (someone who left a moment later shown
+    /// as here for good).
+    pub(super) fn answered(&self, board: Uuid, users: &[MemberUser]) {
+        if let Some(sent) = lock(&self.boards).get_mut(&board)
+            && sent.users != users
+        {
+            sent.users.clear();
+        }
+    }
+
     /// Records `users` as sent now, unless they are what was sent last; says whether
     /// they are new.
     pub(super) fn changed(&self, board: Uuid, users: &[MemberUser]) -> bool {
