@@ -125,11 +125,10 @@ impl<K: Hash + Eq + Clone> KeyedSlots<K> {
     /// A slot for `key`; `None` when it holds `cap` already.
     pub fn take(&self, key: &K) -> Option<Slot<K>> {
         let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
-        let count = held.entry(key.clone()).or_default();
-        if *count >= self.cap {
+        if held.get(key).copied().unwrap_or(0) >= self.cap {
             return None;
         }
-        *count += 1;
+        *held.entry(key.clone()).or_default() += 1;
         Some(Slot {
             key: key.clone(),
             held: Arc::clone(&self.held),

@@ -283,12 +283,15 @@ impl Board {
                 // The open board gone from the list is access lost, told here as well as
                 // by its topic's end: after a reconnect the list's replay comes first, and
                 // `/` would move on to another board before the old topic's refusal came
-                // (about a board no longer followed, so never told).
+                // (about a board no longer followed, so never told). An empty list is the
+                // session's end (a real one holds the personal board), not a loss.
                 let dropped = self.views.open.get_untracked().filter(|open| {
                     let listed = |list: &[BoardInfo]| list.iter().any(|board| board.id == *open);
-                    self.views
-                        .boards
-                        .with_untracked(|old| old.as_deref().is_some_and(listed))
+                    !boards.is_empty()
+                        && self
+                            .views
+                            .boards
+                            .with_untracked(|old| old.as_deref().is_some_and(listed))
                         && !listed(&boards)
                 });
                 set_if_changed(self.views.boards, Some(boards));
@@ -388,6 +391,7 @@ impl Board {
         self.views.open.set(None);
         self.views.here.set(Vec::new());
         self.views.conflict.set(None);
+        self.views.lost.set(None);
     }
 
     /// The server ended the session on every device (close 4409): the sign-in page
@@ -520,6 +524,23 @@ mod tests {
                 Some("You no longer have access to Trip.")
             );
             assert_eq!(views.lost.get_untracked(), Some(trip));
+        });
+    }
+
+    /// The session's end empties the list: nothing is lost, and nothing is told.
+    #[test]
+    fn the_list_emptied_at_the_sessions_end_tells_no_loss() {
+        Owner::new().with(|| {
+            let views = Views::default();
+            let mut board = Board::new(views);
+            views.open.set(Some(Uuid::from_u128(2)));
+            board.notice(
+                TASKS,
+                Notice::Boards(vec![listed(1, "My tasks"), listed(2, "Trip")]),
+            );
+            board.notice(TASKS, Notice::Boards(Vec::new()));
+            assert_eq!(views.alert.get_untracked(), None);
+            assert_eq!(views.lost.get_untracked(), None);
         });
     }
 }

@@ -135,8 +135,8 @@ fn OpenBoard(id: Uuid, after_another: bool) -> impl IntoView {
     let unavailable = tw.unavailable();
     Effect::new(move |was_listed: Option<bool>| {
         let listed = tw.board(id).is_some();
-        if listed && was_listed == Some(false) && unavailable.get_untracked() == Some(id) {
-            tw.open(id);
+        if listed && was_listed == Some(false) {
+            tw.reopen(id);
         }
         listed
     });

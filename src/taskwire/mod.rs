@@ -422,12 +422,25 @@ impl Taskwire {
     }
 
     /// Shows `board`: its tasks replace the last board's, and `/` lands here next time.
-    /// A board open but not found is asked for again.
     pub fn open(&self, board: Uuid) {
-        let left = self.views.open.get_untracked();
-        if left == Some(board) && self.views.unavailable.get_untracked() != Some(board) {
+        if self.views.open.get_untracked() == Some(board) {
             return;
         }
+        self.show(board);
+    }
+
+    /// Asks again for `board`, open but not found: it has come into the person's board
+    /// list since (shared with them).
+    pub fn reopen(&self, board: Uuid) {
+        if self.views.open.get_untracked() == Some(board)
+            && self.views.unavailable.get_untracked() == Some(board)
+        {
+            self.show(board);
+        }
+    }
+
+    fn show(&self, board: Uuid) {
+        let left = self.views.open.get_untracked();
         // What the alert said was about the board left, unless it says that board was
         // lost: the person is moved away from it to read that.
         if left.is_some() && self.views.lost.get_untracked() != left {

@@ -267,14 +267,13 @@ impl Connection {
             };
             let outcome = match wake {
                 Wake::Shutdown => Err(End::Closed(CloseCode::GoingAway, "server shutting down")),
-                Wake::Shared => self.on_shared().await,
                 // The timer is polled last, so a peer that never lets the read side run
-                // dry (a flood of pings, which need no answer read) would keep it from
-                // ever firing: a frame read past the deadline ends the socket as the
-                // timer would, and a request after the token's expiry is never run.
-                Wake::Frame(_) | Wake::Timer if Instant::now() >= self.deadline => {
-                    Err(self.past_deadline())
-                }
+                // dry (a flood of pings, which need no answer read), or a board whose
+                // events never stop, would keep it from ever firing: whatever woke the
+                // socket past its deadline ends it as the timer would, and a request
+                // after the token's expiry is never run.
+                _ if Instant::now() >= self.deadline => Err(self.past_deadline()),
+                Wake::Shared => self.on_shared().await,
                 Wake::Frame(frame) => self.on_frame(frame).await,
                 Wake::Timer => {
                     let ping_due = Instant::now() >= next_ping;
@@ -849,16 +848,27 @@ fn v1_refusal() -> AppError {
 
 /// A read error: a frame over the limit gets its 1009; a text frame that is not UTF-8,
 /// or a frame against the WebSocket rules, is the peer breaking the protocol (4400);
-/// anything else is a broken connection.
+/// anything else (a connection ended without a close frame among them) is a broken
+/// connection.
 fn read_error(error: &tungstenite::Error) -> End {
+    use tungstenite::error::ProtocolError as Broken;
     match error {
         tungstenite::Error::Capacity(_) => End::TooBig,
         tungstenite::Error::Utf8(_) => {
             End::Closed(CloseCode::ProtocolViolation, "text frame not UTF-8")
         }
-        tungstenite::Error::Protocol(_) => {
-            End::Closed(CloseCode::ProtocolViolation, "WebSocket protocol broken")
-        }
+        tungstenite::Error::Protocol(
+            Broken::NonZeroReservedBits
+            | Broken::UnmaskedFrameFromClient
+            | Broken::FragmentedControlFrame
+            | Broken::ControlFrameTooBig
+            | Broken::UnknownControlFrameType(_)
+            | Broken::UnknownDataFrameType(_)
+            | Broken::UnexpectedContinueFrame
+            | Broken::ExpectedFragment(_)
+            | Broken::InvalidOpcode(_)
+            | Broken::InvalidCloseSequence,
+        ) => End::Closed(CloseCode::ProtocolViolation, "WebSocket protocol broken"),
         _ => End::Dropped("read failed"),
     }
 }

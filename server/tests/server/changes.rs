@@ -334,10 +334,19 @@ async fn waiting_polls_are_capped_per_person() {
         let (status, body, _) = waiting.await.expect("the poll ran");
         assert_eq!(status, 200, "{body}");
     }
-    let again = wait_for_changes(&server, &alice).await;
+    // Both places came back, and no more than both.
+    let again = [
+        wait_for_changes(&server, &alice).await,
+        wait_for_changes(&server, &alice).await,
+    ];
+    let start = changes_json(&server, &alice, "topic=tasks").await;
+    let one_more = changes(&server, &alice, &format!("{}&wait=25", after(&start))).await;
+    assert_error(one_more, 429, "rate_limited").await;
     create(&server, &alice, "answers the next").await;
-    let (status, body, _) = again.await.expect("the poll ran");
-    assert_eq!(status, 200, "{body}");
+    for waiting in again {
+        let (status, body, _) = waiting.await.expect("the poll ran");
+        assert_eq!(status, 200, "{body}");
+    }
     create(&server, &bob, "bob's own").await;
     let (status, body, _) = bobs.await.expect("bob's poll ran");
     assert_eq!(status, 200, "{body}");
