@@ -526,6 +526,22 @@ async fn an_owner_renames_and_deletes_a_board_and_a_member_leaves_it() {
         .click();
     let name = until_found("Board name", WAIT, || field(a.root(), "Board name")).await;
     assert_eq!(name.value(), "Old name");
+    type_text(&name, "Half typed");
+    // Renamed from elsewhere while the form is open: what the person typed stays.
+    let (status, body) = api_call(
+        "PATCH",
+        &format!("/api/boards/{board}"),
+        &a.token,
+        Some(json!({ "name": "From elsewhere" })),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    until("the rename from elsewhere in A's list", WAIT, || {
+        board_links(a.root()).contains(&"From elsewhere".to_owned())
+    })
+    .await;
+    let name = field(a.root(), "Board name").expect("the form still open");
+    assert_eq!(name.value(), "Half typed");
     type_text(&name, "New name");
     button(a.root(), "Save name").expect("Save name").click();
     until("the new name for both", WAIT, || {

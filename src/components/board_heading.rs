@@ -58,8 +58,6 @@ pub fn BoardHeading(id: Uuid) -> impl IntoView {
             let _ = button.focus();
         }
     };
-    // Made here, not with the form: the form is built anew when the name it shows
-    // changes, and a rename on its way must still close the form that replaced it.
     let close_rename = Callback::new(move |()| done(Mode::Renaming));
     let navigate = use_navigate();
     // Leaving or deleting moves to the personal board first, so that the board's end
@@ -98,8 +96,11 @@ pub fn BoardHeading(id: Uuid) -> impl IntoView {
     view! {
         <div class="board-heading">
             {move || match mode.get() {
+                // The name the form starts from, read once: a rename from elsewhere while
+                // it is open must not build it anew over what the person is typing.
                 Mode::Renaming => {
-                    view! { <RenameForm id done=close_rename problem current=name() /> }.into_any()
+                    let current = untrack(name);
+                    view! { <RenameForm id done=close_rename problem current /> }.into_any()
                 }
                 // Focusable from script only: a board opened after another hands it the
                 // focus (`pages::board`).
@@ -226,9 +227,8 @@ fn RenameForm(
         saving.set(true);
         spawn_local(async move {
             let renamed = tw.rename_board(id, &name.get_untracked()).await;
-            // `try_`: this form is built anew when the name it started from changes (the
-            // rename's own event), and the page may have moved on; the heading's mode
-            // and problem outlive the form.
+            // `try_`: the page may have moved on meanwhile; the heading's mode and
+            // problem outlive the form.
             let _ = saving.try_set(false);
             match renamed {
                 Ok(_) => {
