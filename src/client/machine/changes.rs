@@ -112,11 +112,11 @@ impl Machine {
 
     /// Settles the changes whose delivery the last connection left unknown, by what the
     /// store now shows. A change to a board no longer open cannot be checked there, so it
-    /// is sent again (every call is safe to repeat; a repeated delete's `not_found` is
-    /// taken as done, see `settle_mutation`), except clearing what is done: again, it
-    /// could clear what was done since, so it is given up and reported instead. A tick
-    /// sent again this way can still undo another person's change made in the gap; the
-    /// board's state would tell, but it is not open.
+    /// is sent again (every call is safe to repeat; a refusal that says the first one
+    /// landed is taken as done, see `landed_before`), except clearing what is done:
+    /// again, it could clear what was done since, so it is given up and reported
+    /// instead. A tick sent again this way can still undo another person's change made
+    /// in the gap; the board's state would tell, but it is not open.
     pub(super) fn reconcile(&mut self, out: &mut Vec<Command>) {
         let store = self.subscriptions.changes_store();
         let open = self.subscriptions.changes_topic();
@@ -241,19 +241,9 @@ impl Machine {
             self.push_outbox(out);
             return;
         }
-        // A delete sent again because its first answer was lost and its board was not
-        // open to tell: `not_found` means the first one landed (or another person's did).
-        // The task is gone either way, as asked; reporting it refused would be false.
         let result = match result {
-            Err(error)
-                if error.code == ErrorCode::NotFound
-                    && self.outbox.get(mutation).is_some_and(|entry| {
-                        entry.sends > 1 && matches!(entry.call, MethodCall::Delete(_))
-                    }) =>
-            {
-                Ok(MethodValue::default())
-            }
-            other => other,
+            Err(error) => self.landed_before(mutation, error),
+            ok => ok,
         };
         if let Ok(MethodValue {
             task: Some(task), ..
@@ -303,6 +293,37 @@ impl Machine {
         push_rows(topic, store, rows, out);
         out.push(notice(Notice::Settled { mutation, result }));
         self.push_outbox(out);
+    }
+
+    /// A change sent again because its first answer was lost and its board was not open
+    /// to tell, refused in a way that says the first one landed: a delete's `not_found`
+    /// (the task is gone, as asked, whoever deleted it), or a title edit's `conflict`
+    /// whose task is already as it asked (its first sending moved the version it was
+    /// made against). Reporting either refused would be false.
+    fn landed_before(
+        &self,
+        mutation: MutationId,
+        error: ApiError,
+    ) -> Result<MethodValue, ApiError> {
+        let Some(entry) = self.outbox.get(mutation).filter(|entry| entry.sends > 1) else {
+            return Err(error);
+        };
+        match (&entry.call, error.code, &error.current) {
+            (MethodCall::Delete(_), ErrorCode::NotFound, _) => Ok(MethodValue::default()),
+            (MethodCall::Update(mine), ErrorCode::Conflict, Some(current))
+                if current.id == mine.id
+                    && mine
+                        .title
+                        .as_ref()
+                        .is_none_or(|title| *title == current.title)
+                    && mine.done.is_none_or(|done| done == current.done) =>
+            {
+                // Without the task: its version may be another person's by now, and the
+                // versions kept as this person's own must be theirs.
+                Ok(MethodValue::default())
+            }
+            _ => Err(error),
+        }
     }
 
     /// A title edit refused as a conflict when every version since the one it was made
@@ -1181,6 +1202,56 @@ mod tests {
             ServerFrame::Result {
                 id,
                 outcome: Outcome::Error(ApiError::new(ErrorCode::NotFound, "No such task.")),
+            },
+        );
+        assert_eq!(settled(&out), [(MutationId(1), Ok(()))]);
+        assert!(problems(&out).is_empty(), "{out:?}");
+    }
+
+    /// A title edit whose answer was lost while another board was opened is sent again;
+    /// its `conflict` shows the task already as it asked (the first one landed), so it
+    /// settles as done, with no alert and no question.
+    #[test]
+    fn a_title_edit_sent_again_and_refused_for_its_own_version_settles_as_done() {
+        let mut h = Harness::new();
+        let conn = h.live(1);
+        h.frame(conn, upsert(2, 7));
+        let rename = MethodCall::Update(UpdateParams {
+            board: None,
+            id: Uuid::from_u128(7),
+            title: Some("Renamed".to_owned()),
+            done: None,
+            if_version: Some(1),
+        });
+        assert_eq!(request_ids(&h.feed(Input::Mutate(rename))).len(), 1);
+        let other = Topic::Board(Uuid::from_u128(5));
+        let (conn, out) = h.reconnect_after(conn, |h| {
+            h.feed(Input::Open(other));
+        });
+        let out = h.frame(
+            conn,
+            ServerFrame::Snapshot {
+                id: subscribe_id(&out),
+                topic: other,
+                epoch: "e1".to_owned(),
+                seq: 1,
+                items: Vec::new(),
+            },
+        );
+        let [(id, MethodCall::Update(_))] = request_ids(&out)[..] else {
+            panic!("the edit goes again: {out:?}");
+        };
+        let mut error = ApiError::new(ErrorCode::Conflict, "changed meanwhile");
+        error.current = Some(Box::new(Task {
+            title: "Renamed".to_owned(),
+            version: 2,
+            ..task(7)
+        }));
+        let out = h.frame(
+            conn,
+            ServerFrame::Result {
+                id,
+                outcome: Outcome::Error(error),
             },
         );
         assert_eq!(settled(&out), [(MutationId(1), Ok(()))]);
