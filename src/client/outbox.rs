@@ -149,6 +149,11 @@ impl Outbox {
                 capacity: self.capacity,
             });
         }
+        self.admit(call)
+    }
+
+    /// Checks, normalises and queues `call`, however many wait.
+    fn admit(&mut self, call: MethodCall) -> Result<MutationId, OutboxError> {
         let call = match call {
             MethodCall::Create(mut params) => {
                 if params.id.is_none() {
@@ -177,9 +182,12 @@ impl Outbox {
     }
 
     /// Takes back a change kept across a reload, checked like a new one; one that went on
-    /// the wire before is of unknown delivery.
+    /// the wire before is of unknown delivery. It is taken whatever the outbox holds (the
+    /// kept changes of several closed tabs may come to more than its capacity): it was
+    /// made already, and its record goes once the outbox is kept again, so refusing it
+    /// would lose it. New changes wait until the outbox is under its capacity again.
     pub fn restore(&mut self, kept: Kept) -> Result<MutationId, OutboxError> {
-        let id = self.push(kept.call)?;
+        let id = self.admit(kept.call)?;
         if let Some(entry) = self.entries.back_mut()
             && kept.sends > 0
         {
@@ -386,22 +394,29 @@ mod tests {
         assert_eq!(outbox.get(went).unwrap().delivery, Delivery::Unknown);
         // Waiting entries behind one of unknown delivery wait for it.
         assert_eq!(ids(&outbox.sendable()), [1]);
-        let refused = Kept {
-            call: create(3, "   "),
-            sends: 0,
-        };
         assert!(matches!(
-            outbox.restore(refused),
-            Err(OutboxError::Full { .. })
-        ));
-        let mut fresh = Outbox::new(5);
-        assert!(matches!(
-            fresh.restore(Kept {
+            outbox.restore(Kept {
                 call: create(3, "   "),
                 sends: 0
             }),
             Err(OutboxError::Invalid(_))
         ));
+        // Past the capacity a kept change is still taken (refused, it would be lost); a
+        // new one waits until the outbox is under it again.
+        let third = outbox
+            .restore(Kept {
+                call: create(3, "third"),
+                sends: 0,
+            })
+            .unwrap();
+        assert_eq!(outbox.entries().count(), 3);
+        assert!(matches!(
+            outbox.push(create(4, "new")),
+            Err(OutboxError::Full { capacity: 2 })
+        ));
+        outbox.settle(waiting);
+        outbox.settle(third);
+        assert!(outbox.push(create(4, "new")).is_ok());
     }
 
     /// An edit, then a delete of the same task, neither shown by the server: the delete

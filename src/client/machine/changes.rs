@@ -484,6 +484,37 @@ mod tests {
         );
     }
 
+    /// The kept changes of several closed tabs may come to more than the outbox holds:
+    /// every one is taken (its record goes once the outbox is kept again) and sent.
+    #[test]
+    fn kept_changes_past_the_outbox_capacity_are_all_taken() {
+        let mut h = Harness::with(Config {
+            outbox_capacity: 2,
+            ..Config::default()
+        });
+        h.live(1);
+        let kept = (1..=3)
+            .map(|n| Kept {
+                call: create(n),
+                sends: 0,
+            })
+            .collect();
+        let out = h.feed(Input::Restore(kept));
+        assert!(
+            notices(&out)
+                .iter()
+                .all(|n| !matches!(n, Notice::Refused(_))),
+            "{out:?}"
+        );
+        assert_eq!(request_ids(&out).len(), 3, "all three sent");
+        let out = h.feed(Input::Mutate(create(4)));
+        assert_eq!(
+            notices(&out),
+            [Notice::Refused(OutboxError::Full { capacity: 2 })],
+            "a new change waits until fewer are waiting"
+        );
+    }
+
     #[test]
     fn changes_kept_across_a_reload_that_come_back_once_live_resubscribe_to_settle() {
         let mut h = Harness::new();
