@@ -196,15 +196,36 @@ impl Taskwire {
     pub async fn login_as(&self, username: String) -> Result<(), CallError> {
         self.nothing_waiting()?;
         let (api, token) = self.session()?;
+        let generation = self.generation();
         let session = api.login_as(&token, &username).await?;
-        self.enter(session)
+        self.enter_unless_moved_on(generation, session)
     }
 
     /// Back to the admin's own account.
     pub async fn exit_login_as(&self) -> Result<(), CallError> {
         self.nothing_waiting()?;
         let (api, token) = self.session()?;
+        let generation = self.generation();
         let session = api.exit_login_as(&token).await?;
+        self.enter_unless_moved_on(generation, session)
+    }
+
+    fn generation(&self) -> Option<u64> {
+        self.service().map(|service| service.generation())
+    }
+
+    /// A switch of account answered after the session it was asked from ended (signed
+    /// out meanwhile, here or on every device) is not entered: the person who signed
+    /// out would find themselves signed in as someone. The server ended what it made,
+    /// with the session it was asked from.
+    fn enter_unless_moved_on(
+        &self,
+        generation: Option<u64>,
+        session: Session,
+    ) -> Result<(), CallError> {
+        if self.generation() != generation {
+            return Err(CallError::Cancelled);
+        }
         self.enter(session)
     }
 

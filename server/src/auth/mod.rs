@@ -401,11 +401,8 @@ impl Auth {
             tx.commit().await?;
             return Ok(RefreshOutcome::Rotated(issued));
         }
-        query("DELETE FROM sessions WHERE id = $1")
-            .bind(&session_id)
-            .execute(tx.on())
-            .await?;
-        let ended = vec![stored_id(&session_id)?];
+        // With the session, its admin's or its acting ones: a pair ends together.
+        let ended = end_with_parent(&mut tx, &session_id).await?;
         let ended =
             EndedSessions::told(&mut tx, ended, CloseCode::Unauthorized, "session revoked").await?;
         tx.commit().await?;
@@ -679,10 +676,12 @@ impl Auth {
 /// Ends `session` and, when it acts as someone else, the admin's own session it would
 /// return to: signing out while acting signs the admin out. That session's refresh token
 /// left the browser when the acting session's cookie replaced it, so nobody who should
-/// could use it again, and it would otherwise live on unseen until it expired.
+/// could use it again, and it would otherwise live on unseen until it expired. The other
+/// way round too: an admin's own session ending ends the sessions it started acting as
+/// someone, whose authority was the admin's.
 async fn end_with_parent(tx: &mut Tx, session: &str) -> Result<Vec<Uuid>, AppError> {
     let ended: Vec<String> = query(
-        "DELETE FROM sessions WHERE id = $1 \
+        "DELETE FROM sessions WHERE id = $1 OR parent_session_id = $1 \
          OR id = (SELECT parent_session_id FROM sessions WHERE id = $1) RETURNING id",
     )
     .bind(session)

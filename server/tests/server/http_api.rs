@@ -420,6 +420,27 @@ async fn root_acting_as_bob(server: &TestServer) -> (Signed, Signed, String) {
     (root, bob, token)
 }
 
+/// The admin's own session ending (signed out from a tab that still held it) ends the
+/// session it started acting as someone: that one's authority was the admin's.
+#[tokio::test]
+async fn the_admins_own_sign_out_ends_the_session_acting_for_them() {
+    let server = TestServer::start().await;
+    let client = server.client();
+    let (root, _, token) = root_acting_as_bob(&server).await;
+    let mut acting = server.socket(&token).await;
+    let out = client
+        .post("/api/logout", Some(&root.token), json!(null))
+        .await;
+    assert_eq!(out.status(), 204);
+    acting.expect_close(4401).await;
+    assert_error(
+        client.get("/api/me", Some(&token)).await,
+        401,
+        "unauthorized",
+    )
+    .await;
+}
+
 /// Signing out while acting as someone signs the admin out too: their own session's
 /// refresh cookie left the browser when the acting one replaced it, and must not live on
 /// unseen, still able to sign in whoever copied it.
