@@ -502,11 +502,14 @@ struct Answer {
     _deadline: Deadline,
 }
 
-/// Why a body could not be read: not what the contract promises, or it never came whole
-/// (cut off, or by the deadline), which is no answer.
+/// Why a body could not be read: JSON not of the contract's shape; or no answer from the
+/// server, since it answers JSON only: a body that is not JSON at all (a captive portal's
+/// or a proxy's page), or one that never came whole (cut off, or by the deadline).
 fn unread(error: gloo_net::Error) -> CallError {
     match error {
-        gloo_net::Error::SerdeError(error) => CallError::Unexpected(error.to_string()),
+        gloo_net::Error::SerdeError(error) if error.is_data() => {
+            CallError::Unexpected(error.to_string())
+        }
         other => CallError::Network(other.to_string()),
     }
 }
@@ -539,6 +542,14 @@ async fn json<T: DeserializeOwned>(answer: Answer) -> Result<T, CallError> {
     answer.response.json().await.map_err(unread)
 }
 
-fn empty(_: Answer) -> Result<(), CallError> {
-    Ok(())
+/// The contract's empty answer is 204. Another success (a portal's or a proxy's page
+/// after a redirect) is no answer from the server: a sign-out taken as done on it would
+/// not be remembered as owed, and the session would live on in the cookie.
+fn empty(answer: Answer) -> Result<(), CallError> {
+    match answer.response.status() {
+        204 => Ok(()),
+        status => Err(CallError::Network(format!(
+            "status {status}, not the server's"
+        ))),
+    }
 }

@@ -139,6 +139,14 @@ async fn an_answer_that_stalls_in_its_body_is_given_up() {
     restoring_gives_up_on(&stalling_server()).await;
 }
 
+/// A captive portal or a proxy answering in the server's place (`200` with an HTML page):
+/// that is no answer from the server, so the page tries again, rather than sending the
+/// person to sign in.
+#[wasm_bindgen_test]
+async fn a_page_in_the_servers_place_is_tried_again_not_taken_for_a_sign_out() {
+    restoring_gives_up_on(&portal_server()).await;
+}
+
 /// The app on a page load, against a server at `base` that never gives a whole answer:
 /// restoring, then (the call's deadline is 15 s) saying the server is out of reach, on
 /// the page it was opened at.

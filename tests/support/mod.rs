@@ -103,6 +103,12 @@ pub fn stalling_server() -> String {
     format!("{}/stall", unanswering_server())
 }
 
+/// An API base whose every call is answered `200` with an HTML page, as a captive portal
+/// or a proxy answers in the server's place.
+pub fn portal_server() -> String {
+    format!("{}/portal", unanswering_server())
+}
+
 /// The app's stylesheet in the page (the test page has none), while held.
 pub struct AppStyles(Element);
 

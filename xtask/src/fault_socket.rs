@@ -9,7 +9,8 @@
 //!
 //! Beside it, [`start_unanswering`]: a server that takes every connection and never
 //! answers a byte, for the app's HTTP calls; or, under `/stall/`, answers with its headers
-//! and the start of a body, and never the rest.
+//! and the start of a body, and never the rest; or, under `/portal/`, answers every call
+//! `200` with an HTML page, as a captive portal or a proxy does in the server's place.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -43,8 +44,9 @@ pub fn start_unanswering() -> Result<String> {
 
 /// Reads a request's head. Under `/stall/`, answers `200` with what a page on another
 /// origin needs to read it (its origin allowed, with credentials), a `Content-Length` of
-/// 1,000 and the first bytes of the body; otherwise nothing. Then reads on, answering
-/// nothing more, until the peer goes.
+/// 1,000 and the first bytes of the body; under `/portal/`, the same headers and a whole
+/// HTML page; otherwise nothing. Then reads on, answering nothing more, until the peer
+/// goes.
 fn unanswering(mut stream: TcpStream) {
     let mut head = Vec::new();
     let mut chunk = [0_u8; 1024];
@@ -55,26 +57,34 @@ fn unanswering(mut stream: TcpStream) {
         }
     }
     let head = String::from_utf8_lossy(&head);
-    let stalls = head
-        .split_whitespace()
-        .nth(1)
-        .is_some_and(|path| path.starts_with("/stall/"));
-    if stalls {
-        let origin = head
-            .lines()
-            .find_map(|line| {
-                let (name, value) = line.split_once(':')?;
-                name.eq_ignore_ascii_case("origin").then(|| value.trim())
-            })
-            .unwrap_or("*");
-        let answer = format!(
+    let path = head.split_whitespace().nth(1).unwrap_or_default();
+    let origin = head
+        .lines()
+        .find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("origin").then(|| value.trim())
+        })
+        .unwrap_or("*");
+    let allowed = format!(
+        "Access-Control-Allow-Origin: {origin}\r\nAccess-Control-Allow-Credentials: true\r\n"
+    );
+    let answer = if path.starts_with("/stall/") {
+        format!(
             "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\
-             Access-Control-Allow-Origin: {origin}\r\nAccess-Control-Allow-Credentials: true\r\n\
-             \r\n{{\"token\": \""
-        );
-        if stream.write_all(answer.as_bytes()).is_err() {
-            return;
-        }
+             {allowed}\r\n{{\"token\": \""
+        )
+    } else if path.starts_with("/portal/") {
+        let page = "<!DOCTYPE html><title>Sign in to the network</title><p>Accept the terms";
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\
+             {allowed}\r\n{page}",
+            page.len()
+        )
+    } else {
+        String::new()
+    };
+    if stream.write_all(answer.as_bytes()).is_err() {
+        return;
     }
     while stream.read(&mut chunk).is_ok_and(|read| read > 0) {}
 }
