@@ -405,7 +405,7 @@ mod tests {
     };
     use crate::client::fixtures::{event, task};
     use crate::client::machine::{
-        Command, Config, ConnectionState, Input, MutationError, Notice, Problem, TimerKind,
+        Command, Config, ConnId, ConnectionState, Input, MutationError, Notice, Problem, TimerKind,
     };
     use crate::client::outbox::OutboxError;
     use crate::client::outbox::{Kept, MutationId};
@@ -1202,15 +1202,14 @@ mod tests {
         );
     }
 
-    /// A delete whose answer was lost while another board was opened is sent again
-    /// (its board cannot tell); `not_found` then says it landed, and it settles as done,
-    /// with no alert.
-    #[test]
-    fn a_delete_sent_again_and_not_found_settles_as_done() {
+    /// `call` made on the open board, its answer lost as the socket drops while another
+    /// board is opened: that board cannot tell whether it landed, so it is sent again.
+    /// Returns the harness, the socket and the id the call went again with.
+    fn sent_again_from_another_board(call: MethodCall) -> (Harness, ConnId, u64) {
         let mut h = Harness::new();
         let conn = h.live(1);
         h.frame(conn, upsert(2, 7));
-        assert_eq!(request_ids(&h.feed(Input::Mutate(delete(7)))).len(), 1);
+        assert_eq!(request_ids(&h.feed(Input::Mutate(call.clone()))).len(), 1);
         let other = Topic::Board(Uuid::from_u128(5));
         let (conn, out) = h.reconnect_after(conn, |h| {
             h.feed(Input::Open(other));
@@ -1225,9 +1224,18 @@ mod tests {
                 items: Vec::new(),
             },
         );
-        let [(id, MethodCall::Delete(_))] = request_ids(&out)[..] else {
-            panic!("the delete goes again: {out:?}");
+        let [(id, ref again)] = request_ids(&out)[..] else {
+            panic!("the call goes again: {out:?}");
         };
+        assert_eq!(*again, call);
+        (h, conn, id)
+    }
+
+    /// A delete sent again that way: `not_found` says it landed, and it settles as
+    /// done, with no alert.
+    #[test]
+    fn a_delete_sent_again_and_not_found_settles_as_done() {
+        let (mut h, conn, id) = sent_again_from_another_board(delete(7));
         let out = h.frame(
             conn,
             ServerFrame::Result {
@@ -1239,39 +1247,18 @@ mod tests {
         assert!(problems(&out).is_empty(), "{out:?}");
     }
 
-    /// A title edit whose answer was lost while another board was opened is sent again;
-    /// its `conflict` shows the task already as it asked (the first one landed), so it
-    /// settles as done, with no alert and no question.
+    /// A title edit sent again that way: its `conflict` shows the task already as it
+    /// asked (the first one landed), so it settles as done, with no alert and no
+    /// question.
     #[test]
     fn a_title_edit_sent_again_and_refused_for_its_own_version_settles_as_done() {
-        let mut h = Harness::new();
-        let conn = h.live(1);
-        h.frame(conn, upsert(2, 7));
-        let rename = MethodCall::Update(UpdateParams {
+        let (mut h, conn, id) = sent_again_from_another_board(MethodCall::Update(UpdateParams {
             board: None,
             id: Uuid::from_u128(7),
             title: Some("Renamed".to_owned()),
             done: None,
             if_version: Some(1),
-        });
-        assert_eq!(request_ids(&h.feed(Input::Mutate(rename))).len(), 1);
-        let other = Topic::Board(Uuid::from_u128(5));
-        let (conn, out) = h.reconnect_after(conn, |h| {
-            h.feed(Input::Open(other));
-        });
-        let out = h.frame(
-            conn,
-            ServerFrame::Snapshot {
-                id: subscribe_id(&out),
-                topic: other,
-                epoch: "e1".to_owned(),
-                seq: 1,
-                items: Vec::new(),
-            },
-        );
-        let [(id, MethodCall::Update(_))] = request_ids(&out)[..] else {
-            panic!("the edit goes again: {out:?}");
-        };
+        }));
         let mut error = ApiError::new(ErrorCode::Conflict, "changed meanwhile");
         error.current = Some(Box::new(Task {
             title: "Renamed".to_owned(),
