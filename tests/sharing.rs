@@ -119,8 +119,8 @@ fn focused() -> Option<Element> {
     web_sys::window()?.document()?.active_element()
 }
 
-/// A board made by `owner` over HTTP, shared with `member` as `role`; its id.
-async fn shared_board(owner: &Person, member: &Person, name: &str, role: &str) -> String {
+/// A board made by `owner` over HTTP; its id.
+async fn board_over_http(owner: &Person, name: &str) -> String {
     let (status, body) = api_call(
         "POST",
         "/api/boards",
@@ -130,7 +130,12 @@ async fn shared_board(owner: &Person, member: &Person, name: &str, role: &str) -
     .await;
     assert_eq!(status, 201, "{body}");
     let board: serde_json::Value = serde_json::from_str(&body).expect("a board");
-    let id = board["id"].as_str().expect("its id").to_owned();
+    board["id"].as_str().expect("its id").to_owned()
+}
+
+/// A board made by `owner` over HTTP, shared with `member` as `role`; its id.
+async fn shared_board(owner: &Person, member: &Person, name: &str, role: &str) -> String {
+    let id = board_over_http(owner, name).await;
     let (status, body) = api_call(
         "PUT",
         &format!("/api/boards/{id}/members/{}", member.username),
@@ -627,16 +632,7 @@ async fn an_owner_renames_and_deletes_a_board_and_a_member_leaves_it() {
 #[wasm_bindgen_test]
 async fn a_board_not_found_shows_once_it_is_shared() {
     let (a, mut b) = (Person::new("ann").await, Person::new("bob").await);
-    let (status, body) = api_call(
-        "POST",
-        "/api/boards",
-        &a.token,
-        Some(json!({ "name": "Shared later" })),
-    )
-    .await;
-    assert_eq!(status, 201, "{body}");
-    let board: serde_json::Value = serde_json::from_str(&body).expect("a board");
-    let id = board["id"].as_str().expect("its id").to_owned();
+    let id = board_over_http(&a, "Shared later").await;
     b.open_at(&format!("/b/{id}")).await;
     until("Not found", WAIT, || heading(b.root()) == "Not found").await;
     let (status, body) = api_call(
