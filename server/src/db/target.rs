@@ -35,13 +35,38 @@ impl fmt::Display for DbTarget {
                 let Some((scheme, rest)) = url.split_once("://") else {
                     return f.write_str("postgres://");
                 };
-                match rest.rsplit_once('@') {
+                let host = match rest.rsplit_once('@') {
                     Some((credentials, host)) => {
                         let user = credentials.split(':').next().unwrap_or_default();
-                        write!(f, "{scheme}://{user}@{host}")
+                        write!(f, "{scheme}://{user}@")?;
+                        host
                     }
-                    None => write!(f, "{scheme}://{rest}"),
+                    None => {
+                        write!(f, "{scheme}://")?;
+                        rest
+                    }
+                };
+                let (host, query) = match host.split_once('?') {
+                    Some((host, query)) => (host, Some(query)),
+                    None => (host, None),
+                };
+                f.write_str(host)?;
+                if let Some(query) = query {
+                    f.write_str("?")?;
+                    for (at, pair) in query.split('&').enumerate() {
+                        if at > 0 {
+                            f.write_str("&")?;
+                        }
+                        // libpq takes the password as a parameter too.
+                        match pair.split_once('=') {
+                            Some((key, _)) if key.eq_ignore_ascii_case("password") => {
+                                write!(f, "{key}=(hidden)")?;
+                            }
+                            _ => f.write_str(pair)?,
+                        }
+                    }
                 }
+                Ok(())
             }
         }
     }
@@ -71,6 +96,13 @@ mod tests {
         assert_eq!(
             target.to_string(),
             "postgres://tw@db:5432/taskwire?sslmode=disable"
+        );
+        let target: DbTarget = "postgres://db/taskwire?user=tw&password=s3cret&sslmode=disable"
+            .parse()
+            .unwrap_or_else(|never| match never {});
+        assert_eq!(
+            target.to_string(),
+            "postgres://db/taskwire?user=tw&password=(hidden)&sslmode=disable"
         );
     }
 }
