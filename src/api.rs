@@ -21,12 +21,20 @@ use web_sys::{AbortController, RequestCredentials};
 #[wasm_bindgen(inline_js = r#"
 // Resolves, once the lock `name` (shared by every tab of the origin) is granted, to the
 // function that releases it; where the browser has no Web Locks (a page not served
-// securely), at once, to a function that does nothing.
+// securely), or refuses the request (a sandboxed frame), at once, to a function that
+// does nothing: the call goes on unlocked rather than waiting for good.
 export function take_lock(name) {
   const locks = globalThis.navigator && globalThis.navigator.locks;
   if (!locks) return Promise.resolve(() => {});
-  return new Promise((granted) =>
-    locks.request(name, () => new Promise((release) => granted(release))));
+  return new Promise((granted) => {
+    try {
+      locks
+        .request(name, () => new Promise((release) => granted(release)))
+        .catch(() => granted(() => {}));
+    } catch (refused) {
+      granted(() => {});
+    }
+  });
 }
 "#)]
 extern "C" {

@@ -139,6 +139,39 @@ async fn an_answer_that_stalls_in_its_body_is_given_up() {
     restoring_gives_up_on(&stalling_server()).await;
 }
 
+/// A browser that refuses every Web Lock request (a sandboxed frame does) still signs
+/// in: calls that set the refresh cookie go on unlocked rather than wait for good.
+#[wasm_bindgen_test]
+async fn a_refused_web_lock_does_not_hold_up_signing_in() {
+    let _refused = RefusedLocks::install();
+    let (app, _) = signed_in_board().await;
+    add_task(&app.root, "Signed in without a lock").await;
+    until_confirmed(&app.root).await;
+}
+
+/// `navigator.locks.request` refusing with a `SecurityError` while held, as it does in a
+/// sandboxed frame.
+struct RefusedLocks(js_sys::Object);
+
+impl RefusedLocks {
+    fn install() -> Self {
+        let navigator = web_sys::window().expect("a window").navigator();
+        let locks = js_sys::Reflect::get(&navigator, &"locks".into()).expect("navigator.locks");
+        let refuse = js_sys::Function::new_no_args(
+            "return Promise.reject(new DOMException('refused', 'SecurityError'))",
+        );
+        js_sys::Reflect::set(&locks, &"request".into(), &refuse).expect("request replaced");
+        Self(locks.unchecked_into())
+    }
+}
+
+impl Drop for RefusedLocks {
+    fn drop(&mut self) {
+        // The browser's own `request` is on the prototype: removing ours uncovers it.
+        let _ = js_sys::Reflect::delete_property(&self.0, &"request".into());
+    }
+}
+
 /// A captive portal or a proxy answering in the server's place (`200` with an HTML page):
 /// that is no answer from the server, so the page tries again, rather than sending the
 /// person to sign in.
