@@ -188,11 +188,13 @@ impl ClusterFanout {
                 lock(&self.lists).insert(user, event.seq);
                 self.local.publish_boards(user, &event);
             }
+            // Through this node's own `revoke`: the sockets it ends leave the presence
+            // it stores for the other nodes too.
             Hint::Revoke {
                 board,
                 user,
                 reason,
-            } => self.local.revoke(board, user, reason),
+            } => Fanout::revoke(self, board, user, reason),
             Hint::CloseSessions {
                 sessions,
                 code,
@@ -300,10 +302,10 @@ impl ClusterFanout {
             let (id, member) = (board.to_string(), user.to_string());
             if !existing.contains(id.as_str()) {
                 if deleted.insert(board) {
-                    self.local.revoke(board, None, Ended::Deleted);
+                    Fanout::revoke(self, board, None, Ended::Deleted);
                 }
             } else if !members.contains(&(id.as_str(), member.as_str())) {
-                self.local.revoke(board, Some(user), Ended::Removed);
+                Fanout::revoke(self, board, Some(user), Ended::Removed);
             }
         }
         Ok(())

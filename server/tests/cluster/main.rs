@@ -422,6 +422,38 @@ async fn sign_out_everywhere_and_removal_act_on_the_other_nodes() {
     }
 }
 
+/// A member removed while on the board through another node leaves the owner's
+/// presence: that node rewrites what it stores of who is here, as it does when a socket
+/// leaves.
+#[tokio::test]
+async fn a_member_removed_on_another_node_leaves_the_presence() {
+    let _shared = POSTGRES.read().await;
+    let (_, nodes) = nodes(2).await;
+    let owner = nodes[0].register("olga").await;
+    let bob = nodes[0].register("bob").await;
+    let id = shared_board(&nodes[0], &owner.token, "bob", "editor").await;
+    let topic = format!("board:{id}");
+    let mut olgas = nodes[0].socket_v2(&owner.token).await;
+    olgas
+        .send(json!({"type": "subscribe", "id": 2, "topic": topic}))
+        .await;
+    let mut bobs = nodes[1].socket_v2(&bob.token).await;
+    bobs.send(json!({"type": "subscribe", "id": 2, "topic": topic}))
+        .await;
+    until_present(&mut olgas, &["bob", "olga"]).await;
+    let removed = nodes[0]
+        .client()
+        .send(
+            Method::DELETE,
+            &format!("/api/boards/{id}/members/bob"),
+            Some(&owner.token),
+            None,
+        )
+        .await;
+    assert!(removed.status().is_success());
+    until_present(&mut olgas, &["olga"]).await;
+}
+
 /// A raw connection to the nodes' database, as an operator's or a fault's.
 async fn raw_pool(db: &DbTarget) -> sqlx::PgPool {
     let DbTarget::Postgres(url) = db else {
