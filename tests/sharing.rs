@@ -654,6 +654,41 @@ async fn a_board_not_found_shows_once_it_is_shared() {
     .await;
 }
 
+/// A link to an address that names no board shows "Not found", and the board list marks
+/// none of its links as the page shown: not the board opened before, which the page
+/// left.
+#[wasm_bindgen_test]
+async fn an_address_that_is_no_board_marks_no_board_as_shown() {
+    let mut a = Person::new("ann").await;
+    a.open_at("/").await;
+    until("My tasks, marked as shown", WAIT, || {
+        heading(a.root()) == "My tasks" && current_links(a.root()) == ["My tasks"]
+    })
+    .await;
+    let document = web_sys::window()
+        .and_then(|w| w.document())
+        .expect("a document");
+    let link = document.create_element("a").expect("a link");
+    link.set_attribute("href", "/b/not-a-board").expect("href");
+    a.root().append_child(&link).expect("append");
+    click(&link);
+    until("Not found", WAIT, || heading(a.root()) == "Not found").await;
+    assert_eq!(current_links(a.root()), Vec::<String>::new());
+}
+
+/// The board list's links marked as the page shown (`aria-current`).
+fn current_links(root: &Element) -> Vec<String> {
+    by_role(root, "navigation", "Boards")
+        .map(|nav| {
+            all_by_role(&nav, "link")
+                .iter()
+                .filter(|link| link.get_attribute("aria-current").as_deref() == Some("page"))
+                .map(text_of)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// A board opened by its address keeps it under every filter: only the query changes,
 /// so the board shown, and the one a reload or a copied link opens, stay the same.
 #[wasm_bindgen_test]

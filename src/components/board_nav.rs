@@ -5,14 +5,16 @@ use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_navigate;
+use uuid::Uuid;
 
 use crate::taskwire::Taskwire;
 
+/// `shown` is the board the page shows, marked as the current link: none on a page that
+/// shows no board, though the board opened last is still followed behind it.
 #[component]
-pub fn BoardNav() -> impl IntoView {
+pub fn BoardNav(#[prop(into)] shown: Signal<Option<Uuid>>) -> impl IntoView {
     let tw = Taskwire::expect();
     let boards = tw.boards();
-    let open = tw.open_board();
     view! {
         <nav class="boards card" aria-label="Boards">
             <h2 class="boards-title">"Boards"</h2>
@@ -26,7 +28,7 @@ pub fn BoardNav() -> impl IntoView {
                         <a
                             class="board-link"
                             href=format!("/b/{}", board.id)
-                            aria-current=move || (open.get() == Some(board.id)).then_some("page")
+                            aria-current=move || (shown.get() == Some(board.id)).then_some("page")
                         >
                             {board.name}
                         </a>

@@ -106,7 +106,7 @@ fn BoardsLoading() -> impl IntoView {
 fn BoardNotFound() -> impl IntoView {
     view! {
         <div class="board-layout">
-            <BoardNav />
+            <BoardNav shown=None />
             <div class="board-main">
                 <h1 class="page-title">"Not found"</h1>
                 <p class="muted">"There is no board of yours at this address."</p>
@@ -180,7 +180,7 @@ fn BoardView(id: Uuid, after_another: bool) -> impl IntoView {
     }
     view! {
         <div class="board-layout">
-            <BoardNav />
+            <BoardNav shown=Some(id) />
             <div class="board-main" node_ref=main>
                 <BoardHeading id />
                 <HereNow />
