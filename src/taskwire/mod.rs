@@ -433,11 +433,6 @@ impl Taskwire {
         self.views.boards.into()
     }
 
-    /// The board the page shows.
-    pub fn open_board(&self) -> Signal<Option<Uuid>> {
-        self.views.open.into()
-    }
-
     fn open_untracked(&self) -> Option<Uuid> {
         self.views.open.get_untracked()
     }
