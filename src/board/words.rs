@@ -74,6 +74,7 @@ mod tests {
             sends: 0,
             call,
             title: title.map(str::to_owned),
+            based_on: None,
         }
     }
 

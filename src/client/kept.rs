@@ -17,6 +17,8 @@ use uuid::Uuid;
 pub struct Kept {
     pub call: MethodCall,
     pub sends: u8,
+    /// The version of its task an update was made on (`Entry::based_on`).
+    pub based_on: Option<u64>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -42,6 +44,8 @@ struct Stored {
     done: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     if_version: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    based_on: Option<u64>,
 }
 
 impl From<&Kept> for Stored {
@@ -54,6 +58,7 @@ impl From<&Kept> for Stored {
             title: None,
             done: None,
             if_version: None,
+            based_on: None,
         };
         match &kept.call {
             MethodCall::Create(p) => Self {
@@ -66,6 +71,7 @@ impl From<&Kept> for Stored {
                 title: p.title.clone(),
                 done: p.done,
                 if_version: p.if_version,
+                based_on: kept.based_on,
                 ..blank(Method::Update, p.board)
             },
             MethodCall::Delete(p) => Self {
@@ -103,6 +109,7 @@ impl Stored {
         Some(Kept {
             call,
             sends: self.sends,
+            based_on: self.based_on,
         })
     }
 }
@@ -150,6 +157,7 @@ mod tests {
                     title: "New".to_owned(),
                 }),
                 sends: 0,
+                based_on: None,
             },
             Kept {
                 call: MethodCall::Update(UpdateParams {
@@ -160,6 +168,7 @@ mod tests {
                     if_version: Some(3),
                 }),
                 sends: 1,
+                based_on: Some(2),
             },
             Kept {
                 call: MethodCall::Delete(DeleteParams {
@@ -167,10 +176,12 @@ mod tests {
                     id: Uuid::from_u128(3),
                 }),
                 sends: 2,
+                based_on: None,
             },
             Kept {
                 call: MethodCall::ClearDone(ClearDoneParams { board }),
                 sends: 0,
+                based_on: None,
             },
         ];
         assert_eq!(from_json(&to_json(&kept).unwrap()).unwrap(), kept);

@@ -18,7 +18,10 @@
 //!   order. Resending is safe even if the first copy did land in the meantime: creates
 //!   carry a client-chosen id (the server answers the existing task), updates carry
 //!   absolute values (`done: true`, not "toggle"), deletes of a missing task are refused
-//!   harmlessly, and `clear_done` only deletes what is done at that moment;
+//!   harmlessly, and `clear_done` only deletes what is done at that moment. Where the
+//!   state cannot show it (its board is not open), an update goes again as of the
+//!   version it was made on ([`Outbox::as_of_base`]), so that, landed the first time,
+//!   it cannot undo another person's change made since;
 //! - it does not, and it was already sent twice: it is dropped as
 //!   [`MutationError::Unconfirmed`](super::machine::MutationError) and its optimistic
 //!   change rolled back, so a person sees it failed and can redo it;
@@ -81,6 +84,9 @@ pub struct Entry {
     pub delivery: Delivery,
     /// How many times it was put on the wire.
     pub sends: u8,
+    /// The version of its task this update was made on, when no other change of this
+    /// person's to that task was waiting: see [`Outbox::as_of_base`].
+    pub based_on: Option<u64>,
 }
 
 /// What reconciliation decided for an entry whose delivery was unknown.
@@ -143,17 +149,26 @@ impl Outbox {
 
     /// Takes a person's mutation: checked and normalised (titles trimmed, creates must
     /// carry their id) so that what is shown optimistically is what will be sent.
-    pub fn push(&mut self, call: MethodCall) -> Result<MutationId, OutboxError> {
+    /// `based_on` is the version of the task an update was made on, if known.
+    pub fn push(
+        &mut self,
+        call: MethodCall,
+        based_on: Option<u64>,
+    ) -> Result<MutationId, OutboxError> {
         if self.entries.len() >= self.capacity {
             return Err(OutboxError::Full {
                 capacity: self.capacity,
             });
         }
-        self.admit(call)
+        self.admit(call, based_on)
     }
 
     /// Checks, normalises and queues `call`, however many wait.
-    fn admit(&mut self, call: MethodCall) -> Result<MutationId, OutboxError> {
+    fn admit(
+        &mut self,
+        call: MethodCall,
+        based_on: Option<u64>,
+    ) -> Result<MutationId, OutboxError> {
         let call = match call {
             MethodCall::Create(mut params) => {
                 if params.id.is_none() {
@@ -170,6 +185,7 @@ impl Outbox {
             }
             other => other,
         };
+        let based_on = based_on.filter(|_| matches!(call, MethodCall::Update(_)));
         let id = MutationId(self.next_id);
         self.next_id += 1;
         self.entries.push_back(Entry {
@@ -177,6 +193,7 @@ impl Outbox {
             call,
             delivery: Delivery::Queued,
             sends: 0,
+            based_on,
         });
         Ok(id)
     }
@@ -187,7 +204,7 @@ impl Outbox {
     /// made already, and its record goes once the outbox is kept again, so refusing it
     /// would lose it. New changes wait until the outbox is under its capacity again.
     pub fn restore(&mut self, kept: Kept) -> Result<MutationId, OutboxError> {
-        let id = self.admit(kept.call)?;
+        let id = self.admit(kept.call, kept.based_on)?;
         if let Some(entry) = self.entries.back_mut()
             && kept.sends > 0
         {
@@ -283,6 +300,21 @@ impl Outbox {
         // Refused, so known not made: it goes as a change not sent yet.
         entry.sends = 0;
         true
+    }
+
+    /// An update to be sent again whose first sending may have landed, where the state
+    /// could not show it (its board not open): it goes as of the version it was made on
+    /// (`if_version`). Landed and changed since by someone else, it is then refused
+    /// (`conflict`, with the task as it is) instead of undoing their change; landed and
+    /// not changed since, its conflict shows the task as it asked, which settles it as
+    /// done. An update without a known version goes as it is.
+    pub fn as_of_base(&mut self, id: MutationId) {
+        if let Some(entry) = self.entries.iter_mut().find(|entry| entry.id == id)
+            && let MethodCall::Update(params) = &mut entry.call
+            && params.if_version.is_none()
+        {
+            params.if_version = entry.based_on;
+        }
     }
 
     /// The entries that may still be discarded: all but those on the wire now, whose
@@ -381,12 +413,14 @@ mod tests {
             .restore(Kept {
                 call: create(1, "  waited "),
                 sends: 0,
+                based_on: None,
             })
             .unwrap();
         let went = outbox
             .restore(Kept {
                 call: create(2, "went"),
                 sends: 1,
+                based_on: None,
             })
             .unwrap();
         assert_eq!(outbox.get(waiting).unwrap().call, create(1, "waited"));
@@ -397,7 +431,8 @@ mod tests {
         assert!(matches!(
             outbox.restore(Kept {
                 call: create(3, "   "),
-                sends: 0
+                sends: 0,
+                based_on: None
             }),
             Err(OutboxError::Invalid(_))
         ));
@@ -407,16 +442,17 @@ mod tests {
             .restore(Kept {
                 call: create(3, "third"),
                 sends: 0,
+                based_on: None,
             })
             .unwrap();
         assert_eq!(outbox.entries().count(), 3);
         assert!(matches!(
-            outbox.push(create(4, "new")),
+            outbox.push(create(4, "new"), None),
             Err(OutboxError::Full { capacity: 2 })
         ));
         outbox.settle(waiting);
         outbox.settle(third);
-        assert!(outbox.push(create(4, "new")).is_ok());
+        assert!(outbox.push(create(4, "new"), None).is_ok());
     }
 
     /// An edit, then a delete of the same task, neither shown by the server: the delete
@@ -439,7 +475,13 @@ mod tests {
             let mut outbox = Outbox::new(OUTBOX_CAPACITY);
             let calls = [(rename.clone(), 1), (delete.clone(), delete_sends)];
             for (call, sends) in calls {
-                outbox.restore(Kept { call, sends }).unwrap();
+                outbox
+                    .restore(Kept {
+                        call,
+                        sends,
+                        based_on: None,
+                    })
+                    .unwrap();
             }
             let decided: Vec<&str> = outbox
                 .reconcile(|_, _| Shows::NotApplied)
@@ -462,15 +504,18 @@ mod tests {
     #[test]
     fn waits_and_sends_in_order() {
         let mut outbox = Outbox::new(OUTBOX_CAPACITY);
-        let a = outbox.push(create(1, "a")).unwrap();
+        let a = outbox.push(create(1, "a"), None).unwrap();
         let b = outbox
-            .push(MethodCall::Delete(DeleteParams {
-                board: None,
-                id: Uuid::from_u128(1),
-            }))
+            .push(
+                MethodCall::Delete(DeleteParams {
+                    board: None,
+                    id: Uuid::from_u128(1),
+                }),
+                None,
+            )
             .unwrap();
         let c = outbox
-            .push(MethodCall::ClearDone(ClearDoneParams { board: None }))
+            .push(MethodCall::ClearDone(ClearDoneParams { board: None }), None)
             .unwrap();
         assert_eq!((a.0, b.0, c.0), (1, 2, 3));
         assert_eq!(ids(&outbox.sendable()), [1, 2, 3]);
@@ -489,7 +534,7 @@ mod tests {
     #[test]
     fn normalises_and_refuses_bad_input() {
         let mut outbox = Outbox::new(OUTBOX_CAPACITY);
-        let id = outbox.push(create(1, "  padded  ")).unwrap();
+        let id = outbox.push(create(1, "  padded  "), None).unwrap();
         assert_eq!(outbox.get(id).unwrap().call, create(1, "padded"));
         let update = MethodCall::Update(UpdateParams {
             board: None,
@@ -498,21 +543,24 @@ mod tests {
             done: None,
             if_version: None,
         });
-        let id = outbox.push(update).unwrap();
+        let id = outbox.push(update, None).unwrap();
         let MethodCall::Update(params) = &outbox.get(id).unwrap().call else {
             panic!("an update stays an update");
         };
         assert_eq!(params.title.as_deref(), Some("x"));
         assert_eq!(
-            outbox.push(MethodCall::Create(CreateParams {
-                board: None,
-                id: None,
-                title: "x".to_owned()
-            })),
+            outbox.push(
+                MethodCall::Create(CreateParams {
+                    board: None,
+                    id: None,
+                    title: "x".to_owned()
+                }),
+                None
+            ),
             Err(OutboxError::CreateWithoutId)
         );
         assert_eq!(
-            outbox.push(create(2, "   ")),
+            outbox.push(create(2, "   "), None),
             Err(OutboxError::Invalid(ValidationError::EmptyTitle))
         );
         assert_eq!(outbox.len(), 2);
@@ -521,10 +569,10 @@ mod tests {
     #[test]
     fn is_bounded() {
         let mut outbox = Outbox::new(2);
-        outbox.push(create(1, "a")).unwrap();
-        outbox.push(create(2, "b")).unwrap();
+        outbox.push(create(1, "a"), None).unwrap();
+        outbox.push(create(2, "b"), None).unwrap();
         assert_eq!(
-            outbox.push(create(3, "c")),
+            outbox.push(create(3, "c"), None),
             Err(OutboxError::Full { capacity: 2 })
         );
         assert_eq!(
@@ -536,8 +584,8 @@ mod tests {
     #[test]
     fn a_person_discards_waiting_changes_but_not_ones_on_the_wire() {
         let mut outbox = Outbox::new(OUTBOX_CAPACITY);
-        let a = outbox.push(create(1, "a")).unwrap();
-        let b = outbox.push(create(2, "b")).unwrap();
+        let a = outbox.push(create(1, "a"), None).unwrap();
+        let b = outbox.push(create(2, "b"), None).unwrap();
         outbox.mark_sent(a);
         assert_eq!(outbox.discardable(), [b], "not the one on the wire");
         assert_eq!(outbox.discard(a), Err(OutboxError::InFlight(a)));
@@ -554,9 +602,9 @@ mod tests {
     #[test]
     fn nothing_is_sent_twice_across_a_reconnect_when_the_server_has_it() {
         let mut outbox = Outbox::new(OUTBOX_CAPACITY);
-        let a = outbox.push(create(1, "a")).unwrap();
-        let b = outbox.push(create(2, "b")).unwrap();
-        let c = outbox.push(create(3, "c")).unwrap();
+        let a = outbox.push(create(1, "a"), None).unwrap();
+        let b = outbox.push(create(2, "b"), None).unwrap();
+        let c = outbox.push(create(3, "c"), None).unwrap();
         for (id, _) in outbox.sendable() {
             outbox.mark_sent(id);
         }
@@ -569,7 +617,7 @@ mod tests {
             outbox.sendable().is_empty(),
             "unknown entries are not resent blindly"
         );
-        let d = outbox.push(create(4, "d")).unwrap();
+        let d = outbox.push(create(4, "d"), None).unwrap();
         assert!(outbox.sendable().is_empty(), "and what follows them waits");
         // The replay shows `a` and `c` landed; `b` did not.
         let decided = outbox.reconcile(|id, _| {
@@ -589,7 +637,7 @@ mod tests {
     #[test]
     fn an_entry_is_resent_at_most_once() {
         let mut outbox = Outbox::new(OUTBOX_CAPACITY);
-        let a = outbox.push(create(1, "a")).unwrap();
+        let a = outbox.push(create(1, "a"), None).unwrap();
         outbox.mark_sent(a);
         outbox.mark_unknown(a);
         assert_eq!(
@@ -608,7 +656,7 @@ mod tests {
     #[test]
     fn mark_unknown_only_touches_entries_on_the_wire_and_drain_empties() {
         let mut outbox = Outbox::new(OUTBOX_CAPACITY);
-        let a = outbox.push(create(1, "a")).unwrap();
+        let a = outbox.push(create(1, "a"), None).unwrap();
         assert!(!outbox.mark_unknown(a), "not on the wire");
         assert_eq!(outbox.get(a).unwrap().delivery, Delivery::Queued);
         assert!(

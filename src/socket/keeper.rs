@@ -94,6 +94,7 @@ impl Keeper {
             .map(|waiting| Kept {
                 call: waiting.call.clone(),
                 sends: waiting.sends,
+                based_on: waiting.based_on,
             })
             .collect();
         self.write(kept);

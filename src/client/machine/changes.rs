@@ -15,7 +15,8 @@ const OWN_VERSIONS_KEPT: usize = 256;
 
 impl Machine {
     pub(super) fn mutate(&mut self, now: u64, call: MethodCall, out: &mut Vec<Command>) {
-        match self.outbox.push(call) {
+        let based_on = self.based_on(&call);
+        match self.outbox.push(call, based_on) {
             Ok(mutation) => {
                 if let Some(entry) = self.outbox.get(mutation) {
                     let topic = self.subscriptions.changes_topic();
@@ -29,6 +30,26 @@ impl Machine {
             }
             Err(error) => out.push(notice(Notice::Refused(error))),
         }
+    }
+
+    /// The version of the task `call` updates, as the open board shows it confirmed,
+    /// when no other change of this person's to that task waits (it would move the
+    /// version first, and what the update is made on would be unknown).
+    fn based_on(&self, call: &MethodCall) -> Option<u64> {
+        let MethodCall::Update(params) = call else {
+            return None;
+        };
+        let waiting = self.outbox.entries().any(|entry| match &entry.call {
+            MethodCall::Create(other) => other.id == Some(params.id),
+            MethodCall::Update(other) => other.id == params.id,
+            MethodCall::Delete(other) => other.id == params.id,
+            MethodCall::ClearDone(_) => false,
+        });
+        if waiting || !on_board(call, self.subscriptions.changes_topic()) {
+            return None;
+        }
+        let store = self.subscriptions.changes_store();
+        store.confirmed(params.id).map(|task| task.version)
     }
 
     /// Changes kept across a reload come back into the outbox, in order, shown at once
@@ -113,13 +134,14 @@ impl Machine {
     /// Settles the changes whose delivery the last connection left unknown, by what the
     /// store now shows. A change to a board no longer open cannot be checked there, so it
     /// is sent again (every call is safe to repeat; a refusal that says the first one
-    /// landed is taken as done, see `landed_before`), except clearing what is done:
-    /// again, it could clear what was done since, so it is given up and reported
-    /// instead. A tick sent again this way can still undo another person's change made
-    /// in the gap; the board's state would tell, but it is not open.
+    /// landed is taken as done, see `landed_before`), an update as of the version it was
+    /// made on, so that it cannot undo another person's change made after it landed
+    /// (`Outbox::as_of_base`); except clearing what is done: again, it could clear what
+    /// was done since, so it is given up and reported instead.
     pub(super) fn reconcile(&mut self, out: &mut Vec<Command>) {
         let store = self.subscriptions.changes_store();
         let open = self.subscriptions.changes_topic();
+        let mut unseen = Vec::new();
         let decided = self.outbox.reconcile(|mutation, call| {
             if on_board(call, open) && store.can_tell(mutation, call) {
                 if store.shows_applied(mutation, call) {
@@ -130,6 +152,7 @@ impl Machine {
             } else if matches!(call, MethodCall::ClearDone(_)) {
                 Shows::CannotTell
             } else {
+                unseen.push(mutation);
                 Shows::NotApplied
             }
         });
@@ -160,7 +183,11 @@ impl Machine {
                         result: Err(why),
                     }));
                 }
-                Reconciled::Resend(_) => {}
+                Reconciled::Resend(mutation) => {
+                    if unseen.contains(mutation) {
+                        self.outbox.as_of_base(*mutation);
+                    }
+                }
             }
         }
         if !decided.is_empty() {
@@ -371,6 +398,7 @@ impl Machine {
                 },
                 call: entry.call.clone(),
                 sends: entry.sends,
+                based_on: entry.based_on,
             })
             .collect();
         out.push(notice(Notice::Outbox(waiting)));
@@ -462,10 +490,12 @@ mod tests {
             Kept {
                 call: create(1),
                 sends: 1,
+                based_on: None,
             },
             Kept {
                 call: create(2),
                 sends: 0,
+                based_on: None,
             },
         ]));
         assert_eq!(rows(&out2).len(), 2, "both shown at once, pending");
@@ -497,6 +527,7 @@ mod tests {
             .map(|n| Kept {
                 call: create(n),
                 sends: 0,
+                based_on: None,
             })
             .collect();
         let out = h.feed(Input::Restore(kept));
@@ -522,6 +553,7 @@ mod tests {
         let out = h.feed(Input::Restore(vec![Kept {
             call: create(1),
             sends: 1,
+            based_on: None,
         }]));
         assert_eq!(
             since_of(&out),
@@ -1066,10 +1098,12 @@ mod tests {
             Kept {
                 call: create(1),
                 sends: 1,
+                based_on: None,
             },
             Kept {
                 call: delete(1),
                 sends: 1,
+                based_on: None,
             },
         ]));
         let out = h.frame(conn, auth_ok(1));
@@ -1135,6 +1169,7 @@ mod tests {
         h.feed(Input::Restore(vec![Kept {
             call: delete(1),
             sends: 1,
+            based_on: None,
         }]));
         let out = h.frame(conn, auth_ok(1));
         let (boards, open) = subscribes(&out);
@@ -1166,6 +1201,7 @@ mod tests {
         let out = h.feed(Input::Restore(vec![Kept {
             call: clear.clone(),
             sends: 1,
+            based_on: None,
         }]));
         assert_eq!(
             settled(&out),
@@ -1202,10 +1238,11 @@ mod tests {
         );
     }
 
-    /// `call` made on the open board, its answer lost as the socket drops while another
-    /// board is opened: that board cannot tell whether it landed, so it is sent again.
-    /// Returns the harness, the socket and the id the call went again with.
-    fn sent_again_from_another_board(call: MethodCall) -> (Harness, ConnId, u64) {
+    /// `call` made on the open board (task 7 at version 1), its answer lost as the socket
+    /// drops while another board is opened: that board cannot tell whether it landed, so
+    /// it is sent again, as `again`. Returns the harness, the socket and the id the call
+    /// went again with.
+    fn sent_again_as(call: MethodCall, again: MethodCall) -> (Harness, ConnId, u64) {
         let mut h = Harness::new();
         let conn = h.live(1);
         h.frame(conn, upsert(2, 7));
@@ -1224,11 +1261,109 @@ mod tests {
                 items: Vec::new(),
             },
         );
-        let [(id, ref again)] = request_ids(&out)[..] else {
+        let [(id, ref sent)] = request_ids(&out)[..] else {
             panic!("the call goes again: {out:?}");
         };
-        assert_eq!(*again, call);
+        assert_eq!(*sent, again);
         (h, conn, id)
+    }
+
+    fn sent_again_from_another_board(call: MethodCall) -> (Harness, ConnId, u64) {
+        sent_again_as(call.clone(), call)
+    }
+
+    /// A tick sent again that way goes as of the version it was made on: its first
+    /// sending landed and another person unticked the task since, so the server refuses
+    /// it, with the task as it is, and it is not sent a third time over their untick.
+    #[test]
+    fn a_tick_sent_again_from_another_board_does_not_undo_a_later_change() {
+        let as_of_base = MethodCall::Update(UpdateParams {
+            if_version: Some(1),
+            ..update_params(set_done(7))
+        });
+        let (mut h, conn, id) = sent_again_as(set_done(7), as_of_base);
+        let mut error = ApiError::new(
+            ErrorCode::Conflict,
+            "kim changed this task in the meantime.",
+        );
+        error.current = Some(Box::new(Task {
+            done: false,
+            version: 3,
+            updated_by: "kim".to_owned(),
+            ..task(7)
+        }));
+        let out = h.frame(
+            conn,
+            ServerFrame::Result {
+                id,
+                outcome: Outcome::Error(error.clone()),
+            },
+        );
+        assert_eq!(
+            settled(&out),
+            [(MutationId(1), Err(MutationError::Refused(error)))]
+        );
+        assert!(request_ids(&out).is_empty(), "not sent again: {out:?}");
+    }
+
+    /// The same tick whose first sending landed and stood: its conflict shows the task
+    /// as it asked, and it settles as done, with no alert.
+    #[test]
+    fn a_tick_sent_again_whose_first_sending_stood_settles_as_done() {
+        let as_of_base = MethodCall::Update(UpdateParams {
+            if_version: Some(1),
+            ..update_params(set_done(7))
+        });
+        let (mut h, conn, id) = sent_again_as(set_done(7), as_of_base);
+        let mut error = ApiError::new(
+            ErrorCode::Conflict,
+            "maya changed this task in the meantime.",
+        );
+        error.current = Some(Box::new(Task {
+            done: true,
+            version: 2,
+            ..task(7)
+        }));
+        let out = h.frame(
+            conn,
+            ServerFrame::Result {
+                id,
+                outcome: Outcome::Error(error),
+            },
+        );
+        assert_eq!(settled(&out), [(MutationId(1), Ok(()))]);
+        assert!(problems(&out).is_empty(), "{out:?}");
+    }
+
+    /// A tick made while an earlier change of the person's to the same task still
+    /// waits is made on a version nobody knows yet: both answers lost and sent again
+    /// from another board, the earlier is settled with the later, which goes as it is.
+    #[test]
+    fn a_tick_behind_another_waiting_change_to_its_task_goes_again_as_it_is() {
+        let mut h = Harness::new();
+        let conn = h.live(1);
+        h.frame(conn, upsert(2, 7));
+        h.feed(Input::Mutate(set_undone(7)));
+        h.feed(Input::Mutate(set_done(7)));
+        let other = Topic::Board(Uuid::from_u128(5));
+        let (conn, out) = h.reconnect_after(conn, |h| {
+            h.feed(Input::Open(other));
+        });
+        let out = h.frame(
+            conn,
+            ServerFrame::Snapshot {
+                id: subscribe_id(&out),
+                topic: other,
+                epoch: "e1".to_owned(),
+                seq: 1,
+                items: Vec::new(),
+            },
+        );
+        let sent: Vec<MethodCall> = request_ids(&out)
+            .into_iter()
+            .map(|(_, call)| call)
+            .collect();
+        assert_eq!(sent, [set_done(7)]);
     }
 
     /// A delete sent again that way: `not_found` says it landed, and it settles as
@@ -1410,6 +1545,7 @@ mod tests {
         h.feed(Input::Restore(vec![Kept {
             call: set_done_on(b, 1),
             sends: 1,
+            based_on: None,
         }]));
         let out = h.frame(conn, auth_ok(1));
         let [(Topic::Boards, boards)] = subscribed(&out)[..] else {
@@ -1442,10 +1578,12 @@ mod tests {
             Kept {
                 call: create_on(b, 1),
                 sends: 0,
+                based_on: None,
             },
             Kept {
                 call: set_done_on(b, 2),
                 sends: 0,
+                based_on: None,
             },
         ]));
         h.feed(Input::Open(Topic::Board(b)));

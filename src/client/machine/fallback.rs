@@ -504,6 +504,7 @@ mod tests {
         h.feed(Input::Restore(vec![Kept {
             call: call.clone(),
             sends: 1,
+            based_on: None,
         }]));
         let out = h.feed(closed(opened(&out).unwrap(), 1006));
         let delay = timer(&out, TimerKind::Reconnect).unwrap();

@@ -268,6 +268,8 @@ pub struct Waiting {
     pub title: Option<String>,
     /// How many times it went on the wire (kept across a reload with the call).
     pub sends: u8,
+    /// The version of its task it was made on (kept across a reload with the call).
+    pub based_on: Option<u64>,
 }
 
 /// Why a person's change did not happen, in the words of the alert that says so (the
