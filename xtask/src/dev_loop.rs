@@ -5,7 +5,6 @@
 //! save then rebuilds the app, the page reloads itself, and the board is live again.
 
 use std::net::TcpListener;
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -14,6 +13,7 @@ use serde_json::json;
 
 use crate::error::Error;
 use crate::local_server::LocalServer;
+use crate::steps::end_tree;
 use crate::webdriver::{Browser, Driver};
 use crate::{Result, root};
 
@@ -24,7 +24,9 @@ const USER: (&str, &str) = ("dev-loop", "dev-loop-password");
 /// The first build of the app in a development profile may take minutes.
 const FIRST_BUILD: Duration = Duration::from_secs(600);
 
-pub fn check(binary: PathBuf) -> Result {
+/// Fails when a port the loop needs is taken: checked before the other suites too, so a
+/// run does not spend their minutes to fail at the end.
+pub fn ports_free() -> Result {
     for port in [SERVER_PORT, TRUNK_PORT] {
         if TcpListener::bind(("127.0.0.1", port)).is_err() {
             return Err(Error::Other(format!(
@@ -33,6 +35,11 @@ pub fn check(binary: PathBuf) -> Result {
             )));
         }
     }
+    Ok(())
+}
+
+pub fn check(binary: PathBuf) -> Result {
+    ports_free()?;
     let origin = format!("http://127.0.0.1:{TRUNK_PORT}");
     let server = LocalServer::start_on(
         "dev-loop",
@@ -102,8 +109,6 @@ impl TrunkServe {
             .args(["serve", "--offline", "--no-error-reporting", "--dist"])
             .arg(dir.join("dev-dist"))
             .current_dir(root())
-            // A group of its own, so that the cargo build it runs goes with it.
-            .process_group(0)
             .stdin(Stdio::null())
             .stdout(output)
             .stderr(errors)
@@ -146,71 +151,6 @@ impl Drop for TrunkServe {
     /// Ends trunk and whatever it started (a build still running when the check gave up
     /// would otherwise go on, holding target/ and the cores).
     fn drop(&mut self) {
-        end_group(&mut self.child);
-    }
-}
-
-/// Ends `child`, started as the leader of a process group of its own, and every process
-/// in that group.
-fn end_group(child: &mut Child) {
-    let _ = Command::new("kill")
-        .args(["-KILL", "--", &format!("-{}", child.id())])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-    let _ = child.kill();
-    let _ = child.wait();
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// What a process in the group started (as trunk starts cargo) ends with it.
-    #[test]
-    fn ending_the_group_ends_what_its_leader_started() {
-        let pid_file = std::env::temp_dir().join(format!("xtask-group-{}", std::process::id()));
-        let _ = std::fs::remove_file(&pid_file);
-        let mut leader = Command::new("sh")
-            .arg("-c")
-            .arg(format!(
-                "sleep 600 & echo $! > {}; wait",
-                pid_file.display()
-            ))
-            .process_group(0)
-            .spawn()
-            .expect("sh");
-        let started = Instant::now();
-        let pid = loop {
-            if let Some(pid) = std::fs::read_to_string(&pid_file)
-                .ok()
-                .and_then(|text| text.trim().parse::<u32>().ok())
-            {
-                break pid;
-            }
-            assert!(started.elapsed() < Duration::from_secs(10), "sleep started");
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        end_group(&mut leader);
-        // Running, not a zombie waiting for whoever adopted it to reap it.
-        let alive = || {
-            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-                stat.rsplit(')')
-                    .next()
-                    .is_some_and(|rest| !rest.trim_start().starts_with('Z'))
-            })
-        };
-        let ended = Instant::now();
-        while alive() && ended.elapsed() < Duration::from_secs(5) {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = std::fs::remove_file(&pid_file);
-        let left = alive();
-        if left {
-            let _ = Command::new("kill")
-                .args(["-KILL", &pid.to_string()])
-                .status();
-        }
-        assert!(!left, "the leader's child was ended with it");
+        end_tree(&mut self.child);
     }
 }

@@ -136,6 +136,7 @@ fn served_check(timings: &mut Timings) -> Result {
 }
 
 fn checks(timings: &mut Timings) -> Result {
+    dev_loop::ports_free()?;
     timings.run(
         "format (cargo fmt --check)",
         &mut cargo(&["fmt", "--all", "--check"]),
@@ -378,8 +379,16 @@ impl BrowserSuites {
         let (var, program) = browser.driver();
         let mut command = cargo(&["test", "-p", "taskwire", "--target", WASM]);
         command.args(args);
-        for (other, _) in [Browser::Chromium, Browser::Firefox].map(Browser::driver) {
-            command.env_remove(other);
+        // The runner takes a remote driver, or Safari's or Edge's, before a local one:
+        // any of these left in the environment would run both browsers' suites there.
+        for driver in [
+            "CHROMEDRIVER",
+            "GECKODRIVER",
+            "SAFARIDRIVER",
+            "MSEDGEDRIVER",
+        ] {
+            command.env_remove(driver);
+            command.env_remove(format!("{driver}_REMOTE"));
         }
         command
             .env(var, which(program)?)

@@ -32,7 +32,7 @@ const WINDOW: (u32, u32) = (1200, 800);
 const OUTPUT: &str = "docs/board.png";
 
 pub fn run() -> Result {
-    setup::release_tools()?;
+    setup::release_tools_and_browsers()?;
     let mut timings = Timings::default();
     crate::harness::release_app(&mut timings)?;
     timings.run(

@@ -45,6 +45,14 @@ pub fn release_tools() -> Result {
     install_missing("the build tools", release_tool_list())
 }
 
+/// The release bundle's tools and the browsers with their drivers: what a screenshot of
+/// the release build needs.
+pub fn release_tools_and_browsers() -> Result {
+    let mut tools = release_tool_list();
+    tools.extend(browser_list());
+    install_missing("the build tools and the browsers", tools)
+}
+
 /// Everything: the app's build tools and the two browsers with their drivers, the
 /// missing ones installed side by side.
 pub fn all() -> Result {
@@ -123,8 +131,13 @@ fn release_tool_list() -> Vec<Tool> {
     target.args(["target", "add", "wasm32-unknown-unknown"]);
     // The version the bundle's flags and figures were made with: an older one lacks
     // some of the flags (`--enable-bulk-memory-opt`), a newer one may shrink otherwise.
-    let mut wasm_opt = Command::new("npm");
-    wasm_opt.args(["install", "--global", &format!("binaryen@{BINARYEN}.0.0")]);
+    let mut wasm_opt = as_owner_of_npm_prefix();
+    wasm_opt.args([
+        "npm",
+        "install",
+        "--global",
+        &format!("binaryen@{BINARYEN}.0.0"),
+    ]);
     vec![
         Tool::new(
             "the wasm32-unknown-unknown target",
@@ -145,12 +158,45 @@ fn release_tool_list() -> Vec<Tool> {
     ]
 }
 
-/// trunk for the development loop, and wasm-bindgen's CLI for its test runner.
+/// npm's global installs go where npm's prefix is: a folder of root's on a system Node
+/// (`/usr`), one of the user's own under a version manager. Through `sudo` only when the
+/// user cannot write there.
+fn as_owner_of_npm_prefix() -> Command {
+    let writable = output(
+        "sh",
+        &[
+            "-c",
+            r#"prefix="$(npm config get prefix)" && test -w "$prefix/lib" && echo yes"#,
+        ],
+    )
+    .is_some_and(|yes| yes.trim() == "yes");
+    if is_root() || writable {
+        let mut command = Command::new("env");
+        command.arg("--");
+        command
+    } else {
+        Command::new("sudo")
+    }
+}
+
+/// The test command's tools: rustfmt and clippy (its first checks; a toolchain installed
+/// with rustup's minimal profile lacks them), trunk for the development loop, and
+/// wasm-bindgen's CLI for its test runner.
 fn dev_tool_list() -> Result<Vec<Tool>> {
     let bindgen = wasm_bindgen_version()?;
     let trunk = format!("trunk {TRUNK_VERSION}");
     let bindgen_cli = format!("wasm-bindgen {bindgen}");
+    let mut lints = Command::new("rustup");
+    lints.args(["component", "add", "rustfmt", "clippy"]);
     Ok(vec![
+        Tool::new(
+            "rustfmt and clippy",
+            || {
+                output("cargo", &["fmt", "--version"]).is_some()
+                    && output("cargo", &["clippy", "--version"]).is_some()
+            },
+            lints,
+        ),
         // Without its default features: no TLS and no update check, which only serve
         // downloads (every build here is --offline) and HTTPS, which the proxy to a local
         // server does not use.

@@ -117,16 +117,68 @@ impl Background {
     }
 }
 
-/// A step left behind (a step after it failed) is stopped rather than left running.
+/// A step left behind (a step after it failed) is stopped rather than left running,
+/// with what it started: a build's compilers would go on for minutes after their cargo.
 impl Drop for Background {
     fn drop(&mut self) {
         let mut child = lock(&self.child);
         if matches!(child.try_wait(), Ok(None)) {
             // It may end by itself meanwhile; then there is nothing to stop.
-            let _ = child.kill();
-            let _ = child.wait();
+            end_tree(&mut child);
         }
     }
+}
+
+/// Ends `child` and every process under it. Children stay in the terminal's process
+/// group, so that Ctrl-C reaches them all; ending them from here means finding them.
+/// Each one found is stopped first, so that none starts another unseen while the tree
+/// is read; then all are killed.
+pub fn end_tree(child: &mut Child) {
+    let mut tree = vec![child.id()];
+    signal("STOP", &tree);
+    loop {
+        let new: Vec<u32> = parents()
+            .into_iter()
+            .filter(|(pid, parent)| tree.contains(parent) && !tree.contains(pid))
+            .map(|(pid, _)| pid)
+            .collect();
+        if new.is_empty() {
+            break;
+        }
+        signal("STOP", &new);
+        tree.extend(new);
+    }
+    signal("KILL", &tree);
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Every process and its parent, from `/proc`.
+fn parents() -> Vec<(u32, u32)> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let pid = entry.file_name().to_str()?.parse::<u32>().ok()?;
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            // `pid (name) state ppid …`; the name may hold spaces and parentheses.
+            let (_, rest) = stat.rsplit_once(')')?;
+            let parent = rest.split_whitespace().nth(1)?.parse::<u32>().ok()?;
+            Some((pid, parent))
+        })
+        .collect()
+}
+
+fn signal(name: &str, pids: &[u32]) {
+    let _ = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg("--")
+        .args(pids.iter().map(u32::to_string))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
 }
 
 /// The child, even if a thread panicked holding it: it is a process handle, whole either
@@ -189,6 +241,55 @@ impl Timings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What a process started, and what that one started in turn (as trunk starts
+    /// cargo, and cargo rustc), ends with it.
+    #[test]
+    fn ending_a_tree_ends_every_process_under_it() {
+        let pid_file = std::env::temp_dir().join(format!("xtask-group-{}", std::process::id()));
+        let _ = std::fs::remove_file(&pid_file);
+        let mut leader = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                // Deaf to the hang-up a stopped process left without its parent may get.
+                "sh -c 'trap \"\" HUP; sleep 600 & echo $! > {}; wait' & wait",
+                pid_file.display()
+            ))
+            .spawn()
+            .expect("sh");
+        let started = Instant::now();
+        let pid = loop {
+            if let Some(pid) = std::fs::read_to_string(&pid_file)
+                .ok()
+                .and_then(|text| text.trim().parse::<u32>().ok())
+            {
+                break pid;
+            }
+            assert!(started.elapsed() < Duration::from_secs(10), "sleep started");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        end_tree(&mut leader);
+        // Running, not a zombie waiting for whoever adopted it to reap it.
+        let alive = || {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                stat.rsplit(')')
+                    .next()
+                    .is_some_and(|rest| !rest.trim_start().starts_with('Z'))
+            })
+        };
+        let ended = Instant::now();
+        while alive() && ended.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = std::fs::remove_file(&pid_file);
+        let left = alive();
+        if left {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
+        assert!(!left, "the grandchild was ended with its tree");
+    }
 
     /// `script` run by `sh` as a background step named `step`.
     fn started(step: &str, script: &str) -> Background {
