@@ -111,22 +111,36 @@ impl<T> Requests<T> {
         }
     }
 
-    /// Removes and returns every request whose deadline has passed.
-    pub fn expire(&mut self, now_ms: u64) -> Vec<Failed<T>> {
-        let (due, kept) = std::mem::take(&mut self.pending)
-            .into_iter()
-            .partition(|pending| pending.deadline_ms <= now_ms);
-        self.pending = kept;
-        due.into_iter()
-            .map(|pending: Pending<T>| Failed {
-                id: pending.id,
-                error: RequestError::TimedOut {
+    /// Removes and returns every request whose deadline has passed, but one that waits
+    /// behind an earlier request still pending (`behind(due, earlier)`): the server
+    /// answers a socket's frames in order, so its answer cannot come before that one's.
+    /// It is given its time again from now.
+    pub fn expire(&mut self, now_ms: u64, behind: impl Fn(&T, &T) -> bool) -> Vec<Failed<T>> {
+        let mut kept: VecDeque<Pending<T>> = VecDeque::with_capacity(self.pending.len());
+        let mut due = Vec::new();
+        for mut pending in std::mem::take(&mut self.pending) {
+            if pending.deadline_ms > now_ms {
+                kept.push_back(pending);
+            } else if kept
+                .iter()
+                .any(|earlier| behind(&pending.tag, &earlier.tag))
+            {
+                let timeout = pending.deadline_ms.saturating_sub(pending.sent_ms);
+                pending.deadline_ms = now_ms.saturating_add(timeout);
+                kept.push_back(pending);
+            } else {
+                due.push(Failed {
                     id: pending.id,
-                    after_ms: now_ms.saturating_sub(pending.sent_ms),
-                },
-                tag: pending.tag,
-            })
-            .collect()
+                    error: RequestError::TimedOut {
+                        id: pending.id,
+                        after_ms: now_ms.saturating_sub(pending.sent_ms),
+                    },
+                    tag: pending.tag,
+                });
+            }
+        }
+        self.pending = kept;
+        due
     }
 
     /// The connection closed: every pending request fails, oldest first.
@@ -182,8 +196,8 @@ mod tests {
         let early = table.issue('a', 1_000, 5_000);
         let late = table.issue('b', 2_000, 10_000);
         assert_eq!(table.next_deadline_ms(), Some(6_000));
-        assert!(table.expire(5_999).is_empty());
-        let failed = table.expire(7_000);
+        assert!(table.expire(5_999, |_, _| false).is_empty());
+        let failed = table.expire(7_000, |_, _| false);
         assert_eq!(
             failed,
             [Failed {
@@ -207,7 +221,7 @@ mod tests {
         let first = table.issue("first", 0, 10_000);
         let quick = table.issue("quick", 0, 1_000);
         let last = table.issue("last", 0, 10_000);
-        let failed = table.expire(1_000);
+        let failed = table.expire(1_000, |_, _| false);
         assert_eq!(failed.iter().map(|f| f.id).collect::<Vec<_>>(), [quick]);
         assert_eq!(table.settle(last), Some("last"));
         assert_eq!(table.settle(quick), None);
@@ -215,6 +229,21 @@ mod tests {
         let next = table.issue("next", 2_000, 10_000);
         assert_eq!(next, 4, "ids keep growing after expiries");
         assert_eq!(table.settle(next), Some("next"));
+    }
+
+    /// A request behind one still pending is not given up while that one waits: its
+    /// time starts again, and it is given up once nothing holds it back.
+    #[test]
+    fn a_request_behind_a_pending_one_waits_for_it() {
+        let mut table = Requests::new();
+        let slow = table.issue("subscribe", 0, 30_000);
+        let change = table.issue("change", 1_000, 10_000);
+        let behind = |due: &&str, earlier: &&str| *due == "change" && *earlier == "subscribe";
+        assert!(table.expire(11_000, behind).is_empty());
+        assert_eq!(table.next_deadline_ms(), Some(21_000));
+        assert_eq!(table.settle(slow), Some("subscribe"));
+        let failed = table.expire(21_000, behind);
+        assert_eq!(failed.iter().map(|f| f.id).collect::<Vec<_>>(), [change]);
     }
 
     #[test]

@@ -778,6 +778,48 @@ mod tests {
         );
     }
 
+    /// A change sent while a resubscribe is out (a gap, answered by a replay that takes
+    /// longer than a request may): its time runs out behind that answer, which was asked
+    /// for before the change and cannot show it. It is not judged by it, so not sent a
+    /// second time; its own answer, which comes after, settles it.
+    #[test]
+    fn a_change_behind_a_slow_resubscribe_is_not_judged_by_it_nor_sent_twice() {
+        let mut h = Harness::new();
+        let conn = h.live(10);
+        h.frame(conn, upsert(11, 1));
+        let out = h.frame(conn, upsert(13, 2));
+        let resubscribe = subscribe_id(&out);
+        let out = h.feed(Input::Mutate(set_done(1)));
+        let [(request, _)] = request_ids(&out)[..] else {
+            panic!("sent at once when live: {out:?}");
+        };
+        let out = h.at(
+            h.now + REQUEST_TIMEOUT_MS,
+            Input::TimerFired(TimerKind::Requests),
+        );
+        assert!(
+            closes(&out).is_empty() && request_ids(&out).is_empty(),
+            "{out:?}"
+        );
+        let events = vec![
+            event(12, Change::Upsert { item: task(3) }),
+            event(13, Change::Upsert { item: task(2) }),
+        ];
+        let out = h.frame(conn, replay(resubscribe, 13, events));
+        assert!(request_ids(&out).is_empty(), "not sent again: {out:?}");
+        assert!(
+            settled(&out).is_empty(),
+            "not judged by the replay: {out:?}"
+        );
+        let done = Task {
+            done: true,
+            version: 2,
+            ..task(1)
+        };
+        let out = h.frame(conn, ok_task(request, done));
+        assert_eq!(settled(&out), [(MutationId(1), Ok(()))]);
+    }
+
     #[test]
     fn a_person_discards_a_waiting_change_but_not_one_on_the_wire() {
         let mut h = Harness::new();

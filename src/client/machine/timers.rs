@@ -119,11 +119,18 @@ impl Machine {
     }
 
     /// Requests past their deadline: a handshake without an answer gives the socket up;
-    /// a change without one is of unknown delivery, settled by a resubscribe.
+    /// a change without one is of unknown delivery, settled by a resubscribe. A change
+    /// sent behind a subscribe still unanswered (a large snapshot on a slow link) waits
+    /// for it: that answer was asked for before the change and cannot show it, so it
+    /// would judge the change not made and send it again, and the change's own answer
+    /// comes after it anyway.
     fn on_requests_timer(&mut self, env: Env, out: &mut Vec<Command>) {
         let mut resync = false;
         let mut handshake = None;
-        for failed in self.requests.expire(env.now_ms) {
+        let behind = |due: &Purpose, earlier: &Purpose| {
+            matches!(due, Purpose::Mutation(_)) && matches!(earlier, Purpose::Subscribe(_))
+        };
+        for failed in self.requests.expire(env.now_ms, behind) {
             match failed.tag {
                 Purpose::Mutation(mutation) => {
                     self.outbox.mark_unknown(mutation);
