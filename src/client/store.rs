@@ -556,12 +556,26 @@ impl Store {
                     })
             }
             MethodCall::Delete(params) => self.confirmed(params.id).is_none(),
-            MethodCall::ClearDone(_) => self
-                .by_mutation
-                .get(&mutation)
-                .into_iter()
-                .flatten()
-                .all(|id| self.confirmed(*id).is_none_or(|task| !task.done)),
+            MethodCall::ClearDone(_) => {
+                let covered = self.by_mutation.get(&mutation);
+                // Only tasks with nothing else of this person's waiting tell: one shown
+                // done by their own tick still waiting was not done on the server
+                // (a clearing that landed first left it), so it shows nothing either way.
+                let telling: Vec<&Uuid> = covered
+                    .into_iter()
+                    .flatten()
+                    .filter(|id| {
+                        self.rows
+                            .get(*id)
+                            .is_none_or(|row| row.ops.iter().all(|(m, _)| *m == mutation))
+                    })
+                    .collect();
+                let covered_none = covered.is_none_or(|ids| ids.is_empty());
+                (covered_none || !telling.is_empty())
+                    && telling
+                        .iter()
+                        .all(|id| self.confirmed(**id).is_none_or(|task| !task.done))
+            }
         }
     }
 

@@ -1280,6 +1280,28 @@ mod tests {
         );
     }
 
+    /// A tick, then clearing what is done (which covers the ticked task), both lost
+    /// before reaching the server: the replay shows neither. The task, shown done only
+    /// by the tick, tells nothing of the clearing, which is not taken as done: both go
+    /// again, in order, so the task ends cleared as the person asked.
+    #[test]
+    fn a_clearing_of_a_task_ticked_just_before_goes_again_after_the_tick() {
+        let mut h = Harness::new();
+        let conn = h.live(1);
+        h.frame(conn, upsert(2, 7));
+        let clear = MethodCall::ClearDone(ClearDoneParams { board: None });
+        h.feed(Input::Mutate(set_done(7)));
+        h.feed(Input::Mutate(clear.clone()));
+        let (conn, out) = h.reconnect(conn);
+        let out = h.frame(conn, replay(subscribe_id(&out), 2, Vec::new()));
+        assert!(settled(&out).is_empty(), "{out:?}");
+        let sent: Vec<MethodCall> = request_ids(&out)
+            .into_iter()
+            .map(|(_, call)| call)
+            .collect();
+        assert_eq!(sent, [set_done(7), clear]);
+    }
+
     /// `call` made on the open board (task 7 at version 1), its answer lost as the socket
     /// drops while another board is opened: that board cannot tell whether it landed, so
     /// it is sent again, as `again`. Returns the harness, the socket and the id the call
