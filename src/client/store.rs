@@ -243,6 +243,13 @@ impl Store {
         }
         for (id, old) in &old_rows {
             if !old.ops.is_empty() {
+                // A task the server had, changed by the person and gone from the
+                // snapshot, was deleted meanwhile: the result of that change, if it
+                // comes after (over HTTP, results and snapshots come on separate
+                // requests), must not bring it back.
+                if old.confirmed.is_some() && !rows.contains_key(id) {
+                    self.tombstones.insert(*id);
+                }
                 rows.entry(*id).or_default().ops.clone_from(&old.ops);
             }
         }
@@ -955,6 +962,30 @@ mod tests {
             },
         ));
         assert!(applied.rows.is_empty());
+    }
+
+    /// Over HTTP a change's result and a snapshot come on separate requests: a tick's
+    /// result that comes after a snapshot without its task (deleted by someone else
+    /// meanwhile) does not bring the task back.
+    #[test]
+    fn a_result_after_a_snapshot_without_its_task_does_not_bring_it_back() {
+        let mut store = seeded();
+        let tick = MethodCall::Update(UpdateParams {
+            board: None,
+            id: id(1),
+            title: None,
+            done: Some(true),
+            if_version: None,
+        });
+        store.apply_local(MutationId(1), &tick, 0);
+        store.apply_snapshot("e1".to_owned(), 12, vec![task(3, 3, 1), task(2, 2, 1)]);
+        let ticked = Task {
+            done: true,
+            ..task(1, 1, 2)
+        };
+        store.confirm(MutationId(1), Some(ticked));
+        assert!(store.get(id(1)).is_none());
+        assert_eq!(ids(&store), [id(2), id(3)]);
     }
 
     #[test]
