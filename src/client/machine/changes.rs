@@ -357,21 +357,34 @@ impl Machine {
     /// against is this person's own (a tick of theirs still on its way as they renamed
     /// the task): nobody else changed the task, so it goes again against the version
     /// now, rather than asking the person to choose between themselves.
+    ///
+    /// Also a tick sent again as of the version it was made on (`Outbox::as_of_base`),
+    /// refused for one change made since that left the task as it was: its first sending
+    /// did not land (it would have made that very version, as it asked), so it goes again
+    /// against the version now, as it would have had it come late.
     fn rebase(&mut self, mutation: MutationId, error: &ApiError) -> bool {
         let (ErrorCode::Conflict, Some(current)) = (error.code, &error.current) else {
             return false;
         };
-        let Some(MethodCall::Update(mine)) = self.outbox.get(mutation).map(|e| &e.call) else {
+        let Some(entry) = self.outbox.get(mutation) else {
+            return false;
+        };
+        let MethodCall::Update(mine) = &entry.call else {
             return false;
         };
         let Some(seen) = mine.if_version else {
             return false;
         };
+        if current.id != mine.id || current.version <= seen {
+            return false;
+        }
         let own = |version| self.own_versions.contains(&(current.id, version));
-        if current.id != mine.id
-            || current.version <= seen
-            || !(seen + 1..=current.version).all(own)
-        {
+        let first_not_landed = entry.sends > 1
+            && entry.based_on == Some(seen)
+            && mine.title.is_none()
+            && current.version == seen + 1
+            && mine.done.is_some_and(|done| done != current.done);
+        if !first_not_landed && !(seen + 1..=current.version).all(own) {
             return false;
         }
         self.outbox.rebase(mutation, current.version)
@@ -1368,6 +1381,45 @@ mod tests {
             [(MutationId(1), Err(MutationError::Refused(error)))]
         );
         assert!(request_ids(&out).is_empty(), "not sent again: {out:?}");
+    }
+
+    /// The same tick whose first sending never landed, while another person renamed the
+    /// task: one version since, and the task not as the tick asked, so the tick did not
+    /// make it. It goes again against the version now, and is made.
+    #[test]
+    fn a_tick_sent_again_over_a_rename_alone_goes_again_against_it() {
+        let as_of_base = MethodCall::Update(UpdateParams {
+            if_version: Some(1),
+            ..update_params(set_done(7))
+        });
+        let (mut h, conn, id) = sent_again_as(set_done(7), as_of_base);
+        let mut error = ApiError::new(
+            ErrorCode::Conflict,
+            "kim changed this task in the meantime.",
+        );
+        error.current = Some(Box::new(Task {
+            title: "Renamed".to_owned(),
+            version: 2,
+            updated_by: "kim".to_owned(),
+            ..task(7)
+        }));
+        let out = h.frame(
+            conn,
+            ServerFrame::Result {
+                id,
+                outcome: Outcome::Error(error),
+            },
+        );
+        assert!(settled(&out).is_empty(), "{out:?}");
+        let again = MethodCall::Update(UpdateParams {
+            if_version: Some(2),
+            ..update_params(set_done(7))
+        });
+        let sent: Vec<MethodCall> = request_ids(&out)
+            .into_iter()
+            .map(|(_, call)| call)
+            .collect();
+        assert_eq!(sent, [again]);
     }
 
     /// The same tick whose first sending landed and stood: its conflict shows the task
