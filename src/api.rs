@@ -324,7 +324,7 @@ impl Api {
             }
             MethodCall::Delete(params) => {
                 let url = self.url(&format!("{tasks}/{}", params.id));
-                send(build(Request::delete(&url), Some(token))?).await?;
+                empty(send(build(Request::delete(&url), Some(token))?).await?)?;
                 Ok(task(None))
             }
             MethodCall::ClearDone(_) => {

@@ -10,15 +10,17 @@ mod support;
 use std::time::Duration;
 
 use leptos::prelude::*;
+use protocol::{DeleteParams, MethodCall};
 use support::{
     PASSWORD, add_task, api_call, api_create_task, api_login, api_register, button, by_role,
     connection, control, fill_and_submit, gate_socket_url, is_focused, is_pending, location,
-    login_keeping_cookie, mount_with, press, rows, server, set_gate, short_ttl_server, sign_in,
-    text_of, titles, unique_name, until, until_confirmed, until_found,
+    login_keeping_cookie, mount_with, portal_server, press, rows, server, set_gate,
+    short_ttl_server, sign_in, text_of, titles, unique_name, until, until_confirmed, until_found,
 };
-use taskwire::api::Api;
+use taskwire::api::{Api, CallError};
 use taskwire::client::machine::{Config, ConnectionState};
 use taskwire::taskwire::Taskwire;
+use uuid::Uuid;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 use web_sys::Element;
 
@@ -29,6 +31,19 @@ const WAIT: Duration = Duration::from_secs(10);
 const RECONNECT: Duration = Duration::from_secs(40);
 /// What local storage holds while a sign-out is owed to the server.
 const OWED: &str = "taskwire.sign_out_pending";
+
+/// A delete over HTTP answered by a page in the server's place (a captive portal's
+/// `200`) is no answer from the server: taken as done, the task would leave the board
+/// while it stays on the server and on everyone else's.
+#[wasm_bindgen_test]
+async fn a_delete_over_http_answered_by_a_portal_page_is_not_taken_as_done() {
+    let delete = MethodCall::Delete(DeleteParams {
+        board: None,
+        id: Uuid::from_u128(7),
+    });
+    let answer = Api::new(portal_server()).call("a-token", &delete).await;
+    assert!(matches!(answer, Err(CallError::Network(_))), "{answer:?}");
+}
 
 #[wasm_bindgen_test]
 async fn behind_a_proxy_refusing_sockets_the_board_is_live_over_http_and_returns_to_a_socket() {
