@@ -44,9 +44,9 @@ pub fn start_unanswering() -> Result<String> {
 
 /// Reads a request's head. Under `/stall/`, answers `200` with what a page on another
 /// origin needs to read it (its origin allowed, with credentials), a `Content-Length` of
-/// 1,000 and the first bytes of the body; under `/portal/`, the same headers and a whole
-/// HTML page; otherwise nothing. Then reads on, answering nothing more, until the peer
-/// goes.
+/// 1,000 and the first bytes of the body; under `/portal/`, the same headers, any method
+/// allowed, and a whole HTML page, the one answer of its connection; otherwise nothing.
+/// Then reads on, answering nothing more, until the peer goes.
 fn unanswering(mut stream: TcpStream) {
     let mut head = Vec::new();
     let mut chunk = [0_u8; 1024];
@@ -74,12 +74,22 @@ fn unanswering(mut stream: TcpStream) {
              {allowed}\r\n{{\"token\": \""
         )
     } else if path.starts_with("/portal/") {
+        // Any method and header allowed, so that a call the browser asks about first
+        // (a `DELETE`, one with a token) reaches the page too; one call a connection.
         let page = "<!DOCTYPE html><title>Sign in to the network</title><p>Accept the terms";
-        format!(
+        let answer = format!(
             "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\
-             {allowed}\r\n{page}",
+             Access-Control-Allow-Methods: GET, POST, PUT, PATCH, DELETE\r\n\
+             Access-Control-Allow-Headers: authorization, content-type\r\n\
+             Connection: close\r\n{allowed}\r\n{page}",
             page.len()
-        )
+        );
+        if stream.write_all(answer.as_bytes()).is_ok() {
+            // Unread bytes at close would reset the connection and lose the answer.
+            let _ = stream.shutdown(std::net::Shutdown::Write);
+            while stream.read(&mut chunk).is_ok_and(|read| read > 0) {}
+        }
+        return;
     } else {
         String::new()
     };
