@@ -89,6 +89,8 @@ impl Machine {
         }
         if let Some(fallback) = &mut self.fallback {
             if std::mem::take(&mut fallback.handing_over) {
+                // The socket tried may have said who is here before it failed.
+                self.no_presence(out);
                 self.poll_all(now, true, out);
             }
             return Some(Wait::SocketTry);
@@ -97,16 +99,20 @@ impl Machine {
             return None;
         }
         self.fallback = Some(Fallback::default());
+        self.no_presence(out);
+        self.poll_all(now, true, out);
+        Some(Wait::SocketTry)
+    }
+
+    /// Presence is not available on the fallback: nobody is shown as here.
+    fn no_presence(&self, out: &mut Vec<Command>) {
         let open = self.subscriptions.changes_topic();
         if let Topic::Board(_) = open {
-            // Presence is not available on the fallback.
             out.push(notice(Notice::Presence {
                 topic: open,
                 users: Vec::new(),
             }));
         }
-        self.poll_all(now, true, out);
-        Some(Wait::SocketTry)
     }
 
     /// A socket is authenticated: the run of sockets failing before `auth_ok` is broken,
@@ -719,6 +725,49 @@ mod tests {
         assert_eq!(h.state(), ConnectionState::Live);
         assert_eq!(h.machine.transport(), Transport::Http);
         assert_eq!(timer(&out, TimerKind::Reconnect), Some(SOCKET_TRY_MS));
+    }
+
+    /// A socket tried from the fallback says who is here on the open board, then fails
+    /// before taking over: back on the polls, which carry no presence, nobody is shown as
+    /// here rather than whoever was when the socket went.
+    #[test]
+    fn a_socket_try_that_said_who_is_here_and_failed_leaves_nobody_shown() {
+        let mut h = Harness::new();
+        on_fallback(&mut h, 5, vec![]);
+        let board = Topic::Board(Uuid::from_u128(5));
+        h.feed(Input::Open(board));
+        let out = h.at(
+            h.now + SOCKET_TRY_MS,
+            Input::TimerFired(TimerKind::Reconnect),
+        );
+        let conn = h.open(&out);
+        h.frame(conn, auth_ok(1));
+        let users = vec![protocol::MemberUser {
+            id: Uuid::from_u128(9),
+            username: "ann".to_owned(),
+        }];
+        let out = h.frame(
+            conn,
+            protocol::ServerFrame::Presence {
+                topic: board,
+                users: users.clone(),
+            },
+        );
+        assert_eq!(
+            notices(&out),
+            [Notice::Presence {
+                topic: board,
+                users
+            }]
+        );
+        let out = h.feed(closed(conn, 1006));
+        assert!(
+            notices(&out).contains(&Notice::Presence {
+                topic: board,
+                users: Vec::new()
+            }),
+            "{out:?}"
+        );
     }
 
     #[test]
