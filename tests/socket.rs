@@ -14,7 +14,8 @@ use std::time::Duration;
 use leptos::prelude::*;
 use protocol::{CreateParams, Credentials, TaskPatch};
 use support::{
-    close_codes, control, faults, record_sockets, server, short_ttl_server, unique_name, until,
+    api_call, close_codes, control, faults, record_sockets, server, short_ttl_server, unique_name,
+    until,
 };
 use taskwire::api::Api;
 use taskwire::board::ClosedEvent;
@@ -430,6 +431,63 @@ async fn garbage_from_the_server_is_given_up_and_the_app_carries_on_over_http() 
         app.ids().contains(&made)
     })
     .await;
+    app.finish().await;
+}
+
+/// Two named sockets, both on the HTTP fallback, each numbering its polls from one: the
+/// second follows the tasks, whose changes bring its polls through the numbers, while
+/// the first moves from board to board, ending a poll at each move. Each ends its own
+/// poll only: the second stays live throughout.
+#[wasm_bindgen_test]
+async fn a_poll_ended_on_one_socket_leaves_anothers_alone() {
+    let api = Api::new(server()).with_socket_url(faults("/garbage"));
+    let sockets = [("tasks", Config::default()), ("second", Config::default())];
+    let app = App::new(api, &sockets).await;
+    app.tw
+        .register(app.username.clone(), PASSWORD.to_owned())
+        .await
+        .expect("signed in");
+    let on_http =
+        |d: &SocketDiagnostics| d.state == ConnectionState::Live && d.transport == Transport::Http;
+    until(
+        "both sockets live on the fallback",
+        Duration::from_secs(20),
+        || {
+            let all = app.tw.diagnostics().get_untracked();
+            all.len() == 2 && all.iter().all(on_http)
+        },
+    )
+    .await;
+    let token = app.other_device().await;
+    let mut boards = Vec::new();
+    for name in ["First", "Second"] {
+        let (status, body) = api_call(
+            "POST",
+            "/api/boards",
+            &token,
+            Some(serde_json::json!({ "name": name })),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+        let board: serde_json::Value = serde_json::from_str(&body).expect("a board");
+        let id = board["id"].as_str().and_then(|id| Uuid::try_parse(id).ok());
+        boards.push(id.expect("the board's id"));
+    }
+    for round in 0..8 {
+        for n in 0..2 {
+            create_over_http(&token, &format!("task {round}.{n}")).await;
+            // Its long poll answers, and the next goes out with the next number.
+            gloo_timers::future::sleep(Duration::from_millis(200)).await;
+        }
+        app.tw.open(boards[round % 2]);
+        // An aborted poll fails at once, and its socket leaves the fallback.
+        gloo_timers::future::sleep(Duration::from_millis(300)).await;
+        assert!(
+            on_http(&app.socket("second")),
+            "round {round}: {:?}",
+            app.socket("second")
+        );
+    }
     app.finish().await;
 }
 

@@ -57,8 +57,9 @@ struct Shell {
     timers: FxHashMap<(String, TimerKind), Timeout>,
     /// Ticks once a second while the status counts down to a reconnect.
     ticker: Option<Interval>,
-    /// The HTTP fallback's polls on their way, to abort the ones no longer wanted.
-    polls: FxHashMap<PollId, web_sys::AbortController>,
+    /// The HTTP fallback's polls on their way, by socket (each machine numbers its own),
+    /// to abort the ones no longer wanted.
+    polls: FxHashMap<(String, PollId), web_sys::AbortController>,
     /// The access token, in memory only.
     token: Option<String>,
     /// The board socket's outbox, kept across reloads for the session's person.
@@ -508,7 +509,7 @@ impl Shell {
                 wait_s,
             } => self.poll(service, name, poll, topic, since, wait_s),
             Command::CancelPoll(poll) => {
-                if let Some(abort) = self.polls.remove(&poll) {
+                if let Some(abort) = self.polls.remove(&(name, poll)) {
                     abort.abort();
                 }
             }
@@ -569,7 +570,8 @@ impl Shell {
                 return;
             }
         };
-        self.polls.insert(poll, abort.clone());
+        let key = (name.clone(), poll);
+        self.polls.insert(key.clone(), abort.clone());
         let (api, token) = (self.api.clone(), self.token.clone().unwrap_or_default());
         let weak = service.weak();
         self.spawn_http(service, name, async move {
@@ -577,7 +579,7 @@ impl Shell {
                 .changes(&token, topic, since.as_ref(), wait_s, abort)
                 .await;
             if let Some(service) = Service::from_weak(&weak) {
-                service.with_shell(|shell| shell.polls.remove(&poll));
+                service.with_shell(|shell| shell.polls.remove(&key));
             }
             Input::Polled {
                 poll,
