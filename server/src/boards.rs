@@ -193,12 +193,21 @@ impl Boards {
                 "You own {MAX_OWNED_BOARDS} boards, the most one person may. Delete one first."
             )));
         }
-        query("INSERT INTO boards (id, name, personal, created_at) VALUES ($1, $2, FALSE, $3)")
-            .bind(id.to_string())
-            .bind(&name)
-            .bind(clock::now_rfc3339())
-            .execute(tx.on())
-            .await?;
+        // Two people creating one id at once both find it free above (only each one's own
+        // creates take turns): the second to insert waits for the first, and is told the
+        // id is taken, as the check would have.
+        let inserted = query(
+            "INSERT INTO boards (id, name, personal, created_at) VALUES ($1, $2, FALSE, $3) \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(id.to_string())
+        .bind(&name)
+        .bind(clock::now_rfc3339())
+        .execute(tx.on())
+        .await?;
+        if inserted == 0 {
+            return Err(AppError::Conflict("That board id is taken.".into()));
+        }
         query("INSERT INTO board_members (board_id, user_id, role) VALUES ($1, $2, 'owner')")
             .bind(id.to_string())
             .bind(user.to_string())

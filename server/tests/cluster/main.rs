@@ -702,3 +702,26 @@ async fn sockets_subscribing_at_once_while_another_node_writes_miss_nothing() {
         }
     }
 }
+
+/// Two people creating a board with one id at once, through two nodes: both find the id
+/// free before either inserts it (only one person's own creates take turns), and the
+/// second is told it is taken (409), not an internal error.
+#[tokio::test]
+async fn two_people_creating_one_board_id_at_once_get_one_board_and_one_conflict() {
+    let _shared = POSTGRES.read().await;
+    let (_, nodes) = nodes(2).await;
+    let ann = nodes[0].register("ann").await;
+    let bob = nodes[1].register("bob").await;
+    for round in 0..20 {
+        let id = uuid::Uuid::new_v4();
+        let body = json!({ "id": id, "name": format!("Round {round}") });
+        let (first, second) = (nodes[0].client(), nodes[1].client());
+        let (a, b) = tokio::join!(
+            first.post("/api/boards", Some(&ann.token), body.clone()),
+            second.post("/api/boards", Some(&bob.token), body.clone()),
+        );
+        let mut statuses = [a.status().as_u16(), b.status().as_u16()];
+        statuses.sort_unstable();
+        assert_eq!(statuses, [201, 409], "round {round}");
+    }
+}
