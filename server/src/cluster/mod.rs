@@ -158,10 +158,17 @@ impl ClusterFanout {
         match self.log.since(board, since).await {
             Ok(Some(replay)) => self.deliver(board, &replay.epoch, &replay.events),
             Ok(None) => {
-                // Trimmed away or a new epoch: the sockets resume on their own.
                 lock(&self.cursors).remove(&board);
-                self.local
-                    .close_board_subscribers(board, RESUME.0, RESUME.1);
+                if self.board_is_gone(board).await {
+                    // Deleted since the hint that sent us here: its members are told so,
+                    // as the deletion's own hint would, rather than closed to resume
+                    // (which would end their other subscriptions too).
+                    Fanout::revoke(self, board, None, Ended::Deleted);
+                } else {
+                    // Trimmed away or a new epoch: the sockets resume on their own.
+                    self.local
+                        .close_board_subscribers(board, RESUME.0, RESUME.1);
+                }
             }
             Err(error) => {
                 tracing::warn!(%error, %board, "cannot read the log; retrying");
@@ -170,6 +177,15 @@ impl ClusterFanout {
             }
         }
         self.local.wake_polls(board);
+    }
+
+    /// Whether `board` is known to be deleted; `false` when that cannot be read.
+    async fn board_is_gone(&self, board: Uuid) -> bool {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM boards WHERE id = $1")
+            .bind(board.to_string())
+            .fetch_one(&self.pool)
+            .await
+            .is_ok_and(|count| count == 0)
     }
 
     async fn on_hint(&self, hint: Hint) {
