@@ -210,6 +210,9 @@ pub trait Fanout: Send + Sync {
     fn watch(&self, board: Uuid) -> ChangeWatch;
     /// A watch on `user`'s board list, for a long poll.
     fn watch_boards(&self, user: Uuid) -> ChangeWatch;
+    /// A watch on `session`'s end, for a long poll: one waiting when its session is
+    /// ended (a sign-out everywhere, elsewhere) answers at once.
+    fn watch_session(&self, session: Uuid) -> ChangeWatch;
     /// Adds an authenticated socket, unless its user already has the most sockets
     /// allowed.
     fn register(&self, link: SocketLink) -> Result<(), TooManySockets>;
@@ -287,6 +290,8 @@ pub struct LocalFanout {
     board_polls: Watches,
     /// Long polls on a board list, by user.
     list_polls: Watches,
+    /// Long polls, by session, woken as their session is ended.
+    session_polls: Watches,
     presence: Presence,
     /// Who is on each board through other server nodes (`ClusterFanout`).
     remote: Mutex<HashMap<Uuid, Vec<MemberUser>>>,
@@ -299,6 +304,7 @@ impl LocalFanout {
             registry: Mutex::new(Registry::default()),
             board_polls: Watches::default(),
             list_polls: Watches::default(),
+            session_polls: Watches::default(),
             presence: Presence::new(me.clone()),
             remote: Mutex::new(HashMap::new()),
         })
@@ -489,6 +495,10 @@ impl Fanout for LocalFanout {
         self.list_polls.watch(user)
     }
 
+    fn watch_session(&self, session: Uuid) -> ChangeWatch {
+        self.session_polls.watch(session)
+    }
+
     fn register(&self, link: SocketLink) -> Result<(), TooManySockets> {
         let mut registry = lock(&self.registry);
         let links = registry.users.entry(link.user.id).or_default();
@@ -626,6 +636,9 @@ impl Fanout for LocalFanout {
                 link.shared.close(code, reason);
             }
         });
+        for session in sessions {
+            self.session_polls.wake(*session);
+        }
     }
 
     fn close_all(&self, code: CloseCode, reason: &'static str) {

@@ -193,6 +193,9 @@ mod tests {
         fn watch_boards(&self, _user: Uuid) -> ChangeWatch {
             unreachable!()
         }
+        fn watch_session(&self, _session: Uuid) -> ChangeWatch {
+            unreachable!()
+        }
         fn register(&self, _link: SocketLink) -> Result<(), TooManySockets> {
             unreachable!()
         }

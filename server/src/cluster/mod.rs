@@ -506,6 +506,10 @@ impl Fanout for ClusterFanout {
         self.local.watch_boards(user)
     }
 
+    fn watch_session(&self, session: Uuid) -> ChangeWatch {
+        self.local.watch_session(session)
+    }
+
     fn register(&self, link: SocketLink) -> Result<(), TooManySockets> {
         self.local.register(link)
     }

@@ -61,13 +61,17 @@ pub async fn poll(
         return snapshot(&state, &caller, board, topic).await;
     };
     let watch = state.fanout.watch(board);
+    let session = state.fanout.watch_session(caller.session_id);
     let mut shutdown = state.shutdown.clone();
     loop {
         // Armed before the log is read, so a change committed after the read still wakes
-        // this poll.
+        // this poll; and before the session is confirmed, so that its end does too.
         let changed = watch.notified();
         tokio::pin!(changed);
         changed.as_mut().enable();
+        let ended = session.notified();
+        tokio::pin!(ended);
+        ended.as_mut().enable();
         let Some(replay) = state.tasks.since(board, since.clone()).await? else {
             return snapshot(&state, &caller, board, topic).await;
         };
@@ -89,6 +93,8 @@ pub async fn poll(
         }
         tokio::select! {
             () = &mut changed => {}
+            // Confirmed again on the next pass: a 401 at once.
+            () = &mut ended => {}
             () = sleep_until(deadline) => {}
             // A shutting-down server answers its long polls rather than holding them.
             _ = shutdown.changed() => {}
@@ -124,12 +130,16 @@ async fn board_list(
 ) -> Result<Reply<Changes>, AppError> {
     let user = caller.user_id();
     let watch = state.fanout.watch_boards(user);
+    let session = state.fanout.watch_session(caller.session_id);
     let mut shutdown = state.shutdown.clone();
     loop {
         // Armed before the list is read, as for tasks.
         let changed = watch.notified();
         tokio::pin!(changed);
         changed.as_mut().enable();
+        let ended = session.notified();
+        tokio::pin!(ended);
+        ended.as_mut().enable();
         let list = state.boards.list(user).await?;
         let unchanged = since
             .as_ref()
@@ -143,6 +153,7 @@ async fn board_list(
         } else {
             tokio::select! {
                 () = &mut changed => {}
+                () = &mut ended => confirm(state, caller, Topic::Boards).await?,
                 () = sleep_until(deadline) => {}
                 _ = shutdown.changed() => {}
             }

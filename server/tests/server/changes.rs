@@ -313,6 +313,41 @@ async fn a_waiting_poll_ends_with_its_callers_access() {
     assert_eq!(body["error"]["code"], "unauthorized", "{body}");
 }
 
+/// Signing out everywhere answers the person's waiting polls at once (401), on a quiet
+/// board and board list alike, instead of leaving them to look live until they time out.
+#[tokio::test]
+async fn signing_out_everywhere_answers_waiting_polls_at_once() {
+    let server = TestServer::start().await;
+    let bob = server.register("bob").await;
+    let other = server.login("bob").await;
+    let tasks = wait_for_changes(&server, &other).await;
+    let list = changes_json(&server, &other, "topic=boards").await;
+    let query = format!(
+        "/api/changes?topic=boards&since={}:{}&wait=25",
+        list["epoch"].as_str().expect("epoch"),
+        list["seq"]
+    );
+    let client = server.client();
+    let token = other.token.clone();
+    let boards = tokio::spawn(async move {
+        let asked = Instant::now();
+        let answer = client.get(&query, Some(&token)).await;
+        (answer.status().as_u16(), asked.elapsed())
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let out = server
+        .client()
+        .post("/api/logout-all", Some(&bob.token), json!({}))
+        .await;
+    assert_eq!(out.status(), 204);
+    let (status, body, took) = tasks.await.expect("the tasks' poll");
+    assert_eq!(status, 401, "{body}");
+    assert!(took < Duration::from_secs(5), "answered after {took:?}");
+    let (status, took) = boards.await.expect("the board list's poll");
+    assert_eq!(status, 401);
+    assert!(took < Duration::from_secs(5), "answered after {took:?}");
+}
+
 /// A person may have only so many long polls waiting at once (each is woken by every
 /// change and reads the log): one more is refused with 429, a short poll still answers,
 /// and a poll that has answered gives its place back.
