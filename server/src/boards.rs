@@ -73,7 +73,12 @@ pub async fn role_of(tx: &mut Tx, board: Uuid, user: Uuid) -> Result<Option<Stri
 
 /// Editors and owners change tasks; viewers only read; anyone else learns nothing.
 pub fn may_change_tasks(role: Option<&str>) -> Result<(), AppError> {
-    match role.map(stored_role).transpose()? {
+    may_change(role.map(stored_role).transpose()?)
+}
+
+/// As `may_change_tasks`, for a role already read.
+pub fn may_change(role: Option<BoardRole>) -> Result<(), AppError> {
+    match role {
         None => Err(no_such_board()),
         Some(role) if role.may_change_tasks() => Ok(()),
         Some(_) => Err(AppError::forbidden("Viewers cannot change this board.")),
@@ -454,7 +459,9 @@ fn no_such_board() -> AppError {
     AppError::NotFound("No such board.".into())
 }
 
-async fn members_of(tx: &mut Tx, board: Uuid) -> Result<Vec<(Uuid, BoardRole)>, AppError> {
+/// Every member of `board` with their role, read in `tx` (in a change's transaction,
+/// under the board's lock: as of that change).
+pub async fn members_of(tx: &mut Tx, board: Uuid) -> Result<Vec<(Uuid, BoardRole)>, AppError> {
     let rows: Vec<(String, String)> =
         query("SELECT user_id, role FROM board_members WHERE board_id = $1")
             .bind(board.to_string())

@@ -82,6 +82,11 @@ pub struct Replay {
 pub struct Applied {
     pub outcome: Outcome,
     pub events: Vec<Event>,
+    /// Who may read the board as of this change, read under its lock, where a member
+    /// may have been removed through another node whose word has not reached this one
+    /// yet (a shared board on PostgreSQL); `None` where this node knows (one process
+    /// makes every change, and a person's own board is theirs for good).
+    pub readers: Option<Vec<Uuid>>,
 }
 
 #[derive(Debug)]

@@ -232,6 +232,13 @@ pub trait Fanout: Send + Sync {
     /// Sends a board's events (one change's, or what the log holds past a point), in
     /// order, to every socket subscribed to it, and wakes its long polls.
     fn publish(&self, board: Uuid, events: &[Event]);
+    /// As `publish`, for a change made here that read who may read the board
+    /// (`Applied::readers`). Where a member can be removed through another node, a
+    /// subscriber here who is not among them was, and the word has not come yet: their
+    /// subscription ends now, before the events go out.
+    fn publish_read_by(&self, board: Uuid, events: &[Event], _readers: Option<&[Uuid]>) {
+        self.publish(board, events);
+    }
     /// Sends a change of `user`'s board list to their sockets subscribed to `boards`, and
     /// wakes their long polls on it.
     fn publish_boards(&self, user: Uuid, event: &BoardsEvent);
@@ -353,6 +360,21 @@ impl LocalFanout {
         followers.sort_unstable();
         followers.dedup();
         followers
+    }
+
+    /// The people subscribed here to `board`, each once.
+    pub fn readers_here(&self, board: Uuid) -> Vec<Uuid> {
+        let registry = lock(&self.registry);
+        let mut users: Vec<Uuid> = registry
+            .boards
+            .get(&board)
+            .into_iter()
+            .flatten()
+            .map(|subscriber| subscriber.link.user.id)
+            .collect();
+        users.sort_unstable();
+        users.dedup();
+        users
     }
 
     /// The sessions of the sockets here, each once.

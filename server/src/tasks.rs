@@ -148,7 +148,9 @@ async fn write_batch(log: &dyn ChangeLog, fanout: &dyn Fanout, batch: Vec<Waitin
 /// the change's caller the answer, nor the changes after it their events: a panic here is
 /// logged, and a socket that missed the event sees the gap in `seq` and resumes.
 fn publish(fanout: &dyn Fanout, board: Uuid, applied: &Applied) {
-    let published = catch_unwind(AssertUnwindSafe(|| fanout.publish(board, &applied.events)));
+    let published = catch_unwind(AssertUnwindSafe(|| {
+        fanout.publish_read_by(board, &applied.events, applied.readers.as_deref());
+    }));
     if published.is_err() {
         tracing::error!("publishing a committed change panicked");
     }

@@ -14,6 +14,7 @@
 mod hint;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -52,6 +53,8 @@ struct Cursor {
 /// What reaches the relay task.
 enum Work {
     Hint(Hint),
+    /// The listener is down: hints are being missed until it is back.
+    Deaf,
     /// The listener connected again: anything may have been missed.
     Reconnected,
     /// A board whose events this node must read from the log.
@@ -75,6 +78,9 @@ pub struct ClusterFanout {
     /// Boards whose presence here changed and is not stored yet: a crowd joining at
     /// once costs one write, not one per socket.
     presence_dirty: Mutex<HashSet<Uuid>>,
+    /// From the listener's loss until what it missed has been looked up: a removal's
+    /// word may be among what was missed (only the relay task reads and writes it).
+    deaf: AtomicBool,
     work: mpsc::UnboundedSender<Work>,
 }
 
@@ -104,6 +110,7 @@ impl ClusterFanout {
             lists: Mutex::new(HashMap::new()),
             lists_behind: Mutex::new(HashMap::new()),
             presence_dirty: Mutex::new(HashSet::new()),
+            deaf: AtomicBool::new(false),
             work: work.clone(),
         });
         tokio::spawn(listen(listener, pool, work, shutdown.clone()));
@@ -145,6 +152,44 @@ impl ClusterFanout {
         }
     }
 
+    /// Ends the subscriptions here to `board` of anyone not among `readers`.
+    fn revoke_all_but(&self, board: Uuid, readers: &[Uuid]) {
+        for user in self.local.readers_here(board) {
+            if !readers.contains(&user) {
+                Fanout::revoke(self, board, Some(user), Ended::Removed);
+            }
+        }
+    }
+
+    /// Before events read from the log go out while the listener was down: the members
+    /// of `board` now, for the word of a removal through another node may have been
+    /// missed (a board shared, followed here by others than its owner). Events committed
+    /// after a removal are read only after it, so nobody removed before them is sent
+    /// them.
+    async fn revoke_removed(&self, board: Uuid) {
+        let here = self.local.readers_here(board);
+        // A person's own board has their id, and is theirs for good.
+        if here.iter().all(|user| *user == board) {
+            return;
+        }
+        let members = sqlx::query_scalar::<_, String>(
+            "SELECT user_id FROM board_members WHERE board_id = $1",
+        )
+        .bind(board.to_string())
+        .fetch_all(&self.pool)
+        .await;
+        match members {
+            Ok(members) => {
+                let readers: Vec<Uuid> = members
+                    .iter()
+                    .filter_map(|user| Uuid::parse_str(user).ok())
+                    .collect();
+                self.revoke_all_but(board, &readers);
+            }
+            Err(error) => tracing::warn!(%error, %board, "cannot read the board's members"),
+        }
+    }
+
     /// Reads from the log what this node's sockets on `board` have not been sent.
     async fn catch_up(&self, board: Uuid) {
         let Some(cursor) = lock(&self.cursors).get(&board).cloned() else {
@@ -156,7 +201,14 @@ impl ClusterFanout {
             seq: cursor.seq,
         };
         match self.log.since(board, since).await {
-            Ok(Some(replay)) => self.deliver(board, &replay.epoch, &replay.events),
+            Ok(Some(replay)) => {
+                // Hints come in the order their changes committed, so a removal's is
+                // handled before a later change's: only while deaf can it be missing.
+                if self.deaf.load(Ordering::Relaxed) && !replay.events.is_empty() {
+                    self.revoke_removed(board).await;
+                }
+                self.deliver(board, &replay.epoch, &replay.events);
+            }
             Ok(None) => {
                 lock(&self.cursors).remove(&board);
                 if self.board_is_gone(board).await {
@@ -266,13 +318,16 @@ impl ClusterFanout {
     /// sessions whose hints it missed. Unlike a board's events, these leave nothing to
     /// catch up from, so the epoch, every board followed here and every session with a
     /// socket here are looked up, and what no longer stands ends as its hint would have
-    /// ended it.
+    /// ended it. No longer deaf once the members are looked up.
     async fn check_missed(&self) {
         if let Err(error) = self.check_epoch().await {
             tracing::warn!(%error, "cannot check the change log's epoch");
         }
-        if let Err(error) = self.check_members().await {
-            tracing::warn!(%error, "cannot check the members of the boards followed here");
+        match self.check_members().await {
+            Ok(()) => self.deaf.store(false, Ordering::Relaxed),
+            Err(error) => {
+                tracing::warn!(%error, "cannot check the members of the boards followed here");
+            }
         }
         if let Err(error) = self.check_sessions().await {
             tracing::warn!(%error, "cannot check the sessions of the sockets here");
@@ -564,6 +619,16 @@ impl Fanout for ClusterFanout {
         lock(&self.lists).entry(user).or_insert(seq);
     }
 
+    /// A write of this node that read the board's members as of itself: whoever is
+    /// subscribed here and no longer among them was removed through another node, and
+    /// hears of it before the write.
+    fn publish_read_by(&self, board: Uuid, events: &[Event], readers: Option<&[Uuid]>) {
+        if let Some(readers) = readers {
+            self.revoke_all_but(board, readers);
+        }
+        self.publish(board, events);
+    }
+
     /// A write of this node, committed: out at once as far as it follows what the
     /// sockets here were sent last; past a gap (another node wrote in between) through
     /// the log.
@@ -648,6 +713,9 @@ async fn listen(
                 Err(error) => tracing::warn!(%error, "ignoring a hint"),
             },
             lost => {
+                if work.send(Work::Deaf).is_err() {
+                    return;
+                }
                 match lost {
                     Err(_) => tracing::warn!("the cluster listener went silent; reconnecting"),
                     Ok(Err(error)) => {
@@ -703,6 +771,7 @@ async fn relay(
         };
         match work {
             Some(Work::Hint(hint)) => fanout.on_hint(hint).await,
+            Some(Work::Deaf) => fanout.deaf.store(true, Ordering::Relaxed),
             Some(Work::CatchUp(board)) => fanout.catch_up(board).await,
             Some(Work::PresenceChanged(board)) => {
                 if let Err(error) = fanout.write_presence(board).await {

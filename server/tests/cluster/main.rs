@@ -725,3 +725,55 @@ async fn two_people_creating_one_board_id_at_once_get_one_board_and_one_conflict
         assert_eq!(statuses, [201, 409], "round {round}");
     }
 }
+
+/// A member removed through one node while another has not heard of it yet (its
+/// listener down): a change made next, through either node, reaches the removed
+/// member's socket there not at all. A change made there read the board's members
+/// under its lock; one read from the log there is read after the removal, and the
+/// members with it. Either way the socket is told it was removed before.
+#[tokio::test]
+async fn a_member_removed_elsewhere_gets_no_change_made_after_on_a_node_not_told_yet() {
+    for writer in [1, 0] {
+        removed_then_written_through(writer).await;
+    }
+}
+
+async fn removed_then_written_through(writer: usize) {
+    let _shared = POSTGRES.read().await;
+    let (db, nodes) = nodes(2).await;
+    let owner = nodes[0].register("olga").await;
+    let bob = nodes[0].register("bob").await;
+    let id = shared_board(&nodes[0], &owner.token, "bob", "editor").await;
+    let mut bobs = nodes[1].socket_v2(&bob.token).await;
+    bobs.send(json!({"type": "subscribe", "id": 2, "topic": format!("board:{id}")}))
+        .await;
+    assert_eq!(bobs.recv().await["type"], "snapshot");
+
+    assert_eq!(kill_listeners(&db).await, 2, "both nodes were listening");
+    let member = format!("/api/boards/{id}/members/bob");
+    let removed = nodes[0]
+        .client()
+        .send(Method::DELETE, &member, Some(&owner.token), None)
+        .await;
+    assert!(removed.status().is_success());
+    let made = nodes[writer]
+        .client()
+        .post(
+            &format!("/api/boards/{id}/tasks"),
+            Some(&owner.token),
+            json!({ "title": "after bob left" }),
+        )
+        .await;
+    assert!(made.status().is_success());
+    loop {
+        let frame = bobs.recv().await;
+        assert_ne!(
+            frame["type"], "event",
+            "a change made after the removal through node {writer}: {frame}"
+        );
+        if frame["type"] == "unsubscribed" {
+            assert_eq!(frame["reason"], "removed");
+            break;
+        }
+    }
+}
