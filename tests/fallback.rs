@@ -250,6 +250,53 @@ async fn a_saved_record_that_cannot_be_read_is_left_as_it_is() {
     assert_eq!(left, [(key, damaged.to_owned())]);
 }
 
+/// A closed tab's kept change, taken over at sign-in, while the first save fails (the
+/// storage full): the change is made once, and its record still goes with the next save
+/// that lands, rather than staying to be taken over, and made, again.
+#[wasm_bindgen_test]
+async fn a_closed_tabs_record_goes_even_when_the_first_save_fails() {
+    use taskwire::saved_changes::SavedChanges;
+    let username = unique_name("full");
+    let token = api_register(&username, PASSWORD).await;
+    let (_, me) = api_call("GET", "/api/me", &token, None).await;
+    let me: protocol::User = serde_json::from_str(&me).expect("a user");
+    let closed_tab = support::random_uuid();
+    let kept = format!(
+        r#"[{{"method":"create","sends":0,"id":"{}","title":"Kept elsewhere"}}]"#,
+        support::random_uuid()
+    );
+    SavedChanges::with_tab(me.id, closed_tab)
+        .await
+        .expect("open")
+        .save(Some(&kept), &[])
+        .await
+        .expect("planted");
+    // The next write of a record fails, once, as on a full disk.
+    js_sys::Function::new_no_args(
+        "const proto = IDBObjectStore.prototype; const put = proto.put; \
+         proto.put = function () { proto.put = put; \
+         throw new DOMException('the disk is full', 'QuotaExceededError'); };",
+    )
+    .call0(&wasm_bindgen::JsValue::NULL)
+    .expect("put made to fail once");
+
+    let app = mount_with("/login", Api::new(server()));
+    sign_in(&app.root, &username, PASSWORD).await;
+    until("the kept change made", WAIT, || {
+        titles(&app.root) == ["Kept elsewhere"] && pending_rows(&app.root) == 0
+    })
+    .await;
+    assert_eq!(server_titles(&token).await, ["Kept elsewhere"]);
+    gloo_timers::future::sleep(Duration::from_millis(300)).await;
+    let left = SavedChanges::with_tab(me.id, closed_tab)
+        .await
+        .expect("open")
+        .load()
+        .await
+        .expect("load");
+    assert!(left.is_empty(), "{left:?}");
+}
+
 #[wasm_bindgen_test]
 async fn signing_out_with_changes_not_sent_asks_first_and_leaves_nothing_behind() {
     let username = unique_name("ask");

@@ -234,8 +234,8 @@ pub trait Fanout: Send + Sync {
     fn publish(&self, board: Uuid, events: &[Event]);
     /// As `publish`, for a change made here that read who may read the board
     /// (`Applied::readers`). Where a member can be removed through another node, a
-    /// subscriber here who is not among them was, and the word has not come yet: their
-    /// subscription ends now, before the events go out.
+    /// subscriber here who is not among them was, and the word (which ends their
+    /// subscription) has not come yet: the events do not go to them.
     fn publish_read_by(&self, board: Uuid, events: &[Event], _readers: Option<&[Uuid]>) {
         self.publish(board, events);
     }
@@ -360,6 +360,36 @@ impl LocalFanout {
         followers.sort_unstable();
         followers.dedup();
         followers
+    }
+
+    /// `publish`, to the subscribers among `readers` only, when given (see
+    /// `Fanout::publish_read_by`).
+    pub fn publish_among(&self, board: Uuid, events: &[Event], readers: Option<&[Uuid]>) {
+        if events.is_empty() {
+            return;
+        }
+        self.board_polls.wake(board);
+        let registry = lock(&self.registry);
+        let Some(subscribers) = registry.boards.get(&board) else {
+            return;
+        };
+        // Each topic's frames, encoded once: at most two topics, the v1 name `tasks`
+        // (personal board) and `board:<id>`.
+        let mut frames: Vec<(Topic, Vec<Arc<Outbound>>)> = Vec::with_capacity(2);
+        let reads = |subscriber: &&Subscriber| {
+            readers.is_none_or(|readers| readers.contains(&subscriber.link.user.id))
+        };
+        for subscriber in subscribers.iter().filter(reads) {
+            let topic = subscriber.topic;
+            let at = match frames.iter().position(|(encoded, _)| *encoded == topic) {
+                Some(at) => at,
+                None => {
+                    frames.push((topic, encode_events(topic, events)));
+                    frames.len() - 1
+                }
+            };
+            subscriber.link.deliver(&frames[at].1);
+        }
     }
 
     /// The people subscribed here to `board`, each once.
@@ -578,28 +608,7 @@ impl Fanout for LocalFanout {
     }
 
     fn publish(&self, board: Uuid, events: &[Event]) {
-        if events.is_empty() {
-            return;
-        }
-        self.board_polls.wake(board);
-        let registry = lock(&self.registry);
-        let Some(subscribers) = registry.boards.get(&board) else {
-            return;
-        };
-        // Each topic's frames, encoded once: at most two topics, the v1 name `tasks`
-        // (personal board) and `board:<id>`.
-        let mut frames: Vec<(Topic, Vec<Arc<Outbound>>)> = Vec::with_capacity(2);
-        for subscriber in subscribers {
-            let topic = subscriber.topic;
-            let at = match frames.iter().position(|(encoded, _)| *encoded == topic) {
-                Some(at) => at,
-                None => {
-                    frames.push((topic, encode_events(topic, events)));
-                    frames.len() - 1
-                }
-            };
-            subscriber.link.deliver(&frames[at].1);
-        }
+        self.publish_among(board, events, None);
     }
 
     fn publish_boards(&self, user: Uuid, event: &BoardsEvent) {

@@ -5,8 +5,8 @@
 //! At sign-in it loads this tab's record and those of closed tabs and hands them to the
 //! machine to restore ([`Input::Restore`](crate::client::machine::Input::Restore)). From
 //! then on every change of the outbox is saved (only the calls and how often each went
-//! out: never a token), the first save taking the adopted records' place in the same
-//! transaction. Nothing is saved before the restore: that would overwrite the very
+//! out: never a token), the first save that lands taking the adopted records' place in
+//! the same transaction. Nothing is saved before the restore: that would overwrite the very
 //! record being restored.
 
 use std::cell::RefCell;
@@ -31,7 +31,9 @@ struct State {
     /// Restored: saves go through. Never when this tab's own record could not be read,
     /// which every save replaces.
     saving: bool,
-    /// Records restored from other (closed) tabs, deleted by the first save.
+    /// Records restored from other (closed) tabs, deleted with every save until one
+    /// lands: a save that fails (storage full, the database closed under it) deletes
+    /// nothing, and a record left behind would be restored, and its changes made, again.
     adopted: Vec<RecordKey>,
     /// Signed out: everything is cleared, nothing saved or restored any more.
     cleared: bool,
@@ -116,7 +118,7 @@ impl Keeper {
         if !state.saving || state.cleared {
             return;
         }
-        let adopted = std::mem::take(&mut state.adopted);
+        let adopted = state.adopted.clone();
         let json = match kept::to_json(&kept) {
             Ok(json) => json,
             Err(error) => return warn(&format!("changes could not be saved: {error}")),
@@ -127,9 +129,15 @@ impl Keeper {
             return;
         };
         let landed = saved.save(json.as_deref(), &adopted);
+        let keeper = self.clone();
         wasm_bindgen_futures::spawn_local(async move {
-            if let Err(error) = landed.await {
-                warn(&format!("changes could not be saved: {error}"));
+            match landed.await {
+                Ok(()) => keeper
+                    .state
+                    .borrow_mut()
+                    .adopted
+                    .retain(|key| !adopted.contains(key)),
+                Err(error) => warn(&format!("changes could not be saved: {error}")),
             }
         });
     }

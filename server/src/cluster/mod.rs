@@ -130,7 +130,7 @@ impl ClusterFanout {
 
     /// Hands `events` (of one board, in order, read from the log) to the sockets here,
     /// skipping those already delivered.
-    fn deliver(&self, board: Uuid, epoch: &str, events: &[Event]) {
+    fn deliver(&self, board: Uuid, epoch: &str, events: &[Event], readers: Option<&[Uuid]>) {
         let mut cursors = lock(&self.cursors);
         let cursor = cursors.entry(board).or_insert_with(|| Cursor {
             epoch: Arc::from(epoch),
@@ -146,31 +146,52 @@ impl ClusterFanout {
             return;
         };
         let fresh = &events[from..];
-        self.local.publish(board, fresh);
+        self.local.publish_among(board, fresh, readers);
         if let Some(last) = fresh.last() {
             cursor.seq = last.seq;
         }
     }
 
-    /// Ends the subscriptions here to `board` of anyone not among `readers`.
-    fn revoke_all_but(&self, board: Uuid, readers: &[Uuid]) {
-        for user in self.local.readers_here(board) {
-            if !readers.contains(&user) {
-                Fanout::revoke(self, board, Some(user), Ended::Removed);
-            }
+    /// A write of this node to those subscribed here (to those among `readers`, when
+    /// given): out at once as far as it follows what the sockets here were sent last;
+    /// past a gap (another node wrote in between) through the log.
+    fn publish_among(&self, board: Uuid, events: &[Event], readers: Option<&[Uuid]>) {
+        if events.is_empty() {
+            return;
+        }
+        let mut cursors = lock(&self.cursors);
+        let Some(cursor) = cursors.get_mut(&board) else {
+            self.local.wake_polls(board);
+            return;
+        };
+        let same_epoch = |event: &Event| *cursor.epoch == *event.epoch;
+        let from = events
+            .iter()
+            .take_while(|event| same_epoch(event) && event.seq <= cursor.seq)
+            .count();
+        let next = events[from..]
+            .iter()
+            .zip(cursor.seq + 1..)
+            .take_while(|(event, seq)| same_epoch(event) && event.seq == *seq)
+            .count();
+        let follows = &events[from..from + next];
+        if let Some(last) = follows.last() {
+            cursor.seq = last.seq;
+            self.local.publish_among(board, follows, readers);
+        }
+        if from + next < events.len() {
+            let _ = self.work.send(Work::CatchUp(board));
         }
     }
 
-    /// Before events read from the log go out while the listener was down: the members
-    /// of `board` now, for the word of a removal through another node may have been
-    /// missed (a board shared, followed here by others than its owner). Events committed
-    /// after a removal are read only after it, so nobody removed before them is sent
-    /// them.
-    async fn revoke_removed(&self, board: Uuid) {
+    /// The members of `board` now, before events read from the log go out, where the word
+    /// of a removal through another node may not have come (see `catch_up`); `None`
+    /// for a person's own board (it has their id, and is theirs for good), or when they
+    /// cannot be read.
+    async fn readers(&self, board: Uuid) -> Option<Vec<Uuid>> {
         let here = self.local.readers_here(board);
-        // A person's own board has their id, and is theirs for good.
         if here.iter().all(|user| *user == board) {
-            return;
+            return None;
         }
         let members = sqlx::query_scalar::<_, String>(
             "SELECT user_id FROM board_members WHERE board_id = $1",
@@ -179,19 +200,28 @@ impl ClusterFanout {
         .fetch_all(&self.pool)
         .await;
         match members {
-            Ok(members) => {
-                let readers: Vec<Uuid> = members
+            Ok(members) => Some(
+                members
                     .iter()
                     .filter_map(|user| Uuid::parse_str(user).ok())
-                    .collect();
-                self.revoke_all_but(board, &readers);
+                    .collect(),
+            ),
+            Err(error) => {
+                tracing::warn!(%error, %board, "cannot read the board's members");
+                None
             }
-            Err(error) => tracing::warn!(%error, %board, "cannot read the board's members"),
         }
     }
 
-    /// Reads from the log what this node's sockets on `board` have not been sent.
-    async fn catch_up(&self, board: Uuid) {
+    /// Reads from the log what this node's sockets on `board` have not been sent. Only to
+    /// those still members, when the read may come before a removal's word: hints come
+    /// in the order their changes committed, so a removal's is handled before a later
+    /// change's; but a read not made for a hint (the second's check, a gap found by a
+    /// write here: `unordered`) comes on its own clock, and while the listener is down
+    /// (`deaf`) the word may be lost. A subscriber left out
+    /// is ended by that word, or by the look-up after the listener is back; one who
+    /// joined since got what was left out in their subscribe's answer.
+    async fn catch_up(&self, board: Uuid, unordered: bool) {
         let Some(cursor) = lock(&self.cursors).get(&board).cloned() else {
             self.local.wake_polls(board);
             return;
@@ -202,12 +232,13 @@ impl ClusterFanout {
         };
         match self.log.since(board, since).await {
             Ok(Some(replay)) => {
-                // Hints come in the order their changes committed, so a removal's is
-                // handled before a later change's: only while deaf can it be missing.
-                if self.deaf.load(Ordering::Relaxed) && !replay.events.is_empty() {
-                    self.revoke_removed(board).await;
-                }
-                self.deliver(board, &replay.epoch, &replay.events);
+                let unsure = unordered || self.deaf.load(Ordering::Relaxed);
+                let readers = if unsure && !replay.events.is_empty() {
+                    self.readers(board).await
+                } else {
+                    None
+                };
+                self.deliver(board, &replay.epoch, &replay.events, readers.as_deref());
             }
             Ok(None) => {
                 lock(&self.cursors).remove(&board);
@@ -247,7 +278,7 @@ impl ClusterFanout {
                     .get(&board)
                     .is_some_and(|cursor| cursor.seq < seq);
                 if behind {
-                    self.catch_up(board).await;
+                    self.catch_up(board, false).await;
                 } else {
                     self.local.wake_polls(board);
                 }
@@ -296,7 +327,7 @@ impl ClusterFanout {
                             u64::try_from(seq).is_ok_and(|seq| cursor.seq < seq)
                         });
                         if behind {
-                            self.catch_up(board).await;
+                            self.catch_up(board, true).await;
                         }
                     }
                 }
@@ -619,46 +650,16 @@ impl Fanout for ClusterFanout {
         lock(&self.lists).entry(user).or_insert(seq);
     }
 
-    /// A write of this node that read the board's members as of itself: whoever is
-    /// subscribed here and no longer among them was removed through another node, and
-    /// hears of it before the write.
+    /// A write of this node that read the board's members as of itself: it goes to
+    /// those subscribed here who are among them. One no longer among them was removed
+    /// through another node, whose word, which ends their subscription, has not come
+    /// yet; one who joined since got it in their subscribe's answer.
     fn publish_read_by(&self, board: Uuid, events: &[Event], readers: Option<&[Uuid]>) {
-        if let Some(readers) = readers {
-            self.revoke_all_but(board, readers);
-        }
-        self.publish(board, events);
+        self.publish_among(board, events, readers);
     }
 
-    /// A write of this node, committed: out at once as far as it follows what the
-    /// sockets here were sent last; past a gap (another node wrote in between) through
-    /// the log.
     fn publish(&self, board: Uuid, events: &[Event]) {
-        if events.is_empty() {
-            return;
-        }
-        let mut cursors = lock(&self.cursors);
-        let Some(cursor) = cursors.get_mut(&board) else {
-            self.local.wake_polls(board);
-            return;
-        };
-        let same_epoch = |event: &Event| *cursor.epoch == *event.epoch;
-        let from = events
-            .iter()
-            .take_while(|event| same_epoch(event) && event.seq <= cursor.seq)
-            .count();
-        let next = events[from..]
-            .iter()
-            .zip(cursor.seq + 1..)
-            .take_while(|(event, seq)| same_epoch(event) && event.seq == *seq)
-            .count();
-        let follows = &events[from..from + next];
-        if let Some(last) = follows.last() {
-            cursor.seq = last.seq;
-            self.local.publish(board, follows);
-        }
-        if from + next < events.len() {
-            let _ = self.work.send(Work::CatchUp(board));
-        }
+        self.publish_among(board, events, None);
     }
 
     /// Board-list events reach every node, this one included, through the hint their
@@ -772,7 +773,7 @@ async fn relay(
         match work {
             Some(Work::Hint(hint)) => fanout.on_hint(hint).await,
             Some(Work::Deaf) => fanout.deaf.store(true, Ordering::Relaxed),
-            Some(Work::CatchUp(board)) => fanout.catch_up(board).await,
+            Some(Work::CatchUp(board)) => fanout.catch_up(board, true).await,
             Some(Work::PresenceChanged(board)) => {
                 if let Err(error) = fanout.write_presence(board).await {
                     tracing::warn!(%error, "cannot share presence");
