@@ -79,8 +79,8 @@ enum LocalOp {
         done: Option<bool>,
     },
     Delete,
-    /// One task of a `task.clear_done`: hidden like a delete, but no tombstone on success
-    /// (the server decides which tasks were done; its delete events say so).
+    /// One task of a `task.clear_done`: hidden like a delete, but no tombstone on its
+    /// success (the server decides which tasks were done; its delete events say so).
     ClearDone,
 }
 
@@ -179,7 +179,8 @@ pub struct Store {
     by_mutation: FxHashMap<MutationId, Vec<Uuid>>,
     /// Ids known deleted: a `result` arriving after the delete (out of band, unlike the
     /// seq-ordered events) must not bring its task back. Cleared by an `upsert` event
-    /// or a snapshot, which are authoritative.
+    /// or a snapshot, which are authoritative; a snapshot without a task the person has
+    /// a change waiting on adds it.
     tombstones: FxHashSet<Uuid>,
     position: Option<Position>,
 }
@@ -565,16 +566,17 @@ impl Store {
             MethodCall::Delete(params) => self.confirmed(params.id).is_none(),
             MethodCall::ClearDone(_) => {
                 let covered = self.by_mutation.get(&mutation);
-                // Only tasks with nothing else of this person's waiting tell: one shown
-                // done by their own tick still waiting was not done on the server
-                // (a clearing that landed first left it), so it shows nothing either way.
+                // A task gone tells (it was cleared), and so does one with nothing else of
+                // this person's waiting; one still there with another change of theirs
+                // waiting (their tick, shown done) may not have been done on the server
+                // when a clearing landed, so it shows nothing either way.
                 let telling: Vec<&Uuid> = covered
                     .into_iter()
                     .flatten()
                     .filter(|id| {
-                        self.rows
-                            .get(*id)
-                            .is_none_or(|row| row.ops.iter().all(|(m, _)| *m == mutation))
+                        self.rows.get(*id).is_none_or(|row| {
+                            row.confirmed.is_none() || row.ops.iter().all(|(m, _)| *m == mutation)
+                        })
                     })
                     .collect();
                 let covered_none = covered.is_none_or(|ids| ids.is_empty());

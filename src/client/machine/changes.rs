@@ -1315,6 +1315,27 @@ mod tests {
         assert_eq!(sent, [set_done(7), clear]);
     }
 
+    /// The same tick and clearing, both landed, the answers lost, and the log trimmed
+    /// meanwhile: the snapshot has the task no more. Gone, it shows the clearing took
+    /// effect: it is not sent again (it would clear what others have done since).
+    #[test]
+    fn a_clearing_whose_ticked_task_is_gone_is_not_sent_again() {
+        let mut h = Harness::new();
+        let conn = h.live(1);
+        h.frame(conn, upsert(2, 7));
+        let clear = MethodCall::ClearDone(ClearDoneParams { board: None });
+        h.feed(Input::Mutate(set_done(7)));
+        h.feed(Input::Mutate(clear.clone()));
+        let (conn, out) = h.reconnect(conn);
+        let out = h.frame(conn, snapshot(subscribe_id(&out), 5, Vec::new()));
+        let sent: Vec<MethodCall> = request_ids(&out)
+            .into_iter()
+            .map(|(_, call)| call)
+            .collect();
+        assert!(!sent.contains(&clear), "{sent:?}");
+        assert!(settled(&out).contains(&(MutationId(2), Ok(()))), "{out:?}");
+    }
+
     /// `call` made on the open board (task 7 at version 1), its answer lost as the socket
     /// drops while another board is opened: that board cannot tell whether it landed, so
     /// it is sent again, as `again`. Returns the harness, the socket and the id the call
