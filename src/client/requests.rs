@@ -31,6 +31,7 @@ struct Pending<T> {
     id: u64,
     tag: T,
     sent_ms: u64,
+    timeout_ms: u64,
     deadline_ms: u64,
 }
 
@@ -70,6 +71,7 @@ impl<T> Requests<T> {
             id,
             tag,
             sent_ms: now_ms,
+            timeout_ms,
             deadline_ms: now_ms.saturating_add(timeout_ms),
         });
         id
@@ -125,8 +127,7 @@ impl<T> Requests<T> {
                 .iter()
                 .any(|earlier| behind(&pending.tag, &earlier.tag))
             {
-                let timeout = pending.deadline_ms.saturating_sub(pending.sent_ms);
-                pending.deadline_ms = now_ms.saturating_add(timeout);
+                pending.deadline_ms = now_ms.saturating_add(pending.timeout_ms);
                 kept.push_back(pending);
             } else {
                 due.push(Failed {
@@ -241,8 +242,16 @@ mod tests {
         let behind = |due: &&str, earlier: &&str| *due == "change" && *earlier == "subscribe";
         assert!(table.expire(11_000, behind).is_empty());
         assert_eq!(table.next_deadline_ms(), Some(21_000));
+        // Held again: the same time again, not the time it has waited.
+        assert!(table.expire(21_000, behind).is_empty());
+        assert_eq!(
+            table.next_deadline_ms(),
+            Some(30_000),
+            "the subscribe's own"
+        );
         assert_eq!(table.settle(slow), Some("subscribe"));
-        let failed = table.expire(21_000, behind);
+        assert_eq!(table.next_deadline_ms(), Some(31_000));
+        let failed = table.expire(31_000, behind);
         assert_eq!(failed.iter().map(|f| f.id).collect::<Vec<_>>(), [change]);
     }
 
