@@ -302,6 +302,15 @@ impl Outbox {
         true
     }
 
+    /// The version of its task `id` is made on, as known when it first goes out.
+    pub fn set_base(&mut self, id: MutationId, based_on: Option<u64>) {
+        if let Some(entry) = self.entries.iter_mut().find(|entry| entry.id == id)
+            && matches!(entry.call, MethodCall::Update(_))
+        {
+            entry.based_on = based_on;
+        }
+    }
+
     /// An update to be sent again whose first sending may have landed, where the state
     /// could not show it (its board not open): it goes as of the version it was made on
     /// (`if_version`). Landed and changed since by someone else, it is then refused

@@ -36,10 +36,20 @@ impl Machine {
     /// when no other change of this person's to that task waits (it would move the
     /// version first, and what the update is made on would be unknown).
     fn based_on(&self, call: &MethodCall) -> Option<u64> {
+        self.base_behind(call, self.outbox.entries())
+    }
+
+    /// The version `call` is made on as the open board shows it, behind `before` (the
+    /// changes ahead of it): unknown when one of those touches its task.
+    fn base_behind<'a>(
+        &self,
+        call: &MethodCall,
+        mut before: impl Iterator<Item = &'a crate::client::outbox::Entry>,
+    ) -> Option<u64> {
         let MethodCall::Update(params) = call else {
             return None;
         };
-        let waiting = self.outbox.entries().any(|entry| match &entry.call {
+        let waiting = before.any(|entry| match &entry.call {
             MethodCall::Create(other) => other.id == Some(params.id),
             MethodCall::Update(other) => other.id == params.id,
             MethodCall::Delete(other) => other.id == params.id,
@@ -50,6 +60,25 @@ impl Machine {
         }
         let store = self.subscriptions.changes_store();
         store.confirmed(params.id).map(|task| task.version)
+    }
+
+    /// Puts `mutation` on the wire. Going out the first time on the open board, it is
+    /// made on the version shown now rather than the one it was made on: it may have
+    /// waited (offline) while others changed the task, and a sending again goes as of
+    /// that version (`Outbox::as_of_base`).
+    pub(super) fn mark_sent(&mut self, mutation: MutationId) {
+        let fresh = self.outbox.get(mutation).and_then(|entry| {
+            let first =
+                entry.sends == 0 && on_board(&entry.call, self.subscriptions.changes_topic());
+            first.then(|| {
+                let before = self.outbox.entries().take_while(|e| e.id != mutation);
+                self.base_behind(&entry.call, before)
+            })
+        });
+        if let Some(base) = fresh {
+            self.outbox.set_base(mutation, base);
+        }
+        self.outbox.mark_sent(mutation);
     }
 
     /// Changes kept across a reload come back into the outbox, in order, shown at once
@@ -220,7 +249,7 @@ impl Machine {
                 now,
                 self.config.request_timeout_ms,
             );
-            self.outbox.mark_sent(*mutation);
+            self.mark_sent(*mutation);
             self.send(
                 ClientFrame::Request {
                     id,
@@ -1434,6 +1463,45 @@ mod tests {
         assert!(settled(&out).is_empty(), "{out:?}");
         let again = MethodCall::Update(UpdateParams {
             if_version: Some(2),
+            ..update_params(set_done(7))
+        });
+        let sent: Vec<MethodCall> = request_ids(&out)
+            .into_iter()
+            .map(|(_, call)| call)
+            .collect();
+        assert_eq!(sent, [again]);
+    }
+
+    /// A tick made offline on version 1 goes out once live, after two changes of others
+    /// (version 3): it is made on version 3, and sent again from another board (its
+    /// answer lost) it goes as of that, not of the version it was made on.
+    #[test]
+    fn a_tick_that_waited_is_sent_again_as_of_the_version_it_first_went_out_on() {
+        let mut h = Harness::new();
+        let conn = h.live(1);
+        h.frame(conn, upsert(2, 7));
+        let (conn, out) = h.reconnect_after(conn, |h| {
+            h.feed(Input::Mutate(set_done(7)));
+        });
+        let events = vec![patch_done(3, 7, 2, false), patch_done(4, 7, 3, false)];
+        let out = h.frame(conn, replay(subscribe_id(&out), 4, events));
+        assert_eq!(request_ids(&out).len(), 1, "sent once live: {out:?}");
+        let other = Topic::Board(Uuid::from_u128(5));
+        let (conn, out) = h.reconnect_after(conn, |h| {
+            h.feed(Input::Open(other));
+        });
+        let out = h.frame(
+            conn,
+            ServerFrame::Snapshot {
+                id: subscribe_id(&out),
+                topic: other,
+                epoch: "e1".to_owned(),
+                seq: 1,
+                items: Vec::new(),
+            },
+        );
+        let again = MethodCall::Update(UpdateParams {
+            if_version: Some(3),
             ..update_params(set_done(7))
         });
         let sent: Vec<MethodCall> = request_ids(&out)

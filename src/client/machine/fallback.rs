@@ -302,7 +302,7 @@ impl Machine {
             return;
         }
         if let Some((mutation, call)) = self.outbox.sendable().into_iter().next() {
-            self.outbox.mark_sent(mutation);
+            self.mark_sent(mutation);
             self.http_call = Some(mutation);
             out.push(Command::Call { mutation, call });
             self.push_outbox(out);
