@@ -226,25 +226,55 @@ impl SavedChanges {
         async move { committing?.await }
     }
 
+    /// Every record of this user but this tab's own, whichever tab saved it: what a
+    /// sign-out here deletes besides. Starts now, like [`save`](Self::save), and borrows
+    /// nothing.
+    pub fn others(
+        &self,
+    ) -> impl Future<Output = Result<Vec<(RecordKey, String)>, StorageError>> + use<> {
+        let own = RecordKey {
+            user: self.user,
+            tab: self.tab,
+        };
+        let reading = self.read_all();
+        async move {
+            let mut records = reading?.await?;
+            records.retain(|(key, _)| *key != own);
+            Ok(records)
+        }
+    }
+
     /// Every record of this user, in key order, leaving out any this module did not write.
     async fn records(&self) -> Result<Vec<(RecordKey, String)>, StorageError> {
+        self.read_all()?.await
+    }
+
+    /// Asks for every record of this user now; the future reads the answer.
+    fn read_all(
+        &self,
+    ) -> Result<
+        impl Future<Output = Result<Vec<(RecordKey, String)>, StorageError>> + use<>,
+        StorageError,
+    > {
         let range = self.range()?;
         let (transaction, store) = self.transaction(IdbTransactionMode::Readonly)?;
         let keys = store.get_all_keys_with_key(&range).map_err(failed)?;
         let values = store.get_all_with_key(&range).map_err(failed)?;
-        committed(transaction).await?;
-        let list = |request: IdbRequest| -> Result<Array, StorageError> {
-            let result = request.result().map_err(failed)?;
-            result
-                .dyn_into()
-                .map_err(|_| StorageError::Failed("IndexedDB did not answer a list".into()))
-        };
-        let (keys, values) = (list(keys)?, list(values)?);
-        Ok(keys
-            .iter()
-            .zip(values.iter())
-            .filter_map(|(key, json)| Some((RecordKey::from_js(&key)?, json.as_string()?)))
-            .collect())
+        Ok(async move {
+            committed(transaction).await?;
+            let list = |request: IdbRequest| -> Result<Array, StorageError> {
+                let result = request.result().map_err(failed)?;
+                result
+                    .dyn_into()
+                    .map_err(|_| StorageError::Failed("IndexedDB did not answer a list".into()))
+            };
+            let (keys, values) = (list(keys)?, list(values)?);
+            Ok(keys
+                .iter()
+                .zip(values.iter())
+                .filter_map(|(key, json)| Some((RecordKey::from_js(&key)?, json.as_string()?)))
+                .collect())
+        })
     }
 
     /// Issues `requests` in a new readwrite transaction, now. If one cannot be issued the

@@ -297,6 +297,66 @@ async fn a_closed_tabs_record_goes_even_when_the_first_save_fails() {
     assert!(left.is_empty(), "{left:?}");
 }
 
+/// Changes another tab of this browser keeps (one closed since this one signed in, or
+/// still open) go with a sign-out here too: the question counts them, staying keeps
+/// them, and signing out anyway deletes them.
+#[wasm_bindgen_test]
+async fn signing_out_counts_the_changes_other_tabs_keep() {
+    use taskwire::saved_changes::SavedChanges;
+    let username = unique_name("others");
+    let token = api_register(&username, PASSWORD).await;
+    let (_, me) = api_call("GET", "/api/me", &token, None).await;
+    let me: protocol::User = serde_json::from_str(&me).expect("a user");
+    let app = mount_with("/login", Api::new(server()));
+    sign_in(&app.root, &username, PASSWORD).await;
+    until("live", WAIT, || connection(&app.root) == "live").await;
+    let other_tab = support::random_uuid();
+    let kept = format!(
+        r#"[{{"method":"create","sends":0,"id":"{}","title":"Kept by another tab"}}]"#,
+        support::random_uuid()
+    );
+    SavedChanges::with_tab(me.id, other_tab)
+        .await
+        .expect("open")
+        .save(Some(&kept), &[])
+        .await
+        .expect("planted");
+    let left = || async {
+        SavedChanges::with_tab(me.id, other_tab)
+            .await
+            .expect("open")
+            .load()
+            .await
+            .expect("load")
+            .len()
+    };
+
+    button(&app.root, "Sign out").expect("Sign out").click();
+    let dialog = until_found("the question", WAIT, || {
+        by_role(&app.root, "alertdialog", "Sign out?")
+    })
+    .await;
+    assert!(
+        text_of(&dialog).contains("1 change not sent yet, kept by another tab"),
+        "{}",
+        text_of(&dialog)
+    );
+    button(&dialog, "Stay").expect("Stay").click();
+    assert_eq!(left().await, 1, "staying keeps it");
+
+    button(&app.root, "Sign out").expect("Sign out").click();
+    let dialog = until_found("the question again", WAIT, || {
+        by_role(&app.root, "alertdialog", "Sign out?")
+    })
+    .await;
+    button(&dialog, "Sign out anyway")
+        .expect("Sign out anyway")
+        .click();
+    until("the sign-in page", WAIT, || location() == "/login").await;
+    gloo_timers::future::sleep(Duration::from_millis(300)).await;
+    assert_eq!(left().await, 0, "signing out anyway deletes it");
+}
+
 #[wasm_bindgen_test]
 async fn signing_out_with_changes_not_sent_asks_first_and_leaves_nothing_behind() {
     let username = unique_name("ask");

@@ -54,7 +54,8 @@ pub fn AppHeader() -> impl IntoView {
 
 /// `Sign out` ends this session; `Sign out everywhere` every session of the user. The
 /// page follows on its own: without a user the signed-in frame goes to the sign-in page.
-/// With changes not sent yet, signing out asks first: they would be lost.
+/// With changes not sent yet, here or kept by other tabs of this browser (a sign-out
+/// deletes every tab's), signing out asks first: they would be lost.
 #[component]
 fn SignOutButtons() -> impl IntoView {
     let tw = Taskwire::expect();
@@ -62,6 +63,8 @@ fn SignOutButtons() -> impl IntoView {
     // The sign-out waiting for the person's word: `Some(everywhere)`.
     let asking = RwSignal::new(None::<bool>);
     let waiting = move || tw.pending().with(Vec::len);
+    // Kept by other tabs, as counted when the person asked to sign out.
+    let elsewhere = RwSignal::new(0_usize);
     let sign_out = move |everywhere: bool| {
         asking.set(None);
         busy.set(true);
@@ -75,15 +78,30 @@ fn SignOutButtons() -> impl IntoView {
         });
     };
     let ask = move |everywhere: bool| {
-        if waiting() == 0 {
-            sign_out(everywhere);
-        } else {
-            asking.set(Some(everywhere));
-        }
+        busy.set(true);
+        spawn_local(async move {
+            let others = tw.kept_elsewhere().await;
+            busy.set(false);
+            elsewhere.set(others);
+            if waiting() + others == 0 {
+                sign_out(everywhere);
+            } else {
+                asking.set(Some(everywhere));
+            }
+        });
     };
-    let unsent = move || match waiting() {
-        1 => "1 change not sent yet".to_owned(),
-        n => format!("{n} changes not sent yet"),
+    let unsent = move || {
+        let (here, others) = (waiting(), elsewhere.get());
+        let all = match here + others {
+            1 => "1 change not sent yet".to_owned(),
+            n => format!("{n} changes not sent yet"),
+        };
+        match (here, others) {
+            (_, 0) => all,
+            (0, 1) => format!("{all}, kept by another tab"),
+            (0, _) => format!("{all}, kept by other tabs"),
+            (_, others) => format!("{all}, {others} of them kept by other tabs"),
+        }
     };
     // The question takes the focus as it opens (so it is read out), and staying gives it
     // back to the button that asked, as Escape does.

@@ -142,6 +142,34 @@ impl Keeper {
         });
     }
 
+    /// How many changes other tabs keep for the person now, which a sign-out here
+    /// deletes too: those of tabs closed since this one took over the others', and of
+    /// tabs still open. Records taken over here are left out (their changes are this
+    /// tab's to send, and counted among its own), and so are records that cannot be read.
+    pub(super) async fn kept_elsewhere(&self) -> usize {
+        let (reading, adopted) = {
+            let state = self.state.borrow();
+            let Some(saved) = &state.saved else {
+                return 0;
+            };
+            (saved.others(), state.adopted.clone())
+        };
+        match reading.await {
+            Ok(records) => records
+                .iter()
+                .filter(|(key, _)| !adopted.contains(key))
+                .filter_map(|(_, json)| kept::from_json(json).ok())
+                .map(|changes| changes.len())
+                .sum(),
+            Err(error) => {
+                warn(&format!(
+                    "other tabs' changes could not be counted: {error}"
+                ));
+                0
+            }
+        }
+    }
+
     /// Sign-out: every saved change of the person goes, this tab's and any other's.
     pub(super) fn clear(&self) {
         let mut state = self.state.borrow_mut();

@@ -417,6 +417,15 @@ impl Taskwire {
         self.views.pending.into()
     }
 
+    /// How many changes other tabs of this browser keep for the person, not sent yet: a
+    /// sign-out here deletes them too.
+    pub async fn kept_elsewhere(&self) -> usize {
+        match self.service() {
+            Some(service) => service.kept_elsewhere().await,
+            None => 0,
+        }
+    }
+
     /// Drops every change still waiting (each rolls back).
     pub fn discard_pending(&self) {
         if let Some(service) = self.service() {

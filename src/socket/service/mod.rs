@@ -230,6 +230,14 @@ impl Service {
     }
 
     /// Sign-out: the person's changes kept for a reload go too.
+    /// How many changes other tabs keep for the person (`Keeper::kept_elsewhere`).
+    pub async fn kept_elsewhere(&self) -> usize {
+        match self.with_shell(|shell| shell.keeper.clone()) {
+            Some(keeper) => keeper.kept_elsewhere().await,
+            None => 0,
+        }
+    }
+
     pub fn forget_kept_changes(&self) {
         if let Some(keeper) = self.with_shell(|shell| shell.keeper.clone()) {
             keeper.clear();
