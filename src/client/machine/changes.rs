@@ -1302,19 +1302,7 @@ mod tests {
         // Sent on this board, its result lost; meanwhile another board is opened.
         let out = h.feed(Input::Mutate(clear.clone()));
         assert_eq!(request_ids(&out).len(), 1);
-        let (conn, out) = h.reconnect_after(conn, |h| {
-            h.feed(Input::Open(Topic::Board(Uuid::from_u128(5))));
-        });
-        let out = h.frame(
-            conn,
-            ServerFrame::Snapshot {
-                id: subscribe_id(&out),
-                topic: Topic::Board(Uuid::from_u128(5)),
-                epoch: "e1".to_owned(),
-                seq: 1,
-                items: Vec::new(),
-            },
-        );
+        let (_, out) = on_another_board(&mut h, conn);
         assert!(request_ids(&out).is_empty(), "{out:?}");
         assert_eq!(
             settled(&out),
@@ -1337,10 +1325,7 @@ mod tests {
         let (conn, out) = h.reconnect(conn);
         let out = h.frame(conn, replay(subscribe_id(&out), 2, Vec::new()));
         assert!(settled(&out).is_empty(), "{out:?}");
-        let sent: Vec<MethodCall> = request_ids(&out)
-            .into_iter()
-            .map(|(_, call)| call)
-            .collect();
+        let sent = sent_calls(&out);
         assert_eq!(sent, [set_done(7), clear]);
     }
 
@@ -1357,10 +1342,7 @@ mod tests {
         h.feed(Input::Mutate(clear.clone()));
         let (conn, out) = h.reconnect(conn);
         let out = h.frame(conn, snapshot(subscribe_id(&out), 5, Vec::new()));
-        let sent: Vec<MethodCall> = request_ids(&out)
-            .into_iter()
-            .map(|(_, call)| call)
-            .collect();
+        let sent = sent_calls(&out);
         assert!(!sent.contains(&clear), "{sent:?}");
         assert!(settled(&out).contains(&(MutationId(2), Ok(()))), "{out:?}");
     }
@@ -1374,6 +1356,21 @@ mod tests {
         let conn = h.live(1);
         h.frame(conn, upsert(2, 7));
         assert_eq!(request_ids(&h.feed(Input::Mutate(call.clone()))).len(), 1);
+        let (conn, out) = on_another_board(&mut h, conn);
+        let [(id, ref sent)] = request_ids(&out)[..] else {
+            panic!("the call goes again: {out:?}");
+        };
+        assert_eq!(*sent, again);
+        (h, conn, id)
+    }
+
+    fn sent_again_from_another_board(call: MethodCall) -> (Harness, ConnId, u64) {
+        sent_again_as(call.clone(), call)
+    }
+
+    /// The socket drops while another board is opened, and that board's snapshot (an
+    /// empty one) comes on the next: returns that socket and what the snapshot led to.
+    fn on_another_board(h: &mut Harness, conn: ConnId) -> (ConnId, Vec<Command>) {
         let other = Topic::Board(Uuid::from_u128(5));
         let (conn, out) = h.reconnect_after(conn, |h| {
             h.feed(Input::Open(other));
@@ -1388,15 +1385,20 @@ mod tests {
                 items: Vec::new(),
             },
         );
-        let [(id, ref sent)] = request_ids(&out)[..] else {
-            panic!("the call goes again: {out:?}");
-        };
-        assert_eq!(*sent, again);
-        (h, conn, id)
+        (conn, out)
     }
 
-    fn sent_again_from_another_board(call: MethodCall) -> (Harness, ConnId, u64) {
-        sent_again_as(call.clone(), call)
+    /// The calls `out` sends, in order.
+    fn sent_calls(out: &[Command]) -> Vec<MethodCall> {
+        request_ids(out).into_iter().map(|(_, call)| call).collect()
+    }
+
+    /// Task 7 ticked, as of `version`.
+    fn tick_as_of(version: u64) -> MethodCall {
+        MethodCall::Update(UpdateParams {
+            if_version: Some(version),
+            ..update_params(set_done(7))
+        })
     }
 
     /// A tick sent again that way goes as of the version it was made on: its first
@@ -1404,31 +1406,26 @@ mod tests {
     /// it, with the task as it is, and it is not sent a third time over their untick.
     #[test]
     fn a_tick_sent_again_from_another_board_does_not_undo_a_later_change() {
-        let as_of_base = MethodCall::Update(UpdateParams {
-            if_version: Some(1),
-            ..update_params(set_done(7))
-        });
-        let (mut h, conn, id) = sent_again_as(set_done(7), as_of_base);
-        let mut error = ApiError::new(
-            ErrorCode::Conflict,
-            "kim changed this task in the meantime.",
-        );
-        error.current = Some(Box::new(Task {
-            done: false,
-            version: 3,
-            updated_by: "kim".to_owned(),
-            ..task(7)
-        }));
+        let (mut h, conn, id) = sent_again_as(set_done(7), tick_as_of(1));
         let out = h.frame(
             conn,
-            ServerFrame::Result {
+            conflict(
                 id,
-                outcome: Outcome::Error(error.clone()),
-            },
+                Task {
+                    done: false,
+                    version: 3,
+                    updated_by: "kim".to_owned(),
+                    ..task(7)
+                },
+            ),
         );
-        assert_eq!(
-            settled(&out),
-            [(MutationId(1), Err(MutationError::Refused(error)))]
+        assert!(
+            matches!(
+                &settled(&out)[..],
+                [(MutationId(1), Err(MutationError::Refused(error)))]
+                    if error.code == ErrorCode::Conflict
+            ),
+            "{out:?}"
         );
         assert!(request_ids(&out).is_empty(), "not sent again: {out:?}");
     }
@@ -1438,38 +1435,21 @@ mod tests {
     /// make it. It goes again against the version now, and is made.
     #[test]
     fn a_tick_sent_again_over_a_rename_alone_goes_again_against_it() {
-        let as_of_base = MethodCall::Update(UpdateParams {
-            if_version: Some(1),
-            ..update_params(set_done(7))
-        });
-        let (mut h, conn, id) = sent_again_as(set_done(7), as_of_base);
-        let mut error = ApiError::new(
-            ErrorCode::Conflict,
-            "kim changed this task in the meantime.",
-        );
-        error.current = Some(Box::new(Task {
-            title: "Renamed".to_owned(),
-            version: 2,
-            updated_by: "kim".to_owned(),
-            ..task(7)
-        }));
+        let (mut h, conn, id) = sent_again_as(set_done(7), tick_as_of(1));
         let out = h.frame(
             conn,
-            ServerFrame::Result {
+            conflict(
                 id,
-                outcome: Outcome::Error(error),
-            },
+                Task {
+                    title: "Renamed".to_owned(),
+                    version: 2,
+                    updated_by: "kim".to_owned(),
+                    ..task(7)
+                },
+            ),
         );
         assert!(settled(&out).is_empty(), "{out:?}");
-        let again = MethodCall::Update(UpdateParams {
-            if_version: Some(2),
-            ..update_params(set_done(7))
-        });
-        let sent: Vec<MethodCall> = request_ids(&out)
-            .into_iter()
-            .map(|(_, call)| call)
-            .collect();
-        assert_eq!(sent, [again]);
+        assert_eq!(sent_calls(&out), [tick_as_of(2)]);
     }
 
     /// A tick made offline on version 1 goes out once live, after two changes of others
@@ -1486,55 +1466,25 @@ mod tests {
         let events = vec![patch_done(3, 7, 2, false), patch_done(4, 7, 3, false)];
         let out = h.frame(conn, replay(subscribe_id(&out), 4, events));
         assert_eq!(request_ids(&out).len(), 1, "sent once live: {out:?}");
-        let other = Topic::Board(Uuid::from_u128(5));
-        let (conn, out) = h.reconnect_after(conn, |h| {
-            h.feed(Input::Open(other));
-        });
-        let out = h.frame(
-            conn,
-            ServerFrame::Snapshot {
-                id: subscribe_id(&out),
-                topic: other,
-                epoch: "e1".to_owned(),
-                seq: 1,
-                items: Vec::new(),
-            },
-        );
-        let again = MethodCall::Update(UpdateParams {
-            if_version: Some(3),
-            ..update_params(set_done(7))
-        });
-        let sent: Vec<MethodCall> = request_ids(&out)
-            .into_iter()
-            .map(|(_, call)| call)
-            .collect();
-        assert_eq!(sent, [again]);
+        let (_, out) = on_another_board(&mut h, conn);
+        assert_eq!(sent_calls(&out), [tick_as_of(3)]);
     }
 
     /// The same tick whose first sending landed and stood: its conflict shows the task
     /// as it asked, and it settles as done, with no alert.
     #[test]
     fn a_tick_sent_again_whose_first_sending_stood_settles_as_done() {
-        let as_of_base = MethodCall::Update(UpdateParams {
-            if_version: Some(1),
-            ..update_params(set_done(7))
-        });
-        let (mut h, conn, id) = sent_again_as(set_done(7), as_of_base);
-        let mut error = ApiError::new(
-            ErrorCode::Conflict,
-            "maya changed this task in the meantime.",
-        );
-        error.current = Some(Box::new(Task {
-            done: true,
-            version: 2,
-            ..task(7)
-        }));
+        let (mut h, conn, id) = sent_again_as(set_done(7), tick_as_of(1));
         let out = h.frame(
             conn,
-            ServerFrame::Result {
+            conflict(
                 id,
-                outcome: Outcome::Error(error),
-            },
+                Task {
+                    done: true,
+                    version: 2,
+                    ..task(7)
+                },
+            ),
         );
         assert_eq!(settled(&out), [(MutationId(1), Ok(()))]);
         assert!(problems(&out).is_empty(), "{out:?}");
@@ -1550,24 +1500,8 @@ mod tests {
         h.frame(conn, upsert(2, 7));
         h.feed(Input::Mutate(set_undone(7)));
         h.feed(Input::Mutate(set_done(7)));
-        let other = Topic::Board(Uuid::from_u128(5));
-        let (conn, out) = h.reconnect_after(conn, |h| {
-            h.feed(Input::Open(other));
-        });
-        let out = h.frame(
-            conn,
-            ServerFrame::Snapshot {
-                id: subscribe_id(&out),
-                topic: other,
-                epoch: "e1".to_owned(),
-                seq: 1,
-                items: Vec::new(),
-            },
-        );
-        let sent: Vec<MethodCall> = request_ids(&out)
-            .into_iter()
-            .map(|(_, call)| call)
-            .collect();
+        let (_, out) = on_another_board(&mut h, conn);
+        let sent = sent_calls(&out);
         assert_eq!(sent, [set_done(7)]);
     }
 
