@@ -73,6 +73,25 @@ async fn shared_board(node: &TestServer, owner: &str, member: &str, role: &str) 
     id
 }
 
+/// A socket on `node` as `token`, subscribed to board `id` (its snapshot read).
+async fn on_board(node: &TestServer, token: &str, id: &str) -> Ws {
+    let mut ws = node.socket_v2(token).await;
+    ws.send(json!({"type": "subscribe", "id": 2, "topic": format!("board:{id}")}))
+        .await;
+    assert_eq!(ws.recv().await["type"], "snapshot");
+    ws
+}
+
+/// The owner removes bob from board `id` through `node`.
+async fn remove_bob(node: &TestServer, owner: &str, id: &str) {
+    let member = format!("/api/boards/{id}/members/bob");
+    let removed = node
+        .client()
+        .send(Method::DELETE, &member, Some(owner), None)
+        .await;
+    assert!(removed.status().is_success());
+}
+
 /// A socket subscribed to `tasks` as `token` on each node.
 async fn subscribed_on_each(nodes: &[TestServer], token: &str) -> Vec<Ws> {
     let mut sockets = Vec::with_capacity(nodes.len());
@@ -374,19 +393,11 @@ async fn sign_out_everywhere_and_removal_act_on_the_other_nodes() {
     let owner = nodes[0].register("olga").await;
     let bob = nodes[0].register("bob").await;
     let id = shared_board(&nodes[0], &owner.token, "bob", "viewer").await;
-    let member = format!("/api/boards/{id}/members/bob");
-    let mut bobs = nodes[1].socket_v2(&bob.token).await;
-    bobs.send(json!({"type": "subscribe", "id": 2, "topic": format!("board:{id}")}))
-        .await;
-    assert_eq!(bobs.recv().await["type"], "snapshot");
+    let mut bobs = on_board(&nodes[1], &bob.token, &id).await;
     bobs.send(json!({"type": "subscribe", "id": 3, "topic": "boards"}))
         .await;
     while bobs.recv().await["id"] != 3 {}
-    let removed = nodes[0]
-        .client()
-        .send(Method::DELETE, &member, Some(&owner.token), None)
-        .await;
-    assert!(removed.status().is_success());
+    remove_bob(&nodes[0], &owner.token, &id).await;
     // `unsubscribed` first, then the board list's `delete`, on this node as on the
     // writer's: the app names the board it lost from its list.
     loop {
@@ -548,19 +559,11 @@ async fn what_a_node_missed_while_not_listening_still_ends_access_there() {
     let bob = nodes[0].register("bob").await;
     let other = nodes[0].login("bob").await;
     let id = shared_board(&nodes[0], &owner.token, "bob", "editor").await;
-    let mut bobs = nodes[1].socket_v2(&bob.token).await;
-    bobs.send(json!({"type": "subscribe", "id": 2, "topic": format!("board:{id}")}))
-        .await;
-    assert_eq!(bobs.recv().await["type"], "snapshot");
+    let mut bobs = on_board(&nodes[1], &bob.token, &id).await;
     let mut others = nodes[1].socket_v2(&other.token).await;
 
     assert_eq!(kill_listeners(&db).await, 2, "both nodes were listening");
-    let member = format!("/api/boards/{id}/members/bob");
-    let removed = nodes[0]
-        .client()
-        .send(Method::DELETE, &member, Some(&owner.token), None)
-        .await;
-    assert!(removed.status().is_success());
+    remove_bob(&nodes[0], &owner.token, &id).await;
     let out = nodes[0]
         .client()
         .post("/api/logout", Some(&other.token), json!(null))
@@ -738,18 +741,10 @@ async fn a_member_removed_elsewhere_gets_no_change_made_after_on_a_node_not_told
     let owner = nodes[0].register("olga").await;
     let bob = nodes[0].register("bob").await;
     let id = shared_board(&nodes[0], &owner.token, "bob", "editor").await;
-    let mut bobs = nodes[1].socket_v2(&bob.token).await;
-    bobs.send(json!({"type": "subscribe", "id": 2, "topic": format!("board:{id}")}))
-        .await;
-    assert_eq!(bobs.recv().await["type"], "snapshot");
+    let mut bobs = on_board(&nodes[1], &bob.token, &id).await;
 
     assert_eq!(kill_listeners(&db).await, 2, "both nodes were listening");
-    let member = format!("/api/boards/{id}/members/bob");
-    let removed = nodes[0]
-        .client()
-        .send(Method::DELETE, &member, Some(&owner.token), None)
-        .await;
-    assert!(removed.status().is_success());
+    remove_bob(&nodes[0], &owner.token, &id).await;
     let made = nodes[1]
         .client()
         .post(
