@@ -218,17 +218,11 @@ async fn changes_kept_when_the_session_ends_elsewhere_are_made_at_the_next_sign_
 /// delete nothing of it.
 #[wasm_bindgen_test]
 async fn a_saved_record_that_cannot_be_read_is_left_as_it_is() {
-    use taskwire::saved_changes::{RecordKey, SavedChanges};
-    let username = unique_name("unread");
-    let token = api_register(&username, PASSWORD).await;
-    let (_, me) = api_call("GET", "/api/me", &token, None).await;
-    let me: protocol::User = serde_json::from_str(&me).expect("a user");
+    use taskwire::saved_changes::RecordKey;
+    let (username, _, me) = registered("unread").await;
     let closed_tab = support::random_uuid();
     let damaged = r#"[{"method":"clear_done","sends":0},{"method":"move","sends":0}]"#;
-    let planted = SavedChanges::with_tab(me.id, closed_tab)
-        .await
-        .expect("open");
-    planted.save(Some(damaged), &[]).await.expect("planted");
+    plant(me, closed_tab, damaged).await;
 
     let app = mount_with("/login", Api::new(server()));
     sign_in(&app.root, &username, PASSWORD).await;
@@ -237,17 +231,11 @@ async fn a_saved_record_that_cannot_be_read_is_left_as_it_is() {
     // Saves land at once; give them the moment a closing tab would have.
     gloo_timers::future::sleep(Duration::from_millis(300)).await;
     drop(app);
-    let left = SavedChanges::with_tab(me.id, closed_tab)
-        .await
-        .expect("open")
-        .load()
-        .await
-        .expect("load");
     let key = RecordKey {
-        user: me.id,
+        user: me,
         tab: closed_tab,
     };
-    assert_eq!(left, [(key, damaged.to_owned())]);
+    assert_eq!(kept_by(me, closed_tab).await, [(key, damaged.to_owned())]);
 }
 
 /// A closed tab's kept change, taken over at sign-in, while the first save fails (the
@@ -255,22 +243,13 @@ async fn a_saved_record_that_cannot_be_read_is_left_as_it_is() {
 /// that lands, rather than staying to be taken over, and made, again.
 #[wasm_bindgen_test]
 async fn a_closed_tabs_record_goes_even_when_the_first_save_fails() {
-    use taskwire::saved_changes::SavedChanges;
-    let username = unique_name("full");
-    let token = api_register(&username, PASSWORD).await;
-    let (_, me) = api_call("GET", "/api/me", &token, None).await;
-    let me: protocol::User = serde_json::from_str(&me).expect("a user");
+    let (username, token, me) = registered("full").await;
     let closed_tab = support::random_uuid();
     let kept = format!(
         r#"[{{"method":"create","sends":0,"id":"{}","title":"Kept elsewhere"}}]"#,
         support::random_uuid()
     );
-    SavedChanges::with_tab(me.id, closed_tab)
-        .await
-        .expect("open")
-        .save(Some(&kept), &[])
-        .await
-        .expect("planted");
+    plant(me, closed_tab, &kept).await;
     // The next write of a record fails, once, as on a full disk.
     js_sys::Function::new_no_args(
         "const proto = IDBObjectStore.prototype; const put = proto.put; \
@@ -288,12 +267,7 @@ async fn a_closed_tabs_record_goes_even_when_the_first_save_fails() {
     .await;
     assert_eq!(server_titles(&token).await, ["Kept elsewhere"]);
     gloo_timers::future::sleep(Duration::from_millis(300)).await;
-    let left = SavedChanges::with_tab(me.id, closed_tab)
-        .await
-        .expect("open")
-        .load()
-        .await
-        .expect("load");
+    let left = kept_by(me, closed_tab).await;
     assert!(left.is_empty(), "{left:?}");
 }
 
@@ -302,11 +276,7 @@ async fn a_closed_tabs_record_goes_even_when_the_first_save_fails() {
 /// them, and signing out anyway deletes them.
 #[wasm_bindgen_test]
 async fn signing_out_counts_the_changes_other_tabs_keep() {
-    use taskwire::saved_changes::SavedChanges;
-    let username = unique_name("others");
-    let token = api_register(&username, PASSWORD).await;
-    let (_, me) = api_call("GET", "/api/me", &token, None).await;
-    let me: protocol::User = serde_json::from_str(&me).expect("a user");
+    let (username, _, me) = registered("others").await;
     let app = mount_with("/login", Api::new(server()));
     sign_in(&app.root, &username, PASSWORD).await;
     until("live", WAIT, || connection(&app.root) == "live").await;
@@ -315,21 +285,8 @@ async fn signing_out_counts_the_changes_other_tabs_keep() {
         r#"[{{"method":"create","sends":0,"id":"{}","title":"Kept by another tab"}}]"#,
         support::random_uuid()
     );
-    SavedChanges::with_tab(me.id, other_tab)
-        .await
-        .expect("open")
-        .save(Some(&kept), &[])
-        .await
-        .expect("planted");
-    let left = || async {
-        SavedChanges::with_tab(me.id, other_tab)
-            .await
-            .expect("open")
-            .load()
-            .await
-            .expect("load")
-            .len()
-    };
+    plant(me, other_tab, &kept).await;
+    let left = || async { kept_by(me, other_tab).await.len() };
 
     button(&app.root, "Sign out").expect("Sign out").click();
     let dialog = until_found("the question", WAIT, || {
@@ -574,6 +531,35 @@ impl Drop for Tab {
     fn drop(&mut self) {
         self.owner.cleanup();
     }
+}
+
+/// A new person on the server: their name, a token and their id.
+async fn registered(prefix: &str) -> (String, String, Uuid) {
+    let username = unique_name(prefix);
+    let token = api_register(&username, PASSWORD).await;
+    let (_, me) = api_call("GET", "/api/me", &token, None).await;
+    let me: protocol::User = serde_json::from_str(&me).expect("a user");
+    (username, token, me.id)
+}
+
+/// Saves `json` as the record of `user`'s changes kept by tab `tab`.
+async fn plant(user: Uuid, tab: Uuid, json: &str) {
+    taskwire::saved_changes::SavedChanges::with_tab(user, tab)
+        .await
+        .expect("open")
+        .save(Some(json), &[])
+        .await
+        .expect("planted");
+}
+
+/// The records tab `tab` would find for `user`.
+async fn kept_by(user: Uuid, tab: Uuid) -> Vec<(taskwire::saved_changes::RecordKey, String)> {
+    taskwire::saved_changes::SavedChanges::with_tab(user, tab)
+        .await
+        .expect("open")
+        .load()
+        .await
+        .expect("load")
 }
 
 async fn until_on_http(root: &Element) {
