@@ -1393,6 +1393,12 @@ mod tests {
         request_ids(out).into_iter().map(|(_, call)| call).collect()
     }
 
+    /// The first change settles as done, with no alert.
+    fn settled_quietly(out: &[Command]) {
+        assert_eq!(settled(out), [(MutationId(1), Ok(()))]);
+        assert!(problems(out).is_empty(), "{out:?}");
+    }
+
     /// Task 7 ticked, as of `version`.
     fn tick_as_of(version: u64) -> MethodCall {
         MethodCall::Update(UpdateParams {
@@ -1486,8 +1492,7 @@ mod tests {
                 },
             ),
         );
-        assert_eq!(settled(&out), [(MutationId(1), Ok(()))]);
-        assert!(problems(&out).is_empty(), "{out:?}");
+        settled_quietly(&out);
     }
 
     /// A tick made while an earlier change of the person's to the same task still
@@ -1517,8 +1522,7 @@ mod tests {
                 outcome: Outcome::Error(ApiError::new(ErrorCode::NotFound, "No such task.")),
             },
         );
-        assert_eq!(settled(&out), [(MutationId(1), Ok(()))]);
-        assert!(problems(&out).is_empty(), "{out:?}");
+        settled_quietly(&out);
     }
 
     /// A title edit sent again that way: its `conflict` shows the task already as it
@@ -1533,21 +1537,12 @@ mod tests {
             done: None,
             if_version: Some(1),
         }));
-        let mut error = ApiError::new(ErrorCode::Conflict, "changed meanwhile");
-        error.current = Some(Box::new(Task {
+        let renamed = Task {
             title: "Renamed".to_owned(),
             version: 2,
             ..task(7)
-        }));
-        let out = h.frame(
-            conn,
-            ServerFrame::Result {
-                id,
-                outcome: Outcome::Error(error),
-            },
-        );
-        assert_eq!(settled(&out), [(MutationId(1), Ok(()))]);
-        assert!(problems(&out).is_empty(), "{out:?}");
+        };
+        settled_quietly(&h.frame(conn, conflict(id, renamed)));
     }
 
     /// Opening another board unsubscribes from the last: the server's `result` answers
