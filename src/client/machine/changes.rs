@@ -1310,12 +1310,10 @@ mod tests {
         );
     }
 
-    /// A tick, then clearing what is done (which covers the ticked task), both lost
-    /// before reaching the server: the replay shows neither. The task, shown done only
-    /// by the tick, tells nothing of the clearing, which is not taken as done: both go
-    /// again, in order, so the task ends cleared as the person asked.
-    #[test]
-    fn a_clearing_of_a_task_ticked_just_before_goes_again_after_the_tick() {
+    /// Task 7 ticked, then what is done cleared, on a socket that drops before either
+    /// answer: the harness, the next socket, what it sent (its resubscribe) and the
+    /// clearing's call.
+    fn ticked_and_cleared_then_reconnected() -> (Harness, ConnId, Vec<Command>, MethodCall) {
         let mut h = Harness::new();
         let conn = h.live(1);
         h.frame(conn, upsert(2, 7));
@@ -1323,6 +1321,16 @@ mod tests {
         h.feed(Input::Mutate(set_done(7)));
         h.feed(Input::Mutate(clear.clone()));
         let (conn, out) = h.reconnect(conn);
+        (h, conn, out, clear)
+    }
+
+    /// A tick, then clearing what is done (which covers the ticked task), both lost
+    /// before reaching the server: the replay shows neither. The task, shown done only
+    /// by the tick, tells nothing of the clearing, which is not taken as done: both go
+    /// again, in order, so the task ends cleared as the person asked.
+    #[test]
+    fn a_clearing_of_a_task_ticked_just_before_goes_again_after_the_tick() {
+        let (mut h, conn, out, clear) = ticked_and_cleared_then_reconnected();
         let out = h.frame(conn, replay(subscribe_id(&out), 2, Vec::new()));
         assert!(settled(&out).is_empty(), "{out:?}");
         let sent = sent_calls(&out);
@@ -1334,13 +1342,7 @@ mod tests {
     /// effect: it is not sent again (it would clear what others have done since).
     #[test]
     fn a_clearing_whose_ticked_task_is_gone_is_not_sent_again() {
-        let mut h = Harness::new();
-        let conn = h.live(1);
-        h.frame(conn, upsert(2, 7));
-        let clear = MethodCall::ClearDone(ClearDoneParams { board: None });
-        h.feed(Input::Mutate(set_done(7)));
-        h.feed(Input::Mutate(clear.clone()));
-        let (conn, out) = h.reconnect(conn);
+        let (mut h, conn, out, clear) = ticked_and_cleared_then_reconnected();
         let out = h.frame(conn, snapshot(subscribe_id(&out), 5, Vec::new()));
         let sent = sent_calls(&out);
         assert!(!sent.contains(&clear), "{sent:?}");
