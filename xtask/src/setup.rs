@@ -42,6 +42,7 @@ fn warn_if_disk_is_short() {
 /// What the release bundle needs: the wasm target and wasm-opt (wasm-bindgen is built
 /// into xtask).
 pub fn release_tools() -> Result {
+    warn_if_disk_is_short();
     install_missing("the build tools", release_tool_list())
 }
 

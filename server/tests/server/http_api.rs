@@ -613,6 +613,8 @@ async fn logout_with_an_expired_token_ends_its_own_session_whatever_the_cookie()
         204
     );
     assert_error(client.refresh(&alices.cookie).await, 401, "unauthorized").await;
+    // The cookie's session ended too.
+    assert_error(client.refresh(&bobs.cookie).await, 401, "unauthorized").await;
 }
 
 #[tokio::test]
