@@ -477,10 +477,15 @@ fn stored_role(role: &str) -> Result<BoardRole, AppError> {
 }
 
 async fn user_named(tx: &mut Tx, username: &str) -> Result<MemberUser, AppError> {
-    let id: Option<String> = query("SELECT id FROM users WHERE username = $1")
-        .bind(username)
-        .optional_scalar(tx.on())
-        .await?;
+    // As in `Auth::login`: a name that is not valid is nobody's.
+    let id: Option<String> = if protocol::validate_username(username).is_ok() {
+        query("SELECT id FROM users WHERE username = $1")
+            .bind(username)
+            .optional_scalar(tx.on())
+            .await?
+    } else {
+        None
+    };
     let id = id.ok_or_else(|| AppError::NotFound(format!("No user is called {username}.")))?;
     Ok(MemberUser {
         id: stored_id(&id)?,

@@ -248,11 +248,17 @@ impl Auth {
 
     pub async fn login(&self, credentials: Credentials) -> Result<Issued, AppError> {
         let wrong = || AppError::unauthorized("Wrong username or password.");
+        // No user has a name that is not valid, and one that is not (a NUL byte) is not
+        // put to the database, where PostgreSQL refuses it as text with an error.
         let row: Option<(String, String, String, String)> =
-            query("SELECT id, username, role, password_hash FROM users WHERE username = $1")
-                .bind(&credentials.username)
-                .fetch_optional(self.db.read())
-                .await?;
+            if protocol::validate_username(&credentials.username).is_ok() {
+                query("SELECT id, username, role, password_hash FROM users WHERE username = $1")
+                    .bind(&credentials.username)
+                    .fetch_optional(self.db.read())
+                    .await?
+            } else {
+                None
+            };
         let Some((id, username, role, hash)) = row else {
             // Spend the same time as for a wrong password: names stay secret.
             let dummy = self
@@ -491,11 +497,15 @@ impl Auth {
     /// An admin starts acting as `username` in a new session of that user.
     pub async fn login_as(&self, admin: &Authed, username: &str) -> Result<Issued, AppError> {
         admin.require_admin()?;
-        let row: Option<UserRow> =
+        // As in `login`: a name that is not valid is nobody's.
+        let row: Option<UserRow> = if protocol::validate_username(username).is_ok() {
             query("SELECT id, username, role FROM users WHERE username = $1")
                 .bind(username)
                 .fetch_optional(self.db.read())
-                .await?;
+                .await?
+        } else {
+            None
+        };
         let Some(row) = row else {
             return Err(AppError::NotFound("No such user.".into()));
         };

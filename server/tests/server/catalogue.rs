@@ -416,9 +416,14 @@ async fn input() {
                 .bearer(token)
                 .json(json!({"title": "Mine"}))
                 .answered(201),
+            case("setup: a board", POST, "/api/boards")
+                .bearer(token)
+                .json(json!({"name": "Shared"}))
+                .answered(201),
         ],
     )
     .await;
+    let shared = task["setup: a board"]["id"].as_str().unwrap().to_owned();
     let task = &task["setup: a task"];
     let task_path = format!("/api/tasks/{}", task["id"].as_str().unwrap());
     let board = alice.body["user"]["id"].as_str().unwrap();
@@ -558,6 +563,21 @@ async fn input() {
             .bearer(token)
             .json(json!({"role": "superuser"}))
             .refused(400, "bad_request"),
+            case(
+                "I50 a NUL byte in a username at sign-in",
+                POST,
+                "/api/login",
+            )
+            .json(json!({"username": "ali\u{0}ce", "password": "correct horse"}))
+            .refused(401, "unauthorized"),
+            case(
+                "I51 a NUL byte in a member's name",
+                PUT,
+                format!("/api/boards/{shared}/members/ali%00ce"),
+            )
+            .bearer(token)
+            .json(json!({"role": "viewer"}))
+            .refused(404, "not_found"),
             case(
                 "I41 a long poll's wait past u64",
                 GET,
