@@ -183,6 +183,9 @@ impl MethodCall {
     }
 }
 
+/// The client's ping interval when `auth_ok` says none (the contract's default).
+pub const DEFAULT_HEARTBEAT_MS: u64 = 25_000;
+
 /// Read by `server_reader` rather than a derived `Deserialize`: a `snapshot` or an
 /// `event` is typed by its topic (tasks, or the board list), which a tag cannot say.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -22,9 +22,9 @@ pub use decode::{
     decode_server,
 };
 pub use frame::{
-    BoardChange, BoardsEvent, Change, ClearDoneParams, ClientFrame, CreateParams, DeleteParams,
-    Ended, Event, MethodCall, MethodValue, Outcome, Position, ServerFrame, Topic, UnknownTopic,
-    UpdateParams,
+    BoardChange, BoardsEvent, Change, ClearDoneParams, ClientFrame, CreateParams,
+    DEFAULT_HEARTBEAT_MS, DeleteParams, Ended, Event, MethodCall, MethodValue, Outcome, Position,
+    ServerFrame, Topic, UnknownTopic, UpdateParams,
 };
 pub use http::{
     ApiError, Changes, ChangesBody, Credentials, ErrorBody, ErrorCode, LoginAs, MAX_CHANGES,

@@ -36,7 +36,9 @@ struct AuthOk {
     id: u64,
     user: User,
     expires_at: String,
-    heartbeat_ms: u64,
+    /// Optional in the contract, with a default.
+    #[serde(default)]
+    heartbeat_ms: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -282,7 +284,7 @@ pub(crate) fn read(text: &str) -> Result<ServerFrame, serde_json::Error> {
                 id: f.id,
                 user: f.user,
                 expires_at: f.expires_at,
-                heartbeat_ms: f.heartbeat_ms,
+                heartbeat_ms: f.heartbeat_ms.unwrap_or(crate::DEFAULT_HEARTBEAT_MS),
             }
         }
         "pong" => ServerFrame::Pong {

@@ -95,6 +95,15 @@ fn the_server_frame_reader_reads_what_it_should() {
             json!({"type":"pong","id":14,"extra":"ignored"}),
             json!({"type":"pong","id":14}),
         ),
+        // `heartbeat_ms` is optional, with the contract's default.
+        (
+            json!({"type":"auth_ok","id":1,"user":{"id":USER,"username":"alice","role":"user"},"expires_at":T}),
+            json!({"type":"auth_ok","id":1,"user":{"id":USER,"username":"alice","role":"user"},"expires_at":T,"heartbeat_ms":25000}),
+        ),
+        (
+            json!({"type":"auth_ok","id":1,"user":{"id":USER,"username":"alice","role":"user"},"expires_at":T,"heartbeat_ms":null}),
+            json!({"type":"auth_ok","id":1,"user":{"id":USER,"username":"alice","role":"user"},"expires_at":T,"heartbeat_ms":25000}),
+        ),
     ] {
         let read = decode_server(&frame.to_string()).unwrap();
         assert_eq!(serde_json::to_value(&read).unwrap(), expected);

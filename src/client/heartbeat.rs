@@ -6,8 +6,7 @@
 //! dead only when a ping has been out for [`PONG_TIMEOUT_MS`] with nothing at all
 //! arriving since it was sent.
 
-/// Used when `auth_ok` carries no usable `heartbeat_ms`.
-pub const DEFAULT_HEARTBEAT_MS: u64 = 25_000;
+pub use protocol::DEFAULT_HEARTBEAT_MS;
 /// How long after a ping a silent socket is declared dead.
 pub const PONG_TIMEOUT_MS: u64 = 10_000;
 /// A floor for the server's `heartbeat_ms`, so a bad value cannot make a ping storm.

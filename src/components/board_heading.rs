@@ -260,7 +260,9 @@ fn RenameForm(
                 node_ref=field
                 type="text"
                 aria-label="Board name"
-                maxlength="80"
+                // The browser counts UTF-16 units (an emoji is two) before trimming: 80
+                // characters may be 160; the name itself is checked as the server checks it.
+                maxlength="160"
                 autocomplete="off"
                 prop:value=name
                 on:input=move |ev| name.set(event_target_value(&ev))

@@ -117,7 +117,9 @@ fn NewBoard() -> impl IntoView {
                     type="text"
                     aria-label="Board name"
                     placeholder="Board name"
-                    maxlength="80"
+                    // The browser counts UTF-16 units (an emoji is two) before trimming: 80
+                    // characters may be 160; the name itself is checked as the server checks it.
+                    maxlength="160"
                     autocomplete="off"
                     prop:value=name
                     on:input=move |ev| {
