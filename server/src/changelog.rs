@@ -15,9 +15,9 @@ use protocol::{Event, MethodCall, MethodValue, Position, Task, TaskList};
 use uuid::Uuid;
 
 use crate::error::AppError;
-pub use store::SqlChangeLog;
 #[cfg(test)]
 pub(crate) use store::fixture;
+pub use store::{MAX_TASKS, SqlChangeLog};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 

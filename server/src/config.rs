@@ -121,6 +121,10 @@ pub struct ServeArgs {
     /// Events kept per board for replay; older ones are dropped (clients get a snapshot).
     #[arg(long, env = "TASKWIRE_LOG_EVENTS", default_value_t = 1000)]
     pub log_events: u32,
+    /// Tasks one board may hold; a create past it is refused (`forbidden`). A board's
+    /// snapshot is one frame, which must stay well under what a client reads.
+    #[arg(long, env = "TASKWIRE_MAX_TASKS_PER_BOARD", default_value_t = crate::changelog::MAX_TASKS)]
+    pub max_tasks_per_board: u32,
     /// Lifetime of an access token, in seconds.
     #[arg(long, env = "TASKWIRE_ACCESS_TTL_SECS", default_value_t = 900)]
     pub access_ttl_secs: u64,

@@ -80,8 +80,11 @@ impl Server {
             addr: config.addr,
             source,
         })?;
-        let log: Arc<dyn ChangeLog> =
-            Arc::new(SqlChangeLog::open(db.clone(), config.log_events).await?);
+        let log: Arc<dyn ChangeLog> = Arc::new(
+            SqlChangeLog::open(db.clone(), config.log_events)
+                .await?
+                .with_max_tasks(config.max_tasks_per_board),
+        );
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let fanout: Arc<dyn Fanout> = match db.postgres() {
             Some(pool) => ClusterFanout::start(

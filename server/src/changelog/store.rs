@@ -22,6 +22,8 @@ pub struct SqlChangeLog {
     db: Db,
     /// Events kept per board.
     keep: i64,
+    /// Tasks one board may hold.
+    max_tasks: i64,
 }
 
 record! {
@@ -53,6 +55,12 @@ impl TryFrom<TaskRow> for Task {
     }
 }
 
+/// Tasks on one board, unless the server is told otherwise. A board's snapshot is one
+/// frame, which a client reads up to `protocol::MAX_SERVER_FRAME_BYTES` (32 MiB); a task
+/// is at most about 1 KB on the wire, so this leaves room to spare. Without a cap, an
+/// editor could grow a board until nobody could open it.
+pub const MAX_TASKS: u32 = 20_000;
+
 impl SqlChangeLog {
     /// Opens the log over `db`, creating its epoch on first use.
     pub async fn open(db: Db, keep: u32) -> Result<Self, crate::db::DbError> {
@@ -60,7 +68,14 @@ impl SqlChangeLog {
         Ok(Self {
             db,
             keep: i64::from(keep),
+            max_tasks: i64::from(MAX_TASKS),
         })
+    }
+
+    /// The most tasks a board may hold (`MAX_TASKS` unless told).
+    pub fn with_max_tasks(mut self, max_tasks: u32) -> Self {
+        self.max_tasks = i64::from(max_tasks);
+        self
     }
 
     /// Forgets every event and starts a new epoch: every client that resubscribes gets a
@@ -192,6 +207,7 @@ impl SqlChangeLog {
             board,
             username: actor.username,
             keep: self.keep,
+            max_tasks: self.max_tasks,
             events: Vec::new(),
         };
         let outcome = match call {
@@ -351,6 +367,7 @@ struct Appender<'c> {
     /// Recorded as `updated_by` on what this transaction changes.
     username: String,
     keep: i64,
+    max_tasks: i64,
     events: Vec<Event>,
 }
 
@@ -379,12 +396,15 @@ impl Appender<'_> {
             updated_at: now,
             updated_by: self.username.clone(),
         };
-        // Not an id deleted before: that create went through once already.
+        // Not an id deleted before: that create went through once already. Not past
+        // the board's most tasks either: counted in the same statement, so that no
+        // round trip is added to a create.
         let inserted = query(
             "INSERT INTO tasks \
              (board_id, id, title, done, version, created_at, updated_at, updated_by) \
              SELECT $1, $2, $3, FALSE, 1, $4, $5, $6 WHERE NOT EXISTS \
              (SELECT 1 FROM deleted_tasks WHERE board_id = $1 AND id = $2) \
+             AND (SELECT COUNT(*) FROM tasks WHERE board_id = $1) < $7 \
              ON CONFLICT (board_id, id) DO NOTHING",
         )
         .bind(self.board.to_string())
@@ -393,15 +413,30 @@ impl Appender<'_> {
         .bind(&task.created_at)
         .bind(&task.updated_at)
         .bind(&task.updated_by)
+        .bind(self.max_tasks)
         .execute(self.tx.on())
         .await?;
         if inserted == 0 {
             // A retry of a create that went through: answer with what is stored, or that
-            // it was deleted since.
-            let task = self.find(id).await?.ok_or_else(AppError::task_deleted)?;
-            return Ok(Outcome::Created {
-                task,
-                created: false,
+            // it was deleted since; else the board is full.
+            if let Some(task) = self.find(id).await? {
+                return Ok(Outcome::Created {
+                    task,
+                    created: false,
+                });
+            }
+            let deleted: Option<String> =
+                query("SELECT id FROM deleted_tasks WHERE board_id = $1 AND id = $2")
+                    .bind(self.board.to_string())
+                    .bind(id.to_string())
+                    .optional_scalar(self.tx.on())
+                    .await?;
+            return Err(match deleted {
+                Some(_) => AppError::task_deleted(),
+                None => AppError::forbidden(format!(
+                    "A board holds at most {} tasks; delete some first.",
+                    self.max_tasks
+                )),
             });
         }
         self.append(Change::Upsert { item: task.clone() }).await?;

@@ -1043,3 +1043,48 @@ async fn the_app_is_served_with_a_fallback_to_index_html() {
     )
     .await;
 }
+
+/// A board holds at most `--max-tasks-per-board` tasks (its snapshot is one frame, which
+/// must stay readable): one more is refused with `forbidden` and nothing is written; a
+/// retry of a create that went through still answers it, and a delete makes room again.
+#[tokio::test]
+async fn a_full_board_refuses_one_task_more() {
+    let server = TestServer::start_with(|args| args.max_tasks_per_board = 2).await;
+    let client = server.client();
+    let alice = server.register("alice").await;
+    let create = |id: Uuid| {
+        let client = server.client();
+        let token = alice.token.clone();
+        async move {
+            client
+                .post(
+                    "/api/tasks",
+                    Some(&token),
+                    json!({"id": id, "title": "One"}),
+                )
+                .await
+        }
+    };
+    let (first, second, third) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    assert_eq!(create(first).await.status(), 201);
+    assert_eq!(create(second).await.status(), 201);
+    assert_error(create(third).await, 403, "forbidden").await;
+    assert_eq!(create(first).await.status(), 200, "a retry is answered");
+    let tasks: Value = client
+        .get("/api/tasks", Some(&alice.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(tasks["items"].as_array().map(Vec::len), Some(2));
+    let deleted = client
+        .send(
+            Method::DELETE,
+            &format!("/api/tasks/{first}"),
+            Some(&alice.token),
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status(), 204);
+    assert_eq!(create(third).await.status(), 201, "room again");
+}
