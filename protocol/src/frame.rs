@@ -46,9 +46,12 @@ impl FromStr for Topic {
         match name {
             "tasks" => Ok(Self::Tasks),
             "boards" => Ok(Self::Boards),
+            // The id as the server writes it (hyphenated, lower case) and no other of the
+            // spellings a UUID parser takes: frames answer under the topic's own name,
+            // which a client matches with the one it sent.
             _ => name
                 .strip_prefix(BOARD_PREFIX)
-                .and_then(|id| Uuid::try_parse(id).ok())
+                .and_then(|id| Uuid::try_parse(id).ok().filter(|uuid| uuid.to_string() == id))
                 .map(Self::Board)
                 .ok_or_else(|| UnknownTopic(name.chars().take(80).collect())),
         }

@@ -371,7 +371,14 @@ fn boards_and_members_are_as_section_4_writes_them() {
 
 #[test]
 fn a_topic_is_tasks_boards_or_a_board_id() {
-    for topic in ["board:nope", "board:", "Boards", "tasks ", "board:{BOARD}"] {
+    let spellings = [
+        format!("board:{{{BOARD}}}"),
+        format!("board:urn:uuid:{BOARD}"),
+        format!("board:{}", BOARD.to_uppercase()),
+        format!("board:{}", BOARD.replace('-', "")),
+    ];
+    let names = ["board:nope", "board:", "Boards", "tasks "];
+    for topic in names.iter().map(|name| name.to_string()).chain(spellings) {
         let text = json!({"type":"subscribe","id":1,"topic":topic}).to_string();
         let error = decode_client(&text).unwrap_err();
         assert_eq!(error.id, Some(1), "{topic}");
