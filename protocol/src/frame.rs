@@ -51,7 +51,11 @@ impl FromStr for Topic {
             // which a client matches with the one it sent.
             _ => name
                 .strip_prefix(BOARD_PREFIX)
-                .and_then(|id| Uuid::try_parse(id).ok().filter(|uuid| uuid.to_string() == id))
+                .and_then(|id| {
+                    Uuid::try_parse(id)
+                        .ok()
+                        .filter(|uuid| uuid.to_string() == id)
+                })
                 .map(Self::Board)
                 .ok_or_else(|| UnknownTopic(name.chars().take(80).collect())),
         }

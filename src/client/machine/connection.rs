@@ -634,6 +634,23 @@ mod tests {
         assert!(opened(&out).is_none(), "still offline");
     }
 
+    /// A frame of a type a newer server may send is passed over: the socket stays live,
+    /// and what follows is read as ever.
+    #[test]
+    fn a_frame_of_an_unknown_type_is_passed_over() {
+        let mut h = Harness::new();
+        let conn = h.live(1);
+        let out = h.feed(Input::from_text(
+            conn,
+            r#"{"type":"typing","topic":"tasks"}"#,
+        ));
+        assert!(closes(&out).is_empty(), "{out:?}");
+        assert!(matches!(problems(&out)[..], [Problem::Undecodable(_)]));
+        assert_eq!(h.state(), ConnectionState::Live);
+        h.frame(conn, upsert(2, 7));
+        assert!(h.machine.store().get(uuid::Uuid::from_u128(7)).is_some());
+    }
+
     #[test]
     fn an_unreadable_frame_is_a_protocol_violation() {
         let mut h = Harness::new();

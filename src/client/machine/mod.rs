@@ -37,7 +37,7 @@ mod session;
 mod subscriptions;
 mod timers;
 
-use protocol::{ApiError, ClientFrame, CloseCode, Position, ServerFrame, Topic};
+use protocol::{ApiError, ClientFrame, CloseCode, DecodeErrorKind, Position, ServerFrame, Topic};
 use uuid::Uuid;
 
 use super::backoff::Backoff;
@@ -218,13 +218,20 @@ impl Machine {
             Input::Undecodable { conn, error } => {
                 if self.is_current(conn) {
                     self.stats.frames_in += 1;
+                    // A frame of a type this app does not know (a newer server's, as
+                    // `presence` came with v2) is passed over, not taken for a broken
+                    // connection: closing would end every subscription, and it would come
+                    // again on the next. Still reported, for the diagnostics.
+                    let unknown = matches!(error.kind, DecodeErrorKind::UnknownType(_));
                     out.push(notice(Notice::Problem(Problem::Undecodable(error))));
-                    self.give_up(
-                        env,
-                        CloseCode::ProtocolViolation,
-                        "unreadable frame",
-                        &mut out,
-                    );
+                    if !unknown {
+                        self.give_up(
+                            env,
+                            CloseCode::ProtocolViolation,
+                            "unreadable frame",
+                            &mut out,
+                        );
+                    }
                 }
             }
             Input::Closed { conn, code, reason } => {
