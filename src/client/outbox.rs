@@ -303,11 +303,11 @@ impl Outbox {
     }
 
     /// The version of its task `id` is made on, as known when it first goes out.
-    pub fn set_base(&mut self, id: MutationId, based_on: Option<u64>) {
+    pub fn set_base(&mut self, id: MutationId, based_on: u64) {
         if let Some(entry) = self.entries.iter_mut().find(|entry| entry.id == id)
             && matches!(entry.call, MethodCall::Update(_))
         {
-            entry.based_on = based_on;
+            entry.based_on = Some(based_on);
         }
     }
 

@@ -566,16 +566,22 @@ impl Store {
             MethodCall::Delete(params) => self.confirmed(params.id).is_none(),
             MethodCall::ClearDone(_) => {
                 let covered = self.by_mutation.get(&mutation);
-                // A task gone tells (it was cleared), and so does one with nothing else of
-                // this person's waiting; one still there with another change of theirs
-                // waiting (their tick, shown done) may not have been done on the server
-                // when a clearing landed, so it shows nothing either way.
+                // A task the server had and has no more tells (it was cleared), and so does
+                // one with nothing else of this person's waiting; one with another change
+                // of theirs waiting (their tick, shown done; their create, never on the
+                // server) may not have been done there when a clearing landed, so it
+                // shows nothing either way.
                 let telling: Vec<&Uuid> = covered
                     .into_iter()
                     .flatten()
                     .filter(|id| {
                         self.rows.get(*id).is_none_or(|row| {
-                            row.confirmed.is_none() || row.ops.iter().all(|(m, _)| *m == mutation)
+                            let gone = row.confirmed.is_none()
+                                && !row
+                                    .ops
+                                    .iter()
+                                    .any(|(_, op)| matches!(op, LocalOp::Create { .. }));
+                            gone || row.ops.iter().all(|(m, _)| *m == mutation)
                         })
                     })
                     .collect();

@@ -67,13 +67,17 @@ impl Machine {
     /// waited (offline) while others changed the task, and a sending again goes as of
     /// that version (`Outbox::as_of_base`).
     pub(super) fn mark_sent(&mut self, mutation: MutationId) {
+        // Only from a store in step with the server (the open board's subscribe
+        // answered), and only a version known: else the one it was made on stands.
         let fresh = self.outbox.get(mutation).and_then(|entry| {
-            let first =
-                entry.sends == 0 && on_board(&entry.call, self.subscriptions.changes_topic());
-            first.then(|| {
-                let before = self.outbox.entries().take_while(|e| e.id != mutation);
-                self.base_behind(&entry.call, before)
-            })
+            let first = entry.sends == 0
+                && self.subscriptions.changes_in_step()
+                && on_board(&entry.call, self.subscriptions.changes_topic());
+            if !first {
+                return None;
+            }
+            let before = self.outbox.entries().take_while(|e| e.id != mutation);
+            self.base_behind(&entry.call, before)
         });
         if let Some(base) = fresh {
             self.outbox.set_base(mutation, base);
@@ -1337,6 +1341,23 @@ mod tests {
         assert_eq!(sent, [set_done(7), clear]);
     }
 
+    /// A task made here, ticked, and what is done cleared, none of it reaching the
+    /// server: the task, never on the server, being missing from it tells nothing of
+    /// the clearing, which goes again after the create and the tick.
+    #[test]
+    fn a_clearing_of_a_task_made_just_before_goes_again_after_it() {
+        let mut h = Harness::new();
+        let conn = h.live(1);
+        let clear = MethodCall::ClearDone(ClearDoneParams { board: None });
+        h.feed(Input::Mutate(create(9)));
+        h.feed(Input::Mutate(set_done(9)));
+        h.feed(Input::Mutate(clear.clone()));
+        let (conn, out) = h.reconnect(conn);
+        let out = h.frame(conn, replay(subscribe_id(&out), 1, Vec::new()));
+        assert!(settled(&out).is_empty(), "{out:?}");
+        assert_eq!(sent_calls(&out), [create(9), set_done(9), clear]);
+    }
+
     /// The same tick and clearing, both landed, the answers lost, and the log trimmed
     /// meanwhile: the snapshot has the task no more. Gone, it shows the clearing took
     /// effect: it is not sent again (it would clear what others have done since).
@@ -1476,6 +1497,47 @@ mod tests {
         assert_eq!(request_ids(&out).len(), 1, "sent once live: {out:?}");
         let (_, out) = on_another_board(&mut h, conn);
         assert_eq!(sent_calls(&out), [tick_as_of(3)]);
+    }
+
+    /// A tick kept across a reload (made on version 1) goes out as soon as the board
+    /// list is answered, its own board still syncing: that store knows no version yet,
+    /// so the one it was made on stands, and a sending again from another board goes as
+    /// of it.
+    #[test]
+    fn a_kept_tick_sent_before_its_board_is_in_step_keeps_its_version() {
+        let board = Uuid::from_u128(3);
+        let mut h = app_machine();
+        let conn = h.signed_in();
+        h.feed(Input::Open(Topic::Board(board)));
+        h.feed(Input::Restore(vec![Kept {
+            call: set_done_on(board, 7),
+            sends: 0,
+            based_on: Some(1),
+        }]));
+        let out = h.frame(conn, auth_ok(1));
+        let Some(&(_, boards)) = subscribed(&out).iter().find(|(t, _)| *t == Topic::Boards) else {
+            panic!("the board list subscribed: {out:?}");
+        };
+        let out = h.frame(conn, board_list(boards));
+        assert_eq!(sent_calls(&out), [set_done_on(board, 7)]);
+        let other = Uuid::from_u128(5);
+        let (conn, out) = h.reconnect_after(conn, |h| {
+            h.feed(Input::Open(Topic::Board(other)));
+        });
+        let subscribes = subscribed(&out);
+        let mut sent = Vec::new();
+        for (topic, id) in subscribes {
+            let answer = match topic {
+                Topic::Boards => board_list(id),
+                _ => board_snapshot(id, other, Vec::new()),
+            };
+            sent.extend(sent_calls(&h.frame(conn, answer)));
+        }
+        let again = MethodCall::Update(UpdateParams {
+            if_version: Some(1),
+            ..update_params(set_done_on(board, 7))
+        });
+        assert_eq!(sent, [again]);
     }
 
     /// The same tick whose first sending landed and stood: its conflict shows the task
