@@ -213,15 +213,17 @@ impl ClusterFanout {
         }
     }
 
-    /// Reads from the log what this node's sockets on `board` have not been sent. Only to
+    /// Reads from the log what this node's sockets on `board` have not been sent: up to
+    /// the hint's `seq` when made for one (`hinted`), but the log read has no end. Only to
     /// those still members, when the read may come before a removal's word: hints come
-    /// in the order their changes committed, so a removal's is handled before a later
-    /// change's; but a read not made for a hint (the second's check, a gap found by a
-    /// write here: `unordered`) comes on its own clock, and while the listener is down
-    /// (`deaf`) the word may be lost. A subscriber left out
-    /// is ended by that word, or by the look-up after the listener is back; one who
-    /// joined since got what was left out in their subscribe's answer.
-    async fn catch_up(&self, board: Uuid, unordered: bool) {
+    /// in the order their changes committed, so a removal's is handled before the hint of
+    /// a later change; but a read past its hint's `seq`, or one made for no hint (the
+    /// second's check, a gap found by a write here), takes in changes whose hints, and a
+    /// removal's before them, are still to come, and while the listener is down (`deaf`)
+    /// the word may be lost. A subscriber left out is ended by that word, or by the
+    /// look-up after the listener is back; one who joined since got what was left out in
+    /// their subscribe's answer.
+    async fn catch_up(&self, board: Uuid, hinted: Option<u64>) {
         let Some(cursor) = lock(&self.cursors).get(&board).cloned() else {
             self.local.wake_polls(board);
             return;
@@ -232,7 +234,8 @@ impl ClusterFanout {
         };
         match self.log.since(board, since).await {
             Ok(Some(replay)) => {
-                let unsure = unordered || self.deaf.load(Ordering::Relaxed);
+                let unsure = hinted.is_none_or(|seq| replay.seq > seq)
+                    || self.deaf.load(Ordering::Relaxed);
                 let readers = if unsure && !replay.events.is_empty() {
                     self.readers(board).await
                 } else {
@@ -278,7 +281,7 @@ impl ClusterFanout {
                     .get(&board)
                     .is_some_and(|cursor| cursor.seq < seq);
                 if behind {
-                    self.catch_up(board, false).await;
+                    self.catch_up(board, Some(seq)).await;
                 } else {
                     self.local.wake_polls(board);
                 }
@@ -327,7 +330,7 @@ impl ClusterFanout {
                             u64::try_from(seq).is_ok_and(|seq| cursor.seq < seq)
                         });
                         if behind {
-                            self.catch_up(board, true).await;
+                            self.catch_up(board, None).await;
                         }
                     }
                 }
@@ -773,7 +776,7 @@ async fn relay(
         match work {
             Some(Work::Hint(hint)) => fanout.on_hint(hint).await,
             Some(Work::Deaf) => fanout.deaf.store(true, Ordering::Relaxed),
-            Some(Work::CatchUp(board)) => fanout.catch_up(board, true).await,
+            Some(Work::CatchUp(board)) => fanout.catch_up(board, None).await,
             Some(Work::PresenceChanged(board)) => {
                 if let Err(error) = fanout.write_presence(board).await {
                     tracing::warn!(%error, "cannot share presence");
