@@ -93,6 +93,11 @@ impl<T> Requests<T> {
             .any(|pending| fits(&pending.tag))
     }
 
+    /// Whether `id` awaits its answer.
+    pub fn is_pending(&self, id: u64) -> bool {
+        self.position(id).is_some()
+    }
+
     fn position(&self, id: u64) -> Option<usize> {
         self.pending
             .binary_search_by_key(&id, |pending| pending.id)

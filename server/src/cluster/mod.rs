@@ -234,8 +234,8 @@ impl ClusterFanout {
         };
         match self.log.since(board, since).await {
             Ok(Some(replay)) => {
-                let unsure = hinted.is_none_or(|seq| replay.seq > seq)
-                    || self.deaf.load(Ordering::Relaxed);
+                let unsure =
+                    hinted.is_none_or(|seq| replay.seq > seq) || self.deaf.load(Ordering::Relaxed);
                 let readers = if unsure && !replay.events.is_empty() {
                     self.readers(board).await
                 } else {

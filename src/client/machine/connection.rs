@@ -651,6 +651,16 @@ mod tests {
         assert!(h.machine.store().get(uuid::Uuid::from_u128(7)).is_some());
     }
 
+    /// One that answers a request of ours cannot be passed over: that answer is not to
+    /// be read, and the request would wait out its time.
+    #[test]
+    fn a_frame_of_an_unknown_type_answering_a_request_is_a_protocol_violation() {
+        let mut h = Harness::new();
+        let conn = h.signed_in();
+        let out = h.feed(Input::from_text(conn, r#"{"type":"welcome","id":1}"#));
+        assert_eq!(closes(&out), [CloseCode::ProtocolViolation], "{out:?}");
+    }
+
     #[test]
     fn an_unreadable_frame_is_a_protocol_violation() {
         let mut h = Harness::new();

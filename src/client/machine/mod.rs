@@ -221,8 +221,10 @@ impl Machine {
                     // A frame of a type this app does not know (a newer server's, as
                     // `presence` came with v2) is passed over, not taken for a broken
                     // connection: closing would end every subscription, and it would come
-                    // again on the next. Still reported, for the diagnostics.
-                    let unknown = matches!(error.kind, DecodeErrorKind::UnknownType(_));
+                    // again on the next. Still reported, for the diagnostics. Not one that
+                    // answers a request of ours, though: that answer cannot be read.
+                    let unknown = matches!(error.kind, DecodeErrorKind::UnknownType(_))
+                        && error.id.is_none_or(|id| !self.requests.is_pending(id));
                     out.push(notice(Notice::Problem(Problem::Undecodable(error))));
                     if !unknown {
                         self.give_up(
