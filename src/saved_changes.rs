@@ -354,6 +354,13 @@ async fn page_tab() -> Result<Uuid, StorageError> {
 
 /// Whether `tab`'s records are this page's to adopt: it took the tab's lock in an earlier
 /// call, or takes it now because that tab is closed.
+/// Whether `tab` is closed (or crashed): nobody holds its lock, which this page then
+/// holds, so that its record is this page's to take over ([`load`](SavedChanges::load))
+/// and to count. `false` where the browser has no Web Locks.
+pub async fn orphaned(tab: Uuid) -> Result<bool, StorageError> {
+    adoptable(tab).await
+}
+
 async fn adoptable(tab: Uuid) -> Result<bool, StorageError> {
     if ADOPTABLE.with_borrow(|tabs| tabs.contains(&tab)) {
         return Ok(true);

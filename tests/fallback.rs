@@ -271,9 +271,9 @@ async fn a_closed_tabs_record_goes_even_when_the_first_save_fails() {
     assert!(left.is_empty(), "{left:?}");
 }
 
-/// Changes another tab of this browser keeps (one closed since this one signed in, or
-/// still open) go with a sign-out here too: the question counts them, staying keeps
-/// them, and signing out anyway deletes them.
+/// Changes a tab of this browser closed since this one signed in keeps go with a sign-out
+/// here too: the question counts them (not those of a tab still open, which keeps them in
+/// memory), staying keeps them, and signing out anyway deletes them.
 #[wasm_bindgen_test]
 async fn signing_out_counts_the_changes_other_tabs_keep() {
     let (username, _, me) = registered("others").await;
@@ -287,6 +287,10 @@ async fn signing_out_counts_the_changes_other_tabs_keep() {
     );
     plant(me, other_tab, &kept).await;
     let left = || async { kept_by(me, other_tab).await.len() };
+    // A tab still open keeps its changes in memory, and saves them again: not counted.
+    let live_tab = support::random_uuid();
+    let live = support::open_tab(live_tab).await;
+    plant(me, live_tab, &kept).await;
 
     button(&app.root, "Sign out").expect("Sign out").click();
     let dialog = until_found("the question", WAIT, || {
@@ -294,7 +298,7 @@ async fn signing_out_counts_the_changes_other_tabs_keep() {
     })
     .await;
     assert!(
-        text_of(&dialog).contains("1 change not sent yet, kept by another tab"),
+        text_of(&dialog).contains("1 change not sent yet, kept by a closed tab"),
         "{}",
         text_of(&dialog)
     );
@@ -312,6 +316,7 @@ async fn signing_out_counts_the_changes_other_tabs_keep() {
     until("the sign-in page", WAIT, || location() == "/login").await;
     gloo_timers::future::sleep(Duration::from_millis(300)).await;
     assert_eq!(left().await, 0, "signing out anyway deletes it");
+    support::close_tab(live).await;
 }
 
 #[wasm_bindgen_test]

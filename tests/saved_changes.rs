@@ -10,7 +10,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::random_uuid;
+use support::{close_tab, lock_name, open_tab, random_uuid};
 use taskwire::saved_changes::{RecordKey, SavedChanges};
 use uuid::Uuid;
 use wasm_bindgen::JsValue;
@@ -21,15 +21,6 @@ use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 wasm_bindgen_test_configure!(run_in_browser);
 
 #[wasm_bindgen(inline_js = r#"
-// Holds the Web Lock `name` as another tab's page would; resolves, once held, to the
-// function that closes that tab, which resolves once the lock is free.
-export function hold(name) {
-  return new Promise((held) => {
-    const released = navigator.locks.request(name, () =>
-      new Promise((release) => held(() => { release(); return released; })));
-  });
-}
-
 // Whether some page holds the Web Lock `name`.
 export async function is_held(name) {
   const { held } = await navigator.locks.query();
@@ -43,31 +34,11 @@ export function hide_locks() {
 }
 "#)]
 extern "C" {
-    fn hold(name: &str) -> js_sys::Promise;
     fn is_held(name: &str) -> js_sys::Promise;
     fn hide_locks() -> js_sys::Function;
 }
 
 const TAB_KEY: &str = "taskwire.tab";
-
-fn lock_name(tab: Uuid) -> String {
-    format!("taskwire.tab.{tab}")
-}
-
-/// Another tab, open: holds its lock until the returned function closes it.
-async fn open_tab(tab: Uuid) -> js_sys::Function {
-    JsFuture::from(hold(&lock_name(tab)))
-        .await
-        .expect("the lock")
-        .into()
-}
-
-async fn close_tab(tab: js_sys::Function) {
-    let released = tab.call0(&JsValue::UNDEFINED).expect("release");
-    JsFuture::from(js_sys::Promise::from(released))
-        .await
-        .expect("released");
-}
 
 async fn lock_is_held(tab: Uuid) -> bool {
     JsFuture::from(is_held(&lock_name(tab)))

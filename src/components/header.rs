@@ -54,8 +54,8 @@ pub fn AppHeader() -> impl IntoView {
 
 /// `Sign out` ends this session; `Sign out everywhere` every session of the user. The
 /// page follows on its own: without a user the signed-in frame goes to the sign-in page.
-/// With changes not sent yet, here or kept by other tabs of this browser (a sign-out
-/// deletes every tab's), signing out asks first: they would be lost.
+/// With changes not sent yet, here or kept by closed tabs of this browser (a sign-out
+/// deletes theirs too), signing out asks first: they would be lost.
 #[component]
 fn SignOutButtons() -> impl IntoView {
     let tw = Taskwire::expect();
@@ -63,7 +63,7 @@ fn SignOutButtons() -> impl IntoView {
     // The sign-out waiting for the person's word: `Some(everywhere)`.
     let asking = RwSignal::new(None::<bool>);
     let waiting = move || tw.pending().with(Vec::len);
-    // Kept by other tabs, as counted when the person asked to sign out.
+    // Kept by closed tabs, as counted when the person asked to sign out.
     let elsewhere = RwSignal::new(0_usize);
     let sign_out = move |everywhere: bool| {
         asking.set(None);
@@ -98,9 +98,9 @@ fn SignOutButtons() -> impl IntoView {
         };
         match (here, others) {
             (_, 0) => all,
-            (0, 1) => format!("{all}, kept by another tab"),
-            (0, _) => format!("{all}, kept by other tabs"),
-            (_, others) => format!("{all}, {others} of them kept by other tabs"),
+            (0, 1) => format!("{all}, kept by a closed tab"),
+            (0, _) => format!("{all}, kept by closed tabs"),
+            (_, others) => format!("{all}, {others} of them kept by closed tabs"),
         }
     };
     // The question takes the focus as it opens (so it is read out), and staying gives it

@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::client::kept::{self, Kept};
 use crate::client::machine::Waiting;
-use crate::saved_changes::{RecordKey, SavedChanges};
+use crate::saved_changes::{RecordKey, SavedChanges, orphaned};
 
 /// The session's saved changes: cheap to clone, shared with the loading task.
 #[derive(Clone, Default)]
@@ -142,10 +142,11 @@ impl Keeper {
         });
     }
 
-    /// How many changes other tabs keep for the person now, which a sign-out here
-    /// deletes too: those of tabs closed since this one took over the others', and of
-    /// tabs still open. Records taken over here are left out (their changes are this
-    /// tab's to send, and counted among its own), and so are records that cannot be read.
+    /// How many changes closed tabs keep for the person now (tabs closed since this one
+    /// took over the others'), which a sign-out here deletes with its own. Tabs still
+    /// open keep theirs in memory and save them again, so theirs are not counted; nor
+    /// are records taken over here (their changes are this tab's to send, counted among
+    /// its own), nor records that cannot be read.
     pub(super) async fn kept_elsewhere(&self) -> usize {
         let (reading, adopted) = {
             let state = self.state.borrow();
@@ -154,20 +155,23 @@ impl Keeper {
             };
             (saved.others(), state.adopted.clone())
         };
-        match reading.await {
-            Ok(records) => records
-                .iter()
-                .filter(|(key, _)| !adopted.contains(key))
-                .filter_map(|(_, json)| kept::from_json(json).ok())
-                .map(|changes| changes.len())
-                .sum(),
+        let records = match reading.await {
+            Ok(records) => records,
             Err(error) => {
                 warn(&format!(
                     "other tabs' changes could not be counted: {error}"
                 ));
-                0
+                return 0;
             }
+        };
+        let mut count = 0;
+        for (key, json) in records {
+            if adopted.contains(&key) || !orphaned(key.tab).await.unwrap_or(false) {
+                continue;
+            }
+            count += kept::from_json(&json).map_or(0, |changes| changes.len());
         }
+        count
     }
 
     /// Sign-out: every saved change of the person goes, this tab's and any other's.

@@ -417,7 +417,7 @@ impl Taskwire {
         self.views.pending.into()
     }
 
-    /// How many changes other tabs of this browser keep for the person, not sent yet: a
+    /// How many changes closed tabs of this browser keep for the person, not sent yet: a
     /// sign-out here deletes them too.
     pub async fn kept_elsewhere(&self) -> usize {
         match self.service() {

@@ -745,3 +745,40 @@ pub async fn add_task(root: &Element, title: &str) -> Element {
     })
     .await
 }
+
+#[wasm_bindgen::prelude::wasm_bindgen(inline_js = r#"
+// Holds the Web Lock `name` as another tab's page would; resolves, once held, to the
+// function that closes that tab, which resolves once the lock is free.
+export function hold(name) {
+  return new Promise((held) => {
+    const released = navigator.locks.request(name, () =>
+      new Promise((release) => held(() => { release(); return released; })));
+  });
+}
+"#)]
+extern "C" {
+    fn hold(name: &str) -> js_sys::Promise;
+}
+
+/// The Web Lock a tab of the app holds for its life.
+pub fn lock_name(tab: uuid::Uuid) -> String {
+    format!("taskwire.tab.{tab}")
+}
+
+/// Another tab, open: holds its lock until the returned function closes it.
+pub async fn open_tab(tab: uuid::Uuid) -> js_sys::Function {
+    wasm_bindgen_futures::JsFuture::from(hold(&lock_name(tab)))
+        .await
+        .expect("the lock")
+        .into()
+}
+
+/// Closes a tab `open_tab` opened, once its lock is free.
+pub async fn close_tab(tab: js_sys::Function) {
+    let released = tab
+        .call0(&wasm_bindgen::JsValue::UNDEFINED)
+        .expect("release");
+    wasm_bindgen_futures::JsFuture::from(js_sys::Promise::from(released))
+        .await
+        .expect("released");
+}

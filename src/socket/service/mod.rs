@@ -229,8 +229,7 @@ impl Service {
         self.with_shell(|shell| shell.keeper = Some(keeper));
     }
 
-    /// Sign-out: the person's changes kept for a reload go too.
-    /// How many changes other tabs keep for the person (`Keeper::kept_elsewhere`).
+    /// How many changes closed tabs keep for the person (`Keeper::kept_elsewhere`).
     pub async fn kept_elsewhere(&self) -> usize {
         match self.with_shell(|shell| shell.keeper.clone()) {
             Some(keeper) => keeper.kept_elsewhere().await,
@@ -238,6 +237,7 @@ impl Service {
         }
     }
 
+    /// Sign-out: the person's changes kept for a reload go too.
     pub fn forget_kept_changes(&self) {
         if let Some(keeper) = self.with_shell(|shell| shell.keeper.clone()) {
             keeper.clear();
