@@ -85,7 +85,8 @@ pub struct Applied {
     /// Who may read the board as of this change, read under its lock, where a member
     /// may have been removed through another node whose word has not reached this one
     /// yet (a shared board on PostgreSQL); `None` where this node knows (one process
-    /// makes every change, and a person's own board is theirs for good).
+    /// makes every change, and a person's own board is theirs for good). Sorted: each
+    /// subscriber is looked up in it.
     pub readers: Option<Vec<Uuid>>,
 }
 

@@ -362,7 +362,7 @@ impl LocalFanout {
         followers
     }
 
-    /// `publish`, to the subscribers among `readers` only, when given (see
+    /// `publish`, to the subscribers among `readers` (sorted) only, when given (see
     /// `Fanout::publish_read_by`).
     pub fn publish_among(&self, board: Uuid, events: &[Event], readers: Option<&[Uuid]>) {
         if events.is_empty() {
@@ -377,7 +377,7 @@ impl LocalFanout {
         // (personal board) and `board:<id>`.
         let mut frames: Vec<(Topic, Vec<Arc<Outbound>>)> = Vec::with_capacity(2);
         let reads = |subscriber: &&Subscriber| {
-            readers.is_none_or(|readers| readers.contains(&subscriber.link.user.id))
+            readers.is_none_or(|readers| readers.binary_search(&subscriber.link.user.id).is_ok())
         };
         for subscriber in subscribers.iter().filter(reads) {
             let topic = subscriber.topic;

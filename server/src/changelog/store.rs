@@ -196,7 +196,9 @@ impl SqlChangeLog {
                     .find(|(user, _)| *user == actor.user)
                     .map(|(_, role)| *role);
                 crate::boards::may_change(role)?;
-                readers = Some(members.into_iter().map(|(user, _)| user).collect());
+                let mut members: Vec<Uuid> = members.into_iter().map(|(user, _)| user).collect();
+                members.sort_unstable();
+                readers = Some(members);
             } else {
                 let role = crate::boards::role_of(tx, board, actor.user).await?;
                 crate::boards::may_change_tasks(role.as_deref())?;

@@ -200,12 +200,14 @@ impl ClusterFanout {
         .fetch_all(&self.pool)
         .await;
         match members {
-            Ok(members) => Some(
-                members
+            Ok(members) => {
+                let mut readers: Vec<Uuid> = members
                     .iter()
                     .filter_map(|user| Uuid::parse_str(user).ok())
-                    .collect(),
-            ),
+                    .collect();
+                readers.sort_unstable();
+                Some(readers)
+            }
             Err(error) => {
                 tracing::warn!(%error, %board, "cannot read the board's members");
                 None
